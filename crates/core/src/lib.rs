@@ -1,0 +1,23 @@
+//! Paydesk's pure core: money, identifiers, the attempt state machine of the charge protocol,
+//! recovery decisions, the journal record format and the outbox retry policy.
+//!
+//! Deliberately absent: I/O of any kind, clock reads and randomness. Time, ids and random numbers
+//! come in as arguments, so every function here is deterministic and exhaustively testable.
+
+pub mod attempt;
+pub mod ids;
+pub mod money;
+pub mod record;
+pub mod retry;
+pub mod time;
+
+pub use attempt::{
+    next_action, step, Action, Attempt, AttemptEvent, AttemptState, ChargeOutcome, CreateOutcome,
+    Effect, IntentStatus, NewAttempt, RecoveryPolicy, RegisterOutcome, Resolution,
+};
+pub use ids::{
+    AttemptId, AttemptNumber, ClaimToken, GatewayIntentId, IdError, IdempotencyKey, OperatorId,
+    OrderId, TerminalId,
+};
+pub use money::{Currency, Money, MoneyError};
+pub use time::Timestamp;

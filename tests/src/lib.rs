@@ -1,0 +1,1 @@
+//! Shared helpers for the system tests live in the test files for now.
