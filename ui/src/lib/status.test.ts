@@ -1,0 +1,38 @@
+// Unit tests of the journal integrity and outbox wording.
+import { describe, expect, it } from "vitest";
+import type { JournalStatus } from "./api";
+import { integrityLine, outboxLine } from "./status";
+
+const HEALTHY: JournalStatus = {
+  path: "/tmp/journal.sqlite",
+  verified: true,
+  broken_at_seq: null,
+  events_checked: 12,
+  outbox_depth: 0,
+  outbox_oldest_age_ms: null,
+};
+
+describe("integrityLine", () => {
+  it("says verified with the number of events", () => {
+    expect(integrityLine(HEALTHY)).toEqual({ ok: true, text: "Journal verified (12 events)" });
+    expect(integrityLine({ ...HEALTHY, events_checked: 1 }).text).toBe("Journal verified (1 event)");
+  });
+  it("says where the chain breaks and what to do", () => {
+    expect(integrityLine({ ...HEALTHY, verified: false, broken_at_seq: 7 })).toEqual({
+      ok: false,
+      text: "Journal integrity broken at event 7. Stop charging and call your manager.",
+    });
+  });
+});
+
+describe("outboxLine", () => {
+  it("says empty, or how much waits and for how long", () => {
+    expect(outboxLine(HEALTHY)).toBe("Outbox empty");
+    expect(outboxLine({ ...HEALTHY, outbox_depth: 1, outbox_oldest_age_ms: 30_000 })).toBe(
+      "1 result waiting to sync, oldest just now",
+    );
+    expect(outboxLine({ ...HEALTHY, outbox_depth: 3, outbox_oldest_age_ms: 5 * 60_000 })).toBe(
+      "3 results waiting to sync, oldest 5 min",
+    );
+  });
+});

@@ -1,0 +1,28 @@
+// Words for the journal's integrity and outbox line; pure, so the wording is unit-tested.
+import type { JournalStatus } from "./api";
+import { formatAge } from "./time";
+
+export interface IntegrityLine {
+  ok: boolean;
+  text: string;
+}
+
+/** "Journal verified (12 events)" or, when the hash chain breaks, where and what to do. */
+export function integrityLine(status: JournalStatus): IntegrityLine {
+  if (status.verified) {
+    const events = status.events_checked === 1 ? "1 event" : `${status.events_checked} events`;
+    return { ok: true, text: `Journal verified (${events})` };
+  }
+  const where = status.broken_at_seq === null ? "" : ` at event ${status.broken_at_seq}`;
+  return {
+    ok: false,
+    text: `Journal integrity broken${where}. Stop charging and call your manager.`,
+  };
+}
+
+/** "Outbox empty" or "3 results waiting to sync, oldest 5 min". */
+export function outboxLine(status: JournalStatus): string {
+  if (status.outbox_depth === 0) return "Outbox empty";
+  const count = status.outbox_depth === 1 ? "1 result waiting to sync" : `${status.outbox_depth} results waiting to sync`;
+  return status.outbox_oldest_age_ms === null ? count : `${count}, oldest ${formatAge(status.outbox_oldest_age_ms)}`;
+}
