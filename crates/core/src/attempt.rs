@@ -531,6 +531,10 @@ pub fn step(attempt: &Attempt, event: &AttemptEvent, now: Timestamp) -> Result<S
                 ..
             },
         ) => {
+            // No phantom (I3): a manager can only call it paid if a confirm may have been sent.
+            if *resolution == Resolution::Succeeded && attempt.confirm_sent_at.is_none() {
+                return Err(refused());
+            }
             let state = match resolution {
                 Resolution::Succeeded => S::Succeeded,
                 Resolution::Declined => S::Declined,

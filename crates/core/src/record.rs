@@ -81,9 +81,8 @@ pub fn verify_chain<'a>(
     start_prev: [u8; 32],
     records: impl IntoIterator<Item = (&'a EventRecord, [u8; 32], [u8; 32])>,
 ) -> Result<[u8; 32], ChainBreak> {
-    let mut expected_seq = start_seq;
     let mut prev = start_prev;
-    for (record, stored_prev, stored_hash) in records {
+    for (expected_seq, (record, stored_prev, stored_hash)) in (start_seq..).zip(records) {
         if record.seq != expected_seq {
             return Err(ChainBreak::Gap {
                 expected: expected_seq,
@@ -97,7 +96,6 @@ pub fn verify_chain<'a>(
             return Err(ChainBreak::HashMismatch { seq: record.seq });
         }
         prev = stored_hash;
-        expected_seq += 1;
     }
     Ok(prev)
 }
