@@ -1,0 +1,276 @@
+//! The fault plan: scripted misbehaviour for the next N requests to an endpoint.
+//!
+//! Syntax (command line `--fault`, admin `{"spec": ...}`): `ENDPOINT:KIND[:COUNT]`
+//!
+//! - `ENDPOINT`: `create`, `confirm`, `retrieve`, `cancel`, `search`, `refund`, `events`, `any`
+//! - `KIND`: `latency=MS`, `http_500`, `http_500_after_execute`, `http_429`,
+//!   `drop_before_execute`, `drop_after_execute`, `execute_late=MS`
+//! - `COUNT`: how many matching requests the rule applies to (default 1)
+//!
+//! e.g. `confirm:drop_after_execute:1`, `create:latency=800:2`, `any:http_429:3`.
+//! This module only keeps and matches rules; the server decides what each kind does.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest injected delay. Long enough for any client timeout, short enough that a typo does
+/// not hang a test run for hours.
+pub const FAULT_DELAY_MS_MAX: u64 = 10 * 60 * 1000;
+
+/// A class of API requests a fault can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /v1/payment_intents`
+    Create,
+    /// `POST /v1/payment_intents/{id}/confirm`
+    Confirm,
+    /// `GET /v1/payment_intents/{id}`, `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`
+    Retrieve,
+    /// `POST /v1/payment_intents/{id}/cancel`
+    Cancel,
+    /// `GET /v1/payment_intents/search`
+    Search,
+    /// `POST /v1/refunds`
+    Refund,
+    /// `GET /v1/events`, `GET /v1/events/{id}`
+    Events,
+    /// Any `/v1` request.
+    Any,
+}
+
+impl Endpoint {
+    fn parse(s: &str) -> Option<Endpoint> {
+        Some(match s {
+            "create" => Endpoint::Create,
+            "confirm" => Endpoint::Confirm,
+            "retrieve" => Endpoint::Retrieve,
+            "cancel" => Endpoint::Cancel,
+            "search" => Endpoint::Search,
+            "refund" => Endpoint::Refund,
+            "events" => Endpoint::Events,
+            "any" => Endpoint::Any,
+            _ => return None,
+        })
+    }
+}
+
+/// What happens to a matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Wait this long after the request is accepted (and its idempotency key is in flight).
+    LatencyMs(u64),
+    /// Do not execute; answer 500 `api_error` (stored under the idempotency key, as Stripe does).
+    Http500,
+    /// Execute, then answer 500 anyway (stored): the charge happened, the client saw a failure.
+    Http500AfterExecute,
+    /// Answer 429 `rate_limit` before anything else (never stored).
+    Http429,
+    /// Close the connection without executing or storing anything.
+    DropBeforeExecute,
+    /// Execute (and store under the key), then close the connection without a response.
+    DropAfterExecute,
+    /// Close the connection at once, execute after this delay (the key stays in flight until then).
+    ExecuteLateMs(u64),
+}
+
+impl FaultKind {
+    fn parse(s: &str) -> Result<FaultKind, String> {
+        let (name, arg) = match s.split_once('=') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let ms = || -> Result<u64, String> {
+            let a = arg.ok_or_else(|| format!("fault kind {name:?} needs a delay: {name}=MS"))?;
+            let v: u64 = a
+                .parse()
+                .map_err(|_| format!("fault delay {a:?} is not a number of milliseconds"))?;
+            if v > FAULT_DELAY_MS_MAX {
+                return Err(format!("fault delay {v} ms is above {FAULT_DELAY_MS_MAX} ms"));
+            }
+            Ok(v)
+        };
+        let no_arg = |k: FaultKind| match arg {
+            None => Ok(k),
+            Some(_) => Err(format!("fault kind {name:?} takes no argument")),
+        };
+        match name {
+            "latency" | "latency_ms" => Ok(FaultKind::LatencyMs(ms()?)),
+            "execute_late" | "execute_late_ms" => Ok(FaultKind::ExecuteLateMs(ms()?)),
+            "http_500" => no_arg(FaultKind::Http500),
+            "http_500_after_execute" => no_arg(FaultKind::Http500AfterExecute),
+            "http_429" => no_arg(FaultKind::Http429),
+            "drop_before_execute" => no_arg(FaultKind::DropBeforeExecute),
+            "drop_after_execute" => no_arg(FaultKind::DropAfterExecute),
+            _ => Err(format!(
+                "unknown fault kind {name:?}: use latency=MS, http_500, http_500_after_execute, \
+                 http_429, drop_before_execute, drop_after_execute or execute_late=MS"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultKind::LatencyMs(ms) => write!(f, "latency={ms}"),
+            FaultKind::Http500 => f.write_str("http_500"),
+            FaultKind::Http500AfterExecute => f.write_str("http_500_after_execute"),
+            FaultKind::Http429 => f.write_str("http_429"),
+            FaultKind::DropBeforeExecute => f.write_str("drop_before_execute"),
+            FaultKind::DropAfterExecute => f.write_str("drop_after_execute"),
+            FaultKind::ExecuteLateMs(ms) => write!(f, "execute_late={ms}"),
+        }
+    }
+}
+
+/// One rule: `kind` for the next `count` requests matching `endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    pub endpoint: Endpoint,
+    pub kind: FaultKind,
+    pub count: u32,
+}
+
+impl FromStr for FaultRule {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<FaultRule, String> {
+        let parts: Vec<&str> = spec.trim().split(':').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return Err(format!(
+                "fault {spec:?} is not ENDPOINT:KIND[:COUNT], e.g. confirm:drop_after_execute:1"
+            ));
+        }
+        let endpoint = Endpoint::parse(parts[0]).ok_or_else(|| {
+            format!(
+                "unknown endpoint {:?}: use create, confirm, retrieve, cancel, search, refund, \
+                 events or any",
+                parts[0]
+            )
+        })?;
+        let kind = FaultKind::parse(parts[1])?;
+        let count = match parts.get(2) {
+            None => 1,
+            Some(c) => c
+                .parse::<u32>()
+                .ok()
+                .filter(|c| *c >= 1)
+                .ok_or_else(|| format!("fault count {c:?} is not a positive number"))?,
+        };
+        Ok(FaultRule {
+            endpoint,
+            kind,
+            count,
+        })
+    }
+}
+
+impl fmt::Display for FaultRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoint = serde_json::to_value(self.endpoint)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        write!(f, "{endpoint}:{}:{}", self.kind, self.count)
+    }
+}
+
+/// The faults that apply to one request, taken from the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The sum of every matching latency rule.
+    pub latency_ms: u64,
+    /// The first matching non-latency rule, if any.
+    pub action: Option<FaultKind>,
+}
+
+/// The remaining rules, in the order they were added.
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    rules: Vec<FaultRule>,
+}
+
+impl FaultPlan {
+    pub fn add(&mut self, rule: FaultRule) {
+        self.rules.push(rule);
+    }
+
+    pub fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    pub fn rules(&self) -> &[FaultRule] {
+        &self.rules
+    }
+
+    /// Consumes one count of every latency rule and of the first other rule matching `endpoint`.
+    pub fn take(&mut self, endpoint: Endpoint) -> Applied {
+        let mut applied = Applied::default();
+        for rule in &mut self.rules {
+            if rule.endpoint != endpoint && rule.endpoint != Endpoint::Any {
+                continue;
+            }
+            match rule.kind {
+                FaultKind::LatencyMs(ms) => {
+                    applied.latency_ms = applied.latency_ms.saturating_add(ms);
+                    rule.count -= 1;
+                }
+                kind if applied.action.is_none() => {
+                    applied.action = Some(kind);
+                    rule.count -= 1;
+                }
+                _ => {}
+            }
+        }
+        self.rules.retain(|r| r.count > 0);
+        applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        let r: FaultRule = "confirm:drop_after_execute:2".parse().unwrap();
+        assert_eq!(
+            r,
+            FaultRule {
+                endpoint: Endpoint::Confirm,
+                kind: FaultKind::DropAfterExecute,
+                count: 2
+            }
+        );
+        let r: FaultRule = "any:latency=300".parse().unwrap();
+        assert_eq!(r.kind, FaultKind::LatencyMs(300));
+        assert_eq!(r.count, 1);
+        assert_eq!(r.to_string(), "any:latency=300:1");
+        for bad in [
+            "confirm",
+            "nope:http_500",
+            "create:http_501",
+            "create:latency",
+            "create:http_500:0",
+            "create:http_500=3",
+        ] {
+            assert!(bad.parse::<FaultRule>().is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn rules_are_consumed_per_matching_request() {
+        let mut plan = FaultPlan::default();
+        plan.add("confirm:http_500:2".parse().unwrap());
+        plan.add("any:latency=10:1".parse().unwrap());
+        assert_eq!(plan.take(Endpoint::Create).latency_ms, 10);
+        assert_eq!(plan.take(Endpoint::Create), Applied::default());
+        assert_eq!(plan.take(Endpoint::Confirm).action, Some(FaultKind::Http500));
+        assert_eq!(plan.take(Endpoint::Confirm).action, Some(FaultKind::Http500));
+        assert_eq!(plan.take(Endpoint::Confirm).action, None);
+        assert!(plan.rules().is_empty());
+    }
+}

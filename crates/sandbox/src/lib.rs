@@ -1,0 +1,129 @@
+//! Paydesk's sandbox gateway: a local HTTP server that behaves like Stripe's API where it matters
+//! to the charge protocol — stateful PaymentIntents, Stripe's idempotency rules, test payment
+//! methods, search with lag, signed webhooks — plus fault injection and a ground-truth ledger.
+//!
+//! It is a test double and a demo gateway, not a Stripe emulator: no capture, customers,
+//! payment method objects, disputes or pagination beyond what the client needs. See README.md
+//! for the HTTP API, the admin API and the fault syntax.
+
+// Stripe objects are large `json!` literals; the macro needs more than the default depth.
+#![recursion_limit = "256"]
+
+pub mod cards;
+pub mod error;
+pub mod faults;
+pub mod form;
+pub mod idempotency;
+pub mod params;
+pub mod search;
+pub mod server;
+pub mod store;
+pub mod webhook;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use faults::{Endpoint, FaultKind, FaultRule};
+pub use webhook::{sign as sign_webhook, verify as verify_webhook, WebhookSettings};
+
+/// The default search lag: long enough that a client which trusts an empty search right after a
+/// create is caught, short enough for tests that wait it out.
+pub const SEARCH_LAG_MS_DEFAULT: u64 = 2_000;
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to listen on; loopback by default, since the sandbox has no real security.
+    pub host: IpAddr,
+    /// Port; 0 picks a free one (read it back from `SandboxHandle::base_url`).
+    pub port: u16,
+    /// If set, the only secret key accepted; otherwise any `sk_test_...` key is.
+    pub api_key: Option<String>,
+    /// Webhook delivery; `url: None` disables it.
+    pub webhook: WebhookSettings,
+    /// How long a new PaymentIntent stays invisible to search.
+    pub search_lag_ms: u64,
+    /// Faults armed at start.
+    pub faults: Vec<FaultRule>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            api_key: None,
+            webhook: WebhookSettings::default(),
+            search_lag_ms: SEARCH_LAG_MS_DEFAULT,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// A running sandbox. Call `shutdown` to stop it and wait; dropping it also stops it.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    server_task: JoinHandle<()>,
+    webhook_task: JoinHandle<()>,
+}
+
+impl SandboxHandle {
+    /// Stops accepting, lets open requests finish (bounded), stops webhook delivery, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.server_task.await;
+        let _ = self.webhook_task.await;
+    }
+}
+
+/// Binds the listener and starts the server and the webhook dispatcher on the current runtime.
+pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr().context("listener has no local address")?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (webhook_tx, webhook_rx) = mpsc::unbounded_channel();
+    let mut world = server::World {
+        search_lag_ms: i64::try_from(config.search_lag_ms).unwrap_or(i64::MAX),
+        ..server::World::default()
+    };
+    world.store.webhooks_enabled = config.webhook.url.is_some();
+    for rule in config.faults {
+        world.faults.add(rule);
+    }
+    let shared = Arc::new(server::Shared {
+        world: Mutex::new(world),
+        api_key: config.api_key,
+        webhook: Arc::new(Mutex::new(config.webhook)),
+        webhook_tx,
+        deliveries: Arc::new(Mutex::new(Vec::new())),
+    });
+    let webhook_task = tokio::spawn(webhook::dispatch(
+        webhook_rx,
+        shared.webhook.clone(),
+        shared.deliveries.clone(),
+        shutdown_rx.clone(),
+    ));
+    let server_task = tokio::spawn(server::serve(
+        listener,
+        server::router(shared),
+        shutdown_rx,
+    ));
+    Ok(SandboxHandle {
+        base_url: format!("http://{addr}"),
+        addr,
+        shutdown_tx,
+        server_task,
+        webhook_task,
+    })
+}
