@@ -1,0 +1,184 @@
+//! Conversions between attempt records and table rows, with the record checked at both ends.
+//!
+//! Deliberately absent: any SQL beyond the column lists and the single-row statements, so the
+//! mapping of every field lives in one place.
+
+use paydesk_core::{
+    Attempt, AttemptId, AttemptNumber, AttemptState, ClaimToken, Currency, GatewayIntentId,
+    IdempotencyKey, Money, OperatorId, OrderId, TerminalId, Timestamp,
+};
+use rusqlite::{named_params, Row, Transaction};
+
+use crate::error::JournalError;
+
+/// The columns of `attempts`, in the order [`attempt_from_row`] reads them.
+pub(crate) const ATTEMPT_COLUMNS: &str = "id, order_id, number, claim_token, amount_minor, \
+    currency, operator_id, terminal_id, offline, state, create_key, intent_id, created_at, \
+    updated_at, confirm_sent_at, unknown_checks, reason";
+
+/// Number of columns in [`ATTEMPT_COLUMNS`], for queries that select more after them.
+pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 17;
+
+/// The check before a write: a record that fails it is never stored.
+pub(crate) fn check_before_write(attempt: &Attempt) -> Result<(), JournalError> {
+    attempt
+        .check()
+        .map_err(|problem| JournalError::InvalidRecord {
+            id: attempt.id.to_string(),
+            problem,
+        })?;
+    claim_token_sql(attempt)?;
+    Ok(())
+}
+
+fn claim_token_sql(attempt: &Attempt) -> Result<i64, JournalError> {
+    i64::try_from(attempt.claim_token.get()).map_err(|_| JournalError::InvalidRecord {
+        id: attempt.id.to_string(),
+        problem: format!(
+            "claim token {} does not fit a 64-bit signed integer",
+            attempt.claim_token
+        ),
+    })
+}
+
+/// Inserts a new attempt row (the caller has checked it).
+pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Result<usize> {
+    tx.execute(
+        &format!(
+            "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (:id, :order_id, :number, \
+             :claim_token, :amount_minor, :currency, :operator_id, :terminal_id, :offline, \
+             :state, :create_key, :intent_id, :created_at, :updated_at, :confirm_sent_at, \
+             :unknown_checks, :reason)"
+        ),
+        named_params! {
+            ":id": a.id.to_string(),
+            ":order_id": a.order.as_str(),
+            ":number": a.number.get(),
+            ":claim_token": claim_token_sql(a).unwrap_or(-1),
+            ":amount_minor": a.amount.minor(),
+            ":currency": a.amount.currency().code(),
+            ":operator_id": a.operator.as_str(),
+            ":terminal_id": a.terminal.as_str(),
+            ":offline": a.offline,
+            ":state": a.state.as_str(),
+            ":create_key": a.create_key.as_str(),
+            ":intent_id": a.intent_id.as_ref().map(|i| i.as_str()),
+            ":created_at": a.created_at.unix_ms(),
+            ":updated_at": a.updated_at.unix_ms(),
+            ":confirm_sent_at": a.confirm_sent_at.map(Timestamp::unix_ms),
+            ":unknown_checks": a.unknown_checks,
+            ":reason": a.reason.as_deref(),
+        },
+    )
+}
+
+/// Writes the mutable fields of `next`, only if the row is still in state `from` (a conditional
+/// update: the step was decided from that state). Returns the rows changed (1, or 0 if the row
+/// moved meanwhile, which the single-writer lock makes impossible short of tampering).
+pub(crate) fn update_attempt(
+    tx: &Transaction<'_>,
+    from: AttemptState,
+    next: &Attempt,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE attempts SET offline = :offline, state = :state, intent_id = :intent_id, \
+         updated_at = :updated_at, confirm_sent_at = :confirm_sent_at, \
+         unknown_checks = :unknown_checks, reason = :reason \
+         WHERE id = :id AND state = :from",
+        named_params! {
+            ":id": next.id.to_string(),
+            ":from": from.as_str(),
+            ":offline": next.offline,
+            ":state": next.state.as_str(),
+            ":intent_id": next.intent_id.as_ref().map(|i| i.as_str()),
+            ":updated_at": next.updated_at.unix_ms(),
+            ":confirm_sent_at": next.confirm_sent_at.map(Timestamp::unix_ms),
+            ":unknown_checks": next.unknown_checks,
+            ":reason": next.reason.as_deref(),
+        },
+    )
+}
+
+/// The fields a step may never change: everything that names the charge.
+pub(crate) fn immutable_fields_differ(before: &Attempt, after: &Attempt) -> Option<&'static str> {
+    let intent_changed = before.intent_id.is_some() && before.intent_id != after.intent_id;
+    [
+        (before.id != after.id, "id"),
+        (before.order != after.order, "order"),
+        (before.number != after.number, "attempt number"),
+        (before.claim_token != after.claim_token, "claim token"),
+        (before.amount != after.amount, "amount"),
+        (before.operator != after.operator, "operator"),
+        (before.terminal != after.terminal, "terminal"),
+        (before.create_key != after.create_key, "create key"),
+        (before.created_at != after.created_at, "created_at"),
+        (intent_changed, "gateway intent id"),
+        (
+            after.state.rank() < before.state.rank(),
+            "state (it moved backwards)",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(differs, name)| differs.then_some(name))
+}
+
+/// Reads an attempt back from a row selected with [`ATTEMPT_COLUMNS`] first, and checks it: the
+/// check after the read. The error is a sentence naming the attempt and the bad column.
+pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
+    let raw_id: String = row.get(0).map_err(|e| format!("attempt id column: {e}"))?;
+    let bad = |column: &str, e: &dyn std::fmt::Display| format!("attempt {raw_id}: {column}: {e}");
+    macro_rules! col {
+        ($i:expr, $name:literal) => {
+            row.get($i).map_err(|e| bad($name, &e))?
+        };
+    }
+    let id = AttemptId::parse(&raw_id).map_err(|e| bad("id", &e))?;
+    let order: String = col!(1, "order_id");
+    let number: i64 = col!(2, "number");
+    let claim_token: i64 = col!(3, "claim_token");
+    let amount_minor: i64 = col!(4, "amount_minor");
+    let currency: String = col!(5, "currency");
+    let operator: String = col!(6, "operator_id");
+    let terminal: String = col!(7, "terminal_id");
+    let offline: bool = col!(8, "offline");
+    let state: String = col!(9, "state");
+    let create_key: String = col!(10, "create_key");
+    let intent_id: Option<String> = col!(11, "intent_id");
+    let created_at: i64 = col!(12, "created_at");
+    let updated_at: i64 = col!(13, "updated_at");
+    let confirm_sent_at: Option<i64> = col!(14, "confirm_sent_at");
+    let unknown_checks: i64 = col!(15, "unknown_checks");
+    let reason: Option<String> = col!(16, "reason");
+
+    let currency = Currency::from_code(&currency).map_err(|e| bad("currency", &e))?;
+    let attempt = Attempt {
+        id,
+        order: OrderId::new(order).map_err(|e| bad("order_id", &e))?,
+        number: u32::try_from(number)
+            .map_err(|e| bad("number", &e))
+            .and_then(|n| AttemptNumber::new(n).map_err(|e| bad("number", &e)))?,
+        claim_token: u64::try_from(claim_token)
+            .map_err(|e| bad("claim_token", &e))
+            .and_then(|t| ClaimToken::new(t).map_err(|e| bad("claim_token", &e)))?,
+        amount: Money::new(amount_minor, currency).map_err(|e| bad("amount_minor", &e))?,
+        operator: OperatorId::new(operator).map_err(|e| bad("operator_id", &e))?,
+        terminal: TerminalId::new(terminal).map_err(|e| bad("terminal_id", &e))?,
+        offline,
+        state: AttemptState::parse(&state)
+            .ok_or_else(|| bad("state", &format!("unknown state {state:?}")))?,
+        create_key: IdempotencyKey::from_stored(&create_key).map_err(|e| bad("create_key", &e))?,
+        intent_id: intent_id
+            .map(GatewayIntentId::new)
+            .transpose()
+            .map_err(|e| bad("intent_id", &e))?,
+        created_at: Timestamp::from_unix_ms(created_at),
+        updated_at: Timestamp::from_unix_ms(updated_at),
+        confirm_sent_at: confirm_sent_at.map(Timestamp::from_unix_ms),
+        unknown_checks: u32::try_from(unknown_checks).map_err(|e| bad("unknown_checks", &e))?,
+        reason,
+    };
+    attempt
+        .check()
+        .map_err(|problem| format!("attempt {raw_id} fails its consistency check: {problem}"))?;
+    Ok(attempt)
+}
