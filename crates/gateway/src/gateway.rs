@@ -1,0 +1,56 @@
+//! The one trait every gateway connector implements: exactly the calls the charge protocol,
+//! recovery, refunds and reconciliation need, and no more.
+//!
+//! It says nothing about HTTP or a wire format; implementations own those.
+
+use async_trait::async_trait;
+use paydesk_core::{GatewayIntentId, IdempotencyKey};
+
+use crate::error::GatewayError;
+use crate::model::{
+    CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, EventPage,
+    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult,
+};
+
+/// A payment gateway. Object-safe (`Arc<dyn Gateway>`) so the engine can hold Stripe, PayPal or a
+/// test double behind one type.
+///
+/// The calls that change state (`create_intent`, `confirm_intent`, `cancel_intent`, `refund`)
+/// report "never sent" and "may have landed" as values of their result types; their `Err` is only
+/// for conditions in which the gateway executed nothing (bad key, a reused idempotency key, an
+/// invalid request). Every one of them carries an idempotency key and may be re-sent with it.
+#[async_trait]
+pub trait Gateway: Send + Sync + std::fmt::Debug {
+    /// A short stable name for logs and the journal (`"stripe"`).
+    fn name(&self) -> &'static str;
+
+    /// Creates an intent without moving money.
+    async fn create_intent(
+        &self,
+        request: &CreateIntentRequest,
+    ) -> Result<CreateResult, GatewayError>;
+
+    /// Confirms an intent: the one call that can move money.
+    async fn confirm_intent(&self, request: &ConfirmRequest)
+        -> Result<ConfirmResult, GatewayError>;
+
+    /// Reads an intent by id: the evidence recovery relies on.
+    async fn retrieve_intent(&self, intent: &GatewayIntentId) -> Result<IntentView, GatewayError>;
+
+    /// Cancels an intent that will not be confirmed. Idempotent.
+    async fn cancel_intent(
+        &self,
+        intent: &GatewayIntentId,
+        key: &IdempotencyKey,
+    ) -> Result<CancelResult, GatewayError>;
+
+    /// Finds intents by metadata. **An empty list proves nothing** (search lags writes): never
+    /// treat it as "no intent exists".
+    async fn search_intents(&self, query: &MetadataQuery) -> Result<Vec<IntentView>, GatewayError>;
+
+    /// Refunds all or part of a succeeded intent's payment.
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError>;
+
+    /// Lists recent events, newest first (for reconciliation when webhooks were missed).
+    async fn list_events(&self, query: &EventQuery) -> Result<EventPage, GatewayError>;
+}
