@@ -172,7 +172,7 @@ impl Journal {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db(path, "starting a transaction"))?;
         insert_attempt(&tx, &attempt).map_err(|e| {
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+            if is_uniqueness_violation(&e) {
                 JournalError::Duplicate {
                     id: format!(
                         "{} (or attempt {} of order {})",
@@ -221,6 +221,9 @@ impl Journal {
             });
         }
         check_before_write(&next)?;
+        // Every accepted step is persisted: the core's effects always start with `Persist`, and a
+        // step that changed nothing but a counter is still history worth keeping.
+        debug_assert_eq!(effects.first(), Some(&Effect::Persist));
         let detail = serde_json::json!({ "event": event, "effects": effects });
 
         let changed =
@@ -620,7 +623,10 @@ impl Journal {
         let (head, chain_break) = self.verify_chain()?;
         let broken = match chain_break {
             Some(link) => Some(link),
-            None => self.verify_attempts()?,
+            None => match self.verify_attempts()? {
+                Some(link) => Some(link),
+                None => self.verify_guards()?,
+            },
         };
         Ok(VerifyReport {
             events,
@@ -780,6 +786,30 @@ impl Journal {
         Ok((head, first_discontinuity))
     }
 
+    /// The last part of `verify`: the append-only triggers are still in place. Their absence is
+    /// not damage in itself, but nobody but a person with a SQLite shell removes them.
+    fn verify_guards(&self) -> Result<Option<BrokenLink>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'trigger' AND name = ?1")
+            .map_err(db(&self.path, "verifying"))?;
+        for name in schema::GUARD_TRIGGERS {
+            let present = stmt.exists([name]).map_err(db(&self.path, "verifying"))?;
+            if !present {
+                return Ok(Some(BrokenLink {
+                    kind: BreakKind::MissingGuard,
+                    seq: None,
+                    attempt_id: None,
+                    message: format!(
+                        "the append-only guard {name} was removed from the file: someone edited \
+                         it with another SQLite client"
+                    ),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
     /// The attempt part of `verify`: the first attempt row that disagrees with the history.
     fn verify_attempts(&self) -> Result<Option<BrokenLink>, JournalError> {
         let path = &self.path;
@@ -872,6 +902,16 @@ impl Journal {
         }
         Ok(None)
     }
+}
+
+/// True for a primary-key or unique-index violation (not for a failed CHECK, which is a bug).
+fn is_uniqueness_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
 }
 
 /// Calls the crash hook, if a test set one.
@@ -1086,5 +1126,40 @@ fn chain_link(b: ChainBreak, batch: &[(EventRecord, [u8; 32], [u8; 32])]) -> Bro
             attempt_id: attempt_of(found),
             message: format!("event {expected} is missing (the next one is {found}): it was deleted"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shell keeps the journal in shared state behind a mutex, so it must be `Send`.
+    #[test]
+    fn a_journal_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Journal>();
+    }
+
+    /// The durability settings are per connection: check them on the live one.
+    #[test]
+    fn the_connection_is_wal_with_full_sync_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let pragma = |name: &str| -> String {
+            journal
+                .conn
+                .pragma_query_value(None, name, |r| r.get::<_, Value>(0))
+                .map(|v| match v {
+                    Value::Integer(i) => i.to_string(),
+                    Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+                .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "2");
+        assert_eq!(pragma("foreign_keys"), "1");
+        assert_eq!(pragma("application_id"), schema::APPLICATION_ID.to_string());
+        assert_eq!(pragma("user_version"), SCHEMA_VERSION.to_string());
     }
 }

@@ -54,6 +54,7 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
             ":id": a.id.to_string(),
             ":order_id": a.order.as_str(),
             ":number": a.number.get(),
+            // Range-checked by `check_before_write`; -1 would fail the CHECK constraint anyway.
             ":claim_token": claim_token_sql(a).unwrap_or(-1),
             ":amount_minor": a.amount.minor(),
             ":currency": a.amount.currency().code(),

@@ -21,9 +21,20 @@ const MIGRATIONS: &[&str] = &[MIGRATION_1];
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The triggers that keep history append-only; `verify` reports any that went missing.
+pub(crate) const GUARD_TRIGGERS: [&str; 4] = [
+    "events_no_update",
+    "events_no_delete",
+    "attempts_no_delete",
+    "outbox_no_delete",
+];
+
 /// How long a statement waits for a lock held by a foreign reader (a backup, a sqlite3 shell)
 /// before failing: long enough to ride out a checkpoint, short enough that the UI never hangs.
 const BUSY_TIMEOUT_MS: u64 = 2_000;
+
+/// `PRAGMA synchronous` reads back as a number; FULL is 2.
+const SYNCHRONOUS_FULL: i64 = 2;
 
 /// How many problems `PRAGMA quick_check` lists before stopping; the first one is enough to
 /// refuse the file, a few more help support.
@@ -174,11 +185,14 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), JournalE
         conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .map_err(db(path, "reading foreign_keys"))?,
     );
-    assert_eq!(
-        (sync, fk),
-        (2, 1),
-        "SQLite refused synchronous=FULL or foreign_keys=ON"
-    );
+    if (sync, fk) != (SYNCHRONOUS_FULL, 1) {
+        return Err(JournalError::CannotOpen {
+            path: path.to_path_buf(),
+            detail: format!(
+                "SQLite did not accept synchronous=FULL and foreign_keys=ON (got {sync} and {fk})"
+            ),
+        });
+    }
 
     migrate(conn, path, version)
 }

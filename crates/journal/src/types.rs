@@ -160,4 +160,6 @@ pub enum BreakKind {
     StateMismatch,
     /// A terminal attempt without its outbox result, or a result for an attempt not terminal.
     ResultMismatch,
+    /// An append-only trigger was dropped from the file.
+    MissingGuard,
 }

@@ -236,13 +236,8 @@ fn an_existing_journal_in_a_read_only_folder_is_refused_at_open() {
         return;
     };
     let err = Journal::open(&path).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            JournalError::ReadOnly { .. } | JournalError::CannotOpen { .. }
-        ),
-        "{err}"
-    );
+    // The lock file is there from before; SQLite then cannot create its WAL files.
+    assert!(matches!(err, JournalError::CannotOpen { .. }), "{err}");
     assert!(err.to_string().contains("writable"), "{err}");
 }
 

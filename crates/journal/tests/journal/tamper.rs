@@ -251,3 +251,15 @@ fn an_intact_journal_reopens_and_still_verifies() {
         AttemptState::Succeeded
     );
 }
+
+#[test]
+fn a_dropped_guard_trigger_is_named_even_when_nothing_else_changed() {
+    let (_dir, path) = journal_on_disk();
+    let broken = tamper(&path, "SELECT 1").unwrap();
+    assert_eq!(broken.kind, BreakKind::MissingGuard, "{broken:?}");
+    assert!(
+        broken.message.contains("events_no_update"),
+        "{}",
+        broken.message
+    );
+}
