@@ -37,7 +37,8 @@ pub struct ApiError {
     pub message: String,
     pub param: Option<String>,
     /// The PaymentIntent as it stands after the failed operation (declines, unexpected states).
-    pub payment_intent: Option<Value>,
+    /// Boxed to keep `Result<_, ApiError>` small on the hot, successful path.
+    pub payment_intent: Option<Box<Value>>,
     /// The failed charge's id on a decline, as Stripe reports it.
     pub charge: Option<String>,
 }
@@ -108,7 +109,7 @@ impl ApiError {
             message,
         );
         e.code = Some("payment_intent_unexpected_state");
-        e.payment_intent = Some(intent);
+        e.payment_intent = Some(Box::new(intent));
         e
     }
 
@@ -130,7 +131,7 @@ impl ApiError {
         let mut e = ApiError::new(StatusCode::PAYMENT_REQUIRED, ErrorType::CardError, message);
         e.code = Some(code);
         e.decline_code = Some(decline_code);
-        e.payment_intent = Some(intent);
+        e.payment_intent = Some(Box::new(intent));
         e.charge = charge;
         e
     }
@@ -194,7 +195,10 @@ impl ApiError {
             m.insert("code".into(), json!(code));
             m.insert(
                 "doc_url".into(),
-                json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
             );
         }
         if let Some(d) = self.decline_code {
@@ -213,7 +217,7 @@ impl ApiError {
     pub fn body(&self) -> Value {
         let mut m = self.fields();
         if let Some(pi) = &self.payment_intent {
-            m.insert("payment_intent".into(), pi.clone());
+            m.insert("payment_intent".into(), (**pi).clone());
         }
         json!({ "error": m })
     }

@@ -88,7 +88,9 @@ impl FaultKind {
                 .parse()
                 .map_err(|_| format!("fault delay {a:?} is not a number of milliseconds"))?;
             if v > FAULT_DELAY_MS_MAX {
-                return Err(format!("fault delay {v} ms is above {FAULT_DELAY_MS_MAX} ms"));
+                return Err(format!(
+                    "fault delay {v} ms is above {FAULT_DELAY_MS_MAX} ms"
+                ));
             }
             Ok(v)
         };
@@ -268,8 +270,14 @@ mod tests {
         plan.add("any:latency=10:1".parse().unwrap());
         assert_eq!(plan.take(Endpoint::Create).latency_ms, 10);
         assert_eq!(plan.take(Endpoint::Create), Applied::default());
-        assert_eq!(plan.take(Endpoint::Confirm).action, Some(FaultKind::Http500));
-        assert_eq!(plan.take(Endpoint::Confirm).action, Some(FaultKind::Http500));
+        assert_eq!(
+            plan.take(Endpoint::Confirm).action,
+            Some(FaultKind::Http500)
+        );
+        assert_eq!(
+            plan.take(Endpoint::Confirm).action,
+            Some(FaultKind::Http500)
+        );
         assert_eq!(plan.take(Endpoint::Confirm).action, None);
         assert!(plan.rules().is_empty());
     }

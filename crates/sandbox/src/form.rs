@@ -62,7 +62,9 @@ fn insert(
     value: String,
 ) -> Result<(), FormError> {
     let conflict = || FormError::Conflict(full.to_string());
-    let (key, rest) = path.split_first().expect("split_name never returns an empty path");
+    let (key, rest) = path
+        .split_first()
+        .expect("split_name never returns an empty path");
     if rest.is_empty() {
         map.insert(key.clone(), Value::String(value));
         return Ok(());
@@ -93,9 +95,7 @@ fn insert(
                 }
             }
         }
-        Value::Object(inner) if !is_list || !rest[0].is_empty() => {
-            insert(inner, full, rest, value)
-        }
+        Value::Object(inner) if !is_list || !rest[0].is_empty() => insert(inner, full, rest, value),
         _ => Err(conflict()),
     }
 }

@@ -194,7 +194,13 @@ mod tests {
         ));
         let u = &s.usage()["k"];
         assert_eq!(
-            (u.requests, u.replays, u.executions, u.conflicts, u.mismatches),
+            (
+                u.requests,
+                u.replays,
+                u.executions,
+                u.conflicts,
+                u.mismatches
+            ),
             (5, 1, 2, 1, 1)
         );
     }

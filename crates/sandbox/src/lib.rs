@@ -90,7 +90,9 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-    let addr = listener.local_addr().context("listener has no local address")?;
+    let addr = listener
+        .local_addr()
+        .context("listener has no local address")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (webhook_tx, webhook_rx) = mpsc::unbounded_channel();
     let mut world = server::World {
@@ -114,11 +116,7 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         shared.deliveries.clone(),
         shutdown_rx.clone(),
     ));
-    let server_task = tokio::spawn(server::serve(
-        listener,
-        server::router(shared),
-        shutdown_rx,
-    ));
+    let server_task = tokio::spawn(server::serve(listener, server::router(shared), shutdown_rx));
     Ok(SandboxHandle {
         base_url: format!("http://{addr}"),
         addr,

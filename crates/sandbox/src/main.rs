@@ -62,7 +62,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     if let Some(key) = &args.api_key {
-        anyhow::ensure!(key.starts_with("sk_test_"), "--api-key must start with sk_test_");
+        anyhow::ensure!(
+            key.starts_with("sk_test_"),
+            "--api-key must start with sk_test_"
+        );
     }
     let handle = paydesk_sandbox::spawn(SandboxConfig {
         host: args.host,

@@ -421,16 +421,43 @@ mod tests {
     #[test]
     fn create_validation() {
         let ok = create("amount=1099&currency=EUR&metadata[order_id]=O-1&confirm=true").unwrap();
-        assert_eq!((ok.amount, ok.currency.as_str(), ok.confirm), (1099, "eur", true));
+        assert_eq!(
+            (ok.amount, ok.currency.as_str(), ok.confirm),
+            (1099, "eur", true)
+        );
         let cases: &[(&str, &str, &str)] = &[
             ("currency=eur", "parameter_missing", "amount"),
             ("amount=10", "parameter_missing", "currency"),
-            ("amount=-5&currency=eur", "parameter_invalid_integer", "amount"),
-            ("amount=10.5&currency=eur", "parameter_invalid_integer", "amount"),
-            ("amount=10&currency=xyz", "parameter_invalid_string", "currency"),
-            ("amount=10&currency=eur&confirm=yes", "parameter_invalid_boolean", "confirm"),
-            ("amount=10&currency=eur&payment_method=pm_nope", "resource_missing", "payment_method"),
-            ("amount=10&currency=eur&bogus=1", "parameter_unknown", "bogus"),
+            (
+                "amount=-5&currency=eur",
+                "parameter_invalid_integer",
+                "amount",
+            ),
+            (
+                "amount=10.5&currency=eur",
+                "parameter_invalid_integer",
+                "amount",
+            ),
+            (
+                "amount=10&currency=xyz",
+                "parameter_invalid_string",
+                "currency",
+            ),
+            (
+                "amount=10&currency=eur&confirm=yes",
+                "parameter_invalid_boolean",
+                "confirm",
+            ),
+            (
+                "amount=10&currency=eur&payment_method=pm_nope",
+                "resource_missing",
+                "payment_method",
+            ),
+            (
+                "amount=10&currency=eur&bogus=1",
+                "parameter_unknown",
+                "bogus",
+            ),
         ];
         for (body, code, param) in cases {
             let e = create(body).unwrap_err();

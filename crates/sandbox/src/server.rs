@@ -6,7 +6,6 @@
 //! so. The accept loop is hand-written over hyper because "execute, then close the connection
 //! without answering" needs control over the connection that `axum::serve` does not give.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -86,8 +85,8 @@ impl Shared {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        let accepted = key.starts_with("sk_test_")
-            && self.api_key.as_deref().is_none_or_eq(key);
+        let accepted =
+            key.starts_with("sk_test_") && self.api_key.as_deref().is_none_or(|k| k == key);
         if accepted {
             Ok(())
         } else {
@@ -96,16 +95,6 @@ impl Shared {
                 redact(key)
             )))
         }
-    }
-}
-
-trait NoneOrEq {
-    fn is_none_or_eq(self, other: &str) -> bool;
-}
-
-impl NoneOrEq for Option<&str> {
-    fn is_none_or_eq(self, other: &str) -> bool {
-        self.map_or(true, |k| k == other)
     }
 }
 
@@ -295,7 +284,9 @@ async fn api(
                 &ApiError::invalid(
                     "parameter_invalid_string",
                     "Idempotency-Key",
-                    format!("Idempotency keys can be at most {IDEMPOTENCY_KEY_LEN_MAX} characters."),
+                    format!(
+                        "Idempotency keys can be at most {IDEMPOTENCY_KEY_LEN_MAX} characters."
+                    ),
                 ),
                 &request_id,
             );
@@ -369,14 +360,18 @@ async fn api(
         let (status, body, events) = {
             let mut w = job_shared.lock();
             let exec = if action == Some(FaultKind::Http500) {
-                Exec::Ran(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal().body())
+                Exec::Ran(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ApiError::internal().body(),
+                )
             } else {
                 execute(&mut w, &op, &params, &ctx)
             };
             let (status, body) = match exec {
-                Exec::Ran(_, _) if action == Some(FaultKind::Http500AfterExecute) => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal().body())
-                }
+                Exec::Ran(_, _) if action == Some(FaultKind::Http500AfterExecute) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ApiError::internal().body(),
+                ),
                 Exec::Ran(status, body) => {
                     if let Some(k) = &job_key {
                         w.idempotency.finish(
@@ -423,7 +418,10 @@ async fn api(
         Ok(answer) => answer,
         Err(e) => {
             tracing::error!(error = %e, "operation task failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal().body())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ApiError::internal().body(),
+            )
         }
     };
     if action == Some(FaultKind::DropAfterExecute) {
@@ -612,7 +610,9 @@ struct WebhookRequest {
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::deserialize(d)?))
     }
 }
@@ -682,7 +682,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(list_faults).post(add_faults).delete(clear_faults),
         )
         .route("/admin/clock", get(get_clock).post(advance_clock))
-        .route("/admin/search_lag", get(get_search_lag).post(set_search_lag))
+        .route(
+            "/admin/search_lag",
+            get(get_search_lag).post(set_search_lag),
+        )
         .route("/admin/webhooks", get(get_webhooks).post(set_webhooks))
         .route(
             "/admin/payment_intents/{id}/authenticate",
@@ -726,12 +729,12 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
     }
 }
 
-fn serve_connection(
+async fn serve_connection(
     stream: tokio::net::TcpStream,
     router: Router,
     mut shutdown: watch::Receiver<bool>,
-) -> impl Future<Output = ()> {
-    async move {
+) {
+    {
         let kill = ConnKill(Arc::new(Notify::new()));
         let request_kill = kill.clone();
         let service = router.map_request(move |mut req: Request<hyper::body::Incoming>| {

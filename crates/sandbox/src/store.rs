@@ -408,7 +408,12 @@ impl Store {
                     }
                 }));
                 let rendered = self.render_intent(&self.intents[id]);
-                self.emit("payment_intent.requires_action", rendered.clone(), now_ms, ctx);
+                self.emit(
+                    "payment_intent.requires_action",
+                    rendered.clone(),
+                    now_ms,
+                    ctx,
+                );
                 Ok(rendered)
             }
             CardBehavior::Decline {
@@ -423,7 +428,13 @@ impl Store {
                     "type": "card",
                     "card": { "brand": card.brand, "last4": card.last4 },
                 });
-                let error = ApiError::card(code, decline_code, message, Value::Null, Some(charge.clone()));
+                let error = ApiError::card(
+                    code,
+                    decline_code,
+                    message,
+                    Value::Null,
+                    Some(charge.clone()),
+                );
                 let intent = self.intents.get_mut(id).expect("looked up above");
                 // Stripe detaches the failed method: the intent waits for a new one.
                 intent.status = Status::RequiresPaymentMethod;
@@ -434,8 +445,19 @@ impl Store {
                 let rendered_charge = self.render_charge(&self.charges[&charge]);
                 self.emit("charge.failed", rendered_charge, now_ms, ctx);
                 let rendered = self.render_intent(&self.intents[id]);
-                self.emit("payment_intent.payment_failed", rendered.clone(), now_ms, ctx);
-                Err(ApiError::card(code, decline_code, message, rendered, Some(charge)))
+                self.emit(
+                    "payment_intent.payment_failed",
+                    rendered.clone(),
+                    now_ms,
+                    ctx,
+                );
+                Err(ApiError::card(
+                    code,
+                    decline_code,
+                    message,
+                    rendered,
+                    Some(charge),
+                ))
             }
         }
     }
@@ -472,11 +494,7 @@ impl Store {
     }
 
     /// Admin: the customer completes 3-D Secure for an intent in `requires_action`.
-    pub fn complete_authentication(
-        &mut self,
-        id: &str,
-        now_ms: i64,
-    ) -> Result<Value, ApiError> {
+    pub fn complete_authentication(&mut self, id: &str, now_ms: i64) -> Result<Value, ApiError> {
         let intent = self.intent(id)?;
         if intent.status != Status::RequiresAction {
             return Err(ApiError::unexpected_state(
@@ -557,7 +575,11 @@ impl Store {
         lag_ms: i64,
     ) -> Result<Value, ApiError> {
         let clauses = search::parse(&p.query).map_err(|msg| {
-            ApiError::invalid("parameter_invalid_string", "query", format!("Invalid query: {msg}"))
+            ApiError::invalid(
+                "parameter_invalid_string",
+                "query",
+                format!("Invalid query: {msg}"),
+            )
         })?;
         let offset: usize = match &p.page {
             None => 0,
@@ -687,7 +709,7 @@ impl Store {
             .events
             .iter()
             .rev()
-            .filter(|e| p.event_type.as_deref().map_or(true, |t| e["type"] == t));
+            .filter(|e| p.event_type.as_deref().is_none_or(|t| e["type"] == t));
         let after: Vec<&Value> = match &p.starting_after {
             None => newest_first.collect(),
             Some(cursor) => {

@@ -70,7 +70,10 @@ pub struct DeliveryRecord {
 
 /// The `Stripe-Signature` header value: `t=<unix seconds>,v1=<hex HMAC-SHA256("t.payload")>`.
 pub fn sign(secret: &str, timestamp: i64, payload: &str) -> String {
-    format!("t={timestamp},v1={}", signature_hex(secret, timestamp, payload))
+    format!(
+        "t={timestamp},v1={}",
+        signature_hex(secret, timestamp, payload)
+    )
 }
 
 fn signature_hex(secret: &str, timestamp: i64, payload: &str) -> String {

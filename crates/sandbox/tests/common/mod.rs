@@ -48,7 +48,9 @@ impl Sandbox {
     }
 
     pub async fn start_with(config: SandboxConfig) -> Sandbox {
-        let handle = paydesk_sandbox::spawn(config).await.expect("sandbox starts");
+        let handle = paydesk_sandbox::spawn(config)
+            .await
+            .expect("sandbox starts");
         let client = reqwest::Client::builder()
             // A fresh connection per request, so a connection dropped by a fault never
             // poisons the next request of the test.
@@ -87,7 +89,9 @@ impl Sandbox {
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)], key: Option<&str>) -> Resp {
-        self.try_post(path, form, key).await.expect("request answered")
+        self.try_post(path, form, key)
+            .await
+            .expect("request answered")
     }
 
     pub async fn get(&self, path_and_query: &str) -> Resp {
@@ -109,7 +113,11 @@ impl Sandbox {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "admin {path} failed: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "admin {path} failed: {}",
+            r.status()
+        );
         r.json().await.unwrap()
     }
 
@@ -118,7 +126,8 @@ impl Sandbox {
     }
 
     pub async fn advance_clock_ms(&self, ms: i64) {
-        self.admin("/admin/clock", json!({ "advance_ms": ms })).await;
+        self.admin("/admin/clock", json!({ "advance_ms": ms }))
+            .await;
     }
 
     pub async fn ledger(&self) -> Value {

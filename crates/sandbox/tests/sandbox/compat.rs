@@ -26,7 +26,9 @@ fn kind(v: &Value) -> &'static str {
 /// Every key of `fixture` exists in `ours`; where both are non-null their JSON types agree, and
 /// nested objects are compared the same way (except paths in `opaque`, which hold other objects).
 fn check(fixture: &Value, ours: &Value, path: &str, opaque: &[&str], problems: &mut Vec<String>) {
-    let (Value::Object(f), Value::Object(o)) = (fixture, ours) else { return };
+    let (Value::Object(f), Value::Object(o)) = (fixture, ours) else {
+        return;
+    };
     for (key, fv) in f {
         let p = format!("{path}.{key}");
         let Some(ov) = o.get(key) else {
@@ -37,7 +39,11 @@ fn check(fixture: &Value, ours: &Value, path: &str, opaque: &[&str], problems: &
             continue;
         }
         if kind(fv) != kind(ov) {
-            problems.push(format!("{p}: fixture has {}, sandbox has {}", kind(fv), kind(ov)));
+            problems.push(format!(
+                "{p}: fixture has {}, sandbox has {}",
+                kind(fv),
+                kind(ov)
+            ));
             continue;
         }
         check(fv, ov, &p, opaque, problems);
@@ -53,31 +59,60 @@ async fn objects_carry_every_fixture_field() {
     let plain = sb.create(1000, "pm_card_visa", "O-1").await;
     let paid = sb.confirm(plain["id"].as_str().unwrap(), "c1").await.body;
     let declined = sb.create(1000, "pm_card_chargeDeclined", "O-2").await;
-    let declined = sb.confirm(declined["id"].as_str().unwrap(), "c2").await.body["error"]
-        ["payment_intent"]
+    let declined = sb
+        .confirm(declined["id"].as_str().unwrap(), "c2")
+        .await
+        .body["error"]["payment_intent"]
         .clone();
-    let action = sb.create(1000, "pm_card_authenticationRequired", "O-3").await;
+    let action = sb
+        .create(1000, "pm_card_authenticationRequired", "O-3")
+        .await;
     let action = sb.confirm(action["id"].as_str().unwrap(), "c3").await.body;
     let canceled = sb.create(1000, "pm_card_visa", "O-4").await;
     let canceled = sb
-        .post(&format!("/v1/payment_intents/{}/cancel", canceled["id"].as_str().unwrap()), &[], None)
+        .post(
+            &format!(
+                "/v1/payment_intents/{}/cancel",
+                canceled["id"].as_str().unwrap()
+            ),
+            &[],
+            None,
+        )
         .await
         .body;
-    for (name, pi) in [("paid", &paid), ("declined", &declined), ("action", &action), ("canceled", &canceled)] {
+    for (name, pi) in [
+        ("paid", &paid),
+        ("declined", &declined),
+        ("action", &action),
+        ("canceled", &canceled),
+    ] {
         assert_eq!(pi["object"], "payment_intent", "{name}");
-        check(&fx["payment_intent"], pi, &format!("payment_intent[{name}]"), &[], &mut problems);
+        check(
+            &fx["payment_intent"],
+            pi,
+            &format!("payment_intent[{name}]"),
+            &[],
+            &mut problems,
+        );
     }
     assert!(declined["last_payment_error"].is_object());
     assert!(action["next_action"].is_object());
 
     let refund = sb
-        .post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap())], None)
+        .post(
+            "/v1/refunds",
+            &[("payment_intent", paid["id"].as_str().unwrap())],
+            None,
+        )
         .await
         .body;
     check(&fx["refund"], &refund, "refund", &[], &mut problems);
 
     let charge = sb
-        .get(&format!("/v1/charges/{}", paid["latest_charge"].as_str().unwrap()))
+        .get(&format!(
+            "/v1/charges/{}",
+            paid["latest_charge"].as_str().unwrap()
+        ))
         .await
         .body;
     assert_eq!(charge["object"], "charge");
@@ -86,15 +121,32 @@ async fn objects_carry_every_fixture_field() {
     let events = events["data"].as_array().unwrap();
     assert!(events.len() >= 8);
     for e in events {
-        check(&fx["event"], e, "event", &["event.data.object"], &mut problems);
+        check(
+            &fx["event"],
+            e,
+            "event",
+            &["event.data.object"],
+            &mut problems,
+        );
     }
-    assert!(problems.is_empty(), "fields differ from Stripe's fixtures:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "fields differ from Stripe's fixtures:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn binary_prints_its_address_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_paydesk-sandbox"))
-        .args(["--port", "0", "--api-key", KEY, "--fault", "create:http_500:1"])
+        .args([
+            "--port",
+            "0",
+            "--api-key",
+            KEY,
+            "--fault",
+            "create:http_500:1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -23,11 +23,17 @@ async fn latency_delays_the_answer() {
     let sb = Sandbox::start().await;
     sb.fault("create:latency=400:1").await;
     let t = Instant::now();
-    assert_eq!(sb.post("/v1/payment_intents", CREATE, None).await.status, 200);
+    assert_eq!(
+        sb.post("/v1/payment_intents", CREATE, None).await.status,
+        200
+    );
     assert!(t.elapsed() >= Duration::from_millis(400));
     let t = Instant::now();
     sb.post("/v1/payment_intents", CREATE, None).await;
-    assert!(t.elapsed() < Duration::from_millis(400), "the rule was used up");
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "the rule was used up"
+    );
 }
 
 #[tokio::test]
@@ -116,7 +122,11 @@ async fn counts_endpoints_and_any() {
     assert_eq!(sb.get("/v1/events").await.status, 500);
     assert_eq!(sb.get("/v1/events").await.status, 200);
     sb.fault("search:http_500:1").await;
-    assert_eq!(sb.get("/v1/events").await.status, 200, "search faults spare events");
+    assert_eq!(
+        sb.get("/v1/events").await.status,
+        200,
+        "search faults spare events"
+    );
     let q = "/v1/payment_intents/search?query=status%3A%27succeeded%27";
     assert_eq!(sb.get(q).await.status, 500);
     assert_eq!(sb.get(q).await.status, 200);
@@ -165,5 +175,9 @@ async fn shutdown_stops_the_server() {
     tokio::time::timeout(Duration::from_secs(5), sb.handle.shutdown())
         .await
         .expect("shutdown finishes");
-    assert!(client.get(format!("{base}/admin/ledger")).send().await.is_err());
+    assert!(client
+        .get(format!("{base}/admin/ledger"))
+        .send()
+        .await
+        .is_err());
 }

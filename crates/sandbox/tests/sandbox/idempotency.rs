@@ -19,19 +19,37 @@ async fn create_with_the_same_key_replays_the_first_response() {
     let second = sb.post("/v1/payment_intents", CREATE, Some("k1")).await;
     assert_eq!(first.status, 200);
     assert!(!first.replayed());
-    assert!(second.replayed(), "second response carries Idempotent-Replayed");
-    assert_eq!(first.body, second.body, "the stored response is replayed verbatim");
+    assert!(
+        second.replayed(),
+        "second response carries Idempotent-Replayed"
+    );
+    assert_eq!(
+        first.body, second.body,
+        "the stored response is replayed verbatim"
+    );
     let ledger = sb.ledger().await;
     assert_eq!(ledger["intents"].as_array().unwrap().len(), 1);
     let k = &ledger["idempotency_keys"][0];
-    assert_eq!((k["key"].clone(), k["requests"].clone(), k["replays"].clone(), k["executions"].clone()),
-        (json!("k1"), json!(2), json!(1), json!(1)));
+    assert_eq!(
+        (
+            k["key"].clone(),
+            k["requests"].clone(),
+            k["replays"].clone(),
+            k["executions"].clone()
+        ),
+        (json!("k1"), json!(2), json!(1), json!(1))
+    );
 }
 
 #[tokio::test]
 async fn same_key_with_other_parameters_is_an_idempotency_error() {
     let sb = Sandbox::start().await;
-    assert_eq!(sb.post("/v1/payment_intents", CREATE, Some("k1")).await.status, 200);
+    assert_eq!(
+        sb.post("/v1/payment_intents", CREATE, Some("k1"))
+            .await
+            .status,
+        200
+    );
     let mut other = CREATE.to_vec();
     other[0] = ("amount", "1600");
     let r = sb.post("/v1/payment_intents", &other, Some("k1")).await;
@@ -40,7 +58,11 @@ async fn same_key_with_other_parameters_is_an_idempotency_error() {
     // The same key on another endpoint is a different request too.
     let pi = sb.create(100, "pm_card_visa", "O-2").await;
     let r = sb
-        .post(&format!("/v1/payment_intents/{}/confirm", pi["id"].as_str().unwrap()), &[], Some("k1"))
+        .post(
+            &format!("/v1/payment_intents/{}/confirm", pi["id"].as_str().unwrap()),
+            &[],
+            Some("k1"),
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error()["type"], "idempotency_error");
@@ -80,7 +102,12 @@ async fn a_stored_500_is_replayed_until_the_key_expires() {
     assert_eq!(first.body, second.body);
     assert!(sb.ledger().await["intents"].as_array().unwrap().is_empty());
     // A new key executes.
-    assert_eq!(sb.post("/v1/payment_intents", CREATE, Some("k2")).await.status, 200);
+    assert_eq!(
+        sb.post("/v1/payment_intents", CREATE, Some("k2"))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -95,7 +122,10 @@ async fn keys_expire_after_24_hours_of_sandbox_time() {
     let after = sb.post("/v1/payment_intents", CREATE, Some("k1")).await;
     assert_eq!(after.status, 200);
     assert!(!after.replayed());
-    assert_ne!(after.body["id"], first.body["id"], "an expired key executes again");
+    assert_ne!(
+        after.body["id"], first.body["id"],
+        "an expired key executes again"
+    );
     let ledger = sb.ledger().await;
     assert_eq!(ledger["intents"].as_array().unwrap().len(), 2);
     assert_eq!(ledger["idempotency_keys"][0]["executions"], 2);

@@ -26,7 +26,10 @@ async fn requests_need_a_test_secret_key() {
         assert_eq!(r.status(), 401, "{auth:?}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["type"], "invalid_request_error");
-        assert!(!body["error"]["message"].as_str().unwrap().contains("sk_test_some_other_key"));
+        assert!(!body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sk_test_some_other_key"));
     }
     // The right key reaches the API (here: a 404 for an unknown intent, in Stripe's shape).
     let r = sb.get("/v1/payment_intents/pi_x").await;
@@ -37,14 +40,31 @@ async fn requests_need_a_test_secret_key() {
 #[tokio::test]
 async fn create_validates_like_stripe() {
     let sb = Sandbox::start().await;
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Form = &'static [(&'static str, &'static str)];
+    let cases: &[(Form, &str, &str)] = &[
         (&[("currency", "eur")], "parameter_missing", "amount"),
         (&[("amount", "100")], "parameter_missing", "currency"),
-        (&[("amount", "-1"), ("currency", "eur")], "parameter_invalid_integer", "amount"),
-        (&[("amount", "1.5"), ("currency", "eur")], "parameter_invalid_integer", "amount"),
-        (&[("amount", "100"), ("currency", "zzz")], "parameter_invalid_string", "currency"),
         (
-            &[("amount", "100"), ("currency", "eur"), ("payment_method", "pm_card_nope")],
+            &[("amount", "-1"), ("currency", "eur")],
+            "parameter_invalid_integer",
+            "amount",
+        ),
+        (
+            &[("amount", "1.5"), ("currency", "eur")],
+            "parameter_invalid_integer",
+            "amount",
+        ),
+        (
+            &[("amount", "100"), ("currency", "zzz")],
+            "parameter_invalid_string",
+            "currency",
+        ),
+        (
+            &[
+                ("amount", "100"),
+                ("currency", "eur"),
+                ("payment_method", "pm_card_nope"),
+            ],
             "resource_missing",
             "payment_method",
         ),
@@ -69,7 +89,10 @@ async fn an_intent_succeeds_at_most_once() {
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["status"], "succeeded");
     assert_eq!(ok.body["amount_received"], 2500);
-    assert!(ok.body["latest_charge"].as_str().unwrap().starts_with("ch_"));
+    assert!(ok.body["latest_charge"]
+        .as_str()
+        .unwrap()
+        .starts_with("ch_"));
     for key in ["c2", "c3"] {
         let again = sb.confirm(id(&pi), key).await;
         assert_eq!(again.status, 400);
@@ -77,7 +100,10 @@ async fn an_intent_succeeds_at_most_once() {
         assert_eq!(again.error()["payment_intent"]["status"], "succeeded");
     }
     let charge = sb
-        .get(&format!("/v1/charges/{}", ok.body["latest_charge"].as_str().unwrap()))
+        .get(&format!(
+            "/v1/charges/{}",
+            ok.body["latest_charge"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(charge.body["status"], "succeeded");
     assert_eq!(charge.body["payment_intent"], pi["id"]);
@@ -87,15 +113,65 @@ async fn an_intent_succeeds_at_most_once() {
 }
 
 /// (payment method, off_session, HTTP status, resulting intent status, code, decline_code)
-const CARD_CASES: &[(&str, bool, u16, &str, Option<&str>, Option<&str>)] = &[
+type CardCase = (
+    &'static str,
+    bool,
+    u16,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+const CARD_CASES: &[CardCase] = &[
     ("pm_card_visa", true, 200, "succeeded", None, None),
     ("pm_card_mastercard", false, 200, "succeeded", None, None),
-    ("pm_card_chargeDeclined", true, 402, "requires_payment_method", Some("card_declined"), Some("generic_decline")),
-    ("pm_card_chargeDeclinedInsufficientFunds", true, 402, "requires_payment_method", Some("card_declined"), Some("insufficient_funds")),
-    ("pm_card_chargeDeclinedExpiredCard", true, 402, "requires_payment_method", Some("expired_card"), Some("expired_card")),
-    ("pm_card_chargeDeclinedFraudulent", true, 402, "requires_payment_method", Some("card_declined"), Some("fraudulent")),
-    ("pm_card_authenticationRequired", true, 402, "requires_payment_method", Some("authentication_required"), Some("authentication_required")),
-    ("pm_card_authenticationRequired", false, 200, "requires_action", None, None),
+    (
+        "pm_card_chargeDeclined",
+        true,
+        402,
+        "requires_payment_method",
+        Some("card_declined"),
+        Some("generic_decline"),
+    ),
+    (
+        "pm_card_chargeDeclinedInsufficientFunds",
+        true,
+        402,
+        "requires_payment_method",
+        Some("card_declined"),
+        Some("insufficient_funds"),
+    ),
+    (
+        "pm_card_chargeDeclinedExpiredCard",
+        true,
+        402,
+        "requires_payment_method",
+        Some("expired_card"),
+        Some("expired_card"),
+    ),
+    (
+        "pm_card_chargeDeclinedFraudulent",
+        true,
+        402,
+        "requires_payment_method",
+        Some("card_declined"),
+        Some("fraudulent"),
+    ),
+    (
+        "pm_card_authenticationRequired",
+        true,
+        402,
+        "requires_payment_method",
+        Some("authentication_required"),
+        Some("authentication_required"),
+    ),
+    (
+        "pm_card_authenticationRequired",
+        false,
+        200,
+        "requires_action",
+        None,
+        None,
+    ),
 ];
 
 #[tokio::test]
@@ -119,7 +195,11 @@ async fn every_test_card_has_its_outcome() {
             )
             .await;
         assert_eq!(r.status, *http, "{pm} off_session={off}: {:?}", r.body);
-        let intent = if *http == 200 { &r.body } else { &r.error()["payment_intent"] };
+        let intent = if *http == 200 {
+            &r.body
+        } else {
+            &r.error()["payment_intent"]
+        };
         assert_eq!(intent["status"], *status, "{pm}");
         match code {
             None => assert!(r.body.get("error").is_none()),
@@ -149,7 +229,9 @@ async fn every_test_card_has_its_outcome() {
 #[tokio::test]
 async fn a_declined_intent_can_be_confirmed_again_with_another_card() {
     let sb = Sandbox::start().await;
-    let pi = sb.create(1000, "pm_card_chargeDeclinedInsufficientFunds", "O-1").await;
+    let pi = sb
+        .create(1000, "pm_card_chargeDeclinedInsufficientFunds", "O-1")
+        .await;
     assert_eq!(sb.confirm(id(&pi), "c1").await.status, 402);
     let after = sb.intent(id(&pi)).await;
     assert_eq!(after["status"], "requires_payment_method");
@@ -165,7 +247,11 @@ async fn a_declined_intent_can_be_confirmed_again_with_another_card() {
     assert_eq!(ok.body["last_payment_error"], Value::Null);
     // Without any payment method a confirm is refused.
     let bare = sb
-        .post("/v1/payment_intents", &[("amount", "100"), ("currency", "eur")], None)
+        .post(
+            "/v1/payment_intents",
+            &[("amount", "100"), ("currency", "eur")],
+            None,
+        )
         .await;
     assert_eq!(bare.body["status"], "requires_payment_method");
     let r = sb.confirm(id(&bare.body), "c3").await;
@@ -176,10 +262,18 @@ async fn a_declined_intent_can_be_confirmed_again_with_another_card() {
 #[tokio::test]
 async fn authentication_can_be_completed_through_the_admin_api() {
     let sb = Sandbox::start().await;
-    let pi = sb.create(1000, "pm_card_authenticationRequired", "O-1").await;
-    assert_eq!(sb.confirm(id(&pi), "c1").await.body["status"], "requires_action");
+    let pi = sb
+        .create(1000, "pm_card_authenticationRequired", "O-1")
+        .await;
+    assert_eq!(
+        sb.confirm(id(&pi), "c1").await.body["status"],
+        "requires_action"
+    );
     let done = sb
-        .admin(&format!("/admin/payment_intents/{}/authenticate", id(&pi)), json!({}))
+        .admin(
+            &format!("/admin/payment_intents/{}/authenticate", id(&pi)),
+            json!({}),
+        )
         .await;
     assert_eq!(done["status"], "succeeded");
     assert_eq!(sb.ledger().await["intents"][0]["succeeded_count"], 1);
@@ -191,7 +285,11 @@ async fn cancel_rules() {
     let pi = sb.create(1000, "pm_card_visa", "O-1").await;
     let path = format!("/v1/payment_intents/{}/cancel", id(&pi));
     let c = sb
-        .post(&path, &[("cancellation_reason", "requested_by_customer")], Some("x1"))
+        .post(
+            &path,
+            &[("cancellation_reason", "requested_by_customer")],
+            Some("x1"),
+        )
         .await;
     assert_eq!(c.status, 200);
     assert_eq!(c.body["status"], "canceled");
@@ -208,13 +306,19 @@ async fn cancel_rules() {
     let paid = sb.create(1000, "pm_card_visa", "O-2").await;
     sb.confirm(id(&paid), "c2").await;
     let refused = sb
-        .post(&format!("/v1/payment_intents/{}/cancel", id(&paid)), &[], Some("x3"))
+        .post(
+            &format!("/v1/payment_intents/{}/cancel", id(&paid)),
+            &[],
+            Some("x3"),
+        )
         .await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.error()["code"], "payment_intent_unexpected_state");
     assert_eq!(sb.intent(id(&paid)).await["status"], "succeeded");
 
-    let unknown = sb.post("/v1/payment_intents/pi_nope/cancel", &[], None).await;
+    let unknown = sb
+        .post("/v1/payment_intents/pi_nope/cancel", &[], None)
+        .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.error()["code"], "resource_missing");
 }
@@ -224,12 +328,18 @@ async fn refunds_full_partial_and_over() {
     let sb = Sandbox::start().await;
     let pi = sb.create(1000, "pm_card_visa", "O-1").await;
     let pi_id = id(&pi);
-    let unpaid = sb.post("/v1/refunds", &[("payment_intent", pi_id)], Some("r0")).await;
+    let unpaid = sb
+        .post("/v1/refunds", &[("payment_intent", pi_id)], Some("r0"))
+        .await;
     assert_eq!(unpaid.status, 400, "nothing to refund before success");
     sb.confirm(pi_id, "c1").await;
 
     let part = sb
-        .post("/v1/refunds", &[("payment_intent", pi_id), ("amount", "300")], Some("r1"))
+        .post(
+            "/v1/refunds",
+            &[("payment_intent", pi_id), ("amount", "300")],
+            Some("r1"),
+        )
         .await;
     assert_eq!(part.status, 200);
     assert_eq!(part.body["object"], "refund");
@@ -238,15 +348,28 @@ async fn refunds_full_partial_and_over() {
     assert_eq!(part.body["payment_intent"], pi_id);
 
     let over = sb
-        .post("/v1/refunds", &[("payment_intent", pi_id), ("amount", "701")], Some("r2"))
+        .post(
+            "/v1/refunds",
+            &[("payment_intent", pi_id), ("amount", "701")],
+            Some("r2"),
+        )
         .await;
     assert_eq!(over.status, 400);
     assert_eq!(over.error()["param"], "amount");
 
-    let rest = sb.post("/v1/refunds", &[("payment_intent", pi_id)], Some("r3")).await;
-    assert_eq!(rest.body["amount"], 700, "without amount, the remainder is refunded");
+    let rest = sb
+        .post("/v1/refunds", &[("payment_intent", pi_id)], Some("r3"))
+        .await;
+    assert_eq!(
+        rest.body["amount"], 700,
+        "without amount, the remainder is refunded"
+    );
     let none_left = sb
-        .post("/v1/refunds", &[("payment_intent", pi_id), ("amount", "1")], Some("r4"))
+        .post(
+            "/v1/refunds",
+            &[("payment_intent", pi_id), ("amount", "1")],
+            Some("r4"),
+        )
         .await;
     assert_eq!(none_left.status, 400);
     assert_eq!(none_left.error()["code"], "charge_already_refunded");
@@ -257,7 +380,10 @@ async fn refunds_full_partial_and_over() {
     assert_eq!(ledger["intents"][0]["amount_refunded"], 1000);
     assert_eq!(ledger["intents"][0]["refunds"].as_array().unwrap().len(), 2);
     let charge = sb
-        .get(&format!("/v1/charges/{}", part.body["charge"].as_str().unwrap()))
+        .get(&format!(
+            "/v1/charges/{}",
+            part.body["charge"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(charge.body["refunded"], true);
     assert_eq!(charge.body["amount_refunded"], 1000);
@@ -291,17 +417,25 @@ async fn search_misses_before_the_lag_and_finds_after() {
 
     sb.confirm(id(&pi), "c1").await;
     let q = |s: &str| format!("/v1/payment_intents/search?query={}", crate::common::enc(s));
-    let succeeded = sb.get(&q("metadata['order_id']:'O-42' AND status:'succeeded'")).await;
+    let succeeded = sb
+        .get(&q("metadata['order_id']:'O-42' AND status:'succeeded'"))
+        .await;
     assert_eq!(succeeded.body["data"].as_array().unwrap().len(), 1);
-    let other = sb.get(&q("metadata['order_id']:'O-43' AND status:'succeeded'")).await;
+    let other = sb
+        .get(&q("metadata['order_id']:'O-43' AND status:'succeeded'"))
+        .await;
     assert_eq!(other.body["data"], json!([]));
     let paged = sb.get(&format!("{}&limit=1", q("currency:'eur'"))).await;
     assert_eq!(paged.body["has_more"], true);
     let next = paged.body["next_page"].as_str().unwrap();
-    let page2 = sb.get(&format!("{}&limit=1&page={next}", q("currency:'eur'"))).await;
+    let page2 = sb
+        .get(&format!("{}&limit=1&page={next}", q("currency:'eur'")))
+        .await;
     assert_eq!(page2.body["has_more"], false);
     assert_ne!(page2.body["data"][0]["id"], paged.body["data"][0]["id"]);
-    let bad = sb.get(&q("metadata['order_id']:'O-42' OR status:'x'")).await;
+    let bad = sb
+        .get(&q("metadata['order_id']:'O-42' OR status:'x'"))
+        .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.error()["param"], "query");
 }
@@ -314,7 +448,11 @@ async fn search_lag_can_be_changed_at_run_time() {
         crate::common::enc("metadata['order_id']:'O-1'")
     );
     sb.create(1000, "pm_card_visa", "O-1").await;
-    assert_eq!(sb.get(&q).await.body["data"], json!([]), "default lag hides it");
+    assert_eq!(
+        sb.get(&q).await.body["data"],
+        json!([]),
+        "default lag hides it"
+    );
     sb.admin("/admin/search_lag", json!({ "lag_ms": 0 })).await;
     assert_eq!(sb.get(&q).await.body["data"].as_array().unwrap().len(), 1);
 }
@@ -334,7 +472,11 @@ async fn events_are_listed_newest_first_with_cursors() {
         .collect();
     assert_eq!(
         types,
-        ["payment_intent.succeeded", "charge.succeeded", "payment_intent.created"]
+        [
+            "payment_intent.succeeded",
+            "charge.succeeded",
+            "payment_intent.created"
+        ]
     );
     let newest = &all.body["data"][0];
     assert_eq!(newest["data"]["object"]["id"], pi["id"]);
@@ -343,9 +485,15 @@ async fn events_are_listed_newest_first_with_cursors() {
     assert_eq!(first.body["has_more"], true);
     assert_eq!(first.body["data"].as_array().unwrap().len(), 1);
     let next = sb
-        .get(&format!("/v1/events?limit=2&starting_after={}", id(&first.body["data"][0])))
+        .get(&format!(
+            "/v1/events?limit=2&starting_after={}",
+            id(&first.body["data"][0])
+        ))
         .await;
-    assert_eq!(next.body["data"], json!(all.body["data"].as_array().unwrap()[1..]));
+    assert_eq!(
+        next.body["data"],
+        json!(all.body["data"].as_array().unwrap()[1..])
+    );
     assert_eq!(next.body["has_more"], false);
     let one = sb.get(&format!("/v1/events/{}", id(newest))).await;
     assert_eq!(&one.body, newest);

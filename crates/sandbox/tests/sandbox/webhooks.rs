@@ -52,7 +52,9 @@ async fn receiver(fail_first: u32) -> (String, mpsc::UnboundedReceiver<Delivery>
         tx,
         fail_first: Arc::new(AtomicU32::new(fail_first)),
     };
-    let app = Router::new().route("/hook", post(receive)).with_state(state);
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -91,7 +93,9 @@ fn verify(d: &Delivery, secret: &str) -> bool {
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -134,7 +138,11 @@ async fn events_arrive_signed_with_the_secret() {
     types.sort();
     assert_eq!(
         types,
-        ["charge.succeeded", "payment_intent.created", "payment_intent.succeeded"]
+        [
+            "charge.succeeded",
+            "payment_intent.created",
+            "payment_intent.succeeded"
+        ]
     );
     sb.handle.shutdown().await;
 }
@@ -149,8 +157,15 @@ async fn failed_deliveries_are_retried() {
         None,
     )
     .await;
-    let attempts: Vec<Delivery> = vec![next(&mut rx).await, next(&mut rx).await, next(&mut rx).await];
-    assert!(attempts.iter().all(|d| d.body == attempts[0].body), "the same event each time");
+    let attempts: Vec<Delivery> = vec![
+        next(&mut rx).await,
+        next(&mut rx).await,
+        next(&mut rx).await,
+    ];
+    assert!(
+        attempts.iter().all(|d| d.body == attempts[0].body),
+        "the same event each time"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rx.try_recv().is_err(), "no more attempts after a 2xx");
     let ledger = sb.ledger().await;
@@ -167,8 +182,12 @@ async fn failed_deliveries_are_retried() {
 async fn duplicate_mode_delivers_each_event_twice() {
     let (url, mut rx) = receiver(0).await;
     let sb = sandbox(&url, true, false).await;
-    sb.post("/v1/payment_intents", &[("amount", "100"), ("currency", "eur")], None)
-        .await;
+    sb.post(
+        "/v1/payment_intents",
+        &[("amount", "100"), ("currency", "eur")],
+        None,
+    )
+    .await;
     let a = next(&mut rx).await;
     let b = next(&mut rx).await;
     assert_eq!(a.body, b.body);
@@ -187,8 +206,10 @@ async fn reorder_mode_lets_later_events_overtake() {
         "payment_intent.created",
         "the first event is held back"
     );
-    let mut rest = vec![event_type(&next(&mut rx).await), event_type(&next(&mut rx).await)];
-    rest.sort();
+    let rest = [
+        event_type(&next(&mut rx).await),
+        event_type(&next(&mut rx).await),
+    ];
     assert!(rest.contains(&"payment_intent.created".to_string()));
 }
 
@@ -196,18 +217,29 @@ async fn reorder_mode_lets_later_events_overtake() {
 async fn webhooks_can_be_configured_at_run_time() {
     let (url, mut rx) = receiver(0).await;
     let sb = Sandbox::start().await;
-    sb.post("/v1/payment_intents", &[("amount", "100"), ("currency", "eur")], None)
-        .await;
+    sb.post(
+        "/v1/payment_intents",
+        &[("amount", "100"), ("currency", "eur")],
+        None,
+    )
+    .await;
     sb.admin(
         "/admin/webhooks",
         serde_json::json!({ "url": url, "secret": "whsec_runtime" }),
     )
     .await;
-    sb.post("/v1/payment_intents", &[("amount", "200"), ("currency", "eur")], None)
-        .await;
+    sb.post(
+        "/v1/payment_intents",
+        &[("amount", "200"), ("currency", "eur")],
+        None,
+    )
+    .await;
     let d = next(&mut rx).await;
     assert!(verify(&d, "whsec_runtime"));
     let event: Value = serde_json::from_str(&d.body).unwrap();
-    assert_eq!(event["data"]["object"]["amount"], 200, "only events after the change");
+    assert_eq!(
+        event["data"]["object"]["amount"], 200,
+        "only events after the change"
+    );
     assert_eq!(event["pending_webhooks"], 1);
 }
