@@ -609,6 +609,22 @@ proptest! {
         }
     }
 
+    /// Every accepted step starts with `Persist`; every step into a terminal state enqueues the
+    /// result exactly once (the journal keeps one outbox message per attempt and relies on this).
+    #[test]
+    fn terminal_steps_enqueue_exactly_once(events in proptest::collection::vec(any_event(), 0..40)) {
+        let (mut a, _) = Attempt::begin(new_attempt(), Timestamp::from_unix_ms(T0));
+        for (i, e) in events.iter().enumerate() {
+            if let Ok((next, effects)) = step(&a, e, Timestamp::from_unix_ms(T0 + i as i64)) {
+                prop_assert_eq!(effects.first(), Some(&Effect::Persist));
+                let enqueues = effects.iter().filter(|x| **x == Effect::EnqueueResult).count();
+                let expected = usize::from(next.state.is_terminal());
+                prop_assert_eq!(enqueues, expected, "{:?} -> {:?}: {:?}", a.state, next.state, effects);
+                a = next;
+            }
+        }
+    }
+
     /// Once money may have moved, the attempt reaches declined, canceled or requires-action only on
     /// gateway or manager evidence: an unknown never becomes "failed".
     #[test]
