@@ -45,8 +45,10 @@ impl IntentMetadata {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateIntentRequest {
     pub amount: Money,
-    /// The gateway's customer id (Stripe `cus_…`) owning the saved payment method.
-    pub customer: String,
+    /// The gateway's customer id (Stripe `cus_…`) owning the saved payment method. `None` only
+    /// for a payment method that belongs to no customer (Stripe's test tokens such as
+    /// `pm_card_visa` in test mode).
+    pub customer: Option<String>,
     /// The saved payment method (Stripe `pm_…`).
     pub payment_method: String,
     /// The customer is not present and cannot authenticate. Stripe accepts `off_session` only

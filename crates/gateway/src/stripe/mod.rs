@@ -287,13 +287,16 @@ impl Gateway for StripeGateway {
         // `confirm=false` and an explicit card-only method list: the intent must not move money
         // yet, and automatic payment methods would demand a `return_url` for redirect-based
         // methods that an off-session charge cannot use.
-        let form = Form::new()
+        let mut form = Form::new()
             .field("amount", request.amount.minor().to_string())
             .field(
                 "currency",
                 request.amount.currency().code().to_ascii_lowercase(),
-            )
-            .field("customer", request.customer.as_str())
+            );
+        if let Some(customer) = &request.customer {
+            form = form.field("customer", customer.as_str());
+        }
+        let form = form
             .field("payment_method", request.payment_method.as_str())
             .field("confirm", "false")
             .list("payment_method_types", ["card"])

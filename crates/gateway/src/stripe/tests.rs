@@ -254,7 +254,7 @@ fn pi() -> GatewayIntentId {
 fn create_request() -> CreateIntentRequest {
     CreateIntentRequest {
         amount: Money::new(1234, Currency::from_code("EUR").unwrap()).unwrap(),
-        customer: "cus_1".into(),
+        customer: Some("cus_1".into()),
         payment_method: "pm_card_visa".into(),
         off_session: true,
         metadata: IntentMetadata {
