@@ -15,8 +15,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{
-    AttemptId, AttemptNumber, ClaimToken, GatewayIntentId, IdempotencyKey, OperatorId, OrderId,
-    TerminalId,
+    AttemptId, AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, IdempotencyKey, OperatorId,
+    OrderId, PaymentMethodId, TerminalId,
 };
 use crate::money::Money;
 use crate::time::Timestamp;
@@ -133,6 +133,11 @@ pub struct Attempt {
     /// The fencing token of the claim under which this attempt runs.
     pub claim_token: ClaimToken,
     pub amount: Money,
+    /// The customer owning the saved payment method, when the gateway needs one.
+    pub customer: Option<CustomerId>,
+    /// The saved payment method charged. Journaled so that a re-sent create after a crash carries
+    /// exactly the parameters of the first one (the gateway refuses a key reused with others).
+    pub payment_method: PaymentMethodId,
     pub operator: OperatorId,
     pub terminal: TerminalId,
     /// Charged while the central was unreachable, under the manager's offline policy.
@@ -159,6 +164,8 @@ pub struct NewAttempt {
     pub number: AttemptNumber,
     pub claim_token: ClaimToken,
     pub amount: Money,
+    pub customer: Option<CustomerId>,
+    pub payment_method: PaymentMethodId,
     pub operator: OperatorId,
     pub terminal: TerminalId,
     pub offline: bool,
@@ -175,6 +182,8 @@ impl Attempt {
             number: new.number,
             claim_token: new.claim_token,
             amount: new.amount,
+            customer: new.customer,
+            payment_method: new.payment_method,
             operator: new.operator,
             terminal: new.terminal,
             offline: new.offline,

@@ -132,6 +132,18 @@ token_id!(
     EXTERNAL_ID_LEN_MAX
 );
 token_id!(
+    /// The gateway's id of a customer (Stripe `cus_…`) whose saved payment method is charged.
+    CustomerId,
+    "customer id",
+    GATEWAY_ID_LEN_MAX
+);
+token_id!(
+    /// A saved payment method at the gateway (Stripe `pm_…`). A reference, never card data.
+    PaymentMethodId,
+    "payment method id",
+    GATEWAY_ID_LEN_MAX
+);
+token_id!(
     /// The gateway's id of a payment intent (Stripe `pi_…`, PayPal order id).
     GatewayIntentId,
     "gateway intent id",

@@ -16,8 +16,8 @@ pub use attempt::{
     Effect, IntentStatus, NewAttempt, RecoveryPolicy, RegisterOutcome, Resolution,
 };
 pub use ids::{
-    AttemptId, AttemptNumber, ClaimToken, GatewayIntentId, IdError, IdempotencyKey, OperatorId,
-    OrderId, TerminalId,
+    AttemptId, AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, IdError, IdempotencyKey,
+    OperatorId, OrderId, PaymentMethodId, TerminalId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use time::Timestamp;

@@ -18,6 +18,8 @@ fn new_attempt() -> NewAttempt {
         number: AttemptNumber::new(1).unwrap(),
         claim_token: ClaimToken::new(7).unwrap(),
         amount: Money::parse("12.34 EUR").unwrap(),
+        customer: None,
+        payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
         operator: OperatorId::new("op-anna").unwrap(),
         terminal: TerminalId::new("term-1").unwrap(),
         offline: false,

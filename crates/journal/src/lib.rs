@@ -160,6 +160,8 @@ impl Journal {
             "number": attempt.number,
             "claim_token": attempt.claim_token,
             "amount": attempt.amount,
+            "customer": attempt.customer,
+            "payment_method": attempt.payment_method,
             "operator": attempt.operator,
             "terminal": attempt.terminal,
             "offline": attempt.offline,

@@ -4,8 +4,9 @@
 //! mapping of every field lives in one place.
 
 use paydesk_core::{
-    Attempt, AttemptId, AttemptNumber, AttemptState, ClaimToken, Currency, GatewayIntentId,
-    IdempotencyKey, Money, OperatorId, OrderId, TerminalId, Timestamp,
+    Attempt, AttemptId, AttemptNumber, AttemptState, ClaimToken, Currency, CustomerId,
+    GatewayIntentId, IdempotencyKey, Money, OperatorId, OrderId, PaymentMethodId, TerminalId,
+    Timestamp,
 };
 use rusqlite::{named_params, Row, Transaction};
 
@@ -14,10 +15,10 @@ use crate::error::JournalError;
 /// The columns of `attempts`, in the order [`attempt_from_row`] reads them.
 pub(crate) const ATTEMPT_COLUMNS: &str = "id, order_id, number, claim_token, amount_minor, \
     currency, operator_id, terminal_id, offline, state, create_key, intent_id, created_at, \
-    updated_at, confirm_sent_at, unknown_checks, reason";
+    updated_at, confirm_sent_at, unknown_checks, reason, customer_id, payment_method";
 
 /// Number of columns in [`ATTEMPT_COLUMNS`], for queries that select more after them.
-pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 17;
+pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 19;
 
 /// The check before a write: a record that fails it is never stored.
 pub(crate) fn check_before_write(attempt: &Attempt) -> Result<(), JournalError> {
@@ -48,7 +49,7 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
             "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (:id, :order_id, :number, \
              :claim_token, :amount_minor, :currency, :operator_id, :terminal_id, :offline, \
              :state, :create_key, :intent_id, :created_at, :updated_at, :confirm_sent_at, \
-             :unknown_checks, :reason)"
+             :unknown_checks, :reason, :customer_id, :payment_method)"
         ),
         named_params! {
             ":id": a.id.to_string(),
@@ -69,6 +70,8 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
             ":confirm_sent_at": a.confirm_sent_at.map(Timestamp::unix_ms),
             ":unknown_checks": a.unknown_checks,
             ":reason": a.reason.as_deref(),
+            ":customer_id": a.customer.as_ref().map(|c| c.as_str()),
+            ":payment_method": a.payment_method.as_str(),
         },
     )
 }
@@ -109,6 +112,11 @@ pub(crate) fn immutable_fields_differ(before: &Attempt, after: &Attempt) -> Opti
         (before.number != after.number, "attempt number"),
         (before.claim_token != after.claim_token, "claim token"),
         (before.amount != after.amount, "amount"),
+        (before.customer != after.customer, "customer"),
+        (
+            before.payment_method != after.payment_method,
+            "payment method",
+        ),
         (before.operator != after.operator, "operator"),
         (before.terminal != after.terminal, "terminal"),
         (before.create_key != after.create_key, "create key"),
@@ -150,6 +158,8 @@ pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
     let confirm_sent_at: Option<i64> = col!(14, "confirm_sent_at");
     let unknown_checks: i64 = col!(15, "unknown_checks");
     let reason: Option<String> = col!(16, "reason");
+    let customer: Option<String> = col!(17, "customer_id");
+    let payment_method: String = col!(18, "payment_method");
 
     let currency = Currency::from_code(&currency).map_err(|e| bad("currency", &e))?;
     let attempt = Attempt {
@@ -162,6 +172,12 @@ pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
             .map_err(|e| bad("claim_token", &e))
             .and_then(|t| ClaimToken::new(t).map_err(|e| bad("claim_token", &e)))?,
         amount: Money::new(amount_minor, currency).map_err(|e| bad("amount_minor", &e))?,
+        customer: customer
+            .map(CustomerId::new)
+            .transpose()
+            .map_err(|e| bad("customer_id", &e))?,
+        payment_method: PaymentMethodId::new(payment_method)
+            .map_err(|e| bad("payment_method", &e))?,
         operator: OperatorId::new(operator).map_err(|e| bad("operator_id", &e))?,
         terminal: TerminalId::new(terminal).map_err(|e| bad("terminal_id", &e))?,
         offline,

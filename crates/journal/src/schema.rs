@@ -62,7 +62,11 @@ CREATE TABLE attempts (
     updated_at      INTEGER NOT NULL CHECK (updated_at >= created_at),
     confirm_sent_at INTEGER,
     unknown_checks  INTEGER NOT NULL CHECK (unknown_checks >= 0),
-    reason          TEXT
+    reason          TEXT,
+    -- The saved payment method (a gateway reference, never card data) and its customer: a
+    -- create re-sent after a crash must carry exactly the parameters of the first one.
+    customer_id     TEXT,
+    payment_method  TEXT    NOT NULL CHECK (length(payment_method) >= 1)
 ) STRICT;
 -- The create key is derived from (order, attempt number): two attempts sharing them would share
 -- a gateway intent, which the protocol never allows.

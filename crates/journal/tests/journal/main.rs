@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use paydesk_core::{
     AttemptEvent, AttemptId, AttemptNumber, ChargeOutcome, ClaimToken, CreateOutcome, Currency,
-    GatewayIntentId, Money, NewAttempt, OperatorId, OrderId, RegisterOutcome, TerminalId,
-    Timestamp,
+    CustomerId, GatewayIntentId, Money, NewAttempt, OperatorId, OrderId, PaymentMethodId,
+    RegisterOutcome, TerminalId, Timestamp,
 };
 use paydesk_journal::Journal;
 use tempfile::TempDir;
@@ -48,6 +48,8 @@ pub fn new_attempt(
         number: AttemptNumber::new(1).unwrap(),
         claim_token: ClaimToken::new(7).unwrap(),
         amount: Money::new(minor, Currency::from_code(currency).unwrap()).unwrap(),
+        customer: Some(CustomerId::new("cus_test").unwrap()),
+        payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
         operator: OperatorId::new(operator).unwrap(),
         terminal: TerminalId::new("till-1").unwrap(),
         offline: false,
