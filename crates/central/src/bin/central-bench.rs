@@ -1,0 +1,3 @@
+//! Benchmark of claims and results ingest (being written).
+
+fn main() {}

@@ -1,0 +1,736 @@
+//! The HTTP API: routes, authentication extractors, input checks and the one mapping from
+//! [`CentralError`] to a status code and a JSON error body.
+//!
+//! Every handler parses and checks its whole input before it writes anything, so a bad request
+//! never causes a partial write. Deliberately absent: SQL (the store owns it) and business rules
+//! about orders and claims (the store and the pure `decide` own those); internal error messages
+//! never reach a client, only logs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use paydesk_core::{OrderId, TerminalId, Timestamp};
+use paydesk_protocol::{
+    ClaimRequest, ClaimTokenRequest, CreateOperatorRequest, CreateTerminalRequest,
+    CreateTerminalResponse, ErrorBody, ErrorDetail, FlagList, Health, OperatorList, OrderPage,
+    OrderStatus, RegisterIntentRequest, RegisterIntentResponse, ReleaseResponse, RenewResponse,
+    ResultBatch, UnresolvedList, PAGE_ROWS_MAX, RESULT_BATCH_ROWS_MAX,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::CentralError;
+use crate::store::Store;
+use crate::sweeper::IntentLookup;
+use crate::{auth, clock, import, openapi, reconcile, webhook};
+
+/// Largest request body, in bytes: a full result batch (1,000 rows of ~400 bytes) or an import
+/// of 5,000 orders fits; anything bigger is refused before it is read into memory.
+pub const BODY_BYTES_MAX: usize = 2 * 1024 * 1024;
+/// Default page of the unpaid queue.
+const PAGE_ROWS_DEFAULT: u32 = 50;
+/// Longest search text accepted, in characters.
+const SEARCH_LEN_MAX: usize = 100;
+/// Widest reconciliation range, in milliseconds (31 days), to bound the gateway listing.
+const RECONCILE_RANGE_MS_MAX: i64 = 31 * 24 * 3_600_000;
+
+/// Settings of a running central.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Length of a claim's lease, in milliseconds, from the central's clock.
+    pub lease_ms: i64,
+    /// The set-up token; admin routes answer 401 to everyone when it is `None`.
+    pub admin_token: Option<String>,
+    /// Webhook signing secrets; several during a rotation. Empty disables the webhook route.
+    pub webhook_secrets: Vec<String>,
+    /// Pause between sweeper passes, in milliseconds.
+    pub sweep_interval_ms: u64,
+}
+
+/// Claim lease used when none is configured: long enough for a slow gateway round trip and a
+/// confirm, short enough that a crashed terminal's orders come back within a couple of minutes.
+pub const LEASE_MS_DEFAULT: i64 = 120_000;
+/// Sweeper pause used when none is configured.
+pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 5_000;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            lease_ms: LEASE_MS_DEFAULT,
+            admin_token: None,
+            webhook_secrets: Vec::new(),
+            sweep_interval_ms: SWEEP_INTERVAL_MS_DEFAULT,
+        }
+    }
+}
+
+/// What every handler shares; cloned per request (all fields are shared handles).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub gateway: Option<Arc<dyn IntentLookup>>,
+}
+
+/// Every route of the API, as (method, path) — the OpenAPI document is checked against it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/openapi.json"),
+    ("post", "/v1/admin/terminals"),
+    ("post", "/v1/admin/operators"),
+    ("post", "/v1/orders/import"),
+    ("get", "/v1/orders"),
+    ("get", "/v1/orders/{order_id}"),
+    ("post", "/v1/orders/{order_id}/claim"),
+    ("post", "/v1/orders/{order_id}/claim/renew"),
+    ("post", "/v1/orders/{order_id}/claim/release"),
+    ("post", "/v1/orders/{order_id}/intent"),
+    ("post", "/v1/results"),
+    ("get", "/v1/operators"),
+    ("get", "/v1/unresolved"),
+    ("get", "/v1/flags"),
+    ("get", "/v1/reconcile"),
+    ("post", "/webhooks/stripe"),
+];
+
+/// Builds the router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi_json))
+        .route("/v1/admin/terminals", post(create_terminal))
+        .route("/v1/admin/operators", post(create_operator))
+        .route("/v1/orders/import", post(import_orders))
+        .route("/v1/orders", get(list_orders))
+        .route("/v1/orders/{order_id}", get(get_order))
+        .route("/v1/orders/{order_id}/claim", post(claim))
+        .route("/v1/orders/{order_id}/claim/renew", post(renew))
+        .route("/v1/orders/{order_id}/claim/release", post(release))
+        .route("/v1/orders/{order_id}/intent", post(register_intent))
+        .route("/v1/results", post(post_results))
+        .route("/v1/operators", get(list_operators))
+        .route("/v1/unresolved", get(list_unresolved))
+        .route("/v1/flags", get(list_flags))
+        .route("/v1/reconcile", get(reconcile_report))
+        .route("/webhooks/stripe", post(stripe_webhook))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+// ------------------------------------------------------------------ errors
+
+fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_string(),
+            message,
+            holder: None,
+        },
+    };
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for CentralError {
+    fn into_response(self) -> Response {
+        use CentralError as E;
+        let (status, code) = match &self {
+            E::Db(sqlx::Error::PoolTimedOut) => {
+                tracing::warn!("database pool exhausted");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the central is busy; nothing was changed, retry shortly".into(),
+                );
+            }
+            E::Db(_) | E::Migrate(_) | E::Corrupt(_) => {
+                // The detail may name tables or values: logs only.
+                tracing::error!(error = %self, "internal error");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the central could not complete the request; nothing was changed, retry \
+                     later or tell an administrator"
+                        .into(),
+                );
+            }
+            E::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
+            E::ClaimHeld { holder, .. } => {
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: "claim_held".into(),
+                        message: format!("{self}: pick another order or wait until it is released"),
+                        holder: Some(holder.clone()),
+                    },
+                };
+                return (StatusCode::CONFLICT, Json(body)).into_response();
+            }
+            E::NotChargeable { .. } => (StatusCode::CONFLICT, "order_not_chargeable"),
+            E::StaleToken { .. } => {
+                let msg = format!(
+                    "{self}; this terminal no longer holds the order: stop, re-read the order and \
+                     report the attempt's result"
+                );
+                return error_response(StatusCode::CONFLICT, "stale_claim_token", msg);
+            }
+            E::NotHolder { .. } => (StatusCode::CONFLICT, "not_claim_holder"),
+            E::ChargeMayBeInFlight { .. } => {
+                let msg = format!("{self}; report the attempt's result instead of releasing");
+                return error_response(StatusCode::CONFLICT, "charge_may_be_in_flight", msg);
+            }
+            E::OtherIntentOpen { .. } => (StatusCode::CONFLICT, "other_intent_open"),
+            E::WrongAttempt { .. } => (StatusCode::CONFLICT, "wrong_attempt_number"),
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            E::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            E::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        };
+        error_response(status, code, self.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, CentralError>;
+
+/// JSON body extractor whose rejections are our JSON errors (axum's are plain text).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = CentralError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> CentralError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => CentralError::PayloadTooLarge(format!(
+            "the body is larger than {BODY_BYTES_MAX} bytes: send fewer items per request"
+        )),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => CentralError::UnsupportedMediaType(
+            "send the body as JSON with Content-Type: application/json".into(),
+        ),
+        // Serde's message names the field and the problem, which is what the client needs.
+        _ => CentralError::Invalid(format!(
+            "the JSON body is not valid: {}",
+            rejection.body_text()
+        )),
+    }
+}
+
+fn bytes_rejection(rejection: axum::extract::rejection::BytesRejection) -> CentralError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        CentralError::PayloadTooLarge(format!(
+            "the body is larger than {BODY_BYTES_MAX} bytes: split it"
+        ))
+    } else {
+        CentralError::Invalid(format!(
+            "the body could not be read: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+fn order_path(path: Result<Path<String>, PathRejection>) -> ApiResult<OrderId> {
+    let Path(raw) = path.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    OrderId::new(raw).map_err(|e| CentralError::Invalid(format!("bad order id in the path: {e}")))
+}
+
+async fn not_found() -> CentralError {
+    CentralError::NotFound("no such route: see /openapi.json for the API".into())
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method: see /openapi.json".into(),
+    )
+}
+
+/// Logs method, path, status and duration. Never headers or bodies (tokens, PINs live there).
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, elapsed_ms, "request");
+    } else {
+        tracing::debug!(%method, %path, status, elapsed_ms, "request");
+    }
+    response
+}
+
+// ------------------------------------------------------------------ authentication
+
+fn bearer(parts: &Parts) -> ApiResult<&str> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(CentralError::Unauthorized(
+            "missing Authorization header: send Authorization: Bearer <token>",
+        ))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(CentralError::Unauthorized(
+            "malformed Authorization header: send Authorization: Bearer <token>",
+        ))
+}
+
+/// A request authenticated with a terminal's token.
+#[derive(Debug)]
+pub struct TerminalAuth(pub TerminalId);
+
+impl FromRequestParts<AppState> for TerminalAuth {
+    type Rejection = CentralError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let token = bearer(parts)?;
+        match state
+            .store
+            .terminal_by_token_hash(&auth::token_sha256(token))
+            .await?
+        {
+            Some(id) => Ok(TerminalAuth(id)),
+            None => Err(CentralError::Unauthorized(
+                "unknown terminal token: ask an administrator to register this terminal",
+            )),
+        }
+    }
+}
+
+/// A request authenticated with the admin token.
+#[derive(Debug)]
+pub struct AdminAuth;
+
+fn is_admin(parts: &Parts, state: &AppState) -> ApiResult<bool> {
+    let token = bearer(parts)?;
+    Ok(state
+        .config
+        .admin_token
+        .as_deref()
+        .is_some_and(|admin| auth::admin_token_matches(token, admin)))
+}
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = CentralError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        if is_admin(parts, state)? {
+            Ok(AdminAuth)
+        } else {
+            Err(CentralError::Unauthorized(
+                "this route needs the admin token",
+            ))
+        }
+    }
+}
+
+/// A request authenticated with either a terminal's token or the admin token (read-only views).
+#[derive(Debug)]
+pub struct AnyAuth;
+
+impl FromRequestParts<AppState> for AnyAuth {
+    type Rejection = CentralError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        if is_admin(parts, state)? {
+            return Ok(AnyAuth);
+        }
+        TerminalAuth::from_request_parts(parts, state).await?;
+        Ok(AnyAuth)
+    }
+}
+
+// ------------------------------------------------------------------ handlers
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(Health {
+            status: "ok".into(),
+            database: state.store.backend().name().into(),
+        })
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database does not answer".into(),
+            )
+        }
+    }
+}
+
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::document_text(),
+    )
+        .into_response()
+}
+
+async fn create_terminal(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiJson(req): ApiJson<CreateTerminalRequest>,
+) -> ApiResult<(StatusCode, Json<CreateTerminalResponse>)> {
+    let token = auth::new_token();
+    state
+        .store
+        .add_terminal(&req.terminal_id, &auth::token_sha256(&token), clock::now())
+        .await?;
+    tracing::info!(terminal = %req.terminal_id, "terminal registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateTerminalResponse {
+            terminal_id: req.terminal_id,
+            token,
+        }),
+    ))
+}
+
+async fn create_operator(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiJson(req): ApiJson<CreateOperatorRequest>,
+) -> ApiResult<StatusCode> {
+    auth::check_pin(&req.pin).map_err(CentralError::Invalid)?;
+    let pin = req.pin;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin))
+        .await
+        .map_err(|_| CentralError::Unavailable("PIN hashing was interrupted; retry"))?
+        .map_err(CentralError::Invalid)?;
+    state
+        .store
+        .upsert_operator(&req.operator_id, req.role, &hash, clock::now())
+        .await?;
+    tracing::info!(operator = %req.operator_id, role = req.role.as_str(), "operator saved");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn import_orders(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(bytes_rejection)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let orders = if content_type.starts_with("application/json") {
+        import::from_json(&body)
+    } else if content_type.starts_with("text/csv") {
+        import::from_csv(&body)
+    } else {
+        return Err(CentralError::UnsupportedMediaType(
+            "send orders as application/json or text/csv".into(),
+        ));
+    }
+    .map_err(CentralError::Invalid)?;
+    let response = state.store.import_orders(&orders, clock::now()).await?;
+    Ok(Json(response).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_orders(
+    State(state): State<AppState>,
+    _auth: AnyAuth,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Json<OrderPage>> {
+    let Query(query) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    let status = match query.status.as_deref() {
+        None => OrderStatus::Unpaid,
+        Some(s) => OrderStatus::parse(s).ok_or_else(|| {
+            CentralError::Invalid(format!(
+                "unknown status {s:?}: use unpaid, paid, failed, needs_action or needs_review"
+            ))
+        })?,
+    };
+    let limit = query.limit.unwrap_or(PAGE_ROWS_DEFAULT);
+    if limit == 0 || limit > PAGE_ROWS_MAX {
+        return Err(CentralError::Invalid(format!(
+            "limit must be 1 to {PAGE_ROWS_MAX}"
+        )));
+    }
+    if query
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > SEARCH_LEN_MAX)
+    {
+        return Err(CentralError::Invalid(format!(
+            "search text is longer than {SEARCH_LEN_MAX} characters"
+        )));
+    }
+    let after = query
+        .after
+        .map(OrderId::new)
+        .transpose()
+        .map_err(|e| CentralError::Invalid(format!("bad `after`: {e}")))?;
+    let orders = state
+        .store
+        .list_orders(status, query.q.as_deref(), after.as_ref(), limit)
+        .await?;
+    let next_after = if orders.len() == limit as usize {
+        orders.last().map(|o| o.order_id.clone())
+    } else {
+        None
+    };
+    Ok(Json(OrderPage { orders, next_after }))
+}
+
+async fn get_order(
+    State(state): State<AppState>,
+    _auth: AnyAuth,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let order_id = order_path(path)?;
+    Ok(Json(state.store.order_detail(&order_id).await?).into_response())
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    TerminalAuth(terminal): TerminalAuth,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<ClaimRequest>,
+) -> ApiResult<Response> {
+    let order_id = order_path(path)?;
+    if !state.store.operator_exists(&req.operator_id).await? {
+        return Err(CentralError::Invalid(format!(
+            "operator {} is unknown: ask an administrator to add them",
+            req.operator_id
+        )));
+    }
+    let claim = state
+        .store
+        .claim(
+            &order_id,
+            &req.operator_id,
+            &terminal,
+            clock::now,
+            state.config.lease_ms,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(claim)).into_response())
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    TerminalAuth(terminal): TerminalAuth,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<ClaimTokenRequest>,
+) -> ApiResult<Json<RenewResponse>> {
+    let order_id = order_path(path)?;
+    let lease_until = state
+        .store
+        .renew(
+            &order_id,
+            req.claim_token,
+            &terminal,
+            clock::now(),
+            state.config.lease_ms,
+        )
+        .await?;
+    Ok(Json(RenewResponse {
+        claim_token: req.claim_token,
+        lease_until,
+    }))
+}
+
+async fn release(
+    State(state): State<AppState>,
+    TerminalAuth(terminal): TerminalAuth,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<ClaimTokenRequest>,
+) -> ApiResult<Json<ReleaseResponse>> {
+    let order_id = order_path(path)?;
+    state
+        .store
+        .release(&order_id, req.claim_token, &terminal, clock::now())
+        .await?;
+    Ok(Json(ReleaseResponse { released: true }))
+}
+
+async fn register_intent(
+    State(state): State<AppState>,
+    TerminalAuth(terminal): TerminalAuth,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<RegisterIntentRequest>,
+) -> ApiResult<Json<RegisterIntentResponse>> {
+    let order_id = order_path(path)?;
+    let newly_registered = state
+        .store
+        .register_intent(
+            &order_id,
+            req.claim_token,
+            req.attempt_number,
+            &req.intent_id,
+            &terminal,
+            clock::now(),
+        )
+        .await?;
+    Ok(Json(RegisterIntentResponse {
+        intent_id: req.intent_id,
+        newly_registered,
+    }))
+}
+
+async fn post_results(
+    State(state): State<AppState>,
+    TerminalAuth(terminal): TerminalAuth,
+    ApiJson(batch): ApiJson<ResultBatch>,
+) -> ApiResult<Response> {
+    if batch.results.len() > RESULT_BATCH_ROWS_MAX {
+        return Err(CentralError::Invalid(format!(
+            "{} results in one batch; the limit is {RESULT_BATCH_ROWS_MAX}",
+            batch.results.len()
+        )));
+    }
+    let hash = &batch.journal_head.hash;
+    if hash.len() != 64 || !hash.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        return Err(CentralError::Invalid(
+            "journal_head.hash must be 64 lower-case hex digits (a SHA-256)".into(),
+        ));
+    }
+    if i64::try_from(batch.journal_head.seq).is_err() {
+        return Err(CentralError::Invalid(
+            "journal_head.seq is too large".into(),
+        ));
+    }
+    let response = state
+        .store
+        .apply_results(&terminal, &batch.journal_head, &batch.results, clock::now())
+        .await?;
+    Ok(Json(response).into_response())
+}
+
+async fn list_operators(
+    State(state): State<AppState>,
+    _terminal: TerminalAuth,
+) -> ApiResult<Json<OperatorList>> {
+    Ok(Json(OperatorList {
+        operators: state.store.operators().await?,
+    }))
+}
+
+async fn list_unresolved(
+    State(state): State<AppState>,
+    _auth: AnyAuth,
+) -> ApiResult<Json<UnresolvedList>> {
+    Ok(Json(UnresolvedList {
+        items: state.store.unresolved().await?,
+    }))
+}
+
+async fn list_flags(State(state): State<AppState>, _auth: AnyAuth) -> ApiResult<Json<FlagList>> {
+    Ok(Json(FlagList {
+        flags: state.store.flags().await?,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeQuery {
+    from: i64,
+    to: i64,
+}
+
+async fn reconcile_report(
+    State(state): State<AppState>,
+    _auth: AnyAuth,
+    query: Result<Query<RangeQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(range) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    if range.to <= range.from || range.to - range.from > RECONCILE_RANGE_MS_MAX {
+        return Err(CentralError::Invalid(format!(
+            "`from` must be before `to` (milliseconds since the epoch), at most {RECONCILE_RANGE_MS_MAX} ms apart"
+        )));
+    }
+    let gateway = state.gateway.as_ref().ok_or(CentralError::Unavailable(
+        "no gateway is configured for reconciliation",
+    ))?;
+    let (from, to) = (
+        Timestamp::from_unix_ms(range.from),
+        Timestamp::from_unix_ms(range.to),
+    );
+    let recorded = state.store.recorded_successes(from, to).await?;
+    let intents = gateway.intents_between(from, to).await.map_err(|e| {
+        tracing::warn!(error = %e, "reconciliation could not list gateway intents");
+        CentralError::Unavailable("the gateway could not be read; retry later")
+    })?;
+    Ok(Json(reconcile::reconcile(from, to, &recorded, &intents)).into_response())
+}
+
+async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(bytes_rejection)?;
+    if state.config.webhook_secrets.is_empty() {
+        return Err(CentralError::Unavailable(
+            "webhooks are not configured on this central",
+        ));
+    }
+    let now = clock::now();
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = webhook::verify(
+        signature,
+        &body,
+        &state.config.webhook_secrets,
+        now.unix_ms() / 1000,
+    ) {
+        tracing::warn!(error = %e, "webhook refused");
+        return Ok(error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_signature",
+            e.to_string(),
+        ));
+    }
+    let event = webhook::WebhookEvent::parse(&body).map_err(CentralError::Invalid)?;
+    let payload = String::from_utf8_lossy(&body);
+    let stored = state.store.apply_webhook(&event, &payload, now).await?;
+    tracing::info!(event = %event.id, kind = %event.event_type, duplicate = !stored, "webhook");
+    Ok(Json(serde_json::json!({ "received": true, "duplicate": !stored })).into_response())
+}

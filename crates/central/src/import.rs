@@ -1,0 +1,153 @@
+//! Reading orders to import from JSON (`{"orders": [...]}`) or CSV (a header line, then
+//! `order_id,amount_minor,currency,customer_id,payment_method_id,description`), and the checks
+//! every imported order passes.
+//!
+//! Deliberately absent: writing anything. A file with one bad row is refused as a whole, with the
+//! row named, so an import never half-happens.
+
+use paydesk_core::{Currency, Money, OrderId};
+use paydesk_protocol::{
+    ImportOrder, ImportOrdersRequest, DESCRIPTION_LEN_MAX, IMPORT_ORDERS_MAX, REFERENCE_LEN_MAX,
+};
+
+/// The CSV columns, in order.
+pub const CSV_HEADER: [&str; 6] = [
+    "order_id",
+    "amount_minor",
+    "currency",
+    "customer_id",
+    "payment_method_id",
+    "description",
+];
+
+/// Parses a JSON import body.
+pub fn from_json(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
+    let request: ImportOrdersRequest =
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    check_all(request.orders)
+}
+
+/// Parses a CSV import body.
+pub fn from_csv(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(body);
+    let header = reader
+        .headers()
+        .map_err(|e| format!("invalid CSV header: {e}"))?
+        .clone();
+    if header.iter().collect::<Vec<_>>() != CSV_HEADER {
+        return Err(format!(
+            "the CSV header must be exactly: {}",
+            CSV_HEADER.join(",")
+        ));
+    }
+    let mut orders = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| format!("line {line}: {e}"))?;
+        let field = |n: usize| record.get(n).unwrap_or("").to_string();
+        let order_id = OrderId::new(field(0)).map_err(|e| format!("line {line}: {e}"))?;
+        let minor: i64 = field(1).parse().map_err(|_| {
+            format!(
+                "line {line}: amount_minor {:?} is not a whole number of minor units",
+                field(1)
+            )
+        })?;
+        let currency = Currency::from_code(&field(2)).map_err(|e| format!("line {line}: {e}"))?;
+        let amount = Money::new(minor, currency).map_err(|e| format!("line {line}: {e}"))?;
+        orders.push(ImportOrder {
+            order_id,
+            amount,
+            customer_id: field(3),
+            payment_method_id: field(4),
+            description: field(5),
+        });
+    }
+    check_all(orders)
+}
+
+fn check_all(orders: Vec<ImportOrder>) -> Result<Vec<ImportOrder>, String> {
+    if orders.is_empty() {
+        return Err("no orders to import".into());
+    }
+    if orders.len() > IMPORT_ORDERS_MAX {
+        return Err(format!(
+            "{} orders in one import; the limit is {IMPORT_ORDERS_MAX}: split the file",
+            orders.len()
+        ));
+    }
+    for o in &orders {
+        check(o).map_err(|e| format!("order {}: {e}", o.order_id))?;
+    }
+    Ok(orders)
+}
+
+/// Checks the free-form fields the types do not.
+pub fn check(o: &ImportOrder) -> Result<(), String> {
+    for (name, value) in [
+        ("customer_id", &o.customer_id),
+        ("payment_method_id", &o.payment_method_id),
+    ] {
+        if value.is_empty() || value.len() > REFERENCE_LEN_MAX {
+            return Err(format!(
+                "{name} must be 1 to {REFERENCE_LEN_MAX} characters"
+            ));
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(format!(
+                "{name} {value:?} may contain only letters, digits and _ - ."
+            ));
+        }
+    }
+    if o.description.chars().count() > DESCRIPTION_LEN_MAX {
+        return Err(format!(
+            "description is longer than {DESCRIPTION_LEN_MAX} characters"
+        ));
+    }
+    if o.description.chars().any(char::is_control) {
+        return Err("description contains control characters".into());
+    }
+    if o.amount.is_zero() {
+        return Err("amount is zero: there is nothing to charge".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_imports_and_names_the_bad_line() {
+        let good = "order_id,amount_minor,currency,customer_id,payment_method_id,description\n\
+                    o-1,1250,EUR,cus_1,pm_card_visa,Invoice 1\n\
+                    o-2,900,JPY,cus_2,pm_card_visa,\n";
+        let orders = from_csv(good.as_bytes()).unwrap();
+        assert_eq!(orders.len(), 2);
+        assert_eq!(orders[1].amount.to_string(), "900 JPY");
+        let bad = "order_id,amount_minor,currency,customer_id,payment_method_id,description\n\
+                   o-1,-5,EUR,cus_1,pm_card_visa,x\n";
+        let err = from_csv(bad.as_bytes()).unwrap_err();
+        assert!(err.contains("line 2") && err.contains("negative"), "{err}");
+        let err = from_csv(b"a,b\n1,2\n").unwrap_err();
+        assert!(err.contains("header"), "{err}");
+    }
+
+    #[test]
+    fn json_refuses_unknown_currency_and_fields() {
+        let err = from_json(
+            br#"{"orders":[{"order_id":"o","amount":{"minor":1,"currency":"ABC"},"customer_id":"c","payment_method_id":"p"}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("unknown currency"), "{err}");
+        let err = from_json(
+            br#"{"orders":[{"order_id":"o","amount":{"minor":1,"currency":"EUR"},"customer_id":"c","payment_method_id":"p","x":1}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("unknown field"), "{err}");
+    }
+}

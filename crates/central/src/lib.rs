@@ -1,0 +1,25 @@
+//! Paydesk's central server: the sync target of every desktop and the owner of the per-order
+//! processing flag (claims with fencing tokens), the results inbox that applies each result
+//! exactly once, signature-verified gateway webhooks, the sweeper and reconciliation.
+//!
+//! Deliberately absent: charging. The central never creates or confirms a payment; it records
+//! what terminals and the gateway report, and reads the gateway only to resolve stale claims.
+
+pub mod auth;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod openapi;
+pub mod reconcile;
+pub mod server;
+pub mod store;
+pub mod sweeper;
+pub mod webhook;
+
+pub use error::{CentralError, CentralResult};
+pub use http::{router, AppState, Config};
+pub use server::{start, RunningCentral};
+pub use store::{Backend, Store};
+pub use sweeper::{IntentEvidence, IntentLookup};

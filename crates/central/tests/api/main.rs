@@ -1,0 +1,12 @@
+//! API tests: the central over HTTP on 127.0.0.1:0, each test against a fresh SQLite file and a
+//! fresh PostgreSQL database.
+
+mod helpers;
+
+mod bad_input;
+mod claims;
+mod contention;
+mod orders;
+mod results;
+mod sweeper;
+mod webhooks;

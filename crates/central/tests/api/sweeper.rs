@@ -1,0 +1,156 @@
+//! The sweeper with a fake gateway: expired claims are released only without an intent, and with
+//! one only on the gateway's evidence; what stays unknown is listed for managers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use paydesk_central::sweeper::{sweep_once, GatewayIntent, IntentEvidence, IntentLookup};
+use paydesk_core::{GatewayIntentId, Money, Timestamp};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[derive(Debug, Default)]
+struct FakeGateway {
+    intents: Mutex<HashMap<String, IntentEvidence>>,
+}
+
+#[async_trait]
+impl IntentLookup for FakeGateway {
+    async fn intent(&self, id: &GatewayIntentId) -> Result<IntentEvidence, String> {
+        self.intents
+            .lock()
+            .unwrap()
+            .get(id.as_str())
+            .cloned()
+            .ok_or_else(|| "timeout".to_string())
+    }
+    async fn intents_between(
+        &self,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<Vec<GatewayIntent>, String> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn sweeper_resolves_from_evidence_and_never_releases_blindly() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let gateway = Arc::new(FakeGateway::default());
+        let app = TestApp::spawn(
+            db,
+            TestOptions {
+                lease_ms: Some(200),
+                ..Default::default()
+            },
+        )
+        .await;
+        app.orders(&[
+            ("none", 100, "EUR"),
+            ("paid", 100, "EUR"),
+            ("declined", 100, "EUR"),
+            ("pending", 100, "EUR"),
+            ("dark", 100, "EUR"),
+        ])
+        .await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        for order in ["none", "paid", "declined", "pending", "dark"] {
+            let (_, claim) = app.claim(&t1, order, "alice").await;
+            if order != "none" {
+                let (s, b) = app
+                    .post(
+                        &format!("/v1/orders/{order}/intent"),
+                        &t1,
+                        json!({
+                    "claim_token": claim["claim_token"], "attempt_number": claim["attempt_number"],
+                    "intent_id": format!("pi_{order}")}),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{b}");
+            }
+        }
+        {
+            let mut g = gateway.intents.lock().unwrap();
+            g.insert(
+                "pi_paid".into(),
+                IntentEvidence::Succeeded {
+                    amount: Money::parse("1.00 EUR").unwrap(),
+                },
+            );
+            g.insert("pi_declined".into(), IntentEvidence::Declined);
+            g.insert(
+                "pi_pending".into(),
+                IntentEvidence::Pending {
+                    status: "requires_confirmation".into(),
+                },
+            );
+            // pi_dark: the gateway does not answer.
+        }
+        // Before the lease runs out nothing moves.
+        let r = sweep_once(
+            &app.store,
+            Some(gateway.as_ref()),
+            paydesk_central::clock::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.released, r.resolved, r.unresolved), (0, 0, 0));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let r = sweep_once(
+            &app.store,
+            Some(gateway.as_ref()),
+            paydesk_central::clock::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.released, r.resolved, r.unresolved), (1, 2, 2), "{db:?}");
+        let status = |v: serde_json::Value| v["order"]["status"].as_str().unwrap().to_string();
+        assert_eq!(
+            app.order("none").await["order"]["claim"],
+            serde_json::Value::Null
+        );
+        assert_eq!(status(app.order("paid").await), "paid");
+        assert_eq!(status(app.order("declined").await), "failed");
+        let pending = app.order("pending").await;
+        assert_eq!(status(pending.clone()), "unpaid");
+        assert_eq!(
+            pending["order"]["claim"]["terminal_id"], "t1",
+            "held until there is evidence"
+        );
+        let (_, list) = app.get("/v1/unresolved", ADMIN_TOKEN).await;
+        let orders: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["order_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(orders.len(), 2);
+        assert!(orders.contains(&"pending") && orders.contains(&"dark"));
+        // Once the gateway answers, the next pass resolves it and the list empties.
+        gateway
+            .intents
+            .lock()
+            .unwrap()
+            .insert("pi_dark".into(), IntentEvidence::Canceled);
+        gateway
+            .intents
+            .lock()
+            .unwrap()
+            .insert("pi_pending".into(), IntentEvidence::RequiresAction);
+        let r = sweep_once(
+            &app.store,
+            Some(gateway.as_ref()),
+            paydesk_central::clock::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.resolved, 2);
+        assert_eq!(status(app.order("pending").await), "needs_action");
+        let (_, list) = app.get("/v1/unresolved", ADMIN_TOKEN).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 0);
+        app.stop().await;
+    }
+}

@@ -1,0 +1,529 @@
+//! The central server's wire protocol: every request and response body that crosses between a
+//! desktop terminal (or an admin tool) and the central, as serde types built on core's newtypes.
+//!
+//! Requests refuse unknown fields so a typo or a client from another version fails loudly instead
+//! of being half-understood. Deliberately absent: HTTP routing, storage and any validation beyond
+//! what the types themselves enforce (the central owns the rest, e.g. whether an order exists).
+
+use paydesk_core::{
+    AttemptId, AttemptNumber, ClaimToken, GatewayIntentId, Money, OperatorId, OrderId, TerminalId,
+    Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+/// Longest free-text field accepted on an order (description), in characters.
+pub const DESCRIPTION_LEN_MAX: usize = 500;
+/// Longest customer or payment-method id accepted, in characters (Stripe ids are ~30).
+pub const REFERENCE_LEN_MAX: usize = 128;
+/// Most orders accepted in one import request; bigger files are split by the client.
+pub const IMPORT_ORDERS_MAX: usize = 5_000;
+/// Most results accepted in one batch; the desktop's relay sends at most this many.
+pub const RESULT_BATCH_ROWS_MAX: usize = 1_000;
+/// Largest page of the unpaid queue.
+pub const PAGE_ROWS_MAX: u32 = 200;
+
+/// The body of every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, in a stable machine code and a sentence for people that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    /// Present on `claim_held`: who holds the order now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<ClaimHolder>,
+}
+
+/// Where an order stands at the central.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Unpaid,
+    Paid,
+    Failed,
+    NeedsAction,
+    NeedsReview,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Unpaid => "unpaid",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Failed => "failed",
+            OrderStatus::NeedsAction => "needs_action",
+            OrderStatus::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        Some(match s {
+            "unpaid" => OrderStatus::Unpaid,
+            "paid" => OrderStatus::Paid,
+            "failed" => OrderStatus::Failed,
+            "needs_action" => OrderStatus::NeedsAction,
+            "needs_review" => OrderStatus::NeedsReview,
+            _ => return None,
+        })
+    }
+}
+
+/// An order to import. Idempotent on `order_id`: importing the same order again changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOrder {
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub customer_id: String,
+    pub payment_method_id: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOrdersRequest {
+    pub orders: Vec<ImportOrder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOrdersResponse {
+    /// Orders that did not exist before.
+    pub created: u32,
+    /// Orders that existed with exactly the same content.
+    pub unchanged: u32,
+    /// Orders that existed with different content: left as they were, listed for a person.
+    pub conflicting: Vec<OrderId>,
+}
+
+/// Who holds an order's processing flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimHolder {
+    pub operator_id: OperatorId,
+    pub terminal_id: TerminalId,
+    pub since: Timestamp,
+    pub lease_until: Timestamp,
+}
+
+/// An order as the central knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub customer_id: String,
+    pub payment_method_id: String,
+    pub description: String,
+    pub status: OrderStatus,
+    /// The current holder, if a claim's lease has not run out or a charge may be in flight.
+    pub claim: Option<ClaimHolder>,
+    /// The gateway intent whose success paid the order.
+    pub paid_intent_id: Option<GatewayIntentId>,
+    /// Sum refunded according to the gateway's webhooks, in minor units.
+    pub refunded_minor: i64,
+    pub disputed: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A page of orders; pass `next_after` as `after` to get the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    pub next_after: Option<OrderId>,
+}
+
+/// One result received for an order, as stored in the results inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub attempt_id: AttemptId,
+    pub attempt_number: AttemptNumber,
+    pub claim_token: ClaimToken,
+    pub terminal_id: TerminalId,
+    pub outcome: ResultOutcome,
+    pub amount: Money,
+    pub intent_id: Option<GatewayIntentId>,
+    pub offline: bool,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    pub status: ItemStatus,
+    pub reason: Option<String>,
+}
+
+/// A gateway intent registered against a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentRecord {
+    pub intent_id: GatewayIntentId,
+    pub attempt_number: AttemptNumber,
+    pub claim_token: ClaimToken,
+    pub terminal_id: TerminalId,
+    pub registered_at: Timestamp,
+    pub state: String,
+}
+
+/// An order with its payment history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub order: Order,
+    pub results: Vec<PaymentRecord>,
+    pub intents: Vec<IntentRecord>,
+}
+
+/// Claim an order for charging. The terminal is the one the bearer token names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub operator_id: OperatorId,
+}
+
+/// The order as it stands at the moment of the claim: the desktop stops if it is already paid
+/// or its amount is not what the operator expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSnapshot {
+    pub amount: Money,
+    pub status: OrderStatus,
+    pub customer_id: String,
+    pub payment_method_id: String,
+}
+
+/// A committed processing flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub order_id: OrderId,
+    pub claim_token: ClaimToken,
+    pub attempt_number: AttemptNumber,
+    pub operator_id: OperatorId,
+    pub terminal_id: TerminalId,
+    pub claimed_at: Timestamp,
+    /// Computed with the central's clock; renew before it passes.
+    pub lease_until: Timestamp,
+    pub order: OrderSnapshot,
+    /// An intent a previous holder registered and nobody resolved: look at it before creating
+    /// another (succeeded → report paid; confirmable → confirm it; otherwise cancel it).
+    pub open_intent_id: Option<GatewayIntentId>,
+}
+
+/// Renew or release a claim; fenced by its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimTokenRequest {
+    pub claim_token: ClaimToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewResponse {
+    pub claim_token: ClaimToken,
+    pub lease_until: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseResponse {
+    pub released: bool,
+}
+
+/// Register the gateway intent created for a claim's attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterIntentRequest {
+    pub claim_token: ClaimToken,
+    pub attempt_number: AttemptNumber,
+    pub intent_id: GatewayIntentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterIntentResponse {
+    pub intent_id: GatewayIntentId,
+    /// False when the same intent had already been registered (a retried request).
+    pub newly_registered: bool,
+}
+
+/// What a charge attempt ended with, as the desktop reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultOutcome {
+    Succeeded,
+    Declined,
+    RequiresAction,
+    Canceled,
+    NeedsReview,
+}
+
+impl ResultOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultOutcome::Succeeded => "succeeded",
+            ResultOutcome::Declined => "declined",
+            ResultOutcome::RequiresAction => "requires_action",
+            ResultOutcome::Canceled => "canceled",
+            ResultOutcome::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResultOutcome> {
+        Some(match s {
+            "succeeded" => ResultOutcome::Succeeded,
+            "declined" => ResultOutcome::Declined,
+            "requires_action" => ResultOutcome::RequiresAction,
+            "canceled" => ResultOutcome::Canceled,
+            "needs_review" => ResultOutcome::NeedsReview,
+            _ => return None,
+        })
+    }
+}
+
+/// One attempt's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultItem {
+    pub attempt_id: AttemptId,
+    pub order_id: OrderId,
+    pub attempt_number: AttemptNumber,
+    pub claim_token: ClaimToken,
+    pub outcome: ResultOutcome,
+    pub amount: Money,
+    pub intent_id: Option<GatewayIntentId>,
+    pub offline: bool,
+    pub occurred_at: Timestamp,
+}
+
+/// The head of the terminal's journal hash chain at the time of the sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalHead {
+    pub seq: u64,
+    /// Lower-case hex SHA-256 of the head record.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultBatch {
+    pub journal_head: JournalHead,
+    pub results: Vec<ResultItem>,
+}
+
+/// What the central did with one result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Stored and applied to the order.
+    Applied,
+    /// Already stored by an earlier delivery; nothing changed.
+    Duplicate,
+    /// Stored but not applied; `reason` says why (e.g. unknown order).
+    Rejected,
+    /// Stored and flagged for a manager because it contradicts what the central knows.
+    Flagged,
+}
+
+impl ItemStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Applied => "applied",
+            ItemStatus::Duplicate => "duplicate",
+            ItemStatus::Rejected => "rejected",
+            ItemStatus::Flagged => "flagged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ItemStatus> {
+        Some(match s {
+            "applied" => ItemStatus::Applied,
+            "duplicate" => ItemStatus::Duplicate,
+            "rejected" => ItemStatus::Rejected,
+            "flagged" => ItemStatus::Flagged,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemReceipt {
+    pub attempt_id: AttemptId,
+    pub status: ItemStatus,
+    pub reason: Option<String>,
+}
+
+/// Whether the reported journal head is consistent with the heads reported before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalReceipt {
+    pub flagged: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultBatchResponse {
+    pub items: Vec<ItemReceipt>,
+    pub journal: JournalReceipt,
+}
+
+/// A person's role at the terminals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Manager,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Manager => "manager",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "operator" => Some(Role::Operator),
+            "manager" => Some(Role::Manager),
+            _ => None,
+        }
+    }
+}
+
+/// An operator or manager, with the argon2 PHC hash of their PIN for offline sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRecord {
+    pub operator_id: OperatorId,
+    pub role: Role,
+    pub pin_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorList {
+    pub operators: Vec<OperatorRecord>,
+}
+
+/// Admin: register a terminal. The answer carries its bearer token, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTerminalRequest {
+    pub terminal_id: TerminalId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTerminalResponse {
+    pub terminal_id: TerminalId,
+    pub token: String,
+}
+
+/// Admin: add or replace an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperatorRequest {
+    pub operator_id: OperatorId,
+    pub role: Role,
+    pub pin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+}
+
+/// A stale claim the sweeper could not resolve from the gateway's evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnresolvedItem {
+    pub order_id: OrderId,
+    pub claim_token: ClaimToken,
+    pub intent_id: Option<GatewayIntentId>,
+    pub reason: String,
+    pub since: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnresolvedList {
+    pub items: Vec<UnresolvedItem>,
+}
+
+/// A result or webhook that contradicted the central, kept for a manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagRecord {
+    pub order_id: Option<OrderId>,
+    pub source: String,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagList {
+    pub flags: Vec<FlagRecord>,
+}
+
+/// One line of a reconciliation report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileEntry {
+    pub order_id: Option<OrderId>,
+    pub intent_id: Option<GatewayIntentId>,
+    pub detail: String,
+}
+
+/// Central records matched against the gateway's intents for a time range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileReport {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub charged_not_recorded: Vec<ReconcileEntry>,
+    pub recorded_not_charged: Vec<ReconcileEntry>,
+    pub amount_mismatch: Vec<ReconcileEntry>,
+    pub multiple_successes: Vec<ReconcileEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<ClaimRequest>(r#"{"operator_id":"op1","x":1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn result_item_refuses_negative_amounts_and_unknown_currencies() {
+        let base = |amount: &str| {
+            format!(
+                r#"{{"attempt_id":"0190a5d4-7e1c-7c3e-8d2a-1b2c3d4e5f60","order_id":"o1",
+                "attempt_number":1,"claim_token":1,"outcome":"succeeded","amount":{amount},
+                "intent_id":null,"offline":false,"occurred_at":1}}"#
+            )
+        };
+        assert!(
+            serde_json::from_str::<ResultItem>(&base(r#"{"minor":100,"currency":"EUR"}"#)).is_ok()
+        );
+        assert!(
+            serde_json::from_str::<ResultItem>(&base(r#"{"minor":-1,"currency":"EUR"}"#)).is_err()
+        );
+        assert!(
+            serde_json::from_str::<ResultItem>(&base(r#"{"minor":1,"currency":"XXX"}"#)).is_err()
+        );
+        assert!(serde_json::from_str::<ResultItem>(&base(
+            r#"{"minor":99999999999999999999,"currency":"EUR"}"#
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in [
+            OrderStatus::Unpaid,
+            OrderStatus::Paid,
+            OrderStatus::Failed,
+            OrderStatus::NeedsAction,
+            OrderStatus::NeedsReview,
+        ] {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+    }
+}
