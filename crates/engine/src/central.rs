@@ -1,0 +1,142 @@
+//! The engine's narrow view of the central server: claim an order, register an intent against the
+//! claim, release a claim that never sent anything, and deliver results.
+//!
+//! A trait, so the engine runs against the real HTTP client in the product and the system tests,
+//! and against an in-memory double in the engine's own unit tests. Deliberately absent: HTTP, the
+//! wire format, authentication (the client implementation owns those).
+
+use std::fmt::{self, Debug};
+
+use async_trait::async_trait;
+use paydesk_core::{
+    AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, Money, OperatorId, OrderId,
+    PaymentMethodId, TerminalId, Timestamp,
+};
+use paydesk_journal::ResultMessage;
+use serde::Serialize;
+
+/// Where an order stands at the central.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Unpaid,
+    Paid,
+    Failed,
+    NeedsAction,
+    NeedsReview,
+}
+
+impl OrderStatus {
+    /// Only an unpaid order, or one whose last attempt failed, may be charged.
+    pub fn is_chargeable(self) -> bool {
+        matches!(self, OrderStatus::Unpaid | OrderStatus::Failed)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OrderStatus::Unpaid => "unpaid",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Failed => "failed",
+            OrderStatus::NeedsAction => "needs action",
+            OrderStatus::NeedsReview => "needs review",
+        })
+    }
+}
+
+/// The order as the central sees it at the moment of the claim (a fresh re-read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderSnapshot {
+    pub id: OrderId,
+    pub amount: Money,
+    pub status: OrderStatus,
+    pub customer: Option<CustomerId>,
+    pub payment_method: PaymentMethodId,
+}
+
+/// A granted processing flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Claim {
+    /// The fencing token: every later decision about this order carries it.
+    pub token: ClaimToken,
+    /// The number this attempt gets (the create idempotency key derives from it).
+    pub attempt_number: AttemptNumber,
+    /// Computed with the central's clock.
+    pub lease_expires_at: Timestamp,
+    pub order: OrderSnapshot,
+}
+
+/// Who asks for the claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub order: OrderId,
+    pub operator: OperatorId,
+    pub terminal: TerminalId,
+}
+
+/// How the central answered a delivered result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Applied now.
+    Applied,
+    /// Applied before (the attempt id was seen): the effect happened exactly once.
+    Duplicate,
+    /// Stored and flagged for a person (contradicts what the central knows); counts as delivered.
+    Flagged { reason: String },
+    /// Refused; the message is parked locally for a person, never deleted.
+    Rejected { reason: String },
+}
+
+/// Why the central did not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CentralError {
+    /// No answer (network down, central down, timeout): the offline policy applies.
+    #[error("the central server is unreachable: {detail}")]
+    Unreachable { detail: String },
+    /// Another operator holds the order's processing flag.
+    #[error("order is being charged by {operator} on terminal {terminal} since {since}")]
+    HeldBy {
+        operator: OperatorId,
+        terminal: TerminalId,
+        since: Timestamp,
+    },
+    /// The claim token is no longer the current one: someone else took the order over.
+    #[error("the claim is stale: the order was taken over")]
+    StaleClaim,
+    #[error("order {0} is not known to the central")]
+    UnknownOrder(OrderId),
+    /// This terminal's token was refused.
+    #[error("the central refused this terminal's credentials: re-provision the terminal")]
+    Unauthorized,
+    /// Any other refusal, with the central's message.
+    #[error("the central refused the request: {0}")]
+    Refused(String),
+}
+
+/// The central server, as the engine needs it.
+#[async_trait]
+pub trait Central: Send + Sync + Debug {
+    /// Claims the order's processing flag and re-reads the order.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError>;
+
+    /// Registers the gateway intent of this attempt against the claim (fenced by the token).
+    async fn register_intent(
+        &self,
+        order: &OrderId,
+        token: ClaimToken,
+        intent: &GatewayIntentId,
+    ) -> Result<(), CentralError>;
+
+    /// Gives the flag back: only valid before a charge could have been sent.
+    async fn release(&self, order: &OrderId, token: ClaimToken) -> Result<(), CentralError>;
+
+    /// Delivers a batch of results with the journal's head `(seq, hash)`; one status per
+    /// message, in order.
+    async fn deliver(
+        &self,
+        results: &[ResultMessage],
+        journal_head: (i64, String),
+    ) -> Result<Vec<DeliveryStatus>, CentralError>;
+}

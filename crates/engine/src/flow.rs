@@ -1,0 +1,572 @@
+//! The charge flow and recovery: one driver loop that finishes an attempt from its last durable
+//! state, used both for a fresh charge and for recovery after a crash.
+//!
+//! The loop asks the core what to do next (`next_action`, or the hint in the effects of the last
+//! step), performs exactly that one request, and hands the answer back to the journal, which runs
+//! the core's `step` and commits the result before the loop looks again. So every request the
+//! engine sends is decided from a record that is already durable (I7), and a crash anywhere leaves
+//! a record from which the same loop carries on.
+//!
+//! Deliberately absent: HTTP details (the gateway and central implementations), SQL (the journal),
+//! and decisions (the core).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use paydesk_core::{
+    next_action, Action, Attempt, AttemptEvent, AttemptId, AttemptState, Effect, IdempotencyKey,
+    Money, NewAttempt, OperatorId, OrderId, RecoveryPolicy, RegisterOutcome, TerminalId,
+};
+use paydesk_gateway::{
+    CancelResult, ConfirmRequest, CreateIntentRequest, Gateway, GatewayError, IntentMetadata,
+};
+use paydesk_journal::{AttemptFilter, Journal, JournalError};
+use serde::Serialize;
+
+use crate::central::{Central, CentralError, ClaimRequest};
+use crate::clock::Clock;
+use crate::crash::{crash_point, CrashPoint};
+use crate::ids::new_attempt_id;
+
+/// How many ambiguous answers (timeouts, 5xx, "not sent") one interactive run waits through
+/// before it hands the attempt to background recovery and tells the operator so. Small: the
+/// operator is watching, and recovery continues with longer pauses.
+pub const INTERACTIVE_AMBIGUOUS_MAX: u32 = 3;
+
+/// The pause before retrying after an ambiguous answer, doubled each time within one run.
+pub const AMBIGUOUS_BACKOFF_MS_BASE: u64 = 500;
+
+/// The most actions one run of the driver performs: a normal charge needs five; the rest is
+/// headroom for retries. A bound, so a bug can never spin forever against the gateway.
+const DRIVER_ACTIONS_MAX: u32 = 40;
+
+/// What the engine needs to know about this installation.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub terminal: TerminalId,
+    pub recovery: RecoveryPolicy,
+    /// Base pause after an ambiguous answer (tests set it to a few milliseconds).
+    pub ambiguous_backoff_ms_base: u64,
+}
+
+impl EngineConfig {
+    pub fn new(terminal: TerminalId) -> EngineConfig {
+        EngineConfig {
+            terminal,
+            recovery: RecoveryPolicy::STRIPE,
+            ambiguous_backoff_ms_base: AMBIGUOUS_BACKOFF_MS_BASE,
+        }
+    }
+}
+
+/// A charge as the operator asked for it: the amount is what the operator saw, so a change at
+/// the central in between stops the charge instead of charging a different amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    pub order: OrderId,
+    pub operator: OperatorId,
+    pub expected_amount: Money,
+}
+
+/// Progress of a charge, for the UI. One value per durable step, plus waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Progress {
+    Claimed {
+        order: OrderId,
+        attempt_number: u32,
+    },
+    /// A step was committed to the journal.
+    Step {
+        attempt_id: AttemptId,
+        event: String,
+        state: AttemptState,
+    },
+    /// An ambiguous answer; the engine waits and asks again.
+    Waiting {
+        attempt_id: AttemptId,
+        what: String,
+        delay_ms: u64,
+    },
+}
+
+/// Where an attempt stands when a run of the driver returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChargeReport {
+    pub attempt: Attempt,
+    /// Set when the run stopped before a final state: why, and that recovery continues.
+    pub pending: Option<String>,
+}
+
+impl ChargeReport {
+    pub fn state(&self) -> AttemptState {
+        self.attempt.state
+    }
+}
+
+/// Why a charge did not start or could not continue.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Central(#[from] CentralError),
+    #[error("order {order} is {status} at the central and cannot be charged")]
+    NotChargeable { order: OrderId, status: String },
+    #[error(
+        "the amount of order {order} changed from {expected} to {current}: reload the order and \
+         check it with the customer before charging"
+    )]
+    AmountChanged {
+        order: OrderId,
+        expected: Money,
+        current: Money,
+    },
+    /// The gateway refused our configuration (bad key, bad request): nothing was executed.
+    #[error("{0}")]
+    Gateway(#[from] GatewayError),
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Summary of one recovery pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    /// Attempts looked at.
+    pub examined: usize,
+    /// Reached a final state in this pass.
+    pub finished: usize,
+    /// Went to a manager's queue in this pass.
+    pub needs_review: usize,
+    /// Still open (waiting for the central or the gateway); the next pass continues.
+    pub still_open: usize,
+    /// Attempts whose run failed with an error (kept open; the message says why).
+    pub errors: Vec<String>,
+}
+
+/// Drives the charge protocol. Cheap to share: everything inside is behind `Arc`.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// This terminal's journal; the engine is its only writer for the life of the process.
+    journal: Arc<Mutex<Journal>>,
+    gateway: Arc<dyn Gateway>,
+    central: Arc<dyn Central>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    /// Woken after every commit that enqueued a result, so the relay needs no polling delay.
+    outbox_wake: Arc<tokio::sync::Notify>,
+}
+
+type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
+
+impl Engine {
+    pub fn new(
+        journal: Journal,
+        gateway: Arc<dyn Gateway>,
+        central: Arc<dyn Central>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Engine {
+        Engine {
+            journal: Arc::new(Mutex::new(journal)),
+            gateway,
+            central,
+            clock,
+            config,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn central(&self) -> &Arc<dyn Central> {
+        &self.central
+    }
+
+    pub fn outbox_wake(&self) -> &Arc<tokio::sync::Notify> {
+        &self.outbox_wake
+    }
+
+    /// Runs `f` on the journal on a blocking thread (SQLite commits fsync).
+    pub async fn with_journal<R, F>(&self, f: F) -> Result<R, EngineError>
+    where
+        F: FnOnce(&mut Journal) -> Result<R, JournalError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let journal = Arc::clone(&self.journal);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = journal
+                .lock()
+                .map_err(|_| EngineError::Internal("the journal lock was poisoned".into()))?;
+            f(&mut guard).map_err(EngineError::from)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("journal task failed: {e}")))?
+    }
+
+    /// Charges one order: claim, durable intent, create, register, durable confirm-sent,
+    /// confirm, result + outbox. Returns the attempt as it stands; a run that could not settle
+    /// the outcome says so in `pending` and leaves the rest to recovery (never to a retry by
+    /// the operator: the next charge of this order would find the claim still held).
+    pub async fn charge(
+        &self,
+        request: &ChargeRequest,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, EngineError> {
+        let claim = self
+            .central
+            .claim(&ClaimRequest {
+                order: request.order.clone(),
+                operator: request.operator.clone(),
+                terminal: self.config.terminal.clone(),
+            })
+            .await?;
+        crash_point(CrashPoint::AfterClaim);
+        progress(Progress::Claimed {
+            order: request.order.clone(),
+            attempt_number: claim.attempt_number.get(),
+        });
+        let order = &claim.order;
+        let stop = if !order.status.is_chargeable() {
+            Some(EngineError::NotChargeable {
+                order: order.id.clone(),
+                status: order.status.to_string(),
+            })
+        } else if order.amount != request.expected_amount {
+            Some(EngineError::AmountChanged {
+                order: order.id.clone(),
+                expected: request.expected_amount,
+                current: order.amount,
+            })
+        } else {
+            None
+        };
+        if let Some(stop) = stop {
+            // Nothing was journaled or sent: giving the flag back is safe.
+            if let Err(e) = self.central.release(&order.id, claim.token).await {
+                tracing::warn!(order = %order.id, error = %e, "could not release a claim; its lease will expire");
+            }
+            return Err(stop);
+        }
+
+        let now = self.clock.now();
+        let new = NewAttempt {
+            id: new_attempt_id(now),
+            order: order.id.clone(),
+            number: claim.attempt_number,
+            claim_token: claim.token,
+            amount: order.amount,
+            customer: order.customer.clone(),
+            payment_method: order.payment_method.clone(),
+            operator: request.operator.clone(),
+            terminal: self.config.terminal.clone(),
+            offline: false,
+        };
+        let (attempt, effects) = self
+            .with_journal(move |j| j.begin_attempt(new, now))
+            .await?;
+        crash_point(CrashPoint::AfterIntentCommit);
+        progress(Progress::Step {
+            attempt_id: attempt.id,
+            event: "begun".into(),
+            state: attempt.state,
+        });
+        self.drive(attempt, &effects, INTERACTIVE_AMBIGUOUS_MAX, progress)
+            .await
+    }
+
+    /// Finishes every open attempt of this journal from its last durable state. Run at start-up
+    /// and periodically.
+    pub async fn recover(&self, progress: ProgressSink<'_>) -> RecoveryReport {
+        let mut report = RecoveryReport::default();
+        let open = match self.with_journal(|j| j.unresolved()).await {
+            Ok(open) => open,
+            Err(e) => {
+                report.errors.push(format!("reading open attempts: {e}"));
+                return report;
+            }
+        };
+        for attempt in open {
+            if attempt.state == AttemptState::NeedsReview {
+                continue;
+            }
+            report.examined += 1;
+            let id = attempt.id;
+            match self.drive(attempt, &[], 1, progress).await {
+                Ok(r) if r.attempt.state == AttemptState::NeedsReview => report.needs_review += 1,
+                Ok(r) if r.attempt.state.is_terminal() => report.finished += 1,
+                Ok(_) => report.still_open += 1,
+                Err(e) => {
+                    report.still_open += 1;
+                    report.errors.push(format!("attempt {id}: {e}"));
+                }
+            }
+            crash_point(CrashPoint::MidRecovery);
+        }
+        report
+    }
+
+    /// Attempts of this journal (for the UI and the command line).
+    pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<Attempt>, EngineError> {
+        self.with_journal(move |j| j.attempts(&filter)).await
+    }
+
+    /// The driver loop. `effects` are those of the step that produced `attempt` (they may name
+    /// the next request); `ambiguous_max` bounds how many ambiguous answers this run waits through.
+    async fn drive(
+        &self,
+        mut attempt: Attempt,
+        effects: &[Effect],
+        ambiguous_max: u32,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, EngineError> {
+        let mut hint = self.handle_effects(&attempt, effects, progress).await;
+        let mut ambiguous = 0u32;
+        for _ in 0..DRIVER_ACTIONS_MAX {
+            let now = self.clock.now();
+            let action = hint
+                .take()
+                .unwrap_or_else(|| next_action(&attempt, now, &self.config.recovery));
+            let event = match self.perform(&attempt, action).await? {
+                Performed::Event(event) => event,
+                Performed::Done => {
+                    return Ok(ChargeReport {
+                        attempt,
+                        pending: None,
+                    })
+                }
+                Performed::Pending(why) => return Ok(pending(attempt, why)),
+            };
+            let id = attempt.id;
+            let now = self.clock.now();
+            let applied = event.clone();
+            let (next, effects) = self
+                .with_journal(move |j| j.apply(&id, &applied, now))
+                .await?;
+            crash_point(CrashPoint::after_step(&next));
+            progress(Progress::Step {
+                attempt_id: id,
+                event: event.kind().into(),
+                state: next.state,
+            });
+            if effects.contains(&Effect::EnqueueResult) {
+                self.outbox_wake.notify_one();
+            }
+            let was_ambiguous = next.unknown_checks > attempt.unknown_checks;
+            attempt = next;
+            hint = self.handle_effects(&attempt, &effects, progress).await;
+            // An answer that named the next request (a lookup showing the confirm never ran) is
+            // evidence, not ambiguity: carry on at once. The core's check count still bounds it.
+            if was_ambiguous && hint.is_none() && !attempt.state.is_terminal() {
+                ambiguous += 1;
+                if ambiguous >= ambiguous_max {
+                    let why = format!("the gateway's answer is not known yet ({})", event.kind());
+                    return Ok(pending(attempt, why));
+                }
+                let delay_ms = self.config.ambiguous_backoff_ms_base << (ambiguous - 1).min(6);
+                progress(Progress::Waiting {
+                    attempt_id: id,
+                    what: event.kind().into(),
+                    delay_ms,
+                });
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+        }
+        Err(EngineError::Internal(format!(
+            "attempt {} did not settle within {DRIVER_ACTIONS_MAX} actions",
+            attempt.id
+        )))
+    }
+
+    /// Performs the side effects that are not the next request (best-effort cancels, review
+    /// flags) and returns the next request the step named, if any.
+    async fn handle_effects(
+        &self,
+        attempt: &Attempt,
+        effects: &[Effect],
+        _progress: ProgressSink<'_>,
+    ) -> Option<Action> {
+        let mut next = None;
+        for effect in effects {
+            match effect {
+                Effect::Persist | Effect::EnqueueResult => {}
+                Effect::SendCreate { key } => {
+                    next = Some(Action::ResendCreate { key: key.clone() })
+                }
+                Effect::Register { intent } => {
+                    next = Some(Action::Register {
+                        intent: intent.clone(),
+                    })
+                }
+                Effect::SendConfirm { intent, key } => {
+                    next = Some(Action::ResendConfirm {
+                        intent: intent.clone(),
+                        key: key.clone(),
+                    })
+                }
+                Effect::Retrieve { intent } => {
+                    next = Some(Action::Retrieve {
+                        intent: intent.clone(),
+                    })
+                }
+                Effect::Cancel { intent, key } => {
+                    // No money can move either way: an intent we will never confirm. Failure is
+                    // logged, not retried; reconciliation lists leftover intents.
+                    match self.gateway.cancel_intent(intent, key).await {
+                        Ok(CancelResult::Canceled(_)) => {}
+                        Ok(other) => {
+                            tracing::warn!(attempt = %attempt.id, intent = %intent, result = ?other, "cancel of a fenced-out intent did not complete")
+                        }
+                        Err(e) => {
+                            tracing::warn!(attempt = %attempt.id, intent = %intent, error = %e, "cancel of a fenced-out intent failed")
+                        }
+                    }
+                }
+                Effect::FlagForReview => {
+                    tracing::warn!(attempt = %attempt.id, reason = ?attempt.reason, "attempt needs a manager's review");
+                }
+            }
+        }
+        next
+    }
+
+    /// Performs one action and turns the answer into the event to journal.
+    async fn perform(&self, attempt: &Attempt, action: Action) -> Result<Performed, EngineError> {
+        Ok(match action {
+            Action::Nothing => Performed::Done,
+            Action::Apply(event) => Performed::Event(event),
+            Action::ResendCreate { key } => {
+                let request = self.create_request(attempt, key);
+                match self.gateway.create_intent(&request).await {
+                    Ok(result) => {
+                        crash_point(CrashPoint::AfterCreateBeforeJournal);
+                        Performed::Event(AttemptEvent::CreateAnswered(result.outcome()))
+                    }
+                    Err(GatewayError::IdempotencyKeyReused { .. }) => {
+                        Performed::Event(AttemptEvent::Escalated {
+                            reason: "the gateway saw this attempt's create key with other \
+                                     parameters; check the intent in the gateway's dashboard"
+                                .into(),
+                        })
+                    }
+                    Err(GatewayError::InvalidRequest { code, message, .. }) => Performed::Event(
+                        AttemptEvent::CreateAnswered(paydesk_core::CreateOutcome::Refused {
+                            reason: code.unwrap_or(message),
+                        }),
+                    ),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Action::Register { intent } => {
+                match self
+                    .central
+                    .register_intent(&attempt.order, attempt.claim_token, &intent)
+                    .await
+                {
+                    Ok(()) => {
+                        Performed::Event(AttemptEvent::RegisterAnswered(RegisterOutcome::Accepted))
+                    }
+                    Err(CentralError::StaleClaim) => Performed::Event(
+                        AttemptEvent::RegisterAnswered(RegisterOutcome::StaleClaim),
+                    ),
+                    Err(CentralError::Unreachable { detail }) => Performed::Pending(format!(
+                        "the central server is unreachable ({detail}); the intent is created but \
+                         not confirmed, and will be registered and confirmed when the central is \
+                         back"
+                    )),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Action::ResendConfirm { intent, key } => {
+                let request = ConfirmRequest {
+                    intent,
+                    off_session: true,
+                    key,
+                };
+                crash_point(CrashPoint::BeforeConfirmRequest);
+                match self.gateway.confirm_intent(&request).await {
+                    Ok(result) => {
+                        crash_point(CrashPoint::AfterConfirmBeforeResult);
+                        Performed::Event(AttemptEvent::ConfirmAnswered(result.outcome()))
+                    }
+                    Err(GatewayError::IdempotencyKeyReused { .. }) => {
+                        Performed::Event(AttemptEvent::Escalated {
+                            reason: "the gateway saw this intent's confirm key with other \
+                                     parameters; check the intent in the gateway's dashboard"
+                                .into(),
+                        })
+                    }
+                    // Nothing executed, and the gateway refuses our own intent: a person must
+                    // look (a wrong account or mode, an intent deleted by hand).
+                    Err(e @ GatewayError::InvalidRequest { .. })
+                    | Err(e @ GatewayError::NotFound { .. }) => {
+                        Performed::Event(AttemptEvent::Escalated {
+                            reason: format!(
+                                "the gateway refused to confirm this attempt's intent: {e}"
+                            ),
+                        })
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Action::Retrieve { intent } => match self.gateway.retrieve_intent(&intent).await {
+                Ok(view) => Performed::Event(AttemptEvent::Retrieved(view.status)),
+                // A lookup that failed tells nothing and is not journaled as an answer: the
+                // attempt stays as it is until the gateway can be asked.
+                Err(e @ GatewayError::NotSent { .. }) | Err(e @ GatewayError::Unknown { .. }) => {
+                    Performed::Pending(format!(
+                        "the gateway could not be asked about the payment ({e})"
+                    ))
+                }
+                Err(e @ GatewayError::NotFound { .. }) => {
+                    Performed::Event(AttemptEvent::Escalated {
+                        reason: format!("the gateway does not know this attempt's intent: {e}"),
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            },
+        })
+    }
+
+    fn create_request(&self, attempt: &Attempt, key: IdempotencyKey) -> CreateIntentRequest {
+        CreateIntentRequest {
+            amount: attempt.amount,
+            customer: attempt.customer.as_ref().map(|c| c.to_string()),
+            payment_method: attempt.payment_method.to_string(),
+            off_session: true,
+            metadata: IntentMetadata {
+                order: attempt.order.clone(),
+                attempt: attempt.id,
+                attempt_number: attempt.number,
+                terminal: attempt.terminal.clone(),
+            },
+            key,
+        }
+    }
+}
+
+/// A report for a run that stops before a final state, saying what happens next.
+fn pending(attempt: Attempt, why: String) -> ChargeReport {
+    let next = if attempt.state.may_have_charged() {
+        "the payment may have gone through: recovery will settle it from the gateway's \
+         records — do not charge the order again"
+    } else {
+        "nothing was charged; recovery continues this attempt"
+    };
+    ChargeReport {
+        pending: Some(format!("{why}; {next}")),
+        attempt,
+    }
+}
+
+/// The result of performing one action.
+enum Performed {
+    /// An answer to journal.
+    Event(AttemptEvent),
+    /// Nothing to do (final, or waiting for a manager).
+    Done,
+    /// Cannot continue now (the central is unreachable); recovery continues later.
+    Pending(String),
+}

@@ -1,0 +1,734 @@
+//! The engine's charge flow, recovery and relay against the real sandbox gateway (a real HTTP
+//! server speaking Stripe's wire format) and a real journal file, with an in-memory double of the
+//! central (the real central and the cross-process crash matrix are the system tests' job).
+//!
+//! Every test checks the sandbox's ledger — the gateway's ground truth — for "at most one success
+//! per order" and "every success is in the journal".
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use paydesk_core::{
+    AttemptEvent, AttemptState, ClaimToken, CreateOutcome, CustomerId, GatewayIntentId, Money,
+    NewAttempt, OperatorId, OrderId, PaymentMethodId, RegisterOutcome, TerminalId, Timestamp,
+};
+use paydesk_engine::{
+    new_attempt_id, Central, CentralError, ChargeRequest, Claim, ClaimRequest, Clock,
+    DeliveryStatus, Engine, EngineConfig, EngineError, OrderSnapshot, OrderStatus, Progress,
+    RelayOutcome, SystemClock,
+};
+use paydesk_gateway::{
+    ApiKey, ConfirmRequest, CreateIntentRequest, Gateway, IntentMetadata, StripeConfig,
+    StripeGateway,
+};
+use paydesk_journal::{AttemptFilter, Journal, ResultMessage};
+use serde_json::Value;
+
+// ---- an in-memory central -------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Hold {
+    token: ClaimToken,
+    operator: OperatorId,
+    terminal: TerminalId,
+    since: Timestamp,
+}
+
+#[derive(Debug, Default)]
+struct CentralState {
+    orders: HashMap<OrderId, OrderSnapshot>,
+    holds: HashMap<OrderId, Hold>,
+    attempts: HashMap<OrderId, u32>,
+    last_token: u64,
+    registered: HashMap<OrderId, GatewayIntentId>,
+    results: HashMap<String, ResultMessage>,
+    deliveries: usize,
+}
+
+/// The central's rules that matter to the engine: one holder per order, growing tokens, fenced
+/// registration, exactly-once results keyed by attempt id. Can be switched "down".
+#[derive(Debug, Default)]
+struct MemCentral {
+    state: Mutex<CentralState>,
+    down: AtomicBool,
+}
+
+impl MemCentral {
+    fn with_orders(orders: &[(&str, &str, &str)]) -> Arc<MemCentral> {
+        let central = MemCentral::default();
+        {
+            let mut s = central.state.lock().unwrap();
+            for (id, amount, pm) in orders {
+                let id = OrderId::new(*id).unwrap();
+                s.orders.insert(
+                    id.clone(),
+                    OrderSnapshot {
+                        id,
+                        amount: Money::parse(amount).unwrap(),
+                        status: OrderStatus::Unpaid,
+                        customer: None,
+                        payment_method: PaymentMethodId::new(*pm).unwrap(),
+                    },
+                );
+            }
+        }
+        Arc::new(central)
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check_up(&self) -> Result<(), CentralError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(CentralError::Unreachable {
+                detail: "connection refused".into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn status(&self, order: &str) -> OrderStatus {
+        let s = self.state.lock().unwrap();
+        s.orders[&OrderId::new(order).unwrap()].status
+    }
+
+    fn results(&self) -> usize {
+        self.state.lock().unwrap().results.len()
+    }
+}
+
+#[async_trait]
+impl Central for MemCentral {
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError> {
+        self.check_up()?;
+        let mut s = self.state.lock().unwrap();
+        let order = s
+            .orders
+            .get(&request.order)
+            .cloned()
+            .ok_or_else(|| CentralError::UnknownOrder(request.order.clone()))?;
+        if let Some(hold) = s.holds.get(&request.order) {
+            return Err(CentralError::HeldBy {
+                operator: hold.operator.clone(),
+                terminal: hold.terminal.clone(),
+                since: hold.since,
+            });
+        }
+        s.last_token += 1;
+        let token = ClaimToken::new(s.last_token).unwrap();
+        let number = {
+            let n = s.attempts.entry(request.order.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        s.holds.insert(
+            request.order.clone(),
+            Hold {
+                token,
+                operator: request.operator.clone(),
+                terminal: request.terminal.clone(),
+                since: Timestamp::from_unix_ms(0),
+            },
+        );
+        Ok(Claim {
+            token,
+            attempt_number: paydesk_core::AttemptNumber::new(number).unwrap(),
+            lease_expires_at: Timestamp::from_unix_ms(i64::MAX / 2),
+            order,
+        })
+    }
+
+    async fn register_intent(
+        &self,
+        order: &OrderId,
+        token: ClaimToken,
+        intent: &GatewayIntentId,
+    ) -> Result<(), CentralError> {
+        self.check_up()?;
+        let mut s = self.state.lock().unwrap();
+        match s.holds.get(order) {
+            Some(hold) if hold.token == token => {
+                s.registered.insert(order.clone(), intent.clone());
+                Ok(())
+            }
+            _ => Err(CentralError::StaleClaim),
+        }
+    }
+
+    async fn release(&self, order: &OrderId, token: ClaimToken) -> Result<(), CentralError> {
+        self.check_up()?;
+        let mut s = self.state.lock().unwrap();
+        if s.holds.get(order).map(|h| h.token) == Some(token) {
+            s.holds.remove(order);
+        }
+        Ok(())
+    }
+
+    async fn deliver(
+        &self,
+        results: &[ResultMessage],
+        _journal_head: (i64, String),
+    ) -> Result<Vec<DeliveryStatus>, CentralError> {
+        self.check_up()?;
+        let mut s = self.state.lock().unwrap();
+        s.deliveries += 1;
+        let mut statuses = Vec::new();
+        for r in results {
+            let key = r.attempt_id.to_string();
+            if s.results.contains_key(&key) {
+                statuses.push(DeliveryStatus::Duplicate);
+                continue;
+            }
+            s.results.insert(key, r.clone());
+            let status = match r.state {
+                AttemptState::Succeeded => OrderStatus::Paid,
+                AttemptState::Declined => OrderStatus::Failed,
+                AttemptState::RequiresAction => OrderStatus::NeedsAction,
+                _ => OrderStatus::Unpaid,
+            };
+            if let Some(order) = s.orders.get_mut(&r.order) {
+                order.status = status;
+            }
+            if s.holds.get(&r.order).map(|h| h.token) == Some(r.claim_token) {
+                s.holds.remove(&r.order);
+            }
+            statuses.push(DeliveryStatus::Applied);
+        }
+        Ok(statuses)
+    }
+}
+
+// ---- harness --------------------------------------------------------------------------------
+
+const API_KEY: &str = "sk_test_paydesk_engine";
+
+struct Harness {
+    sandbox: paydesk_sandbox::SandboxHandle,
+    http: reqwest::Client,
+    gateway: Arc<dyn Gateway>,
+    central: Arc<MemCentral>,
+    dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new(orders: &[(&str, &str, &str)]) -> Harness {
+        let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig::default())
+            .await
+            .unwrap();
+        let config = StripeConfig {
+            request_timeout_ms: 3_000,
+            backoff_ms_base: 5,
+            backoff_ms_max: 20,
+            ..StripeConfig::with_base_url(sandbox.base_url.clone())
+        };
+        let gateway = Arc::new(StripeGateway::new(ApiKey::new(API_KEY).unwrap(), config).unwrap());
+        Harness {
+            sandbox,
+            http: reqwest::Client::new(),
+            gateway,
+            central: MemCentral::with_orders(orders),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn journal_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("journal.sqlite")
+    }
+
+    /// An engine over this harness's journal file (open it again to simulate a restart).
+    fn engine(&self) -> Engine {
+        let mut config = EngineConfig::new(TerminalId::new("till-1").unwrap());
+        config.ambiguous_backoff_ms_base = 5;
+        Engine::new(
+            Journal::open(&self.journal_path()).unwrap(),
+            Arc::clone(&self.gateway),
+            Arc::clone(&self.central) as Arc<dyn Central>,
+            Arc::new(SystemClock),
+            config,
+        )
+    }
+
+    async fn fault(&self, spec: &str) {
+        let r = self
+            .http
+            .post(format!("{}/admin/faults", self.sandbox.base_url))
+            .json(&serde_json::json!({ "spec": spec }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{spec}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    async fn ledger(&self) -> Value {
+        self.http
+            .get(format!("{}/admin/ledger", self.sandbox.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Ground truth: per order, the ids of intents that succeeded at the gateway.
+    async fn successes(&self) -> HashMap<String, Vec<String>> {
+        let ledger = self.ledger().await;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for intent in ledger["intents"].as_array().unwrap() {
+            if intent["status"] == "succeeded" {
+                let order = intent["metadata"]["order_id"].as_str().unwrap().to_string();
+                out.entry(order)
+                    .or_default()
+                    .push(intent["id"].as_str().unwrap().to_string());
+            }
+        }
+        out
+    }
+
+    async fn intents_of(&self, order: &str) -> usize {
+        let ledger = self.ledger().await;
+        ledger["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["metadata"]["order_id"] == order)
+            .count()
+    }
+
+    /// I1 and I2 against the ledger: at most one success per order, and each success is a
+    /// succeeded attempt in the journal with that intent id.
+    async fn check_invariants(&self, engine: &Engine) {
+        let attempts = engine.attempts(AttemptFilter::default()).await.unwrap();
+        for (order, intents) in self.successes().await {
+            assert_eq!(
+                intents.len(),
+                1,
+                "order {order} succeeded {intents:?} times"
+            );
+            let journaled = attempts.iter().any(|a| {
+                a.state == AttemptState::Succeeded
+                    && a.intent_id.as_ref().map(|i| i.as_str()) == Some(intents[0].as_str())
+            });
+            assert!(
+                journaled,
+                "success {} of {order} is not in the journal",
+                intents[0]
+            );
+        }
+    }
+}
+
+fn request(order: &str, amount: &str) -> ChargeRequest {
+    ChargeRequest {
+        order: OrderId::new(order).unwrap(),
+        operator: OperatorId::new("op-anna").unwrap(),
+        expected_amount: Money::parse(amount).unwrap(),
+    }
+}
+
+fn quiet(_: Progress) {}
+
+// ---- tests ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_charge_succeeds_once_and_its_result_reaches_the_central_once() {
+    let h = Harness::new(&[("ORD-1", "12.34 EUR", "pm_card_visa")]).await;
+    let engine = h.engine();
+    let seen = Mutex::new(Vec::new());
+    let report = engine
+        .charge(&request("ORD-1", "12.34 EUR"), &|p| {
+            seen.lock().unwrap().push(p)
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.state(), AttemptState::Succeeded);
+    assert!(report.pending.is_none());
+    let steps: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Step { state, .. } => Some(state.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "intent",
+            "created",
+            "registered",
+            "confirm_sent",
+            "succeeded"
+        ]
+    );
+    h.check_invariants(&engine).await;
+    assert_eq!(h.successes().await["ORD-1"].len(), 1);
+
+    assert_eq!(
+        engine.relay_once().await.unwrap(),
+        RelayOutcome::Sent {
+            delivered: 1,
+            parked: 0
+        }
+    );
+    assert_eq!(engine.relay_once().await.unwrap(), RelayOutcome::Empty);
+    assert_eq!(h.central.status("ORD-1"), OrderStatus::Paid);
+    assert_eq!(h.central.results(), 1);
+}
+
+#[tokio::test]
+async fn declines_and_authentication_end_the_attempt_without_money() {
+    let h = Harness::new(&[
+        (
+            "ORD-D",
+            "5.00 EUR",
+            "pm_card_chargeDeclinedInsufficientFunds",
+        ),
+        ("ORD-A", "7.00 EUR", "pm_card_authenticationRequired"),
+    ])
+    .await;
+    let engine = h.engine();
+    let d = engine
+        .charge(&request("ORD-D", "5.00 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(d.state(), AttemptState::Declined);
+    assert_eq!(d.attempt.reason.as_deref(), Some("insufficient_funds"));
+    let a = engine
+        .charge(&request("ORD-A", "7.00 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(a.state(), AttemptState::RequiresAction);
+    assert!(h.successes().await.is_empty());
+    engine.relay_once().await.unwrap();
+    assert_eq!(h.central.status("ORD-D"), OrderStatus::Failed);
+    assert_eq!(h.central.status("ORD-A"), OrderStatus::NeedsAction);
+}
+
+#[tokio::test]
+async fn a_second_operator_is_told_who_holds_the_order() {
+    let h = Harness::new(&[("ORD-H", "9.99 USD", "pm_card_visa")]).await;
+    h.central
+        .claim(&ClaimRequest {
+            order: OrderId::new("ORD-H").unwrap(),
+            operator: OperatorId::new("op-bela").unwrap(),
+            terminal: TerminalId::new("till-2").unwrap(),
+        })
+        .await
+        .unwrap();
+    let engine = h.engine();
+    let err = engine
+        .charge(&request("ORD-H", "9.99 USD"), &quiet)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("op-bela") && text.contains("till-2"),
+        "{text}"
+    );
+    assert!(engine
+        .attempts(AttemptFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(h.intents_of("ORD-H").await, 0);
+}
+
+#[tokio::test]
+async fn a_changed_amount_stops_before_anything_is_journaled_and_frees_the_order() {
+    let h = Harness::new(&[("ORD-C", "20.00 EUR", "pm_card_visa")]).await;
+    let engine = h.engine();
+    let err = engine
+        .charge(&request("ORD-C", "10.00 EUR"), &quiet)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::AmountChanged { .. }), "{err}");
+    assert!(engine
+        .attempts(AttemptFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(h.intents_of("ORD-C").await, 0);
+    // The claim was released: charging with the right amount works at once.
+    let ok = engine
+        .charge(&request("ORD-C", "20.00 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(ok.state(), AttemptState::Succeeded);
+}
+
+#[tokio::test]
+async fn a_lost_confirm_response_is_settled_by_evidence_not_by_a_second_charge() {
+    let h = Harness::new(&[("ORD-L", "30.00 EUR", "pm_card_visa")]).await;
+    h.fault("confirm:drop_after_execute:1").await;
+    let engine = h.engine();
+    let report = engine
+        .charge(&request("ORD-L", "30.00 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(report.state(), AttemptState::Succeeded);
+    assert!(report.attempt.unknown_checks >= 1, "{:?}", report.attempt);
+    h.check_invariants(&engine).await;
+    assert_eq!(h.intents_of("ORD-L").await, 1);
+}
+
+#[tokio::test]
+async fn a_lost_create_response_finds_the_same_intent_again() {
+    let h = Harness::new(&[("ORD-K", "4.00 GBP", "pm_card_visa")]).await;
+    h.fault("create:drop_after_execute:1").await;
+    let engine = h.engine();
+    let report = engine
+        .charge(&request("ORD-K", "4.00 GBP"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(report.state(), AttemptState::Succeeded);
+    assert_eq!(
+        h.intents_of("ORD-K").await,
+        1,
+        "the re-sent create made a second intent"
+    );
+    h.check_invariants(&engine).await;
+}
+
+#[tokio::test]
+async fn a_persistent_gateway_failure_leaves_the_attempt_pending_never_failed() {
+    let h = Harness::new(&[("ORD-5", "1.00 EUR", "pm_card_visa")]).await;
+    h.fault("confirm:http_500_after_execute:1").await;
+    h.fault("retrieve:http_500:20").await;
+    let engine = h.engine();
+    let report = engine
+        .charge(&request("ORD-5", "1.00 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.state(), AttemptState::Unknown),
+        "{:?}",
+        report.attempt
+    );
+    assert!(report
+        .pending
+        .unwrap()
+        .contains("do not charge the order again"));
+    // Nothing went to the outbox: an unknown is not a result.
+    assert_eq!(engine.relay_once().await.unwrap(), RelayOutcome::Empty);
+
+    // The gateway heals; recovery settles it from the evidence (the charge did happen).
+    let reset = h
+        .http
+        .delete(format!("{}/admin/faults", h.sandbox.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(reset.status().is_success());
+    let recovered = engine.recover(&quiet).await;
+    assert_eq!(recovered.finished, 1, "{recovered:?}");
+    h.check_invariants(&engine).await;
+    assert_eq!(h.successes().await["ORD-5"].len(), 1);
+}
+
+#[tokio::test]
+async fn central_down_before_register_then_restart_and_recover() {
+    let h = Harness::new(&[("ORD-R", "15.00 EUR", "pm_card_visa")]).await;
+    {
+        let engine = h.engine();
+        // The central answers the claim, then goes away before the registration.
+        let claim_then_down = async {
+            let report = engine
+                .charge(&request("ORD-R", "15.00 EUR"), &|p| {
+                    if matches!(
+                        p,
+                        Progress::Step {
+                            state: AttemptState::Intent,
+                            ..
+                        }
+                    ) {
+                        h.central.set_down(true);
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(report.state(), AttemptState::Created);
+            assert!(report.pending.unwrap().contains("nothing was charged"));
+        };
+        claim_then_down.await;
+        assert!(h.successes().await.is_empty());
+        // The engine (and its journal lock) is dropped here: a restart.
+    }
+    h.central.set_down(false);
+    let engine = h.engine();
+    let report = engine.recover(&quiet).await;
+    assert_eq!(report.finished, 1, "{report:?}");
+    h.check_invariants(&engine).await;
+    assert_eq!(h.successes().await["ORD-R"].len(), 1);
+}
+
+/// Puts an attempt in `confirm_sent` as a process would leave it when it died right after the
+/// durable confirm-sent, optionally after the confirm reached the gateway.
+async fn crashed_after_confirm_sent(
+    h: &Harness,
+    order: &str,
+    confirm_reached_gateway: bool,
+    age_ms: i64,
+) {
+    let claim = h
+        .central
+        .claim(&ClaimRequest {
+            order: OrderId::new(order).unwrap(),
+            operator: OperatorId::new("op-anna").unwrap(),
+            terminal: TerminalId::new("till-1").unwrap(),
+        })
+        .await
+        .unwrap();
+    let mut journal = Journal::open(&h.journal_path()).unwrap();
+    let now = SystemClock.now().plus_ms(-age_ms);
+    let new = NewAttempt {
+        id: new_attempt_id(now),
+        order: claim.order.id.clone(),
+        number: claim.attempt_number,
+        claim_token: claim.token,
+        amount: claim.order.amount,
+        customer: None::<CustomerId>,
+        payment_method: claim.order.payment_method.clone(),
+        operator: OperatorId::new("op-anna").unwrap(),
+        terminal: TerminalId::new("till-1").unwrap(),
+        offline: false,
+    };
+    let (attempt, _) = journal.begin_attempt(new, now).unwrap();
+    let created = h
+        .gateway
+        .create_intent(&CreateIntentRequest {
+            amount: attempt.amount,
+            customer: None,
+            payment_method: attempt.payment_method.to_string(),
+            off_session: true,
+            metadata: IntentMetadata {
+                order: attempt.order.clone(),
+                attempt: attempt.id,
+                attempt_number: attempt.number,
+                terminal: attempt.terminal.clone(),
+            },
+            key: attempt.create_key.clone(),
+        })
+        .await
+        .unwrap();
+    let intent = match created.outcome() {
+        CreateOutcome::Created { intent } => intent,
+        other => panic!("{other:?}"),
+    };
+    journal
+        .apply(
+            &attempt.id,
+            &AttemptEvent::CreateAnswered(CreateOutcome::Created {
+                intent: intent.clone(),
+            }),
+            now,
+        )
+        .unwrap();
+    h.central
+        .register_intent(&attempt.order, attempt.claim_token, &intent)
+        .await
+        .unwrap();
+    journal
+        .apply(
+            &attempt.id,
+            &AttemptEvent::RegisterAnswered(RegisterOutcome::Accepted),
+            now,
+        )
+        .unwrap();
+    let (confirm_sent, _) = journal
+        .apply(&attempt.id, &AttemptEvent::ConfirmBegun, now)
+        .unwrap();
+    if confirm_reached_gateway {
+        h.gateway
+            .confirm_intent(&ConfirmRequest {
+                intent: intent.clone(),
+                off_session: true,
+                key: confirm_sent.confirm_key().unwrap(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn recovery_after_a_crash_after_confirm_sent_charges_at_most_once() {
+    // A recent crash re-sends the confirm with its own key; one older than the key window's
+    // safe part (18 h) looks the intent up instead. Either way: exactly one execution.
+    const HOUR_MS: i64 = 3_600_000;
+    for (order, reached, age_ms) in [
+        ("ORD-X1", true, 0),
+        ("ORD-X2", false, 0),
+        ("ORD-X3", true, 19 * HOUR_MS),
+        ("ORD-X4", false, 19 * HOUR_MS),
+    ] {
+        let h = Harness::new(&[(order, "8.00 EUR", "pm_card_visa")]).await;
+        crashed_after_confirm_sent(&h, order, reached, age_ms).await;
+        let engine = h.engine();
+        let report = engine.recover(&quiet).await;
+        assert_eq!(report.finished, 1, "{order}: {report:?}");
+        h.check_invariants(&engine).await;
+        assert_eq!(h.successes().await[order].len(), 1, "{order}");
+        // The re-sent confirm carried the same key: the gateway replayed, it did not re-execute.
+        let ledger = h.ledger().await;
+        let confirm_key = ledger["idempotency_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key"].as_str().unwrap().starts_with("paydesk:confirm:"))
+            .unwrap()
+            .clone();
+        assert_eq!(confirm_key["executions"], 1, "{order}: {confirm_key}");
+        engine.relay_once().await.unwrap();
+        assert_eq!(h.central.status(order), OrderStatus::Paid);
+    }
+}
+
+#[tokio::test]
+async fn the_relay_backs_off_while_the_central_is_down_and_delivers_once_when_back() {
+    let h = Harness::new(&[
+        ("ORD-O1", "1.00 EUR", "pm_card_visa"),
+        ("ORD-O2", "2.00 EUR", "pm_card_chargeDeclined"),
+    ])
+    .await;
+    let engine = h.engine();
+    for (order, amount) in [("ORD-O1", "1.00 EUR"), ("ORD-O2", "2.00 EUR")] {
+        engine
+            .charge(&request(order, amount), &quiet)
+            .await
+            .unwrap();
+    }
+    h.central.set_down(true);
+    match engine.relay_once().await.unwrap() {
+        RelayOutcome::Retried { failures, .. } => assert_eq!(failures, 1),
+        other => panic!("{other:?}"),
+    }
+    // Not due again until its backoff passes; a due message comes back with its failure count.
+    h.central.set_down(false);
+    let mut outcome = engine.relay_once().await.unwrap();
+    for _ in 0..100 {
+        if outcome != RelayOutcome::Empty {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        outcome = engine.relay_once().await.unwrap();
+    }
+    assert_eq!(
+        outcome,
+        RelayOutcome::Sent {
+            delivered: 2,
+            parked: 0
+        }
+    );
+    assert_eq!(h.central.results(), 2);
+    assert_eq!(h.central.status("ORD-O1"), OrderStatus::Paid);
+    assert_eq!(h.central.status("ORD-O2"), OrderStatus::Failed);
+}
