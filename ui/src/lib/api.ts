@@ -13,6 +13,8 @@ export interface AttemptView {
   claim_token: number;
   amount: { minor: number; currency: string };
   amount_exponent: number;
+  customer: string | null;
+  payment_method: string;
   operator: string;
   terminal: string;
   offline: boolean;
@@ -31,8 +33,10 @@ export interface JournalStatus {
   path: string;
   verified: boolean;
   broken_at_seq: number | null;
+  broken_kind: string | null;
   events_checked: number;
   outbox_depth: number;
+  outbox_parked: number;
   outbox_oldest_age_ms: number | null;
 }
 

@@ -10,6 +10,8 @@ const ATTEMPT: AttemptView = {
   claim_token: 7,
   amount: { minor: 1234, currency: "EUR" },
   amount_exponent: 2,
+  customer: null,
+  payment_method: "pm_card_visa",
   operator: "op-anna",
   terminal: "till-1",
   offline: false,

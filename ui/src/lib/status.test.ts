@@ -7,8 +7,10 @@ const HEALTHY: JournalStatus = {
   path: "/tmp/journal.sqlite",
   verified: true,
   broken_at_seq: null,
+  broken_kind: null,
   events_checked: 12,
   outbox_depth: 0,
+  outbox_parked: 0,
   outbox_oldest_age_ms: null,
 };
 
@@ -18,10 +20,13 @@ describe("integrityLine", () => {
     expect(integrityLine({ ...HEALTHY, events_checked: 1 }).text).toBe("Journal verified (1 event)");
   });
   it("says where the chain breaks and what to do", () => {
-    expect(integrityLine({ ...HEALTHY, verified: false, broken_at_seq: 7 })).toEqual({
+    expect(integrityLine({ ...HEALTHY, verified: false, broken_at_seq: 7, broken_kind: "hash_mismatch" })).toEqual({
       ok: false,
       text: "Journal integrity broken at event 7. Stop charging and call your manager.",
     });
+    expect(integrityLine({ ...HEALTHY, verified: false, broken_kind: "missing_history" }).text).toBe(
+      "Journal integrity broken. Stop charging and call your manager.",
+    );
   });
 });
 
@@ -33,6 +38,12 @@ describe("outboxLine", () => {
     );
     expect(outboxLine({ ...HEALTHY, outbox_depth: 3, outbox_oldest_age_ms: 5 * 60_000 })).toBe(
       "3 results waiting to sync, oldest 5 min",
+    );
+  });
+  it("mentions results set aside for a manager", () => {
+    expect(outboxLine({ ...HEALTHY, outbox_parked: 2 })).toBe("Outbox empty; 2 set aside for a manager");
+    expect(outboxLine({ ...HEALTHY, outbox_depth: 1, outbox_oldest_age_ms: null, outbox_parked: 1 })).toBe(
+      "1 result waiting to sync; 1 set aside for a manager",
     );
   });
 });

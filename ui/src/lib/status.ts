@@ -20,9 +20,11 @@ export function integrityLine(status: JournalStatus): IntegrityLine {
   };
 }
 
-/** "Outbox empty" or "3 results waiting to sync, oldest 5 min". */
+/** "Outbox empty" or "3 results waiting to sync, oldest 5 min", plus any parked for a person. */
 export function outboxLine(status: JournalStatus): string {
-  if (status.outbox_depth === 0) return "Outbox empty";
+  const parked = status.outbox_parked > 0 ? `; ${status.outbox_parked} set aside for a manager` : "";
+  if (status.outbox_depth === 0) return `Outbox empty${parked}`;
   const count = status.outbox_depth === 1 ? "1 result waiting to sync" : `${status.outbox_depth} results waiting to sync`;
-  return status.outbox_oldest_age_ms === null ? count : `${count}, oldest ${formatAge(status.outbox_oldest_age_ms)}`;
+  const age = status.outbox_oldest_age_ms === null ? "" : `, oldest ${formatAge(status.outbox_oldest_age_ms)}`;
+  return `${count}${age}${parked}`;
 }

@@ -1,0 +1,19 @@
+//! Build script of the desktop shell: compiles tauri.conf.json, the capabilities and the app's
+//! command permissions into the binary.
+//!
+//! The capabilities live under src-tauri/ while the package root is the repository root, so
+//! tauri-build has to be told where to find them. Declaring the app's commands in an app manifest
+//! makes tauri-build generate one `allow-<command>` permission per command; the capability then
+//! grants exactly those, instead of every command to every window.
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(
+            tauri_build::AppManifest::new().commands(&["list_attempts", "journal_status"]),
+        );
+    if let Err(error) = tauri_build::try_build(attributes) {
+        // `{:#}` keeps the whole cause chain, which is where tauri-build says what it disliked.
+        panic!("tauri-build failed: {error:#}");
+    }
+}
