@@ -1,1 +1,210 @@
-//! Demo data (placeholder).
+//! The demo data set: twenty unpaid post-sale orders in EUR, USD and JPY whose saved payment
+//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure.
+//!
+//! Deliberately absent: randomness — the same ids every time, so seeding twice changes nothing.
+
+use paydesk_core::{Currency, Money, OrderId};
+use paydesk_protocol::ImportOrder;
+
+/// (order id, amount in minor units, currency, customer, payment method, description).
+const DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
+    (
+        "demo-1001",
+        12_900,
+        "EUR",
+        "cus_demo_anna",
+        "pm_card_visa",
+        "Phone order: espresso machine",
+    ),
+    (
+        "demo-1002",
+        4_550,
+        "EUR",
+        "cus_demo_bela",
+        "pm_card_visa",
+        "Invoice 2026-114 balance",
+    ),
+    (
+        "demo-1003",
+        89_000,
+        "EUR",
+        "cus_demo_chen",
+        "pm_card_mastercard",
+        "Deposit: kitchen refit",
+    ),
+    (
+        "demo-1004",
+        1_999,
+        "EUR",
+        "cus_demo_dora",
+        "pm_card_chargeDeclined",
+        "Replacement filter set",
+    ),
+    (
+        "demo-1005",
+        25_000,
+        "EUR",
+        "cus_demo_emil",
+        "pm_card_authenticationRequired",
+        "Balance due: sofa",
+    ),
+    (
+        "demo-1006",
+        7_300,
+        "EUR",
+        "cus_demo_fanni",
+        "pm_card_visa",
+        "Phone order: garden chairs",
+    ),
+    (
+        "demo-1007",
+        150_000,
+        "EUR",
+        "cus_demo_gabor",
+        "pm_card_visa",
+        "Deposit: conservatory",
+    ),
+    (
+        "demo-2001",
+        3_450,
+        "USD",
+        "cus_demo_hank",
+        "pm_card_visa",
+        "Phone order: headphones",
+    ),
+    (
+        "demo-2002",
+        12_000,
+        "USD",
+        "cus_demo_iris",
+        "pm_card_mastercard",
+        "Invoice 88-231",
+    ),
+    (
+        "demo-2003",
+        640,
+        "USD",
+        "cus_demo_jack",
+        "pm_card_chargeDeclined",
+        "Shipping surcharge",
+    ),
+    (
+        "demo-2004",
+        58_800,
+        "USD",
+        "cus_demo_kate",
+        "pm_card_visa",
+        "Balance due: e-bike",
+    ),
+    (
+        "demo-2005",
+        9_999,
+        "USD",
+        "cus_demo_liam",
+        "pm_card_authenticationRequired",
+        "Phone order: smart lock",
+    ),
+    (
+        "demo-2006",
+        2_500,
+        "USD",
+        "cus_demo_mia",
+        "pm_card_visa",
+        "Late fee, invoice 88-190",
+    ),
+    (
+        "demo-2007",
+        31_000,
+        "USD",
+        "cus_demo_noah",
+        "pm_card_chargeDeclined",
+        "Deposit: catering",
+    ),
+    (
+        "demo-3001",
+        4_800,
+        "JPY",
+        "cus_demo_oki",
+        "pm_card_visa",
+        "電話注文: 緑茶セット",
+    ),
+    (
+        "demo-3002",
+        128_000,
+        "JPY",
+        "cus_demo_pei",
+        "pm_card_visa",
+        "Balance due: road bike",
+    ),
+    (
+        "demo-3003",
+        9_900,
+        "JPY",
+        "cus_demo_ren",
+        "pm_card_chargeDeclined",
+        "Invoice 3-771",
+    ),
+    (
+        "demo-3004",
+        35_000,
+        "JPY",
+        "cus_demo_sora",
+        "pm_card_authenticationRequired",
+        "Deposit: tatami",
+    ),
+    (
+        "demo-3005",
+        1_200,
+        "JPY",
+        "cus_demo_taro",
+        "pm_card_mastercard",
+        "Phone order: chopsticks",
+    ),
+    (
+        "demo-3006",
+        76_500,
+        "JPY",
+        "cus_demo_umi",
+        "pm_card_visa",
+        "Balance due: camera",
+    ),
+];
+
+/// The demo orders.
+pub fn demo_orders() -> Vec<ImportOrder> {
+    DEMO.iter()
+        .map(
+            |(id, minor, currency, customer, pm, description)| ImportOrder {
+                order_id: OrderId::new(*id).expect("demo ids are valid"),
+                amount: Money::new(
+                    *minor,
+                    Currency::from_code(currency).expect("known currency"),
+                )
+                .expect("demo amounts are valid"),
+                customer_id: customer.to_string(),
+                payment_method_id: pm.to_string(),
+                description: description.to_string(),
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_orders_pass_the_import_checks() {
+        let orders = demo_orders();
+        assert_eq!(orders.len(), 20);
+        for o in &orders {
+            crate::import::check(o).unwrap();
+        }
+        assert!(orders
+            .iter()
+            .any(|o| o.payment_method_id == "pm_card_chargeDeclined"));
+        assert!(orders
+            .iter()
+            .any(|o| o.payment_method_id == "pm_card_authenticationRequired"));
+    }
+}

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod error;
+pub mod gateway_lookup;
 pub mod http;
 pub mod import;
 pub mod openapi;

@@ -1,3 +1,296 @@
-//! The `paydesk-central` command line (being written: serve, init-db, add-terminal, ...).
+//! The `paydesk-central` command line: serve the API, and the set-up commands (create the
+//! database, add a terminal or an operator, import orders, seed the demo data).
+//!
+//! Secrets never come from arguments (visible in `ps`): the admin token, webhook secrets and the
+//! gateway key are read from environment variables, a PIN from stdin. Deliberately absent: any
+//! logic of its own — each command is a thin call into the library.
 
-fn main() {}
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use paydesk_central::gateway_lookup::GatewayLookup;
+use paydesk_central::http::{Config, LEASE_MS_DEFAULT, SWEEP_INTERVAL_MS_DEFAULT};
+use paydesk_central::sweeper::IntentLookup;
+use paydesk_central::{auth, clock, demo, import, Store};
+use paydesk_core::{OperatorId, TerminalId};
+use paydesk_protocol::{ImportOrdersResponse, Role};
+
+/// Environment variable holding the admin token for set-up over HTTP.
+const ADMIN_TOKEN_ENV: &str = "PAYDESK_ADMIN_TOKEN";
+/// Environment variable holding the webhook signing secrets, comma-separated (newest first).
+const WEBHOOK_SECRETS_ENV: &str = "PAYDESK_WEBHOOK_SECRETS";
+/// Environment variable holding the gateway's secret key (for the sweeper and reconciliation).
+const GATEWAY_KEY_ENV: &str = "PAYDESK_GATEWAY_KEY";
+
+#[derive(Debug, Parser)]
+#[command(name = "paydesk-central", version, about = "Paydesk's central server")]
+struct Cli {
+    /// The database: a SQLite file path (created on first start) or a postgres:// URL.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYDESK_CENTRAL_DB",
+        default_value = "paydesk-central.db"
+    )]
+    db: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API; prints the bound address as the first line on stdout.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Claim lease in milliseconds.
+        #[arg(long, default_value_t = LEASE_MS_DEFAULT)]
+        lease_ms: i64,
+        /// Pause between sweeper passes in milliseconds.
+        #[arg(long, default_value_t = SWEEP_INTERVAL_MS_DEFAULT)]
+        sweep_interval_ms: u64,
+        /// Base URL of the Stripe-compatible gateway the sweeper asks (key from PAYDESK_GATEWAY_KEY).
+        #[arg(long)]
+        gateway_url: Option<String>,
+    },
+    /// Create the database (or bring its schema up to date) and exit.
+    InitDb,
+    /// Register a terminal and print its bearer token (shown this once).
+    AddTerminal { terminal_id: String },
+    /// Add an operator or a manager, reading the PIN from stdin.
+    AddOperator {
+        operator_id: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Read the PIN from standard input (the only way; it never goes on the command line).
+        #[arg(long, required = true)]
+        pin_stdin: bool,
+    },
+    /// Import orders from a .json or .csv file (idempotent on the order id).
+    ImportOrders { file: PathBuf },
+    /// Import the demo data set (twenty unpaid orders in EUR, USD and JPY).
+    SeedDemo,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Operator,
+    Manager,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let store = Store::open(&cli.db)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&cli.db)))?;
+    let result = run(cli.command, &store).await;
+    store.close().await;
+    result
+}
+
+async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
+    match command {
+        Command::Serve {
+            listen,
+            lease_ms,
+            sweep_interval_ms,
+            gateway_url,
+        } => serve(store, &listen, lease_ms, sweep_interval_ms, gateway_url).await,
+        Command::InitDb => {
+            println!("database ready ({})", store.backend().name());
+            Ok(())
+        }
+        Command::AddTerminal { terminal_id } => {
+            let id = TerminalId::new(terminal_id).context("terminal id")?;
+            let token = auth::new_token();
+            store
+                .add_terminal(&id, &auth::token_sha256(&token), clock::now())
+                .await?;
+            println!("{token}");
+            eprintln!("terminal {id} registered; the token above is shown only this once");
+            Ok(())
+        }
+        Command::AddOperator {
+            operator_id, role, ..
+        } => {
+            let id = OperatorId::new(operator_id).context("operator id")?;
+            let mut pin = String::new();
+            std::io::stdin()
+                .read_to_string(&mut pin)
+                .context("reading the PIN from stdin")?;
+            let pin = pin.trim().to_string();
+            let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin))
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            let role = match role {
+                RoleArg::Operator => Role::Operator,
+                RoleArg::Manager => Role::Manager,
+            };
+            store
+                .upsert_operator(&id, role, &hash, clock::now())
+                .await?;
+            println!("{} {id} saved", role.as_str());
+            Ok(())
+        }
+        Command::ImportOrders { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.to_string_lossy().to_ascii_lowercase();
+            let orders = if name.ends_with(".json") {
+                import::from_json(&bytes)
+            } else if name.ends_with(".csv") {
+                import::from_csv(&bytes)
+            } else {
+                bail!("{}: the file must end in .json or .csv", file.display());
+            }
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("reading orders from {}", file.display()))?;
+            print_import(&store.import_orders(&orders, clock::now()).await?);
+            Ok(())
+        }
+        Command::SeedDemo => {
+            print_import(
+                &store
+                    .import_orders(&demo::demo_orders(), clock::now())
+                    .await?,
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_import(r: &ImportOrdersResponse) {
+    println!(
+        "created {}, unchanged {}, conflicting {}",
+        r.created,
+        r.unchanged,
+        r.conflicting.len()
+    );
+    for id in &r.conflicting {
+        println!("conflicting: {id} exists with other content and was left as it was");
+    }
+}
+
+/// Hides a password in a database URL before it is logged or printed.
+fn redact(db: &str) -> String {
+    match (db.find("://"), db.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &db[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &db[..scheme + 3], &db[at..]),
+                None => db.to_string(),
+            }
+        }
+        _ => db.to_string(),
+    }
+}
+
+async fn serve(
+    store: &Store,
+    listen: &str,
+    lease_ms: i64,
+    sweep_interval_ms: u64,
+    gateway_url: Option<String>,
+) -> anyhow::Result<()> {
+    if lease_ms <= 0 {
+        bail!("--lease-ms must be positive");
+    }
+    let config = Config {
+        lease_ms,
+        admin_token: std::env::var(ADMIN_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty()),
+        webhook_secrets: std::env::var(WEBHOOK_SECRETS_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        sweep_interval_ms,
+    };
+    if config.admin_token.is_none() {
+        tracing::warn!("{ADMIN_TOKEN_ENV} is not set: the admin routes refuse every request");
+    }
+    let gateway: Option<Arc<dyn IntentLookup>> = match gateway_url {
+        None => {
+            tracing::warn!("no --gateway-url: expired claims with an intent stay unresolved");
+            None
+        }
+        Some(url) => {
+            let key = std::env::var(GATEWAY_KEY_ENV)
+                .with_context(|| format!("--gateway-url needs the key in {GATEWAY_KEY_ENV}"))?;
+            let key = paydesk_gateway::ApiKey::new(key).context("gateway key")?;
+            let stripe = paydesk_gateway::StripeGateway::new(
+                key,
+                paydesk_gateway::StripeConfig {
+                    base_url: url,
+                    ..Default::default()
+                },
+            )
+            .context("gateway configuration")?;
+            Some(Arc::new(GatewayLookup::new(Arc::new(stripe))))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let running = paydesk_central::start(store.clone(), config, gateway, listener)?;
+    // The first stdout line is the address, for scripts and tests that bind port 0.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", running.addr)?;
+    stdout.flush()?;
+    tracing::info!(addr = %running.addr, database = store.backend().name(), "central serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_in_database_urls_are_hidden() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/paydesk"),
+            "postgres://app:***@db:5432/paydesk"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact("/var/lib/central.db"), "/var/lib/central.db");
+    }
+}

@@ -1,0 +1,113 @@
+//! The sweeper's and reconciliation's view of a real gateway: an adapter from the gateway crate's
+//! connector (`paydesk_gateway::Gateway`) to the read-only [`IntentLookup`].
+//!
+//! Deliberately absent: any call that changes state at the gateway.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use paydesk_core::{Currency, GatewayIntentId, IntentStatus, Money, OrderId, Timestamp};
+use paydesk_gateway::{EventQuery, Gateway};
+
+use crate::sweeper::{GatewayIntent, IntentEvidence, IntentLookup};
+
+/// Events read per page when listing successes for reconciliation.
+const EVENT_PAGE_ROWS: u32 = 100;
+/// Pages read at most for one report (10,000 successes), so a report always ends.
+const EVENT_PAGES_MAX: u32 = 100;
+
+/// A gateway connector seen through [`IntentLookup`].
+#[derive(Debug, Clone)]
+pub struct GatewayLookup {
+    gateway: Arc<dyn Gateway>,
+}
+
+impl GatewayLookup {
+    pub fn new(gateway: Arc<dyn Gateway>) -> GatewayLookup {
+        GatewayLookup { gateway }
+    }
+}
+
+#[async_trait]
+impl IntentLookup for GatewayLookup {
+    async fn intent(&self, intent_id: &GatewayIntentId) -> Result<IntentEvidence, String> {
+        let view = self
+            .gateway
+            .retrieve_intent(intent_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match view.status {
+            IntentStatus::Succeeded => {
+                let minor = view.amount_received.unwrap_or(view.amount.minor());
+                let amount =
+                    Money::new(minor, view.amount.currency()).map_err(|e| e.to_string())?;
+                IntentEvidence::Succeeded { amount }
+            }
+            // Before a confirm this status only means "no payment method yet"; after a failed
+            // confirm it carries the payment error, which is the evidence of a decline.
+            IntentStatus::RequiresPaymentMethod { .. } if view.last_payment_error.is_some() => {
+                IntentEvidence::Declined
+            }
+            IntentStatus::RequiresAction => IntentEvidence::RequiresAction,
+            IntentStatus::Canceled => IntentEvidence::Canceled,
+            _ => IntentEvidence::Pending {
+                status: view.status_raw.clone(),
+            },
+        })
+    }
+
+    async fn intents_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<GatewayIntent>, String> {
+        let mut out = Vec::new();
+        let mut starting_after = None;
+        for _ in 0..EVENT_PAGES_MAX {
+            let page = self
+                .gateway
+                .list_events(&EventQuery {
+                    limit: EVENT_PAGE_ROWS,
+                    starting_after: starting_after.clone(),
+                    created_gte: Some(from.unix_ms() / 1000),
+                    types: vec!["payment_intent.succeeded".to_string()],
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            for event in &page.events {
+                if event.created * 1000 >= to.unix_ms() {
+                    continue;
+                }
+                let o = &event.object;
+                let (Some(id), Some(minor), Some(currency)) = (
+                    o["id"].as_str(),
+                    o["amount_received"].as_i64().or(o["amount"].as_i64()),
+                    o["currency"].as_str(),
+                ) else {
+                    continue;
+                };
+                let (Ok(intent_id), Ok(currency)) =
+                    (GatewayIntentId::new(id), Currency::from_code(currency))
+                else {
+                    continue;
+                };
+                let Ok(amount) = Money::new(minor, currency) else {
+                    continue;
+                };
+                out.push(GatewayIntent {
+                    intent_id,
+                    order_id: o["metadata"]["order_id"]
+                        .as_str()
+                        .and_then(|s| OrderId::new(s).ok()),
+                    amount,
+                    succeeded: true,
+                });
+            }
+            match page.events.last() {
+                Some(last) if page.has_more => starting_after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
