@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod claims;
 mod contention;
+mod openapi;
 mod orders;
 mod results;
 mod sweeper;
