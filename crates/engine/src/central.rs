@@ -5,7 +5,7 @@
 //! and against an in-memory double in the engine's own unit tests. Deliberately absent: HTTP, the
 //! wire format, authentication (the client implementation owns those).
 
-use std::fmt::{self, Debug};
+use std::fmt::Debug;
 
 use async_trait::async_trait;
 use paydesk_core::{
@@ -15,34 +15,16 @@ use paydesk_core::{
 use paydesk_journal::ResultMessage;
 use serde::Serialize;
 
-/// Where an order stands at the central.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Unpaid,
-    Paid,
-    Failed,
-    NeedsAction,
-    NeedsReview,
-}
+/// Where an order stands at the central (the central's own type).
+pub use paydesk_protocol::OrderStatus;
 
-impl OrderStatus {
-    /// Only an unpaid order, or one whose last attempt failed, may be charged.
-    pub fn is_chargeable(self) -> bool {
-        matches!(self, OrderStatus::Unpaid | OrderStatus::Failed)
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OrderStatus::Unpaid => "unpaid",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Failed => "failed",
-            OrderStatus::NeedsAction => "needs action",
-            OrderStatus::NeedsReview => "needs review",
-        })
-    }
+/// The orders the central lets a terminal claim: unpaid, or whose last attempt failed or needed
+/// the customer's action (a new attempt may follow once the customer has been in touch).
+pub fn is_chargeable(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Unpaid | OrderStatus::Failed | OrderStatus::NeedsAction
+    )
 }
 
 /// The order as the central sees it at the moment of the claim (a fresh re-read).
@@ -65,6 +47,9 @@ pub struct Claim {
     /// Computed with the central's clock.
     pub lease_expires_at: Timestamp,
     pub order: OrderSnapshot,
+    /// An intent a previous holder registered and nobody resolved: it must be settled before
+    /// another intent is created for the order.
+    pub open_intent: Option<GatewayIntentId>,
 }
 
 /// Who asks for the claim.
@@ -126,6 +111,7 @@ pub trait Central: Send + Sync + Debug {
         &self,
         order: &OrderId,
         token: ClaimToken,
+        attempt_number: AttemptNumber,
         intent: &GatewayIntentId,
     ) -> Result<(), CentralError>;
 

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paydesk_core::{
-    next_action, Action, Attempt, AttemptEvent, AttemptId, AttemptState, Effect, IdempotencyKey,
-    Money, NewAttempt, OperatorId, OrderId, RecoveryPolicy, RegisterOutcome, TerminalId,
+    next_action, Action, Attempt, AttemptEvent, AttemptId, AttemptState, Effect, GatewayIntentId,
+    IdempotencyKey, IntentStatus, Money, NewAttempt, OperatorId, OrderId, RecoveryPolicy,
+    RegisterOutcome, TerminalId,
 };
 use paydesk_gateway::{
     CancelResult, ConfirmRequest, CreateIntentRequest, Gateway, GatewayError, IntentMetadata,
@@ -23,7 +24,7 @@ use paydesk_gateway::{
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
-use crate::central::{Central, CentralError, ClaimRequest};
+use crate::central::{is_chargeable, Central, CentralError, Claim, ClaimRequest};
 use crate::clock::Clock;
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
@@ -119,6 +120,14 @@ pub enum EngineError {
         order: OrderId,
         expected: Money,
         current: Money,
+    },
+    #[error(
+        "order {order} was already charged through intent {intent} by a previous attempt: the \
+         central will mark it paid once that result is reconciled; do not charge it again"
+    )]
+    PreviousIntentCharged {
+        order: OrderId,
+        intent: GatewayIntentId,
     },
     /// The gateway refused our configuration (bad key, bad request): nothing was executed.
     #[error("{0}")]
@@ -229,10 +238,10 @@ impl Engine {
             attempt_number: claim.attempt_number.get(),
         });
         let order = &claim.order;
-        let stop = if !order.status.is_chargeable() {
+        let stop = if !is_chargeable(order.status) {
             Some(EngineError::NotChargeable {
                 order: order.id.clone(),
-                status: order.status.to_string(),
+                status: order.status.as_str().replace('_', " "),
             })
         } else if order.amount != request.expected_amount {
             Some(EngineError::AmountChanged {
@@ -249,6 +258,10 @@ impl Engine {
                 tracing::warn!(order = %order.id, error = %e, "could not release a claim; its lease will expire");
             }
             return Err(stop);
+        }
+
+        if let Some(open) = &claim.open_intent {
+            self.settle_open_intent(&claim, open).await?;
         }
 
         let now = self.clock.now();
@@ -275,6 +288,40 @@ impl Engine {
         });
         self.drive(attempt, &effects, INTERACTIVE_AMBIGUOUS_MAX, progress)
             .await
+    }
+
+    /// A takeover: the previous holder registered `open` and never reported a result. Nothing
+    /// new is created until that intent provably cannot move money: a succeeded or processing
+    /// intent stops the charge (the order is paid or about to be); any other is canceled first.
+    async fn settle_open_intent(
+        &self,
+        claim: &Claim,
+        open: &GatewayIntentId,
+    ) -> Result<(), EngineError> {
+        let view = self.gateway.retrieve_intent(open).await?;
+        let charged = || EngineError::PreviousIntentCharged {
+            order: claim.order.id.clone(),
+            intent: open.clone(),
+        };
+        match view.status {
+            IntentStatus::Succeeded | IntentStatus::Processing => return Err(charged()),
+            IntentStatus::Canceled => return Ok(()),
+            _ => {}
+        }
+        match self
+            .gateway
+            .cancel_intent(open, &IdempotencyKey::for_cancel(open))
+            .await?
+        {
+            CancelResult::Canceled(_) => Ok(()),
+            CancelResult::NotCancelable(view) if view.status == IntentStatus::Succeeded => {
+                Err(charged())
+            }
+            other => Err(EngineError::Internal(format!(
+                "the previous attempt's intent {open} could not be canceled ({other:?}); \
+                 try again in a moment"
+            ))),
+        }
     }
 
     /// Finishes every open attempt of this journal from its last durable state. Run at start-up
@@ -462,7 +509,7 @@ impl Engine {
             Action::Register { intent } => {
                 match self
                     .central
-                    .register_intent(&attempt.order, attempt.claim_token, &intent)
+                    .register_intent(&attempt.order, attempt.claim_token, attempt.number, &intent)
                     .await
                 {
                     Ok(()) => {

@@ -7,6 +7,7 @@
 //! clients), and anything that needs a window.
 
 mod central;
+mod central_http;
 mod clock;
 mod crash;
 mod flow;
@@ -14,7 +15,11 @@ mod ids;
 mod relay;
 
 pub use central::{
-    Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot, OrderStatus,
+    is_chargeable, Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot,
+    OrderStatus,
+};
+pub use central_http::{
+    HttpCentral, TerminalToken, CENTRAL_CONNECT_TIMEOUT_MS, CENTRAL_REQUEST_TIMEOUT_MS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crash::{CrashPoint, CRASH_AT_ENV};

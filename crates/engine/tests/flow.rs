@@ -139,6 +139,7 @@ impl Central for MemCentral {
             attempt_number: paydesk_core::AttemptNumber::new(number).unwrap(),
             lease_expires_at: Timestamp::from_unix_ms(i64::MAX / 2),
             order,
+            open_intent: None,
         })
     }
 
@@ -146,6 +147,7 @@ impl Central for MemCentral {
         &self,
         order: &OrderId,
         token: ClaimToken,
+        _attempt_number: paydesk_core::AttemptNumber,
         intent: &GatewayIntentId,
     ) -> Result<(), CentralError> {
         self.check_up()?;
@@ -634,7 +636,7 @@ async fn crashed_after_confirm_sent(
         )
         .unwrap();
     h.central
-        .register_intent(&attempt.order, attempt.claim_token, &intent)
+        .register_intent(&attempt.order, attempt.claim_token, attempt.number, &intent)
         .await
         .unwrap();
     journal

@@ -1,0 +1,296 @@
+//! The engine against the real central server over HTTP (embedded default: SQLite in a temporary
+//! file) and the sandbox gateway: the charge, the claim conflict as an operator sees it, the
+//! fencing of a stale claim, and exactly-once delivery of results.
+
+use std::sync::Arc;
+
+use paydesk_central::{auth, store::Store, Config};
+use paydesk_core::{AttemptState, GatewayIntentId, Money, OperatorId, OrderId, TerminalId};
+use paydesk_engine::{
+    Central, CentralError, ChargeRequest, ClaimRequest, DeliveryStatus, Engine, EngineConfig,
+    EngineError, HttpCentral, Progress, RelayOutcome, SystemClock, TerminalToken,
+};
+use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
+use paydesk_journal::{Journal, ResultMessage};
+use paydesk_protocol::{ImportOrder, OrderDetail, OrderStatus, Role};
+
+struct Stack {
+    central: paydesk_central::RunningCentral,
+    sandbox: paydesk_sandbox::SandboxHandle,
+    gateway: Arc<dyn Gateway>,
+    tokens: Vec<(TerminalId, String)>,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    async fn start(lease_ms: i64) -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("central.sqlite");
+        let store = Store::open(db.to_str().unwrap()).await.unwrap();
+        store.migrate().await.unwrap();
+        let now = paydesk_engine::Clock::now(&SystemClock);
+        let mut tokens = Vec::new();
+        for t in ["till-1", "till-2"] {
+            let terminal = TerminalId::new(t).unwrap();
+            let token = auth::new_token();
+            store
+                .add_terminal(&terminal, &auth::token_sha256(&token), now)
+                .await
+                .unwrap();
+            tokens.push((terminal, token));
+        }
+        for op in ["op-anna", "op-bela"] {
+            store
+                .upsert_operator(
+                    &OperatorId::new(op).unwrap(),
+                    Role::Operator,
+                    &auth::hash_pin("2468").unwrap(),
+                    now,
+                )
+                .await
+                .unwrap();
+        }
+        let orders: Vec<ImportOrder> = [
+            ("ORD-1", "12.34 EUR", "pm_card_visa"),
+            ("ORD-2", "5.00 EUR", "pm_card_chargeDeclined"),
+            ("ORD-3", "1200 JPY", "pm_card_visa"),
+        ]
+        .into_iter()
+        .map(|(id, amount, pm)| ImportOrder {
+            order_id: OrderId::new(id).unwrap(),
+            amount: Money::parse(amount).unwrap(),
+            customer_id: String::new(),
+            payment_method_id: pm.into(),
+            description: format!("test order {id}"),
+        })
+        .collect();
+        store.import_orders(&orders, now).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = Config {
+            lease_ms,
+            ..Config::default()
+        };
+        let central = paydesk_central::start(store, config, None, listener).unwrap();
+        let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig::default())
+            .await
+            .unwrap();
+        let gateway = Arc::new(
+            StripeGateway::new(
+                ApiKey::new("sk_test_paydesk").unwrap(),
+                StripeConfig::with_base_url(sandbox.base_url.clone()),
+            )
+            .unwrap(),
+        );
+        Stack {
+            central,
+            sandbox,
+            gateway,
+            tokens,
+            dir,
+        }
+    }
+
+    fn client(&self, terminal: usize) -> Arc<HttpCentral> {
+        Arc::new(
+            HttpCentral::new(
+                &format!("http://{}", self.central.addr),
+                TerminalToken::new(self.tokens[terminal].1.clone()),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn engine(&self, terminal: usize) -> Engine {
+        let mut config = EngineConfig::new(self.tokens[terminal].0.clone());
+        config.ambiguous_backoff_ms_base = 5;
+        let path = self.dir.path().join(format!("journal-{terminal}.sqlite"));
+        Engine::new(
+            Journal::open(&path).unwrap(),
+            Arc::clone(&self.gateway),
+            self.client(terminal),
+            Arc::new(SystemClock),
+            config,
+        )
+    }
+
+    async fn order(&self, id: &str) -> OrderDetail {
+        self.client(0)
+            .get_json(&format!("/v1/orders/{id}"))
+            .await
+            .unwrap()
+    }
+}
+
+fn charge(order: &str, operator: &str, amount: &str) -> ChargeRequest {
+    ChargeRequest {
+        order: OrderId::new(order).unwrap(),
+        operator: OperatorId::new(operator).unwrap(),
+        expected_amount: Money::parse(amount).unwrap(),
+    }
+}
+
+fn quiet(_: Progress) {}
+
+#[tokio::test]
+async fn charges_sync_to_the_central_exactly_once() {
+    let stack = Stack::start(60_000).await;
+    let engine = stack.engine(0);
+    let paid = engine
+        .charge(&charge("ORD-1", "op-anna", "12.34 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(paid.state(), AttemptState::Succeeded);
+    let declined = engine
+        .charge(&charge("ORD-2", "op-anna", "5.00 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(declined.state(), AttemptState::Declined);
+
+    // While the results are in the outbox the central still shows the claims.
+    assert_eq!(stack.order("ORD-1").await.order.status, OrderStatus::Unpaid);
+    assert_eq!(
+        engine.relay_once().await.unwrap(),
+        RelayOutcome::Sent {
+            delivered: 2,
+            parked: 0
+        }
+    );
+    let one = stack.order("ORD-1").await;
+    assert_eq!(one.order.status, OrderStatus::Paid);
+    assert_eq!(one.results.len(), 1);
+    assert_eq!(
+        one.order
+            .paid_intent_id
+            .as_ref()
+            .map(GatewayIntentId::as_str),
+        paid.attempt.intent_id.as_ref().map(GatewayIntentId::as_str)
+    );
+    assert_eq!(stack.order("ORD-2").await.order.status, OrderStatus::Failed);
+
+    // A paid order cannot be claimed again: the operator gets a sentence, nothing is journaled.
+    let again = engine
+        .charge(&charge("ORD-1", "op-anna", "12.34 EUR"), &quiet)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("paid"), "{again}");
+
+    // Delivering the same results again (a relay that died before marking them delivered)
+    // changes nothing: every one is a duplicate of what the central applied.
+    let attempts = engine
+        .attempts(paydesk_journal::AttemptFilter::default())
+        .await
+        .unwrap();
+    let again: Vec<ResultMessage> = attempts
+        .iter()
+        .map(|a| ResultMessage {
+            attempt_id: a.id,
+            order: a.order.clone(),
+            number: a.number,
+            claim_token: a.claim_token,
+            state: a.state,
+            amount: a.amount,
+            intent_id: a.intent_id.clone(),
+            operator: a.operator.clone(),
+            terminal: a.terminal.clone(),
+            offline: a.offline,
+            reason: a.reason.clone(),
+            decided_at: a.updated_at,
+            event_seq: 1,
+            event_hash: "0".repeat(64),
+        })
+        .collect();
+    let head = engine.with_journal(|j| j.head()).await.unwrap();
+    let statuses = stack.client(0).deliver(&again, head).await.unwrap();
+    assert_eq!(statuses, vec![DeliveryStatus::Duplicate; 2]);
+    assert_eq!(stack.order("ORD-1").await.results.len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_terminal_sees_who_holds_the_order() {
+    let stack = Stack::start(60_000).await;
+    let first = stack.client(0);
+    first
+        .claim(&ClaimRequest {
+            order: OrderId::new("ORD-3").unwrap(),
+            operator: OperatorId::new("op-anna").unwrap(),
+            terminal: TerminalId::new("till-1").unwrap(),
+        })
+        .await
+        .unwrap();
+    let err = stack
+        .engine(1)
+        .charge(&charge("ORD-3", "op-bela", "1200 JPY"), &quiet)
+        .await
+        .unwrap_err();
+    match &err {
+        EngineError::Central(CentralError::HeldBy {
+            operator, terminal, ..
+        }) => {
+            assert_eq!(operator.as_str(), "op-anna");
+            assert_eq!(terminal.as_str(), "till-1");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("op-anna"), "{err}");
+}
+
+#[tokio::test]
+async fn a_stale_claim_cannot_register_an_intent() {
+    let stack = Stack::start(100).await;
+    let request = |operator: &str, terminal: &str| ClaimRequest {
+        order: OrderId::new("ORD-3").unwrap(),
+        operator: OperatorId::new(operator).unwrap(),
+        terminal: TerminalId::new(terminal).unwrap(),
+    };
+    let old = stack
+        .client(0)
+        .claim(&request("op-anna", "till-1"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let new = stack
+        .client(1)
+        .claim(&request("op-bela", "till-2"))
+        .await
+        .unwrap();
+    assert!(new.token > old.token, "fencing tokens grow");
+    let intent = GatewayIntentId::new("pi_from_the_old_holder").unwrap();
+    let refused = stack
+        .client(0)
+        .register_intent(&old.order.id, old.token, old.attempt_number, &intent)
+        .await;
+    assert_eq!(refused, Err(CentralError::StaleClaim));
+}
+
+#[tokio::test]
+async fn a_wrong_token_and_an_unknown_order_are_clear_errors() {
+    let stack = Stack::start(60_000).await;
+    let intruder = HttpCentral::new(
+        &format!("http://{}", stack.central.addr),
+        TerminalToken::new("not-a-token"),
+    )
+    .unwrap();
+    let request = ClaimRequest {
+        order: OrderId::new("ORD-1").unwrap(),
+        operator: OperatorId::new("op-anna").unwrap(),
+        terminal: TerminalId::new("till-1").unwrap(),
+    };
+    assert_eq!(
+        intruder.claim(&request).await.unwrap_err(),
+        CentralError::Unauthorized
+    );
+    let unknown = stack
+        .client(0)
+        .claim(&ClaimRequest {
+            order: OrderId::new("ORD-404").unwrap(),
+            ..request
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown,
+        CentralError::UnknownOrder(OrderId::new("ORD-404").unwrap())
+    );
+    assert!(!format!("{intruder:?}").contains("not-a-token"));
+    let _ = &stack.sandbox;
+}
