@@ -6,7 +6,8 @@
 //! about orders and claims (the store and the pure `decide` own those); internal error messages
 //! never reach a client, only logs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -79,6 +80,10 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub gateway: Option<Arc<dyn IntentLookup>>,
+    /// Terminal ids by token hash, filled on first use. Terminals are never removed or re-keyed
+    /// while the server runs (there is no such route), so an entry cannot go stale; a future
+    /// revocation route must clear it.
+    pub terminals: Arc<RwLock<HashMap<String, TerminalId>>>,
 }
 
 /// Every route of the API, as (method, path) — the OpenAPI document is checked against it.
@@ -313,13 +318,22 @@ impl FromRequestParts<AppState> for TerminalAuth {
     type Rejection = CentralError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let token = bearer(parts)?;
-        match state
-            .store
-            .terminal_by_token_hash(&auth::token_sha256(token))
-            .await?
-        {
-            Some(id) => Ok(TerminalAuth(id)),
+        let hash = auth::token_sha256(bearer(parts)?);
+        let cached = state
+            .terminals
+            .read()
+            .ok()
+            .and_then(|t| t.get(&hash).cloned());
+        if let Some(id) = cached {
+            return Ok(TerminalAuth(id));
+        }
+        match state.store.terminal_by_token_hash(&hash).await? {
+            Some(id) => {
+                if let Ok(mut t) = state.terminals.write() {
+                    t.insert(hash, id.clone());
+                }
+                Ok(TerminalAuth(id))
+            }
             None => Err(CentralError::Unauthorized(
                 "unknown terminal token: ask an administrator to register this terminal",
             )),
@@ -534,12 +548,6 @@ async fn claim(
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> ApiResult<Response> {
     let order_id = order_path(path)?;
-    if !state.store.operator_exists(&req.operator_id).await? {
-        return Err(CentralError::Invalid(format!(
-            "operator {} is unknown: ask an administrator to add them",
-            req.operator_id
-        )));
-    }
     let claim = state
         .store
         .claim(

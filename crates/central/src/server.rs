@@ -42,6 +42,7 @@ pub fn start(
         store: store.clone(),
         config: Arc::new(config),
         gateway: gateway.clone(),
+        terminals: Default::default(),
     };
     let app = router(state);
     let mut server_stop = shutdown.subscribe();

@@ -558,6 +558,7 @@ impl Store {
              updated_at = $3 \
              WHERE order_id = $5 AND status IN ('unpaid', 'failed', 'needs_action') \
              AND (holder_terminal IS NULL OR lease_until <= $3) \
+             AND EXISTS (SELECT 1 FROM operators WHERE operator_id = $1) \
              RETURNING claim_token, attempt_seq, amount_minor, currency, status, customer_id, \
              payment_method_id, open_intent_id",
         )
@@ -570,7 +571,7 @@ impl Store {
         .await?;
         let Some(row) = row else {
             tx.rollback().await?;
-            return Err(self.why_not_claimable(order_id, now).await);
+            return Err(self.why_not_claimable(order_id, operator, now).await);
         };
         let token: i64 = row.try_get("claim_token")?;
         self.audit(
@@ -611,7 +612,21 @@ impl Store {
         })
     }
 
-    async fn why_not_claimable(&self, order_id: &OrderId, now: Timestamp) -> CentralError {
+    async fn why_not_claimable(
+        &self,
+        order_id: &OrderId,
+        operator: &OperatorId,
+        now: Timestamp,
+    ) -> CentralError {
+        match self.operator_exists(operator).await {
+            Err(e) => return e,
+            Ok(false) => {
+                return CentralError::Invalid(format!(
+                    "operator {operator} is unknown: ask an administrator to add them"
+                ))
+            }
+            Ok(true) => {}
+        }
         match self.order_row(order_id).await {
             Err(e) => e,
             Ok(None) => CentralError::OrderNotFound(order_id.clone()),
