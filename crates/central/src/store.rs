@@ -1578,6 +1578,88 @@ impl Store {
         Ok(true)
     }
 
+    /// Orders left in review by an *unknown* outcome (a `needs_review` result naming the open
+    /// intent), not held and with no contradiction flagged: the gateway may since know the answer.
+    pub async fn unknown_outcomes(&self, limit: u32) -> CentralResult<Vec<ExpiredClaim>> {
+        let rows = sqlx::query(
+            "SELECT o.order_id, o.claim_token, o.open_intent_id, o.amount_minor, o.currency \
+             FROM orders o WHERE o.status = 'needs_review' AND o.open_intent_id IS NOT NULL \
+             AND o.holder_terminal IS NULL \
+             AND EXISTS (SELECT 1 FROM results r WHERE r.order_id = o.order_id \
+                         AND r.outcome = 'needs_review' AND r.intent_id = o.open_intent_id) \
+             AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.order_id = o.order_id) \
+             ORDER BY o.updated_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let intent: Option<String> = r.try_get("open_intent_id")?;
+                let currency =
+                    Currency::from_code(&r.try_get::<String, _>("currency")?).map_err(corrupt)?;
+                Ok(ExpiredClaim {
+                    order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
+                    claim_token: claim_token(r.try_get::<i64, _>("claim_token")?.max(1))?,
+                    open_intent_id: intent
+                        .map(GatewayIntentId::new)
+                        .transpose()
+                        .map_err(corrupt)?,
+                    amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Settles an unknown outcome from the gateway's evidence, fenced on the order still being
+    /// in review on the same open intent. Returns false if it changed meanwhile.
+    pub async fn settle_unknown(
+        &self,
+        order: &ExpiredClaim,
+        resolution: SweepResolution,
+        now: Timestamp,
+    ) -> CentralResult<bool> {
+        let Some(intent) = order.open_intent_id.as_ref() else {
+            return Ok(false);
+        };
+        let (status, paid_intent, clear) = match resolution {
+            SweepResolution::Succeeded { amount } if amount == order.amount => {
+                ("paid", Some(intent.as_str().to_string()), true)
+            }
+            SweepResolution::Succeeded { .. } => return Ok(false),
+            SweepResolution::Failed => ("failed", None, true),
+            SweepResolution::Canceled => ("unpaid", None, true),
+            SweepResolution::RequiresAction => ("needs_action", None, false),
+            SweepResolution::NoIntent => return Ok(false),
+        };
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE orders SET status = $1, paid_intent_id = COALESCE($2, paid_intent_id), \
+             open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE open_intent_id END, updated_at = $4 \
+             WHERE order_id = $5 AND status = 'needs_review' AND open_intent_id = $6 \
+             AND holder_terminal IS NULL",
+        )
+        .bind(status)
+        .bind(paid_intent)
+        .bind(i64::from(clear))
+        .bind(now.unix_ms())
+        .bind(order.order_id.as_str())
+        .bind(intent.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2")
+            .bind(resolution.intent_state())
+            .bind(intent.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Lists an expired claim the gateway's evidence could not resolve, for managers.
     pub async fn mark_unresolved(
         &self,

@@ -3,7 +3,8 @@
 //! A claim with no registered intent cannot have charged anything, so it is released. A claim
 //! with a registered intent is resolved only from the gateway's evidence about *that* intent
 //! (succeeded → paid, failed → failed, canceled → released, requires action → needs action);
-//! anything else stays held and is listed for managers, and is re-checked on every pass.
+//! anything else stays held and is listed for managers, and is re-checked on every pass. Orders
+//! left in review by an unknown outcome are re-checked the same way on every pass.
 //! Deliberately absent: creating, confirming or cancelling intents — the sweeper only reads the
 //! gateway; charging is the desktop's job.
 
@@ -71,6 +72,8 @@ pub struct SweepReport {
     pub resolved: u32,
     /// Claims with an intent left held and listed for managers.
     pub unresolved: u32,
+    /// Unknown outcomes (`needs_review` results) settled from the gateway's evidence.
+    pub settled_unknown: u32,
 }
 
 /// One pass over the expired claims.
@@ -120,6 +123,25 @@ pub async fn sweep_once(
         if store.end_expired_claim(&claim, resolution, now).await? {
             tracing::info!(order = %claim.order_id, intent = %intent, ?resolution, "sweeper resolved an expired claim");
             report.resolved += 1;
+        }
+    }
+    // Unknown outcomes reported by terminals: re-checked on every pass until the gateway knows.
+    if let Some(gateway) = gateway {
+        for order in store.unknown_outcomes(SWEEP_ROWS_MAX).await? {
+            let Some(intent) = order.open_intent_id.clone() else {
+                continue;
+            };
+            let resolution = match gateway.intent(&intent).await {
+                Ok(IntentEvidence::Succeeded { amount }) => SweepResolution::Succeeded { amount },
+                Ok(IntentEvidence::Declined) => SweepResolution::Failed,
+                Ok(IntentEvidence::Canceled) => SweepResolution::Canceled,
+                Ok(IntentEvidence::RequiresAction) => SweepResolution::RequiresAction,
+                Ok(IntentEvidence::Pending { .. }) | Err(_) => continue,
+            };
+            if store.settle_unknown(&order, resolution, now).await? {
+                tracing::info!(order = %order.order_id, intent = %intent, ?resolution, "sweeper settled an unknown outcome");
+                report.settled_unknown += 1;
+            }
         }
     }
     Ok(report)

@@ -154,3 +154,155 @@ async fn sweeper_resolves_from_evidence_and_never_releases_blindly() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn unknown_outcomes_are_rechecked_until_the_gateway_knows() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let gateway = Arc::new(FakeGateway::default());
+        let app = TestApp::spawn(db, TestOptions::default()).await;
+        app.orders(&[("u-1", 100, "EUR"), ("u-2", 100, "EUR")])
+            .await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let mut items = Vec::new();
+        for order in ["u-1", "u-2"] {
+            let (_, claim) = app.claim(&t1, order, "alice").await;
+            let (tok, att) = (
+                claim["claim_token"].as_u64().unwrap(),
+                claim["attempt_number"].as_u64().unwrap(),
+            );
+            let intent = format!("pi_{order}");
+            app.post(
+                &format!("/v1/orders/{order}/intent"),
+                &t1,
+                json!({"claim_token": tok, "attempt_number": att, "intent_id": intent}),
+            )
+            .await;
+            items.push(result_item(
+                &attempt_id(),
+                order,
+                att,
+                tok,
+                "needs_review",
+                100,
+                "EUR",
+                Some(&intent),
+            ));
+        }
+        let (s, b) = app.post("/v1/results", &t1, batch(1, items)).await;
+        assert_eq!(s, 200, "{b}");
+        let status = |v: serde_json::Value| v["order"]["status"].as_str().unwrap().to_string();
+        assert_eq!(status(app.order("u-1").await), "needs_review");
+        // The gateway does not know yet: nothing changes.
+        let r = sweep_once(
+            &app.store,
+            Some(gateway.as_ref()),
+            paydesk_central::clock::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.settled_unknown, 0);
+        gateway.intents.lock().unwrap().insert(
+            "pi_u-1".into(),
+            IntentEvidence::Succeeded {
+                amount: Money::parse("1.00 EUR").unwrap(),
+            },
+        );
+        gateway
+            .intents
+            .lock()
+            .unwrap()
+            .insert("pi_u-2".into(), IntentEvidence::Declined);
+        let r = sweep_once(
+            &app.store,
+            Some(gateway.as_ref()),
+            paydesk_central::clock::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.settled_unknown, 2, "{db:?}");
+        let o1 = app.order("u-1").await;
+        assert_eq!(status(o1.clone()), "paid");
+        assert_eq!(o1["order"]["paid_intent_id"], "pi_u-1");
+        assert_eq!(status(app.order("u-2").await), "failed");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_report_over_http() {
+    #[derive(Debug)]
+    struct Listing;
+    #[async_trait]
+    impl IntentLookup for Listing {
+        async fn intent(&self, _: &GatewayIntentId) -> Result<IntentEvidence, String> {
+            Err("unused".into())
+        }
+        async fn intents_between(
+            &self,
+            _: Timestamp,
+            _: Timestamp,
+        ) -> Result<Vec<GatewayIntent>, String> {
+            let gi = |order: &str, intent: &str, amount: &str| GatewayIntent {
+                intent_id: GatewayIntentId::new(intent).unwrap(),
+                order_id: Some(order.parse().unwrap()),
+                amount: Money::parse(amount).unwrap(),
+                succeeded: true,
+            };
+            Ok(vec![
+                gi("r-1", "pi_r1", "1.00 EUR"),
+                gi("r-9", "pi_r9", "9.00 EUR"),
+            ])
+        }
+    }
+    let app = TestApp::spawn(
+        Db::Postgres,
+        TestOptions {
+            gateway: Some(Arc::new(Listing)),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.orders(&[("r-1", 100, "EUR"), ("r-2", 200, "EUR")])
+        .await;
+    app.operators(&["alice"]).await;
+    let t1 = app.terminal("t1").await;
+    let mut items = Vec::new();
+    for (order, intent) in [("r-1", "pi_r1"), ("r-2", "pi_r2")] {
+        let (_, claim) = app.claim(&t1, order, "alice").await;
+        let (tok, att) = (
+            claim["claim_token"].as_u64().unwrap(),
+            claim["attempt_number"].as_u64().unwrap(),
+        );
+        let minor = if order == "r-1" { 100 } else { 200 };
+        let mut item = result_item(
+            &attempt_id(),
+            order,
+            att,
+            tok,
+            "succeeded",
+            minor,
+            "EUR",
+            Some(intent),
+        );
+        item["occurred_at"] = json!(paydesk_central::clock::now().unix_ms());
+        items.push(item);
+    }
+    app.post("/v1/results", &t1, batch(1, items)).await;
+    let now = paydesk_central::clock::now().unix_ms();
+    let (s, report) = app
+        .get(
+            &format!("/v1/reconcile?from={}&to={}", now - 60_000, now + 1000),
+            &t1,
+        )
+        .await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["charged_not_recorded"][0]["order_id"], "r-9");
+    assert_eq!(report["recorded_not_charged"][0]["order_id"], "r-2");
+    assert_eq!(report["amount_mismatch"].as_array().unwrap().len(), 0);
+    let (s, _) = app
+        .get(&format!("/v1/reconcile?from={now}&to={}", now - 1), &t1)
+        .await;
+    assert_eq!(s, 400);
+    app.stop().await;
+}
