@@ -69,13 +69,21 @@ impl IntentLookup for GatewayLookup {
                 .list_events(&EventQuery {
                     limit: EVENT_PAGE_ROWS,
                     starting_after: starting_after.clone(),
-                    created_gte: Some(from.unix_ms() / 1000),
+                    // Filtered here instead: events come newest first, so paging stops at the
+                    // first page that reaches back before `from` (and the sandbox gateway does
+                    // not implement `created[gte]`).
+                    created_gte: None,
                     types: vec!["payment_intent.succeeded".to_string()],
                 })
                 .await
                 .map_err(|e| e.to_string())?;
             for event in &page.events {
-                if event.created * 1000 >= to.unix_ms() {
+                let created_ms = event.created.saturating_mul(1000);
+                // The type filter is a request, not a guarantee (the sandbox ignores it).
+                if event.event_type != "payment_intent.succeeded"
+                    || created_ms >= to.unix_ms()
+                    || created_ms < from.unix_ms() - 999
+                {
                     continue;
                 }
                 let o = &event.object;
@@ -94,6 +102,9 @@ impl IntentLookup for GatewayLookup {
                 let Ok(amount) = Money::new(minor, currency) else {
                     continue;
                 };
+                if out.iter().any(|g: &GatewayIntent| g.intent_id == intent_id) {
+                    continue;
+                }
                 out.push(GatewayIntent {
                     intent_id,
                     order_id: o["metadata"]["order_id"]
@@ -104,7 +115,11 @@ impl IntentLookup for GatewayLookup {
                 });
             }
             match page.events.last() {
-                Some(last) if page.has_more => starting_after = Some(last.id.clone()),
+                Some(last)
+                    if page.has_more && last.created.saturating_mul(1000) >= from.unix_ms() =>
+                {
+                    starting_after = Some(last.id.clone())
+                }
                 _ => break,
             }
         }

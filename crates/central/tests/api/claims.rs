@@ -98,7 +98,7 @@ async fn expired_lease_can_be_taken_over_and_the_open_intent_is_handed_on() {
         let app = TestApp::spawn(
             db,
             TestOptions {
-                lease_ms: Some(300),
+                lease_ms: Some(1_000),
                 ..Default::default()
             },
         )
@@ -112,7 +112,7 @@ async fn expired_lease_can_be_taken_over_and_the_open_intent_is_handed_on() {
             json!({"claim_token": 1, "attempt_number": claim["attempt_number"], "intent_id": "pi_1"})).await;
         let (status, _) = app.claim(&t2, "o-1", "bob").await;
         assert_eq!(status, 409);
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
         let (status, claim) = app.claim(&t2, "o-1", "bob").await;
         assert_eq!(status, 201, "{claim}");
         assert_eq!(claim["claim_token"], 2);

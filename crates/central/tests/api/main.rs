@@ -9,5 +9,6 @@ mod contention;
 mod openapi;
 mod orders;
 mod results;
+mod sandbox;
 mod sweeper;
 mod webhooks;

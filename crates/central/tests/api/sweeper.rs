@@ -39,14 +39,10 @@ impl IntentLookup for FakeGateway {
 async fn sweeper_resolves_from_evidence_and_never_releases_blindly() {
     for db in [Db::Sqlite, Db::Postgres] {
         let gateway = Arc::new(FakeGateway::default());
-        let app = TestApp::spawn(
-            db,
-            TestOptions {
-                lease_ms: Some(200),
-                ..Default::default()
-            },
-        )
-        .await;
+        // The default 60 s lease; the sweeper is given a later `now` instead of sleeping, so the
+        // test does not depend on how fast a loaded machine runs it.
+        let app = TestApp::spawn(db, TestOptions::default()).await;
+        let later = || paydesk_central::clock::now().plus_ms(61_000);
         app.orders(&[
             ("none", 100, "EUR"),
             ("paid", 100, "EUR"),
@@ -98,14 +94,9 @@ async fn sweeper_resolves_from_evidence_and_never_releases_blindly() {
         .await
         .unwrap();
         assert_eq!((r.released, r.resolved, r.unresolved), (0, 0, 0));
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let r = sweep_once(
-            &app.store,
-            Some(gateway.as_ref()),
-            paydesk_central::clock::now(),
-        )
-        .await
-        .unwrap();
+        let r = sweep_once(&app.store, Some(gateway.as_ref()), later())
+            .await
+            .unwrap();
         assert_eq!((r.released, r.resolved, r.unresolved), (1, 2, 2), "{db:?}");
         let status = |v: serde_json::Value| v["order"]["status"].as_str().unwrap().to_string();
         assert_eq!(
@@ -140,13 +131,9 @@ async fn sweeper_resolves_from_evidence_and_never_releases_blindly() {
             .lock()
             .unwrap()
             .insert("pi_pending".into(), IntentEvidence::RequiresAction);
-        let r = sweep_once(
-            &app.store,
-            Some(gateway.as_ref()),
-            paydesk_central::clock::now(),
-        )
-        .await
-        .unwrap();
+        let r = sweep_once(&app.store, Some(gateway.as_ref()), later())
+            .await
+            .unwrap();
         assert_eq!(r.resolved, 2);
         assert_eq!(status(app.order("pending").await), "needs_action");
         let (_, list) = app.get("/v1/unresolved", ADMIN_TOKEN).await;
