@@ -226,18 +226,23 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Per connection, so a reconnect keeps them: WAL lets readers in other
+                        // processes (backups, the CLI) proceed during writes; FULL makes every
+                        // commit durable, like the desktop journal; foreign keys are off by
+                        // default in SQLite.
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
-        if backend == Backend::Sqlite {
-            // WAL lets readers in other processes (backups, the CLI) proceed during writes; FULL
-            // makes every commit durable, like the desktop journal.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
-            sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&pool)
-                .await?;
-        }
         let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
@@ -1008,8 +1013,19 @@ impl Store {
         });
         let mut receipts: Vec<Option<ItemReceipt>> = vec![None; items.len()];
         let mut tx = self.pool.begin().await?;
+        // Results already stored are final forever, so one query finds the duplicates of a
+        // replayed batch without locking their orders (a replay costs less than a first pass).
+        let known = self.known_attempts(&mut tx, items).await?;
         for i in order {
-            let receipt = self.apply_one(&mut tx, terminal, &items[i], now).await?;
+            let receipt = if known.contains(&items[i].attempt_id.to_string()) {
+                ItemReceipt {
+                    attempt_id: items[i].attempt_id,
+                    status: ItemStatus::Duplicate,
+                    reason: None,
+                }
+            } else {
+                self.apply_one(&mut tx, terminal, &items[i], now).await?
+            };
             receipts[i] = Some(receipt);
         }
         let journal = self.record_head(&mut tx, terminal, head, now).await?;
@@ -1018,6 +1034,31 @@ impl Store {
             items: receipts.into_iter().flatten().collect(),
             journal,
         })
+    }
+
+    /// The attempt ids of `items` already in the inbox.
+    async fn known_attempts(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        items: &[ResultItem],
+    ) -> CentralResult<std::collections::HashSet<String>> {
+        let mut known = std::collections::HashSet::new();
+        // Well under both backends' bound-parameter limits.
+        for chunk in items.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT attempt_id FROM results WHERE attempt_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for item in chunk {
+                query = query.bind(item.attempt_id.to_string());
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                known.insert(row.try_get::<String, _>("attempt_id")?);
+            }
+        }
+        Ok(known)
     }
 
     async fn apply_one(
