@@ -160,3 +160,57 @@ async fn sweeper_settles_crashed_charges_from_the_sandbox() {
     }
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sandbox_webhooks_duplicated_and_reordered_mark_the_order_paid_once() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = TestApp::spawn(db, TestOptions::default()).await;
+        let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig {
+            webhook: paydesk_sandbox::WebhookSettings {
+                url: Some(app.url("/webhooks/stripe")),
+                secret: WEBHOOK_SECRET.to_string(),
+                duplicate: true,
+                reorder: true,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let gateway = StripeGateway::new(
+            ApiKey::new(KEY).unwrap(),
+            StripeConfig {
+                base_url: sandbox.base_url.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        app.orders(&[("wh-1", 1250, "EUR"), ("wh-2", 1250, "EUR")])
+            .await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let intent = charge_then_crash(&app, &gateway, &t1, "wh-1", "pm_card_visa", true).await;
+        charge_then_crash(&app, &gateway, &t1, "wh-2", "pm_card_chargeDeclined", true).await;
+        let mut paid = false;
+        for _ in 0..100 {
+            if app.order("wh-1").await["order"]["status"] == "paid" {
+                paid = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(paid, "{db:?}: the webhook marked the order paid");
+        let o = app.order("wh-1").await;
+        assert_eq!(o["order"]["paid_intent_id"], intent.as_str());
+        // The declined order is decided by its holder's result, not by the webhook.
+        assert_eq!(app.order("wh-2").await["order"]["status"], "unpaid");
+        // Let the duplicate deliveries arrive: each is answered 2xx, stored once (the event id is
+        // the primary key), and nothing contradicts the central.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let stored = app.store.webhook_event_count().await.unwrap();
+        let (_, flags) = app.get("/v1/flags", ADMIN_TOKEN).await;
+        assert!(stored >= 2, "{stored}");
+        assert_eq!(flags["flags"].as_array().unwrap().len(), 0, "{flags}");
+        sandbox.shutdown().await;
+        app.stop().await;
+    }
+}
