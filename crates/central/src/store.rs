@@ -2025,3 +2025,145 @@ fn decide(row: &OrderRow, item: &ResultItem) -> (ItemStatus, Option<String>, Ord
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An order of 10.00 EUR with current token 2, held or not, in `status`, paid by `paid`.
+    fn row(status: OrderStatus, held: bool, paid: Option<&str>, open: Option<&str>) -> OrderRow {
+        OrderRow {
+            order: Order {
+                order_id: OrderId::new("o").unwrap(),
+                amount: Money::parse("10.00 EUR").unwrap(),
+                customer_id: "c".into(),
+                payment_method_id: "p".into(),
+                description: String::new(),
+                status,
+                claim: None,
+                paid_intent_id: paid.map(|p| GatewayIntentId::new(p).unwrap()),
+                refunded_minor: 0,
+                disputed: false,
+                created_at: Timestamp::from_unix_ms(0),
+                updated_at: Timestamp::from_unix_ms(0),
+            },
+            claim_token: 2,
+            attempt_seq: 2,
+            holder_terminal: held.then(|| "t".to_string()),
+            lease_until: held.then_some(1),
+            open_intent_id: open.map(str::to_string),
+        }
+    }
+
+    fn item(outcome: ResultOutcome, token: u64, amount: &str, intent: Option<&str>) -> ResultItem {
+        ResultItem {
+            attempt_id: AttemptId::parse("0190a5d4-7e1c-7c3e-8d2a-1b2c3d4e5f60").unwrap(),
+            order_id: OrderId::new("o").unwrap(),
+            attempt_number: AttemptNumber::new(2).unwrap(),
+            claim_token: ClaimToken::new(token).unwrap(),
+            outcome,
+            amount: Money::parse(amount).unwrap(),
+            intent_id: intent.map(|i| GatewayIntentId::new(i).unwrap()),
+            offline: false,
+            occurred_at: Timestamp::from_unix_ms(0),
+        }
+    }
+
+    /// (status, new order status, release) for one case.
+    fn check(row: OrderRow, item: ResultItem) -> (ItemStatus, Option<OrderStatus>, bool) {
+        let (status, _, change) = decide(&row, &item);
+        (status, change.new_status, change.release)
+    }
+
+    #[test]
+    fn decide_table() {
+        use ItemStatus::{Applied, Flagged};
+        use OrderStatus::*;
+        use ResultOutcome as R;
+        let open = Some("pi_1");
+        let cases = [
+            // Current holder reports: applied, order moves, flag released.
+            (
+                row(Unpaid, true, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                (Applied, Some(Paid), true),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                item(R::Declined, 2, "10.00 EUR", open),
+                (Applied, Some(Failed), true),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                item(R::RequiresAction, 2, "10.00 EUR", open),
+                (Applied, Some(NeedsAction), true),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                item(R::Canceled, 2, "10.00 EUR", open),
+                (Applied, None, true),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                item(R::NeedsReview, 2, "10.00 EUR", open),
+                (Applied, Some(NeedsReview), true),
+            ),
+            // A stale success still marks the order paid (the money moved) but is flagged and
+            // leaves the newer holder alone; a stale decision is flagged and not applied.
+            (
+                row(Unpaid, true, None, None),
+                item(R::Succeeded, 1, "10.00 EUR", Some("pi_0")),
+                (Flagged, Some(Paid), false),
+            ),
+            (
+                row(Unpaid, true, None, None),
+                item(R::Declined, 1, "10.00 EUR", None),
+                (Flagged, None, false),
+            ),
+            // Contradictions: another amount, a second success.
+            (
+                row(Unpaid, true, None, open),
+                item(R::Succeeded, 2, "10.01 EUR", open),
+                (Flagged, Some(NeedsReview), true),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                item(R::Declined, 2, "10.01 EUR", open),
+                (Flagged, None, false),
+            ),
+            (
+                row(Paid, false, Some("pi_1"), None),
+                item(R::Succeeded, 2, "10.00 EUR", Some("pi_2")),
+                (Flagged, Some(NeedsReview), false),
+            ),
+            // The same success seen first by a webhook: nothing more to do.
+            (
+                row(Paid, true, Some("pi_1"), open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                (Applied, None, true),
+            ),
+            // A late decline for a paid order is history only.
+            (
+                row(Paid, false, Some("pi_1"), None),
+                item(R::Declined, 2, "10.00 EUR", Some("pi_0")),
+                (Applied, None, false),
+            ),
+        ];
+        for (i, (row, item, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(check(row, item), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn database_arguments() {
+        assert_eq!(database_url("postgres://u@h/db").1, Backend::Postgres);
+        assert_eq!(database_url("sqlite://x.db").1, Backend::Sqlite);
+        assert_eq!(
+            database_url("/var/lib/central.db"),
+            (
+                "sqlite:///var/lib/central.db?mode=rwc".to_string(),
+                Backend::Sqlite
+            )
+        );
+    }
+}
