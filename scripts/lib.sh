@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
 
 # Debian packages the desktop shell, its end-to-end test and the keyring need.
 DEBIAN_PACKAGES=(
-  build-essential pkg-config libssl-dev
+  build-essential pkg-config libssl-dev postgresql-client
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   webkit2gtk-driver xvfb xauth
   gnome-keyring dbus libdbus-1-dev
@@ -31,10 +31,43 @@ ensure_debian_packages() {
   fi
 }
 
-# Installs the UI's npm packages exactly as locked and builds ui/dist (the shell embeds it).
+# Installs the UI's npm packages exactly as locked — only when the installed tree is older than
+# the lock file, since `npm ci` wipes node_modules each time.
+ensure_ui_packages() {
+  command -v npm >/dev/null || { echo "npm is missing: install Node.js 20.19+ and npm" >&2; exit 1; }
+  local ui="$REPO_ROOT/ui"
+  if [[ ! -f $ui/node_modules/.package-lock.json || $ui/package-lock.json -nt $ui/node_modules/.package-lock.json ]]; then
+    step "installing the UI's npm packages (npm ci)"
+    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Builds ui/dist, which the shell embeds (it must exist before the shell compiles).
 ensure_ui_built() {
-  step "building the UI (npm ci, vite build)"
-  (cd "$REPO_ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+  ensure_ui_packages
+  step "building the UI (vite build)"
+  (cd "$REPO_ROOT/ui" && npm run build --silent)
+}
+
+# tauri-driver drives the app in its webview for the end-to-end test. Pinned to 2.1.0: the 3.0
+# alphas on crates.io pass the application capability differently.
+TAURI_DRIVER_VERSION=2.1.0
+ensure_tauri_driver() {
+  if ! cargo install --list | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
+    step "installing tauri-driver $TAURI_DRIVER_VERSION"
+    cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
+  fi
+  export TAURI_DRIVER="${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver"
+}
+
+# The central's tests need PostgreSQL on 127.0.0.1:5432 (these machines run it; start it if down).
+ensure_postgres() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    step "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 }
 
 # Builds the desktop binary with Tauri's asset protocol, so it serves ui/dist (not a dev server).
