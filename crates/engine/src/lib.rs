@@ -13,6 +13,7 @@ mod crash;
 mod flow;
 mod ids;
 mod relay;
+mod secrets;
 
 pub use central::{
     is_chargeable, Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot,
@@ -29,3 +30,7 @@ pub use flow::{
 };
 pub use ids::new_attempt_id;
 pub use relay::{RelayOutcome, OUTBOX_BATCH_ROWS_MAX};
+pub use secrets::{
+    KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
+    KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
+};
