@@ -1,0 +1,353 @@
+//! Paydesk's embedded default: on a machine with nothing else installed, the central server on a
+//! SQLite file and the sandbox gateway, both in this process on loopback, seeded with the demo
+//! orders and operators, with this terminal provisioned (its token in the OS keyring).
+//!
+//! The desktop app and the `paydesk stack` command start the same set through [`start`]; both
+//! build their engine through [`build_engine`]. Deliberately absent: charging (the engine does
+//! that), a window, and any plaintext secret on disk — the data directory holds the central's
+//! database, the terminal's id and the URLs of a running stack, never a token or a key.
+
+mod engine;
+mod files;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use paydesk_central::{auth, demo, gateway_lookup::GatewayLookup, Store};
+use paydesk_core::{OperatorId, TerminalId, Timestamp};
+use paydesk_engine::{
+    Clock, Engine, HttpCentral, Secret, SecretError, SecretStore, SystemClock, GATEWAY_API_KEY,
+    TERMINAL_TOKEN,
+};
+use paydesk_gateway::{ApiKey, StripeConfig, StripeGateway};
+use paydesk_protocol::Role;
+
+pub use engine::{build_engine, central_client, EngineSettings};
+pub use files::{read_stack_file, StackFile, STACK_FILE};
+
+/// The sandbox's API key: a fixed test-mode key (the sandbox moves no real money), kept in the
+/// secret store like a real key so the engine reads it the same way.
+pub const DEMO_GATEWAY_KEY: &str = "sk_test_paydesk_demo";
+/// The demo operator and their PIN (printed by the front ends: it is demo data, not a secret).
+pub const DEMO_OPERATOR: &str = "demo-operator";
+pub const DEMO_OPERATOR_PIN: &str = "1234";
+/// The demo manager and their PIN.
+pub const DEMO_MANAGER: &str = "demo-manager";
+pub const DEMO_MANAGER_PIN: &str = "9999";
+
+/// The central's database file in the data directory.
+pub const CENTRAL_DB_FILE: &str = "central.sqlite";
+/// The terminal's journal, where the front ends put it by default.
+pub const JOURNAL_FILE: &str = "journal.sqlite";
+/// The terminal id of this installation (not a secret), kept across restarts.
+const TERMINAL_FILE: &str = "terminal.json";
+/// Provisioned terminal ids are this prefix and eight random hex digits.
+const TERMINAL_PREFIX: &str = "desk-";
+/// A random terminal id that is already taken is drawn again at most this often (2^32 ids: a
+/// second collision means something else is wrong).
+const TERMINAL_ID_TRIES_MAX: u32 = 3;
+
+/// Why the stack could not start or an engine could not be built. Messages never carry secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("the data directory {path}: {detail}")]
+    DataDir { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Secrets(#[from] SecretError),
+    #[error(
+        "the secret store holds a live gateway key: the embedded stack uses the sandbox's test key \
+         and will not replace a live one; use another keyring service for the demo"
+    )]
+    LiveGatewayKey,
+    #[error("the embedded central: {0}")]
+    Central(String),
+    #[error("the sandbox gateway: {0}")]
+    Sandbox(String),
+    #[error("{0}")]
+    Journal(#[from] paydesk_journal::JournalError),
+    #[error("the gateway configuration: {0}")]
+    Gateway(String),
+}
+
+/// How to start the embedded stack.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Holds the central's database, the terminal id and `stack.json`; created if missing.
+    pub data_dir: PathBuf,
+    /// Where the terminal token and the gateway key go (the OS keyring in the product).
+    pub secrets: Arc<dyn SecretStore>,
+    /// Loopback ports; 0 picks free ones (read the URLs back from the [`Stack`]).
+    pub central_port: u16,
+    pub gateway_port: u16,
+    /// The central's claim lease.
+    pub lease_ms: i64,
+}
+
+impl StackConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, secrets: Arc<dyn SecretStore>) -> StackConfig {
+        StackConfig {
+            data_dir: data_dir.into(),
+            secrets,
+            central_port: 0,
+            gateway_port: 0,
+            lease_ms: paydesk_central::http::LEASE_MS_DEFAULT,
+        }
+    }
+}
+
+/// A running embedded stack. Call [`Stack::shutdown`] to stop both servers and wait for them.
+#[derive(Debug)]
+pub struct Stack {
+    /// `http://127.0.0.1:PORT` of the central.
+    pub central_url: String,
+    /// `http://127.0.0.1:PORT` of the sandbox gateway.
+    pub gateway_url: String,
+    /// This terminal, registered at the central; its token is in the secret store.
+    pub terminal: TerminalId,
+    /// True when this start registered a new terminal (first start, or the token was gone).
+    pub newly_provisioned: bool,
+    pub data_dir: PathBuf,
+    /// Read from the secret store at start; lives only in memory.
+    terminal_token: Secret,
+    gateway_key: Secret,
+    central: paydesk_central::RunningCentral,
+    sandbox: paydesk_sandbox::SandboxHandle,
+}
+
+/// Starts the central (SQLite in `data_dir`) and the sandbox on loopback, seeds the demo data
+/// (idempotent), and provisions this terminal unless the secret store still holds a token the
+/// central knows. Restarting over the same data directory reuses the database and the terminal.
+pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|e| StackError::DataDir {
+        path: data_dir.clone(),
+        detail: e.to_string(),
+    })?;
+    let gateway_key = ensure_demo_gateway_key(Arc::clone(&config.secrets)).await?;
+
+    let db = data_dir.join(CENTRAL_DB_FILE);
+    let db = db.to_str().ok_or_else(|| StackError::DataDir {
+        path: data_dir.clone(),
+        detail: "the path is not valid UTF-8".into(),
+    })?;
+    let store = Store::open(db).await.map_err(central_error)?;
+    let now = SystemClock.now();
+    seed_demo(&store, now).await?;
+    let (terminal, terminal_token, newly_provisioned) =
+        provision_terminal(&store, Arc::clone(&config.secrets), &data_dir, now).await?;
+
+    let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig {
+        port: config.gateway_port,
+        api_key: Some(DEMO_GATEWAY_KEY.to_string()),
+        ..paydesk_sandbox::SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| StackError::Sandbox(format!("{e:#}")))?;
+    // The central's sweeper asks the same sandbox about stale claims.
+    let lookup_gateway = StripeGateway::new(
+        ApiKey::new(gateway_key.expose()).map_err(|e| StackError::Gateway(e.to_string()))?,
+        StripeConfig::with_base_url(sandbox.base_url.clone()),
+    )
+    .map_err(|e| StackError::Gateway(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.central_port))
+        .await
+        .map_err(|e| {
+            StackError::Central(format!("listening on port {}: {e}", config.central_port))
+        })?;
+    let central = paydesk_central::start(
+        store,
+        paydesk_central::Config {
+            lease_ms: config.lease_ms,
+            ..paydesk_central::Config::default()
+        },
+        Some(Arc::new(GatewayLookup::new(Arc::new(lookup_gateway)))),
+        listener,
+    )
+    .map_err(|e| StackError::Central(e.to_string()))?;
+
+    let stack = Stack {
+        central_url: format!("http://{}", central.addr),
+        gateway_url: sandbox.base_url.clone(),
+        terminal,
+        newly_provisioned,
+        data_dir,
+        terminal_token,
+        gateway_key,
+        central,
+        sandbox,
+    };
+    files::write_stack_file(
+        &stack.data_dir,
+        &StackFile {
+            central_url: stack.central_url.clone(),
+            gateway_url: stack.gateway_url.clone(),
+            terminal_id: stack.terminal.clone(),
+        },
+    )
+    .map_err(|detail| StackError::DataDir {
+        path: stack.data_dir.clone(),
+        detail,
+    })?;
+    tracing::info!(central = %stack.central_url, gateway = %stack.gateway_url, terminal = %stack.terminal, "embedded stack running");
+    Ok(stack)
+}
+
+impl Stack {
+    /// What [`build_engine`] needs to run this terminal against this stack with `journal`.
+    pub fn engine_settings(&self, journal: &Path) -> EngineSettings {
+        EngineSettings {
+            central_url: self.central_url.clone(),
+            gateway_url: self.gateway_url.clone(),
+            terminal: self.terminal.clone(),
+            terminal_token: self.terminal_token.clone(),
+            gateway_key: self.gateway_key.clone(),
+            journal: journal.to_path_buf(),
+        }
+    }
+
+    /// An engine for this terminal against this stack (opens, and locks, `journal`).
+    pub fn engine(&self, journal: &Path) -> Result<Engine, StackError> {
+        build_engine(self.engine_settings(journal))
+    }
+
+    /// An HTTP client of the central with this terminal's token (the queue, the operators).
+    pub fn central_client(&self) -> Result<HttpCentral, StackError> {
+        central_client(&self.central_url, &self.terminal_token)
+    }
+
+    /// The central's store, for tools and tests that set up data directly.
+    pub fn central_store(&self) -> &Store {
+        &self.central.store
+    }
+
+    /// Stops the central (in-flight requests and the current sweep finish) and the sandbox, waits
+    /// for both, and removes `stack.json` so nobody is pointed at the stopped servers.
+    pub async fn shutdown(self) {
+        files::remove_stack_file(&self.data_dir, &self.central_url);
+        let store = self.central.store.clone();
+        self.central.shutdown().await;
+        self.sandbox.shutdown().await;
+        store.close().await;
+        tracing::info!("embedded stack stopped");
+    }
+}
+
+fn central_error(e: paydesk_central::CentralError) -> StackError {
+    StackError::Central(e.to_string())
+}
+
+/// Runs a secret-store call on a blocking thread: the keyring talks D-Bus synchronously.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SecretError> + Send + 'static,
+) -> Result<T, StackError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            StackError::Secrets(SecretError::Keyring {
+                detail: format!("the secret-store task failed: {e}"),
+            })
+        })?
+        .map_err(StackError::from)
+}
+
+/// Puts the sandbox's test key into the store unless it is there; refuses to replace a live key.
+async fn ensure_demo_gateway_key(secrets: Arc<dyn SecretStore>) -> Result<Secret, StackError> {
+    let demo = Secret::new(DEMO_GATEWAY_KEY).expect("the demo key is a valid secret");
+    let stored = {
+        let secrets = Arc::clone(&secrets);
+        blocking(move || secrets.get(GATEWAY_API_KEY)).await?
+    };
+    match stored {
+        Some(key) if key == demo => return Ok(demo),
+        Some(key) if !ApiKey::new(key.expose()).is_ok_and(|k| k.is_test_mode()) => {
+            return Err(StackError::LiveGatewayKey)
+        }
+        // Missing, or another test key: the sandbox accepts only the demo key.
+        _ => {}
+    }
+    let value = demo.clone();
+    blocking(move || secrets.set(GATEWAY_API_KEY, &value)).await?;
+    Ok(demo)
+}
+
+/// Imports the demo orders (idempotent on the order id) and adds the demo operator and manager
+/// if they are missing (hashing a PIN is slow on purpose, so existing ones are left alone).
+async fn seed_demo(store: &Store, now: Timestamp) -> Result<(), StackError> {
+    store
+        .import_orders(&demo::demo_orders(), now)
+        .await
+        .map_err(central_error)?;
+    for (id, pin, role) in [
+        (DEMO_OPERATOR, DEMO_OPERATOR_PIN, Role::Operator),
+        (DEMO_MANAGER, DEMO_MANAGER_PIN, Role::Manager),
+    ] {
+        let id = OperatorId::new(id).expect("demo operator ids are valid");
+        if store.operator_exists(&id).await.map_err(central_error)? {
+            continue;
+        }
+        let hash = tokio::task::spawn_blocking(move || auth::hash_pin(pin))
+            .await
+            .map_err(|e| StackError::Central(format!("hashing a demo PIN: {e}")))?
+            .map_err(StackError::Central)?;
+        store
+            .upsert_operator(&id, role, &hash, now)
+            .await
+            .map_err(central_error)?;
+    }
+    Ok(())
+}
+
+/// Reuses the terminal of the last start when the secret store still holds a token the central
+/// knows for it; otherwise registers a new terminal id and stores its token.
+async fn provision_terminal(
+    store: &Store,
+    secrets: Arc<dyn SecretStore>,
+    data_dir: &Path,
+    now: Timestamp,
+) -> Result<(TerminalId, Secret, bool), StackError> {
+    let known = files::read_terminal_file(&data_dir.join(TERMINAL_FILE));
+    let token = {
+        let secrets = Arc::clone(&secrets);
+        blocking(move || secrets.get(TERMINAL_TOKEN)).await?
+    };
+    if let (Some(terminal), Some(token)) = (&known, &token) {
+        let registered = store
+            .terminal_by_token_hash(&auth::token_sha256(token.expose()))
+            .await
+            .map_err(central_error)?;
+        if registered.as_ref() == Some(terminal) {
+            return Ok((terminal.clone(), token.clone(), false));
+        }
+    }
+    // A terminal's token cannot be re-issued (the central has no such route), so a lost token
+    // means a new terminal id; the old one simply stays unused.
+    let mut tries = 0;
+    let (terminal, token) = loop {
+        tries += 1;
+        let candidate = TerminalId::new(format!("{TERMINAL_PREFIX}{:08x}", fastrand::u32(..)))
+            .expect("generated terminal ids are valid");
+        let token = auth::new_token();
+        match store
+            .add_terminal(&candidate, &auth::token_sha256(&token), now)
+            .await
+        {
+            Ok(()) => {
+                let secret = Secret::new(token).expect("central tokens are valid secrets");
+                let value = secret.clone();
+                blocking(move || secrets.set(TERMINAL_TOKEN, &value)).await?;
+                break (candidate, secret);
+            }
+            Err(paydesk_central::CentralError::Conflict(_)) if tries < TERMINAL_ID_TRIES_MAX => {}
+            Err(e) => return Err(central_error(e)),
+        }
+    };
+    files::write_terminal_file(&data_dir.join(TERMINAL_FILE), &terminal).map_err(|detail| {
+        StackError::DataDir {
+            path: data_dir.to_path_buf(),
+            detail,
+        }
+    })?;
+    // The one log line about the token: where it went, never what it is.
+    tracing::info!(terminal = %terminal, entry = TERMINAL_TOKEN, "terminal provisioned; its token is in the secret store");
+    Ok((terminal, token, true))
+}
