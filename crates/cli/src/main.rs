@@ -1,0 +1,280 @@
+//! `paydesk`: the engine without a window — sign in, list the queue, charge an order, recover,
+//! sync, and review the journal — for operators' scripts, ops, and the system tests.
+//!
+//! Human-readable output by default, `--json` for scripts, and exit codes that say what happened
+//! (see `exit.rs`). Deliberately absent: logic of its own — every command is a thin call into the
+//! engine, the journal or the embedded stack — and secrets in arguments, output or files.
+
+/// `println!` that ignores a closed stdout (`paydesk queue | head`): the reader has what it
+/// wanted, and a panic there would look like a failed command.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same rule as [`out!`].
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod central;
+mod charge;
+mod config;
+mod exit;
+mod journal;
+mod output;
+mod setup;
+mod time;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use paydesk_engine::{Clock as _, SystemClock, KEYRING_SERVICE_DEFAULT};
+
+use crate::config::{SecretKind, Settings};
+use crate::exit::{CmdResult, SUCCESS, USAGE};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paydesk",
+    version,
+    about = "Paydesk without a window: charge post-sale orders, recover, sync, review the journal",
+    after_help = "Secrets come from the OS keyring (`paydesk provision`). For automation only, \
+                  PAYDESK_TERMINAL_TOKEN and PAYDESK_GATEWAY_KEY override the keyring.\n\
+                  Exit codes: 0 done/succeeded, 1 other error, 2 declined/requires action/canceled \
+                  (sign-in refused), 3 pending/unknown (recovery continues), 4 held by someone \
+                  else/not chargeable/amount changed, 5 central unreachable, 6 journal broken, \
+                  64 bad input or missing configuration."
+)]
+struct Cli {
+    /// Machine-readable output: one JSON document on stdout (progress as JSON lines on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Data directory (journal, caches, the embedded stack) [default: ~/.local/share/paydesk].
+    #[arg(long, global = true, env = "PAYDESK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The central server's URL [default: the running `paydesk stack` in the data directory].
+    #[arg(long, global = true, env = "PAYDESK_CENTRAL_URL")]
+    central: Option<String>,
+    /// The gateway's URL [default: the running `paydesk stack`, else https://api.stripe.com].
+    #[arg(long, global = true, env = "PAYDESK_GATEWAY_URL")]
+    gateway: Option<String>,
+    /// The journal file [default: journal.sqlite in the data directory].
+    #[arg(long, global = true, env = "PAYDESK_JOURNAL")]
+    journal: Option<PathBuf>,
+    /// This terminal's id at the central [default: the running `paydesk stack`'s terminal].
+    #[arg(long, global = true, env = "PAYDESK_TERMINAL")]
+    terminal: Option<String>,
+    /// The OS keyring service the secrets live under.
+    #[arg(long, global = true, env = "PAYDESK_KEYRING_SERVICE", default_value = KEYRING_SERVICE_DEFAULT)]
+    keyring_service: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the embedded default (central on SQLite + sandbox gateway) and run until Ctrl-C.
+    Stack {
+        /// Port of the central on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        central_port: u16,
+        /// Port of the sandbox gateway on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        gateway_port: u16,
+    },
+    /// Store a secret read from stdin in the OS keyring.
+    Provision {
+        #[arg(value_enum)]
+        secret: SecretArg,
+    },
+    /// Check an operator's PIN (read from stdin) against the central (offline: a cached copy).
+    SignIn {
+        #[arg(long)]
+        operator: String,
+    },
+    /// List the unpaid orders (offline: the cached queue, exit code 5).
+    Queue,
+    /// Charge an order's saved payment method.
+    Charge {
+        /// The order id, as the queue shows it.
+        order: String,
+        /// Who charges.
+        #[arg(long)]
+        operator: String,
+        /// The amount the operator expects, e.g. "12.34 EUR": a different amount at the central
+        /// stops the charge.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Show an attempt and its history.
+    Show { attempt: String },
+    /// Finish every unfinished attempt from its last durable state (one pass).
+    Recover,
+    /// Deliver queued results to the central until the outbox is empty or the central is down.
+    Sync,
+    /// Review the local journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// List attempts, newest first.
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        order: Option<String>,
+        /// From this time (inclusive; RFC 3339 or a UTC date).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this time (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Show an attempt and its history.
+    Show { attempt: String },
+    /// Export every attempt as CSV.
+    Export {
+        #[arg(long)]
+        csv: PathBuf,
+    },
+    /// Verify the hash chain and the records (exit 6 when broken).
+    Verify,
+    /// Per operator, day and currency [default range: today, UTC].
+    Totals {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SecretArg {
+    /// This terminal's bearer token for the central.
+    TerminalToken,
+    /// The gateway's secret API key.
+    GatewayKey,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are answers, not errors; every other parse error is bad usage
+            // (clap's own code 2 would read as "declined").
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitCode::from(SUCCESS)
+                }
+                _ => ExitCode::from(USAGE),
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,paydesk_stack=info".into()),
+        )
+        .init();
+    let settings = Settings {
+        json: cli.json,
+        data_dir: cli.data_dir,
+        central: cli.central,
+        gateway: cli.gateway,
+        journal: cli.journal,
+        terminal: cli.terminal,
+        keyring_service: cli.keyring_service,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("paydesk: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::OTHER);
+        }
+    };
+    let result = runtime.block_on(run(&settings, cli.command));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            if settings.json {
+                output::json(&serde_json::json!({
+                    "error": format!("{:#}", failure.error),
+                    "exit_code": failure.code,
+                }));
+            }
+            eprintln!("paydesk: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(settings: &Settings, command: Command) -> CmdResult {
+    match command {
+        Command::Stack {
+            central_port,
+            gateway_port,
+        } => setup::stack(settings, central_port, gateway_port).await,
+        Command::Provision { secret } => {
+            let kind = match secret {
+                SecretArg::TerminalToken => SecretKind::TerminalToken,
+                SecretArg::GatewayKey => SecretKind::GatewayKey,
+            };
+            setup::provision(settings, kind).await
+        }
+        Command::SignIn { operator } => central::sign_in(settings, &operator).await,
+        Command::Queue => central::queue(settings).await,
+        Command::Charge {
+            order,
+            operator,
+            amount,
+        } => charge::charge(settings, &order, &operator, &amount).await,
+        Command::Show { attempt } => journal::show(settings, &attempt),
+        Command::Recover => charge::recover(settings).await,
+        Command::Sync => charge::sync(settings).await,
+        Command::Journal { command } => match command {
+            JournalCommand::List {
+                state,
+                operator,
+                order,
+                from,
+                to,
+                limit,
+            } => journal::list(
+                settings,
+                &journal::ListArgs {
+                    state,
+                    operator,
+                    order,
+                    from,
+                    to,
+                    limit,
+                },
+            ),
+            JournalCommand::Show { attempt } => journal::show(settings, &attempt),
+            JournalCommand::Export { csv } => journal::export_csv(settings, &csv),
+            JournalCommand::Verify => journal::verify(settings),
+            JournalCommand::Totals { from, to } => {
+                journal::totals(settings, from.as_deref(), to.as_deref(), SystemClock.now())
+            }
+        },
+    }
+}

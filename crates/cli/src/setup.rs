@@ -1,0 +1,117 @@
+//! Setting a terminal up: `stack` (run the embedded default until Ctrl-C) and `provision` (store
+//! a secret read from stdin in the OS keyring).
+//!
+//! Deliberately absent: printing a secret. `stack` says where the terminal token went, never what
+//! it is; `provision` reads the value from stdin and confirms only the entry it wrote.
+
+use std::io::{Read as _, Write as _};
+
+use anyhow::Context as _;
+use paydesk_engine::Secret;
+use paydesk_gateway::ApiKey;
+use paydesk_stack::{
+    StackConfig, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
+};
+
+use crate::config::{SecretKind, Settings};
+use crate::exit::{CmdResult, Failure, SUCCESS};
+use crate::output;
+
+pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) -> CmdResult {
+    let data_dir = settings.data_dir()?;
+    let mut config = StackConfig::new(&data_dir, settings.keyring());
+    config.central_port = central_port;
+    config.gateway_port = gateway_port;
+    let stack = paydesk_stack::start(config)
+        .await
+        .context("starting the embedded stack")?;
+    // The URLs come first on stdout, for scripts and tests that bind port 0.
+    if settings.json {
+        output::json(&serde_json::json!({
+            "central_url": stack.central_url,
+            "gateway_url": stack.gateway_url,
+            "terminal_id": stack.terminal,
+            "data_dir": stack.data_dir,
+            "keyring_service": settings.keyring_service,
+            "operator": { "id": DEMO_OPERATOR, "pin": DEMO_OPERATOR_PIN },
+            "manager": { "id": DEMO_MANAGER, "pin": DEMO_MANAGER_PIN },
+        }));
+    } else {
+        out!("central {}", stack.central_url);
+        out!("gateway {}", stack.gateway_url);
+        out!("terminal {}", stack.terminal);
+        out!("data-dir {}", stack.data_dir.display());
+        out!("demo operator {DEMO_OPERATOR} PIN {DEMO_OPERATOR_PIN}");
+        out!("demo manager {DEMO_MANAGER} PIN {DEMO_MANAGER_PIN}");
+        out!(
+            "the terminal token and the sandbox key are in the OS keyring (service {}); other \
+             paydesk commands with the same --data-dir find this stack; Ctrl-C stops it",
+            settings.keyring_service
+        );
+    }
+    std::io::stdout().flush().context("writing to stdout")?;
+    shutdown_signal().await;
+    eprintln!("paydesk: stopping the embedded stack");
+    stack.shutdown().await;
+    Ok(SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+pub async fn provision(settings: &Settings, kind: SecretKind) -> CmdResult {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading the secret from stdin")?;
+    let secret = Secret::new(text.trim()).map_err(|e| {
+        Failure::usage(format!(
+            "the {} on stdin: {e}; e.g. `printf '%s' \"$TOKEN\" | paydesk provision {}`",
+            kind.what(),
+            kind.provision_arg()
+        ))
+    })?;
+    if let SecretKind::GatewayKey = kind {
+        ApiKey::new(secret.expose())
+            .map_err(|e| Failure::usage(format!("the gateway key on stdin: {e}")))?;
+    }
+    let store = settings.keyring();
+    let value = secret.clone();
+    tokio::task::spawn_blocking(move || store.set(kind.entry(), &value))
+        .await
+        .context("the keyring task failed")?
+        .with_context(|| format!("storing the {} in the OS keyring", kind.what()))?;
+    if settings.json {
+        output::json(&serde_json::json!({
+            "stored": kind.entry(),
+            "keyring_service": settings.keyring_service,
+        }));
+    } else {
+        out!(
+            "stored the {} in the OS keyring (service {}, entry {})",
+            kind.what(),
+            settings.keyring_service,
+            kind.entry()
+        );
+    }
+    Ok(SUCCESS)
+}

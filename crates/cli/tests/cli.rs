@@ -1,0 +1,616 @@
+//! The real `paydesk` binary as a child process against an embedded stack (the central on SQLite
+//! and the sandbox gateway, in this test process): charge outcomes and exit codes, `--json`,
+//! the claim conflict, journal verification before and after tampering, the CSV export, bad
+//! input, offline answers, and a crash at a named point finished by `paydesk recover`.
+//!
+//! Secrets reach the child through `PAYDESK_TERMINAL_TOKEN` / `PAYDESK_GATEWAY_KEY` (the keyring
+//! path is tested in `keyring.rs`, under a real Secret Service).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use paydesk_central::auth;
+use paydesk_core::{OperatorId, OrderId, TerminalId};
+use paydesk_engine::{
+    Central, ClaimRequest, Clock, HttpCentral, MemorySecretStore, SecretStore, SystemClock,
+    TerminalToken, GATEWAY_API_KEY, TERMINAL_TOKEN,
+};
+use paydesk_protocol::{OrderDetail, OrderStatus};
+use paydesk_stack::{Stack, StackConfig, DEMO_OPERATOR};
+use serde_json::Value;
+
+/// Exit codes, as documented in `paydesk --help`.
+const SUCCESS: i32 = 0;
+const REFUSED: i32 = 2;
+const CONFLICT: i32 = 4;
+const UNREACHABLE: i32 = 5;
+const JOURNAL_BROKEN: i32 = 6;
+const USAGE: i32 = 64;
+
+struct Harness {
+    stack: Option<Stack>,
+    /// The CLI's data directory (journal, caches); the stack has its own beside it.
+    cli_dir: PathBuf,
+    central_url: String,
+    gateway_url: String,
+    terminal: TerminalId,
+    token: String,
+    gateway_key: String,
+    _dir: tempfile::TempDir,
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemorySecretStore::new());
+        let stack =
+            paydesk_stack::start(StackConfig::new(dir.path().join("stack"), secrets.clone()))
+                .await
+                .unwrap();
+        let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
+        let key = secrets.get(GATEWAY_API_KEY).unwrap().unwrap();
+        let cli_dir = dir.path().join("cli");
+        std::fs::create_dir_all(&cli_dir).unwrap();
+        Harness {
+            central_url: stack.central_url.clone(),
+            gateway_url: stack.gateway_url.clone(),
+            terminal: stack.terminal.clone(),
+            token: token.expose().to_string(),
+            gateway_key: key.expose().to_string(),
+            stack: Some(stack),
+            cli_dir,
+            _dir: dir,
+        }
+    }
+
+    fn stack(&self) -> &Stack {
+        self.stack.as_ref().expect("the stack is running")
+    }
+
+    fn journal(&self) -> PathBuf {
+        self.cli_dir.join("journal.sqlite")
+    }
+
+    /// `paydesk` configured for this stack through the environment only.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
+        clear_paydesk_env(&mut cmd);
+        cmd.env("PAYDESK_DATA_DIR", &self.cli_dir)
+            .env("PAYDESK_CENTRAL_URL", &self.central_url)
+            .env("PAYDESK_GATEWAY_URL", &self.gateway_url)
+            .env("PAYDESK_TERMINAL", self.terminal.as_str())
+            .env("PAYDESK_TERMINAL_TOKEN", &self.token)
+            .env("PAYDESK_GATEWAY_KEY", &self.gateway_key);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        run(self.command(), args, None)
+    }
+
+    fn charge(&self, order: &str, amount: &str) -> Run {
+        self.run(&[
+            "charge",
+            order,
+            "--operator",
+            DEMO_OPERATOR,
+            "--amount",
+            amount,
+        ])
+    }
+
+    async fn order(&self, id: &str) -> OrderDetail {
+        self.stack()
+            .central_client()
+            .unwrap()
+            .get_json(&format!("/v1/orders/{id}"))
+            .await
+            .unwrap()
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            stack.shutdown().await;
+        }
+    }
+}
+
+/// No setting of the developer's environment leaks into a test run.
+fn clear_paydesk_env(cmd: &mut Command) {
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PAYDESK_") {
+            cmd.env_remove(name);
+        }
+    }
+    // A keyring service nobody uses, in case a Secret Service is running.
+    cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused");
+}
+
+fn run(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the paydesk binary starts");
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Succeeded intents the sandbox (the gateway's ground truth) holds for `order`.
+async fn ledger_successes(gateway_url: &str, order: &str) -> usize {
+    let ledger: Value = reqwest::get(format!("{gateway_url}/admin/ledger"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ledger["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["order_id"] == order && i["status"] == "succeeded")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charges_exit_with_their_outcome_and_reach_the_central() {
+    let h = Harness::start().await;
+    let paid = h.charge("demo-1001", "129.00 EUR");
+    assert_eq!(paid.code, Some(SUCCESS), "{paid:?}");
+    assert!(paid.stdout.contains("claimed demo-1001"), "{paid:?}");
+    assert!(
+        paid.stdout
+            .contains("succeeded: order demo-1001, 129.00 EUR"),
+        "{paid:?}"
+    );
+    assert!(paid.stdout.contains("1 delivered"), "{paid:?}");
+    assert_eq!(h.order("demo-1001").await.order.status, OrderStatus::Paid);
+
+    let declined = h.charge("demo-1004", "19.99 EUR");
+    assert_eq!(declined.code, Some(REFUSED), "{declined:?}");
+    assert!(
+        declined.stdout.contains("declined: order demo-1004"),
+        "{declined:?}"
+    );
+    assert_eq!(h.order("demo-1004").await.order.status, OrderStatus::Failed);
+
+    let again = h.charge("demo-1001", "129.00 EUR");
+    assert_eq!(again.code, Some(CONFLICT), "a paid order: {again:?}");
+    assert!(again.stderr.contains("paid"), "{again:?}");
+    assert_eq!(ledger_successes(&h.gateway_url, "demo-1001").await, 1);
+
+    // No secret in anything the binary printed.
+    for run in [&paid, &declined, &again] {
+        for text in [&run.stdout, &run.stderr] {
+            assert!(!text.contains(&h.token));
+            assert!(!text.contains(&h.gateway_key));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_parses_everywhere() {
+    let h = Harness::start().await;
+    let charge = h.run(&[
+        "--json",
+        "charge",
+        "demo-2001",
+        "--operator",
+        DEMO_OPERATOR,
+        "--amount",
+        "34.50 USD",
+    ]);
+    assert_eq!(charge.code, Some(SUCCESS), "{charge:?}");
+    let doc = charge.json();
+    assert_eq!(doc["outcome"], "succeeded");
+    assert_eq!(doc["exit_code"], 0);
+    assert_eq!(doc["amount"], "34.50 USD");
+    assert_eq!(doc["sync"]["delivered"], 1);
+    let attempt_id = doc["attempt"]["id"].as_str().unwrap().to_string();
+    // Progress went to stderr as JSON lines.
+    for line in charge.stderr.lines().filter(|l| l.starts_with('{')) {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+
+    let list = h.run(&["--json", "journal", "list"]);
+    assert_eq!(list.code, Some(SUCCESS), "{list:?}");
+    assert_eq!(list.json()["attempts"].as_array().unwrap().len(), 1);
+
+    let show = h.run(&["--json", "show", &attempt_id]);
+    assert_eq!(show.code, Some(SUCCESS), "{show:?}");
+    let shown = show.json();
+    assert_eq!(shown["attempt"]["state"], "succeeded");
+    assert!(shown["timeline"].as_array().unwrap().len() >= 5);
+    let human = h.run(&["journal", "show", &attempt_id]);
+    assert!(human.stdout.contains("timeline:"), "{human:?}");
+    assert!(human.stdout.contains("confirm_answered"), "{human:?}");
+
+    let queue = h.run(&["--json", "queue"]);
+    assert_eq!(queue.code, Some(SUCCESS), "{queue:?}");
+    let orders = queue.json()["orders"].as_array().unwrap().len();
+    assert_eq!(orders, 19, "twenty demo orders, one paid");
+
+    let verify = h.run(&["--json", "journal", "verify"]);
+    assert_eq!(verify.json()["intact"], true, "{verify:?}");
+    let totals = h.run(&["--json", "journal", "totals"]);
+    assert_eq!(totals.code, Some(SUCCESS), "{totals:?}");
+    assert_eq!(totals.json()["totals"][0]["succeeded"], 1, "{totals:?}");
+    let sync = h.run(&["--json", "sync"]);
+    assert_eq!(sync.json()["sync"]["waiting"], 0, "{sync:?}");
+    let recover = h.run(&["--json", "recover"]);
+    assert_eq!(recover.json()["report"]["examined"], 0, "{recover:?}");
+
+    let usage = h.run(&[
+        "--json",
+        "charge",
+        "demo-2001",
+        "--operator",
+        "x",
+        "--amount",
+        "12",
+    ]);
+    assert_eq!(usage.code, Some(USAGE), "{usage:?}");
+    assert_eq!(usage.json()["exit_code"], USAGE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_held_by_another_terminal_exits_4_and_names_the_holder() {
+    let h = Harness::start().await;
+    // A second terminal, registered at the central, claims the order first.
+    let other = TerminalId::new("till-other").unwrap();
+    let other_token = auth::new_token();
+    h.stack()
+        .central_store()
+        .add_terminal(&other, &auth::token_sha256(&other_token), SystemClock.now())
+        .await
+        .unwrap();
+    let client = HttpCentral::new(&h.central_url, TerminalToken::new(other_token)).unwrap();
+    client
+        .claim(&ClaimRequest {
+            order: OrderId::new("demo-1002").unwrap(),
+            operator: OperatorId::new("demo-manager").unwrap(),
+            terminal: other.clone(),
+        })
+        .await
+        .unwrap();
+
+    let held = h.charge("demo-1002", "45.50 EUR");
+    assert_eq!(held.code, Some(CONFLICT), "{held:?}");
+    assert!(held.stderr.contains("demo-manager"), "{held:?}");
+    assert!(held.stderr.contains("till-other"), "{held:?}");
+
+    let changed = h.charge("demo-1003", "890.01 EUR");
+    assert_eq!(changed.code, Some(CONFLICT), "{changed:?}");
+    assert!(changed.stderr.contains("changed"), "{changed:?}");
+
+    let unknown = h.charge("demo-9999", "1.00 EUR");
+    assert_eq!(unknown.code, Some(CONFLICT), "{unknown:?}");
+}
+
+/// Drops the append-only triggers and edits an event, as an attacker with the file would.
+fn tamper(journal: &Path) {
+    let raw = rusqlite::Connection::open(journal).unwrap();
+    raw.execute_batch(
+        "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; \
+         DROP TRIGGER attempts_no_delete; DROP TRIGGER outbox_no_delete; \
+         UPDATE events SET detail = '{\"outcome\":\"edited\"}' WHERE seq = 2;",
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_verify_passes_intact_and_catches_tampering() {
+    let h = Harness::start().await;
+    assert_eq!(h.charge("demo-1001", "129.00 EUR").code, Some(SUCCESS));
+    let intact = h.run(&["journal", "verify"]);
+    assert_eq!(intact.code, Some(SUCCESS), "{intact:?}");
+    assert!(
+        intact
+            .stdout
+            .contains("journal intact: 5 events, 1 attempts"),
+        "{intact:?}"
+    );
+
+    tamper(&h.journal());
+    let broken = h.run(&["journal", "verify"]);
+    assert_eq!(broken.code, Some(JOURNAL_BROKEN), "{broken:?}");
+    assert!(broken.stdout.contains("journal BROKEN"), "{broken:?}");
+    assert!(broken.stdout.contains("event 2"), "{broken:?}");
+    let json = h.run(&["--json", "journal", "verify"]);
+    assert_eq!(json.code, Some(JOURNAL_BROKEN));
+    assert_eq!(json.json()["intact"], false);
+    assert_eq!(json.json()["report"]["broken"]["seq"], 2);
+
+    // A broken journal stops charging (I8): nothing is claimed or sent.
+    let refused = h.charge("demo-1002", "45.50 EUR");
+    assert_eq!(refused.code, Some(JOURNAL_BROKEN), "{refused:?}");
+    assert_eq!(h.order("demo-1002").await.order.claim, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csv_export_has_every_attempt_with_its_evidence() {
+    let h = Harness::start().await;
+    assert_eq!(h.charge("demo-1001", "129.00 EUR").code, Some(SUCCESS));
+    assert_eq!(h.charge("demo-3003", "9900 JPY").code, Some(REFUSED));
+    let file = h.cli_dir.join("attempts.csv");
+    let export = h.run(&["journal", "export", "--csv", file.to_str().unwrap()]);
+    assert_eq!(export.code, Some(SUCCESS), "{export:?}");
+    assert!(
+        export.stdout.contains("exported 2 attempt(s)"),
+        "{export:?}"
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "attempt_id,order_id,attempt_number,operator_id,terminal_id,amount,amount_minor,\
+         currency,state,intent_id,claim_token,created_at,updated_at,reason,offline"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    let paid = &rows[0];
+    assert_eq!(paid[1], "demo-1001");
+    assert_eq!(paid[2], "1");
+    assert_eq!(paid[3], DEMO_OPERATOR);
+    assert_eq!(paid[4], h.terminal.as_str());
+    assert_eq!((paid[5], paid[6], paid[7]), ("129.00", "12900", "EUR"));
+    assert_eq!(paid[8], "succeeded");
+    assert!(paid[9].starts_with("pi_"), "{paid:?}");
+    assert!(paid[11].ends_with('Z') && paid[12].ends_with('Z'));
+    assert_eq!(paid[14], "false");
+    let declined = &rows[1];
+    assert_eq!(declined[1], "demo-3003");
+    assert_eq!(
+        (declined[5], declined[6], declined[7]),
+        ("9900", "9900", "JPY")
+    );
+    assert_eq!(declined[8], "declined");
+    assert_eq!(declined[13], "generic_decline");
+    // The journal's attempt ids are the export's.
+    let list = h.run(&["--json", "journal", "list"]).json();
+    for attempt in list["attempts"].as_array().unwrap() {
+        assert!(text.contains(attempt["id"].as_str().unwrap()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_and_missing_configuration_exit_64_with_a_next_step() {
+    let h = Harness::start().await;
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "charge",
+                "bad id!",
+                "--operator",
+                DEMO_OPERATOR,
+                "--amount",
+                "1.00 EUR",
+            ],
+            "order",
+        ),
+        (
+            &[
+                "charge",
+                "demo-1001",
+                "--operator",
+                DEMO_OPERATOR,
+                "--amount",
+                "129,00 EUR",
+            ],
+            "--amount",
+        ),
+        (
+            &[
+                "charge",
+                "demo-1001",
+                "--operator",
+                DEMO_OPERATOR,
+                "--amount",
+                "129.0 EUR",
+            ],
+            "--amount",
+        ),
+        (
+            &[
+                "charge",
+                "demo-1001",
+                "--operator",
+                "",
+                "--amount",
+                "129.00 EUR",
+            ],
+            "--operator",
+        ),
+        (
+            &["charge", "demo-1001", "--amount", "129.00 EUR"],
+            "--operator",
+        ),
+        (&["show", "not-a-uuid"], "journal list"),
+        (&["journal", "list", "--state", "paid"], "--state"),
+        (&["journal", "list", "--from", "yesterday"], "RFC 3339"),
+        (
+            &[
+                "journal",
+                "totals",
+                "--from",
+                "2026-11-22",
+                "--to",
+                "2026-11-21",
+            ],
+            "before",
+        ),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, says) in cases {
+        let run = h.run(args);
+        assert_eq!(run.code, Some(USAGE), "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains(says),
+            "{args:?} should mention {says}: {run:?}"
+        );
+    }
+
+    // No central configured at all: the message says how to configure one.
+    let mut bare = Command::new(env!("CARGO_BIN_EXE_paydesk"));
+    clear_paydesk_env(&mut bare);
+    bare.env("PAYDESK_DATA_DIR", h.cli_dir.join("empty"));
+    let run = run_cmd(bare, &["queue"]);
+    assert_eq!(run.code, Some(USAGE), "{run:?}");
+    assert!(run.stderr.contains("PAYDESK_CENTRAL_URL"), "{run:?}");
+
+    // No token anywhere: without a keyring it says so, with one it says how to provision; both
+    // name the automation override.
+    let mut tokenless = h.command();
+    tokenless.env_remove("PAYDESK_TERMINAL_TOKEN");
+    let run = run_cmd(tokenless, &["queue"]);
+    assert!(matches!(run.code, Some(1) | Some(USAGE)), "{run:?}");
+    assert!(run.stderr.contains("PAYDESK_TERMINAL_TOKEN"), "{run:?}");
+
+    // A journal command with no journal yet.
+    let run = h.run(&["journal", "verify"]);
+    assert_eq!(run.code, Some(USAGE), "{run:?}");
+    assert!(run.stderr.contains("no journal"), "{run:?}");
+}
+
+fn run_cmd(cmd: Command, args: &[&str]) -> Run {
+    run(cmd, args, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_confirm_sent_is_finished_by_recover_with_one_charge() {
+    let h = Harness::start().await;
+    let mut crashing = h.command();
+    crashing.env("PAYDESK_CRASH_AT", "after_confirm_sent");
+    let crashed = run(
+        crashing,
+        &[
+            "charge",
+            "demo-2002",
+            "--operator",
+            DEMO_OPERATOR,
+            "--amount",
+            "120.00 USD",
+        ],
+        None,
+    );
+    assert_eq!(
+        crashed.code, None,
+        "the child aborts (killed by SIGABRT): {crashed:?}"
+    );
+    assert!(
+        crashed.stderr.contains("crash point after_confirm_sent"),
+        "{crashed:?}"
+    );
+    assert_eq!(ledger_successes(&h.gateway_url, "demo-2002").await, 0);
+
+    let pending = h
+        .run(&["--json", "journal", "list", "--order", "demo-2002"])
+        .json();
+    assert_eq!(pending["attempts"][0]["state"], "confirm_sent");
+
+    let recovered = h.run(&["recover"]);
+    assert_eq!(recovered.code, Some(SUCCESS), "{recovered:?}");
+    assert!(
+        recovered.stdout.contains("1 examined, 1 finished"),
+        "{recovered:?}"
+    );
+    let done = h
+        .run(&["--json", "journal", "list", "--order", "demo-2002"])
+        .json();
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(done["attempts"][0]["state"], "succeeded");
+    assert_eq!(ledger_successes(&h.gateway_url, "demo-2002").await, 1);
+    assert_eq!(h.order("demo-2002").await.order.status, OrderStatus::Paid);
+
+    // A second pass has nothing left to do and charges nothing.
+    let again = h.run(&["recover"]);
+    assert!(again.stdout.contains("0 examined"), "{again:?}");
+    assert_eq!(ledger_successes(&h.gateway_url, "demo-2002").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_queue_work_offline_from_their_caches() {
+    let mut h = Harness::start().await;
+    let ok = run(
+        h.command(),
+        &["sign-in", "--operator", DEMO_OPERATOR],
+        Some("1234\n"),
+    );
+    assert_eq!(ok.code, Some(SUCCESS), "{ok:?}");
+    assert!(
+        ok.stdout.contains("signed in: demo-operator (operator)"),
+        "{ok:?}"
+    );
+    let wrong = run(
+        h.command(),
+        &["sign-in", "--operator", DEMO_OPERATOR],
+        Some("4321\n"),
+    );
+    assert_eq!(wrong.code, Some(REFUSED), "{wrong:?}");
+    let unknown = run(
+        h.command(),
+        &["sign-in", "--operator", "nobody"],
+        Some("1234\n"),
+    );
+    assert_eq!(unknown.code, Some(REFUSED), "{unknown:?}");
+    assert_eq!(wrong.stdout, unknown.stdout, "no hint which ids exist");
+    let badpin = run(
+        h.command(),
+        &["sign-in", "--operator", DEMO_OPERATOR],
+        Some("12\n"),
+    );
+    assert_eq!(badpin.code, Some(USAGE), "{badpin:?}");
+    assert_eq!(h.run(&["queue"]).code, Some(SUCCESS));
+
+    h.shutdown().await;
+    let offline = run(
+        h.command(),
+        &["sign-in", "--operator", DEMO_OPERATOR],
+        Some("1234\n"),
+    );
+    assert_eq!(offline.code, Some(SUCCESS), "{offline:?}");
+    assert!(offline.stdout.contains("offline"), "{offline:?}");
+    let queue = h.run(&["--json", "queue"]);
+    assert_eq!(queue.code, Some(UNREACHABLE), "{queue:?}");
+    assert_eq!(queue.json()["offline"], true);
+    assert_eq!(queue.json()["orders"].as_array().unwrap().len(), 20);
+    let charge = h.charge("demo-1001", "129.00 EUR");
+    assert_eq!(charge.code, Some(UNREACHABLE), "{charge:?}");
+    assert!(charge.stderr.contains("nothing was charged"), "{charge:?}");
+}
