@@ -48,6 +48,9 @@ pub struct EngineConfig {
     pub recovery: RecoveryPolicy,
     /// Base pause after an ambiguous answer (tests set it to a few milliseconds).
     pub ambiguous_backoff_ms_base: u64,
+    /// Results per delivery to the central (at most `OUTBOX_BATCH_ROWS_MAX`; the drain benchmark
+    /// compares against 1).
+    pub outbox_batch_rows: usize,
 }
 
 impl EngineConfig {
@@ -56,6 +59,7 @@ impl EngineConfig {
             terminal,
             recovery: RecoveryPolicy::STRIPE,
             ambiguous_backoff_ms_base: AMBIGUOUS_BACKOFF_MS_BASE,
+            outbox_batch_rows: crate::relay::OUTBOX_BATCH_ROWS_MAX,
         }
     }
 }
@@ -192,6 +196,10 @@ impl Engine {
 
     pub fn central(&self) -> &Arc<dyn Central> {
         &self.central
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     pub fn outbox_wake(&self) -> &Arc<tokio::sync::Notify> {

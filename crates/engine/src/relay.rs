@@ -45,9 +45,11 @@ impl Engine {
     /// Delivers one batch of due results.
     pub async fn relay_once(&self) -> Result<RelayOutcome, EngineError> {
         let now = self.clock().now();
-        let due: Vec<OutboxMessage> = self
-            .with_journal(move |j| j.outbox_due(now, OUTBOX_BATCH_ROWS_MAX))
-            .await?;
+        let rows = self
+            .config()
+            .outbox_batch_rows
+            .clamp(1, OUTBOX_BATCH_ROWS_MAX);
+        let due: Vec<OutboxMessage> = self.with_journal(move |j| j.outbox_due(now, rows)).await?;
         if due.is_empty() {
             return Ok(RelayOutcome::Empty);
         }
