@@ -179,9 +179,7 @@ fn main() -> ExitCode {
             // Help and version are answers, not errors; every other parse error is bad usage
             // (clap's own code 2 would read as "declined").
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::from(SUCCESS)
                 }
                 _ => ExitCode::from(USAGE),

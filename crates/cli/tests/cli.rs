@@ -31,6 +31,9 @@ const USAGE: i32 = 64;
 
 struct Harness {
     stack: Option<Stack>,
+    /// The stack's data directory and secrets, kept for a restart over the same files.
+    stack_dir: PathBuf,
+    secrets: Arc<MemorySecretStore>,
     /// The CLI's data directory (journal, caches); the stack has its own beside it.
     cli_dir: PathBuf,
     central_url: String,
@@ -68,10 +71,10 @@ impl Harness {
     async fn start() -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Arc::new(MemorySecretStore::new());
-        let stack =
-            paydesk_stack::start(StackConfig::new(dir.path().join("stack"), secrets.clone()))
-                .await
-                .unwrap();
+        let stack_dir = dir.path().join("stack");
+        let stack = paydesk_stack::start(StackConfig::new(&stack_dir, secrets.clone()))
+            .await
+            .unwrap();
         let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
         let key = secrets.get(GATEWAY_API_KEY).unwrap().unwrap();
         let cli_dir = dir.path().join("cli");
@@ -83,6 +86,8 @@ impl Harness {
             token: token.expose().to_string(),
             gateway_key: key.expose().to_string(),
             stack: Some(stack),
+            stack_dir,
+            secrets,
             cli_dir,
             _dir: dir,
         }
@@ -131,6 +136,18 @@ impl Harness {
             .get_json(&format!("/v1/orders/{id}"))
             .await
             .unwrap()
+    }
+
+    /// Starts the stack again over the same files and on the same ports, so the CLI's
+    /// configuration still points at it (the sandbox starts empty: it keeps no state).
+    async fn restart(&mut self) {
+        let port = |url: &str| url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        let mut config = StackConfig::new(&self.stack_dir, self.secrets.clone());
+        config.central_port = port(&self.central_url);
+        config.gateway_port = port(&self.gateway_url);
+        let stack = paydesk_stack::start(config).await.unwrap();
+        assert_eq!(stack.terminal, self.terminal);
+        self.stack = Some(stack);
     }
 
     async fn shutdown(&mut self) {
@@ -476,6 +493,7 @@ async fn bad_input_and_missing_configuration_exit_64_with_a_next_step() {
             "before",
         ),
         (&["frobnicate"], "frobnicate"),
+        (&[], "Usage"),
     ];
     for (args, says) in cases {
         let run = h.run(args);
@@ -613,4 +631,51 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     let charge = h.charge("demo-1001", "129.00 EUR");
     assert_eq!(charge.code, Some(UNREACHABLE), "{charge:?}");
     assert!(charge.stderr.contains("nothing was charged"), "{charge:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_wait_in_the_journal_while_the_central_is_down_and_sync_delivers_them() {
+    let mut h = Harness::start().await;
+    // The result is committed, then the process dies before the relay runs.
+    let mut crashing = h.command();
+    crashing.env("PAYDESK_CRASH_AT", "after_result");
+    let crashed = run(
+        crashing,
+        &[
+            "charge",
+            "demo-1006",
+            "--operator",
+            DEMO_OPERATOR,
+            "--amount",
+            "73.00 EUR",
+        ],
+        None,
+    );
+    assert_eq!(crashed.code, None, "{crashed:?}");
+    assert_eq!(h.order("demo-1006").await.order.status, OrderStatus::Unpaid);
+
+    h.shutdown().await;
+    for _ in 0..2 {
+        let down = h.run(&["--json", "sync"]);
+        assert_eq!(down.code, Some(UNREACHABLE), "{down:?}");
+        let report = &down.json()["sync"];
+        assert_eq!(report["waiting"], 1, "{down:?}");
+        assert!(report["unreachable"].is_string(), "{down:?}");
+    }
+
+    h.restart().await;
+    let back = h.run(&["sync"]);
+    assert_eq!(back.code, Some(SUCCESS), "{back:?}");
+    assert!(
+        back.stdout.contains("1 delivered, 0 parked, 0 waiting"),
+        "{back:?}"
+    );
+    let detail = h.order("demo-1006").await;
+    assert_eq!(detail.order.status, OrderStatus::Paid);
+    assert_eq!(detail.results.len(), 1);
+    let again = h.run(&["sync"]);
+    assert!(
+        again.stdout.contains("0 delivered, 0 parked, 0 waiting"),
+        "{again:?}"
+    );
 }
