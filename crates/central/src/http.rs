@@ -554,7 +554,7 @@ async fn claim(
             &order_id,
             &req.operator_id,
             &terminal,
-            clock::now,
+            clock::now(),
             state.config.lease_ms,
         )
         .await?;

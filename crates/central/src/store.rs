@@ -40,12 +40,20 @@ const TX_RETRIES_MAX: u32 = 5;
 /// The versioned migrations of each backend, embedded in the binary: (version, description,
 /// PostgreSQL SQL, SQLite SQL). A new version appends a row and two files; applied versions are
 /// never edited (sqlx refuses a changed checksum).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "holding end",
+        include_str!("../migrations/postgres/0002_holding_end.sql"),
+        include_str!("../migrations/sqlite/0002_holding_end.sql"),
+    ),
+];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -537,72 +545,89 @@ impl Store {
     /// Claims an order: one conditional UPDATE that succeeds only if nobody holds a live lease
     /// and the order can still be charged. It grows the fencing token and the attempt number.
     ///
-    /// The clock is read only once the order row is locked (PostgreSQL) or the single connection
-    /// is ours (SQLite): a time read before waiting for the lock could predate the end of the
-    /// holding we take over, and the audit would show two holders at once.
+    /// `now` was read before the row lock was ours, so it may predate the end of the holding
+    /// this claim follows; the holding therefore starts at the later of `now` and `ended_at`, and
+    /// the audit never shows two holders at once. On PostgreSQL the UPDATE and its audit row are
+    /// one statement (a data-modifying CTE): one round trip per claim.
     pub async fn claim(
         &self,
         order_id: &OrderId,
         operator: &OperatorId,
         terminal: &TerminalId,
-        clock: impl Fn() -> Timestamp,
+        now: Timestamp,
         lease_ms: i64,
     ) -> CentralResult<Claim> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT order_id FROM orders WHERE order_id = $1 FOR UPDATE")
-                .bind(order_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        }
-        let now = clock();
-        let lease_until = now.plus_ms(lease_ms);
-        let row = sqlx::query(
-            "UPDATE orders SET claim_token = claim_token + 1, attempt_seq = attempt_seq + 1, \
-             holder_operator = $1, holder_terminal = $2, claimed_at = $3, lease_until = $4, \
+        const UPDATE: &str = "UPDATE orders SET claim_token = claim_token + 1, \
+             attempt_seq = attempt_seq + 1, holder_operator = $1, holder_terminal = $2, \
+             claimed_at = {later}($3, ended_at), lease_until = {later}($3, ended_at) + $4, \
              updated_at = $3 \
              WHERE order_id = $5 AND status IN ('unpaid', 'failed', 'needs_action') \
              AND (holder_terminal IS NULL OR lease_until <= $3) \
              AND EXISTS (SELECT 1 FROM operators WHERE operator_id = $1) \
-             RETURNING claim_token, attempt_seq, amount_minor, currency, status, customer_id, \
-             payment_method_id, open_intent_id",
-        )
-        .bind(operator.as_str())
-        .bind(terminal.as_str())
-        .bind(now.unix_ms())
-        .bind(lease_until.unix_ms())
-        .bind(order_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+             RETURNING order_id, claim_token, attempt_seq, amount_minor, currency, status, \
+             customer_id, payment_method_id, open_intent_id, claimed_at, lease_until";
+        let bind = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(operator.as_str())
+                .bind(terminal.as_str())
+                .bind(now.unix_ms())
+                .bind(lease_ms)
+                .bind(order_id.as_str())
+        };
+        let row = match self.backend {
+            Backend::Postgres => {
+                static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let sql = SQL.get_or_init(|| {
+                    format!(
+                        "WITH c AS ({}), a AS (INSERT INTO claim_audit (order_id, claim_token, \
+                         event, operator_id, terminal_id, at, lease_until) SELECT order_id, \
+                         claim_token, 'claimed', $1, $2, claimed_at, lease_until FROM c) \
+                         SELECT * FROM c",
+                        UPDATE.replace("{later}", "GREATEST")
+                    )
+                });
+                bind(sql).fetch_optional(&self.pool).await?
+            }
+            Backend::Sqlite => {
+                static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let sql = SQL.get_or_init(|| UPDATE.replace("{later}", "MAX"));
+                let mut tx = self.pool.begin().await?;
+                let row = bind(sql).fetch_optional(&mut *tx).await?;
+                if let Some(row) = &row {
+                    let token: i64 = row.try_get("claim_token")?;
+                    let claimed_at = Timestamp::from_unix_ms(row.try_get("claimed_at")?);
+                    let lease_until = Timestamp::from_unix_ms(row.try_get("lease_until")?);
+                    self.audit(
+                        &mut tx,
+                        order_id,
+                        token,
+                        "claimed",
+                        operator,
+                        terminal,
+                        claimed_at,
+                        Some(lease_until),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                row
+            }
+        };
         let Some(row) = row else {
-            tx.rollback().await?;
             return Err(self.why_not_claimable(order_id, operator, now).await);
         };
-        let token: i64 = row.try_get("claim_token")?;
-        self.audit(
-            &mut tx,
-            order_id,
-            token,
-            "claimed",
-            operator,
-            terminal,
-            now,
-            Some(lease_until),
-        )
-        .await?;
-        tx.commit().await?;
         let currency =
             Currency::from_code(&row.try_get::<String, _>("currency")?).map_err(corrupt)?;
         let status: String = row.try_get("status")?;
         let open_intent_id: Option<String> = row.try_get("open_intent_id")?;
         Ok(Claim {
             order_id: order_id.clone(),
-            claim_token: claim_token(token)?,
+            claim_token: claim_token(row.try_get("claim_token")?)?,
             attempt_number: attempt_number(row.try_get("attempt_seq")?)?,
             operator_id: operator.clone(),
             terminal_id: terminal.clone(),
-            claimed_at: now,
-            lease_until,
+            claimed_at: Timestamp::from_unix_ms(row.try_get("claimed_at")?),
+            lease_until: Timestamp::from_unix_ms(row.try_get("lease_until")?),
             order: OrderSnapshot {
                 amount: Money::new(row.try_get("amount_minor")?, currency).map_err(corrupt)?,
                 status: OrderStatus::parse(&status)
@@ -828,6 +853,7 @@ impl Store {
 
     /// Releases a claim: only its holder, only under the current token, and only while no intent
     /// is registered (after that a charge may have been sent and only a result may end it).
+    /// On PostgreSQL the UPDATE and its audit row are one statement.
     pub async fn release(
         &self,
         order_id: &OrderId,
@@ -835,34 +861,52 @@ impl Store {
         terminal: &TerminalId,
         now: Timestamp,
     ) -> CentralResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE orders SET holder_operator = NULL, holder_terminal = NULL, claimed_at = NULL, \
-             lease_until = NULL, updated_at = $1 \
+        const UPDATE: &str = "UPDATE orders SET holder_operator = NULL, holder_terminal = NULL, \
+             claimed_at = NULL, lease_until = NULL, ended_at = $1, updated_at = $1 \
              WHERE order_id = $2 AND claim_token = $3 AND holder_terminal = $4 \
-             AND open_intent_id IS NULL",
-        )
-        .bind(now.unix_ms())
-        .bind(order_id.as_str())
-        .bind(token.get() as i64)
-        .bind(terminal.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
+             AND open_intent_id IS NULL";
+        let bind = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(now.unix_ms())
+                .bind(order_id.as_str())
+                .bind(token.get() as i64)
+                .bind(terminal.as_str())
+        };
+        let released = match self.backend {
+            Backend::Postgres => {
+                static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let sql = SQL.get_or_init(|| {
+                    format!(
+                        "WITH r AS ({UPDATE} RETURNING order_id, claim_token) \
+                         INSERT INTO claim_audit (order_id, claim_token, event, operator_id, \
+                         terminal_id, at, lease_until) SELECT order_id, claim_token, 'released', \
+                         '', $4, $1, NULL FROM r"
+                    )
+                });
+                bind(sql).execute(&self.pool).await?.rows_affected() == 1
+            }
+            Backend::Sqlite => {
+                let mut tx = self.pool.begin().await?;
+                let done = bind(UPDATE).execute(&mut *tx).await?.rows_affected() == 1;
+                if done {
+                    self.audit_end(
+                        &mut tx,
+                        order_id.as_str(),
+                        token.get() as i64,
+                        "released",
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                done
+            }
+        };
+        if !released {
             return Err(self
                 .why_fenced(order_id, "release", token, terminal, now)
                 .await);
         }
-        self.audit_end(
-            &mut tx,
-            order_id.as_str(),
-            token.get() as i64,
-            "released",
-            now,
-        )
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -1165,10 +1209,12 @@ impl Store {
         if change.release && row.holder_terminal.is_some() {
             sqlx::query(
                 "UPDATE orders SET holder_operator = NULL, holder_terminal = NULL, \
-                 claimed_at = NULL, lease_until = NULL WHERE order_id = $1 AND claim_token = $2",
+                 claimed_at = NULL, lease_until = NULL, ended_at = $3 \
+                 WHERE order_id = $1 AND claim_token = $2",
             )
             .bind(order_id)
             .bind(row.claim_token)
+            .bind(now.unix_ms())
             .execute(&mut **tx)
             .await?;
             self.audit_end(tx, order_id, row.claim_token, "result", now)
@@ -1522,7 +1568,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE orders SET holder_operator = NULL, holder_terminal = NULL, claimed_at = NULL, \
-             lease_until = NULL, updated_at = $1 \
+             lease_until = NULL, ended_at = $1, updated_at = $1 \
              WHERE order_id = $2 AND claim_token = $3 AND lease_until <= $1 \
              AND holder_terminal IS NOT NULL \
              AND COALESCE(open_intent_id, '') = $4",
