@@ -184,6 +184,14 @@ fn print_progress(json: bool, progress: &Progress) {
         Progress::Waiting { what, delay_ms, .. } => {
             out!("  waiting {delay_ms} ms: {what}")
         }
+        // Kinds the engine adds later are shown by their JSON form until they get words here.
+        #[allow(unreachable_patterns)]
+        other => {
+            let text = serde_json::to_value(other)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            out!("  {text}")
+        }
     }
 }
 
