@@ -128,8 +128,13 @@ async fn refuse_broken_journal(engine: &Engine) -> Result<(), Failure> {
     }
 }
 
+/// Words every "the central is unreachable" refusal starts with: the central client's own error
+/// and the engine's offline-policy refusal (which says why the charge may not go ahead offline).
+const UNREACHABLE_PREFIX: &str = "the central server is unreachable";
+
 /// The exit code of a charge error, and its message.
 pub fn engine_failure(e: EngineError) -> Failure {
+    let message = e.to_string();
     let code = match &e {
         EngineError::Central(CentralError::Unreachable { .. }) => UNREACHABLE,
         EngineError::Central(
@@ -143,15 +148,15 @@ pub fn engine_failure(e: EngineError) -> Failure {
         EngineError::Central(CentralError::Refused(m)) if m.ends_with("cannot be charged") => {
             CONFLICT
         }
+        _ if message.starts_with(UNREACHABLE_PREFIX) => UNREACHABLE,
         _ => OTHER,
     };
-    let hint = match &e {
-        EngineError::Central(CentralError::Unreachable { .. }) => {
-            "; nothing was charged — try again when the central is back"
-        }
-        _ => "",
+    let hint = if code == UNREACHABLE {
+        "; nothing was charged"
+    } else {
+        ""
     };
-    Failure::new(code, anyhow::anyhow!("{e}{hint}"))
+    Failure::new(code, anyhow::anyhow!("{message}{hint}"))
 }
 
 /// The exit code of an attempt's state after a run.
