@@ -24,6 +24,7 @@ use serde_json::Value;
 /// Exit codes, as documented in `paydesk --help`.
 const SUCCESS: i32 = 0;
 const REFUSED: i32 = 2;
+const PENDING: i32 = 3;
 const CONFLICT: i32 = 4;
 const UNREACHABLE: i32 = 5;
 const JOURNAL_BROKEN: i32 = 6;
@@ -231,6 +232,16 @@ async fn charges_exit_with_their_outcome_and_reach_the_central() {
     assert!(again.stderr.contains("paid"), "{again:?}");
     assert_eq!(ledger_successes(&h.gateway_url, "demo-1001").await, 1);
 
+    // No secret in any file the stack or the binary wrote (journal, caches, central database).
+    for dir in [&h.cli_dir, &h.stack_dir] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(&h.token), "{}", path.display());
+            assert!(!text.contains(&h.gateway_key), "{}", path.display());
+        }
+    }
     // No secret in anything the binary printed.
     for run in [&paid, &declined, &again] {
         for text in [&run.stdout, &run.stderr] {
@@ -678,4 +689,48 @@ async fn results_wait_in_the_journal_while_the_central_is_down_and_sync_delivers
         again.stdout.contains("0 delivered, 0 parked, 0 waiting"),
         "{again:?}"
     );
+}
+
+async fn add_fault(gateway_url: &str, spec: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{gateway_url}/admin/faults"))
+        .json(&serde_json::json!({ "spec": spec }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{spec}: {response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_exits_3_and_recover_settles_it_without_a_second_charge() {
+    let h = Harness::start().await;
+    // The confirm executes, then the gateway answers 500 (replayed for the same key), and the
+    // lookups fail too: the outcome stays unknown for this run.
+    add_fault(&h.gateway_url, "confirm:http_500_after_execute:1").await;
+    add_fault(&h.gateway_url, "retrieve:http_500:20").await;
+    let unknown = h.charge("demo-1007", "1500.00 EUR");
+    assert_eq!(unknown.code, Some(PENDING), "{unknown:?}");
+    assert!(unknown.stdout.contains("do not charge"), "{unknown:?}");
+    assert_eq!(
+        ledger_successes(&h.gateway_url, "demo-1007").await,
+        1,
+        "it did go through"
+    );
+
+    // The gateway answers again: one recovery pass learns the truth from it.
+    let cleared = reqwest::Client::new()
+        .delete(format!("{}/admin/faults", h.gateway_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+    let recovered = h.run(&["recover"]);
+    assert_eq!(recovered.code, Some(SUCCESS), "{recovered:?}");
+    let list = h
+        .run(&["--json", "journal", "list", "--order", "demo-1007"])
+        .json();
+    assert_eq!(list["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(list["attempts"][0]["state"], "succeeded");
+    assert_eq!(ledger_successes(&h.gateway_url, "demo-1007").await, 1);
+    assert_eq!(h.order("demo-1007").await.order.status, OrderStatus::Paid);
 }
