@@ -1188,35 +1188,33 @@ impl Store {
         now: Timestamp,
     ) -> CentralResult<()> {
         let order_id = row.order.order_id.as_str();
-        if let Some(status) = change.new_status {
-            sqlx::query(
-                "UPDATE orders SET status = $1, paid_intent_id = COALESCE($2, paid_intent_id), \
-                 updated_at = $3 WHERE order_id = $4",
-            )
-            .bind(status.as_str())
-            .bind(change.paid_intent_id.clone())
-            .bind(now.unix_ms())
-            .bind(order_id)
-            .execute(&mut **tx)
-            .await?;
+        let release = change.release && row.holder_terminal.is_some();
+        if change.new_status.is_none() && !change.clear_open_intent && !release {
+            return Ok(());
         }
-        if change.clear_open_intent {
-            sqlx::query("UPDATE orders SET open_intent_id = NULL WHERE order_id = $1")
-                .bind(order_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        if change.release && row.holder_terminal.is_some() {
-            sqlx::query(
-                "UPDATE orders SET holder_operator = NULL, holder_terminal = NULL, \
-                 claimed_at = NULL, lease_until = NULL, ended_at = $3 \
-                 WHERE order_id = $1 AND claim_token = $2",
-            )
-            .bind(order_id)
-            .bind(row.claim_token)
-            .bind(now.unix_ms())
-            .execute(&mut **tx)
-            .await?;
+        // One UPDATE for every part of the change. The order row is locked by this transaction
+        // (FOR UPDATE on PostgreSQL, the single connection on SQLite), so the token `decide`
+        // saw is still the current one.
+        sqlx::query(
+            "UPDATE orders SET status = COALESCE($1, status), \
+             paid_intent_id = COALESCE($2, paid_intent_id), \
+             open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE open_intent_id END, \
+             holder_operator = CASE WHEN $4 = 1 THEN NULL ELSE holder_operator END, \
+             holder_terminal = CASE WHEN $4 = 1 THEN NULL ELSE holder_terminal END, \
+             claimed_at = CASE WHEN $4 = 1 THEN NULL ELSE claimed_at END, \
+             lease_until = CASE WHEN $4 = 1 THEN NULL ELSE lease_until END, \
+             ended_at = CASE WHEN $4 = 1 THEN $5 ELSE ended_at END, updated_at = $5 \
+             WHERE order_id = $6",
+        )
+        .bind(change.new_status.map(|s| s.as_str().to_string()))
+        .bind(change.paid_intent_id.clone())
+        .bind(i64::from(change.clear_open_intent))
+        .bind(i64::from(release))
+        .bind(now.unix_ms())
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
+        if release {
             self.audit_end(tx, order_id, row.claim_token, "result", now)
                 .await?;
         }
