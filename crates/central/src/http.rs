@@ -37,6 +37,9 @@ use crate::{auth, clock, import, openapi, reconcile, webhook};
 /// Largest request body, in bytes: a full result batch (1,000 rows of ~400 bytes) or an import
 /// of 5,000 orders fits; anything bigger is refused before it is read into memory.
 pub const BODY_BYTES_MAX: usize = 2 * 1024 * 1024;
+/// Longest a request may run, in milliseconds: beyond the pool's acquire timeout (10 s) plus a
+/// slow transaction, so only a stuck request reaches it.
+const REQUEST_MS_MAX: u64 = 30_000;
 /// Default page of the unpaid queue.
 const PAGE_ROWS_DEFAULT: u32 = 50;
 /// Longest search text accepted, in characters.
@@ -274,12 +277,26 @@ async fn method_not_allowed() -> Response {
     )
 }
 
-/// Logs method, path, status and duration. Never headers or bodies (tokens, PINs live there).
+/// Logs method, path, status and duration, and bounds the duration: a request still running
+/// after [`REQUEST_MS_MAX`] is dropped, which rolls back its open transaction, and answered 503.
+/// Never logs headers or bodies (tokens and PINs live there).
 async fn log_request(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = Instant::now();
-    let response = next.run(req).await;
+    let response = match tokio::time::timeout(
+        std::time::Duration::from_millis(REQUEST_MS_MAX),
+        next.run(req),
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the central took too long; nothing was changed, retry".into(),
+        ),
+    };
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if status >= 500 {

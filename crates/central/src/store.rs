@@ -1466,11 +1466,22 @@ impl Store {
                     .await?;
             }
             EventEffect::PaymentFailed => {
-                // The holder's own result decides the order; the webhook only records the intent.
                 sqlx::query("UPDATE intents SET state = 'payment_failed' WHERE intent_id = $1")
                     .bind(&intent)
                     .execute(&mut **tx)
                     .await?;
+                // While someone holds the order, their own result decides it. Otherwise the
+                // failure of the open intent is the evidence the order was waiting for.
+                sqlx::query(
+                    "UPDATE orders SET status = 'failed', open_intent_id = NULL, updated_at = $1 \
+                     WHERE order_id = $2 AND open_intent_id = $3 AND holder_terminal IS NULL \
+                     AND status IN ('unpaid', 'needs_action')",
+                )
+                .bind(now.unix_ms())
+                .bind(order_id)
+                .bind(&intent)
+                .execute(&mut **tx)
+                .await?;
             }
             EventEffect::Refunded { amount_refunded } => {
                 sqlx::query(

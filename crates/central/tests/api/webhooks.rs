@@ -97,3 +97,29 @@ both_backends! {
         assert_eq!(s, 200, "{b}");
     }
 }
+
+both_backends! {
+    async fn payment_failed_fails_an_unheld_order_with_that_open_intent(app) {
+        app.orders(&[("f-1", 1250, "EUR"), ("f-2", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        for order in ["f-1", "f-2"] {
+            let (_, claim) = app.claim(&t1, order, "alice").await;
+            app.post(&format!("/v1/orders/{order}/intent"), &t1, json!({
+                "claim_token": claim["claim_token"], "attempt_number": claim["attempt_number"],
+                "intent_id": format!("pi_{order}")})).await;
+        }
+        // f-1's holder reports requires_action (released, intent still open); f-2 stays held.
+        let item = result_item(&attempt_id(), "f-1", 1, 1, "requires_action", 1250, "EUR", Some("pi_f-1"));
+        let (s, b) = app.post("/v1/results", &t1, batch(1, vec![item])).await;
+        assert_eq!(s, 200, "{b}");
+        for order in ["f-1", "f-2"] {
+            let body = json!({"id": format!("evt_{order}"), "type": "payment_intent.payment_failed",
+                "data": {"object": {"id": format!("pi_{order}"), "metadata": {"order_id": order}}}}).to_string();
+            let (s, b) = deliver(app, &body, signed(&body, WEBHOOK_SECRET, now_s())).await;
+            assert_eq!(s, 200, "{b}");
+        }
+        assert_eq!(app.order("f-1").await["order"]["status"], "failed");
+        assert_eq!(app.order("f-2").await["order"]["status"], "unpaid", "its holder decides");
+    }
+}
