@@ -1783,11 +1783,13 @@ impl Store {
         Ok(())
     }
 
-    /// Unresolved items whose claim is still the order's current, expired one.
+    /// Unresolved items whose claim is still the order's current one and still held (a late
+    /// result or a takeover ends the listing without anyone deleting it).
     pub async fn unresolved(&self) -> CentralResult<Vec<UnresolvedItem>> {
         let rows = sqlx::query(
             "SELECT u.order_id, u.claim_token, u.intent_id, u.reason, u.since FROM unresolved u \
              JOIN orders o ON o.order_id = u.order_id AND o.claim_token = u.claim_token \
+             AND o.holder_terminal IS NOT NULL \
              ORDER BY u.since, u.order_id",
         )
         .fetch_all(&self.pool)

@@ -293,3 +293,49 @@ async fn reconciliation_report_over_http() {
     assert_eq!(s, 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_result_ends_the_unresolved_listing() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let gateway = Arc::new(FakeGateway::default());
+        let app = TestApp::spawn(db, TestOptions::default()).await;
+        app.orders(&[("late", 100, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let (_, claim) = app.claim(&t1, "late", "alice").await;
+        let (tok, att) = (
+            claim["claim_token"].as_u64().unwrap(),
+            claim["attempt_number"].as_u64().unwrap(),
+        );
+        app.post(
+            "/v1/orders/late/intent",
+            &t1,
+            json!({"claim_token": tok, "attempt_number": att, "intent_id": "pi_late"}),
+        )
+        .await;
+        let later = paydesk_central::clock::now().plus_ms(61_000);
+        let r = sweep_once(&app.store, Some(gateway.as_ref()), later)
+            .await
+            .unwrap();
+        assert_eq!(r.unresolved, 1);
+        let (_, list) = app.get("/v1/unresolved", ADMIN_TOKEN).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        // The terminal comes back and reports what happened: the listing ends with the claim.
+        let item = result_item(
+            &attempt_id(),
+            "late",
+            att,
+            tok,
+            "declined",
+            100,
+            "EUR",
+            Some("pi_late"),
+        );
+        let (s, b) = app.post("/v1/results", &t1, batch(1, vec![item])).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["items"][0]["status"], "applied");
+        let (_, list) = app.get("/v1/unresolved", ADMIN_TOKEN).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 0, "{db:?}");
+        app.stop().await;
+    }
+}
