@@ -128,27 +128,22 @@ async fn refuse_broken_journal(engine: &Engine) -> Result<(), Failure> {
     }
 }
 
-/// Words every "the central is unreachable" refusal starts with: the central client's own error
-/// and the engine's offline-policy refusal (which says why the charge may not go ahead offline).
-const UNREACHABLE_PREFIX: &str = "the central server is unreachable";
-
 /// The exit code of a charge error, and its message.
 pub fn engine_failure(e: EngineError) -> Failure {
     let message = e.to_string();
     let code = match &e {
-        EngineError::Central(CentralError::Unreachable { .. }) => UNREACHABLE,
+        EngineError::Central(CentralError::Unreachable { .. }) | EngineError::Offline { .. } => {
+            UNREACHABLE
+        }
         EngineError::Central(
-            CentralError::HeldBy { .. } | CentralError::StaleClaim | CentralError::UnknownOrder(_),
+            CentralError::HeldBy { .. }
+            | CentralError::StaleClaim
+            | CentralError::UnknownOrder(_)
+            | CentralError::NotChargeable(_),
         )
         | EngineError::NotChargeable { .. }
         | EngineError::AmountChanged { .. }
         | EngineError::PreviousIntentCharged { .. } => CONFLICT,
-        // The central answers a claim of a paid order with `order_not_chargeable`, which the
-        // HTTP client passes on as a refusal with the central's sentence.
-        EngineError::Central(CentralError::Refused(m)) if m.ends_with("cannot be charged") => {
-            CONFLICT
-        }
-        _ if message.starts_with(UNREACHABLE_PREFIX) => UNREACHABLE,
         _ => OTHER,
     };
     let hint = if code == UNREACHABLE {

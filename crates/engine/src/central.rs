@@ -90,6 +90,9 @@ pub enum CentralError {
     /// The claim token is no longer the current one: someone else took the order over.
     #[error("the claim is stale: the order was taken over")]
     StaleClaim,
+    /// The order is paid, under review, or otherwise not chargeable now (the central's words).
+    #[error("{0}")]
+    NotChargeable(String),
     #[error("order {0} is not known to the central")]
     UnknownOrder(OrderId),
     /// This terminal's token was refused.

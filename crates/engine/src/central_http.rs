@@ -151,6 +151,8 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Cen
             None => CentralError::Refused(detail.message),
         },
         (_, "stale_claim_token") | (_, "not_claim_holder") => CentralError::StaleClaim,
+        (_, "order_not_chargeable") => CentralError::NotChargeable(detail.message),
+        (_, "order_not_found") => CentralError::Refused(detail.message),
         (StatusCode::UNAUTHORIZED, _) | (StatusCode::FORBIDDEN, _) => CentralError::Unauthorized,
         _ => CentralError::Refused(detail.message),
     })

@@ -24,10 +24,11 @@ use paydesk_gateway::{
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
-use crate::central::{is_chargeable, Central, CentralError, Claim, ClaimRequest};
+use crate::central::{is_chargeable, Central, CentralError, Claim, ClaimRequest, OrderSnapshot};
 use crate::clock::Clock;
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
+use crate::offline::{offline_attempt_number, offline_claim_token, OfflinePolicy};
 
 /// How many ambiguous answers (timeouts, 5xx, "not sent") one interactive run waits through
 /// before it hands the attempt to background recovery and tells the operator so. Small: the
@@ -87,6 +88,11 @@ pub enum Progress {
         event: String,
         state: AttemptState,
     },
+    /// The central is unreachable and the charge goes ahead under a manager's allowance.
+    Offline {
+        order: OrderId,
+        approved_by: OperatorId,
+    },
     /// An ambiguous answer; the engine waits and asks again.
     Waiting {
         attempt_id: AttemptId,
@@ -125,6 +131,9 @@ pub enum EngineError {
         expected: Money,
         current: Money,
     },
+    /// The central is unreachable and the offline policy does not allow this charge.
+    #[error("{reason}")]
+    Offline { reason: String },
     #[error(
         "order {order} was already charged through intent {intent} by a previous attempt: the \
          central will mark it paid once that result is reconciled; do not charge it again"
@@ -168,6 +177,9 @@ pub struct Engine {
     config: EngineConfig,
     /// Woken after every commit that enqueued a result, so the relay needs no polling delay.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// What a charge may do while the central is unreachable; set by a manager, for the life
+    /// of the process (it starts blocked).
+    offline_policy: Arc<Mutex<OfflinePolicy>>,
 }
 
 type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
@@ -187,6 +199,7 @@ impl Engine {
             clock,
             config,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            offline_policy: Arc::new(Mutex::new(OfflinePolicy::Block)),
         }
     }
 
@@ -232,14 +245,34 @@ impl Engine {
         request: &ChargeRequest,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
-        let claim = self
+        self.charge_with_cache(request, None, progress).await
+    }
+
+    /// [`Engine::charge`], with the order as the front end last saw it in its cached queue: used
+    /// only if the central is unreachable and the offline policy allows the charge.
+    pub async fn charge_with_cache(
+        &self,
+        request: &ChargeRequest,
+        cached: Option<&OrderSnapshot>,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, EngineError> {
+        let claimed = self
             .central
             .claim(&ClaimRequest {
                 order: request.order.clone(),
                 operator: request.operator.clone(),
                 terminal: self.config.terminal.clone(),
             })
-            .await?;
+            .await;
+        let claim = match claimed {
+            Ok(claim) => claim,
+            Err(CentralError::Unreachable { detail }) => {
+                return self
+                    .charge_offline(request, cached, &detail, progress)
+                    .await
+            }
+            Err(e) => return Err(e.into()),
+        };
         crash_point(CrashPoint::AfterClaim);
         progress(Progress::Claimed {
             order: request.order.clone(),
@@ -296,6 +329,129 @@ impl Engine {
         });
         self.drive(attempt, &effects, INTERACTIVE_AMBIGUOUS_MAX, progress)
             .await
+    }
+
+    /// The central is unreachable: charge under the manager's offline allowance, or refuse.
+    async fn charge_offline(
+        &self,
+        request: &ChargeRequest,
+        cached: Option<&OrderSnapshot>,
+        detail: &str,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, EngineError> {
+        let refuse = |reason: String| EngineError::Offline {
+            reason: format!("the central server is unreachable ({detail}); {reason}"),
+        };
+        let policy = self.offline_policy();
+        let allowance = match &policy {
+            OfflinePolicy::Block => {
+                return Err(refuse(
+                    "offline charging is blocked: ask a manager to allow it, or wait for the \
+                     central"
+                        .into(),
+                ))
+            }
+            OfflinePolicy::Allow(a) => a.clone(),
+        };
+        let order = match cached {
+            Some(order) if order.id == request.order => order.clone(),
+            _ => {
+                return Err(refuse(
+                    "this order is not in the cached queue, so its amount cannot be checked".into(),
+                ))
+            }
+        };
+        if !is_chargeable(order.status) {
+            return Err(EngineError::NotChargeable {
+                order: order.id,
+                status: order.status.as_str().replace('_', " "),
+            });
+        }
+        if order.amount != request.expected_amount {
+            return Err(EngineError::AmountChanged {
+                order: order.id,
+                expected: request.expected_amount,
+                current: order.amount,
+            });
+        }
+        let since = allowance.granted_at;
+        let currency = allowance.per_charge_max.currency();
+        let order_id = order.id.clone();
+        let (shift_so_far, previous) = self
+            .with_journal(move |j| {
+                let mut total = Money::zero(currency);
+                for a in j.attempts(&AttemptFilter {
+                    from: Some(since),
+                    limit: Some(paydesk_journal::ATTEMPT_ROWS_MAX),
+                    ..AttemptFilter::default()
+                })? {
+                    let moved_no_money = matches!(
+                        a.state,
+                        AttemptState::Declined
+                            | AttemptState::Canceled
+                            | AttemptState::RequiresAction
+                    );
+                    if a.offline && !moved_no_money && a.amount.currency() == currency {
+                        total = total.checked_add(a.amount).unwrap_or(total);
+                    }
+                }
+                let previous = j
+                    .attempts(&AttemptFilter {
+                        order: Some(order_id),
+                        limit: Some(paydesk_journal::ATTEMPT_ROWS_MAX),
+                        ..AttemptFilter::default()
+                    })?
+                    .iter()
+                    .filter(|a| a.offline)
+                    .count();
+                Ok((total, previous))
+            })
+            .await?;
+        let now = self.clock.now();
+        policy
+            .check(order.amount, shift_so_far, now)
+            .map_err(refuse)?;
+        progress(Progress::Offline {
+            order: order.id.clone(),
+            approved_by: allowance.approved_by.clone(),
+        });
+        let new = NewAttempt {
+            id: new_attempt_id(now),
+            order: order.id.clone(),
+            number: offline_attempt_number(u32::try_from(previous).unwrap_or(u32::MAX)),
+            claim_token: offline_claim_token(),
+            amount: order.amount,
+            customer: order.customer.clone(),
+            payment_method: order.payment_method.clone(),
+            operator: request.operator.clone(),
+            terminal: self.config.terminal.clone(),
+            offline: true,
+        };
+        let (attempt, effects) = self
+            .with_journal(move |j| j.begin_attempt(new, now))
+            .await?;
+        progress(Progress::Step {
+            attempt_id: attempt.id,
+            event: "begun".into(),
+            state: attempt.state,
+        });
+        self.drive(attempt, &effects, INTERACTIVE_AMBIGUOUS_MAX, progress)
+            .await
+    }
+
+    /// The offline policy in force.
+    pub fn offline_policy(&self) -> OfflinePolicy {
+        self.offline_policy
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets the offline policy (a manager's decision, made in the front end).
+    pub fn set_offline_policy(&self, policy: OfflinePolicy) {
+        if let Ok(mut p) = self.offline_policy.lock() {
+            *p = policy;
+        }
     }
 
     /// A takeover: the previous holder registered `open` and never reported a result. Nothing
@@ -514,6 +670,11 @@ impl Engine {
                     Err(e) => return Err(e.into()),
                 }
             }
+            // Offline attempts have no claim to register against: the manager's allowance
+            // stands in for it, and the result reaches the central through the outbox.
+            Action::Register { .. } if attempt.offline => Performed::Event(
+                AttemptEvent::RegisterAnswered(RegisterOutcome::AcceptedOffline),
+            ),
             Action::Register { intent } => {
                 match self
                     .central

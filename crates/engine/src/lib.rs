@@ -12,6 +12,7 @@ mod clock;
 mod crash;
 mod flow;
 mod ids;
+mod offline;
 mod relay;
 mod secrets;
 
@@ -29,6 +30,10 @@ pub use flow::{
     AMBIGUOUS_BACKOFF_MS_BASE, INTERACTIVE_AMBIGUOUS_MAX,
 };
 pub use ids::new_attempt_id;
+pub use offline::{
+    offline_attempt_number, OfflineAllowance, OfflinePolicy, OFFLINE_ATTEMPT_NUMBER_BASE,
+    OFFLINE_CLAIM_TOKEN,
+};
 pub use relay::{RelayOutcome, OUTBOX_BATCH_ROWS_MAX};
 pub use secrets::{
     KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,

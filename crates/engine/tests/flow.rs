@@ -16,8 +16,8 @@ use paydesk_core::{
 };
 use paydesk_engine::{
     new_attempt_id, Central, CentralError, ChargeRequest, Claim, ClaimRequest, Clock,
-    DeliveryStatus, Engine, EngineConfig, EngineError, OrderSnapshot, OrderStatus, Progress,
-    RelayOutcome, SystemClock,
+    DeliveryStatus, Engine, EngineConfig, EngineError, OfflineAllowance, OfflinePolicy,
+    OrderSnapshot, OrderStatus, Progress, RelayOutcome, SystemClock,
 };
 use paydesk_gateway::{
     ApiKey, ConfirmRequest, CreateIntentRequest, Gateway, IntentMetadata, StripeConfig,
@@ -733,4 +733,148 @@ async fn the_relay_backs_off_while_the_central_is_down_and_delivers_once_when_ba
     assert_eq!(h.central.results(), 2);
     assert_eq!(h.central.status("ORD-O1"), OrderStatus::Paid);
     assert_eq!(h.central.status("ORD-O2"), OrderStatus::Failed);
+}
+
+// ---- offline --------------------------------------------------------------------------------
+
+fn snapshot(h: &Harness, order: &str) -> OrderSnapshot {
+    h.central.state.lock().unwrap().orders[&OrderId::new(order).unwrap()].clone()
+}
+
+fn allowance(per_charge: &str, per_shift: &str) -> OfflinePolicy {
+    let now = SystemClock.now();
+    OfflinePolicy::Allow(OfflineAllowance {
+        per_charge_max: Money::parse(per_charge).unwrap(),
+        per_shift_max: Money::parse(per_shift).unwrap(),
+        granted_at: now.plus_ms(-1_000),
+        until: now.plus_ms(3_600_000),
+        approved_by: OperatorId::new("mgr-bo").unwrap(),
+    })
+}
+
+#[tokio::test]
+async fn offline_is_blocked_by_default_and_nothing_reaches_the_gateway() {
+    let h = Harness::new(&[("ORD-F1", "3.00 EUR", "pm_card_visa")]).await;
+    let engine = h.engine();
+    h.central.set_down(true);
+    let cached = snapshot(&h, "ORD-F1");
+    let err = engine
+        .charge_with_cache(&request("ORD-F1", "3.00 EUR"), Some(&cached), &quiet)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Offline { .. }), "{err}");
+    assert!(err.to_string().contains("blocked"), "{err}");
+    assert_eq!(h.intents_of("ORD-F1").await, 0);
+    assert!(engine
+        .attempts(AttemptFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn offline_allowed_within_limits_charges_marks_and_syncs_later() {
+    let h = Harness::new(&[
+        ("ORD-F2", "30.00 EUR", "pm_card_visa"),
+        ("ORD-F3", "30.00 EUR", "pm_card_visa"),
+        ("ORD-F4", "60.00 EUR", "pm_card_visa"),
+    ])
+    .await;
+    let engine = h.engine();
+    engine.set_offline_policy(allowance("50.00 EUR", "50.00 EUR"));
+    h.central.set_down(true);
+
+    let seen = Mutex::new(Vec::new());
+    let report = engine
+        .charge_with_cache(
+            &request("ORD-F2", "30.00 EUR"),
+            Some(&snapshot(&h, "ORD-F2")),
+            &|p| seen.lock().unwrap().push(p),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.state(), AttemptState::Succeeded);
+    assert!(report.attempt.offline);
+    assert!(seen.lock().unwrap().iter().any(
+        |p| matches!(p, Progress::Offline { approved_by, .. } if approved_by.as_str() == "mgr-bo")
+    ));
+
+    // Per charge and per shift limits.
+    let over_charge = engine
+        .charge_with_cache(
+            &request("ORD-F4", "60.00 EUR"),
+            Some(&snapshot(&h, "ORD-F4")),
+            &quiet,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        over_charge.to_string().contains("per charge"),
+        "{over_charge}"
+    );
+    let over_shift = engine
+        .charge_with_cache(
+            &request("ORD-F3", "30.00 EUR"),
+            Some(&snapshot(&h, "ORD-F3")),
+            &quiet,
+        )
+        .await
+        .unwrap_err();
+    assert!(over_shift.to_string().contains("shift"), "{over_shift}");
+    assert_eq!(
+        h.intents_of("ORD-F3").await + h.intents_of("ORD-F4").await,
+        0
+    );
+
+    // The central comes back: the offline result is applied once and the order is paid.
+    assert!(matches!(
+        engine.relay_once().await.unwrap(),
+        RelayOutcome::Retried { .. }
+    ));
+    h.central.set_down(false);
+    let mut delivered = false;
+    for _ in 0..200 {
+        if let RelayOutcome::Sent { delivered: 1, .. } = engine.relay_once().await.unwrap() {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(delivered);
+    assert_eq!(h.central.status("ORD-F2"), OrderStatus::Paid);
+    h.check_invariants(&engine).await;
+}
+
+#[tokio::test]
+async fn two_terminals_offline_on_one_order_charge_it_at_most_once() {
+    let h = Harness::new(&[("ORD-F5", "10.00 EUR", "pm_card_visa")]).await;
+    h.central.set_down(true);
+    let cached = snapshot(&h, "ORD-F5");
+    let other_dir = tempfile::tempdir().unwrap();
+    let engines = [
+        h.engine(),
+        Engine::new(
+            Journal::open(&other_dir.path().join("journal.sqlite")).unwrap(),
+            Arc::clone(&h.gateway),
+            Arc::clone(&h.central) as Arc<dyn Central>,
+            Arc::new(SystemClock),
+            EngineConfig::new(TerminalId::new("till-2").unwrap()),
+        ),
+    ];
+    let mut states = Vec::new();
+    for engine in &engines {
+        engine.set_offline_policy(allowance("50.00 EUR", "100.00 EUR"));
+        let report = engine
+            .charge_with_cache(&request("ORD-F5", "10.00 EUR"), Some(&cached), &quiet)
+            .await
+            .unwrap();
+        states.push(report.state());
+    }
+    // Same order, same offline attempt number, same create key: the second terminal's create
+    // (other metadata under the same key) is refused by the gateway and goes to a manager.
+    assert_eq!(
+        states,
+        vec![AttemptState::Succeeded, AttemptState::NeedsReview]
+    );
+    assert_eq!(h.successes().await["ORD-F5"].len(), 1);
 }

@@ -1,0 +1,163 @@
+//! The offline policy: what the engine may do when the central is unreachable but the gateway is
+//! not. Blocked by default; a manager may allow offline charging with a per-charge cap, a
+//! per-shift cap and a time limit. Pure checks: the engine supplies the numbers.
+//!
+//! Deliberately absent: PIN checks (the front end verifies the manager's PIN against the
+//! operators it cached and then hands the engine an allowance naming the manager).
+
+use paydesk_core::{AttemptNumber, ClaimToken, Money, OperatorId, Timestamp};
+use serde::Serialize;
+
+/// Attempt numbers of offline attempts start here, far above anything the central hands out, so
+/// an offline attempt never shares a create key with an online one. Two terminals charging the
+/// same order offline derive the same number, hence the same create key: the gateway refuses the
+/// second (other parameters under the same key), so the order cannot be charged twice.
+pub const OFFLINE_ATTEMPT_NUMBER_BASE: u32 = 1_000_000;
+
+/// The claim token recorded on offline attempts: no central granted one. It is larger than any
+/// token the central will reach, so it can never match (and release) a real holder's claim.
+pub const OFFLINE_CLAIM_TOKEN: u64 = i64::MAX as u64;
+
+/// A manager's permission to charge while the central is unreachable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfflineAllowance {
+    /// No single offline charge above this.
+    pub per_charge_max: Money,
+    /// Offline charges since `granted_at` together stay within this.
+    pub per_shift_max: Money,
+    pub granted_at: Timestamp,
+    /// The allowance lapses at this time; after it, offline charging is blocked again.
+    pub until: Timestamp,
+    /// The manager whose PIN approved it.
+    pub approved_by: OperatorId,
+}
+
+/// What the engine does when the central cannot be reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum OfflinePolicy {
+    /// Nothing is charged without the central (the default).
+    #[default]
+    Block,
+    Allow(OfflineAllowance),
+}
+
+impl OfflinePolicy {
+    /// Whether an offline charge of `amount` is allowed at `now`, given the offline amounts
+    /// already charged (or possibly charged) in this shift. `Err` says why not, for the operator.
+    pub fn check(
+        &self,
+        amount: Money,
+        shift_so_far: Money,
+        now: Timestamp,
+    ) -> Result<&OfflineAllowance, String> {
+        let allowance = match self {
+            OfflinePolicy::Block => {
+                return Err(
+                    "offline charging is blocked: ask a manager to allow it, or wait for \
+                            the central"
+                        .into(),
+                )
+            }
+            OfflinePolicy::Allow(a) => a,
+        };
+        if now >= allowance.until {
+            return Err(format!(
+                "the offline allowance approved by {} ended at {}: ask a manager to renew it",
+                allowance.approved_by, allowance.until
+            ));
+        }
+        if amount.currency() != allowance.per_charge_max.currency() {
+            return Err(format!(
+                "offline charging is allowed in {} only",
+                allowance.per_charge_max.currency()
+            ));
+        }
+        if amount.minor() > allowance.per_charge_max.minor() {
+            return Err(format!(
+                "{amount} is above the offline limit of {} per charge",
+                allowance.per_charge_max
+            ));
+        }
+        let total = shift_so_far
+            .checked_add(amount)
+            .map_err(|e| format!("offline shift total: {e}"))?;
+        if total.minor() > allowance.per_shift_max.minor() {
+            return Err(format!(
+                "{amount} would bring this shift's offline charges to {total}, above the limit of {}",
+                allowance.per_shift_max
+            ));
+        }
+        Ok(allowance)
+    }
+}
+
+/// The attempt number of the `n`-th (0-based) offline attempt of one order on this terminal.
+pub fn offline_attempt_number(previous_offline_attempts: u32) -> AttemptNumber {
+    AttemptNumber::new(OFFLINE_ATTEMPT_NUMBER_BASE.saturating_add(previous_offline_attempts))
+        .expect("the base is positive")
+}
+
+/// The claim token of offline attempts.
+pub fn offline_claim_token() -> ClaimToken {
+    ClaimToken::new(OFFLINE_CLAIM_TOKEN).expect("positive")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur(s: &str) -> Money {
+        Money::parse(&format!("{s} EUR")).unwrap()
+    }
+
+    fn allow() -> OfflinePolicy {
+        OfflinePolicy::Allow(OfflineAllowance {
+            per_charge_max: eur("50.00"),
+            per_shift_max: eur("100.00"),
+            granted_at: Timestamp::from_unix_ms(1_000),
+            until: Timestamp::from_unix_ms(10_000),
+            approved_by: OperatorId::new("mgr-bo").unwrap(),
+        })
+    }
+
+    #[test]
+    fn block_refuses_and_allow_checks_every_limit() {
+        let now = Timestamp::from_unix_ms(5_000);
+        assert!(OfflinePolicy::Block
+            .check(eur("1.00"), eur("0.00"), now)
+            .unwrap_err()
+            .contains("blocked"));
+        assert!(allow().check(eur("50.00"), eur("50.00"), now).is_ok());
+        assert!(allow()
+            .check(eur("50.01"), eur("0.00"), now)
+            .unwrap_err()
+            .contains("per charge"));
+        assert!(allow()
+            .check(eur("20.00"), eur("90.00"), now)
+            .unwrap_err()
+            .contains("shift"));
+        assert!(allow()
+            .check(eur("1.00"), eur("0.00"), Timestamp::from_unix_ms(10_000))
+            .unwrap_err()
+            .contains("ended"));
+        let usd = Money::parse("1.00 USD").unwrap();
+        assert!(allow()
+            .check(usd, eur("0.00"), now)
+            .unwrap_err()
+            .contains("EUR"));
+    }
+
+    #[test]
+    fn offline_numbers_and_tokens_never_meet_the_centrals() {
+        assert_eq!(offline_attempt_number(0).get(), OFFLINE_ATTEMPT_NUMBER_BASE);
+        assert_eq!(
+            offline_attempt_number(2).get(),
+            OFFLINE_ATTEMPT_NUMBER_BASE + 2
+        );
+        assert!(
+            i64::try_from(offline_claim_token().get()).is_ok(),
+            "fits the journal"
+        );
+    }
+}
