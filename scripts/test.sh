@@ -25,5 +25,13 @@ build_desktop
 step "Rust tests: every crate, the shell, the system tests and the end-to-end test"
 PAYDESK_DESKTOP_BIN="$DESKTOP_BIN" cargo test --workspace
 
+step "keyring tests against a real Secret Service (gnome-keyring in a private D-Bus session)"
+# A fresh HOME gives the keyring daemon an empty, unlocked store; cargo and rustup must still be
+# found, so their homes are pinned first.
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+HOME=$(mktemp -d) dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
+  PAYDESK_REQUIRE_KEYRING=1 cargo test -p paydesk-engine --lib secrets -- --test-threads=1 &&
+  PAYDESK_REQUIRE_KEYRING=1 cargo test -p paydesk-cli --test keyring -- --test-threads=1'
+
 echo
 echo "all tests passed in $(( $(date +%s) - started )) s"
