@@ -127,3 +127,79 @@ fn bad_arguments_fail_with_a_message() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn logs_carry_no_secrets_even_at_debug() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("central.db").display().to_string();
+    run_ok(&["seed-demo"], &db);
+    let token = run_ok(&["add-terminal", "desk-1"], &db).trim().to_string();
+    let admin = "adm-secret-token-0123456789";
+    let webhook_secret = "whsec_log_test_secret_0123456789";
+    let mut server = bin()
+        .args(["--db", &db, "serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "debug")
+        .env("PAYDESK_ADMIN_TOKEN", admin)
+        .env("PAYDESK_WEBHOOK_SECRETS", webhook_secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = format!("http://{}", first.trim());
+    let client = reqwest::Client::new();
+    let pin = "97531";
+    let r = client
+        .post(format!("{base}/v1/admin/operators"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"operator_id": "op", "role": "operator", "pin": pin}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = client
+        .post(format!("{base}/v1/orders/demo-1001/claim"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"operator_id": "op"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = client
+        .get(format!("{base}/v1/orders"))
+        .bearer_auth("pdt_wrong_token_should_not_be_logged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let mut logs = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+    assert!(
+        logs.contains("central serving"),
+        "the logs were captured: {logs}"
+    );
+    for secret in [
+        token.as_str(),
+        admin,
+        webhook_secret,
+        "pdt_wrong_token_should_not_be_logged",
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+    // The bare digits could occur in a timestamp; the body field cannot, unless bodies are logged.
+    assert!(!logs.contains(&format!("\"pin\":\"{pin}\"")));
+}
