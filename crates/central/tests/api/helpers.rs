@@ -56,6 +56,7 @@ pub enum Db {
 #[derive(Debug, Default)]
 pub struct TestOptions {
     pub lease_ms: Option<i64>,
+    /// Defaults to an hour, so tests drive the sweeper themselves.
     pub sweep_interval_ms: Option<u64>,
     pub gateway: Option<Arc<dyn IntentLookup>>,
 }
@@ -161,6 +162,13 @@ impl TestApp {
             running: Some(running),
             _pg: pg,
             _dir: dir,
+        }
+    }
+
+    /// Stops the server and the sweeper (waiting for both) but keeps the store open.
+    pub async fn shutdown_server(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
         }
     }
 

@@ -339,3 +339,71 @@ async fn a_late_result_ends_the_unresolved_listing() {
         app.stop().await;
     }
 }
+
+/// A gateway that answers "succeeded" slowly, so a sweep pass is in flight at shutdown.
+#[derive(Debug, Default)]
+struct SlowGateway {
+    asked: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl IntentLookup for SlowGateway {
+    async fn intent(&self, _: &GatewayIntentId) -> Result<IntentEvidence, String> {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        Ok(IntentEvidence::Succeeded {
+            amount: Money::parse("1.00 EUR").unwrap(),
+        })
+    }
+    async fn intents_between(
+        &self,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<Vec<GatewayIntent>, String> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_the_sweep_pass_in_flight() {
+    let gateway = Arc::new(SlowGateway::default());
+    let mut app = TestApp::spawn(
+        Db::Sqlite,
+        TestOptions {
+            // Long enough to register the intent before the sweeper may look at the claim.
+            lease_ms: Some(300),
+            sweep_interval_ms: Some(20),
+            gateway: Some(gateway.clone()),
+        },
+    )
+    .await;
+    app.orders(&[("s-1", 100, "EUR")]).await;
+    app.operators(&["alice"]).await;
+    let t1 = app.terminal("t1").await;
+    let (_, claim) = app.claim(&t1, "s-1", "alice").await;
+    let (s, b) = app
+        .post(
+            "/v1/orders/s-1/intent",
+            &t1,
+            json!({"claim_token": claim["claim_token"], "attempt_number": claim["attempt_number"],
+                   "intent_id": "pi_s1"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // Once the lease has run out a pass asks the slow gateway; stop while it waits for the answer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gateway.asked.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweeper never asked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    app.shutdown_server().await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The pass that was asking the gateway finished and committed before shutdown returned.
+    let order = app.store.order(&"s-1".parse().unwrap()).await.unwrap();
+    assert_eq!(order.status, paydesk_protocol::OrderStatus::Paid);
+    app.stop().await;
+}
