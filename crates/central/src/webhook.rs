@@ -135,18 +135,28 @@ impl WebhookEvent {
     pub fn parse(payload: &[u8]) -> Result<WebhookEvent, String> {
         let v: Value =
             serde_json::from_slice(payload).map_err(|e| format!("event is not valid JSON: {e}"))?;
+        // Control characters (a NUL above all) cannot be stored in PostgreSQL text: refused here
+        // as bad input rather than failing in the database.
+        let clean = |s: &&str| !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control);
         let id = v["id"]
             .as_str()
-            .filter(|s| !s.is_empty() && s.len() <= 255)
-            .ok_or("event has no id")?
+            .filter(clean)
+            .ok_or("event has no usable id")?
             .to_string();
-        let event_type = v["type"].as_str().ok_or("event has no type")?.to_string();
+        let event_type = v["type"]
+            .as_str()
+            .filter(clean)
+            .ok_or("event has no usable type")?
+            .to_string();
         let object = &v["data"]["object"];
         if !object.is_object() {
             return Err("event has no data.object".into());
         }
-        let text = |field: &str| object[field].as_str().map(str::to_string);
-        let metadata_order_id = object["metadata"]["order_id"].as_str().map(str::to_string);
+        let text = |field: &str| object[field].as_str().filter(clean).map(str::to_string);
+        let metadata_order_id = object["metadata"]["order_id"]
+            .as_str()
+            .filter(clean)
+            .map(str::to_string);
         let (effect, intent_id) = match event_type.as_str() {
             "payment_intent.succeeded" => {
                 let minor = object["amount_received"]
@@ -322,5 +332,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.effect, EventEffect::Ignored);
+        assert!(WebhookEvent::parse(
+            br#"{"id":"evt_\u0000","type":"customer.created","data":{"object":{}}}"#
+        )
+        .is_err());
     }
 }

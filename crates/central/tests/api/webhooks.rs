@@ -89,6 +89,11 @@ both_backends! {
         }
         assert_eq!(app.store.webhook_event_count().await.unwrap(), 0);
         assert_eq!(app.order("o-1").await["order"]["status"], "unpaid");
+        // Correctly signed but unusable: a clear 400, not a 500 from the database.
+        let nul = r#"{"id":"evt_\u0000","type":"payment_intent.succeeded","data":{"object":{}}}"#;
+        let (s, b) = deliver(app, nul, signed(nul, WEBHOOK_SECRET, now_s())).await;
+        assert_eq!(s, 400, "{b}");
+        assert_eq!(b["error"]["code"], "invalid_request");
         // Several v1 values (a rotation in progress): accepted when one matches.
         let t = now_s();
         let sig = format!("t={t},v1={},v1={}", sign("whsec_old", t, body.as_bytes()),
