@@ -1,5 +1,7 @@
 //! The server's clock: the one place the central reads the time. Leases are computed with it, so
-//! terminals' clocks never decide who holds an order.
+//! terminals' clocks never decide who holds an order. Deliberately absent: any smoothing of a
+//! clock that steps backwards — a claim's holding starts no earlier than the previous one ended
+//! (see `Store::claim`), which is the ordering that matters.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,7 +1,8 @@
 //! The central's one error type, in the caller's terms: what was refused and why.
 //!
-//! It deliberately knows nothing about HTTP; `http::error` maps it to status codes and JSON bodies
-//! in one place, and that mapping is the only place that decides what a client may read.
+//! It deliberately knows nothing about HTTP; the `IntoResponse` impl in `http` maps it to status
+//! codes and JSON bodies in one place, and that mapping is the only place that decides what a
+//! client may read.
 
 use paydesk_core::{ClaimToken, OrderId};
 use paydesk_protocol::{ClaimHolder, OrderStatus};

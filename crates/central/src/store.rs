@@ -2,7 +2,9 @@
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver with runtime binds (`$1`, which
 //! SQLite also understands), every integer a 64-bit column and every time milliseconds since the
-//! epoch, so there is one implementation to test twice. Every state change is a conditional
+//! epoch, so there is one implementation to test twice. The few differences are explicit and
+//! local: `FOR UPDATE` and single-statement CTEs on PostgreSQL, `MAX` for `GREATEST` and one
+//! connection on SQLite. Every state change is a conditional
 //! `UPDATE … WHERE …` or an `INSERT … ON CONFLICT DO NOTHING` whose rows-affected count decides
 //! the answer. Deliberately absent: HTTP, authentication decisions and reading the clock (the
 //! caller passes `now`).
