@@ -213,6 +213,31 @@ fn order_from_row(row: &AnyRow) -> CentralResult<OrderRow> {
     })
 }
 
+impl OrderRow {
+    /// Mirrors in memory what `Store::apply_change` wrote, so a later result of the same batch
+    /// for the same order is decided against the order as it now stands.
+    fn mirror(&mut self, change: &OrderChange) {
+        if let Some(status) = change.new_status {
+            self.order.status = status;
+        }
+        if let Some(paid) = change
+            .paid_intent_id
+            .as_ref()
+            .and_then(|p| GatewayIntentId::new(p.clone()).ok())
+        {
+            self.order.paid_intent_id = Some(paid);
+        }
+        if change.clear_open_intent {
+            self.open_intent_id = None;
+        }
+        if change.release && self.holder_terminal.is_some() {
+            self.holder_terminal = None;
+            self.lease_until = None;
+            self.order.claim = None;
+        }
+    }
+}
+
 /// What applying one result does to its order.
 #[derive(Debug, Default)]
 struct OrderChange {
@@ -1062,15 +1087,26 @@ impl Store {
         // Results already stored are final forever, so one query finds the duplicates of a
         // replayed batch without locking their orders (a replay costs less than a first pass).
         let known = self.known_attempts(&mut tx, items).await?;
+        let fresh: Vec<&ResultItem> = items
+            .iter()
+            .filter(|i| !known.contains(&i.attempt_id.to_string()))
+            .collect();
+        // Every order the batch touches, locked in one statement in order-id order (concurrent
+        // batches therefore cannot deadlock), and kept in memory as the items change them.
+        let mut rows = self.lock_orders(&mut tx, &fresh).await?;
+        let registered = self.registered_intents(&mut tx, &fresh).await?;
         for i in order {
-            let receipt = if known.contains(&items[i].attempt_id.to_string()) {
+            let item = &items[i];
+            let receipt = if known.contains(&item.attempt_id.to_string()) {
                 ItemReceipt {
-                    attempt_id: items[i].attempt_id,
+                    attempt_id: item.attempt_id,
                     status: ItemStatus::Duplicate,
                     reason: None,
                 }
             } else {
-                self.apply_one(&mut tx, terminal, &items[i], now).await?
+                let row = rows.get_mut(item.order_id.as_str());
+                self.apply_one(&mut tx, terminal, item, row, &registered, now)
+                    .await?
             };
             receipts[i] = Some(receipt);
         }
@@ -1107,14 +1143,77 @@ impl Store {
         Ok(known)
     }
 
+    /// Locks and reads the orders of `items`, in order-id order.
+    async fn lock_orders(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        items: &[&ResultItem],
+    ) -> CentralResult<HashMap<String, OrderRow>> {
+        let mut ids: Vec<&str> = items.iter().map(|i| i.order_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rows = HashMap::new();
+        // Chunks are taken in sorted order too, so the lock order holds across chunks.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id IN ({}) ORDER BY order_id{}",
+                placeholders.join(", "),
+                self.for_update()
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let row = order_from_row(&row)?;
+                rows.insert(row.order.order_id.as_str().to_string(), row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Which of the intents named by `items` are registered (only those have a state to update).
+    async fn registered_intents(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        items: &[&ResultItem],
+    ) -> CentralResult<std::collections::HashSet<String>> {
+        let mut ids: Vec<&str> = items
+            .iter()
+            .filter_map(|i| i.intent_id.as_ref().map(|i| i.as_str()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut registered = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT intent_id FROM intents WHERE intent_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                registered.insert(row.try_get::<String, _>("intent_id")?);
+            }
+        }
+        Ok(registered)
+    }
+
+    /// Applies one result whose order row (if the order exists) is locked by this transaction
+    /// and mirrored in `row`, which is updated to match what was written.
     async fn apply_one(
         &self,
         tx: &mut Transaction<'static, Any>,
         terminal: &TerminalId,
         item: &ResultItem,
+        row: Option<&mut OrderRow>,
+        registered: &std::collections::HashSet<String>,
         now: Timestamp,
     ) -> CentralResult<ItemReceipt> {
-        let row = self.order_row_in(tx, &item.order_id, true).await?;
         let (status, reason, change) = match &row {
             None => (
                 ItemStatus::Rejected,
@@ -1165,9 +1264,14 @@ impl Store {
             )
             .await?;
         }
-        if let Some(row) = &row {
+        if let Some(row) = row {
             self.apply_change(tx, row, &change, now).await?;
-            if let Some(intent) = &item.intent_id {
+            row.mirror(&change);
+            if let Some(intent) = item
+                .intent_id
+                .as_ref()
+                .filter(|i| registered.contains(i.as_str()))
+            {
                 sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2")
                     .bind(item.outcome.as_str())
                     .bind(intent.as_str())

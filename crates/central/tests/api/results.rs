@@ -181,3 +181,29 @@ both_backends! {
         assert_eq!(r["journal"]["flagged"], false);
     }
 }
+
+both_backends! {
+    async fn two_successes_for_one_order_in_one_batch_flag_the_second(app) {
+        app.orders(&[("o-1", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let (tok, att) = claimed(app, &t1, "o-1", Some("pi_1")).await;
+        // Attempt ids are UUID v7: the first made sorts first, and the batch is applied in
+        // (order, attempt) order whatever order it is sent in.
+        let first = attempt_id();
+        let second = attempt_id();
+        let b = batch(1, vec![
+            result_item(&second, "o-1", att, tok, "succeeded", 1250, "EUR", Some("pi_2")),
+            result_item(&first, "o-1", att, tok, "succeeded", 1250, "EUR", Some("pi_1")),
+        ]);
+        let (status, resp) = app.post("/v1/results", &t1, b).await;
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(statuses(&resp), ["flagged", "applied"]);
+        assert!(resp["items"][0]["reason"].as_str().unwrap().contains("second success"));
+        let o = app.order("o-1").await;
+        assert_eq!(o["order"]["status"], "needs_review");
+        assert_eq!(o["order"]["paid_intent_id"], "pi_1");
+        assert_eq!(o["order"]["claim"], Value::Null);
+        assert_eq!(o["intents"][0]["state"], "succeeded");
+    }
+}
