@@ -1,0 +1,94 @@
+//! The central down for a while: with the default (block) offline policy a charge is refused with
+//! exit 5 before anything reaches the gateway, results already committed wait in the outbox
+//! (`paydesk sync` says the central is unreachable), and once the central is back on the same
+//! database `paydesk sync` drains them, each applied exactly once.
+//!
+//! The central is killed with SIGKILL (no graceful shutdown) and restarted on the same port.
+//! Deliberately absent: the offline "allow" policy — `paydesk` has no option for it yet.
+
+use crate::crash_matrix::sync_again_changes_nothing;
+use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal};
+use crate::invariants::{assert_clean, check_order, Expect, Truth};
+
+#[test]
+fn results_wait_in_the_outbox_while_the_central_is_down_and_apply_once_when_it_returns() {
+    let mut env = Env::start(EnvOptions::default());
+    let terminal = env.terminal("offline");
+    let orders: Vec<OrderSpec> = (1..=4)
+        .map(|i| OrderSpec::new(format!("c-down-{i}"), 2_000 + i, "pm_card_visa"))
+        .collect();
+    env.add_orders(&orders);
+
+    // Online: one charge delivered at once, one whose process dies right after committing its
+    // result (so the result is only in the outbox).
+    terminal.charge(&orders[0]).expect_code(exit::SUCCESS);
+    let args = Terminal::charge_args(&orders[1]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let crashed = terminal.run_crashing(&args, "after_result");
+    assert!(crashed.code().is_none(), "{crashed:?}");
+    assert_eq!(env.order(&orders[1].id)["order"]["status"], "unpaid");
+
+    env.kill_central();
+    let ledger_before = env.ledger();
+
+    // Block policy: refused with exit 5, and the gateway saw nothing.
+    let refused = terminal.charge(&orders[2]);
+    assert_eq!(refused.code(), Some(exit::UNREACHABLE), "{refused:?}");
+    assert_eq!(
+        env.ledger()["intents"],
+        ledger_before["intents"],
+        "nothing may reach the gateway while the central is down"
+    );
+    assert_eq!(
+        env.ledger()["idempotency_keys"],
+        ledger_before["idempotency_keys"]
+    );
+
+    // The committed result waits: sync says unreachable and keeps it.
+    let waiting = terminal.sync();
+    assert_eq!(waiting.code(), Some(exit::UNREACHABLE), "{waiting:?}");
+    let report = &waiting.json()["sync"];
+    assert_eq!(report["waiting"], 1, "{waiting:?}");
+    assert!(report["unreachable"].is_string(), "{waiting:?}");
+
+    // Back on the same database: the outbox drains, once.
+    env.start_central();
+    let drained = terminal.sync();
+    assert_eq!(drained.code(), Some(exit::SUCCESS), "{drained:?}");
+    assert_eq!(drained.json()["sync"]["delivered"], 1, "{drained:?}");
+    assert_eq!(drained.json()["sync"]["waiting"], 0, "{drained:?}");
+
+    // The refused order is chargeable again, and the queue shows only what is still unpaid.
+    terminal.charge(&orders[2]).expect_code(exit::SUCCESS);
+    let queue = terminal
+        .run(&["--json", "queue"])
+        .expect_code(exit::SUCCESS);
+    let listed = queue.stdout.clone();
+    for (i, order) in orders.iter().enumerate() {
+        assert_eq!(
+            listed.contains(&format!("\"{}\"", order.id)),
+            i == 3,
+            "the queue lists exactly the unpaid order: {listed}"
+        );
+    }
+
+    let mut bad = Vec::new();
+    for order in &orders {
+        bad.extend(sync_again_changes_nothing(&env, &terminal, &order.id));
+    }
+    let truth = Truth::gather(&env, &[&terminal]);
+    for (i, order) in orders.iter().enumerate() {
+        let expect = if i == 3 {
+            Expect::SettledOrUntouched
+        } else {
+            Expect::Status("paid")
+        };
+        bad.extend(check_order(&truth, &env.order(&order.id), order, expect));
+    }
+    assert_clean("central down and back", &bad);
+    assert_eq!(
+        env.db.count("SELECT count(*) FROM results"),
+        3,
+        "three results, each stored once"
+    );
+}
