@@ -1,10 +1,12 @@
 //! The central down for a while: with the default (block) offline policy a charge is refused with
 //! exit 5 before anything reaches the gateway, results already committed wait in the outbox
 //! (`paydesk sync` says the central is unreachable), and once the central is back on the same
-//! database `paydesk sync` drains them, each applied exactly once.
+//! database `paydesk sync` drains them, each applied exactly once. A central that dies between a
+//! charge's create and its registration leaves the intent unconfirmed until it is back.
 //!
 //! The central is killed with SIGKILL (no graceful shutdown) and restarted on the same port.
-//! Deliberately absent: the offline "allow" policy — `paydesk` has no option for it yet.
+//! Deliberately absent: the offline "allow" policy — the engine has it, but `paydesk` offers no
+//! way yet to grant the manager's allowance, so only the default (block) is driven here.
 
 use crate::crash_matrix::sync_again_changes_nothing;
 use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal};
@@ -91,4 +93,60 @@ fn results_wait_in_the_outbox_while_the_central_is_down_and_apply_once_when_it_r
         3,
         "three results, each stored once"
     );
+}
+
+#[test]
+fn central_dying_between_create_and_register_leaves_nothing_confirmed_until_it_returns() {
+    let mut env = Env::start(EnvOptions::default());
+    let terminal = env.terminal("mid-charge");
+    let order = OrderSpec::new("c-mid-charge", 7_700, "pm_card_visa");
+    env.add_orders(std::slice::from_ref(&order));
+    // The create is held at the gateway long enough to take the central down meanwhile.
+    env.faults(&["create:latency=2000:1"]);
+    let args = Terminal::charge_args(&order);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let charging = terminal.spawn(&args, None);
+
+    // Ready when the gateway has the create in hand (its key is in the ledger).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while Truth::gather(&env, &[]).create_keys(&order.id).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the create never reached the gateway"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.kill_central();
+
+    let pending = charging.wait(crate::harness::COMMAND_TIMEOUT);
+    assert_eq!(pending.code(), Some(exit::PENDING), "{pending:?}");
+    assert_eq!(pending.json()["attempt"]["state"], "created", "{pending:?}");
+    let intents = Truth::gather(&env, &[]).intents(&order.id).len();
+    assert_eq!(intents, 1);
+    assert_eq!(
+        env.ledger()["intents"][0]["status"],
+        "requires_confirmation",
+        "nothing is confirmed while the intent is not registered"
+    );
+
+    // Recovery while the central is still down confirms nothing either.
+    let still = terminal.recover();
+    assert_eq!(still.code(), Some(exit::PENDING), "{still:?}");
+    assert_eq!(
+        env.ledger()["intents"][0]["status"],
+        "requires_confirmation"
+    );
+
+    env.start_central();
+    terminal.recover().expect_code(exit::SUCCESS);
+    terminal.sync().expect_code(exit::SUCCESS);
+    let mut bad = sync_again_changes_nothing(&env, &terminal, &order.id);
+    let truth = Truth::gather(&env, &[&terminal]);
+    bad.extend(check_order(
+        &truth,
+        &env.order(&order.id),
+        &order,
+        Expect::Status("paid"),
+    ));
+    assert_clean("central died mid-charge", &bad);
 }
