@@ -1,6 +1,7 @@
 //! Gateway faults around a real charge: the response lost after the charge executed, a late
 //! execution, a 500 after executing then a retry, a storm of 429s, and idempotency keys the
-//! gateway forgot (its clock jumped 25 h) while a crashed attempt waited for recovery.
+//! gateway forgot (its clock jumped 25 h) while a crashed attempt waited for recovery — before
+//! the confirm left, and after it executed.
 //!
 //! Each test has its own central + sandbox (sandbox faults are global to it), charges one order
 //! through the fault, lets `paydesk recover` finish whatever the charge left open, syncs, and
@@ -189,4 +190,32 @@ fn keys_expired_by_a_gateway_clock_jump_after_a_crash_settle_with_one_execution(
         1,
         "{kinds:?}"
     );
+}
+
+#[test]
+fn keys_expired_after_the_confirm_executed_settle_paid_without_a_second_charge() {
+    let case = Case::start("f-expired-after-confirm");
+    let args = Terminal::charge_args(&case.order);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // The confirm executed at the gateway; the process died before journaling the answer.
+    let crashed = case
+        .terminal
+        .run_crashing(&args, "after_confirm_before_result");
+    assert!(
+        crashed.code().is_none()
+            && crashed
+                .stderr
+                .contains("crash point after_confirm_before_result"),
+        "{crashed:?}"
+    );
+    case.env.advance_gateway_clock_ms(25 * 60 * 60 * 1000);
+    case.settle();
+    let truth = case.check_paid();
+    // The terminal's clock says its key is still remembered, so it re-sends the confirm; the
+    // gateway forgot the key and runs it again, refusing it on a succeeded intent; the connector
+    // then retrieves the intent, whose status settles the attempt. Two executions, one charge.
+    assert_eq!(case.confirm_executions(&truth), 2);
+    let intents = truth.intents(&case.order.id);
+    assert_eq!(intents[0]["charges"], 1, "one charge: {intents:?}");
+    assert_eq!(intents[0]["succeeded_count"], 1, "{intents:?}");
 }
