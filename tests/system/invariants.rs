@@ -308,6 +308,21 @@ pub fn check_order(
             }
         }
     }
+    for i in &intents {
+        let key = format!("paydesk:confirm:{}", i["id"].as_str().unwrap_or("?"));
+        let executed = truth
+            .key(&key)
+            .is_some_and(|k| k["executions"].as_i64().unwrap_or(0) > 0);
+        let journaled = attempts
+            .iter()
+            .any(|(_, a)| a["intent_id"] == i["id"] && !a["confirm_sent_at"].is_null());
+        if executed && !journaled {
+            bad.push(format!(
+                "I7 intent {} of {id} was confirmed but no journal recorded the confirm as sent",
+                i["id"]
+            ));
+        }
+    }
     for k in truth.create_keys(id) {
         if !attempts.iter().any(|(_, a)| a["create_key"] == k["key"]) {
             bad.push(format!(
