@@ -140,7 +140,7 @@ async fn queue_results(
                 &order,
                 &central.operator,
                 &central.terminal,
-                clock::now,
+                clock::now(),
                 BENCH_LEASE_MS,
             )
             .await?;
