@@ -411,19 +411,23 @@ impl Default for EnvOptions {
 }
 
 /// One central (on its own PostgreSQL database) and one sandbox gateway.
+///
+/// Fields drop in order: the servers are killed before their database and directory go.
 pub struct Env {
+    /// The running central, `None` while a test has it down.
+    central: Option<ChildGuard>,
+    _sandbox: ChildGuard,
     pub bins: Binaries,
     pub db: PgDatabase,
     pub options: EnvOptions,
     /// Data directories of the terminals and the servers' logs; removed with the environment.
     pub dir: tempfile::TempDir,
-    central: Option<ChildGuard>,
     /// `127.0.0.1:PORT`; kept across a restart so the terminals' configuration stays valid.
     central_addr: String,
     pub central_url: String,
-    _sandbox: ChildGuard,
     pub gateway_url: String,
     http: reqwest::blocking::Client,
+    /// How often the central was started (names its log files).
     central_starts: u32,
 }
 
