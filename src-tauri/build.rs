@@ -9,9 +9,17 @@
 fn main() {
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-        .app_manifest(
-            tauri_build::AppManifest::new().commands(&["list_attempts", "journal_status"]),
-        );
+        .app_manifest(tauri_build::AppManifest::new().commands(&[
+            "sign_in",
+            "sign_out",
+            "queue",
+            "charge",
+            "attempts",
+            "attempt_timeline",
+            "status",
+            "recover_now",
+            "sync_now",
+        ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         // `{:#}` keeps the whole cause chain, which is where tauri-build says what it disliked.
         panic!("tauri-build failed: {error:#}");

@@ -1,11 +1,14 @@
 //! End to end: the built desktop app in its real webview (WebKitGTK), driven over WebDriver by
-//! tauri-driver + WebKitWebDriver under a private Xvfb display, showing a journal seeded here.
+//! tauri-driver + WebKitWebDriver under a private Xvfb display, started with no configuration — so
+//! it runs the embedded default (central on SQLite + sandbox gateway, in the app's process) with its
+//! terminal token in a real OS keyring (gnome-keyring's Secret Service on a private D-Bus session
+//! this test starts). A person's path, click by click: sign in as the demo operator, charge an order
+//! whose card succeeds and one whose card is declined, read the outcomes, open the journal.
 //!
-//! It proves the whole path a person sees: journal file → Rust command → IPC → Svelte page. It does
-//! not build anything: `PAYDESK_DESKTOP_BIN` names the app binary (scripts/test-e2e.sh builds it
-//! and sets the variable). Without it the test fails, unless `PAYDESK_SKIP_E2E=1` says to skip.
-//! Optional: `PAYDESK_E2E_SCREENSHOT=<file.png>` saves what the webview showed;
-//! `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open that long before closing it.
+//! It does not build anything: `PAYDESK_DESKTOP_BIN` names the app binary (scripts/test-e2e.sh
+//! builds it and sets the variable). Without it the test fails, unless `PAYDESK_SKIP_E2E=1` says to
+//! skip. Optional: `PAYDESK_E2E_SCREENSHOT=<file.png>` saves what the webview showed after the
+//! first charge; `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open that long before closing it.
 #![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
@@ -14,21 +17,22 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use paydesk_core::{
-    AttemptEvent, AttemptId, AttemptNumber, ChargeOutcome, ClaimToken, CreateOutcome, Currency,
-    GatewayIntentId, Money, NewAttempt, OperatorId, OrderId, PaymentMethodId, RegisterOutcome,
-    TerminalId, Timestamp,
-};
 use paydesk_journal::Journal;
 use serde_json::{json, Value};
 
-/// How long the app may take to show its table: a cold WebKitGTK start under Xvfb on a busy
-/// 2-core machine takes a few seconds; ten times that is still a clear failure, not a hang.
+/// How long the app may take to show a screen: a cold WebKitGTK start plus the embedded central
+/// and sandbox (argon2 hashes the demo PINs on a first start) under Xvfb on a busy 2-core machine
+/// takes several seconds; ten times that is still a clear failure, not a hang.
 const PAGE_READY_MS_MAX: u64 = 60_000;
 /// How long tauri-driver and Xvfb may take to accept connections.
 const PROCESS_READY_MS_MAX: u64 = 20_000;
+/// How long the app may take to exit after its window closed (it stops the relay, the recovery
+/// loop and the embedded servers, and waits for them).
+const APP_EXIT_MS_MAX: u64 = 15_000;
+/// How long a screenshot waits for WebKit to paint what the DOM already shows.
+const SCREENSHOT_SETTLE_MS: u64 = 1_000;
 /// Polling interval while waiting for the page or a process.
 const POLL_MS: u64 = 250;
 /// Per-request timeout towards the driver; creating the session starts the app, the slowest call.
@@ -36,135 +40,180 @@ const DRIVER_REQUEST_MS_MAX: u64 = 90_000;
 /// WebDriver's key for an element reference in JSON (W3C WebDriver, "web element identifier").
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// What the seeded journal holds, and how the page must show it.
-struct Seeded {
-    order: &'static str,
-    minor: i64,
-    currency: &'static str,
-    outcome: Option<ChargeOutcome>,
-    shown_amount: &'static str,
-    shown_state: &'static str,
-}
-
-fn seeds() -> Vec<Seeded> {
-    vec![
-        Seeded {
-            order: "ord-1001",
-            minor: 1234,
-            currency: "EUR",
-            outcome: Some(ChargeOutcome::Succeeded),
-            shown_amount: "12.34 EUR",
-            shown_state: "Succeeded",
-        },
-        Seeded {
-            order: "ord-1002",
-            minor: 1200,
-            currency: "JPY",
-            outcome: Some(ChargeOutcome::Declined {
-                reason: "card_declined".into(),
-            }),
-            shown_amount: "1200 JPY",
-            shown_state: "Declined",
-        },
-        // An ambiguous answer: the page must say "unknown", never "failed".
-        Seeded {
-            order: "ord-1003",
-            minor: 500,
-            currency: "KWD",
-            outcome: Some(ChargeOutcome::Unknown),
-            shown_amount: "0.500 KWD",
-            shown_state: "Outcome unknown",
-        },
-    ]
-}
+/// The demo operator the embedded default seeds (demo data, not a secret).
+const OPERATOR: &str = "demo-operator";
+const OPERATOR_PIN: &str = "1234";
+/// Demo orders: 129.00 EUR on `pm_card_visa` (succeeds), 19.99 EUR on `pm_card_chargeDeclined`.
+const PAID_ORDER: (&str, &str) = ("demo-1001", "129.00 EUR");
+const DECLINED_ORDER: (&str, &str) = ("demo-1004", "19.99 EUR");
 
 #[test]
-fn the_app_shows_the_journal_attempts_in_its_webview() {
+fn the_app_charges_demo_orders_against_the_embedded_default() {
     let Some(app_binary) = app_binary() else {
         return;
     };
     let tauri_driver = tauri_driver_binary();
     let dir = tempfile::tempdir().unwrap();
-    let journal_path = dir.path().join("journal.sqlite");
-    let events = seed_journal(&journal_path, &seeds());
+    let data_dir = dir.path().join("paydesk");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
 
     let mut guard = Cleanup::default();
     let display = start_xvfb(&mut guard);
     let (port, native_port) = (free_port(), free_port());
-    let driver = Command::new(&tauri_driver)
-        .args(["--port", &port.to_string()])
-        .args(["--native-port", &native_port.to_string()])
-        // tauri-driver starts WebKitWebDriver, which starts the app: all three inherit this
-        // environment, which is how the app finds the seeded journal and the display.
+    // A private D-Bus session with gnome-keyring's Secret Service, unlocked with a throw-away
+    // password in a throw-away HOME: the app stores its terminal token in a real keyring, exactly
+    // as on an operator's desktop, without touching the user's own keyring.
+    let script = format!(
+        "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+         exec '{}' --port {port} --native-port {native_port}",
+        tauri_driver.display()
+    );
+    let mut driver = Command::new("dbus-run-session");
+    driver.args(["--", "sh", "-c", &script]);
+    // No configuration from the caller's environment: the app must start the embedded default.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PAYDESK_") {
+            driver.env_remove(name);
+        }
+    }
+    let driver = driver
+        // tauri-driver starts WebKitWebDriver, which starts the app: all of them inherit this
+        // environment, which is how the app finds its data directory, the display and the bus.
         .env("DISPLAY", format!(":{display}"))
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
-        .env("PAYDESK_JOURNAL", &journal_path)
-        // WebKit's caches and the app's data dir go to the temp dir, not the user's home.
+        .env("PAYDESK_DATA_DIR", &data_dir)
+        .env(
+            "PAYDESK_KEYRING_SERVICE",
+            format!("paydesk-e2e-{}", std::process::id()),
+        )
+        .env("HOME", &home)
+        // WebKit's caches and the keyring's files go to the temp dir, not the user's home.
         .env("XDG_DATA_HOME", dir.path().join("data"))
         .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_RUNTIME_DIR", dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        // Its own process group, so cleanup can stop the driver, WebKitWebDriver and the app
-        // together even if one of them does not pass a signal on.
+        // Its own process group, so cleanup can stop the bus, the keyring, the driver,
+        // WebKitWebDriver and the app together even if one of them does not pass a signal on.
         .process_group(0)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", tauri_driver.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start dbus-run-session: {e}; install it with \
+                 `apt-get install -y dbus gnome-keyring`"
+            )
+        });
+    let group = driver.id();
     guard.groups.push(driver);
     let driver = Driver::new(port);
     driver.wait_until_listening();
 
     let session = driver.new_session(&app_binary);
     guard.session = Some((driver.clone(), session.clone()));
+    let s = session.as_str();
 
-    let table = driver
-        .wait_for_element(&session, "[data-testid='attempts-table']")
+    // Start-up ends on the sign-in screen; the demo hint says the embedded default is running.
+    let operator_input = driver
+        .wait_for_element(s, "[data-testid='operator-input']")
         .unwrap_or_else(|| {
-            let page = driver.page_text(&session);
-            panic!("no attempts table after {PAGE_READY_MS_MAX} ms; the page shows:\n{page}")
+            panic!(
+                "no sign-in screen after {PAGE_READY_MS_MAX} ms; the page shows:\n{}",
+                driver.page_text(s)
+            )
         });
+    assert!(
+        driver.page_text(s).contains("Demo set-up"),
+        "{}",
+        driver.page_text(s)
+    );
 
-    // Every seeded attempt is on the page, newest first, with its amount and a readable state.
-    let rows = driver.rows(&session);
-    let expected = seeds();
-    assert_eq!(rows.len(), expected.len(), "rows on the page: {rows:#?}");
-    for (row, seeded) in rows.iter().zip(expected.iter().rev()) {
+    // A wrong PIN first: refused, with a next step, and the PIN field emptied.
+    driver.send_keys(s, &operator_input, OPERATOR);
+    let pin_input = driver.find(s, "[data-testid='pin-input']").unwrap();
+    driver.send_keys(s, &pin_input, "0000\n");
+    let refused = driver
+        .wait_for_text(s, "[data-testid='sign-in-error']", "wrong PIN")
+        .unwrap_or_else(|| panic!("no refusal: {}", driver.page_text(s)));
+    assert!(refused.contains("type your PIN again"), "{refused}");
+    driver.send_keys(s, &pin_input, &format!("{OPERATOR_PIN}\n"));
+
+    // The queue, from the embedded central.
+    driver
+        .wait_for_element(s, "[data-testid='queue-table']")
+        .unwrap_or_else(|| panic!("no queue after signing in: {}", driver.page_text(s)));
+    let signed_in = driver.text_of(s, "[data-testid='signed-in-as']");
+    assert!(signed_in.contains(OPERATOR), "{signed_in}");
+
+    let paid = charge(&driver, s, PAID_ORDER);
+    assert!(paid.starts_with("Paid"), "{paid}");
+    assert!(paid.contains(PAID_ORDER.1), "{paid}");
+    // What a person sees after a charge. WebKit paints a moment after the DOM changes, so the
+    // screenshot waits for a paint first.
+    if let Some(path) = std::env::var_os("PAYDESK_E2E_SCREENSHOT") {
+        sleep(Duration::from_millis(SCREENSHOT_SETTLE_MS));
+        driver.save_screenshot(s, Path::new(&path));
+    }
+    driver.click(s, &driver.find(s, "[data-testid='close-charge']").unwrap());
+
+    let declined = charge(&driver, s, DECLINED_ORDER);
+    assert!(
+        declined.starts_with("Declined: generic_decline"),
+        "{declined}"
+    );
+    assert!(declined.contains("No money moved"), "{declined}");
+    assert!(!declined.to_lowercase().contains("fail"), "{declined}");
+    driver.click(s, &driver.find(s, "[data-testid='close-charge']").unwrap());
+
+    // Both results reach the central (the outbox relay runs in the background): the outbox
+    // empties and both orders leave the unpaid queue.
+    driver
+        .wait_for_text(s, "[data-testid='outbox']", "Outbox empty")
+        .unwrap_or_else(|| panic!("the outbox did not drain: {}", driver.page_text(s)));
+    let connection = driver.text_of(s, "[data-testid='connection']");
+    assert!(connection.contains("Online"), "{connection}");
+    let queue_text = driver.wait_for_queue_without(s, &[PAID_ORDER.0, DECLINED_ORDER.0]);
+    assert!(queue_text.contains("demo-1002"), "{queue_text}");
+
+    // The journal lists both attempts, newest first, with amounts and readable states.
+    driver.click(s, &driver.find(s, "[data-testid='nav-journal']").unwrap());
+    driver
+        .wait_for_element(s, "[data-testid='attempts-table']")
+        .unwrap_or_else(|| panic!("no journal: {}", driver.page_text(s)));
+    let rows = driver.rows(s);
+    assert_eq!(rows.len(), 2, "rows on the page: {rows:#?}");
+    let expected = [(DECLINED_ORDER, "Declined"), (PAID_ORDER, "Succeeded")];
+    for (row, ((order, amount), state)) in rows.iter().zip(expected) {
         assert!(
-            row.contains(seeded.order)
-                && row.contains(seeded.shown_amount)
-                && row.contains(seeded.shown_state),
-            "expected a row with {} / {} / {}, found: {row}",
-            seeded.order,
-            seeded.shown_amount,
-            seeded.shown_state
+            row.contains(order) && row.contains(amount) && row.contains(state),
+            "expected a row with {order} / {amount} / {state}, found: {row}"
         );
-        assert!(row.contains("op-anna") && row.contains("till-1"), "{row}");
+        assert!(row.contains(OPERATOR) && row.contains("desk-"), "{row}");
         assert!(!row.to_lowercase().contains("fail"), "{row}");
     }
-    assert!(
-        rows[1].contains("card_declined"),
-        "the decline reason: {}",
-        rows[1]
-    );
-    let table_text = driver.element_text(&session, &table);
-    assert!(table_text.contains("12.34 EUR"), "{table_text}");
+    assert!(rows[0].contains("generic_decline"), "{}", rows[0]);
+
+    // A click on a row opens its timeline: every durable step of the charge.
+    // (A cell, not the row: WebKitWebDriver does not count a table row as clickable.)
+    let first_row = driver
+        .find(s, "[data-testid='attempt-row'] td:nth-child(2)")
+        .unwrap();
+    driver.click(s, &first_row);
+    let timeline = driver
+        .wait_for_text(
+            s,
+            "[data-testid='timeline']",
+            "Gateway answered the confirm",
+        )
+        .unwrap_or_else(|| panic!("no timeline: {}", driver.page_text(s)));
+    for step in ["Attempt journaled", "Confirm sent", DECLINED_ORDER.0] {
+        assert!(timeline.contains(step), "{step} missing from: {timeline}");
+    }
 
     let integrity = driver
-        .wait_for_text(
-            &session,
-            "[data-testid='journal-integrity']",
-            "Journal verified",
-        )
-        .unwrap_or_else(|| panic!("no verified journal line: {}", driver.page_text(&session)));
-    assert!(
-        integrity.contains(&format!("({events} events)")),
-        "{integrity}"
-    );
-
-    // Taken last, once the page has settled: WebKit may not have painted a freshly found element.
-    if let Some(path) = std::env::var_os("PAYDESK_E2E_SCREENSHOT") {
-        driver.save_screenshot(&session, Path::new(&path));
-    }
+        .wait_for_text(s, "[data-testid='journal-integrity']", "Journal verified")
+        .unwrap_or_else(|| panic!("no verified journal line: {}", driver.page_text(s)));
 
     // For a person to look at (or screenshot) the running app: `PAYDESK_E2E_HOLD_MS=30000`.
     if let Some(hold_ms) = std::env::var("PAYDESK_E2E_HOLD_MS")
@@ -175,9 +224,102 @@ fn the_app_shows_the_journal_attempts_in_its_webview() {
         sleep(Duration::from_millis(hold_ms));
     }
 
-    // Ending the session closes the app; `guard` stops the processes either way.
-    driver.delete_session(&session);
+    // Asked to quit (SIGTERM, as a session logout does), the app leaves its event loop like
+    // closing the window does: it stops its background work and the embedded servers, which takes
+    // `stack.json` (where a running stack is advertised) away, and exits. Neither ending the
+    // WebDriver session (WebKitWebDriver kills the app outright) nor WebDriver's "close window"
+    // (it does not reach the Tauri window) can show that.
+    assert!(data_dir.join("stack.json").is_file());
+    let app_pid = app_process(&app_binary, group)
+        .unwrap_or_else(|| panic!("no {} process in group {group}", app_binary.display()));
+    let status = Command::new("kill")
+        .args(["-TERM", &app_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {app_pid}: {status}");
+    let deadline = Instant::now() + Duration::from_millis(APP_EXIT_MS_MAX);
+    while data_dir.join("stack.json").exists() || Path::new(&format!("/proc/{app_pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the app did not stop its embedded stack and exit within {APP_EXIT_MS_MAX} ms"
+        );
+        sleep(Duration::from_millis(POLL_MS));
+    }
+    driver.try_delete_session(s);
     guard.session = None;
+    // The journal on disk is the one the page showed: it verifies, with the events counted there.
+    let journal = open_when_released(&data_dir.join("journal.sqlite"));
+    let report = journal.verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert!(
+        integrity.contains(&format!("({} events)", report.events)),
+        "{integrity} vs {} events on disk",
+        report.events
+    );
+}
+
+/// Charges `order` from the queue: Charge, check the amount in the confirmation, confirm, and
+/// wait for the outcome; returns the outcome's text.
+fn charge(driver: &Driver, s: &str, (order, amount): (&str, &str)) -> String {
+    let button = driver
+        .wait_for_element(
+            s,
+            &format!("tr[data-order-id='{order}'] [data-testid='charge-button']"),
+        )
+        .unwrap_or_else(|| panic!("no Charge button for {order}: {}", driver.page_text(s)));
+    driver.click(s, &button);
+    let confirm = driver
+        .wait_for_element(s, "[data-testid='confirm-charge']")
+        .unwrap_or_else(|| panic!("no confirmation for {order}: {}", driver.page_text(s)));
+    let shown = driver.text_of(s, "[data-testid='charge-amount']");
+    assert_eq!(shown, amount, "the confirmation shows the amount");
+    driver.click(s, &confirm);
+    let outcome = driver
+        .wait_for_element(s, "[data-testid='charge-outcome']")
+        .unwrap_or_else(|| panic!("no outcome for {order}: {}", driver.page_text(s)));
+    // Every step of the protocol was shown as done before the outcome.
+    let steps = driver.text_of(s, "[data-testid='charge-steps']");
+    assert_eq!(steps.matches('✓').count(), 6, "{steps}");
+    driver.element_text(s, &outcome)
+}
+
+/// The pid of the running `binary` among the processes of group `group` (this test's own
+/// processes: WebKitWebDriver started the app there), read from /proc.
+fn app_process(binary: &Path, group: u32) -> Option<u32> {
+    let binary = binary.canonicalize().ok()?;
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The fields after the command name (which may hold spaces) start after its ')':
+            // state, ppid, pgrp.
+            let pgrp: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(2)?
+                .parse()
+                .ok()?;
+            (exe == binary && pgrp == group).then_some(pid)
+        })
+}
+
+/// Opens the journal once the app has let go of it (its lock goes with the process).
+fn open_when_released(path: &Path) -> Journal {
+    let deadline = Instant::now() + Duration::from_millis(APP_EXIT_MS_MAX);
+    loop {
+        match Journal::open(path) {
+            Ok(journal) => return journal,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("waiting for the app to release the journal: {e}");
+                sleep(Duration::from_millis(POLL_MS));
+            }
+            Err(e) => panic!("the journal is still held after the app closed: {e}"),
+        }
+    }
 }
 
 /// The app under test, or `None` when the caller explicitly skips the end-to-end test.
@@ -225,58 +367,6 @@ fn tauri_driver_binary() -> PathBuf {
         "tauri-driver not found; install it with \
              `cargo install tauri-driver --version 2.1.0 --locked`",
     )
-}
-
-/// Writes the attempts and drives each to its outcome through the journal's own API, as the
-/// charge flow would; returns how many events the journal holds. The journal is closed on return
-/// (only one process may hold it, and the app is about to open it).
-fn seed_journal(path: &Path, seeds: &[Seeded]) -> i64 {
-    let mut journal = Journal::open(path).unwrap();
-    // In the recent past, so the page shows plausible times and outbox ages.
-    let start = now_ms() - 10 * 60_000;
-    for (i, seeded) in seeds.iter().enumerate() {
-        // Seconds apart, in the order given, so "newest first" has a definite meaning.
-        let at = |step: i64| Timestamp::from_unix_ms(start + i as i64 * 60_000 + step * 1_000);
-        let id = AttemptId::from_uuid(uuid::Uuid::now_v7()).unwrap();
-        let new = NewAttempt {
-            id,
-            order: OrderId::new(seeded.order).unwrap(),
-            number: AttemptNumber::new(1).unwrap(),
-            claim_token: ClaimToken::new(1).unwrap(),
-            amount: Money::new(seeded.minor, Currency::from_code(seeded.currency).unwrap())
-                .unwrap(),
-            customer: None,
-            payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
-            operator: OperatorId::new("op-anna").unwrap(),
-            terminal: TerminalId::new("till-1").unwrap(),
-            offline: false,
-        };
-        journal.begin_attempt(new, at(0)).unwrap();
-        let Some(outcome) = &seeded.outcome else {
-            continue;
-        };
-        let intent = GatewayIntentId::new(format!("pi_e2e_{i}")).unwrap();
-        let events = [
-            AttemptEvent::CreateAnswered(CreateOutcome::Created { intent }),
-            AttemptEvent::RegisterAnswered(RegisterOutcome::Accepted),
-            AttemptEvent::ConfirmBegun,
-            AttemptEvent::ConfirmAnswered(outcome.clone()),
-        ];
-        for (n, event) in events.iter().enumerate() {
-            journal.apply(&id, event, at(n as i64 + 1)).unwrap();
-        }
-    }
-    let report = journal.verify().unwrap();
-    assert!(
-        report.is_intact(),
-        "the seeded journal must verify: {report:?}"
-    );
-    report.events
-}
-
-fn now_ms() -> i64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    i64::try_from(since_epoch.as_millis()).unwrap()
 }
 
 /// A TCP port that was free a moment ago. The small race with other programs is accepted: a
@@ -438,15 +528,6 @@ impl Driver {
             .to_string()
     }
 
-    fn delete_session(&self, session: &str) {
-        self.call(
-            reqwest::Method::DELETE,
-            &format!("/session/{session}"),
-            None,
-        )
-        .unwrap_or_else(|e| panic!("cannot end the WebDriver session: {e}"));
-    }
-
     fn try_delete_session(&self, session: &str) {
         let _ = self
             .http
@@ -506,6 +587,56 @@ impl Driver {
             .call(reqwest::Method::GET, &path, None)
             .unwrap_or_else(|e| panic!("reading an element's text: {e}"));
         text.as_str().unwrap_or_default().to_string()
+    }
+
+    fn click(&self, session: &str, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/session/{session}/element/{element}/click"),
+            Some(json!({})),
+        )
+        .unwrap_or_else(|e| panic!("clicking an element: {e}"));
+    }
+
+    /// Types `text` into an element; a trailing "\n" presses Enter (submits the form).
+    fn send_keys(&self, session: &str, element: &str, text: &str) {
+        let text = text.replace('\n', "\u{E007}");
+        self.call(
+            reqwest::Method::POST,
+            &format!("/session/{session}/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .unwrap_or_else(|e| panic!("typing into an element: {e}"));
+    }
+
+    /// The text of the element `css` names (which must exist).
+    fn text_of(&self, session: &str, css: &str) -> String {
+        let element = self
+            .find(session, css)
+            .unwrap_or_else(|| panic!("no {css} on the page: {}", self.page_text(session)));
+        self.element_text(session, &element)
+    }
+
+    /// Reloads the queue until none of `orders` is in it any more; returns the queue's text.
+    fn wait_for_queue_without(&self, session: &str, orders: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+        loop {
+            if let Some(reload) = self.find(session, "[data-testid='queue-reload']") {
+                self.click(session, &reload);
+            }
+            sleep(Duration::from_millis(POLL_MS));
+            let text = match self.find(session, "[data-testid='queue-table']") {
+                Some(table) => self.element_text(session, &table),
+                None => String::new(),
+            };
+            if !text.is_empty() && !orders.iter().any(|o| text.contains(o)) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{orders:?} stayed in the queue: {text}"
+            );
+        }
     }
 
     /// The text of each attempt row, top to bottom.

@@ -1,21 +1,45 @@
-//! The desk: the shell's window-free side. It owns the journal for the life of the process and
-//! answers the UI's questions about it.
+//! The desk: the shell's window-free side. It starts the engine (against the embedded default or
+//! an external central), keeps who is signed in, runs recovery and the outbox relay in the
+//! background, and answers the UI's commands with one call into the engine or the stack each.
 //!
-//! Nothing here knows about Tauri: the commands in `lib.rs` adapt these methods, and tests call
-//! them directly. It deliberately does not charge, recover or sync anything yet — that is the
-//! engine's job, and the engine will live in its own crate.
+//! Nothing here knows about windows: the commands in `lib.rs` adapt these methods, and tests call
+//! them through Tauri's mock runtime. Deliberately absent: charge-protocol decisions (the engine
+//! and the core own them), SQL (the journal) and wording beyond the error mapping in `error.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use paydesk_core::{Attempt, Timestamp};
-use paydesk_journal::{AttemptFilter, BreakKind, Journal, JournalError};
+use paydesk_core::{Attempt, AttemptId, Money, OperatorId, OrderId, TerminalId, Timestamp};
+use paydesk_engine::{
+    ChargeRequest, Clock, Engine, HttpCentral, Progress, RecoveryReport, RelayOutcome, SystemClock,
+};
+use paydesk_journal::{AttemptFilter, BreakKind, StoredEvent};
+use paydesk_protocol::{Order, Role};
+use paydesk_stack::Stack;
 use serde::Serialize;
+use tauri::async_runtime::JoinHandle;
+use tokio::sync::watch;
 
-use crate::error::{log_detail, UiError, UiErrorKind};
+use crate::error::{engine_error, log_detail, queue_error, sign_in_error, UiError, UiErrorKind};
+use crate::launch::{self, Launch};
 
-/// The app's handle on its journal; cheap to clone (every clone shares one journal).
+/// How long start-up (the embedded central and gateway, the journal, the first recovery) may
+/// take before the app says it failed: a cold start on a busy 2-core machine takes a few seconds
+/// (argon2 hashes two demo PINs on the first start); ten times that is a clear failure.
+pub const STARTUP_MS_MAX: u64 = 60_000;
+/// Recovery runs at start-up and then this often: often enough that an unknown outcome is
+/// settled within a minute of the gateway answering again, rare enough to cost nothing.
+pub const RECOVERY_INTERVAL_MS: u64 = 30_000;
+/// How long `status` waits for the central's health answer before calling it offline; the UI
+/// polls status every few seconds, so a slow answer must not hold the status bar.
+pub const HEALTH_PROBE_MS_MAX: u64 = 2_000;
+/// How long shutdown waits for the background loops and the embedded servers.
+pub const SHUTDOWN_MS_MAX: u64 = 10_000;
+/// Relay rounds one `sync_now` runs at most (each delivers up to a full batch).
+const SYNC_ROUNDS_MAX: u32 = 100;
+
+/// The app's handle on its engine; cheap to clone (every clone shares one desk).
 #[derive(Debug, Clone)]
 pub struct Desk {
     inner: Arc<Inner>,
@@ -23,108 +47,64 @@ pub struct Desk {
 
 #[derive(Debug)]
 struct Inner {
-    /// The journal file, shown to people so they know which file a message is about; `None` when
-    /// not even the app data directory could be found.
-    path: Option<PathBuf>,
-    /// Opened at start-up and kept until the process exits: the journal's file lock is what stops
-    /// a second Paydesk from writing the same file. `Err` keeps why the last open failed, so the
-    /// app shows it instead of crashing; the next command tries to open it again (after the
-    /// person did what the message said, e.g. closed the other Paydesk).
-    journal: Mutex<Result<Journal, OpenFailure>>,
+    /// Starting, running or failed; replaced once by the start-up task and once at shutdown.
+    phase: Mutex<Phase>,
+    /// The person signed in on this terminal, from `sign_in` to `sign_out` (memory only).
+    session: Mutex<Option<Session>>,
+    /// Held by a charge and by a recovery pass: both drive attempts, and one attempt must never
+    /// be driven by two loops at once. A charge waits for a running pass; a periodic pass that
+    /// finds a charge running skips its turn.
+    driving: tokio::sync::Mutex<()>,
+    /// The last recovery pass, for the status bar.
+    last_recovery: Mutex<Option<RecoverySummary>>,
+    /// Set once at shutdown; every background loop watches it.
+    shutdown: watch::Sender<bool>,
+    /// The start-up task and the background loops, awaited at shutdown.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// When start-up began (for the UI's bounded "starting" screen).
+    started_at: Timestamp,
 }
 
-/// Why the journal is not available, already phrased for people.
-#[derive(Debug, Clone)]
-pub struct OpenFailure {
-    error: UiError,
+#[derive(Debug)]
+enum Phase {
+    Starting,
+    Ready(Arc<Running>),
+    Failed(UiError),
+    Stopped,
 }
 
-impl OpenFailure {
-    pub fn no_data_dir(detail: String) -> OpenFailure {
-        log_detail("no app data directory", &detail);
-        OpenFailure {
-            error: UiError::new(
-                UiErrorKind::JournalUnavailable,
-                "Paydesk could not find a folder for its journal on this computer.",
-                format!(
-                    "Set {} to the journal file's path and restart Paydesk.",
-                    crate::JOURNAL_ENV
-                ),
-            ),
-        }
-    }
-
-    pub fn create_dir(dir: &Path, error: std::io::Error) -> OpenFailure {
-        log_detail(&format!("creating {}", dir.display()), &error.to_string());
-        OpenFailure {
-            error: UiError::new(
-                UiErrorKind::JournalUnavailable,
-                format!(
-                    "Paydesk could not create its data folder {}.",
-                    dir.display()
-                ),
-                "Check that the folder can be written by your user account, then restart Paydesk.",
-            ),
-        }
-    }
-
-    fn open(path: &Path, error: &JournalError) -> OpenFailure {
-        log_detail(&format!("opening {}", path.display()), &error.to_string());
-        OpenFailure {
-            error: journal_error_for_people(path, error),
-        }
-    }
+/// A started engine and what belongs to it, for the life of the process.
+#[derive(Debug)]
+struct Running {
+    engine: Engine,
+    /// The central's client for the queue, sign-in and the health probe.
+    central: HttpCentral,
+    central_url: String,
+    terminal: TerminalId,
+    /// Caches (queue, operators) live here.
+    data_dir: PathBuf,
+    journal: PathBuf,
+    embedded: bool,
+    /// The embedded central and gateway; taken and stopped at shutdown.
+    stack: Mutex<Option<Stack>>,
 }
 
-/// The UI's wording for a journal error. The journal's own messages are precise but carry SQLite
-/// and file-system details, so they go to the log; people get one sentence per kind of trouble and
-/// what to do next.
-fn journal_error_for_people(path: &Path, error: &JournalError) -> UiError {
-    let path = path.display();
-    match error {
-        JournalError::Locked { .. } => UiError::new(
-            UiErrorKind::JournalLocked,
-            format!("The journal {path} is in use by another Paydesk window or process."),
-            "Close the other Paydesk, then press Try again.",
-        ),
-        JournalError::ReadOnly { .. } | JournalError::CannotOpen { .. } => UiError::new(
-            UiErrorKind::JournalUnavailable,
-            format!("Paydesk cannot write its journal {path}."),
-            "Make sure the file and its folder are writable by your user account, then press Try \
-             again.",
-        ),
-        JournalError::DiskFull { .. } => UiError::new(
-            UiErrorKind::JournalUnavailable,
-            format!("The disk holding the journal {path} is full."),
-            "Free some disk space, then press Try again. Nothing was lost.",
-        ),
-        JournalError::NewerSchema { .. } => UiError::new(
-            UiErrorKind::JournalUnavailable,
-            format!("The journal {path} was written by a newer version of Paydesk."),
-            "Update Paydesk on this computer; the journal was not changed.",
-        ),
-        JournalError::Corrupt { .. } | JournalError::NotAJournal { .. } => UiError::new(
-            UiErrorKind::JournalDamaged,
-            format!("The journal {path} is damaged or is not a Paydesk journal."),
-            "Stop charging on this terminal and call your manager. Do not delete or move the file: \
-             it is the record of every charge.",
-        ),
-        _ => UiError::new(
-            UiErrorKind::JournalRead,
-            format!("Paydesk could not read its journal {path}."),
-            "Try again. If it keeps failing, restart Paydesk and tell your manager.",
-        ),
-    }
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    pub operator: OperatorId,
+    pub role: Role,
+    /// Checked against the cached operator list because the central was unreachable.
+    pub offline: bool,
+    pub signed_in_at: Timestamp,
 }
 
-/// One attempt as the UI shows it: the journal's record plus what the UI needs to display the
-/// amount without knowing currencies itself.
+/// One attempt as the UI shows it: the journal's record plus the amount's currency exponent, so
+/// the UI formats minor units with the core's currency table instead of keeping its own.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptView {
     #[serde(flatten)]
     pub attempt: Attempt,
-    /// Digits after the decimal point of the amount's currency (2 for EUR, 0 for JPY). Sent so
-    /// the UI formats minor units with the core's currency table instead of keeping its own.
     pub amount_exponent: u8,
 }
 
@@ -138,18 +118,45 @@ impl From<Attempt> for AttemptView {
     }
 }
 
-/// The journal's health as the UI shows it in its status line.
+/// An order of the queue, with its amount's exponent.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: Order,
+    pub amount_exponent: u8,
+}
+
+/// The queue as the UI shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueView {
+    pub orders: Vec<OrderView>,
+    /// The central was unreachable: these are the orders as cached at `cached_at`.
+    pub offline: bool,
+    pub cached_at: Option<Timestamp>,
+}
+
+/// An attempt and its history, oldest event first.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineView {
+    pub attempt: AttemptView,
+    pub events: Vec<StoredEvent>,
+}
+
+/// Where a charge run left the attempt; `pending` says why it is not final, when it is not.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargeView {
+    pub attempt: AttemptView,
+    pub pending: Option<String>,
+}
+
+/// The journal's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JournalStatus {
-    /// The journal file.
     pub path: String,
     /// True when the hash chain and every attempt's history verify.
     pub verified: bool,
-    /// Where verification found the first problem: the event's sequence number, when there is one.
     pub broken_at_seq: Option<i64>,
-    /// What kind of damage it is (`BreakKind` in snake_case), for the manager's screen.
     pub broken_kind: Option<BreakKind>,
-    /// Events checked by the verification.
     pub events_checked: i64,
     /// Results waiting in the outbox for the central.
     pub outbox_depth: i64,
@@ -159,103 +166,493 @@ pub struct JournalStatus {
     pub outbox_oldest_age_ms: Option<i64>,
 }
 
+/// The last recovery pass, summarized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoverySummary {
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub report: RecoveryReport,
+}
+
+/// What the status bar shows. `phase` is "starting" (with how long so far and the bound) or
+/// "ready" (with the rest); a failed start-up is an error instead.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum StatusView {
+    Starting {
+        elapsed_ms: i64,
+        startup_ms_max: u64,
+    },
+    Ready(Box<ReadyStatus>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyStatus {
+    /// The central answered its health check just now.
+    pub online: bool,
+    /// The embedded demo central and sandbox gateway (not a real one).
+    pub embedded: bool,
+    pub central_url: String,
+    pub terminal: TerminalId,
+    pub session: Option<Session>,
+    pub journal: JournalStatus,
+    /// Attempts not in a final state (recovery works on them; some may wait for a manager).
+    pub unresolved: usize,
+    pub last_recovery: Option<RecoverySummary>,
+}
+
+/// What `sync_now` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncView {
+    pub delivered: usize,
+    pub parked: usize,
+    /// Results still waiting after the run (not due yet, or the central is down).
+    pub waiting: i64,
+    /// Set when the central could not be reached.
+    pub unreachable: bool,
+}
+
 impl Desk {
-    /// Opens the journal at `path`. A failure is kept, not returned: see [`Inner::journal`].
-    pub fn open(path: PathBuf) -> Desk {
-        let journal = Journal::open(&path).map_err(|e| OpenFailure::open(&path, &e));
-        Desk {
+    /// A desk that is starting: the start-up task (spawned on Tauri's async runtime) fills it in.
+    /// `default_data_dir` is used when the launch names none.
+    pub fn start(launch: Launch, default_data_dir: Result<PathBuf, String>) -> Desk {
+        let (shutdown, _) = watch::channel(false);
+        let desk = Desk {
             inner: Arc::new(Inner {
-                path: Some(path),
-                journal: Mutex::new(journal),
+                phase: Mutex::new(Phase::Starting),
+                session: Mutex::new(None),
+                driving: tokio::sync::Mutex::new(()),
+                last_recovery: Mutex::new(None),
+                shutdown,
+                tasks: Mutex::new(Vec::new()),
+                started_at: SystemClock.now(),
             }),
+        };
+        let data_dir = match launch.data_dir.clone().map(Ok).unwrap_or(default_data_dir) {
+            Ok(dir) => dir,
+            Err(detail) => {
+                log_detail("no app data directory", &detail);
+                desk.set_phase(Phase::Failed(UiError::new(
+                    UiErrorKind::StartupFailed,
+                    "Paydesk could not find a folder for its data on this computer.",
+                    format!(
+                        "Set {} to a writable folder and restart Paydesk.",
+                        launch::DATA_DIR_ENV
+                    ),
+                )));
+                return desk;
+            }
+        };
+        let task = {
+            let desk = desk.clone();
+            tauri::async_runtime::spawn(async move { desk.run_startup(launch, data_dir).await })
+        };
+        desk.push_task(task);
+        desk
+    }
+
+    async fn run_startup(&self, launch: Launch, data_dir: PathBuf) {
+        let embedded = matches!(launch.target, launch::Target::Embedded);
+        let started = tokio::time::timeout(
+            Duration::from_millis(STARTUP_MS_MAX),
+            launch::start(launch, data_dir),
+        )
+        .await;
+        let started =
+            match started {
+                Ok(Ok(started)) => started,
+                Ok(Err(error)) => return self.set_phase(Phase::Failed(error)),
+                Err(_) => return self.set_phase(Phase::Failed(UiError::new(
+                    UiErrorKind::StartupFailed,
+                    format!(
+                        "Paydesk could not start within {} s.",
+                        STARTUP_MS_MAX / 1000
+                    ),
+                    "Restart Paydesk. If it happens again, report it to support with the time it \
+                     happened.",
+                ))),
+            };
+        let running = Arc::new(Running {
+            engine: started.engine,
+            central: started.central,
+            central_url: started.central_url,
+            terminal: started.terminal,
+            data_dir: started.data_dir,
+            journal: started.journal,
+            embedded,
+            stack: Mutex::new(started.stack),
+        });
+        if *self.inner.shutdown.borrow() {
+            // The window closed while we were starting: stop what just started.
+            stop_running(&running).await;
+            return self.set_phase(Phase::Stopped);
+        }
+        // Recovery once before anyone can charge: the guard is taken before the desk is ready.
+        {
+            let _driving = self.inner.driving.lock().await;
+            self.set_phase(Phase::Ready(running.clone()));
+            self.recover_pass(&running).await;
+        }
+        let relay = {
+            let engine = running.engine.clone();
+            let shutdown = self.inner.shutdown.subscribe();
+            tauri::async_runtime::spawn(async move { engine.run_relay(shutdown).await })
+        };
+        let recovery = {
+            let desk = self.clone();
+            let running = running.clone();
+            tauri::async_runtime::spawn(async move { desk.recovery_loop(running).await })
+        };
+        self.push_task(relay);
+        self.push_task(recovery);
+    }
+
+    /// Recovery every [`RECOVERY_INTERVAL_MS`] until shutdown; skips a turn while a charge runs.
+    async fn recovery_loop(&self, running: Arc<Running>) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            // A receiver subscribed after the signal would never see it change: look first.
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(RECOVERY_INTERVAL_MS)) => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            if let Ok(_driving) = self.inner.driving.try_lock() {
+                self.recover_pass(&running).await;
+            }
         }
     }
 
-    /// A desk without a journal, for when not even its path could be worked out.
-    pub fn unavailable(failure: OpenFailure) -> Desk {
-        Desk {
-            inner: Arc::new(Inner {
-                path: None,
-                journal: Mutex::new(Err(failure)),
-            }),
+    /// One recovery pass; the caller holds `driving`.
+    async fn recover_pass(&self, running: &Running) -> RecoveryReport {
+        let report = running.engine.recover(&|_| {}).await;
+        for error in &report.errors {
+            log_detail("recovery", error);
         }
+        if let Ok(mut last) = self.inner.last_recovery.lock() {
+            *last = Some(RecoverySummary {
+                at: SystemClock.now(),
+                report: report.clone(),
+            });
+        }
+        report
     }
 
-    /// Runs `work` on a blocking thread: journal calls wait on the disk and must not hold up an
-    /// async worker (or, worse, the main thread that draws the window).
-    pub async fn run_blocking<T, F>(self, work: F) -> Result<T, UiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Desk) -> Result<T, UiError> + Send + 'static,
-    {
-        tauri::async_runtime::spawn_blocking(move || work(&self))
+    /// Stops the background loops and the embedded servers, and waits for them (bounded). The
+    /// journal needs no flushing: every step was committed before it was acted on.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        let stop = async {
+            // The start-up task may add the loops while we wait for it: drain until none is left.
+            loop {
+                let tasks: Vec<_> = self
+                    .inner
+                    .tasks
+                    .lock()
+                    .map(|mut t| t.drain(..).collect())
+                    .unwrap_or_default();
+                if tasks.is_empty() {
+                    break;
+                }
+                for task in tasks {
+                    let _ = task.await;
+                }
+            }
+            let phase = self
+                .inner
+                .phase
+                .lock()
+                .map(|mut p| std::mem::replace(&mut *p, Phase::Stopped));
+            if let Ok(Phase::Ready(running)) = phase {
+                stop_running(&running).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_millis(SHUTDOWN_MS_MAX), stop)
             .await
-            .unwrap_or_else(|e| Err(UiError::internal(&format!("journal worker failed: {e}"))))
+            .is_err()
+        {
+            log_detail("shutdown", "the background work did not stop in time");
+        }
     }
 
-    /// Every attempt, newest first.
-    pub fn list_attempts(&self) -> Result<Vec<AttemptView>, UiError> {
-        let attempts = self.with_journal(|j| j.attempts(&AttemptFilter::default()))?;
+    fn set_phase(&self, phase: Phase) {
+        if let Phase::Failed(error) = &phase {
+            log_detail("start-up failed", &error.to_string());
+        }
+        if let Ok(mut slot) = self.inner.phase.lock() {
+            // Shutdown has the last word.
+            if !matches!(*slot, Phase::Stopped) {
+                *slot = phase;
+            }
+        }
+    }
+
+    fn push_task(&self, task: JoinHandle<()>) {
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            tasks.push(task);
+        }
+    }
+
+    /// The running engine, or why there is none.
+    fn running(&self) -> Result<Arc<Running>, UiError> {
+        let phase = self
+            .inner
+            .phase
+            .lock()
+            .map_err(|_| UiError::internal("desk phase lock poisoned"))?;
+        match &*phase {
+            Phase::Starting => Err(UiError::starting()),
+            Phase::Ready(running) => Ok(running.clone()),
+            Phase::Failed(error) => Err(error.clone()),
+            Phase::Stopped => Err(UiError::new(
+                UiErrorKind::StartupFailed,
+                "Paydesk is shutting down.",
+                "Start Paydesk again.",
+            )),
+        }
+    }
+
+    fn session(&self) -> Option<Session> {
+        self.inner.session.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// The running engine and the signed-in person; an error when either is missing.
+    fn signed_in(&self) -> Result<(Arc<Running>, Session), UiError> {
+        let running = self.running()?;
+        let session = self.session().ok_or_else(UiError::not_signed_in)?;
+        Ok((running, session))
+    }
+
+    /// Checks the PIN against the central (offline: the cached operator list) and keeps the
+    /// session. Operators and managers both sign in here.
+    pub async fn sign_in(&self, operator: &str, pin: String) -> Result<Session, UiError> {
+        let running = self.running()?;
+        let operator = OperatorId::new(operator.trim()).map_err(|_| {
+            UiError::bad_input(
+                "That is not an operator id.",
+                "Type the operator id you were given (letters, digits and '-').",
+            )
+        })?;
+        let signed = paydesk_stack::check_pin(
+            &running.central,
+            &running.data_dir,
+            &operator,
+            pin,
+            SystemClock.now(),
+        )
+        .await
+        .map_err(|e| sign_in_error(&e))?;
+        let session = Session {
+            operator: signed.operator,
+            role: signed.role,
+            offline: signed.offline,
+            signed_in_at: SystemClock.now(),
+        };
+        if let Ok(mut slot) = self.inner.session.lock() {
+            *slot = Some(session.clone());
+        }
+        Ok(session)
+    }
+
+    pub fn sign_out(&self) {
+        if let Ok(mut slot) = self.inner.session.lock() {
+            *slot = None;
+        }
+    }
+
+    /// The unpaid orders (offline: the cached queue, marked as such).
+    pub async fn queue(&self) -> Result<QueueView, UiError> {
+        let (running, _) = self.signed_in()?;
+        let queue =
+            paydesk_stack::fetch_queue(&running.central, &running.data_dir, SystemClock.now())
+                .await
+                .map_err(|e| queue_error(&e))?;
+        Ok(QueueView {
+            orders: queue
+                .orders
+                .into_iter()
+                .map(|order| OrderView {
+                    amount_exponent: order.amount.currency().exponent(),
+                    order,
+                })
+                .collect(),
+            offline: queue.offline,
+            cached_at: queue.cached_at,
+        })
+    }
+
+    /// Charges `order` as the signed-in operator, if the central still has `expected_amount`.
+    /// Refuses on a journal that fails verification (I8). Progress goes to `progress`.
+    pub async fn charge(
+        &self,
+        order: &str,
+        expected_amount: Money,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<ChargeView, UiError> {
+        let (running, session) = self.signed_in()?;
+        let order = OrderId::new(order).map_err(|_| {
+            UiError::bad_input("That is not an order id.", "Pick the order from the queue.")
+        })?;
+        let journal = running.journal.clone();
+        let report = running
+            .engine
+            .with_journal(|j| j.verify())
+            .await
+            .map_err(|e| engine_error(&journal, &e))?;
+        if !report.is_intact() {
+            return Err(UiError::new(
+                UiErrorKind::JournalDamaged,
+                "This terminal's journal failed its integrity check, so charging has stopped.",
+                "Call your manager: the journal must be reconciled before anyone charges here.",
+            ));
+        }
+        let _driving = self.inner.driving.lock().await;
+        let request = ChargeRequest {
+            order,
+            operator: session.operator,
+            expected_amount,
+        };
+        let report = running
+            .engine
+            .charge(&request, progress)
+            .await
+            .map_err(|e| engine_error(&journal, &e))?;
+        Ok(ChargeView {
+            attempt: report.attempt.into(),
+            pending: report.pending,
+        })
+    }
+
+    /// Attempts of this terminal's journal, newest first.
+    pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AttemptView>, UiError> {
+        let (running, _) = self.signed_in()?;
+        let attempts = running
+            .engine
+            .attempts(filter)
+            .await
+            .map_err(|e| engine_error(&running.journal, &e))?;
         Ok(attempts.into_iter().map(AttemptView::from).collect())
     }
 
-    /// Verifies the hash chain and reads the outbox's depth at `now`.
-    pub fn status(&self, now: Timestamp) -> Result<JournalStatus, UiError> {
-        let (report, outbox) = self.with_journal(|j| Ok((j.verify()?, j.outbox_stats(now)?)))?;
-        Ok(JournalStatus {
-            path: self.path_text(),
-            verified: report.is_intact(),
-            broken_at_seq: report.broken.as_ref().and_then(|b| b.seq),
-            broken_kind: report.broken.as_ref().map(|b| b.kind),
-            events_checked: report.events,
-            outbox_depth: outbox.depth,
-            outbox_parked: outbox.parked,
-            outbox_oldest_age_ms: outbox.oldest_age_ms,
+    /// One attempt and its history.
+    pub async fn attempt_timeline(&self, id: &str) -> Result<TimelineView, UiError> {
+        let (running, _) = self.signed_in()?;
+        let id = AttemptId::parse(id).map_err(|_| {
+            UiError::bad_input(
+                "That is not an attempt id.",
+                "Pick the attempt from the journal.",
+            )
+        })?;
+        let (attempt, events) = running
+            .engine
+            .with_journal(move |j| Ok((j.attempt(&id)?, j.timeline(&id)?)))
+            .await
+            .map_err(|e| engine_error(&running.journal, &e))?;
+        let attempt = attempt.ok_or_else(|| {
+            UiError::bad_input("This attempt is not in the journal.", "Reload the journal.")
+        })?;
+        Ok(TimelineView {
+            attempt: attempt.into(),
+            events,
         })
     }
 
-    fn path_text(&self) -> String {
-        self.inner
-            .path
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+    /// Online or not, the outbox, the journal's integrity, the terminal and who is signed in.
+    pub async fn status(&self) -> Result<StatusView, UiError> {
+        let running = match self.running() {
+            Ok(running) => running,
+            Err(e) if e.kind == UiErrorKind::Starting => {
+                return Ok(StatusView::Starting {
+                    elapsed_ms: SystemClock.now().millis_since(self.inner.started_at),
+                    startup_ms_max: STARTUP_MS_MAX,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let now = SystemClock.now();
+        let (report, outbox, unresolved) = running
+            .engine
+            .with_journal(move |j| Ok((j.verify()?, j.outbox_stats(now)?, j.unresolved()?)))
+            .await
+            .map_err(|e| engine_error(&running.journal, &e))?;
+        let online = tokio::time::timeout(
+            Duration::from_millis(HEALTH_PROBE_MS_MAX),
+            running.central.get_json::<serde_json::Value>("/health"),
+        )
+        .await
+        .is_ok_and(|answer| answer.is_ok());
+        Ok(StatusView::Ready(Box::new(ReadyStatus {
+            online,
+            embedded: running.embedded,
+            central_url: running.central_url.clone(),
+            terminal: running.terminal.clone(),
+            session: self.session(),
+            journal: JournalStatus {
+                path: running.journal.display().to_string(),
+                verified: report.is_intact(),
+                broken_at_seq: report.broken.as_ref().and_then(|b| b.seq),
+                broken_kind: report.broken.as_ref().map(|b| b.kind),
+                events_checked: report.events,
+                outbox_depth: outbox.depth,
+                outbox_parked: outbox.parked,
+                outbox_oldest_age_ms: outbox.oldest_age_ms,
+            },
+            unresolved: unresolved.len(),
+            last_recovery: self.inner.last_recovery.lock().ok().and_then(|l| l.clone()),
+        })))
     }
 
-    /// Runs one journal operation under the lock, opening the journal first if the last attempt
-    /// failed, and turns every failure into a [`UiError`].
-    fn with_journal<T>(
-        &self,
-        work: impl FnOnce(&mut Journal) -> Result<T, JournalError>,
-    ) -> Result<T, UiError> {
-        // A poisoned lock means an earlier journal call panicked half-way; the journal's own
-        // transactions keep the file consistent, but this process should not trust its state.
-        let mut slot = self
-            .inner
-            .journal
-            .lock()
-            .map_err(|_| UiError::internal("journal lock poisoned"))?;
-        if slot.is_err() {
-            if let Some(path) = &self.inner.path {
-                *slot = Journal::open(path).map_err(|e| OpenFailure::open(path, &e));
+    /// One recovery pass now (waits for a charge in progress to finish first).
+    pub async fn recover_now(&self) -> Result<RecoveryReport, UiError> {
+        let (running, _) = self.signed_in()?;
+        let _driving = self.inner.driving.lock().await;
+        Ok(self.recover_pass(&running).await)
+    }
+
+    /// Delivers the due results to the central now, until the outbox is empty or the central is
+    /// unreachable. Results waiting for their retry time stay for the background relay.
+    pub async fn sync_now(&self) -> Result<SyncView, UiError> {
+        let (running, _) = self.signed_in()?;
+        let engine = &running.engine;
+        let journal = &running.journal;
+        let mut view = SyncView::default();
+        for _ in 0..SYNC_ROUNDS_MAX {
+            match engine
+                .relay_once()
+                .await
+                .map_err(|e| engine_error(journal, &e))?
+            {
+                RelayOutcome::Sent { delivered, parked } => {
+                    view.delivered += delivered;
+                    view.parked += parked;
+                }
+                RelayOutcome::Retried { error, .. } => {
+                    log_detail("sync", &error);
+                    view.unreachable = true;
+                    break;
+                }
+                RelayOutcome::Empty => break,
             }
         }
-        let journal = match &mut *slot {
-            Ok(journal) => journal,
-            Err(failure) => return Err(failure.error.clone()),
-        };
-        work(journal).map_err(|e| {
-            log_detail("journal read", &e.to_string());
-            journal_error_for_people(journal.path(), &e)
-        })
+        let now = SystemClock.now();
+        view.waiting = engine
+            .with_journal(move |j| j.outbox_stats(now))
+            .await
+            .map_err(|e| engine_error(journal, &e))?
+            .depth;
+        Ok(view)
     }
 }
 
-/// The shell's clock reading; the journal and the core take time as an argument.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp::from_unix_ms(ms)
+/// Stops the embedded servers of a running desk (the loops were stopped by the caller).
+async fn stop_running(running: &Running) {
+    let stack = running.stack.lock().ok().and_then(|mut s| s.take());
+    if let Some(stack) = stack {
+        stack.shutdown().await;
+    }
 }

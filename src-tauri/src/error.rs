@@ -1,29 +1,74 @@
-//! The one error type that crosses from the shell to the web UI.
+//! The one error type that crosses from the shell to the web UI, and the one mapping of every
+//! engine, stack, journal and keyring error into it.
 //!
 //! It carries a stable `kind` the UI can branch on, a sentence for people, and the next step to
-//! take. Internal details (SQLite messages, file system errors, panics) are logged on the shell's
-//! side and never copied into it: the UI is not a debugging console, and those texts can carry
-//! paths or data that do not belong on an operator's screen.
+//! take. Internal details (SQLite messages, HTTP errors, file system errors, panics) are logged on
+//! the shell's side and never copied into it: the UI is not a debugging console, and those texts
+//! can carry paths or data that do not belong on an operator's screen.
 
+use std::path::Path;
+
+use paydesk_core::{OperatorId, TerminalId, Timestamp};
+use paydesk_engine::{CentralError, EngineError, SecretError};
+use paydesk_journal::JournalError;
+use paydesk_stack::{QueueError, SignInError, StackError};
 use serde::Serialize;
 
 /// What kind of failure the UI is looking at; serialized in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UiErrorKind {
-    /// The journal could not be opened at start-up; nothing can be read or charged.
+    /// The app is still starting its engine (and the embedded central and gateway).
+    Starting,
+    /// Start-up failed; nothing can be read or charged until the cause is fixed.
+    StartupFailed,
+    /// The OS keyring (Secret Service) is not running or refused.
+    KeyringUnavailable,
+    /// The journal could not be opened.
     JournalUnavailable,
     /// Another Paydesk process holds the journal.
     JournalLocked,
     /// The journal is damaged, tampered with or not a journal: charging must stop.
     JournalDamaged,
-    /// Reading the journal failed after it was opened.
+    /// Reading or writing the journal failed after it was opened.
     JournalRead,
+    /// Nobody is signed in, or the signed-in person may not do this.
+    NotSignedIn,
+    /// Unknown operator or wrong PIN (one kind for both, so it reveals neither).
+    SignInRefused,
+    /// What was typed is not valid (a PIN with letters, an empty order id).
+    BadInput,
+    /// The central server cannot be reached.
+    CentralUnreachable,
+    /// The central is unreachable and the offline policy does not allow this charge.
+    OfflineBlocked,
+    /// The central refused this terminal's token.
+    TerminalNotAuthorized,
+    /// Another operator holds the order.
+    HeldBy,
+    /// The order is paid, or otherwise not chargeable now.
+    NotChargeable,
+    /// The order's amount changed since the queue was read.
+    AmountChanged,
+    /// A previous attempt already charged this order.
+    AlreadyCharged,
+    /// The gateway refused our configuration (nothing was charged).
+    Gateway,
+    /// The central refused a request for another reason.
+    CentralRefused,
     /// A bug in the shell (a panicked worker, a poisoned lock).
     Internal,
 }
 
-/// An error as the UI receives it: `{"kind": …, "message": …, "next_step": …}`.
+/// Who holds an order, for the UI's "held by X on terminal Y since Z".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldBy {
+    pub operator: OperatorId,
+    pub terminal: TerminalId,
+    pub since: Timestamp,
+}
+
+/// An error as the UI receives it: `{"kind": …, "message": …, "next_step": …}` (+ `held_by`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message} {next_step}")]
 pub struct UiError {
@@ -32,6 +77,9 @@ pub struct UiError {
     pub message: String,
     /// What the person in front of the screen should do now.
     pub next_step: String,
+    /// Set for [`UiErrorKind::HeldBy`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<HeldBy>,
 }
 
 impl UiError {
@@ -44,6 +92,7 @@ impl UiError {
             kind,
             message: message.into(),
             next_step: next_step.into(),
+            held_by: None,
         }
     }
 
@@ -56,9 +105,282 @@ impl UiError {
             "Restart Paydesk. If it happens again, report it to support with the time it happened.",
         )
     }
+
+    pub fn starting() -> Self {
+        UiError::new(
+            UiErrorKind::Starting,
+            "Paydesk is still starting.",
+            "Wait a few seconds; the screen updates by itself.",
+        )
+    }
+
+    pub fn not_signed_in() -> Self {
+        UiError::new(
+            UiErrorKind::NotSignedIn,
+            "Nobody is signed in on this terminal.",
+            "Sign in with your operator id and PIN.",
+        )
+    }
+
+    pub fn bad_input(message: impl Into<String>, next_step: impl Into<String>) -> Self {
+        UiError::new(UiErrorKind::BadInput, message, next_step)
+    }
 }
 
-/// Where internal details go instead of the UI. Standard error for now; the app's log file later.
+/// Where internal details go instead of the UI: standard error (the app's log).
 pub fn log_detail(context: &str, detail: &str) {
     eprintln!("paydesk-desktop: {context}: {detail}");
+}
+
+/// The UI's wording for a journal error. The journal's own messages are precise but carry SQLite
+/// and file-system details, so they go to the log; people get one sentence per kind of trouble and
+/// what to do next.
+pub fn journal_error(path: &Path, error: &JournalError) -> UiError {
+    log_detail("journal", &error.to_string());
+    let path = path.display();
+    match error {
+        JournalError::Locked { .. } => UiError::new(
+            UiErrorKind::JournalLocked,
+            format!("The journal {path} is in use by another Paydesk window or process."),
+            "Close the other Paydesk, then restart this one.",
+        ),
+        JournalError::ReadOnly { .. } | JournalError::CannotOpen { .. } => UiError::new(
+            UiErrorKind::JournalUnavailable,
+            format!("Paydesk cannot write its journal {path}."),
+            "Make sure the file and its folder are writable by your user account, then restart \
+             Paydesk.",
+        ),
+        JournalError::DiskFull { .. } => UiError::new(
+            UiErrorKind::JournalUnavailable,
+            format!("The disk holding the journal {path} is full."),
+            "Free some disk space, then try again. Nothing was lost.",
+        ),
+        JournalError::NewerSchema { .. } => UiError::new(
+            UiErrorKind::JournalUnavailable,
+            format!("The journal {path} was written by a newer version of Paydesk."),
+            "Update Paydesk on this computer; the journal was not changed.",
+        ),
+        JournalError::Corrupt { .. } | JournalError::NotAJournal { .. } => UiError::new(
+            UiErrorKind::JournalDamaged,
+            format!("The journal {path} is damaged or is not a Paydesk journal."),
+            "Stop charging on this terminal and call your manager. Do not delete or move the file: \
+             it is the record of every charge.",
+        ),
+        _ => UiError::new(
+            UiErrorKind::JournalRead,
+            format!("Paydesk could not read or write its journal {path}."),
+            "Try again. If it keeps failing, restart Paydesk and tell your manager.",
+        ),
+    }
+}
+
+/// The keyring's errors, with what to do about them.
+pub fn secret_error(error: &SecretError) -> UiError {
+    log_detail("keyring", &error.to_string());
+    match error {
+        SecretError::Unavailable { .. } => UiError::new(
+            UiErrorKind::KeyringUnavailable,
+            "Paydesk keeps its terminal token and gateway key in the OS keyring, and no keyring is \
+             running on this computer.",
+            "Sign in to a desktop session with a keyring (GNOME Keyring or KWallet) and unlock it, \
+             then restart Paydesk.",
+        ),
+        SecretError::Keyring { .. } => UiError::new(
+            UiErrorKind::KeyringUnavailable,
+            "The OS keyring refused to give Paydesk its secrets (it may be locked).",
+            "Unlock your keyring (it usually unlocks with your login password), then restart \
+             Paydesk.",
+        ),
+        _ => UiError::new(
+            UiErrorKind::KeyringUnavailable,
+            "A Paydesk entry in the OS keyring cannot be used.",
+            "Ask your administrator to provision this terminal again (`paydesk provision`), then \
+             restart Paydesk.",
+        ),
+    }
+}
+
+/// Start-up failures of the embedded stack or the engine.
+pub fn stack_error(journal: &Path, error: &StackError) -> UiError {
+    match error {
+        StackError::Secrets(e) => secret_error(e),
+        StackError::Journal(e) => journal_error(journal, e),
+        StackError::DataDir { path, .. } => {
+            log_detail("data directory", &error.to_string());
+            UiError::new(
+                UiErrorKind::StartupFailed,
+                format!("Paydesk could not use its data folder {}.", path.display()),
+                "Check that the folder can be written by your user account, then restart Paydesk.",
+            )
+        }
+        StackError::LiveGatewayKey => UiError::new(
+            UiErrorKind::StartupFailed,
+            "The OS keyring holds a live gateway key, and the demo set-up only runs with the \
+             sandbox's test key.",
+            "Set PAYDESK_KEYRING_SERVICE to another name for the demo, or configure the real \
+             central with PAYDESK_CENTRAL_URL, then restart Paydesk.",
+        ),
+        other => {
+            log_detail("start-up", &other.to_string());
+            UiError::new(
+                UiErrorKind::StartupFailed,
+                "Paydesk could not start its central server and payment gateway connection.",
+                "Restart Paydesk. If it happens again, report it to support with the time it \
+                 happened.",
+            )
+        }
+    }
+}
+
+/// The central's errors, from the operator's side of the screen.
+pub fn central_error(error: &CentralError) -> UiError {
+    match error {
+        CentralError::Unreachable { detail } => {
+            log_detail("central unreachable", detail);
+            UiError::new(
+                UiErrorKind::CentralUnreachable,
+                "The central server cannot be reached, so nothing was charged.",
+                "Check the network, then try again. Paydesk keeps retrying on its own.",
+            )
+        }
+        CentralError::HeldBy {
+            operator,
+            terminal,
+            since,
+        } => UiError {
+            kind: UiErrorKind::HeldBy,
+            message: format!(
+                "This order is being charged by {operator} on terminal {terminal} since {since}."
+            ),
+            next_step: "Leave it to them and pick another order. Do not charge it here.".into(),
+            held_by: Some(HeldBy {
+                operator: operator.clone(),
+                terminal: terminal.clone(),
+                since: *since,
+            }),
+        },
+        CentralError::StaleClaim => UiError::new(
+            UiErrorKind::HeldBy,
+            "Another terminal took this order over.",
+            "Reload the queue and pick another order.",
+        ),
+        CentralError::UnknownOrder(order) => UiError::new(
+            UiErrorKind::NotChargeable,
+            format!("The central does not know order {order}."),
+            "Reload the queue; the order may have been removed.",
+        ),
+        CentralError::Unauthorized => UiError::new(
+            UiErrorKind::TerminalNotAuthorized,
+            "The central refused this terminal's credentials.",
+            "Ask your administrator to provision this terminal again, then restart Paydesk.",
+        ),
+        CentralError::NotChargeable(message) => {
+            log_detail("not chargeable", message);
+            UiError::new(
+                UiErrorKind::NotChargeable,
+                "This order cannot be charged now (it may already be paid or be under review).",
+                "Reload the queue to see where it stands.",
+            )
+        }
+        CentralError::Refused(message) if message.ends_with("cannot be charged") => UiError::new(
+            UiErrorKind::NotChargeable,
+            "This order cannot be charged now (it may already be paid).",
+            "Reload the queue to see where it stands.",
+        ),
+        CentralError::Refused(message) => {
+            log_detail("central refused", message);
+            UiError::new(
+                UiErrorKind::CentralRefused,
+                "The central server refused the request.",
+                "Reload the queue and try again. If it keeps happening, tell your manager.",
+            )
+        }
+    }
+}
+
+/// A charge that did not start or could not continue.
+pub fn engine_error(journal: &Path, error: &EngineError) -> UiError {
+    match error {
+        EngineError::Central(e) => central_error(e),
+        EngineError::NotChargeable { order, status } => UiError::new(
+            UiErrorKind::NotChargeable,
+            format!("Order {order} is {status} at the central and cannot be charged."),
+            "Reload the queue to see where it stands.",
+        ),
+        EngineError::AmountChanged {
+            order,
+            expected,
+            current,
+        } => UiError::new(
+            UiErrorKind::AmountChanged,
+            format!("The amount of order {order} changed from {expected} to {current}."),
+            "Nothing was charged. Reload the queue and check the new amount with the customer \
+             before charging.",
+        ),
+        EngineError::Offline { reason } => {
+            log_detail("offline", reason);
+            UiError::new(
+                UiErrorKind::OfflineBlocked,
+                "The central server is unreachable and offline charging is not allowed on this \
+                 terminal, so nothing was charged.",
+                "Wait until the status bar says Online, then charge again; or ask a manager to \
+                 allow offline charging.",
+            )
+        }
+        EngineError::PreviousIntentCharged { order, .. } => UiError::new(
+            UiErrorKind::AlreadyCharged,
+            format!("Order {order} was already charged by a previous attempt."),
+            "Do not charge it again: the central marks it paid once that result is reconciled.",
+        ),
+        EngineError::Gateway(e) => {
+            log_detail("gateway", &e.to_string());
+            UiError::new(
+                UiErrorKind::Gateway,
+                "The payment gateway refused this terminal's request; nothing was charged.",
+                "Tell your manager: the gateway key or configuration needs checking.",
+            )
+        }
+        EngineError::Journal(e) => journal_error(journal, e),
+        EngineError::Internal(detail) => UiError::internal(detail),
+    }
+}
+
+pub fn queue_error(error: &QueueError) -> UiError {
+    match error {
+        QueueError::UnreachableNoCache { detail } => {
+            log_detail("queue", detail);
+            UiError::new(
+                UiErrorKind::CentralUnreachable,
+                "The central server cannot be reached, and this terminal has no saved copy of \
+                 the queue yet.",
+                "Check the network; the queue loads as soon as the central answers.",
+            )
+        }
+        QueueError::Central(e) => central_error(e),
+    }
+}
+
+pub fn sign_in_error(error: &SignInError) -> UiError {
+    match error {
+        SignInError::BadPin(message) => UiError::bad_input(
+            format!("That is not a PIN: {message}."),
+            "Type your PIN again (digits only).",
+        ),
+        SignInError::Refused => UiError::new(
+            UiErrorKind::SignInRefused,
+            "Unknown operator or wrong PIN.",
+            "Check your operator id and type your PIN again.",
+        ),
+        SignInError::UnreachableNoCache { detail } => {
+            log_detail("sign-in", detail);
+            UiError::new(
+                UiErrorKind::CentralUnreachable,
+                "The central server cannot be reached, and this terminal has never seen your \
+                 operator id.",
+                "Sign in once while the central is reachable; after that, sign-in works offline.",
+            )
+        }
+        SignInError::Central(e) => central_error(e),
+        SignInError::Internal(detail) => UiError::internal(detail),
+    }
 }

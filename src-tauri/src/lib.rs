@@ -1,82 +1,168 @@
-//! Paydesk's desktop shell: wires the journal into Tauri and exposes it to the web UI as commands.
+//! Paydesk's desktop shell: starts the engine (the embedded default, or an external central) and
+//! exposes it to the web UI as commands and progress events.
 //!
 //! Each `#[tauri::command]` is a one-line adapter over a [`desk::Desk`] method that runs without a
 //! window (and is tested without one). This file deliberately holds no business logic, no SQL and
-//! no formatting: only the wiring that `main` and the mock-runtime tests share through
-//! [`configure`].
+//! no wording: only the wiring that `main` and the mock-runtime tests share through
+//! [`configure_with`].
 
 pub mod desk;
 pub mod error;
+pub mod launch;
 
-use std::path::PathBuf;
+use paydesk_core::Money;
+use paydesk_engine::Progress;
+use paydesk_journal::AttemptFilter;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
-use tauri::{Manager, Runtime, State};
+pub use desk::{
+    AttemptView, ChargeView, Desk, JournalStatus, QueueView, Session, StatusView, SyncView,
+    TimelineView,
+};
+pub use error::{UiError, UiErrorKind};
+pub use launch::{Launch, JOURNAL_ENV};
 
-pub use desk::{AttemptView, Desk, JournalStatus};
-pub use error::UiError;
+/// The event that carries a charge's progress to the UI.
+pub const CHARGE_PROGRESS_EVENT: &str = "charge-progress";
 
-/// The environment variable that points the app at a journal file (tests, demos, a second
-/// terminal on one machine). Without it the journal lives in the app's data directory.
-pub const JOURNAL_ENV: &str = "PAYDESK_JOURNAL";
+/// One progress event as the UI receives it: which order, and the engine's step.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargeProgress {
+    pub order: String,
+    pub progress: Progress,
+}
 
-/// The journal's file name inside the app data directory.
-const JOURNAL_FILE_NAME: &str = "journal.sqlite";
-
-/// Everything the app needs besides its context: the start-up hook that opens the journal and the
-/// commands. `main` and the tests both build their app through this function.
+/// The real app's wiring: the environment and the OS keyring.
 pub fn configure<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    configure_with(builder, Launch::from_env())
+}
+
+/// Everything the app needs besides its context: the start-up hook that starts the desk and the
+/// commands. `main` (through [`configure`]) and the tests build their app through this function.
+pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::Builder<R> {
     builder
-        .setup(|app| {
-            // A journal that fails to open must not stop the window from showing: the desk keeps
-            // the failure and every command answers with it, so the UI can say what to do.
-            let desk = match journal_path(app.handle()) {
-                Ok(path) => Desk::open(path),
-                Err(failure) => Desk::unavailable(failure),
-            };
-            app.manage(desk);
+        .setup(move |app| {
+            // Start-up runs in the background so the window shows at once; a failure is kept by
+            // the desk and shown by the UI with what to do.
+            let default_data_dir = app.path().app_data_dir().map_err(|e| e.to_string());
+            app.manage(Desk::start(launch.clone(), default_data_dir));
+            exit_on_sigterm(app.handle().clone());
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![list_attempts, journal_status])
+        .invoke_handler(tauri::generate_handler![
+            sign_in,
+            sign_out,
+            queue,
+            charge,
+            attempts,
+            attempt_timeline,
+            status,
+            recover_now,
+            sync_now
+        ])
 }
 
-/// Builds and runs the real app. Panics only if the window system itself cannot start, which
-/// leaves nothing to show an error in.
+/// Builds and runs the real app; stops the engine's background work and the embedded servers
+/// when the app exits, and waits for them. Panics only if the window system itself cannot start,
+/// which leaves nothing to show an error in.
 pub fn run() {
-    configure(tauri::Builder::default())
-        .run(tauri::generate_context!())
+    let app = configure(tauri::Builder::default())
+        .build(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Some(desk) = handle.try_state::<Desk>() {
+                let desk = desk.inner().clone();
+                tauri::async_runtime::block_on(desk.shutdown());
+            }
+        }
+    });
 }
 
-/// `PAYDESK_JOURNAL` if set, else `<app data dir>/journal.sqlite` (the directory is created).
-fn journal_path<R: Runtime>(app: &tauri::AppHandle<R>) -> Result<PathBuf, desk::OpenFailure> {
-    if let Some(path) = std::env::var_os(JOURNAL_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let dir = app
-        .path()
-        .app_data_dir()
-        .map_err(|e| desk::OpenFailure::no_data_dir(e.to_string()))?;
-    std::fs::create_dir_all(&dir).map_err(|e| desk::OpenFailure::create_dir(&dir, e))?;
-    Ok(dir.join(JOURNAL_FILE_NAME))
+/// SIGTERM (a session logout, `kill`, a test driver closing the app) exits through the event loop
+/// like closing the window does, so the engine's shutdown runs instead of being cut off.
+fn exit_on_sigterm<R: Runtime>(app: AppHandle<R>) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                if term.recv().await.is_some() {
+                    app.exit(0);
+                }
+            }
+            Err(e) => error::log_detail("cannot watch for SIGTERM", &e.to_string()),
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 // The commands are async so that they run on the async runtime's threads, not the main (UI)
-// thread; the journal work inside goes to a blocking thread because SQLite waits on fsync.
+// thread; the desk sends journal, argon2 and keyring work to blocking threads.
 
-/// Every attempt in the journal, newest first (an empty list for a new journal).
 #[tauri::command]
-async fn list_attempts(desk: State<'_, Desk>) -> Result<Vec<AttemptView>, UiError> {
-    desk.inner()
-        .clone()
-        .run_blocking(|d| d.list_attempts())
-        .await
+async fn sign_in(desk: State<'_, Desk>, operator: String, pin: String) -> Result<Session, UiError> {
+    desk.sign_in(&operator, pin).await
 }
 
-/// Whether the journal's hash chain verifies, and how much is waiting in the outbox.
 #[tauri::command]
-async fn journal_status(desk: State<'_, Desk>) -> Result<JournalStatus, UiError> {
-    desk.inner()
-        .clone()
-        .run_blocking(|d| d.status(desk::now()))
-        .await
+async fn sign_out(desk: State<'_, Desk>) -> Result<(), UiError> {
+    desk.sign_out();
+    Ok(())
+}
+
+#[tauri::command]
+async fn queue(desk: State<'_, Desk>) -> Result<QueueView, UiError> {
+    desk.queue().await
+}
+
+/// Charges an order; every step reaches the UI as a [`CHARGE_PROGRESS_EVENT`] while it runs.
+#[tauri::command]
+async fn charge<R: Runtime>(
+    app: AppHandle<R>,
+    desk: State<'_, Desk>,
+    order_id: String,
+    expected_amount: Money,
+) -> Result<ChargeView, UiError> {
+    let order = order_id.clone();
+    let emit = move |progress: Progress| {
+        let event = ChargeProgress {
+            order: order.clone(),
+            progress,
+        };
+        if let Err(e) = app.emit(CHARGE_PROGRESS_EVENT, event) {
+            error::log_detail("emitting charge progress", &e.to_string());
+        }
+    };
+    desk.charge(&order_id, expected_amount, &emit).await
+}
+
+#[tauri::command]
+async fn attempts(
+    desk: State<'_, Desk>,
+    filter: Option<AttemptFilter>,
+) -> Result<Vec<AttemptView>, UiError> {
+    desk.attempts(filter.unwrap_or_default()).await
+}
+
+#[tauri::command]
+async fn attempt_timeline(desk: State<'_, Desk>, id: String) -> Result<TimelineView, UiError> {
+    desk.attempt_timeline(&id).await
+}
+
+#[tauri::command]
+async fn status(desk: State<'_, Desk>) -> Result<StatusView, UiError> {
+    desk.status().await
+}
+
+#[tauri::command]
+async fn recover_now(desk: State<'_, Desk>) -> Result<paydesk_engine::RecoveryReport, UiError> {
+    desk.recover_now().await
+}
+
+#[tauri::command]
+async fn sync_now(desk: State<'_, Desk>) -> Result<SyncView, UiError> {
+    desk.sync_now().await
 }

@@ -1,69 +1,57 @@
-//! The shell's commands through Tauri's mock runtime: the same `configure` as the real app, a real
-//! journal in a temp directory, and IPC requests as the webview would send them. No display needed.
+//! The shell's commands through Tauri's mock runtime: the same `configure_with` as the real app,
+//! the real embedded default (central on SQLite + sandbox gateway, in this process on loopback) in
+//! a temp directory, and IPC requests as the webview would send them. No display and no keyring
+//! needed: the tests pass an in-memory secret store where the app passes the OS keyring.
 //!
-//! What these tests deliberately do not cover: the real webview and the built UI (that is
-//! tests/e2e_desktop.rs in the system tests).
+//! What these tests deliberately do not cover: the real webview, the built UI and the OS keyring
+//! (that is tests/e2e_desktop.rs in the system tests).
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
-use paydesk_core::{
-    AttemptId, AttemptNumber, ClaimToken, Currency, Money, NewAttempt, OperatorId, OrderId,
-    PaymentMethodId, TerminalId, Timestamp,
-};
-use paydesk_desktop::{configure, JOURNAL_ENV};
-use paydesk_journal::Journal;
-use serde_json::Value;
+use paydesk_desktop::{configure_with, Desk, Launch, CHARGE_PROGRESS_EVENT};
+use paydesk_engine::{MemorySecretStore, Secret, SecretError, SecretStore};
+use serde_json::{json, Value};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
 
-/// The journal path reaches the app through the environment, which is shared by every test
-/// thread: each app is built (and reads the variable) while holding this lock.
-static ENV_LOCK: Mutex<()> = Mutex::new(());
+/// Start-up of the embedded default on a busy machine (argon2 hashes two demo PINs).
+const READY_MS_MAX: u64 = 60_000;
 
-/// 2026-11-22T08:39:18.123Z.
-const SEEDED_AT: Timestamp = Timestamp::from_unix_ms(1_795_336_758_123);
+/// A keyring that is not there: what a machine without a Secret Service gives.
+#[derive(Debug)]
+struct NoKeyring;
 
-/// A journal with one attempt of 12.34 EUR for order ord-1001, as the charge flow begins it.
-fn seed_one_attempt(dir: &Path) -> (PathBuf, AttemptId) {
-    let path = dir.join("journal.sqlite");
-    let mut journal = Journal::open(&path).unwrap();
-    let id = AttemptId::from_uuid(uuid::Uuid::now_v7()).unwrap();
-    let new = NewAttempt {
-        id,
-        order: OrderId::new("ord-1001").unwrap(),
-        number: AttemptNumber::new(1).unwrap(),
-        claim_token: ClaimToken::new(1).unwrap(),
-        amount: Money::new(1234, Currency::from_code("EUR").unwrap()).unwrap(),
-        customer: None,
-        payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
-        operator: OperatorId::new("op-anna").unwrap(),
-        terminal: TerminalId::new("till-1").unwrap(),
-        offline: false,
-    };
-    journal.begin_attempt(new, SEEDED_AT).unwrap();
-    // Dropping the journal releases its single-writer lock for the app under test.
-    drop(journal);
-    (path, id)
+impl SecretStore for NoKeyring {
+    fn get(&self, _name: &str) -> Result<Option<Secret>, SecretError> {
+        Err(SecretError::Unavailable {
+            detail: "no D-Bus session in this test".into(),
+        })
+    }
+    fn set(&self, _name: &str, _value: &Secret) -> Result<(), SecretError> {
+        Err(SecretError::Unavailable {
+            detail: "no D-Bus session in this test".into(),
+        })
+    }
+    fn delete(&self, _name: &str) -> Result<bool, SecretError> {
+        Err(SecretError::Unavailable {
+            detail: "no D-Bus session in this test".into(),
+        })
+    }
 }
 
-/// Builds the app with `build` pointed at `journal`, and its main window.
-fn app_with<F>(journal: &Path, build: F) -> (App<MockRuntime>, WebviewWindow<MockRuntime>)
+/// Builds the app with `build` over `launch`, runs its setup hook, and returns its main window.
+fn app_with<F>(launch: Launch, build: F) -> (App<MockRuntime>, WebviewWindow<MockRuntime>)
 where
     F: FnOnce(tauri::Builder<MockRuntime>) -> App<MockRuntime>,
 {
-    let _env = ENV_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    std::env::set_var(JOURNAL_ENV, journal);
-    let mut app = build(configure(mock_builder()));
-    // The setup hook (which opens the journal) runs when the event loop starts; the mock runtime
-    // has no loop, and one iteration is the only way in. Deprecated for busy-looping real apps,
-    // which is not how it is used here.
+    let mut app = build(configure_with(mock_builder(), launch));
+    // The setup hook (which starts the desk) runs when the event loop starts; the mock runtime
+    // has no loop, and one iteration is the only way in.
     #[allow(deprecated)]
     app.run_iteration(|_, _| {});
-    std::env::remove_var(JOURNAL_ENV);
     // The real context creates the main window from tauri.conf.json; the mock context has none.
     let window = app.get_webview_window("main").unwrap_or_else(|| {
         WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -73,120 +61,319 @@ where
     (app, window)
 }
 
-fn mock_app(journal: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
-    app_with(journal, |b| b.build(mock_context(noop_assets())).unwrap())
+fn mock_app(launch: Launch) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    app_with(launch, |b| b.build(mock_context(noop_assets())).unwrap())
 }
 
-/// Sends `cmd` as the page would and returns the answer as JSON (`Err` for a rejected call).
-fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str) -> Result<Value, Value> {
+fn embedded(dir: &Path) -> Launch {
+    Launch::embedded(dir.to_path_buf(), Arc::new(MemorySecretStore::new()))
+}
+
+/// Sends `cmd` with `args` as the page would; `Err` carries the rejected call's JSON.
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     let request = InvokeRequest {
         cmd: cmd.into(),
         callback: tauri::ipc::CallbackFn(0),
         error: tauri::ipc::CallbackFn(1),
         url: "tauri://localhost".parse().unwrap(),
-        body: tauri::ipc::InvokeBody::default(),
+        body: tauri::ipc::InvokeBody::Json(args),
         headers: Default::default(),
         invoke_key: tauri::test::INVOKE_KEY.to_string(),
     };
     get_ipc_response(window, request).map(|body| body.deserialize::<Value>().unwrap())
 }
 
-#[test]
-fn list_attempts_returns_the_seeded_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, id) = seed_one_attempt(dir.path());
-    let (_app, window) = mock_app(&path);
-
-    let attempts = invoke(&window, "list_attempts").unwrap();
-    let attempts = attempts.as_array().unwrap();
-    assert_eq!(attempts.len(), 1, "{attempts:?}");
-    let a = &attempts[0];
-    assert_eq!(a["id"], id.to_string());
-    assert_eq!(a["order"], "ord-1001");
-    assert_eq!(a["number"], 1);
-    assert_eq!(
-        a["amount"],
-        serde_json::json!({"minor": 1234, "currency": "EUR"})
-    );
-    assert_eq!(a["amount_exponent"], 2);
-    assert_eq!(a["state"], "intent");
-    assert_eq!(a["operator"], "op-anna");
-    assert_eq!(a["terminal"], "till-1");
-    assert_eq!(a["updated_at"], SEEDED_AT.unix_ms());
-}
-
-#[test]
-fn a_new_journal_lists_no_attempts_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_app, window) = mock_app(&dir.path().join("fresh.sqlite"));
-
-    assert_eq!(
-        invoke(&window, "list_attempts").unwrap(),
-        serde_json::json!([])
-    );
-    let status = invoke(&window, "journal_status").unwrap();
-    assert_eq!(status["verified"], true);
-    assert_eq!(status["events_checked"], 0);
-    assert_eq!(status["outbox_depth"], 0);
-}
-
-#[test]
-fn journal_status_verifies_the_seeded_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, _) = seed_one_attempt(dir.path());
-    let (_app, window) = mock_app(&path);
-
-    let status = invoke(&window, "journal_status").unwrap();
-    assert_eq!(status["verified"], true, "{status}");
-    assert_eq!(status["broken_at_seq"], Value::Null);
-    assert_eq!(status["events_checked"], 1);
-    // A begun attempt has no result yet, so nothing waits for the central.
-    assert_eq!(status["outbox_depth"], 0);
-    assert_eq!(status["path"], path.display().to_string());
-}
-
-#[test]
-fn a_locked_journal_keeps_the_window_says_what_to_do_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, _) = seed_one_attempt(dir.path());
-    // Another "Paydesk" holds the journal while this one starts.
-    let holder = Journal::open(&path).unwrap();
-    let (_app, window) = mock_app(&path);
-
-    for cmd in ["list_attempts", "journal_status"] {
-        let error = invoke(&window, cmd).unwrap_err();
-        assert_eq!(error["kind"], "journal_locked", "{cmd}: {error}");
-        assert!(error["next_step"]
-            .as_str()
-            .unwrap()
-            .contains("Close the other Paydesk"));
-        // The journal's internal wording (the lock holder's note, SQLite) stays in the log.
-        let shown = error.to_string();
+/// Polls `status` until start-up is over; returns the ready status.
+fn wait_until_ready(window: &WebviewWindow<MockRuntime>) -> Value {
+    let deadline = Instant::now() + Duration::from_millis(READY_MS_MAX);
+    loop {
+        let status = invoke(window, "status", json!({})).unwrap_or_else(|e| {
+            panic!("start-up failed: {e}");
+        });
+        match status["phase"].as_str() {
+            Some("ready") => return status,
+            Some("starting") => {
+                assert!(status["startup_ms_max"].as_u64().unwrap() > 0, "{status}");
+            }
+            other => panic!("unexpected phase {other:?}: {status}"),
+        }
         assert!(
-            !shown.contains("holder") && !shown.contains(".lock"),
-            "{shown}"
+            Instant::now() < deadline,
+            "not ready after {READY_MS_MAX} ms"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn order<'a>(queue: &'a Value, id: &str) -> &'a Value {
+    queue["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not in the queue: {queue}"))
+}
+
+#[test]
+fn the_embedded_default_signs_in_charges_and_journals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, window) = mock_app(embedded(dir.path()));
+    let progress = {
+        let (tx, rx) = mpsc::channel::<Value>();
+        app.listen_any(CHARGE_PROGRESS_EVENT, move |event| {
+            let _ = tx.send(serde_json::from_str(event.payload()).unwrap());
+        });
+        rx
+    };
+
+    let status = wait_until_ready(&window);
+    assert_eq!(status["embedded"], true, "{status}");
+    assert_eq!(status["online"], true, "{status}");
+    assert_eq!(status["session"], Value::Null);
+    assert_eq!(status["journal"]["verified"], true);
+    assert!(status["terminal"].as_str().unwrap().starts_with("desk-"));
+    // The first recovery pass ran at start-up.
+    assert_eq!(status["last_recovery"]["examined"], 0, "{status}");
+    assert!(dir.path().join("stack.json").is_file());
+
+    // Nothing but the status before someone signs in.
+    for (cmd, args) in [
+        ("queue", json!({})),
+        ("attempts", json!({})),
+        ("recover_now", json!({})),
+        ("sync_now", json!({})),
+    ] {
+        let refused = invoke(&window, cmd, args).unwrap_err();
+        assert_eq!(refused["kind"], "not_signed_in", "{cmd}: {refused}");
+        assert!(!refused["next_step"].as_str().unwrap().is_empty());
+    }
+
+    // A wrong PIN and an unknown operator get the same answer.
+    for (operator, pin) in [("demo-operator", "0000"), ("nobody", "1234")] {
+        let refused = invoke(
+            &window,
+            "sign_in",
+            json!({"operator": operator, "pin": pin}),
+        )
+        .unwrap_err();
+        assert_eq!(refused["kind"], "sign_in_refused", "{refused}");
+        assert_eq!(refused["message"], "Unknown operator or wrong PIN.");
+    }
+    let bad = invoke(
+        &window,
+        "sign_in",
+        json!({"operator": "demo-operator", "pin": "12a4"}),
+    )
+    .unwrap_err();
+    assert_eq!(bad["kind"], "bad_input", "{bad}");
+
+    let session = invoke(
+        &window,
+        "sign_in",
+        json!({"operator": "demo-operator", "pin": "1234"}),
+    )
+    .unwrap();
+    assert_eq!(session["operator"], "demo-operator");
+    assert_eq!(session["role"], "operator");
+    assert_eq!(session["offline"], false);
+
+    let queue = invoke(&window, "queue", json!({})).unwrap();
+    assert_eq!(queue["offline"], false, "{queue}");
+    let visa = order(&queue, "demo-1001").clone();
+    assert_eq!(
+        visa["amount"],
+        json!({"minor": 12900, "currency": "EUR"}),
+        "{visa}"
+    );
+    assert_eq!(visa["amount_exponent"], 2);
+    let declined = order(&queue, "demo-1004").clone();
+
+    // A changed amount stops the charge before anything is sent.
+    let changed = invoke(
+        &window,
+        "charge",
+        json!({"orderId": "demo-1001", "expectedAmount": {"minor": 1, "currency": "EUR"}}),
+    )
+    .unwrap_err();
+    assert_eq!(changed["kind"], "amount_changed", "{changed}");
+
+    let paid = invoke(
+        &window,
+        "charge",
+        json!({"orderId": "demo-1001", "expectedAmount": visa["amount"]}),
+    )
+    .unwrap();
+    assert_eq!(paid["attempt"]["state"], "succeeded", "{paid}");
+    assert_eq!(paid["attempt"]["operator"], "demo-operator");
+    assert_eq!(paid["pending"], Value::Null);
+    let events: Vec<Value> = progress.try_iter().collect();
+    assert_eq!(events[0]["order"], "demo-1001", "{events:?}");
+    assert_eq!(events[0]["progress"]["kind"], "claimed", "{events:?}");
+    let states: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["progress"]["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "intent",
+            "created",
+            "registered",
+            "confirm_sent",
+            "succeeded"
+        ],
+        "{events:?}"
+    );
+
+    let refused = invoke(
+        &window,
+        "charge",
+        json!({"orderId": "demo-1004", "expectedAmount": declined["amount"]}),
+    )
+    .unwrap();
+    assert_eq!(refused["attempt"]["state"], "declined", "{refused}");
+    assert_eq!(refused["attempt"]["reason"], "generic_decline", "{refused}");
+
+    let attempts = invoke(&window, "attempts", json!({})).unwrap();
+    let attempts = attempts.as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0]["order"], "demo-1004");
+    assert_eq!(attempts[1]["order"], "demo-1001");
+    let only_paid = invoke(
+        &window,
+        "attempts",
+        json!({"filter": {"state": "succeeded"}}),
+    )
+    .unwrap();
+    assert_eq!(only_paid.as_array().unwrap().len(), 1, "{only_paid}");
+
+    let timeline = invoke(
+        &window,
+        "attempt_timeline",
+        json!({"id": attempts[1]["id"]}),
+    )
+    .unwrap();
+    assert_eq!(timeline["attempt"]["state"], "succeeded");
+    let kinds: Vec<&str> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"begun"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"confirm_answered"), "{kinds:?}");
+    let unknown = invoke(&window, "attempt_timeline", json!({"id": "nope"})).unwrap_err();
+    assert_eq!(unknown["kind"], "bad_input");
+
+    // The results reach the central (the background relay, or this sync): the outbox drains and
+    // both orders leave the unpaid queue.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sync = invoke(&window, "sync_now", json!({})).unwrap();
+        assert_eq!(sync["unreachable"], false, "{sync}");
+        let status = invoke(&window, "status", json!({})).unwrap();
+        if status["journal"]["outbox_depth"] == 0 {
+            assert_eq!(status["journal"]["verified"], true);
+            assert_eq!(status["session"]["operator"], "demo-operator");
+            assert_eq!(status["unresolved"], 0);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the outbox did not drain: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let queue = invoke(&window, "queue", json!({})).unwrap();
+    for gone in ["demo-1001", "demo-1004"] {
+        assert!(
+            !queue["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["order_id"] == gone),
+            "{gone} is still unpaid: {queue}"
         );
     }
 
-    // The person closes the other Paydesk and presses Try again: the journal opens now.
-    drop(holder);
-    let attempts = invoke(&window, "list_attempts").unwrap();
-    assert_eq!(attempts.as_array().unwrap().len(), 1, "{attempts}");
+    let recovery = invoke(&window, "recover_now", json!({})).unwrap();
+    assert_eq!(recovery["examined"], 0, "{recovery}");
+
+    invoke(&window, "sign_out", json!({})).unwrap();
+    assert_eq!(
+        invoke(&window, "queue", json!({})).unwrap_err()["kind"],
+        "not_signed_in"
+    );
+
+    // Closing the app stops the loops and the embedded servers, and waits for them.
+    let desk = app.state::<Desk>().inner().clone();
+    tauri::async_runtime::block_on(desk.shutdown());
+    assert!(
+        !dir.path().join("stack.json").exists(),
+        "the stopped stack is still advertised"
+    );
+    assert_eq!(
+        invoke(&window, "status", json!({})).unwrap_err()["kind"],
+        "startup_failed"
+    );
+}
+
+#[test]
+fn without_a_keyring_the_app_says_so_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = mock_app(Launch::embedded(
+        dir.path().to_path_buf(),
+        Arc::new(NoKeyring),
+    ));
+    let deadline = Instant::now() + Duration::from_millis(READY_MS_MAX);
+    let error = loop {
+        match invoke(&window, "status", json!({})) {
+            Err(error) => break error,
+            Ok(status) => {
+                assert_eq!(status["phase"], "starting", "{status}");
+                assert!(Instant::now() < deadline, "still starting");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    assert_eq!(error["kind"], "keyring_unavailable", "{error}");
+    assert!(
+        error["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("restart Paydesk"),
+        "{error}"
+    );
+    // The keyring's own detail stays in the log.
+    assert!(!error.to_string().contains("D-Bus session"), "{error}");
+    let refused = invoke(
+        &window,
+        "sign_in",
+        json!({"operator": "demo-operator", "pin": "1234"}),
+    )
+    .unwrap_err();
+    assert_eq!(refused["kind"], "keyring_unavailable");
 }
 
 #[test]
 fn the_capability_grants_the_commands_to_the_main_window_only() {
     let dir = tempfile::tempdir().unwrap();
     // The app's real context: its tauri.conf.json, capabilities and command permissions.
-    let (app, main) = app_with(&dir.path().join("acl.sqlite"), |b| {
-        b.build(tauri::generate_context!()).unwrap()
-    });
-    assert!(invoke(&main, "list_attempts").is_ok());
-    assert!(invoke(&main, "journal_status").is_ok());
-
+    let (app, main) = app_with(
+        Launch::embedded(dir.path().to_path_buf(), Arc::new(NoKeyring)),
+        |b| b.build(tauri::generate_context!()).unwrap(),
+    );
+    // Allowed: the answer is the desk's (starting, or the keyring's error), not the ACL's.
+    match invoke(&main, "status", json!({})) {
+        Ok(status) => assert_eq!(status["phase"], "starting", "{status}"),
+        Err(error) => assert_eq!(error["kind"], "keyring_unavailable", "{error}"),
+    }
     let other = WebviewWindowBuilder::new(&app, "other", Default::default())
         .build()
         .unwrap();
-    let refused = invoke(&other, "list_attempts").unwrap_err();
+    let refused = invoke(&other, "status", json!({})).unwrap_err();
     assert!(refused.to_string().contains("not allowed"), "{refused}");
+    // The old journal-only commands are gone.
+    let gone = invoke(&main, "list_attempts", json!({})).unwrap_err();
+    assert!(gone.to_string().contains("not"), "{gone}");
 }

@@ -9,6 +9,7 @@
 
 mod engine;
 mod files;
+mod terminal_data;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,10 @@ use paydesk_protocol::Role;
 
 pub use engine::{build_engine, central_client, EngineSettings};
 pub use files::{read_stack_file, StackFile, STACK_FILE};
+pub use terminal_data::{
+    check_pin, fetch_queue, Queue, QueueError, SignInError, SignedIn, OPERATORS_CACHE_FILE,
+    QUEUE_CACHE_FILE,
+};
 
 /// The sandbox's API key: a fixed test-mode key (the sandbox moves no real money), kept in the
 /// secret store like a real key so the engine reads it the same way.

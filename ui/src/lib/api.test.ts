@@ -16,3 +16,10 @@ describe("toUiError", () => {
     }
   });
 });
+
+describe("toUiError held_by", () => {
+  it("keeps who holds the order", () => {
+    const held = { kind: "held_by", message: "Held.", next_step: "Pick another.", held_by: { operator: "a", terminal: "t", since: 1 } };
+    expect(toUiError(held)).toEqual(held);
+  });
+});

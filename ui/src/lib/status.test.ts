@@ -1,7 +1,7 @@
 // Unit tests of the journal integrity and outbox wording.
 import { describe, expect, it } from "vitest";
 import type { JournalStatus } from "./api";
-import { integrityLine, outboxLine } from "./status";
+import { connectionLine, integrityLine, outboxLine, startingLine } from "./status";
 
 const HEALTHY: JournalStatus = {
   path: "/tmp/journal.sqlite",
@@ -45,5 +45,24 @@ describe("outboxLine", () => {
     expect(outboxLine({ ...HEALTHY, outbox_depth: 1, outbox_oldest_age_ms: null, outbox_parked: 1 })).toBe(
       "1 result waiting to sync; 1 set aside for a manager",
     );
+  });
+});
+
+describe("connectionLine", () => {
+  it("says online, and that the demo runs on the sandbox", () => {
+    expect(connectionLine(true, false)).toEqual({ online: true, text: "Online" });
+    expect(connectionLine(true, true).text).toMatch(/sandbox/);
+  });
+  it("says what offline means for the operator", () => {
+    const line = connectionLine(false, true);
+    expect(line.online).toBe(false);
+    expect(line.text).toMatch(/^Offline/);
+    expect(line.text).toMatch(/sync later/);
+  });
+});
+
+describe("startingLine", () => {
+  it("always shows the bound", () => {
+    expect(startingLine(4_200, 60_000)).toMatch(/4 s \(at most 60 s\)/);
   });
 });

@@ -28,3 +28,25 @@ export function outboxLine(status: JournalStatus): string {
   const age = status.outbox_oldest_age_ms === null ? "" : `, oldest ${formatAge(status.outbox_oldest_age_ms)}`;
   return `${count}${age}${parked}`;
 }
+
+export interface ConnectionLine {
+  online: boolean;
+  text: string;
+}
+
+/** Online or offline, and what offline means for the operator (the default policy blocks). */
+export function connectionLine(online: boolean, embedded: boolean): ConnectionLine {
+  if (online) {
+    return { online, text: embedded ? "Online (demo central and sandbox gateway)" : "Online" };
+  }
+  return {
+    online,
+    text: "Offline: the central server is unreachable. Charging waits until it is back; results are kept and sync later.",
+  };
+}
+
+/** "Starting… 4 s of at most 60 s": start-up never shows an unbounded spinner. */
+export function startingLine(elapsedMs: number, maxMs: number): string {
+  const elapsed = Math.max(0, Math.floor(elapsedMs / 1000));
+  return `Starting the central server and payment gateway… ${elapsed} s (at most ${Math.round(maxMs / 1000)} s)`;
+}

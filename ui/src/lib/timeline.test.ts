@@ -1,0 +1,19 @@
+// Unit tests of the timeline's lines.
+import { describe, expect, it } from "vitest";
+import { timelineLines } from "./timeline";
+
+describe("timelineLines", () => {
+  it("words each event and its states", () => {
+    const lines = timelineLines(
+      [
+        { seq: 1, attempt_id: "a", at: 1_795_336_758_123, kind: "begun", from_state: null, to_state: "intent", detail: {}, hash: "0123456789abcdef" },
+        { seq: 2, attempt_id: "a", at: 1_795_336_759_000, kind: "create_answered", from_state: "intent", to_state: "created", detail: {}, hash: "fedcba9876543210" },
+        { seq: 3, attempt_id: "a", at: 1_795_336_760_000, kind: "brand_new", from_state: "created", to_state: "created", detail: {}, hash: "00" },
+      ],
+      0,
+    );
+    expect(lines[0]).toEqual({ seq: 1, at: "2026-11-22 08:39:18", what: "Attempt journaled", states: "Starting", hash: "0123456789ab" });
+    expect(lines[1]!.states).toBe("Starting → Intent created");
+    expect(lines[2]!.what).toBe("brand new");
+  });
+});

@@ -1,0 +1,42 @@
+// Turns an attempt's stored events into timeline lines: when, what happened, which states, and the
+// start of the chain hash (enough to compare with an export by eye).
+//
+// Pure, so the wording is unit-tested.
+import type { StoredEvent } from "./api";
+import { stateBadge } from "./attempts";
+import { formatTimestamp } from "./time";
+
+/** The journal's event kinds (`AttemptEvent::kind` in the core, plus "begun") in words. */
+const EVENT_WORDS: Record<string, string> = {
+  begun: "Attempt journaled",
+  create_answered: "Gateway answered the create",
+  register_answered: "Central answered the registration",
+  confirm_begun: "Confirm sent",
+  confirm_answered: "Gateway answered the confirm",
+  retrieved: "Looked up at the gateway",
+  create_abandoned: "Create abandoned",
+  escalated: "Handed to a manager",
+  resolved: "Resolved by a manager",
+};
+
+export interface TimelineLine {
+  seq: number;
+  at: string;
+  what: string;
+  /** "Starting → Intent created" in the badges' words. */
+  states: string;
+  hash: string;
+}
+
+export function timelineLines(events: StoredEvent[], offsetMinutes: number): TimelineLine[] {
+  return events.map((e) => ({
+    seq: e.seq,
+    at: formatTimestamp(e.at, offsetMinutes),
+    what: EVENT_WORDS[e.kind] ?? e.kind.replaceAll("_", " "),
+    states:
+      e.from_state === null
+        ? stateBadge(e.to_state).label
+        : `${stateBadge(e.from_state).label} → ${stateBadge(e.to_state).label}`,
+    hash: e.hash.slice(0, 12),
+  }));
+}
