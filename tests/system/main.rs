@@ -13,3 +13,4 @@ mod faults;
 mod harness;
 mod invariants;
 mod race;
+mod takeover;

@@ -949,10 +949,24 @@ impl Store {
         now: Timestamp,
     ) -> CentralResult<bool> {
         let mut tx = self.pool.begin().await?;
+        // The intent this registration may replace: one a previous holder registered under an
+        // older token and never resolved. The claim answer named it to this holder, whose engine
+        // settles it at the gateway (cancels it, or stops if it succeeded) before creating its own;
+        // without this, a takeover could never register and the order would stay stuck.
+        let previous: Option<String> =
+            sqlx::query("SELECT open_intent_id FROM orders WHERE order_id = $1")
+                .bind(order_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("open_intent_id"))
+                .transpose()?
+                .flatten();
         let done = sqlx::query(
             "UPDATE orders SET open_intent_id = $1, updated_at = $2 \
              WHERE order_id = $3 AND claim_token = $4 AND holder_terminal = $5 \
-             AND attempt_seq = $6 AND (open_intent_id IS NULL OR open_intent_id = $1)",
+             AND attempt_seq = $6 AND (open_intent_id IS NULL OR open_intent_id = $1 \
+             OR open_intent_id IN (SELECT intent_id FROM intents \
+             WHERE order_id = $3 AND claim_token < $4))",
         )
         .bind(intent_id.as_str())
         .bind(now.unix_ms())
@@ -985,6 +999,15 @@ impl Store {
                 });
             }
             return Err(err);
+        }
+        if let Some(previous) = previous.filter(|p| p != intent_id.as_str()) {
+            // Kept for the sweeper and reconciliation, no longer the order's open intent.
+            sqlx::query(
+                "UPDATE intents SET state = 'superseded' WHERE intent_id = $1 AND state = 'open'",
+            )
+            .bind(previous)
+            .execute(&mut *tx)
+            .await?;
         }
         let inserted = sqlx::query(
             "INSERT INTO intents (intent_id, order_id, claim_token, attempt_number, terminal_id, \

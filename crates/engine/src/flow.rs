@@ -19,7 +19,8 @@ use paydesk_core::{
     RegisterOutcome, TerminalId,
 };
 use paydesk_gateway::{
-    CancelResult, ConfirmRequest, CreateIntentRequest, Gateway, GatewayError, IntentMetadata,
+    CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, Gateway, GatewayError,
+    IntentMetadata,
 };
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
@@ -703,6 +704,21 @@ impl Engine {
                 };
                 crash_point(CrashPoint::BeforeConfirmRequest);
                 match self.gateway.confirm_intent(&request).await {
+                    // The confirm did not settle it, but the gateway showed the intent in a
+                    // final state (canceled by a takeover, say): that is evidence, not ambiguity.
+                    Ok(ConfirmResult::Unknown {
+                        intent: Some(view), ..
+                    }) if matches!(
+                        view.status,
+                        IntentStatus::Canceled
+                            | IntentStatus::Succeeded
+                            | IntentStatus::RequiresPaymentMethod { .. }
+                            | IntentStatus::RequiresAction
+                    ) =>
+                    {
+                        crash_point(CrashPoint::AfterConfirmBeforeResult);
+                        Performed::Event(AttemptEvent::Retrieved(view.status))
+                    }
                     Ok(result) => {
                         crash_point(CrashPoint::AfterConfirmBeforeResult);
                         Performed::Event(AttemptEvent::ConfirmAnswered(result.outcome()))
