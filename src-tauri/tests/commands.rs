@@ -304,6 +304,16 @@ fn the_embedded_default_signs_in_charges_and_journals() {
         invoke(&window, "queue", json!({})).unwrap_err()["kind"],
         "not_signed_in"
     );
+    // Managers sign in at the same screen; the status bar says who it is.
+    let manager = invoke(
+        &window,
+        "sign_in",
+        json!({"operator": "demo-manager", "pin": "9999"}),
+    )
+    .unwrap();
+    assert_eq!(manager["role"], "manager");
+    let status = invoke(&window, "status", json!({})).unwrap();
+    assert_eq!(status["session"]["operator"], "demo-manager");
 
     // Closing the app stops the loops and the embedded servers, and waits for them.
     let desk = app.state::<Desk>().inner().clone();
