@@ -5,8 +5,8 @@
 //! charge's create and its registration leaves the intent unconfirmed until it is back.
 //!
 //! The central is killed with SIGKILL (no graceful shutdown) and restarted on the same port.
-//! Deliberately absent: the offline "allow" policy — the engine has it, but `paydesk` offers no
-//! way yet to grant the manager's allowance, so only the default (block) is driven here.
+//! With a manager's offline allowance (`paydesk offline allow`), charges within its caps go ahead
+//! offline, marked so, and reach the central once it is back.
 
 use crate::crash_matrix::sync_again_changes_nothing;
 use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal};
@@ -149,4 +149,115 @@ fn central_dying_between_create_and_register_leaves_nothing_confirmed_until_it_r
         Expect::Status("paid"),
     ));
     assert_clean("central died mid-charge", &bad);
+}
+
+/// Runs `paydesk offline allow` for `manager` with `pin` on stdin.
+fn allow_offline(
+    terminal: &Terminal,
+    manager: &str,
+    pin: &str,
+    per_charge: &str,
+    per_shift: &str,
+) -> std::process::Output {
+    use std::io::Write as _;
+    let mut cmd = terminal.command(&[
+        "offline",
+        "allow",
+        "--manager",
+        manager,
+        "--per-charge",
+        per_charge,
+        "--per-shift",
+        per_shift,
+        "--hours",
+        "1",
+    ]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("paydesk offline allow");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{pin}\n").as_bytes())
+        .expect("writing the PIN");
+    // Bounded: the command's own central request times out in seconds.
+    child.wait_with_output().expect("paydesk offline allow")
+}
+
+#[test]
+fn offline_allowed_by_a_manager_charges_within_the_caps_and_syncs_once_when_the_central_returns() {
+    let mut env = Env::start(EnvOptions::default());
+    let terminal = env.terminal("offline-allowed");
+    let orders = [
+        OrderSpec::new("c-offline-1", 3_000, "pm_card_visa"),
+        OrderSpec::new("c-offline-2", 3_000, "pm_card_visa"),
+        OrderSpec::new("c-offline-3", 9_000, "pm_card_visa"),
+    ];
+    env.add_orders(&orders);
+    let (status, body) = env.central_request(
+        reqwest::Method::POST,
+        "/v1/admin/operators",
+        crate::harness::ADMIN_TOKEN,
+        Some(serde_json::json!({"operator_id": "sys-manager", "role": "manager", "pin": "9999"})),
+    );
+    assert!(
+        (200..300).contains(&status),
+        "adding the manager: {status} {body}"
+    );
+
+    // The queue is cached while the central is up; an operator (not a manager) and a wrong PIN
+    // cannot allow offline work.
+    terminal
+        .run(&["--json", "queue"])
+        .expect_code(exit::SUCCESS);
+    let wrong = allow_offline(&terminal, "sys-manager", "1111", "50.00 EUR", "50.00 EUR");
+    assert_eq!(wrong.status.code(), Some(exit::REFUSED), "{wrong:?}");
+    let granted = allow_offline(&terminal, "sys-manager", "9999", "50.00 EUR", "50.00 EUR");
+    assert_eq!(granted.status.code(), Some(exit::SUCCESS), "{granted:?}");
+
+    env.kill_central();
+    // Within the caps: charged offline and marked so.
+    let first = terminal.charge(&orders[0]);
+    assert_eq!(first.code(), Some(exit::SUCCESS), "{first:?}");
+    assert_eq!(first.json()["attempt"]["offline"], true, "{first:?}");
+    // Above the per-charge cap, and above the per-shift cap: refused, nothing sent.
+    let ledger_before = env.ledger();
+    let too_big = terminal.charge(&orders[2]);
+    assert_eq!(too_big.code(), Some(exit::UNREACHABLE), "{too_big:?}");
+    let over_shift = terminal.charge(&orders[1]);
+    assert_eq!(over_shift.code(), Some(exit::UNREACHABLE), "{over_shift:?}");
+    assert_eq!(env.ledger()["intents"], ledger_before["intents"]);
+
+    // The central returns: the offline result is applied once and the order is paid.
+    env.start_central();
+    let drained = terminal.sync();
+    assert_eq!(drained.code(), Some(exit::SUCCESS), "{drained:?}");
+    let mut bad = sync_again_changes_nothing(&env, &terminal, &orders[0].id);
+    let truth = Truth::gather(&env, &[&terminal]);
+    bad.extend(check_order(
+        &truth,
+        &env.order(&orders[0].id),
+        &orders[0],
+        Expect::Status("paid"),
+    ));
+    for order in &orders[1..] {
+        bad.extend(check_order(
+            &truth,
+            &env.order(&order.id),
+            order,
+            Expect::SettledOrUntouched,
+        ));
+    }
+    assert_clean("offline allowed", &bad);
+
+    // A manager's allowance can be withdrawn.
+    terminal
+        .run(&["offline", "block"])
+        .expect_code(exit::SUCCESS);
+    let shown = terminal
+        .run(&["--json", "offline", "show"])
+        .expect_code(exit::SUCCESS);
+    assert_eq!(shown.json()["mode"], "block", "{shown:?}");
 }

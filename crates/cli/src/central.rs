@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use paydesk_core::{OperatorId, Timestamp};
-use paydesk_engine::{CentralError, Clock as _, SystemClock};
+use paydesk_core::{Money, OperatorId, Timestamp};
+use paydesk_engine::{CentralError, Clock as _, OfflinePolicy, SystemClock};
 use paydesk_protocol::{OperatorList, Order, OrderPage, PAGE_ROWS_MAX};
+use paydesk_stack::SignInError;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
@@ -274,4 +275,78 @@ pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
         out!("sign-in refused: unknown operator or wrong PIN");
     }
     Ok(code)
+}
+
+/// `paydesk offline allow`: a manager's PIN (stdin) allows offline charging within caps.
+pub async fn allow_offline(
+    settings: &Settings,
+    manager: &str,
+    per_charge: &str,
+    per_shift: &str,
+    hours: u32,
+) -> CmdResult {
+    let manager =
+        OperatorId::new(manager).map_err(|e| Failure::usage(format!("--manager: {e}")))?;
+    let per_charge =
+        Money::parse(per_charge).map_err(|e| Failure::usage(format!("--per-charge: {e}")))?;
+    let per_shift =
+        Money::parse(per_shift).map_err(|e| Failure::usage(format!("--per-shift: {e}")))?;
+    let pin = read_pin()?;
+    let client = settings.central_client().await?;
+    let data_dir = settings.data_dir()?;
+    let granted = paydesk_stack::grant_offline(
+        &client,
+        &data_dir,
+        &manager,
+        pin,
+        per_charge,
+        per_shift,
+        i64::from(hours).saturating_mul(3_600_000),
+        SystemClock.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        paydesk_stack::GrantError::Invalid(m) => Failure::usage(m),
+        paydesk_stack::GrantError::SignIn(SignInError::UnreachableNoCache { .. }) => {
+            Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
+        }
+        paydesk_stack::GrantError::SignIn(SignInError::BadPin(m)) => Failure::usage(m),
+        paydesk_stack::GrantError::SignIn(SignInError::Refused)
+        | paydesk_stack::GrantError::NotManager(_) => Failure::new(REFUSED, anyhow::anyhow!("{e}")),
+        other => Failure::new(OTHER, anyhow::anyhow!("{other}")),
+    })?;
+    print_offline(settings, &OfflinePolicy::Allow(granted));
+    Ok(SUCCESS)
+}
+
+/// `paydesk offline block`: back to the default.
+pub fn block_offline(settings: &Settings) -> CmdResult {
+    paydesk_stack::block_offline(&settings.data_dir()?)
+        .map_err(|e| Failure::new(OTHER, anyhow::anyhow!(e)))?;
+    print_offline(settings, &OfflinePolicy::Block);
+    Ok(SUCCESS)
+}
+
+/// `paydesk offline show`.
+pub fn show_offline(settings: &Settings) -> CmdResult {
+    let policy = paydesk_stack::offline_policy(&settings.data_dir()?, SystemClock.now());
+    print_offline(settings, &policy);
+    Ok(SUCCESS)
+}
+
+fn print_offline(settings: &Settings, policy: &OfflinePolicy) {
+    if settings.json {
+        output::json(policy);
+        return;
+    }
+    match policy {
+        OfflinePolicy::Block => out!("offline charging: blocked"),
+        OfflinePolicy::Allow(a) => out!(
+            "offline charging: allowed by {} until {}, at most {} per charge and {} in all",
+            a.approved_by,
+            a.until,
+            a.per_charge_max,
+            a.per_shift_max
+        ),
+    }
 }

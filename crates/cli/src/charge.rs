@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use paydesk_core::retry::BACKOFF_MS_MAX;
 use paydesk_core::{AttemptState, Money, OperatorId, OrderId, Timestamp};
 use paydesk_engine::{
-    CentralError, ChargeReport, ChargeRequest, Engine, EngineError, Progress, RecoveryReport,
-    RelayOutcome,
+    CentralError, ChargeReport, ChargeRequest, Clock as _, Engine, EngineError, Progress,
+    RecoveryReport, RelayOutcome, SystemClock,
 };
 use serde::Serialize;
 
@@ -231,8 +231,15 @@ pub async fn charge(settings: &Settings, order: &str, operator: &str, amount: &s
         operator,
         expected_amount,
     };
+    // While the central is unreachable, the manager's allowance (if any) and the cached queue
+    // let the engine decide whether this charge may go ahead offline.
+    let data_dir = settings.data_dir()?;
+    engine.set_offline_policy(paydesk_stack::offline_policy(&data_dir, SystemClock.now()));
+    let cached = paydesk_stack::cached_order(&data_dir, &request.order);
     let report = engine
-        .charge(&request, &move |p| print_progress(json, &p))
+        .charge_with_cache(&request, cached.as_ref(), &move |p| {
+            print_progress(json, &p)
+        })
         .await
         .map_err(engine_failure)?;
     let code = state_code(&report);

@@ -124,6 +124,34 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// Allow, withdraw or show offline charging on this terminal (a manager's decision).
+    Offline {
+        #[command(subcommand)]
+        command: OfflineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OfflineCommand {
+    /// Allow charging while the central is unreachable (the manager's PIN is read from stdin).
+    Allow {
+        /// The manager who approves it.
+        #[arg(long)]
+        manager: String,
+        /// No single offline charge above this, e.g. "50.00 EUR".
+        #[arg(long)]
+        per_charge: String,
+        /// All offline charges of this allowance together stay within this, e.g. "300.00 EUR".
+        #[arg(long)]
+        per_shift: String,
+        /// How long the allowance lasts, in hours (at most 12).
+        #[arg(long, default_value_t = 4)]
+        hours: u32,
+    },
+    /// Withdraw the allowance: offline charging is blocked again.
+    Block,
+    /// Show the offline policy in force.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +276,16 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
         Command::Show { attempt } => journal::show(settings, &attempt),
         Command::Recover => charge::recover(settings).await,
         Command::Sync => charge::sync(settings).await,
+        Command::Offline { command } => match command {
+            OfflineCommand::Allow {
+                manager,
+                per_charge,
+                per_shift,
+                hours,
+            } => central::allow_offline(settings, &manager, &per_charge, &per_shift, hours).await,
+            OfflineCommand::Block => central::block_offline(settings),
+            OfflineCommand::Show => central::show_offline(settings),
+        },
         Command::Journal { command } => match command {
             JournalCommand::List {
                 state,

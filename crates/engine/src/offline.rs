@@ -6,7 +6,7 @@
 //! operators it cached and then hands the engine an allowance naming the manager).
 
 use paydesk_core::{AttemptNumber, ClaimToken, Money, OperatorId, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Attempt numbers of offline attempts start here, far above anything the central hands out, so
 /// an offline attempt never shares a create key with an online one. Two terminals charging the
@@ -19,7 +19,7 @@ pub const OFFLINE_ATTEMPT_NUMBER_BASE: u32 = 1_000_000;
 pub const OFFLINE_CLAIM_TOKEN: u64 = i64::MAX as u64;
 
 /// A manager's permission to charge while the central is unreachable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineAllowance {
     /// No single offline charge above this.
     pub per_charge_max: Money,

@@ -26,8 +26,9 @@ use paydesk_protocol::Role;
 pub use engine::{build_engine, central_client, EngineSettings};
 pub use files::{read_stack_file, StackFile, STACK_FILE};
 pub use terminal_data::{
-    check_pin, fetch_queue, Queue, QueueError, SignInError, SignedIn, OPERATORS_CACHE_FILE,
-    QUEUE_CACHE_FILE,
+    block_offline, cached_order, check_pin, fetch_queue, grant_offline, offline_policy, GrantError,
+    Queue, QueueError, SignInError, SignedIn, OFFLINE_ALLOWANCE_MS_MAX, OFFLINE_POLICY_FILE,
+    OPERATORS_CACHE_FILE, QUEUE_CACHE_FILE,
 };
 
 /// The sandbox's API key: a fixed test-mode key (the sandbox moves no real money), kept in the

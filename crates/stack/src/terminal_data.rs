@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use paydesk_core::{OperatorId, Timestamp};
-use paydesk_engine::{CentralError, HttpCentral};
+use paydesk_core::{CustomerId, Money, OperatorId, OrderId, PaymentMethodId, Timestamp};
+use paydesk_engine::{CentralError, HttpCentral, OfflineAllowance, OfflinePolicy, OrderSnapshot};
 use paydesk_protocol::{OperatorList, Order, OrderPage, Role, PAGE_ROWS_MAX};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 pub const QUEUE_CACHE_FILE: &str = "queue.json";
 /// The operator list (ids, roles, argon2 PIN hashes) cached for offline sign-in.
 pub const OPERATORS_CACHE_FILE: &str = "operators.json";
+/// The manager's offline allowance in force (caps, times, who approved; no secret).
+pub const OFFLINE_POLICY_FILE: &str = "offline-policy.json";
+/// The longest offline allowance a manager can grant at once: one shift.
+pub const OFFLINE_ALLOWANCE_MS_MAX: i64 = 12 * 3_600_000;
 /// Pages of the queue read at most: 10 × 200 orders is more than any person works through in a
 /// shift; the bound keeps a runaway central from keeping us forever.
 const QUEUE_PAGES_MAX: usize = 10;
@@ -212,4 +216,106 @@ fn write_cache<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
 
 fn read_cache<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<Cached<T>> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Why an offline allowance was not granted.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("{0}")]
+    SignIn(#[from] SignInError),
+    #[error("{0} is not a manager: only a manager may allow offline charging")]
+    NotManager(OperatorId),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("could not save the offline allowance: {0}")]
+    Save(String),
+}
+
+/// A manager allows offline charging on this terminal: their PIN is checked (against the central,
+/// or its cached operator list while it is down), then the allowance is saved in `data_dir` for
+/// both front ends. The caps share one currency; the allowance lasts `duration_ms`.
+#[allow(clippy::too_many_arguments)]
+pub async fn grant_offline(
+    client: &HttpCentral,
+    data_dir: &Path,
+    manager: &OperatorId,
+    pin: String,
+    per_charge_max: Money,
+    per_shift_max: Money,
+    duration_ms: i64,
+    now: Timestamp,
+) -> Result<OfflineAllowance, GrantError> {
+    if !(1..=OFFLINE_ALLOWANCE_MS_MAX).contains(&duration_ms) {
+        return Err(GrantError::Invalid(format!(
+            "an offline allowance lasts between 1 ms and {} hours",
+            OFFLINE_ALLOWANCE_MS_MAX / 3_600_000
+        )));
+    }
+    if per_charge_max.currency() != per_shift_max.currency() {
+        return Err(GrantError::Invalid(
+            "the per-charge and per-shift limits must be in the same currency".into(),
+        ));
+    }
+    if per_charge_max.is_zero() || per_charge_max.minor() > per_shift_max.minor() {
+        return Err(GrantError::Invalid(
+            "the per-charge limit must be above zero and not above the per-shift limit".into(),
+        ));
+    }
+    let signed = check_pin(client, data_dir, manager, pin, now).await?;
+    if signed.role != Role::Manager {
+        return Err(GrantError::NotManager(signed.operator));
+    }
+    let allowance = OfflineAllowance {
+        per_charge_max,
+        per_shift_max,
+        granted_at: now,
+        until: now.plus_ms(duration_ms),
+        approved_by: signed.operator,
+    };
+    let value = Cached {
+        fetched_at: now,
+        value: allowance.clone(),
+    };
+    write_cache(&data_dir.join(OFFLINE_POLICY_FILE), &value).map_err(GrantError::Save)?;
+    Ok(allowance)
+}
+
+/// The offline policy in force on this terminal at `now`: the saved allowance while it lasts,
+/// otherwise blocked (also when the file is missing or unreadable: never allow by accident).
+pub fn offline_policy(data_dir: &Path, now: Timestamp) -> OfflinePolicy {
+    match read_cache::<OfflineAllowance>(&data_dir.join(OFFLINE_POLICY_FILE)) {
+        Some(cached) if now < cached.value.until => OfflinePolicy::Allow(cached.value),
+        _ => OfflinePolicy::Block,
+    }
+}
+
+/// Withdraws the offline allowance (back to blocked).
+pub fn block_offline(data_dir: &Path) -> Result<(), String> {
+    match std::fs::remove_file(data_dir.join(OFFLINE_POLICY_FILE)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("removing the offline allowance: {e}")),
+    }
+}
+
+/// The order as the cached queue shows it, for an offline charge (the engine checks the amount
+/// the operator expects against it).
+pub fn cached_order(data_dir: &Path, order: &OrderId) -> Option<OrderSnapshot> {
+    let cached = read_cache::<QueueFile>(&data_dir.join(QUEUE_CACHE_FILE))?;
+    let o = cached
+        .value
+        .orders
+        .into_iter()
+        .find(|o| &o.order_id == order)?;
+    let customer = match o.customer_id.as_str() {
+        "" => None,
+        id => Some(CustomerId::new(id).ok()?),
+    };
+    Some(OrderSnapshot {
+        id: o.order_id,
+        amount: o.amount,
+        status: o.status,
+        customer,
+        payment_method: PaymentMethodId::new(o.payment_method_id).ok()?,
+    })
 }
