@@ -14,7 +14,7 @@ use paydesk_core::{Attempt, AttemptId, Money, OperatorId, OrderId, TerminalId, T
 use paydesk_engine::{
     ChargeRequest, Clock, Engine, HttpCentral, Progress, RecoveryReport, RelayOutcome, SystemClock,
 };
-use paydesk_journal::{AttemptFilter, BreakKind, StoredEvent};
+use paydesk_journal::{AttemptFilter, BreakKind, StoredEvent, VerifyReport};
 use paydesk_protocol::{Order, Role};
 use paydesk_stack::Stack;
 use serde::Serialize;
@@ -36,6 +36,10 @@ pub const RECOVERY_INTERVAL_MS: u64 = 30_000;
 pub const HEALTH_PROBE_MS_MAX: u64 = 2_000;
 /// How long shutdown waits for the background loops and the embedded servers.
 pub const SHUTDOWN_MS_MAX: u64 = 10_000;
+/// The status bar's journal verification is reused while the journal's head is unchanged, but
+/// never for longer than this: the UI polls every few seconds, and re-hashing a long journal that
+/// often would hold up charges for nothing; a minute still catches a file edited behind our back.
+pub const VERIFY_REUSE_MS_MAX: i64 = 60_000;
 /// Relay rounds one `sync_now` runs at most (each delivers up to a full batch).
 const SYNC_ROUNDS_MAX: u32 = 100;
 
@@ -57,12 +61,21 @@ struct Inner {
     driving: tokio::sync::Mutex<()>,
     /// The last recovery pass, for the status bar.
     last_recovery: Mutex<Option<RecoverySummary>>,
+    /// The status bar's last verification: the journal head it covered, when, and the report.
+    last_verify: Mutex<Option<LastVerify>>,
     /// Set once at shutdown; every background loop watches it.
     shutdown: watch::Sender<bool>,
     /// The start-up task and the background loops, awaited at shutdown.
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// When start-up began (for the UI's bounded "starting" screen).
     started_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+struct LastVerify {
+    head: (i64, String),
+    at: Timestamp,
+    report: VerifyReport,
 }
 
 #[derive(Debug)]
@@ -223,6 +236,7 @@ impl Desk {
                 session: Mutex::new(None),
                 driving: tokio::sync::Mutex::new(()),
                 last_recovery: Mutex::new(None),
+                last_verify: Mutex::new(None),
                 shutdown,
                 tasks: Mutex::new(Vec::new()),
                 started_at: SystemClock.now(),
@@ -575,11 +589,31 @@ impl Desk {
             Err(e) => return Err(e),
         };
         let now = SystemClock.now();
-        let (report, outbox, unresolved) = running
+        let previous = self.inner.last_verify.lock().ok().and_then(|v| v.clone());
+        let (verified, outbox, unresolved) = running
             .engine
-            .with_journal(move |j| Ok((j.verify()?, j.outbox_stats(now)?, j.unresolved()?)))
+            .with_journal(move |j| {
+                let head = j.head()?;
+                let verified = match previous {
+                    Some(last)
+                        if last.head == head && now.millis_since(last.at) < VERIFY_REUSE_MS_MAX =>
+                    {
+                        last
+                    }
+                    _ => LastVerify {
+                        report: j.verify()?,
+                        head,
+                        at: now,
+                    },
+                };
+                Ok((verified, j.outbox_stats(now)?, j.unresolved()?))
+            })
             .await
             .map_err(|e| engine_error(&running.journal, &e))?;
+        let report = verified.report.clone();
+        if let Ok(mut slot) = self.inner.last_verify.lock() {
+            *slot = Some(verified);
+        }
         let online = tokio::time::timeout(
             Duration::from_millis(HEALTH_PROBE_MS_MAX),
             running.central.get_json::<serde_json::Value>("/health"),
