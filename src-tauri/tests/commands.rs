@@ -387,3 +387,40 @@ fn the_capability_grants_the_commands_to_the_main_window_only() {
     let gone = invoke(&main, "list_attempts", json!({})).unwrap_err();
     assert!(gone.to_string().contains("not"), "{gone}");
 }
+
+#[test]
+fn an_external_central_that_does_not_answer_shows_offline_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on the discard port; the secrets come from the automation overrides.
+    let launch = Launch {
+        data_dir: Some(dir.path().to_path_buf()),
+        journal: None,
+        target: paydesk_desktop::launch::Target::External {
+            central_url: "http://127.0.0.1:9".into(),
+            gateway_url: "http://127.0.0.1:9".into(),
+            terminal: Some("till-1".into()),
+        },
+        secrets: Arc::new(NoKeyring),
+        terminal_token_override: Some("pdt_test_token".into()),
+        gateway_key_override: Some("sk_test_unused".into()),
+    };
+    let (_app, window) = mock_app(launch);
+    let status = wait_until_ready(&window);
+    assert_eq!(status["online"], false, "{status}");
+    assert_eq!(status["embedded"], false);
+    assert_eq!(status["terminal"], "till-1");
+    assert_eq!(status["journal"]["verified"], true);
+
+    // Never signed in here while the central answered: no cached operator list to check against.
+    let refused = invoke(
+        &window,
+        "sign_in",
+        json!({"operator": "demo-operator", "pin": "1234"}),
+    )
+    .unwrap_err();
+    assert_eq!(refused["kind"], "central_unreachable", "{refused}");
+    assert!(
+        refused["next_step"].as_str().unwrap().contains("reachable"),
+        "{refused}"
+    );
+}
