@@ -8,7 +8,7 @@
 //! It does not build anything: `PAYDESK_DESKTOP_BIN` names the app binary (scripts/test-e2e.sh
 //! builds it and sets the variable). Without it the test fails, unless `PAYDESK_SKIP_E2E=1` says to
 //! skip. Optional: `PAYDESK_E2E_SCREENSHOT=<file.png>` saves what the webview showed after the
-//! first charge; `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open that long before closing it.
+//! first charge (and the journal view beside it, as `<file>.journal.png`); `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open that long before closing it.
 #![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
@@ -209,6 +209,12 @@ fn the_app_charges_demo_orders_against_the_embedded_default() {
         .unwrap_or_else(|| panic!("no timeline: {}", driver.page_text(s)));
     for step in ["Attempt journaled", "Confirm sent", DECLINED_ORDER.0] {
         assert!(timeline.contains(step), "{step} missing from: {timeline}");
+    }
+
+    // The journal with the timeline open, beside the first screenshot (`<name>-journal.png`).
+    if let Some(path) = std::env::var_os("PAYDESK_E2E_SCREENSHOT") {
+        sleep(Duration::from_millis(SCREENSHOT_SETTLE_MS));
+        driver.save_screenshot(s, &Path::new(&path).with_extension("journal.png"));
     }
 
     let integrity = driver
