@@ -531,9 +531,19 @@ impl Desk {
             operator: session.operator,
             expected_amount,
         };
+        // While the central is unreachable, a manager's saved allowance (if any; blocked by
+        // default) and the cached queue let the engine decide whether this charge may go ahead
+        // offline — the same files and rules as the command line.
+        running
+            .engine
+            .set_offline_policy(paydesk_stack::offline_policy(
+                &running.data_dir,
+                SystemClock.now(),
+            ));
+        let cached = paydesk_stack::cached_order(&running.data_dir, &request.order);
         let report = running
             .engine
-            .charge(&request, progress)
+            .charge_with_cache(&request, cached.as_ref(), progress)
             .await
             .map_err(|e| engine_error(&journal, &e))?;
         Ok(ChargeView {
