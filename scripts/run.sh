@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's run command: installs what the app needs, builds the UI and the desktop shell, and
-# starts Paydesk. Needs a graphical session (DISPLAY or WAYLAND_DISPLAY); on a headless machine run
-# it under `xvfb-run`.
+# starts Paydesk against the embedded default (central on SQLite + sandbox gateway, seeded with demo
+# orders). Needs a graphical session (DISPLAY or WAYLAND_DISPLAY) with a keyring; see README.md for
+# a headless run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -10,7 +11,8 @@ ensure_ui_built
 build_desktop
 
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  echo "No display found: run this on a desktop session, or headless as: xvfb-run bash scripts/run.sh" >&2
+  echo "No display found: run this in a desktop session, or headless (with a keyring) as:" >&2
+  echo "  xvfb-run dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; bash scripts/run.sh'" >&2
   exit 2
 fi
 step "starting Paydesk"
