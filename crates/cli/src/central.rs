@@ -1,68 +1,33 @@
-//! The commands that read from the central: `queue` (unpaid orders) and `sign-in` (an operator's
-//! PIN checked against the central's argon2 hashes). Both keep a copy in the data directory so
-//! an operator can keep working while the central is down.
+//! The commands that read from the central: `queue` (unpaid orders), `sign-in` (an operator's
+//! PIN checked against the central's argon2 hashes) and `offline` (a manager's allowance). The
+//! offline copies and the PIN check are `paydesk-stack`'s, shared with the desktop, so an
+//! operator can keep working while the central is down.
 //!
 //! Deliberately absent: PINs anywhere but in memory (read from stdin, compared, dropped) and a
 //! session: `sign-in` answers "yes/no" for scripts; the desktop keeps the signed-in operator.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use paydesk_core::{Money, OperatorId, Timestamp};
-use paydesk_engine::{CentralError, Clock as _, OfflinePolicy, SystemClock};
-use paydesk_protocol::{OperatorList, Order, OrderPage, PAGE_ROWS_MAX};
-use paydesk_stack::SignInError;
-use serde::{Deserialize, Serialize};
+use paydesk_engine::{Clock as _, OfflinePolicy, SystemClock};
+use paydesk_protocol::Order;
+use paydesk_stack::{QueueError, SignInError};
+use serde::Serialize;
 
 use crate::config::Settings;
 use crate::exit::{CmdResult, Failure, OTHER, REFUSED, SUCCESS, UNREACHABLE};
 use crate::output;
 
-/// The queue cached for offline work.
-const QUEUE_CACHE_FILE: &str = "queue.json";
-/// The operator list (ids, roles, argon2 PIN hashes) cached for offline sign-in.
-const OPERATORS_CACHE_FILE: &str = "operators.json";
-/// Pages of the queue read at most: 10 × 200 orders is more than any person works through in a
-/// shift; the bound keeps a runaway central from keeping us forever.
-const QUEUE_PAGES_MAX: usize = 10;
 /// Shortest and longest PIN, as the central accepts them.
 const PIN_DIGITS_MIN: usize = 4;
 const PIN_DIGITS_MAX: usize = 12;
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Cached<T> {
-    fetched_at: Timestamp,
-    #[serde(flatten)]
-    value: T,
-}
-
-fn write_cache<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    let text = serde_json::to_vec(value)?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    // The operator cache holds PIN hashes: readable by this user only.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
-}
-
-fn read_cache<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<Cached<T>> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-fn cache_path(settings: &Settings, name: &str) -> Result<PathBuf, Failure> {
+/// The data directory, created if needed: the offline caches live there.
+fn cache_dir(settings: &Settings) -> Result<PathBuf, Failure> {
     let dir = settings.data_dir()?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir.join(name))
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Queue {
-    orders: Vec<Order>,
+    Ok(dir)
 }
 
 #[derive(Serialize)]
@@ -75,65 +40,22 @@ struct QueueOutput<'a> {
 
 pub async fn queue(settings: &Settings) -> CmdResult {
     let client = settings.central_client().await?;
-    let cache = cache_path(settings, QUEUE_CACHE_FILE)?;
-    let mut orders = Vec::new();
-    let mut after: Option<String> = None;
-    let mut fetched = Ok(());
-    for _ in 0..QUEUE_PAGES_MAX {
-        let path = match &after {
-            None => format!("/v1/orders?limit={PAGE_ROWS_MAX}"),
-            Some(a) => format!("/v1/orders?limit={PAGE_ROWS_MAX}&after={a}"),
-        };
-        match client.get_json::<OrderPage>(&path).await {
-            Ok(page) => {
-                orders.extend(page.orders);
-                match page.next_after {
-                    Some(next) => after = Some(next.to_string()),
-                    None => break,
-                }
+    let data_dir = cache_dir(settings)?;
+    let queue = paydesk_stack::fetch_queue(&client, &data_dir, SystemClock.now())
+        .await
+        .map_err(|e| match e {
+            QueueError::UnreachableNoCache { .. } => {
+                Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
             }
-            Err(e) => {
-                fetched = Err(e);
-                break;
-            }
-        }
+            QueueError::Central(e) => Failure::new(OTHER, e),
+        })?;
+    if let (Some(reason), Some(at)) = (&queue.offline_reason, queue.cached_at) {
+        eprintln!(
+            "paydesk: the central is unreachable ({reason}); showing the queue cached at {at}"
+        );
     }
-    let (orders, offline, cached_at, code) = match fetched {
-        Ok(()) => {
-            let now = SystemClock.now();
-            let value = Cached {
-                fetched_at: now,
-                value: Queue { orders },
-            };
-            if let Err(e) = write_cache(&cache, &value) {
-                eprintln!("paydesk: could not cache the queue for offline work: {e:#}");
-            }
-            (value.value.orders, false, None, SUCCESS)
-        }
-        Err(CentralError::Unreachable { detail }) => match read_cache::<Queue>(&cache) {
-            Some(cached) => {
-                eprintln!(
-                    "paydesk: the central is unreachable ({detail}); showing the queue cached at {}",
-                    cached.fetched_at
-                );
-                (
-                    cached.value.orders,
-                    true,
-                    Some(cached.fetched_at),
-                    UNREACHABLE,
-                )
-            }
-            None => {
-                return Err(Failure::new(
-                    UNREACHABLE,
-                    anyhow::anyhow!(
-                        "the central is unreachable ({detail}) and no queue is cached yet"
-                    ),
-                ))
-            }
-        },
-        Err(e) => return Err(Failure::new(OTHER, e)),
-    };
+    let (orders, offline, cached_at) = (queue.orders, queue.offline, queue.cached_at);
+    let code = if offline { UNREACHABLE } else { SUCCESS };
     if settings.json {
         output::json(&QueueOutput {
             orders: &orders,
@@ -202,58 +124,24 @@ pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
         OperatorId::new(operator).map_err(|e| Failure::usage(format!("--operator: {e}")))?;
     let pin = read_pin()?;
     let client = settings.central_client().await?;
-    let cache = cache_path(settings, OPERATORS_CACHE_FILE)?;
-    let (list, offline) = match client.get_json::<OperatorList>("/v1/operators").await {
-        Ok(list) => {
-            let value = Cached {
-                fetched_at: SystemClock.now(),
-                value: list,
-            };
-            if let Err(e) = write_cache(&cache, &value) {
-                eprintln!("paydesk: could not cache the operators for offline sign-in: {e:#}");
-            }
-            (value.value, false)
-        }
-        Err(CentralError::Unreachable { detail }) => match read_cache::<OperatorList>(&cache) {
-            Some(cached) => {
+    let data_dir = cache_dir(settings)?;
+    let checked =
+        paydesk_stack::check_pin(&client, &data_dir, &operator, pin, SystemClock.now()).await;
+    let (verified, role, offline) = match checked {
+        Ok(signed) => {
+            if signed.offline {
                 eprintln!(
-                    "paydesk: the central is unreachable ({detail}); checking against the \
-                     operator list cached at {}",
-                    cached.fetched_at
+                    "paydesk: the central is unreachable; checked against the cached operator list"
                 );
-                (cached.value, true)
             }
-            None => {
-                return Err(Failure::new(
-                    UNREACHABLE,
-                    anyhow::anyhow!(
-                        "the central is unreachable ({detail}) and this terminal has never \
-                         cached the operator list: sign in once while the central is reachable"
-                    ),
-                ))
-            }
-        },
-        Err(e) => return Err(Failure::new(OTHER, e)),
-    };
-    let record = list
-        .operators
-        .into_iter()
-        .find(|o| o.operator_id == operator);
-    let role = record.as_ref().map(|r| r.role.as_str());
-    // argon2 is slow on purpose: off the async threads.
-    let verified = match record.as_ref().map(|r| r.pin_hash.clone()) {
-        None => false,
-        Some(hash) => tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(pin.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .context("the PIN check failed")?,
+            (true, Some(signed.role.as_str()), signed.offline)
+        }
+        Err(SignInError::Refused) => (false, None, false),
+        Err(SignInError::BadPin(m)) => return Err(Failure::usage(m)),
+        Err(e @ SignInError::UnreachableNoCache { .. }) => {
+            return Err(Failure::new(UNREACHABLE, anyhow::anyhow!("{e}")))
+        }
+        Err(e) => return Err(Failure::new(OTHER, anyhow::anyhow!("{e}"))),
     };
     let code = if verified { SUCCESS } else { REFUSED };
     if settings.json {
