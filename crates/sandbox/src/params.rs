@@ -72,6 +72,88 @@ pub struct ListEvents {
     pub limit: usize,
     pub starting_after: Option<String>,
     pub event_type: Option<String>,
+    /// `types[]`: any of these event types (empty: all).
+    pub types: Vec<String>,
+    /// `created` (exact, Unix seconds) or `created[gt|gte|lt|lte]`.
+    pub created: CreatedRange,
+}
+
+/// Stripe's range filter on `created`, in Unix seconds; every bound is optional.
+#[derive(Debug, Clone, Default)]
+pub struct CreatedRange {
+    pub gt: Option<i64>,
+    pub gte: Option<i64>,
+    pub lt: Option<i64>,
+    pub lte: Option<i64>,
+}
+
+impl CreatedRange {
+    pub fn contains(&self, created: i64) -> bool {
+        self.gt.is_none_or(|b| created > b)
+            && self.gte.is_none_or(|b| created >= b)
+            && self.lt.is_none_or(|b| created < b)
+            && self.lte.is_none_or(|b| created <= b)
+    }
+
+    fn parse(p: &Map<String, Value>) -> Result<CreatedRange, ApiError> {
+        match p.get("created") {
+            None => Ok(CreatedRange::default()),
+            Some(Value::String(_)) => {
+                let exact = integer(p, "created")?;
+                Ok(CreatedRange {
+                    gte: exact,
+                    lte: exact,
+                    ..CreatedRange::default()
+                })
+            }
+            Some(Value::Object(bounds)) => {
+                check_known(bounds, &["gt", "gte", "lt", "lte"])
+                    .map_err(|_| ApiError::unknown_param("created[…]"))?;
+                let bound = |name: &str| {
+                    integer(bounds, name).map_err(|_| {
+                        ApiError::invalid(
+                            "parameter_invalid_integer",
+                            &format!("created[{name}]"),
+                            format!("Invalid integer: created[{name}] must be Unix seconds."),
+                        )
+                    })
+                };
+                Ok(CreatedRange {
+                    gt: bound("gt")?,
+                    gte: bound("gte")?,
+                    lt: bound("lt")?,
+                    lte: bound("lte")?,
+                })
+            }
+            Some(_) => Err(ApiError::invalid(
+                "parameter_invalid_integer",
+                "created",
+                "Invalid created: give Unix seconds, or created[gte]=… and friends.",
+            )),
+        }
+    }
+}
+
+fn string_list(p: &Map<String, Value>, name: &str) -> Result<Vec<String>, ApiError> {
+    match p.get(name) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(ApiError::invalid(
+                    "parameter_invalid_string",
+                    name,
+                    format!("Invalid array: {name} must be a list of strings."),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(ApiError::invalid(
+            "parameter_invalid_array",
+            name,
+            format!("Invalid array: send {name} as {name}[]=a&{name}[]=b."),
+        )),
+    }
 }
 
 /// Parameters a client may send that the sandbox accepts and ignores, because they do not change
@@ -391,12 +473,21 @@ impl ListEvents {
     pub fn parse(p: &Map<String, Value>) -> Result<ListEvents, ApiError> {
         check_known(
             p,
-            &["limit", "starting_after", "ending_before", "type", "types"],
+            &[
+                "limit",
+                "starting_after",
+                "ending_before",
+                "type",
+                "types",
+                "created",
+            ],
         )?;
         Ok(ListEvents {
             limit: limit(p)?,
             starting_after: string(p, "starting_after")?,
             event_type: string(p, "type")?,
+            types: string_list(p, "types")?,
+            created: CreatedRange::parse(p)?,
         })
     }
 }

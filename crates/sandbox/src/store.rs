@@ -709,7 +709,9 @@ impl Store {
             .events
             .iter()
             .rev()
-            .filter(|e| p.event_type.as_deref().is_none_or(|t| e["type"] == t));
+            .filter(|e| p.event_type.as_deref().is_none_or(|t| e["type"] == t))
+            .filter(|e| p.types.is_empty() || p.types.iter().any(|t| e["type"] == t.as_str()))
+            .filter(|e| e["created"].as_i64().is_some_and(|c| p.created.contains(c)));
         let after: Vec<&Value> = match &p.starting_after {
             None => newest_first.collect(),
             Some(cursor) => {

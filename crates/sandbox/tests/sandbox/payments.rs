@@ -501,6 +501,41 @@ async fn events_are_listed_newest_first_with_cursors() {
 }
 
 #[tokio::test]
+async fn events_filter_by_types_and_created_as_stripe_does() {
+    let sb = Sandbox::start().await;
+    let pi = sb.create(1000, "pm_card_visa", "O-1").await;
+    sb.confirm(id(&pi), "confirm-key").await;
+    let types_of = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let some = sb
+        .get("/v1/events?types[]=payment_intent.succeeded&types[]=payment_intent.created")
+        .await;
+    assert_eq!(
+        types_of(&some.body),
+        ["payment_intent.succeeded", "payment_intent.created"]
+    );
+    let created = sb.get("/v1/events?limit=1").await.body["data"][0]["created"]
+        .as_i64()
+        .unwrap();
+    let from_now = sb.get(&format!("/v1/events?created[gte]={created}")).await;
+    assert_eq!(types_of(&from_now.body).len(), 3);
+    let future = sb
+        .get(&format!("/v1/events?created[gt]={}", created + 3600))
+        .await;
+    assert_eq!(future.body["data"], json!([]));
+    let exact = sb.get(&format!("/v1/events?created={created}")).await;
+    assert_eq!(types_of(&exact.body).len(), 3);
+    assert_eq!(sb.get("/v1/events?created[gte]=soon").await.status, 400);
+    assert_eq!(sb.get("/v1/events?created[since]=1").await.status, 400);
+}
+
+#[tokio::test]
 async fn reset_forgets_everything() {
     let sb = Sandbox::start().await;
     sb.create(1000, "pm_card_visa", "O-1").await;
