@@ -85,3 +85,26 @@ impl RunningCentral {
         tracing::info!("central stopped");
     }
 }
+
+/// Waits for Ctrl-C or SIGTERM: how a server binary learns it should shut down gracefully
+/// (shared by `paydesk-central serve` and `paydesk stack`).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -50,32 +50,10 @@ pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) ->
         );
     }
     std::io::stdout().flush().context("writing to stdout")?;
-    shutdown_signal().await;
+    paydesk_central::server::shutdown_signal().await;
     eprintln!("paydesk: stopping the embedded stack");
     stack.shutdown().await;
     Ok(SUCCESS)
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
 
 pub async fn provision(settings: &Settings, kind: SecretKind) -> CmdResult {
