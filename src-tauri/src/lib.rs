@@ -9,6 +9,7 @@
 pub mod desk;
 pub mod error;
 pub mod launch;
+pub mod views;
 
 use paydesk_core::Money;
 use paydesk_engine::Progress;
@@ -16,9 +17,9 @@ use paydesk_journal::AttemptFilter;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
-pub use desk::{
-    AttemptView, ChargeView, Desk, JournalStatus, QueueView, Session, StatusView, SyncView,
-    TimelineView,
+pub use desk::Desk;
+pub use views::{
+    AttemptView, ChargeView, JournalStatus, QueueView, Session, StatusView, SyncView, TimelineView,
 };
 pub use error::{UiError, UiErrorKind};
 pub use launch::{Launch, JOURNAL_ENV};
