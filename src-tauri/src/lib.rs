@@ -18,11 +18,11 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 pub use desk::Desk;
+pub use error::{UiError, UiErrorKind};
+pub use launch::{Launch, JOURNAL_ENV};
 pub use views::{
     AttemptView, ChargeView, JournalStatus, QueueView, Session, StatusView, SyncView, TimelineView,
 };
-pub use error::{UiError, UiErrorKind};
-pub use launch::{Launch, JOURNAL_ENV};
 
 /// The event that carries a charge's progress to the UI.
 pub const CHARGE_PROGRESS_EVENT: &str = "charge-progress";
