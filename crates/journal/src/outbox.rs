@@ -1,0 +1,242 @@
+//! The outbox: each terminal result waits here, written in the same transaction as the step that
+//! reached it, until the central acknowledges it. Due messages are read in the order they were
+//! written; deliveries, failures (with the next try time) and parking are recorded.
+//!
+//! Deliberately absent: the retry policy and the delivery itself (the engine's relay computes
+//! `next_try_at` with the core's backoff and talks to the central), and deletion — a delivered or
+//! parked message stays as the record of what happened.
+
+use std::path::Path;
+
+use paydesk_core::{Attempt, AttemptId, Timestamp};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::error::{corrupt, db};
+use crate::{
+    Journal, JournalError, OutboxMessage, OutboxStats, ResultMessage, OUTBOX_BATCH_ROWS_MAX,
+    PARK_REASON_CHARS_MAX,
+};
+
+impl Journal {
+    /// Outbox health: waiting messages, parked ones, and the age of the oldest waiting one.
+    pub fn outbox_stats(&self, now: Timestamp) -> Result<OutboxStats, JournalError> {
+        let (depth, parked, oldest): (i64, i64, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT
+                   (SELECT count(*) FROM outbox
+                     WHERE delivered_at IS NULL AND parked_reason IS NULL),
+                   (SELECT count(*) FROM outbox
+                     WHERE delivered_at IS NULL AND parked_reason IS NOT NULL),
+                   (SELECT min(created_at) FROM outbox
+                     WHERE delivered_at IS NULL AND parked_reason IS NULL)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(db(&self.path, "reading outbox statistics"))?;
+        Ok(OutboxStats {
+            depth,
+            parked,
+            // A clock set back must not show a negative age.
+            oldest_age_ms: oldest.map(|t| now.millis_since(Timestamp::from_unix_ms(t)).max(0)),
+        })
+    }
+
+    /// Messages due for delivery at `now` (not delivered, not parked, `next_try_at <= now`), in
+    /// the order they were written; at most `limit`, capped at [`OUTBOX_BATCH_ROWS_MAX`].
+    pub fn outbox_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, JournalError> {
+        let path = &self.path;
+        let limit = limit.min(OUTBOX_BATCH_ROWS_MAX) as i64;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, attempt_id, payload, created_at, delivered_at, failures, \
+                 next_try_at, parked_reason FROM outbox \
+                 WHERE delivered_at IS NULL AND parked_reason IS NULL AND next_try_at <= ?1 \
+                 ORDER BY id LIMIT ?2",
+            )
+            .map_err(db(path, "reading the outbox"))?;
+        type Row = (
+            i64,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            i64,
+            i64,
+            Option<String>,
+        );
+        let rows: Vec<Row> = stmt
+            .query_map(params![now.unix_ms(), limit], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(db(path, "reading the outbox"))?;
+        rows.into_iter()
+            .map(
+                |(id, attempt_id, payload, created, delivered, failures, next_try, parked)| {
+                    let bad = |what: &str| corrupt(path, format!("outbox message {id}: {what}"));
+                    Ok(OutboxMessage {
+                        id,
+                        attempt_id: AttemptId::parse(&attempt_id)
+                            .map_err(|e| bad(&e.to_string()))?,
+                        payload: serde_json::from_str(&payload)
+                            .map_err(|e| bad(&format!("unreadable payload: {e}")))?,
+                        created_at: Timestamp::from_unix_ms(created),
+                        delivered_at: delivered.map(Timestamp::from_unix_ms),
+                        failures: u32::try_from(failures)
+                            .map_err(|_| bad("failure count out of range"))?,
+                        next_try_at: Timestamp::from_unix_ms(next_try),
+                        parked_reason: parked,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Marks messages delivered at `now`. They stay in the outbox as the record of delivery; a
+    /// message already marked keeps its first delivery time. An unknown id fails the whole call.
+    pub fn outbox_delivered(&mut self, ids: &[i64], now: Timestamp) -> Result<(), JournalError> {
+        check_batch(ids)?;
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db(path, "starting a transaction"))?;
+        for &id in ids {
+            let changed = tx
+                .execute(
+                    "UPDATE outbox SET delivered_at = coalesce(delivered_at, ?2) WHERE id = ?1",
+                    params![id, now.unix_ms()],
+                )
+                .map_err(db(path, "marking outbox messages delivered"))?;
+            if changed == 0 {
+                return Err(outbox_not_found(id));
+            }
+        }
+        tx.commit().map_err(db(path, "committing"))
+    }
+
+    /// Records a failed delivery of each message and when to try it next. Messages delivered
+    /// meanwhile are left alone (a late failure report cannot undo a delivery). An unknown id
+    /// fails the whole call.
+    pub fn outbox_failed(
+        &mut self,
+        ids: &[i64],
+        next_try_at: Timestamp,
+    ) -> Result<(), JournalError> {
+        check_batch(ids)?;
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db(path, "starting a transaction"))?;
+        for &id in ids {
+            let changed = tx
+                .execute(
+                    "UPDATE outbox SET failures = failures + 1, next_try_at = ?2 \
+                     WHERE id = ?1 AND delivered_at IS NULL",
+                    params![id, next_try_at.unix_ms()],
+                )
+                .map_err(db(path, "recording a failed delivery"))?;
+            if changed == 0 && !outbox_exists(&tx, path, id)? {
+                return Err(outbox_not_found(id));
+            }
+        }
+        tx.commit().map_err(db(path, "committing"))
+    }
+
+    /// Sets a message aside for a person: it is never due again and never deleted.
+    pub fn outbox_park(&mut self, id: i64, reason: &str) -> Result<(), JournalError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(JournalError::InvalidArgument(
+                "parking an outbox message needs a reason for the person who will look at it"
+                    .into(),
+            ));
+        }
+        let reason: String = reason.chars().take(PARK_REASON_CHARS_MAX).collect();
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE outbox SET parked_reason = ?2 WHERE id = ?1",
+                params![id, reason],
+            )
+            .map_err(db(&self.path, "parking an outbox message"))?;
+        if changed == 0 {
+            return Err(outbox_not_found(id));
+        }
+        Ok(())
+    }
+}
+
+/// Writes the attempt's result message, due at once.
+pub(crate) fn enqueue_result(
+    tx: &Transaction<'_>,
+    path: &Path,
+    attempt: &Attempt,
+    now: Timestamp,
+    event_seq: i64,
+    event_hash: String,
+) -> Result<(), JournalError> {
+    let message = ResultMessage {
+        attempt_id: attempt.id,
+        order: attempt.order.clone(),
+        number: attempt.number,
+        claim_token: attempt.claim_token,
+        state: attempt.state,
+        amount: attempt.amount,
+        intent_id: attempt.intent_id.clone(),
+        operator: attempt.operator.clone(),
+        terminal: attempt.terminal.clone(),
+        offline: attempt.offline,
+        reason: attempt.reason.clone(),
+        decided_at: attempt.updated_at,
+        event_seq,
+        event_hash,
+    };
+    let payload = serde_json::to_string(&message).expect("a result message always serializes");
+    tx.execute(
+        "INSERT INTO outbox (attempt_id, payload, created_at, next_try_at) \
+         VALUES (?1, ?2, ?3, ?3)",
+        params![attempt.id.to_string(), payload, now.unix_ms()],
+    )
+    .map_err(db(path, "writing the result to the outbox"))?;
+    Ok(())
+}
+
+fn outbox_exists(tx: &Transaction<'_>, path: &Path, id: i64) -> Result<bool, JournalError> {
+    tx.query_row("SELECT 1 FROM outbox WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+        .map_err(db(path, "reading the outbox"))
+}
+
+fn check_batch(ids: &[i64]) -> Result<(), JournalError> {
+    if ids.len() > OUTBOX_BATCH_ROWS_MAX {
+        return Err(JournalError::InvalidArgument(format!(
+            "{} outbox ids in one call; send at most {OUTBOX_BATCH_ROWS_MAX}",
+            ids.len()
+        )));
+    }
+    Ok(())
+}
+
+fn outbox_not_found(id: i64) -> JournalError {
+    JournalError::NotFound {
+        what: format!("outbox message {id}"),
+    }
+}
