@@ -128,3 +128,38 @@ async fn expired_lease_can_be_taken_over_and_the_open_intent_is_handed_on() {
 }
 
 use crate::helpers::{Db, TestApp, TestOptions};
+
+both_backends! {
+    /// Regression: on SQLite a release's audit row named nobody (operator and terminal `''`),
+    /// while PostgreSQL's named the terminal only. Every row of a holding names its holder, and
+    /// both backends write the same rows for the same events.
+    async fn release_audit_row_names_the_operator_and_the_terminal(app) {
+        app.orders(&[("o-1", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let (status, claim) = app.claim(&t1, "o-1", "alice").await;
+        assert_eq!(status, 201, "{claim}");
+        let (status, body) = app.post("/v1/orders/o-1/claim/renew", &t1, json!({"claim_token": 1})).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = app.post("/v1/orders/o-1/claim/release", &t1, json!({"claim_token": 1})).await;
+        assert_eq!(status, 200, "{body}");
+        // A second holding, ended by its result.
+        let (status, claim) = app.claim(&t1, "o-1", "alice").await;
+        assert_eq!(status, 201, "{claim}");
+        let item = result_item(&attempt_id(), "o-1", 2, 2, "declined", 1250, "EUR", None);
+        let (status, body) = app.post("/v1/results", &t1, batch(1, vec![item])).await;
+        assert_eq!(status, 200, "{body}");
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT claim_token, event, operator_id, terminal_id FROM claim_audit \
+             WHERE order_id = 'o-1' ORDER BY audit_id",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        let expected = [
+            (1, "claimed"), (1, "renewed"), (1, "released"), (2, "claimed"), (2, "result"),
+        ]
+        .map(|(token, event)| (token, event.to_string(), "alice".to_string(), "t1".to_string()));
+        assert_eq!(rows, expected);
+    }
+}

@@ -1,0 +1,207 @@
+//! Orders: the idempotent import, the paged queue by status with a search, and an order's detail
+//! with every result and intent recorded for it.
+//!
+//! Deliberately absent: the processing flag (`claims.rs`) and anything that changes an order after
+//! import (claims, the results inbox, webhooks and the sweeper do that).
+
+use paydesk_core::{AttemptId, Currency, GatewayIntentId, Money, OrderId, TerminalId, Timestamp};
+use paydesk_protocol::{
+    ImportOrder, ImportOrdersResponse, IntentRecord, ItemStatus, Order, OrderDetail, OrderStatus,
+    PaymentRecord, ResultOutcome,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{attempt_number, claim_token, corrupt, order_from_row, OrderRow, Store, ORDER_COLUMNS};
+use crate::error::{CentralError, CentralResult};
+
+impl Store {
+    /// Imports orders in one transaction, idempotent on the external order id: an order that
+    /// exists is never overwritten; if its content differs it is reported as conflicting.
+    pub async fn import_orders(
+        &self,
+        orders: &[ImportOrder],
+        now: Timestamp,
+    ) -> CentralResult<ImportOrdersResponse> {
+        let mut tx = self.pool.begin().await?;
+        let mut response = ImportOrdersResponse {
+            created: 0,
+            unchanged: 0,
+            conflicting: Vec::new(),
+        };
+        for o in orders {
+            let done = sqlx::query(
+                "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
+                 payment_method_id, description, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'unpaid', $7, $7) \
+                 ON CONFLICT (order_id) DO NOTHING",
+            )
+            .bind(o.order_id.as_str())
+            .bind(o.amount.minor())
+            .bind(o.amount.currency().code())
+            .bind(&o.customer_id)
+            .bind(&o.payment_method_id)
+            .bind(&o.description)
+            .bind(now.unix_ms())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                response.created += 1;
+                continue;
+            }
+            let existing = self.order_row_in(&mut tx, &o.order_id, false).await?;
+            let same = existing.as_ref().is_some_and(|e| {
+                e.order.amount == o.amount
+                    && e.order.customer_id == o.customer_id
+                    && e.order.payment_method_id == o.payment_method_id
+                    && e.order.description == o.description
+            });
+            if same {
+                response.unchanged += 1;
+            } else {
+                response.conflicting.push(o.order_id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    pub(super) async fn order_row_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        order: &OrderId,
+        lock: bool,
+    ) -> CentralResult<Option<OrderRow>> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1{}",
+            if lock { self.for_update() } else { "" }
+        );
+        let row = sqlx::query(&sql)
+            .bind(order.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    pub(super) async fn order_row(&self, order: &OrderId) -> CentralResult<Option<OrderRow>> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(order.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    /// A page of orders in one status, ordered by order id, optionally filtered by a search text
+    /// matched (case-insensitively) against the order id, customer id and description.
+    pub async fn list_orders(
+        &self,
+        status: OrderStatus,
+        search: Option<&str>,
+        after: Option<&OrderId>,
+        limit: u32,
+    ) -> CentralResult<Vec<Order>> {
+        let pattern = search.filter(|s| !s.is_empty()).map(|s| {
+            let escaped = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1 AND order_id > $2 \
+             AND ($3 = '' OR LOWER(order_id) LIKE $3 ESCAPE '\\' \
+                  OR LOWER(customer_id) LIKE $3 ESCAPE '\\' \
+                  OR LOWER(description) LIKE $3 ESCAPE '\\') \
+             ORDER BY order_id LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(after.map(|a| a.as_str()).unwrap_or(""))
+            .bind(pattern.unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| order_from_row(r).map(|o| o.order))
+            .collect()
+    }
+
+    pub async fn order(&self, order: &OrderId) -> CentralResult<Order> {
+        self.order_row(order)
+            .await?
+            .map(|r| r.order)
+            .ok_or_else(|| CentralError::OrderNotFound(order.clone()))
+    }
+
+    /// An order with every result and intent recorded for it.
+    pub async fn order_detail(&self, order_id: &OrderId) -> CentralResult<OrderDetail> {
+        let order = self.order(order_id).await?;
+        let rows = sqlx::query(
+            "SELECT attempt_id, attempt_number, claim_token, terminal_id, outcome, amount_minor, \
+             currency, intent_id, offline, occurred_at, received_at, status, reason \
+             FROM results WHERE order_id = $1 ORDER BY occurred_at, attempt_id",
+        )
+        .bind(order_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let results = rows
+            .iter()
+            .map(payment_record_from_row)
+            .collect::<CentralResult<Vec<_>>>()?;
+        let rows = sqlx::query(
+            "SELECT intent_id, attempt_number, claim_token, terminal_id, registered_at, state \
+             FROM intents WHERE order_id = $1 ORDER BY registered_at, intent_id",
+        )
+        .bind(order_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let intents = rows
+            .iter()
+            .map(|r| {
+                Ok(IntentRecord {
+                    intent_id: GatewayIntentId::new(r.try_get::<String, _>("intent_id")?)
+                        .map_err(corrupt)?,
+                    attempt_number: attempt_number(r.try_get("attempt_number")?)?,
+                    claim_token: claim_token(r.try_get("claim_token")?)?,
+                    terminal_id: TerminalId::new(r.try_get::<String, _>("terminal_id")?)
+                        .map_err(corrupt)?,
+                    registered_at: Timestamp::from_unix_ms(r.try_get("registered_at")?),
+                    state: r.try_get("state")?,
+                })
+            })
+            .collect::<CentralResult<Vec<_>>>()?;
+        Ok(OrderDetail {
+            order,
+            results,
+            intents,
+        })
+    }
+}
+
+fn payment_record_from_row(r: &AnyRow) -> CentralResult<PaymentRecord> {
+    let attempt_id: String = r.try_get("attempt_id")?;
+    let outcome: String = r.try_get("outcome")?;
+    let status: String = r.try_get("status")?;
+    let currency = Currency::from_code(&r.try_get::<String, _>("currency")?).map_err(corrupt)?;
+    let intent: Option<String> = r.try_get("intent_id")?;
+    Ok(PaymentRecord {
+        attempt_id: AttemptId::parse(&attempt_id).map_err(corrupt)?,
+        attempt_number: attempt_number(r.try_get("attempt_number")?)?,
+        claim_token: claim_token(r.try_get("claim_token")?)?,
+        terminal_id: TerminalId::new(r.try_get::<String, _>("terminal_id")?).map_err(corrupt)?,
+        outcome: ResultOutcome::parse(&outcome)
+            .ok_or_else(|| corrupt(format!("outcome {outcome}")))?,
+        amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+        intent_id: intent
+            .map(GatewayIntentId::new)
+            .transpose()
+            .map_err(corrupt)?,
+        offline: r.try_get::<i64, _>("offline")? != 0,
+        occurred_at: Timestamp::from_unix_ms(r.try_get("occurred_at")?),
+        received_at: Timestamp::from_unix_ms(r.try_get("received_at")?),
+        status: ItemStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?,
+        reason: r.try_get("reason")?,
+    })
+}

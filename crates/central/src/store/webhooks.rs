@@ -1,0 +1,213 @@
+//! Gateway webhooks: each verified event stored once (deduplicated on its id) and applied to its
+//! order in the same transaction.
+//!
+//! Deliberately absent: signature checks and parsing the gateway's JSON (`crate::webhook`); this
+//! file receives an event already verified and reduced to its effect.
+
+use paydesk_core::{OrderId, Timestamp};
+use paydesk_protocol::OrderStatus;
+use sqlx::{Any, Row, Transaction};
+
+use super::{OrderRow, Store, TX_RETRIES_MAX};
+use crate::error::CentralResult;
+use crate::webhook::{EventEffect, WebhookEvent};
+
+impl Store {
+    /// Stores a webhook event once (deduplicated on its id) and applies it to its order in the
+    /// same transaction. Returns false for a duplicate.
+    pub async fn apply_webhook(
+        &self,
+        event: &WebhookEvent,
+        payload: &str,
+        now: Timestamp,
+    ) -> CentralResult<bool> {
+        let mut attempt = 0;
+        loop {
+            match self.apply_webhook_once(event, payload, now).await {
+                Err(e) if e.is_retryable() && attempt < TX_RETRIES_MAX => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_webhook_once(
+        &self,
+        event: &WebhookEvent,
+        payload: &str,
+        now: Timestamp,
+    ) -> CentralResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Find the order before inserting the event so the order row is locked first, like the
+        // results inbox does.
+        let order_id = match event.intent_id() {
+            Some(intent) => {
+                let by_intent: Option<String> = sqlx::query(
+                    "SELECT order_id FROM intents WHERE intent_id = $1 \
+                     UNION SELECT order_id FROM orders WHERE paid_intent_id = $1",
+                )
+                .bind(intent)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("order_id"))
+                .transpose()?;
+                by_intent.or_else(|| event.metadata_order_id().map(str::to_string))
+            }
+            None => event.metadata_order_id().map(str::to_string),
+        };
+        let row = match order_id.as_deref().map(OrderId::new) {
+            Some(Ok(id)) => self.order_row_in(&mut tx, &id, true).await?,
+            _ => None,
+        };
+        let outcome = match (&row, &event.effect) {
+            (_, EventEffect::Ignored) => "ignored".to_string(),
+            (None, _) => "unmatched".to_string(),
+            (Some(_), _) => "applied".to_string(),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_events (event_id, event_type, payload, received_at, outcome) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&event.id)
+        .bind(&event.event_type)
+        .bind(payload)
+        .bind(now.unix_ms())
+        .bind(&outcome)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(row) = row {
+            self.apply_event_to_order(&mut tx, &row, event, now).await?;
+        } else if !matches!(event.effect, EventEffect::Ignored) {
+            self.flag(
+                &mut tx,
+                order_id.as_deref(),
+                "webhook",
+                &format!("event {} ({}) matches no order", event.id, event.event_type),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn apply_event_to_order(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        row: &OrderRow,
+        event: &WebhookEvent,
+        now: Timestamp,
+    ) -> CentralResult<()> {
+        let order_id = row.order.order_id.as_str();
+        let intent = event.intent_id().unwrap_or_default().to_string();
+        match &event.effect {
+            EventEffect::Succeeded { amount } => {
+                if *amount != row.order.amount {
+                    let reason = format!(
+                        "gateway charged {amount} for order {order_id} of {} (intent {intent})",
+                        row.order.amount
+                    );
+                    self.flag(tx, Some(order_id), "webhook", &reason, now)
+                        .await?;
+                    self.set_status(tx, order_id, OrderStatus::NeedsReview, now)
+                        .await?;
+                } else if row.order.status == OrderStatus::Paid {
+                    if row.order.paid_intent_id.as_ref().map(|p| p.as_str()) != Some(&intent) {
+                        let reason = format!(
+                            "second success for order {order_id}: intent {intent} after {}",
+                            row.order
+                                .paid_intent_id
+                                .as_ref()
+                                .map(|p| p.as_str())
+                                .unwrap_or("?")
+                        );
+                        self.flag(tx, Some(order_id), "webhook", &reason, now)
+                            .await?;
+                        self.set_status(tx, order_id, OrderStatus::NeedsReview, now)
+                            .await?;
+                    }
+                } else {
+                    sqlx::query(
+                        "UPDATE orders SET status = 'paid', paid_intent_id = $1, updated_at = $2 \
+                         WHERE order_id = $3",
+                    )
+                    .bind(&intent)
+                    .bind(now.unix_ms())
+                    .bind(order_id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE intents SET state = 'succeeded' WHERE intent_id = $1")
+                    .bind(&intent)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            EventEffect::PaymentFailed => {
+                sqlx::query("UPDATE intents SET state = 'payment_failed' WHERE intent_id = $1")
+                    .bind(&intent)
+                    .execute(&mut **tx)
+                    .await?;
+                // While someone holds the order, their own result decides it. Otherwise the
+                // failure of the open intent is the evidence the order was waiting for.
+                sqlx::query(
+                    "UPDATE orders SET status = 'failed', open_intent_id = NULL, updated_at = $1 \
+                     WHERE order_id = $2 AND open_intent_id = $3 AND holder_terminal IS NULL \
+                     AND status IN ('unpaid', 'needs_action')",
+                )
+                .bind(now.unix_ms())
+                .bind(order_id)
+                .bind(&intent)
+                .execute(&mut **tx)
+                .await?;
+            }
+            EventEffect::Refunded { amount_refunded } => {
+                sqlx::query(
+                    "UPDATE orders SET refunded_minor = $1, updated_at = $2 WHERE order_id = $3",
+                )
+                .bind(*amount_refunded)
+                .bind(now.unix_ms())
+                .bind(order_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            EventEffect::Disputed => {
+                sqlx::query("UPDATE orders SET disputed = 1, updated_at = $1 WHERE order_id = $2")
+                    .bind(now.unix_ms())
+                    .bind(order_id)
+                    .execute(&mut **tx)
+                    .await?;
+                let reason = format!("dispute opened on order {order_id} (intent {intent})");
+                self.flag(tx, Some(order_id), "webhook", &reason, now)
+                    .await?;
+            }
+            EventEffect::Ignored => {}
+        }
+        Ok(())
+    }
+
+    pub(super) async fn set_status(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        order_id: &str,
+        status: OrderStatus,
+        now: Timestamp,
+    ) -> CentralResult<()> {
+        sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE order_id = $3")
+            .bind(status.as_str())
+            .bind(now.unix_ms())
+            .bind(order_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn webhook_event_count(&self) -> CentralResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM webhook_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}
