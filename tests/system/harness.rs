@@ -264,11 +264,6 @@ fn try_start_server(
     }
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("PAYDESK_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -277,45 +272,31 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// A PostgreSQL database created for one environment and dropped with it, even on panic.
+/// The environment's PostgreSQL database, made under a unique name by `paydesk-testkit` and
+/// dropped with the environment (even on panic), with blocking helpers to read it back.
 #[derive(Debug)]
-pub struct PgDatabase {
-    pub name: String,
-    pub url: String,
+pub struct Database {
+    /// Drops the database when the environment goes, after the central that used it.
+    guard: paydesk_testkit::PgDatabase,
 }
 
-impl PgDatabase {
-    pub fn create() -> PgDatabase {
-        use sqlx::Connection as _;
-        let admin = pg_admin_url();
-        let name = format!("paydesk_sys_{}", uuid::Uuid::now_v7().simple());
-        block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                    "PostgreSQL is required for the system tests and is not reachable at {admin}: \
-                     {e}. Start it (pg_ctlcluster <version> main start) or set PAYDESK_TEST_PG."
-                )
-                });
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create the test database");
-            conn.close().await.ok();
-        });
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
+impl Database {
+    pub fn create() -> Database {
+        Database {
+            guard: block_on(paydesk_testkit::PgDatabase::create("paydesk_sys")),
         }
+    }
+
+    /// The URL the central's process is started with (`--db`).
+    pub fn url(&self) -> &str {
+        self.guard.url()
     }
 
     /// Runs one statement (set-up the API has no route for).
     pub fn execute(&self, sql: &str) {
         use sqlx::Connection as _;
         block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
+            let mut conn = sqlx::PgConnection::connect(self.url())
                 .await
                 .expect("connect to the test database");
             sqlx::query(sql)
@@ -330,7 +311,7 @@ impl PgDatabase {
     pub fn count(&self, sql: &str) -> i64 {
         use sqlx::Connection as _;
         block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
+            let mut conn = sqlx::PgConnection::connect(self.url())
                 .await
                 .expect("connect to the test database");
             let n: i64 = sqlx::query_scalar(sql)
@@ -340,24 +321,6 @@ impl PgDatabase {
             conn.close().await.ok();
             n
         })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        use sqlx::Connection as _;
-        let name = self.name.clone();
-        // May run while a panic unwinds inside another runtime: use a thread of our own.
-        let _ = std::thread::spawn(move || {
-            block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            })
-        })
-        .join();
     }
 }
 
@@ -418,7 +381,7 @@ pub struct Env {
     central: Option<ChildGuard>,
     _sandbox: ChildGuard,
     pub bins: Binaries,
-    pub db: PgDatabase,
+    pub db: Database,
     pub options: EnvOptions,
     /// Data directories of the terminals and the servers' logs; removed with the environment.
     pub dir: tempfile::TempDir,
@@ -434,7 +397,7 @@ pub struct Env {
 impl Env {
     pub fn start(options: EnvOptions) -> Env {
         let bins = Binaries::locate();
-        let db = PgDatabase::create();
+        let db = Database::create();
         let dir = tempfile::tempdir().expect("a temp dir");
 
         let mut sandbox = Command::new(&bins.sandbox);
@@ -492,7 +455,7 @@ impl Env {
             cmd.env("PAYDESK_ADMIN_TOKEN", ADMIN_TOKEN)
                 .args([
                     "--db",
-                    &self.db.url,
+                    self.db.url(),
                     "serve",
                     "--listen",
                     &self.central_addr,

@@ -1,62 +1,21 @@
-//! Shared set-up for the benchmarks: a fresh PostgreSQL database for the central, the central and
-//! the sandbox in this process, a provisioned terminal, and percentile arithmetic.
+//! Shared set-up for the benchmarks: the central and the sandbox in this process (on a fresh
+//! PostgreSQL database from `paydesk-testkit`), a provisioned terminal, and percentile arithmetic.
 //!
 //! Deliberately absent: assertions. Benchmarks print figures and ratios; tests assert behaviour.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use paydesk_central::{auth, clock, store::Store, Config, RunningCentral};
 use paydesk_core::{Money, OperatorId, OrderId, TerminalId};
 use paydesk_engine::{Engine, EngineConfig, HttpCentral, SystemClock, TerminalToken};
 use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
 use paydesk_journal::Journal;
 use paydesk_protocol::{ImportOrder, Role};
-use sqlx::{Connection, PgConnection};
 
-/// PostgreSQL as these machines run it; override with `--pg`.
-pub const PG_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A fresh database on the server at `admin_url`, dropped by [`Database::drop_now`].
-#[derive(Debug)]
-pub struct Database {
-    admin_url: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl Database {
-    pub async fn create(admin_url: &str) -> anyhow::Result<Database> {
-        let mut admin = PgConnection::connect(admin_url)
-            .await
-            .with_context(|| format!("connecting to {admin_url}: is PostgreSQL running?"))?;
-        let name = format!("paydesk_bench_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(admin_url);
-        Ok(Database {
-            admin_url: admin_url.to_string(),
-            url: format!("{base}/{name}"),
-            name,
-        })
-    }
-
-    pub async fn drop_now(self) -> anyhow::Result<()> {
-        let mut admin = PgConnection::connect(&self.admin_url).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
-        Ok(())
-    }
-}
+/// PostgreSQL as these machines run it; override with `--pg`. Each run works in a database of its
+/// own, made and dropped by `paydesk_testkit::PgDatabase`.
+pub const PG_URL_DEFAULT: &str = paydesk_testkit::PG_ADMIN_URL_DEFAULT;
 
 /// The central (not yet serving), with a terminal, an operator and `orders` imported.
 pub struct Central {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use paydesk_bench::{ms, percentile, Database, PG_URL_DEFAULT};
+use paydesk_bench::{ms, percentile, PG_URL_DEFAULT};
 use paydesk_core::{
     AttemptNumber, AttemptState, GatewayIntentId, IdempotencyKey, Money, OrderId, TerminalId,
 };
@@ -18,6 +18,7 @@ use paydesk_engine::{ChargeRequest, RelayOutcome};
 use paydesk_gateway::{
     ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, IntentMetadata,
 };
+use paydesk_testkit::PgDatabase;
 
 #[derive(Parser, Debug)]
 #[command(about = "Charge overhead: full flow vs a bare gateway create + confirm")]
@@ -54,8 +55,8 @@ async fn main() -> anyhow::Result<()> {
     if args.charges == 0 || args.slow_charges == 0 || args.latency_ms.is_empty() {
         bail!("--charges, --slow-charges and --latency-ms must be positive");
     }
-    let db = Database::create(&args.pg).await?;
-    let outcome = run(&args, &db.url).await;
+    let db = PgDatabase::try_create(&args.pg, "paydesk_bench").await?;
+    let outcome = run(&args, db.url()).await;
     db.drop_now().await?;
     outcome
 }

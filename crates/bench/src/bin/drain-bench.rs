@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure};
 use clap::Parser;
-use paydesk_bench::{Database, PG_URL_DEFAULT};
+use paydesk_bench::PG_URL_DEFAULT;
 use paydesk_central::clock;
 use paydesk_core::{AttemptEvent, CreateOutcome, Money, NewAttempt, OrderId, PaymentMethodId};
 use paydesk_engine::{Engine, RelayOutcome};
+use paydesk_testkit::PgDatabase;
 
 #[derive(Parser, Debug)]
 #[command(about = "Outbox drain: batches of 500 vs batches of one")]
@@ -38,8 +39,8 @@ async fn main() -> anyhow::Result<()> {
     if args.results == 0 || args.single_results == 0 {
         bail!("--results and --single-results must be positive");
     }
-    let db = Database::create(&args.pg).await?;
-    let outcome = run(&args, &db.url).await;
+    let db = PgDatabase::try_create(&args.pg, "paydesk_bench").await?;
+    let outcome = run(&args, db.url()).await;
     db.drop_now().await?;
     outcome
 }

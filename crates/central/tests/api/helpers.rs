@@ -10,8 +10,8 @@ use paydesk_central::http::Config;
 use paydesk_central::store::Store;
 use paydesk_central::sweeper::IntentLookup;
 use paydesk_central::RunningCentral;
+use paydesk_testkit::PgDatabase;
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 pub const ADMIN_TOKEN: &str = "admin-secret-for-tests";
 pub const WEBHOOK_SECRET: &str = "whsec_test_current";
@@ -61,64 +61,6 @@ pub struct TestOptions {
     pub gateway: Option<Arc<dyn IntentLookup>>,
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("PAYDESK_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-/// A PostgreSQL database created for one test and dropped when the guard goes, even on panic.
-#[derive(Debug)]
-pub struct PgDatabase {
-    pub name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create() -> PgDatabase {
-        let admin = pg_admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is required for these tests and is not reachable at {admin}: {e}. \
-                 Start it (pg_ctlcluster <version> main start) or set PAYDESK_TEST_PG."
-                )
-            });
-        let name = format!("paydesk_t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
-        conn.close().await.ok();
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime; a separate thread with its own runtime may block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// A running central with its database and an HTTP client.
 #[derive(Debug)]
 pub struct TestApp {
@@ -139,8 +81,8 @@ impl TestApp {
                 (path.display().to_string(), None, Some(dir))
             }
             Db::Postgres => {
-                let pg = PgDatabase::create().await;
-                (pg.url.clone(), Some(pg), None)
+                let pg = PgDatabase::create("paydesk_t").await;
+                (pg.url().to_string(), Some(pg), None)
             }
         };
         let store = Store::open(&db_arg).await.expect("open the store");

@@ -12,15 +12,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Parser;
+use paydesk_bench::PG_URL_DEFAULT;
 use paydesk_central::http::Config;
 use paydesk_central::{auth, clock, Store};
 use paydesk_core::{Currency, Money, OperatorId, OrderId, TerminalId};
 use paydesk_protocol::{ImportOrder, Role};
+use paydesk_testkit::PgDatabase;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,7 +30,7 @@ use sqlx::{Connection, PgConnection};
 )]
 struct Args {
     /// A PostgreSQL URL the bench may create and drop a database from.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    #[arg(long, default_value = PG_URL_DEFAULT)]
     pg: String,
     /// Concurrent clients (and raw connections for the baseline).
     #[arg(long, default_value_t = 50)]
@@ -60,19 +61,9 @@ async fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.batch == 0 || args.seconds == 0 {
         bail!("--clients, --batch and --seconds must be positive");
     }
-    let mut admin = PgConnection::connect(&args.pg)
-        .await
-        .with_context(|| format!("connecting to {}", args.pg))?;
-    let name = format!("paydesk_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await?;
-    let base = args.pg.rsplit_once('/').map(|(b, _)| b).unwrap_or(&args.pg);
-    let url = format!("{base}/{name}");
-    let outcome = run(&args, &url).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
+    let db = PgDatabase::try_create(&args.pg, "paydesk_bench").await?;
+    let outcome = run(&args, db.url()).await;
+    db.drop_now().await?;
     outcome
 }
 
