@@ -26,7 +26,7 @@ use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
 use crate::central::{is_chargeable, Central, CentralError, Claim, ClaimRequest, OrderSnapshot};
-use crate::clock::Clock;
+use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
 use crate::offline::{offline_attempt_number, offline_claim_token, OfflinePolicy};
@@ -53,6 +53,9 @@ pub struct EngineConfig {
     /// Results per delivery to the central (at most `OUTBOX_BATCH_ROWS_MAX`; the drain benchmark
     /// compares against 1).
     pub outbox_batch_rows: usize,
+    /// Seeds the relay's backoff jitter; `None` (the product) seeds it from entropy. Tests set it
+    /// so a retry time is the same on every run.
+    pub jitter_seed: Option<u64>,
 }
 
 impl EngineConfig {
@@ -61,7 +64,8 @@ impl EngineConfig {
             terminal,
             recovery: RecoveryPolicy::STRIPE,
             ambiguous_backoff_ms_base: AMBIGUOUS_BACKOFF_MS_BASE,
-            outbox_batch_rows: crate::relay::OUTBOX_BATCH_ROWS_MAX,
+            outbox_batch_rows: paydesk_journal::OUTBOX_BATCH_ROWS_MAX,
+            jitter_seed: None,
         }
     }
 }
@@ -181,6 +185,8 @@ pub struct Engine {
     /// What a charge may do while the central is unreachable; set by a manager, for the life
     /// of the process (it starts blocked).
     offline_policy: Arc<Mutex<OfflinePolicy>>,
+    /// The relay's source of backoff jitter, seeded from `config.jitter_seed`; shared by clones.
+    jitter: Arc<Jitter>,
 }
 
 type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
@@ -201,6 +207,7 @@ impl Engine {
             config,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             offline_policy: Arc::new(Mutex::new(OfflinePolicy::Block)),
+            jitter: Arc::new(Jitter::new(config.jitter_seed)),
         }
     }
 
@@ -218,6 +225,10 @@ impl Engine {
 
     pub fn outbox_wake(&self) -> &Arc<tokio::sync::Notify> {
         &self.outbox_wake
+    }
+
+    pub(crate) fn jitter(&self) -> &Jitter {
+        &self.jitter
     }
 
     /// Runs `f` on the journal on a blocking thread (SQLite commits fsync).
@@ -380,32 +391,10 @@ impl Engine {
         let order_id = order.id.clone();
         let (shift_so_far, previous) = self
             .with_journal(move |j| {
-                let mut total = Money::zero(currency);
-                for a in j.attempts(&AttemptFilter {
-                    from: Some(since),
-                    limit: Some(paydesk_journal::ATTEMPT_ROWS_MAX),
-                    ..AttemptFilter::default()
-                })? {
-                    let moved_no_money = matches!(
-                        a.state,
-                        AttemptState::Declined
-                            | AttemptState::Canceled
-                            | AttemptState::RequiresAction
-                    );
-                    if a.offline && !moved_no_money && a.amount.currency() == currency {
-                        total = total.checked_add(a.amount).unwrap_or(total);
-                    }
-                }
-                let previous = j
-                    .attempts(&AttemptFilter {
-                        order: Some(order_id),
-                        limit: Some(paydesk_journal::ATTEMPT_ROWS_MAX),
-                        ..AttemptFilter::default()
-                    })?
-                    .iter()
-                    .filter(|a| a.offline)
-                    .count();
-                Ok((total, previous))
+                Ok((
+                    j.offline_total_since(since, currency)?,
+                    j.offline_attempts_of(&order_id)?,
+                ))
             })
             .await?;
         let now = self.clock.now();

@@ -34,7 +34,8 @@ pub use offline::{
     offline_attempt_number, OfflineAllowance, OfflinePolicy, OFFLINE_ATTEMPT_NUMBER_BASE,
     OFFLINE_CLAIM_TOKEN,
 };
-pub use relay::{RelayOutcome, OUTBOX_BATCH_ROWS_MAX};
+pub use paydesk_journal::OUTBOX_BATCH_ROWS_MAX;
+pub use relay::RelayOutcome;
 pub use secrets::{
     KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
     KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,

@@ -11,16 +11,12 @@ use std::time::Duration;
 
 use paydesk_core::retry::backoff_ms;
 use paydesk_core::Timestamp;
-use paydesk_journal::{OutboxMessage, ResultMessage};
+use paydesk_journal::{OutboxMessage, ResultMessage, OUTBOX_BATCH_ROWS_MAX};
 use serde::Serialize;
 
 use crate::central::DeliveryStatus;
 use crate::crash::{crash_point, CrashPoint};
 use crate::flow::{Engine, EngineError};
-
-/// Results per delivery: large enough that a week of offline work drains in seconds, small enough
-/// that one request stays well under the central's body limit (~1 KiB per result).
-pub const OUTBOX_BATCH_ROWS_MAX: usize = 500;
 
 /// While messages wait for their retry time, the relay looks again this often.
 const RETRY_TICK_MS: u64 = 250;
@@ -102,7 +98,7 @@ impl Engine {
             }
             Err(e) => {
                 let failures = due.iter().map(|m| m.failures).max().unwrap_or(0) + 1;
-                let delay = backoff_ms(failures, fastrand::u64(..));
+                let delay = backoff_ms(failures, self.jitter().next_u64());
                 let next_try_at = now.plus_ms(delay as i64);
                 let ids: Vec<i64> = due.iter().map(|m| m.id).collect();
                 self.with_journal(move |j| j.outbox_failed(&ids, next_try_at))

@@ -16,8 +16,8 @@ use paydesk_core::{
 };
 use paydesk_engine::{
     new_attempt_id, Central, CentralError, ChargeRequest, Claim, ClaimRequest, Clock,
-    DeliveryStatus, Engine, EngineConfig, EngineError, OfflineAllowance, OfflinePolicy,
-    OrderSnapshot, OrderStatus, Progress, RelayOutcome, SystemClock,
+    DeliveryStatus, Engine, EngineConfig, EngineError, ManualClock, OfflineAllowance,
+    OfflinePolicy, OrderSnapshot, OrderStatus, Progress, RelayOutcome, SystemClock,
 };
 use paydesk_gateway::{
     ApiKey, ConfirmRequest, CreateIntentRequest, Gateway, IntentMetadata, StripeConfig,
@@ -208,6 +208,14 @@ impl Central for MemCentral {
 
 const API_KEY: &str = "sk_test_paydesk_engine";
 
+/// Seeds the relay's backoff jitter in the tests that drive it: any fixed value makes every retry
+/// time the same on every run.
+const JITTER_SEED: u64 = 0x5eed_7e57;
+
+/// Where a [`ManualClock`] starts: an arbitrary fixed instant (2024-01-01T00:00:00Z), so the
+/// tests that run on it never depend on the time of day.
+const MANUAL_CLOCK_START_MS: i64 = 1_704_067_200_000;
+
 struct Harness {
     sandbox: paydesk_sandbox::SandboxHandle,
     http: reqwest::Client,
@@ -250,6 +258,21 @@ impl Harness {
             Arc::clone(&self.gateway),
             Arc::clone(&self.central) as Arc<dyn Central>,
             Arc::new(SystemClock),
+            config,
+        )
+    }
+
+    /// [`Harness::engine`] on a clock that moves only when the test moves it, with seeded relay
+    /// jitter: the relay tests step through backoff by advancing `clock`, never by sleeping.
+    fn engine_on(&self, clock: Arc<ManualClock>) -> Engine {
+        let mut config = EngineConfig::new(TerminalId::new("till-1").unwrap());
+        config.ambiguous_backoff_ms_base = 5;
+        config.jitter_seed = Some(JITTER_SEED);
+        Engine::new(
+            Journal::open(&self.journal_path()).unwrap(),
+            Arc::clone(&self.gateway),
+            Arc::clone(&self.central) as Arc<dyn Central>,
+            clock,
             config,
         )
     }
@@ -337,6 +360,17 @@ fn request(order: &str, amount: &str) -> ChargeRequest {
 }
 
 fn quiet(_: Progress) {}
+
+fn manual_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(Timestamp::from_unix_ms(
+        MANUAL_CLOCK_START_MS,
+    )))
+}
+
+/// Moves `clock` to `at` (the relay's next try time), so the batch waiting for it is due.
+fn advance_to(clock: &ManualClock, at: Timestamp) {
+    clock.advance_ms(at.millis_since(clock.now()).max(0));
+}
 
 // ---- tests ----------------------------------------------------------------------------------
 
@@ -701,7 +735,8 @@ async fn the_relay_backs_off_while_the_central_is_down_and_delivers_once_when_ba
         ("ORD-O2", "2.00 EUR", "pm_card_chargeDeclined"),
     ])
     .await;
-    let engine = h.engine();
+    let clock = manual_clock();
+    let engine = h.engine_on(Arc::clone(&clock));
     for (order, amount) in [("ORD-O1", "1.00 EUR"), ("ORD-O2", "2.00 EUR")] {
         engine
             .charge(&request(order, amount), &quiet)
@@ -709,20 +744,21 @@ async fn the_relay_backs_off_while_the_central_is_down_and_delivers_once_when_ba
             .unwrap();
     }
     h.central.set_down(true);
-    match engine.relay_once().await.unwrap() {
-        RelayOutcome::Retried { failures, .. } => assert_eq!(failures, 1),
+    let next_try_at = match engine.relay_once().await.unwrap() {
+        RelayOutcome::Retried {
+            failures,
+            next_try_at,
+            ..
+        } => {
+            assert_eq!(failures, 1);
+            next_try_at
+        }
         other => panic!("{other:?}"),
-    }
+    };
     // Not due again until its backoff passes; a due message comes back with its failure count.
     h.central.set_down(false);
-    let mut outcome = engine.relay_once().await.unwrap();
-    for _ in 0..100 {
-        if outcome != RelayOutcome::Empty {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        outcome = engine.relay_once().await.unwrap();
-    }
+    advance_to(&clock, next_try_at);
+    let outcome = engine.relay_once().await.unwrap();
     assert_eq!(
         outcome,
         RelayOutcome::Sent {
@@ -741,8 +777,8 @@ fn snapshot(h: &Harness, order: &str) -> OrderSnapshot {
     h.central.state.lock().unwrap().orders[&OrderId::new(order).unwrap()].clone()
 }
 
-fn allowance(per_charge: &str, per_shift: &str) -> OfflinePolicy {
-    let now = SystemClock.now();
+/// A manager's allowance granted a second before `now`, for an hour.
+fn allowance(per_charge: &str, per_shift: &str, now: Timestamp) -> OfflinePolicy {
     OfflinePolicy::Allow(OfflineAllowance {
         per_charge_max: Money::parse(per_charge).unwrap(),
         per_shift_max: Money::parse(per_shift).unwrap(),
@@ -780,8 +816,9 @@ async fn offline_allowed_within_limits_charges_marks_and_syncs_later() {
         ("ORD-F4", "60.00 EUR", "pm_card_visa"),
     ])
     .await;
-    let engine = h.engine();
-    engine.set_offline_policy(allowance("50.00 EUR", "50.00 EUR"));
+    let clock = manual_clock();
+    let engine = h.engine_on(Arc::clone(&clock));
+    engine.set_offline_policy(allowance("50.00 EUR", "50.00 EUR", clock.now()));
     h.central.set_down(true);
 
     let seen = Mutex::new(Vec::new());
@@ -827,20 +864,16 @@ async fn offline_allowed_within_limits_charges_marks_and_syncs_later() {
     );
 
     // The central comes back: the offline result is applied once and the order is paid.
+    let next_try_at = match engine.relay_once().await.unwrap() {
+        RelayOutcome::Retried { next_try_at, .. } => next_try_at,
+        other => panic!("{other:?}"),
+    };
+    h.central.set_down(false);
+    advance_to(&clock, next_try_at);
     assert!(matches!(
         engine.relay_once().await.unwrap(),
-        RelayOutcome::Retried { .. }
+        RelayOutcome::Sent { delivered: 1, .. }
     ));
-    h.central.set_down(false);
-    let mut delivered = false;
-    for _ in 0..200 {
-        if let RelayOutcome::Sent { delivered: 1, .. } = engine.relay_once().await.unwrap() {
-            delivered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(delivered);
     assert_eq!(h.central.status("ORD-F2"), OrderStatus::Paid);
     h.check_invariants(&engine).await;
 }
@@ -863,7 +896,7 @@ async fn two_terminals_offline_on_one_order_charge_it_at_most_once() {
     ];
     let mut states = Vec::new();
     for engine in &engines {
-        engine.set_offline_policy(allowance("50.00 EUR", "100.00 EUR"));
+        engine.set_offline_policy(allowance("50.00 EUR", "100.00 EUR", SystemClock.now()));
         let report = engine
             .charge_with_cache(&request("ORD-F5", "10.00 EUR"), Some(&cached), &quiet)
             .await
