@@ -30,7 +30,7 @@ step "keyring tests against a real Secret Service (gnome-keyring in a private D-
 # found, so their homes are pinned first.
 export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 HOME=$(mktemp -d) dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-  PAYDESK_REQUIRE_KEYRING=1 cargo test -p paydesk-engine --lib secrets -- --test-threads=1 &&
+  PAYDESK_REQUIRE_KEYRING=1 cargo test -p paydesk-terminal --lib secrets -- --test-threads=1 &&
   PAYDESK_REQUIRE_KEYRING=1 cargo test -p paydesk-cli --test keyring -- --test-threads=1'
 
 echo

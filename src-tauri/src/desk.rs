@@ -1,25 +1,27 @@
-//! The desk: the shell's window-free side. It starts the engine (against the embedded default or
+//! The desk: the shell's window-free side. It opens the terminal (against the embedded default or
 //! an external central), keeps who is signed in, runs recovery and the outbox relay in the
-//! background, and answers the UI's commands with one call into the engine or the stack each.
+//! background, and answers the UI's commands with one call into the terminal each.
 //!
 //! Nothing here knows about windows: the commands in `lib.rs` adapt these methods, and tests call
-//! them through Tauri's mock runtime. Deliberately absent: charge-protocol decisions (the engine
-//! and the core own them), SQL (the journal) and wording beyond the error mapping in `error.rs`.
+//! them through Tauri's mock runtime. Deliberately absent: terminal logic (`paydesk-terminal`),
+//! charge-protocol decisions (the engine and the core), SQL (the journal), and wording beyond
+//! the error mapping in `error.rs`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use paydesk_core::{AttemptId, Money, OperatorId, OrderId, TerminalId, Timestamp};
-use paydesk_engine::{
-    ChargeRequest, Clock, Engine, HttpCentral, Progress, RecoveryReport, RelayOutcome, SystemClock,
-};
-use paydesk_journal::{AttemptFilter, VerifyReport};
+use paydesk_core::{AttemptId, Money, OperatorId, OrderId, Pin, Timestamp};
+use paydesk_engine::{ChargeRequest, Clock, Progress, RecoveryReport, SystemClock};
+use paydesk_journal::AttemptFilter;
 use paydesk_stack::Stack;
+use paydesk_terminal::{DrainWait, Terminal};
 use tauri::async_runtime::JoinHandle;
 use tokio::sync::watch;
 
-use crate::error::{engine_error, log_detail, queue_error, sign_in_error, UiError, UiErrorKind};
+use crate::error::{
+    charge_error, engine_error, log_detail, queue_error, sign_in_error, UiError, UiErrorKind,
+};
 use crate::launch::{self, Launch};
 use crate::views::{
     AttemptView, ChargeView, JournalStatus, OrderView, QueueView, ReadyStatus, RecoverySummary,
@@ -33,17 +35,8 @@ pub const STARTUP_MS_MAX: u64 = 60_000;
 /// Recovery runs at start-up and then this often: often enough that an unknown outcome is
 /// settled within a minute of the gateway answering again, rare enough to cost nothing.
 pub const RECOVERY_INTERVAL_MS: u64 = 30_000;
-/// How long `status` waits for the central's health answer before calling it offline; the UI
-/// polls status every few seconds, so a slow answer must not hold the status bar.
-pub const HEALTH_PROBE_MS_MAX: u64 = 2_000;
 /// How long shutdown waits for the background loops and the embedded servers.
 pub const SHUTDOWN_MS_MAX: u64 = 10_000;
-/// The status bar's journal verification is reused while the journal's head is unchanged, but
-/// never for longer than this: the UI polls every few seconds, and re-hashing a long journal that
-/// often would hold up charges for nothing; a minute still catches a file edited behind our back.
-pub const VERIFY_REUSE_MS_MAX: i64 = 60_000;
-/// Relay rounds one `sync_now` runs at most (each delivers up to a full batch).
-const SYNC_ROUNDS_MAX: u32 = 100;
 
 /// The app's handle on its engine; cheap to clone (every clone shares one desk).
 #[derive(Debug, Clone)]
@@ -57,27 +50,14 @@ struct Inner {
     phase: Mutex<Phase>,
     /// The person signed in on this terminal, from `sign_in` to `sign_out` (memory only).
     session: Mutex<Option<Session>>,
-    /// Held by a charge and by a recovery pass: both drive attempts, and one attempt must never
-    /// be driven by two loops at once. A charge waits for a running pass; a periodic pass that
-    /// finds a charge running skips its turn.
-    driving: tokio::sync::Mutex<()>,
     /// The last recovery pass, for the status bar.
     last_recovery: Mutex<Option<RecoverySummary>>,
-    /// The status bar's last verification: the journal head it covered, when, and the report.
-    last_verify: Mutex<Option<LastVerify>>,
     /// Set once at shutdown; every background loop watches it.
     shutdown: watch::Sender<bool>,
     /// The start-up task and the background loops, awaited at shutdown.
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// When start-up began (for the UI's bounded "starting" screen).
     started_at: Timestamp,
-}
-
-#[derive(Debug, Clone)]
-struct LastVerify {
-    head: (i64, String),
-    at: Timestamp,
-    report: VerifyReport,
 }
 
 #[derive(Debug)]
@@ -88,17 +68,12 @@ enum Phase {
     Stopped,
 }
 
-/// A started engine and what belongs to it, for the life of the process.
+/// An open terminal and what belongs to it, for the life of the process.
 #[derive(Debug)]
 struct Running {
-    engine: Engine,
-    /// The central's client for the queue, sign-in and the health probe.
-    central: HttpCentral,
-    central_url: String,
-    terminal: TerminalId,
-    /// Caches (queue, operators) live here.
-    data_dir: PathBuf,
-    journal: PathBuf,
+    /// The engine, the journal, the central's client and the caches.
+    terminal: Terminal,
+    /// The embedded demo central and sandbox gateway (not a real one).
     embedded: bool,
     /// The embedded central and gateway; taken and stopped at shutdown.
     stack: Mutex<Option<Stack>>,
@@ -113,15 +88,19 @@ impl Desk {
             inner: Arc::new(Inner {
                 phase: Mutex::new(Phase::Starting),
                 session: Mutex::new(None),
-                driving: tokio::sync::Mutex::new(()),
                 last_recovery: Mutex::new(None),
-                last_verify: Mutex::new(None),
                 shutdown,
                 tasks: Mutex::new(Vec::new()),
                 started_at: SystemClock.now(),
             }),
         };
-        let data_dir = match launch.data_dir.clone().map(Ok).unwrap_or(default_data_dir) {
+        let data_dir = match launch
+            .settings
+            .data_dir
+            .clone()
+            .map(Ok)
+            .unwrap_or(default_data_dir)
+        {
             Ok(dir) => dir,
             Err(detail) => {
                 log_detail("no app data directory", &detail);
@@ -130,7 +109,7 @@ impl Desk {
                     "Paydesk could not find a folder for its data on this computer.",
                     format!(
                         "Set {} to a writable folder and restart Paydesk.",
-                        launch::DATA_DIR_ENV
+                        paydesk_terminal::DATA_DIR_ENV
                     ),
                 )));
                 return desk;
@@ -145,7 +124,7 @@ impl Desk {
     }
 
     async fn run_startup(&self, launch: Launch, data_dir: PathBuf) {
-        let embedded = matches!(launch.target, launch::Target::Embedded);
+        let embedded = launch.is_embedded();
         let started = tokio::time::timeout(
             Duration::from_millis(STARTUP_MS_MAX),
             launch::start(launch, data_dir),
@@ -166,12 +145,7 @@ impl Desk {
                 ))),
             };
         let running = Arc::new(Running {
-            engine: started.engine,
-            central: started.central,
-            central_url: started.central_url,
             terminal: started.terminal,
-            data_dir: started.data_dir,
-            journal: started.journal,
             embedded,
             stack: Mutex::new(started.stack),
         });
@@ -180,16 +154,20 @@ impl Desk {
             stop_running(&running).await;
             return self.set_phase(Phase::Stopped);
         }
-        // Recovery once before anyone can charge: the guard is taken before the desk is ready.
+        // Recovery once before anyone can charge: its turn is taken before the desk is ready,
+        // and a charge waits for it.
         {
-            let _driving = self.inner.driving.lock().await;
+            let turn = running.terminal.recovery_turn();
             self.set_phase(Phase::Ready(running.clone()));
-            self.recover_pass(&running).await;
+            if let Some(turn) = turn {
+                let report = turn.run(&|_| {}).await;
+                self.note_recovery(running.terminal.now(), report);
+            }
         }
         let relay = {
-            let engine = running.engine.clone();
+            let running = running.clone();
             let shutdown = self.inner.shutdown.subscribe();
-            tauri::async_runtime::spawn(async move { engine.run_relay(shutdown).await })
+            tauri::async_runtime::spawn(async move { running.terminal.run_relay(shutdown).await })
         };
         let recovery = {
             let desk = self.clone();
@@ -215,21 +193,20 @@ impl Desk {
             if *shutdown.borrow() {
                 return;
             }
-            if let Ok(_driving) = self.inner.driving.try_lock() {
-                self.recover_pass(&running).await;
+            if let Some(report) = running.terminal.try_recover(&|_| {}).await {
+                self.note_recovery(running.terminal.now(), report);
             }
         }
     }
 
-    /// One recovery pass; the caller holds `driving`.
-    async fn recover_pass(&self, running: &Running) -> RecoveryReport {
-        let report = running.engine.recover(&|_| {}).await;
+    /// Logs a recovery pass's errors and keeps its summary (as of `at`) for the status bar.
+    fn note_recovery(&self, at: Timestamp, report: RecoveryReport) -> RecoveryReport {
         for error in &report.errors {
             log_detail("recovery", error);
         }
         if let Ok(mut last) = self.inner.last_recovery.lock() {
             *last = Some(RecoverySummary {
-                at: SystemClock.now(),
+                at,
                 report: report.clone(),
             });
         }
@@ -331,20 +308,22 @@ impl Desk {
                 "Type the operator id you were given (letters, digits and '-').",
             )
         })?;
-        let signed = paydesk_stack::check_pin(
-            &running.central,
-            &running.data_dir,
-            &operator,
-            pin,
-            SystemClock.now(),
-        )
-        .await
-        .map_err(|e| sign_in_error(&e))?;
+        let pin = Pin::parse(&pin).map_err(|e| {
+            UiError::bad_input(
+                format!("That is not a PIN: {e}."),
+                "Type your PIN again (digits only).",
+            )
+        })?;
+        let terminal = &running.terminal;
+        let signed = terminal
+            .sign_in(&operator, pin)
+            .await
+            .map_err(|e| sign_in_error(&e))?;
         let session = Session {
             operator: signed.operator,
             role: signed.role,
             offline: signed.offline,
-            signed_in_at: SystemClock.now(),
+            signed_in_at: terminal.now(),
         };
         if let Ok(mut slot) = self.inner.session.lock() {
             *slot = Some(session.clone());
@@ -361,26 +340,21 @@ impl Desk {
     /// The unpaid orders (offline: the cached queue, marked as such).
     pub async fn queue(&self) -> Result<QueueView, UiError> {
         let (running, _) = self.signed_in()?;
-        let queue =
-            paydesk_stack::fetch_queue(&running.central, &running.data_dir, SystemClock.now())
-                .await
-                .map_err(|e| queue_error(&e))?;
+        let queue = running
+            .terminal
+            .queue()
+            .await
+            .map_err(|e| queue_error(&e))?;
         Ok(QueueView {
-            orders: queue
-                .orders
-                .into_iter()
-                .map(|order| OrderView {
-                    amount_exponent: order.amount.currency().exponent(),
-                    order,
-                })
-                .collect(),
+            orders: queue.orders.into_iter().map(OrderView::from).collect(),
             offline: queue.offline,
             cached_at: queue.cached_at,
         })
     }
 
     /// Charges `order` as the signed-in operator, if the central still has `expected_amount`.
-    /// Refuses on a journal that fails verification (I8). Progress goes to `progress`.
+    /// The terminal refuses on a journal that fails verification (I8) and, while the central is
+    /// unreachable, follows the manager's saved allowance. Progress goes to `progress`.
     pub async fn charge(
         &self,
         order: &str,
@@ -391,40 +365,16 @@ impl Desk {
         let order = OrderId::new(order).map_err(|_| {
             UiError::bad_input("That is not an order id.", "Pick the order from the queue.")
         })?;
-        let journal = running.journal.clone();
-        let report = running
-            .engine
-            .with_journal(|j| j.verify())
-            .await
-            .map_err(|e| engine_error(&journal, &e))?;
-        if !report.is_intact() {
-            return Err(UiError::new(
-                UiErrorKind::JournalDamaged,
-                "This terminal's journal failed its integrity check, so charging has stopped.",
-                "Call your manager: the journal must be reconciled before anyone charges here.",
-            ));
-        }
-        let _driving = self.inner.driving.lock().await;
         let request = ChargeRequest {
             order,
             operator: session.operator,
             expected_amount,
         };
-        // While the central is unreachable, a manager's saved allowance (if any; blocked by
-        // default) and the cached queue let the engine decide whether this charge may go ahead
-        // offline — the same files and rules as the command line.
-        running
-            .engine
-            .set_offline_policy(paydesk_stack::offline_policy(
-                &running.data_dir,
-                SystemClock.now(),
-            ));
-        let cached = paydesk_stack::cached_order(&running.data_dir, &request.order);
-        let report = running
-            .engine
-            .charge_with_cache(&request, cached.as_ref(), progress)
+        let terminal = &running.terminal;
+        let report = terminal
+            .charge(&request, progress)
             .await
-            .map_err(|e| engine_error(&journal, &e))?;
+            .map_err(|e| charge_error(terminal.journal_path(), &e))?;
         Ok(ChargeView {
             attempt: report.attempt.into(),
             pending: report.pending,
@@ -434,11 +384,11 @@ impl Desk {
     /// Attempts of this terminal's journal, newest first.
     pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AttemptView>, UiError> {
         let (running, _) = self.signed_in()?;
-        let attempts = running
-            .engine
+        let terminal = &running.terminal;
+        let attempts = terminal
             .attempts(filter)
             .await
-            .map_err(|e| engine_error(&running.journal, &e))?;
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?;
         Ok(attempts.into_iter().map(AttemptView::from).collect())
     }
 
@@ -451,14 +401,14 @@ impl Desk {
                 "Pick the attempt from the journal.",
             )
         })?;
-        let (attempt, events) = running
-            .engine
-            .with_journal(move |j| Ok((j.attempt(&id)?, j.timeline(&id)?)))
+        let terminal = &running.terminal;
+        let (attempt, events) = terminal
+            .attempt_timeline(id)
             .await
-            .map_err(|e| engine_error(&running.journal, &e))?;
-        let attempt = attempt.ok_or_else(|| {
-            UiError::bad_input("This attempt is not in the journal.", "Reload the journal.")
-        })?;
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?
+            .ok_or_else(|| {
+                UiError::bad_input("This attempt is not in the journal.", "Reload the journal.")
+            })?;
         Ok(TimelineView {
             attempt: attempt.into(),
             events,
@@ -477,55 +427,29 @@ impl Desk {
             }
             Err(e) => return Err(e),
         };
-        let now = SystemClock.now();
-        let previous = self.inner.last_verify.lock().ok().and_then(|v| v.clone());
-        let (verified, outbox, unresolved) = running
-            .engine
-            .with_journal(move |j| {
-                let head = j.head()?;
-                let verified = match previous {
-                    Some(last)
-                        if last.head == head && now.millis_since(last.at) < VERIFY_REUSE_MS_MAX =>
-                    {
-                        last
-                    }
-                    _ => LastVerify {
-                        report: j.verify()?,
-                        head,
-                        at: now,
-                    },
-                };
-                Ok((verified, j.outbox_stats(now)?, j.unresolved()?))
-            })
+        let terminal = &running.terminal;
+        let health = terminal
+            .journal_health()
             .await
-            .map_err(|e| engine_error(&running.journal, &e))?;
-        let report = verified.report.clone();
-        if let Ok(mut slot) = self.inner.last_verify.lock() {
-            *slot = Some(verified);
-        }
-        let online = tokio::time::timeout(
-            Duration::from_millis(HEALTH_PROBE_MS_MAX),
-            running.central.get_json::<serde_json::Value>("/health"),
-        )
-        .await
-        .is_ok_and(|answer| answer.is_ok());
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?;
+        let report = &health.verify;
         Ok(StatusView::Ready(Box::new(ReadyStatus {
-            online,
+            online: terminal.central_online().await,
             embedded: running.embedded,
-            central_url: running.central_url.clone(),
-            terminal: running.terminal.clone(),
+            central_url: terminal.central_url().to_string(),
+            terminal: terminal.terminal_id().clone(),
             session: self.session(),
             journal: JournalStatus {
-                path: running.journal.display().to_string(),
+                path: terminal.journal_path().display().to_string(),
                 verified: report.is_intact(),
                 broken_at_seq: report.broken.as_ref().and_then(|b| b.seq),
                 broken_kind: report.broken.as_ref().map(|b| b.kind),
                 events_checked: report.events,
-                outbox_depth: outbox.depth,
-                outbox_parked: outbox.parked,
-                outbox_oldest_age_ms: outbox.oldest_age_ms,
+                outbox_depth: health.outbox.depth,
+                outbox_parked: health.outbox.parked,
+                outbox_oldest_age_ms: health.outbox.oldest_age_ms,
             },
-            unresolved: unresolved.len(),
+            unresolved: health.unresolved,
             last_recovery: self.inner.last_recovery.lock().ok().and_then(|l| l.clone()),
         })))
     }
@@ -533,42 +457,28 @@ impl Desk {
     /// One recovery pass now (waits for a charge in progress to finish first).
     pub async fn recover_now(&self) -> Result<RecoveryReport, UiError> {
         let (running, _) = self.signed_in()?;
-        let _driving = self.inner.driving.lock().await;
-        Ok(self.recover_pass(&running).await)
+        let report = running.terminal.recover(&|_| {}).await;
+        Ok(self.note_recovery(running.terminal.now(), report))
     }
 
     /// Delivers the due results to the central now, until the outbox is empty or the central is
     /// unreachable. Results waiting for their retry time stay for the background relay.
     pub async fn sync_now(&self) -> Result<SyncView, UiError> {
         let (running, _) = self.signed_in()?;
-        let engine = &running.engine;
-        let journal = &running.journal;
-        let mut view = SyncView::default();
-        for _ in 0..SYNC_ROUNDS_MAX {
-            match engine
-                .relay_once()
-                .await
-                .map_err(|e| engine_error(journal, &e))?
-            {
-                RelayOutcome::Sent { delivered, parked } => {
-                    view.delivered += delivered;
-                    view.parked += parked;
-                }
-                RelayOutcome::Retried { error, .. } => {
-                    log_detail("sync", &error);
-                    view.unreachable = true;
-                    break;
-                }
-                RelayOutcome::Empty => break,
-            }
-        }
-        let now = SystemClock.now();
-        view.waiting = engine
-            .with_journal(move |j| j.outbox_stats(now))
+        let terminal = &running.terminal;
+        let report = terminal
+            .drain(DrainWait::DueOnly)
             .await
-            .map_err(|e| engine_error(journal, &e))?
-            .depth;
-        Ok(view)
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?;
+        if let Some(why) = &report.unreachable {
+            log_detail("sync", why);
+        }
+        Ok(SyncView {
+            delivered: report.delivered,
+            parked: report.parked,
+            waiting: report.waiting,
+            unreachable: report.unreachable.is_some(),
+        })
     }
 }
 

@@ -9,13 +9,16 @@
 use std::path::Path;
 
 use paydesk_core::{OperatorId, TerminalId, Timestamp};
-use paydesk_engine::{CentralError, EngineError, SecretError};
+use paydesk_engine::{CentralError, EngineError, OfflineRefusal};
 use paydesk_journal::JournalError;
-use paydesk_stack::{QueueError, SignInError, StackError};
+use paydesk_stack::StackError;
+use paydesk_terminal::{
+    ChargeError, ConnectError, OpenError, QueueError, SecretError, SecretLoadError, SignInError,
+};
 use serde::Serialize;
 
 /// What kind of failure the UI is looking at; serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum UiErrorKind {
     /// The app is still starting its engine (and the embedded central and gateway).
@@ -61,7 +64,7 @@ pub enum UiErrorKind {
 }
 
 /// Who holds an order, for the UI's "held by X on terminal Y since Z".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HeldBy {
     pub operator: OperatorId,
     pub terminal: TerminalId,
@@ -69,7 +72,7 @@ pub struct HeldBy {
 }
 
 /// An error as the UI receives it: `{"kind": …, "message": …, "next_step": …}` (+ `held_by`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, ts_rs::TS)]
 #[error("{message} {next_step}")]
 pub struct UiError {
     pub kind: UiErrorKind,
@@ -79,7 +82,12 @@ pub struct UiError {
     pub next_step: String,
     /// Set for [`UiErrorKind::HeldBy`].
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub held_by: Option<HeldBy>,
+    /// Set for [`UiErrorKind::OfflineBlocked`]: which rule of the offline policy refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub offline_refusal: Option<OfflineRefusal>,
 }
 
 impl UiError {
@@ -93,6 +101,7 @@ impl UiError {
             message: message.into(),
             next_step: next_step.into(),
             held_by: None,
+            offline_refusal: None,
         }
     }
 
@@ -200,11 +209,10 @@ pub fn secret_error(error: &SecretError) -> UiError {
     }
 }
 
-/// Start-up failures of the embedded stack or the engine.
-pub fn stack_error(journal: &Path, error: &StackError) -> UiError {
+/// Start-up failures of the embedded stack.
+pub fn stack_error(error: &StackError) -> UiError {
     match error {
         StackError::Secrets(e) => secret_error(e),
-        StackError::Journal(e) => journal_error(journal, e),
         StackError::DataDir { path, .. } => {
             log_detail("data directory", &error.to_string());
             UiError::new(
@@ -248,16 +256,19 @@ pub fn central_error(error: &CentralError) -> UiError {
             terminal,
             since,
         } => UiError {
-            kind: UiErrorKind::HeldBy,
-            message: format!(
-                "This order is being charged by {operator} on terminal {terminal} since {since}."
-            ),
-            next_step: "Leave it to them and pick another order. Do not charge it here.".into(),
             held_by: Some(HeldBy {
                 operator: operator.clone(),
                 terminal: terminal.clone(),
                 since: *since,
             }),
+            ..UiError::new(
+                UiErrorKind::HeldBy,
+                format!(
+                    "This order is being charged by {operator} on terminal {terminal} since \
+                     {since}."
+                ),
+                "Leave it to them and pick another order. Do not charge it here.",
+            )
         },
         CentralError::StaleClaim => UiError::new(
             UiErrorKind::HeldBy,
@@ -282,17 +293,142 @@ pub fn central_error(error: &CentralError) -> UiError {
                 "Reload the queue to see where it stands.",
             )
         }
-        CentralError::Refused(message) if message.ends_with("cannot be charged") => UiError::new(
-            UiErrorKind::NotChargeable,
-            "This order cannot be charged now (it may already be paid).",
-            "Reload the queue to see where it stands.",
-        ),
-        CentralError::Refused(message) => {
-            log_detail("central refused", message);
+        CentralError::Refused { code, message } => {
+            log_detail(&format!("central refused ({})", code.as_str()), message);
             UiError::new(
                 UiErrorKind::CentralRefused,
                 "The central server refused the request.",
                 "Reload the queue and try again. If it keeps happening, tell your manager.",
+            )
+        }
+        CentralError::Invalid(message) => {
+            log_detail("central unusable", message);
+            UiError::new(
+                UiErrorKind::CentralRefused,
+                "The central server refused the request.",
+                "Reload the queue and try again. If it keeps happening, tell your manager.",
+            )
+        }
+    }
+}
+
+/// The central is unreachable and the offline policy refused this charge: which rule, in words.
+fn offline_refusal(refusal: &OfflineRefusal) -> UiError {
+    let (why, next_step) = match refusal {
+        OfflineRefusal::NotAllowed => (
+            "offline charging is not allowed on this terminal".to_string(),
+            "Wait until the status bar says Online, then charge again; or ask a manager to allow \
+             offline charging."
+                .to_string(),
+        ),
+        OfflineRefusal::Expired { approved_by, until } => (
+            format!("the offline allowance approved by {approved_by} ended at {until}"),
+            "Wait until the status bar says Online, or ask a manager to renew the allowance."
+                .to_string(),
+        ),
+        OfflineRefusal::WrongCurrency { allowed } => (
+            format!("offline charging is allowed in {allowed} only"),
+            "Wait until the status bar says Online, then charge again.".to_string(),
+        ),
+        OfflineRefusal::PerChargeCap {
+            amount,
+            per_charge_max,
+        } => (
+            format!("{amount} is above the offline limit of {per_charge_max} per charge"),
+            "Wait until the status bar says Online, then charge again.".to_string(),
+        ),
+        OfflineRefusal::ShiftCap {
+            so_far,
+            per_shift_max,
+            ..
+        } => (
+            format!(
+                "this shift's offline charges ({so_far}) would pass the shift limit of \
+                 {per_shift_max}"
+            ),
+            "Wait until the status bar says Online, or ask a manager for a new allowance."
+                .to_string(),
+        ),
+        OfflineRefusal::NotCached => (
+            "this order is not in the queue saved on this terminal, so its amount cannot be \
+             checked"
+                .to_string(),
+            "Wait until the status bar says Online, then charge again.".to_string(),
+        ),
+    };
+    UiError {
+        offline_refusal: Some(refusal.clone()),
+        ..UiError::new(
+            UiErrorKind::OfflineBlocked,
+            format!("The central server is unreachable and {why}, so nothing was charged."),
+            next_step,
+        )
+    }
+}
+
+/// A charge that did not run: a broken journal, or the engine's reason.
+pub fn charge_error(journal: &Path, error: &ChargeError) -> UiError {
+    match error {
+        ChargeError::JournalBroken { message } => {
+            log_detail("journal verification", message);
+            UiError::new(
+                UiErrorKind::JournalDamaged,
+                "This terminal's journal failed its integrity check, so charging has stopped.",
+                "Call your manager: the journal must be reconciled before anyone charges here.",
+            )
+        }
+        ChargeError::Engine(e) => engine_error(journal, e),
+    }
+}
+
+/// Settings or secrets that did not resolve for an external central.
+pub fn connect_error(error: &ConnectError) -> UiError {
+    match error {
+        ConnectError::Settings(e) => UiError::new(
+            UiErrorKind::StartupFailed,
+            format!("Paydesk's settings are incomplete: {e}."),
+            "Fix the setting, or unset PAYDESK_CENTRAL_URL to run the embedded demo, then \
+             restart Paydesk.",
+        ),
+        ConnectError::Secret(SecretLoadError::Missing(kind)) => UiError::new(
+            UiErrorKind::StartupFailed,
+            format!("This terminal has no {} in the OS keyring.", kind.what()),
+            format!(
+                "Store it with `paydesk provision {}` (it reads the value from stdin), then \
+                 restart Paydesk.",
+                kind.provision_arg()
+            ),
+        ),
+        ConnectError::Secret(SecretLoadError::Keyring { error, .. }) => secret_error(error),
+        ConnectError::Secret(e @ SecretLoadError::BadOverride { .. }) => UiError::new(
+            UiErrorKind::StartupFailed,
+            format!("A secret in the environment cannot be used: {e}."),
+            "Fix the variable, then restart Paydesk.",
+        ),
+    }
+}
+
+/// The terminal could not be opened over its connection.
+pub fn open_error(journal: &Path, error: &OpenError) -> UiError {
+    match error {
+        OpenError::Journal(e) => journal_error(journal, e),
+        OpenError::DataDir { path, .. } => {
+            log_detail("data directory", &error.to_string());
+            UiError::new(
+                UiErrorKind::StartupFailed,
+                format!("Paydesk could not use its data folder {}.", path.display()),
+                "Check that the folder can be written by your user account, then restart Paydesk.",
+            )
+        }
+        OpenError::Internal(detail) => UiError::internal(detail),
+        other => {
+            log_detail("start-up", &other.to_string());
+            UiError::new(
+                UiErrorKind::StartupFailed,
+                "Paydesk could not start its connection to the central server and the payment \
+                 gateway.",
+                "Check PAYDESK_CENTRAL_URL, PAYDESK_GATEWAY_URL and the gateway key, then restart \
+                 Paydesk.",
             )
         }
     }
@@ -317,15 +453,9 @@ pub fn engine_error(journal: &Path, error: &EngineError) -> UiError {
             "Nothing was charged. Reload the queue and check the new amount with the customer \
              before charging.",
         ),
-        EngineError::Offline { reason } => {
-            log_detail("offline", reason);
-            UiError::new(
-                UiErrorKind::OfflineBlocked,
-                "The central server is unreachable and offline charging is not allowed on this \
-                 terminal, so nothing was charged.",
-                "Wait until the status bar says Online, then charge again; or ask a manager to \
-                 allow offline charging.",
-            )
+        EngineError::Offline { refusal, detail } => {
+            log_detail("offline", detail);
+            offline_refusal(refusal)
         }
         EngineError::PreviousIntentCharged { order, .. } => UiError::new(
             UiErrorKind::AlreadyCharged,
@@ -362,10 +492,6 @@ pub fn queue_error(error: &QueueError) -> UiError {
 
 pub fn sign_in_error(error: &SignInError) -> UiError {
     match error {
-        SignInError::BadPin(message) => UiError::bad_input(
-            format!("That is not a PIN: {message}."),
-            "Type your PIN again (digits only).",
-        ),
         SignInError::Refused => UiError::new(
             UiErrorKind::SignInRefused,
             "Unknown operator or wrong PIN.",

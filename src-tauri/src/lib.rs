@@ -19,7 +19,8 @@ use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 pub use desk::Desk;
 pub use error::{UiError, UiErrorKind};
-pub use launch::{Launch, JOURNAL_ENV};
+pub use launch::Launch;
+pub use paydesk_terminal::JOURNAL_ENV;
 pub use views::{
     AttemptView, ChargeView, JournalStatus, QueueView, Session, StatusView, SyncView, TimelineView,
 };
@@ -28,7 +29,7 @@ pub use views::{
 pub const CHARGE_PROGRESS_EVENT: &str = "charge-progress";
 
 /// One progress event as the UI receives it: which order, and the engine's step.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ChargeProgress {
     pub order: String,
     pub progress: Progress,

@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use paydesk_desktop::{configure_with, Desk, Launch, CHARGE_PROGRESS_EVENT};
-use paydesk_engine::{MemorySecretStore, Secret, SecretError, SecretStore};
+use paydesk_terminal::{MemorySecretStore, Secret, SecretError, SecretStore, TerminalSettings};
 use serde_json::{json, Value};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::webview::InvokeRequest;
@@ -392,18 +392,15 @@ fn the_capability_grants_the_commands_to_the_main_window_only() {
 fn an_external_central_that_does_not_answer_shows_offline_and_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on the discard port; the secrets come from the automation overrides.
-    let launch = Launch {
-        data_dir: Some(dir.path().to_path_buf()),
-        journal: None,
-        target: paydesk_desktop::launch::Target::External {
-            central_url: "http://127.0.0.1:9".into(),
-            gateway_url: "http://127.0.0.1:9".into(),
-            terminal: Some("till-1".into()),
-        },
-        secrets: Arc::new(NoKeyring),
-        terminal_token_override: Some("pdt_test_token".into()),
-        gateway_key_override: Some("sk_test_unused".into()),
-    };
+    let mut settings = TerminalSettings::new("paydesk-test");
+    settings.data_dir = Some(dir.path().to_path_buf());
+    settings.central_url = Some("http://127.0.0.1:9".into());
+    settings.gateway_url = Some("http://127.0.0.1:9".into());
+    settings.terminal = Some("till-1".into());
+    settings.secrets = Arc::new(NoKeyring);
+    settings.terminal_token_override = Some("pdt_test_token".into());
+    settings.gateway_key_override = Some("sk_test_unused".into());
+    let launch = Launch { settings };
     let (_app, window) = mock_app(launch);
     let status = wait_until_ready(&window);
     assert_eq!(status["online"], false, "{status}");

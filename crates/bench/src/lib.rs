@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use paydesk_central::{auth, clock, store::Store, Config, RunningCentral};
 use paydesk_core::{Money, OperatorId, OrderId, TerminalId};
-use paydesk_engine::{Engine, EngineConfig, HttpCentral, SystemClock, TerminalToken};
+use paydesk_engine::{Engine, EngineConfig, SystemClock};
 use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
 use paydesk_journal::Journal;
 use paydesk_protocol::{ImportOrder, Role};
+use paydesk_terminal::{HttpCentral, TerminalToken};
 
 /// PostgreSQL as these machines run it; override with `--pg`. Each run works in a database of its
 /// own, made and dropped by `paydesk_testkit::PgDatabase`.

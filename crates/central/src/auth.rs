@@ -6,6 +6,7 @@
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
+use paydesk_core::Pin;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -14,10 +15,6 @@ use subtle::ConstantTimeEq;
 const TOKEN_BYTES: usize = 32;
 /// Prefix that makes a leaked token recognisable in a secret scanner.
 const TOKEN_PREFIX: &str = "pdt_";
-/// Shortest and longest PIN accepted, in digits.
-pub const PIN_DIGITS_MIN: usize = 4;
-pub const PIN_DIGITS_MAX: usize = 12;
-
 /// A new random terminal token.
 pub fn new_token() -> String {
     let mut bytes = [0u8; TOKEN_BYTES];
@@ -37,26 +34,13 @@ pub fn admin_token_matches(presented: &str, admin_token: &str) -> bool {
     bool::from(a.ct_eq(&b))
 }
 
-/// Checks a PIN's shape; the message is safe to show.
-pub fn check_pin(pin: &str) -> Result<(), String> {
-    let ok = (PIN_DIGITS_MIN..=PIN_DIGITS_MAX).contains(&pin.len())
-        && pin.chars().all(|c| c.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "a PIN is {PIN_DIGITS_MIN} to {PIN_DIGITS_MAX} digits"
-        ))
-    }
-}
-
 /// Hashes a PIN with argon2id (the crate's defaults: 19 MiB, 2 passes) into a PHC string.
 /// Slow on purpose; call it from a blocking task.
 pub fn hash_pin(pin: &str) -> Result<String, String> {
-    check_pin(pin)?;
+    let pin = Pin::parse(pin).map_err(|e| e.to_string())?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
-        .hash_password(pin.as_bytes(), &salt)
+        .hash_password(pin.expose().as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| format!("could not hash the PIN: {e}"))
 }
@@ -79,8 +63,8 @@ mod tests {
 
     #[test]
     fn pins_hash_and_verify() {
-        assert!(check_pin("12a4").is_err());
-        assert!(check_pin("123").is_err());
+        assert!(hash_pin("12a4").is_err());
+        assert!(hash_pin("123").is_err());
         let hash = hash_pin("2468").unwrap();
         assert!(hash.starts_with("$argon2id$"));
         let parsed = PasswordHash::new(&hash).unwrap();

@@ -22,9 +22,9 @@ use axum::{Json, Router};
 use paydesk_core::{OrderId, TerminalId, Timestamp};
 use paydesk_protocol::{
     ClaimRequest, ClaimTokenRequest, CreateOperatorRequest, CreateTerminalRequest,
-    CreateTerminalResponse, ErrorBody, ErrorDetail, FlagList, Health, OperatorList, OrderPage,
-    OrderStatus, RegisterIntentRequest, RegisterIntentResponse, ReleaseResponse, RenewResponse,
-    ResultBatch, UnresolvedList, PAGE_ROWS_MAX, RESULT_BATCH_ROWS_MAX,
+    CreateTerminalResponse, ErrorBody, ErrorCode, ErrorDetail, FlagList, Health, OperatorList,
+    OrderPage, OrderStatus, RegisterIntentRequest, RegisterIntentResponse, ReleaseResponse,
+    RenewResponse, ResultBatch, UnresolvedList, PAGE_ROWS_MAX, RESULT_BATCH_ROWS_MAX,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -139,10 +139,10 @@ pub fn router(state: AppState) -> Router {
 
 // ------------------------------------------------------------------ errors
 
-fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+fn error_response(status: StatusCode, code: ErrorCode, message: String) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
-            code: code.to_string(),
+            code,
             message,
             holder: None,
         },
@@ -158,7 +158,7 @@ impl IntoResponse for CentralError {
                 tracing::warn!("database pool exhausted");
                 return error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
+                    ErrorCode::Busy,
                     "the central is busy; nothing was changed, retry shortly".into(),
                 );
             }
@@ -167,48 +167,49 @@ impl IntoResponse for CentralError {
                 tracing::error!(error = %self, "internal error");
                 return error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "the central could not complete the request; nothing was changed, retry \
                      later or tell an administrator"
                         .into(),
                 );
             }
-            E::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
+            E::OrderNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::OrderNotFound),
             E::ClaimHeld { holder, .. } => {
                 let body = ErrorBody {
                     error: ErrorDetail {
-                        code: "claim_held".into(),
+                        code: ErrorCode::ClaimHeld,
                         message: format!("{self}: pick another order or wait until it is released"),
                         holder: Some(holder.clone()),
                     },
                 };
                 return (StatusCode::CONFLICT, Json(body)).into_response();
             }
-            E::NotChargeable { .. } => (StatusCode::CONFLICT, "order_not_chargeable"),
+            E::NotChargeable { .. } => (StatusCode::CONFLICT, ErrorCode::OrderNotChargeable),
             E::StaleToken { .. } => {
                 let msg = format!(
                     "{self}; this terminal no longer holds the order: stop, re-read the order and \
                      report the attempt's result"
                 );
-                return error_response(StatusCode::CONFLICT, "stale_claim_token", msg);
+                return error_response(StatusCode::CONFLICT, ErrorCode::StaleClaimToken, msg);
             }
-            E::NotHolder { .. } => (StatusCode::CONFLICT, "not_claim_holder"),
+            E::NotHolder { .. } => (StatusCode::CONFLICT, ErrorCode::NotClaimHolder),
             E::ChargeMayBeInFlight { .. } => {
                 let msg = format!("{self}; report the attempt's result instead of releasing");
-                return error_response(StatusCode::CONFLICT, "charge_may_be_in_flight", msg);
+                return error_response(StatusCode::CONFLICT, ErrorCode::ChargeMayBeInFlight, msg);
             }
-            E::OtherIntentOpen { .. } => (StatusCode::CONFLICT, "other_intent_open"),
-            E::WrongAttempt { .. } => (StatusCode::CONFLICT, "wrong_attempt_number"),
-            E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            E::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            E::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::OtherIntentOpen { .. } => (StatusCode::CONFLICT, ErrorCode::OtherIntentOpen),
+            E::WrongAttempt { .. } => (StatusCode::CONFLICT, ErrorCode::WrongAttemptNumber),
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            E::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            E::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge),
+            E::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
         };
         error_response(status, code, self.to_string())
     }
@@ -272,7 +273,7 @@ async fn not_found() -> CentralError {
 async fn method_not_allowed() -> Response {
     error_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this route does not accept that method: see /openapi.json".into(),
     )
 }
@@ -293,7 +294,7 @@ async fn log_request(req: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            ErrorCode::Timeout,
             "the central took too long; nothing was changed, retry".into(),
         ),
     };
@@ -414,7 +415,7 @@ async fn health(State(state): State<AppState>) -> Response {
             tracing::warn!(error = %e, "health check failed");
             error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
+                ErrorCode::DatabaseUnavailable,
                 "the database does not answer".into(),
             )
         }
@@ -454,7 +455,7 @@ async fn create_operator(
     _admin: AdminAuth,
     ApiJson(req): ApiJson<CreateOperatorRequest>,
 ) -> ApiResult<StatusCode> {
-    auth::check_pin(&req.pin).map_err(CentralError::Invalid)?;
+    paydesk_core::Pin::parse(&req.pin).map_err(|e| CentralError::Invalid(e.to_string()))?;
     let pin = req.pin;
     let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin))
         .await
@@ -749,7 +750,7 @@ async fn stripe_webhook(
         tracing::warn!(error = %e, "webhook refused");
         return Ok(error_response(
             StatusCode::BAD_REQUEST,
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             e.to_string(),
         ));
     }

@@ -1,34 +1,21 @@
 //! The commands that read from the central: `queue` (unpaid orders), `sign-in` (an operator's
 //! PIN checked against the central's argon2 hashes) and `offline` (a manager's allowance). The
-//! offline copies and the PIN check are `paydesk-stack`'s, shared with the desktop, so an
+//! offline copies and the PIN check are `paydesk-terminal`'s, shared with the desktop, so an
 //! operator can keep working while the central is down.
 //!
 //! Deliberately absent: PINs anywhere but in memory (read from stdin, compared, dropped) and a
 //! session: `sign-in` answers "yes/no" for scripts; the desktop keeps the signed-in operator.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
-use paydesk_core::{Money, OperatorId, Timestamp};
+use paydesk_core::{Money, OperatorId, Pin, Timestamp};
 use paydesk_engine::{Clock as _, OfflinePolicy, SystemClock};
 use paydesk_protocol::Order;
-use paydesk_stack::{QueueError, SignInError};
+use paydesk_terminal::{GrantError, QueueError, SignInError};
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::exit::{CmdResult, Failure, OTHER, REFUSED, SUCCESS, UNREACHABLE};
 use crate::output;
-
-/// Shortest and longest PIN, as the central accepts them.
-const PIN_DIGITS_MIN: usize = 4;
-const PIN_DIGITS_MAX: usize = 12;
-
-/// The data directory, created if needed: the offline caches live there.
-fn cache_dir(settings: &Settings) -> Result<PathBuf, Failure> {
-    let dir = settings.data_dir()?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
-}
 
 #[derive(Serialize)]
 struct QueueOutput<'a> {
@@ -40,8 +27,8 @@ struct QueueOutput<'a> {
 
 pub async fn queue(settings: &Settings) -> CmdResult {
     let client = settings.central_client().await?;
-    let data_dir = cache_dir(settings)?;
-    let queue = paydesk_stack::fetch_queue(&client, &data_dir, SystemClock.now())
+    let data_dir = settings.cache_dir()?;
+    let queue = paydesk_terminal::fetch_queue(&client, &data_dir, SystemClock.now())
         .await
         .map_err(|e| match e {
             QueueError::UnreachableNoCache { .. } => {
@@ -102,21 +89,16 @@ struct SignInOutput<'a> {
 }
 
 /// Reads the PIN from stdin (one line; never from an argument, never echoed).
-fn read_pin() -> Result<String, Failure> {
-    let mut pin = String::new();
+fn read_pin() -> Result<Pin, Failure> {
+    let mut line = String::new();
     std::io::stdin()
-        .read_line(&mut pin)
+        .read_line(&mut line)
         .context("reading the PIN from stdin")?;
-    let pin = pin.trim().to_string();
-    let ok = (PIN_DIGITS_MIN..=PIN_DIGITS_MAX).contains(&pin.len())
-        && pin.chars().all(|c| c.is_ascii_digit());
-    if !ok {
-        return Err(Failure::usage(format!(
-            "the PIN on stdin must be {PIN_DIGITS_MIN} to {PIN_DIGITS_MAX} digits, e.g. \
-             `printf 1234 | paydesk sign-in --operator ID`"
-        )));
-    }
-    Ok(pin)
+    Pin::parse(line.trim()).map_err(|e| {
+        Failure::usage(format!(
+            "the PIN on stdin: {e}, e.g. `printf 1234 | paydesk sign-in --operator ID`"
+        ))
+    })
 }
 
 pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
@@ -124,9 +106,9 @@ pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
         OperatorId::new(operator).map_err(|e| Failure::usage(format!("--operator: {e}")))?;
     let pin = read_pin()?;
     let client = settings.central_client().await?;
-    let data_dir = cache_dir(settings)?;
+    let data_dir = settings.cache_dir()?;
     let checked =
-        paydesk_stack::check_pin(&client, &data_dir, &operator, pin, SystemClock.now()).await;
+        paydesk_terminal::check_pin(&client, &data_dir, &operator, pin, SystemClock.now()).await;
     let (verified, role, offline) = match checked {
         Ok(signed) => {
             if signed.offline {
@@ -137,7 +119,6 @@ pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
             (true, Some(signed.role.as_str()), signed.offline)
         }
         Err(SignInError::Refused) => (false, None, false),
-        Err(SignInError::BadPin(m)) => return Err(Failure::usage(m)),
         Err(e @ SignInError::UnreachableNoCache { .. }) => {
             return Err(Failure::new(UNREACHABLE, anyhow::anyhow!("{e}")))
         }
@@ -182,7 +163,7 @@ pub async fn allow_offline(
     let pin = read_pin()?;
     let client = settings.central_client().await?;
     let data_dir = settings.data_dir()?;
-    let granted = paydesk_stack::grant_offline(
+    let granted = paydesk_terminal::grant_offline(
         &client,
         &data_dir,
         &manager,
@@ -194,13 +175,13 @@ pub async fn allow_offline(
     )
     .await
     .map_err(|e| match e {
-        paydesk_stack::GrantError::Invalid(m) => Failure::usage(m),
-        paydesk_stack::GrantError::SignIn(SignInError::UnreachableNoCache { .. }) => {
+        GrantError::Invalid(m) => Failure::usage(m),
+        GrantError::SignIn(SignInError::UnreachableNoCache { .. }) => {
             Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
         }
-        paydesk_stack::GrantError::SignIn(SignInError::BadPin(m)) => Failure::usage(m),
-        paydesk_stack::GrantError::SignIn(SignInError::Refused)
-        | paydesk_stack::GrantError::NotManager(_) => Failure::new(REFUSED, anyhow::anyhow!("{e}")),
+        GrantError::SignIn(SignInError::Refused) | GrantError::NotManager(_) => {
+            Failure::new(REFUSED, anyhow::anyhow!("{e}"))
+        }
         other => Failure::new(OTHER, anyhow::anyhow!("{other}")),
     })?;
     print_offline(settings, &OfflinePolicy::Allow(granted));
@@ -209,7 +190,7 @@ pub async fn allow_offline(
 
 /// `paydesk offline block`: back to the default.
 pub fn block_offline(settings: &Settings) -> CmdResult {
-    paydesk_stack::block_offline(&settings.data_dir()?)
+    paydesk_terminal::block_offline(&settings.data_dir()?)
         .map_err(|e| Failure::new(OTHER, anyhow::anyhow!(e)))?;
     print_offline(settings, &OfflinePolicy::Block);
     Ok(SUCCESS)
@@ -217,7 +198,7 @@ pub fn block_offline(settings: &Settings) -> CmdResult {
 
 /// `paydesk offline show`.
 pub fn show_offline(settings: &Settings) -> CmdResult {
-    let policy = paydesk_stack::offline_policy(&settings.data_dir()?, SystemClock.now());
+    let policy = paydesk_terminal::offline_policy(&settings.data_dir()?, SystemClock.now());
     print_offline(settings, &policy);
     Ok(SUCCESS)
 }

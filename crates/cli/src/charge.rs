@@ -4,15 +4,11 @@
 //! Deliberately absent: any decision about the charge (the engine and the core own the protocol);
 //! this file only maps outcomes to words and exit codes.
 
-use std::time::Duration;
-
-use anyhow::Context as _;
-use paydesk_core::retry::BACKOFF_MS_MAX;
-use paydesk_core::{AttemptState, Money, OperatorId, OrderId, Timestamp};
+use paydesk_core::{AttemptState, Money, OperatorId, OrderId};
 use paydesk_engine::{
-    CentralError, ChargeReport, ChargeRequest, Clock as _, Engine, EngineError, Progress,
-    RecoveryReport, RelayOutcome, SystemClock,
+    CentralError, ChargeReport, ChargeRequest, EngineError, Progress, RecoveryReport,
 };
+use paydesk_terminal::{ChargeError, DrainReport, DrainWait, Terminal};
 use serde::Serialize;
 
 use crate::config::Settings;
@@ -21,75 +17,15 @@ use crate::exit::{
 };
 use crate::output;
 
-/// The most relay rounds one `sync` runs: each delivers up to a full batch, so this drains far
-/// more than a week of offline work; a bound so a misbehaving central cannot keep us forever.
-const SYNC_ROUNDS_MAX: u32 = 1_000;
-
-/// What a sync did.
-#[derive(Debug, Default, Serialize)]
-pub struct SyncReport {
-    /// Results the central acknowledged in this run.
-    pub delivered: usize,
-    /// Results the central rejected in this run (set aside for a person, never deleted).
-    pub parked: usize,
-    /// Results still waiting after the run.
-    pub waiting: i64,
-    /// All parked results in the journal.
-    pub parked_total: i64,
-    /// Why the run stopped early: the central could not be reached.
-    pub unreachable: Option<String>,
+/// Tells the person at the terminal that a sync waits for results' retry times.
+fn retry_notice(wait_ms: u64, depth: i64) {
+    eprintln!(
+        "waiting {:.1} s for the retry time of {depth} result(s)",
+        wait_ms as f64 / 1000.0
+    );
 }
 
-/// Delivers results until the outbox is empty or the central is unreachable. With
-/// `wait_for_retry`, results whose retry time (from an earlier failed run) has not come yet are
-/// waited for (at most the relay's longest backoff); without it, only due results go.
-pub async fn sync_outbox(engine: &Engine, wait_for_retry: bool) -> Result<SyncReport, EngineError> {
-    let mut report = SyncReport::default();
-    for _ in 0..SYNC_ROUNDS_MAX {
-        match engine.relay_once().await? {
-            RelayOutcome::Sent { delivered, parked } => {
-                report.delivered += delivered;
-                report.parked += parked;
-            }
-            RelayOutcome::Retried { error, .. } => {
-                report.unreachable = Some(error);
-                break;
-            }
-            RelayOutcome::Empty => {
-                let now = engine.clock().now();
-                let stats = engine.with_journal(move |j| j.outbox_stats(now)).await?;
-                if stats.depth == 0 || !wait_for_retry {
-                    break;
-                }
-                // Waiting messages that are not due: an earlier run failed and set their retry
-                // time. Look at the earliest without changing anything, and wait for it.
-                let later = Timestamp::from_unix_ms(i64::MAX);
-                let next = engine
-                    .with_journal(move |j| j.outbox_due(later, 1))
-                    .await?
-                    .first()
-                    .map(|m| m.next_try_at);
-                let Some(next) = next else { break };
-                let wait_ms = next
-                    .millis_since(engine.clock().now())
-                    .clamp(0, BACKOFF_MS_MAX as i64) as u64;
-                eprintln!(
-                    "waiting {:.1} s for the retry time of {} result(s)",
-                    wait_ms as f64 / 1000.0,
-                    stats.depth
-                );
-                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-            }
-        }
-    }
-    let now = engine.clock().now();
-    let stats = engine.with_journal(move |j| j.outbox_stats(now)).await?;
-    report.waiting = stats.depth;
-    report.parked_total = stats.parked;
-    Ok(report)
-}
-
-fn sync_line(report: &SyncReport) -> String {
+fn sync_line(report: &DrainReport) -> String {
     let mut line = format!(
         "sync: {} delivered, {} parked, {} waiting",
         report.delivered, report.parked, report.waiting
@@ -109,28 +45,8 @@ fn sync_line(report: &SyncReport) -> String {
     line
 }
 
-/// Stops charging on a journal that fails verification (invariant I8).
-async fn refuse_broken_journal(engine: &Engine) -> Result<(), Failure> {
-    let report = engine
-        .with_journal(|j| j.verify())
-        .await
-        .context("verifying the journal")?;
-    match report.broken {
-        None => Ok(()),
-        Some(link) => Err(Failure::new(
-            JOURNAL_BROKEN,
-            anyhow::anyhow!(
-                "the journal failed verification ({}): charging stops until a manager reconciles \
-                 it — see `paydesk journal verify`",
-                link.message
-            ),
-        )),
-    }
-}
-
 /// The exit code of a charge error, and its message.
 pub fn engine_failure(e: EngineError) -> Failure {
-    let message = e.to_string();
     let code = match &e {
         EngineError::Central(CentralError::Unreachable { .. }) | EngineError::Offline { .. } => {
             UNREACHABLE
@@ -146,12 +62,22 @@ pub fn engine_failure(e: EngineError) -> Failure {
         | EngineError::PreviousIntentCharged { .. } => CONFLICT,
         _ => OTHER,
     };
-    let hint = if code == UNREACHABLE {
+    let hint = if code == UNREACHABLE && e.nothing_charged() {
         "; nothing was charged"
     } else {
         ""
     };
-    Failure::new(code, anyhow::anyhow!("{message}{hint}"))
+    Failure::new(code, anyhow::anyhow!("{e}{hint}"))
+}
+
+fn charge_failure(e: ChargeError) -> Failure {
+    match e {
+        ChargeError::JournalBroken { .. } => Failure::new(
+            JOURNAL_BROKEN,
+            anyhow::anyhow!("{e} — see `paydesk journal verify`"),
+        ),
+        ChargeError::Engine(e) => engine_failure(e),
+    }
 }
 
 /// The exit code of an attempt's state after a run.
@@ -184,14 +110,10 @@ fn print_progress(json: bool, progress: &Progress) {
         Progress::Waiting { what, delay_ms, .. } => {
             out!("  waiting {delay_ms} ms: {what}")
         }
-        // Kinds the engine adds later are shown by their JSON form until they get words here.
-        #[allow(unreachable_patterns)]
-        other => {
-            let text = serde_json::to_value(other)
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            out!("  {text}")
-        }
+        Progress::Offline { order, approved_by } => out!(
+            "the central is unreachable: charging {order} offline under the allowance of \
+             {approved_by}"
+        ),
     }
 }
 
@@ -202,7 +124,7 @@ struct ChargeOutput<'a> {
     attempt: &'a paydesk_core::Attempt,
     amount: String,
     pending: Option<&'a str>,
-    sync: Option<&'a SyncReport>,
+    sync: Option<&'a DrainReport>,
 }
 
 pub async fn charge(settings: &Settings, order: &str, operator: &str, amount: &str) -> CmdResult {
@@ -212,12 +134,8 @@ pub async fn charge(settings: &Settings, order: &str, operator: &str, amount: &s
         OperatorId::new(operator).map_err(|e| Failure::usage(format!("--operator: {e}")))?;
     let expected_amount = Money::parse(amount)
         .map_err(|e| Failure::usage(format!("--amount: {e} (the amount as the queue shows it)")))?;
-    let engine = settings.engine().await?;
-    refuse_broken_journal(&engine).await?;
-    let open = engine
-        .with_journal(|j| j.unresolved())
-        .await
-        .map_err(engine_failure)?;
+    let terminal = settings.open().await?;
+    let open = terminal.unresolved().await.map_err(engine_failure)?;
     if !open.is_empty() {
         eprintln!(
             "note: {} unfinished attempt(s) in the journal: run `paydesk recover`",
@@ -231,21 +149,14 @@ pub async fn charge(settings: &Settings, order: &str, operator: &str, amount: &s
         operator,
         expected_amount,
     };
-    // While the central is unreachable, the manager's allowance (if any) and the cached queue
-    // let the engine decide whether this charge may go ahead offline.
-    let data_dir = settings.data_dir()?;
-    engine.set_offline_policy(paydesk_stack::offline_policy(&data_dir, SystemClock.now()));
-    let cached = paydesk_stack::cached_order(&data_dir, &request.order);
-    let report = engine
-        .charge_with_cache(&request, cached.as_ref(), &move |p| {
-            print_progress(json, &p)
-        })
+    let report = terminal
+        .charge(&request, &move |p| print_progress(json, &p))
         .await
-        .map_err(engine_failure)?;
+        .map_err(charge_failure)?;
     let code = state_code(&report);
     // The result is in the outbox; hand it to the central now so the order's flag is released.
     // Failing here changes nothing about the charge: the result waits in the journal.
-    let sync = match sync_outbox(&engine, false).await {
+    let sync = match terminal.drain(DrainWait::DueOnly).await {
         Ok(sync) => Some(sync),
         Err(e) => {
             eprintln!("paydesk: the result could not be synced now ({e}); run `paydesk sync`");
@@ -297,22 +208,22 @@ pub async fn charge(settings: &Settings, order: &str, operator: &str, amount: &s
 struct RecoverOutput<'a> {
     report: &'a RecoveryReport,
     awaiting_manager: usize,
-    sync: Option<&'a SyncReport>,
+    sync: Option<&'a DrainReport>,
     exit_code: u8,
 }
 
 pub async fn recover(settings: &Settings) -> CmdResult {
-    let engine = settings.engine().await?;
+    let terminal = settings.open().await?;
     let json = settings.json;
-    let report = engine.recover(&move |p| print_progress(json, &p)).await;
-    let awaiting_manager = engine
-        .with_journal(|j| j.unresolved())
+    let report = terminal.recover(&move |p| print_progress(json, &p)).await;
+    let awaiting_manager = terminal
+        .unresolved()
         .await
         .map_err(engine_failure)?
         .iter()
         .filter(|a| a.state == AttemptState::NeedsReview)
         .count();
-    let sync = sync_outbox(&engine, false).await.ok();
+    let sync = terminal.drain(DrainWait::DueOnly).await.ok();
     let code = if report.still_open == 0 && report.needs_review == 0 && report.errors.is_empty() {
         SUCCESS
     } else {
@@ -347,8 +258,11 @@ pub async fn recover(settings: &Settings) -> CmdResult {
 }
 
 pub async fn sync(settings: &Settings) -> CmdResult {
-    let engine = settings.engine().await?;
-    let report = sync_outbox(&engine, true).await.map_err(engine_failure)?;
+    let terminal: Terminal = settings.open().await?;
+    let report = terminal
+        .drain(DrainWait::ForRetries(&retry_notice))
+        .await
+        .map_err(engine_failure)?;
     let code = if report.unreachable.is_some() {
         UNREACHABLE
     } else {

@@ -1,212 +1,79 @@
-//! Where the command line's settings come from: flags, then environment variables (clap reads
-//! both), then the `stack.json` of a running embedded stack in the data directory, then defaults.
-//! Secrets come from the OS keyring, or — for automation only — from `PAYDESK_TERMINAL_TOKEN` /
-//! `PAYDESK_GATEWAY_KEY`.
+//! The command line's settings: clap fills the terminal's settings from flags and the same
+//! environment variables the desktop reads (their names are `paydesk-terminal`'s), and this file
+//! maps what the terminal crate resolves into exit codes. The data directory defaults to
+//! `~/.local/share/paydesk`.
 //!
-//! Deliberately absent: any secret on the command line (visible in `ps`) or in a file; a missing
-//! setting is a usage error that says how to supply it, never a guess.
+//! Deliberately absent: any rule of its own about where a setting comes from (the terminal
+//! crate's `TerminalSettings`), and any secret on the command line (visible in `ps`) or in a file.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context as _;
-use paydesk_core::TerminalId;
-use paydesk_engine::{
-    Engine, HttpCentral, KeyringSecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
-    TERMINAL_TOKEN,
-};
 use paydesk_journal::{Journal, JournalError};
-use paydesk_stack::{EngineSettings, StackError, StackFile, JOURNAL_FILE};
+use paydesk_terminal::{
+    ConnectError, HttpCentral, OpenError, SecretError, SecretLoadError, SettingsError, Terminal,
+    TerminalSettings, GATEWAY_KEY_ENV,
+};
 
 use crate::exit::{Failure, JOURNAL_BROKEN, OTHER};
 
-/// The gateway used when none is configured: the real Stripe API.
-pub const GATEWAY_URL_DEFAULT: &str = "https://api.stripe.com";
-/// Environment override of the terminal token, for scripts and tests (the keyring is the norm).
-pub const TERMINAL_TOKEN_ENV: &str = "PAYDESK_TERMINAL_TOKEN";
-/// Environment override of the gateway key, for scripts and tests.
-pub const GATEWAY_KEY_ENV: &str = "PAYDESK_GATEWAY_KEY";
 /// The data directory under the user's data directory (`~/.local/share/paydesk` on Linux).
 const DATA_DIR_NAME: &str = "paydesk";
 
-/// The global options as given (flags or environment), resolved on demand.
+/// The global options: output format and the terminal's settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub json: bool,
-    pub data_dir: Option<PathBuf>,
-    pub central: Option<String>,
-    pub gateway: Option<String>,
-    pub journal: Option<PathBuf>,
-    pub terminal: Option<String>,
-    pub keyring_service: String,
-}
-
-/// One of the two secrets, with where it comes from and how to provide it.
-#[derive(Debug, Clone, Copy)]
-pub enum SecretKind {
-    TerminalToken,
-    GatewayKey,
-}
-
-impl SecretKind {
-    pub fn entry(self) -> &'static str {
-        match self {
-            SecretKind::TerminalToken => TERMINAL_TOKEN,
-            SecretKind::GatewayKey => GATEWAY_API_KEY,
-        }
-    }
-
-    pub fn env(self) -> &'static str {
-        match self {
-            SecretKind::TerminalToken => TERMINAL_TOKEN_ENV,
-            SecretKind::GatewayKey => GATEWAY_KEY_ENV,
-        }
-    }
-
-    pub fn what(self) -> &'static str {
-        match self {
-            SecretKind::TerminalToken => "terminal token",
-            SecretKind::GatewayKey => "gateway key",
-        }
-    }
-
-    /// The `paydesk provision` argument that stores it.
-    pub fn provision_arg(self) -> &'static str {
-        match self {
-            SecretKind::TerminalToken => "terminal-token",
-            SecretKind::GatewayKey => "gateway-key",
-        }
-    }
+    pub terminal: TerminalSettings,
 }
 
 impl Settings {
+    fn default_data_dir() -> Option<PathBuf> {
+        dirs::data_dir().map(|d| d.join(DATA_DIR_NAME))
+    }
+
     pub fn data_dir(&self) -> Result<PathBuf, Failure> {
-        match &self.data_dir {
-            Some(dir) => Ok(dir.clone()),
-            None => dirs::data_dir()
-                .map(|d| d.join(DATA_DIR_NAME))
-                .ok_or_else(|| {
-                    Failure::usage("no data directory: pass --data-dir DIR or set PAYDESK_DATA_DIR")
-                }),
-        }
+        self.terminal
+            .data_dir_or(Self::default_data_dir())
+            .map_err(settings_failure)
+    }
+
+    /// The data directory, created if needed: the offline caches live there.
+    pub fn cache_dir(&self) -> Result<PathBuf, Failure> {
+        let dir = self.data_dir()?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::new(OTHER, anyhow::anyhow!("creating {}: {e}", dir.display())))?;
+        Ok(dir)
     }
 
     pub fn journal_path(&self) -> Result<PathBuf, Failure> {
-        match &self.journal {
-            Some(path) => Ok(path.clone()),
-            None => Ok(self.data_dir()?.join(JOURNAL_FILE)),
-        }
+        Ok(self.terminal.journal_path(&self.data_dir()?))
     }
 
-    /// The running embedded stack's description, if there is one in the data directory.
-    fn stack_file(&self) -> Option<StackFile> {
-        self.data_dir()
-            .ok()
-            .and_then(|dir| paydesk_stack::read_stack_file(&dir))
-    }
-
-    pub fn central_url(&self) -> Result<String, Failure> {
-        let url = match (&self.central, self.stack_file()) {
-            (Some(url), _) => url.clone(),
-            (None, Some(stack)) => stack.central_url,
-            (None, None) => {
-                return Err(Failure::usage(
-                    "no central server configured: pass --central URL or set \
-                     PAYDESK_CENTRAL_URL (or start the embedded one with `paydesk stack`)",
-                ))
-            }
-        };
-        check_url("--central", &url)?;
-        Ok(url)
-    }
-
-    pub fn gateway_url(&self) -> Result<String, Failure> {
-        let url = match (&self.gateway, self.stack_file()) {
-            (Some(url), _) => url.clone(),
-            (None, Some(stack)) => stack.gateway_url,
-            (None, None) => GATEWAY_URL_DEFAULT.to_string(),
-        };
-        check_url("--gateway", &url)?;
-        Ok(url)
-    }
-
-    pub fn terminal(&self) -> Result<TerminalId, Failure> {
-        match (&self.terminal, self.stack_file()) {
-            (Some(id), _) => TerminalId::new(id.as_str()).map_err(|e| {
-                Failure::usage(format!("--terminal: {e} (the id the central registered)"))
-            }),
-            (None, Some(stack)) => Ok(stack.terminal_id),
-            (None, None) => Err(Failure::usage(
-                "no terminal id configured: pass --terminal ID or set PAYDESK_TERMINAL",
-            )),
-        }
-    }
-
-    pub fn keyring(&self) -> Arc<dyn SecretStore> {
-        Arc::new(KeyringSecretStore::new(self.keyring_service.clone()))
-    }
-
-    /// The secret from its environment override, else from the keyring.
-    pub async fn secret(&self, kind: SecretKind) -> Result<Secret, Failure> {
-        if let Some(value) = std::env::var(kind.env()).ok().filter(|v| !v.is_empty()) {
-            return Secret::new(value).map_err(|e| Failure::usage(format!("{}: {e}", kind.env())));
-        }
-        let store = self.keyring();
-        let found = tokio::task::spawn_blocking(move || store.get(kind.entry()))
+    /// Opens this terminal: resolves the settings, reads the secrets, opens and locks the journal.
+    pub async fn open(&self) -> Result<Terminal, Failure> {
+        let connection = self
+            .terminal
+            .connect(Self::default_data_dir())
             .await
-            .context("the keyring task failed")?;
-        match found {
-            Ok(Some(secret)) => Ok(secret),
-            Ok(None) => Err(Failure::usage(format!(
-                "no {what} in the OS keyring: store it with `paydesk provision {arg}` (reads it \
-                 from stdin), or set {env} for automation",
-                what = kind.what(),
-                arg = kind.provision_arg(),
-                env = kind.env()
-            ))),
-            Err(e @ SecretError::Unavailable { .. }) => Err(Failure::new(
-                OTHER,
-                anyhow::anyhow!(
-                    "{e}; for automation without a keyring set {env}",
-                    env = kind.env()
-                ),
-            )),
-            Err(e) => Err(Failure::new(OTHER, e)),
-        }
+            .map_err(connect_failure)?;
+        Terminal::open(connection).await.map_err(open_failure)
     }
 
-    /// Everything the engine needs, resolved and checked.
-    pub async fn engine_settings(&self) -> Result<EngineSettings, Failure> {
-        Ok(EngineSettings {
-            central_url: self.central_url()?,
-            gateway_url: self.gateway_url()?,
-            terminal: self.terminal()?,
-            terminal_token: self.secret(SecretKind::TerminalToken).await?,
-            gateway_key: self.secret(SecretKind::GatewayKey).await?,
-            journal: self.journal_path()?,
-        })
-    }
-
-    /// Builds the engine (opens and locks the journal).
-    pub async fn engine(&self) -> Result<Engine, Failure> {
-        let settings = self.engine_settings().await?;
-        if let Some(dir) = settings.journal.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-        }
-        tokio::task::spawn_blocking(move || paydesk_stack::build_engine(settings))
-            .await
-            .context("the engine set-up task failed")?
-            .map_err(stack_failure)
-    }
-
-    /// The central's client with this terminal's token (queue, operators).
+    /// The central's client with this terminal's token (queue, sign-in, offline allowance): these
+    /// commands need no journal, so they work while another process holds it.
     pub async fn central_client(&self) -> Result<HttpCentral, Failure> {
-        let url = self.central_url()?;
-        let token = self.secret(SecretKind::TerminalToken).await?;
-        paydesk_stack::central_client(&url, &token).map_err(stack_failure)
+        let data_dir = self.data_dir()?;
+        let stack = paydesk_terminal::read_stack_file(&data_dir);
+        let url = self
+            .terminal
+            .require_central_url(stack.as_ref())
+            .map_err(settings_failure)?;
+        let token = self
+            .terminal
+            .secret(paydesk_terminal::SecretKind::TerminalToken)
+            .await
+            .map_err(secret_failure)?;
+        paydesk_terminal::central_client(&url, &token).map_err(open_failure)
     }
 
     /// Opens the journal alone (the journal commands need no central, gateway or secret).
@@ -214,21 +81,42 @@ impl Settings {
         let path = self.journal_path()?;
         if !path.exists() {
             return Err(Failure::usage(format!(
-                "there is no journal at {}: pass --journal PATH or set PAYDESK_JOURNAL",
-                path.display()
+                "there is no journal at {}: pass --journal PATH or set {}",
+                path.display(),
+                paydesk_terminal::JOURNAL_ENV
             )));
         }
         Journal::open(&path).map_err(journal_failure)
     }
 }
 
-fn check_url(flag: &str, url: &str) -> Result<(), Failure> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(())
-    } else {
-        Err(Failure::usage(format!(
-            "{flag} {url:?} is not a URL: write it as http://host:port or https://host"
-        )))
+fn settings_failure(e: SettingsError) -> Failure {
+    Failure::usage(e)
+}
+
+/// A missing secret or a bad override is a usage error; a keyring that is not there says how to
+/// run without one.
+pub fn secret_failure(e: SecretLoadError) -> Failure {
+    match e {
+        SecretLoadError::Keyring {
+            kind,
+            error: error @ SecretError::Unavailable { .. },
+        } => Failure::new(
+            OTHER,
+            anyhow::anyhow!(
+                "{error}; for automation without a keyring set {env}",
+                env = kind.env()
+            ),
+        ),
+        SecretLoadError::Keyring { error, .. } => Failure::new(OTHER, error),
+        other => Failure::usage(other),
+    }
+}
+
+fn connect_failure(e: ConnectError) -> Failure {
+    match e {
+        ConnectError::Settings(e) => settings_failure(e),
+        ConnectError::Secret(e) => secret_failure(e),
     }
 }
 
@@ -241,12 +129,13 @@ pub fn journal_failure(e: JournalError) -> Failure {
     Failure::new(code, e)
 }
 
-fn stack_failure(e: StackError) -> Failure {
+fn open_failure(e: OpenError) -> Failure {
     match e {
-        StackError::Journal(e) => journal_failure(e),
-        StackError::Gateway(_) => {
+        OpenError::Journal(e) => journal_failure(e),
+        OpenError::Gateway(_) => {
             Failure::usage(format!("{e} (check {GATEWAY_KEY_ENV} or the keyring)"))
         }
+        OpenError::Central(_) => Failure::usage(e),
         other => Failure::new(OTHER, other),
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Human-readable output by default, `--json` for scripts, and exit codes that say what happened
 //! (see `exit.rs`). Deliberately absent: logic of its own — every command is a thin call into the
-//! engine, the journal or the embedded stack — and secrets in arguments, output or files.
+//! terminal (`paydesk-terminal`), the journal or the embedded stack — and secrets in arguments,
+//! output or files.
 
 /// `println!` that ignores a closed stdout (`paydesk queue | head`): the reader has what it
 /// wanted, and a panic there would look like a failed command.
@@ -35,9 +36,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use paydesk_engine::{Clock as _, SystemClock, KEYRING_SERVICE_DEFAULT};
+use paydesk_engine::{Clock as _, SystemClock};
+use paydesk_terminal::{
+    SecretKind, TerminalSettings, CENTRAL_URL_ENV, DATA_DIR_ENV, GATEWAY_KEY_ENV, GATEWAY_URL_ENV,
+    JOURNAL_ENV, KEYRING_SERVICE_DEFAULT, KEYRING_SERVICE_ENV, TERMINAL_ENV, TERMINAL_TOKEN_ENV,
+};
 
-use crate::config::{SecretKind, Settings};
+use crate::config::Settings;
 use crate::exit::{CmdResult, SUCCESS, USAGE};
 
 #[derive(Debug, Parser)]
@@ -57,22 +62,22 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Data directory (journal, caches, the embedded stack) [default: ~/.local/share/paydesk].
-    #[arg(long, global = true, env = "PAYDESK_DATA_DIR")]
+    #[arg(long, global = true, env = DATA_DIR_ENV)]
     data_dir: Option<PathBuf>,
     /// The central server's URL [default: the running `paydesk stack` in the data directory].
-    #[arg(long, global = true, env = "PAYDESK_CENTRAL_URL")]
+    #[arg(long, global = true, env = CENTRAL_URL_ENV)]
     central: Option<String>,
     /// The gateway's URL [default: the running `paydesk stack`, else https://api.stripe.com].
-    #[arg(long, global = true, env = "PAYDESK_GATEWAY_URL")]
+    #[arg(long, global = true, env = GATEWAY_URL_ENV)]
     gateway: Option<String>,
     /// The journal file [default: journal.sqlite in the data directory].
-    #[arg(long, global = true, env = "PAYDESK_JOURNAL")]
+    #[arg(long, global = true, env = JOURNAL_ENV)]
     journal: Option<PathBuf>,
     /// This terminal's id at the central [default: the running `paydesk stack`'s terminal].
-    #[arg(long, global = true, env = "PAYDESK_TERMINAL")]
+    #[arg(long, global = true, env = TERMINAL_ENV)]
     terminal: Option<String>,
     /// The OS keyring service the secrets live under.
-    #[arg(long, global = true, env = "PAYDESK_KEYRING_SERVICE", default_value = KEYRING_SERVICE_DEFAULT)]
+    #[arg(long, global = true, env = KEYRING_SERVICE_ENV, default_value = KEYRING_SERVICE_DEFAULT)]
     keyring_service: String,
     #[command(subcommand)]
     command: Command,
@@ -221,14 +226,19 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn,paydesk_stack=info".into()),
         )
         .init();
+    // The secrets' automation overrides are read here, never taken as flags (`ps` shows flags).
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut terminal = TerminalSettings::new(cli.keyring_service);
+    terminal.data_dir = cli.data_dir;
+    terminal.journal = cli.journal;
+    terminal.central_url = cli.central;
+    terminal.gateway_url = cli.gateway;
+    terminal.terminal = cli.terminal;
+    terminal.terminal_token_override = var(TERMINAL_TOKEN_ENV);
+    terminal.gateway_key_override = var(GATEWAY_KEY_ENV);
     let settings = Settings {
         json: cli.json,
-        data_dir: cli.data_dir,
-        central: cli.central,
-        gateway: cli.gateway,
-        journal: cli.journal,
-        terminal: cli.terminal,
-        keyring_service: cli.keyring_service,
+        terminal,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -7,19 +7,18 @@
 use std::io::{Read as _, Write as _};
 
 use anyhow::Context as _;
-use paydesk_engine::Secret;
-use paydesk_gateway::ApiKey;
 use paydesk_stack::{
     StackConfig, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
 };
+use paydesk_terminal::SecretKind;
 
-use crate::config::{SecretKind, Settings};
+use crate::config::Settings;
 use crate::exit::{CmdResult, Failure, SUCCESS};
 use crate::output;
 
 pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) -> CmdResult {
     let data_dir = settings.data_dir()?;
-    let mut config = StackConfig::new(&data_dir, settings.keyring());
+    let mut config = StackConfig::new(&data_dir, settings.terminal.secrets.clone());
     config.central_port = central_port;
     config.gateway_port = gateway_port;
     let stack = paydesk_stack::start(config)
@@ -32,7 +31,7 @@ pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) ->
             "gateway_url": stack.gateway_url,
             "terminal_id": stack.terminal,
             "data_dir": stack.data_dir,
-            "keyring_service": settings.keyring_service,
+            "keyring_service": settings.terminal.keyring_service,
             "operator": { "id": DEMO_OPERATOR, "pin": DEMO_OPERATOR_PIN },
             "manager": { "id": DEMO_MANAGER, "pin": DEMO_MANAGER_PIN },
         }));
@@ -46,11 +45,11 @@ pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) ->
         out!(
             "the terminal token and the sandbox key are in the OS keyring (service {}); other \
              paydesk commands with the same --data-dir find this stack; Ctrl-C stops it",
-            settings.keyring_service
+            settings.terminal.keyring_service
         );
     }
     std::io::stdout().flush().context("writing to stdout")?;
-    paydesk_central::server::shutdown_signal().await;
+    paydesk_stack::shutdown_signal().await;
     eprintln!("paydesk: stopping the embedded stack");
     stack.shutdown().await;
     Ok(SUCCESS)
@@ -61,18 +60,14 @@ pub async fn provision(settings: &Settings, kind: SecretKind) -> CmdResult {
     std::io::stdin()
         .read_to_string(&mut text)
         .context("reading the secret from stdin")?;
-    let secret = Secret::new(text.trim()).map_err(|e| {
+    let secret = kind.parse(&text).map_err(|e| {
         Failure::usage(format!(
             "the {} on stdin: {e}; e.g. `printf '%s' \"$TOKEN\" | paydesk provision {}`",
             kind.what(),
             kind.provision_arg()
         ))
     })?;
-    if let SecretKind::GatewayKey = kind {
-        ApiKey::new(secret.expose())
-            .map_err(|e| Failure::usage(format!("the gateway key on stdin: {e}")))?;
-    }
-    let store = settings.keyring();
+    let store = settings.terminal.secrets.clone();
     let value = secret.clone();
     tokio::task::spawn_blocking(move || store.set(kind.entry(), &value))
         .await
@@ -81,13 +76,13 @@ pub async fn provision(settings: &Settings, kind: SecretKind) -> CmdResult {
     if settings.json {
         output::json(&serde_json::json!({
             "stored": kind.entry(),
-            "keyring_service": settings.keyring_service,
+            "keyring_service": settings.terminal.keyring_service,
         }));
     } else {
         out!(
             "stored the {} in the OS keyring (service {}, entry {})",
             kind.what(),
-            settings.keyring_service,
+            settings.terminal.keyring_service,
             kind.entry()
         );
     }

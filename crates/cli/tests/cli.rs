@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use paydesk_central::auth;
 use paydesk_core::{OperatorId, OrderId, TerminalId};
-use paydesk_engine::{
-    Central, ClaimRequest, Clock, HttpCentral, MemorySecretStore, SecretStore, SystemClock,
-    TerminalToken, GATEWAY_API_KEY, TERMINAL_TOKEN,
-};
+use paydesk_engine::{Central, ClaimRequest, Clock, SystemClock};
 use paydesk_protocol::{OrderDetail, OrderStatus};
 use paydesk_stack::{Stack, StackConfig, DEMO_OPERATOR};
+use paydesk_terminal::{
+    HttpCentral, MemorySecretStore, SecretStore, TerminalToken, GATEWAY_API_KEY, TERMINAL_TOKEN,
+};
 use serde_json::Value;
 
 /// Exit codes, as documented in `paydesk --help`.

@@ -13,7 +13,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use paydesk_engine::{KeyringSecretStore, SecretError, SecretStore, TERMINAL_TOKEN};
+use paydesk_terminal::{KeyringSecretStore, SecretError, SecretStore, TERMINAL_TOKEN};
 
 const REQUIRE_KEYRING_ENV: &str = "PAYDESK_REQUIRE_KEYRING";
 
@@ -162,7 +162,7 @@ fn provision_stores_a_secret_from_stdin_without_printing_it() {
 
 fn cleanup(service: &str) {
     let store = KeyringSecretStore::new(service);
-    for name in [TERMINAL_TOKEN, paydesk_engine::GATEWAY_API_KEY] {
+    for name in [TERMINAL_TOKEN, paydesk_terminal::GATEWAY_API_KEY] {
         let _ = store.delete(name);
     }
 }

@@ -7,6 +7,7 @@
 pub mod attempt;
 pub mod ids;
 pub mod money;
+pub mod pin;
 pub mod record;
 pub mod retry;
 pub mod time;
@@ -20,4 +21,5 @@ pub use ids::{
     OperatorId, OrderId, PaymentMethodId, TerminalId,
 };
 pub use money::{Currency, Money, MoneyError};
+pub use pin::{Pin, PinError, PIN_DIGITS_MAX, PIN_DIGITS_MIN};
 pub use time::Timestamp;

@@ -15,16 +15,13 @@ use paydesk_core::{
 use paydesk_journal::ResultMessage;
 use serde::Serialize;
 
-/// Where an order stands at the central (the central's own type).
-pub use paydesk_protocol::OrderStatus;
+/// Where an order stands at the central, and the central's error codes (the central's own types).
+pub use paydesk_protocol::{ErrorCode, OrderStatus};
 
-/// The orders the central lets a terminal claim: unpaid, or whose last attempt failed or needed
-/// the customer's action (a new attempt may follow once the customer has been in touch).
+/// The orders the central lets a terminal claim ([`OrderStatus::is_chargeable`], the one copy of
+/// the rule, which the desktop's queue also shows).
 pub fn is_chargeable(status: OrderStatus) -> bool {
-    matches!(
-        status,
-        OrderStatus::Unpaid | OrderStatus::Failed | OrderStatus::NeedsAction
-    )
+    status.is_chargeable()
 }
 
 /// The order as the central sees it at the moment of the claim (a fresh re-read).
@@ -98,9 +95,13 @@ pub enum CentralError {
     /// This terminal's token was refused.
     #[error("the central refused this terminal's credentials: re-provision the terminal")]
     Unauthorized,
-    /// Any other refusal, with the central's message.
-    #[error("the central refused the request: {0}")]
-    Refused(String),
+    /// Any other refusal: the central's machine code and its message.
+    #[error("the central refused the request: {message}")]
+    Refused { code: ErrorCode, message: String },
+    /// This terminal cannot talk to the central as configured, or could not use its answer (a
+    /// bad URL, an answer that breaks the protocol): nothing was decided at the central.
+    #[error("this terminal could not use the central: {0}")]
+    Invalid(String),
 }
 
 /// The central server, as the engine needs it.

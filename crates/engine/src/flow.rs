@@ -29,7 +29,7 @@ use crate::central::{is_chargeable, Central, CentralError, Claim, ClaimRequest, 
 use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
-use crate::offline::{offline_attempt_number, offline_claim_token, OfflinePolicy};
+use crate::offline::{offline_attempt_number, offline_claim_token, OfflinePolicy, OfflineRefusal};
 
 /// How many ambiguous answers (timeouts, 5xx, "not sent") one interactive run waits through
 /// before it hands the attempt to background recovery and tells the operator so. Small: the
@@ -80,7 +80,7 @@ pub struct ChargeRequest {
 }
 
 /// Progress of a charge, for the UI. One value per durable step, plus waits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Progress {
     Claimed {
@@ -102,6 +102,7 @@ pub enum Progress {
     Waiting {
         attempt_id: AttemptId,
         what: String,
+        #[ts(type = "number")]
         delay_ms: u64,
     },
 }
@@ -136,9 +137,13 @@ pub enum EngineError {
         expected: Money,
         current: Money,
     },
-    /// The central is unreachable and the offline policy does not allow this charge.
-    #[error("{reason}")]
-    Offline { reason: String },
+    /// The central is unreachable and the offline policy does not allow this charge: `refusal`
+    /// names the rule, `detail` why the central could not be reached.
+    #[error("the central server is unreachable ({detail}); {refusal}")]
+    Offline {
+        refusal: OfflineRefusal,
+        detail: String,
+    },
     #[error(
         "order {order} was already charged through intent {intent} by a previous attempt: the \
          central will mark it paid once that result is reconciled; do not charge it again"
@@ -156,8 +161,26 @@ pub enum EngineError {
     Internal(String),
 }
 
+impl EngineError {
+    /// True when this error proves that nothing was charged by the request that returned it: it
+    /// stopped before any gateway request (claim refused, order changed, offline refused), or the
+    /// gateway refused the request itself. A journal or internal error may come after a request
+    /// was sent, so it proves nothing — recovery finishes that attempt.
+    pub fn nothing_charged(&self) -> bool {
+        match self {
+            EngineError::Central(_)
+            | EngineError::NotChargeable { .. }
+            | EngineError::AmountChanged { .. }
+            | EngineError::Offline { .. }
+            | EngineError::PreviousIntentCharged { .. }
+            | EngineError::Gateway(_) => true,
+            EngineError::Journal(_) | EngineError::Internal(_) => false,
+        }
+    }
+}
+
 /// Summary of one recovery pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RecoveryReport {
     /// Attempts looked at.
     pub examined: usize,
@@ -204,10 +227,10 @@ impl Engine {
             gateway,
             central,
             clock,
+            jitter: Arc::new(Jitter::new(config.jitter_seed)),
             config,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             offline_policy: Arc::new(Mutex::new(OfflinePolicy::Block)),
-            jitter: Arc::new(Jitter::new(config.jitter_seed)),
         }
     }
 
@@ -351,27 +374,18 @@ impl Engine {
         detail: &str,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
-        let refuse = |reason: String| EngineError::Offline {
-            reason: format!("the central server is unreachable ({detail}); {reason}"),
+        let refuse = |refusal: OfflineRefusal| EngineError::Offline {
+            refusal,
+            detail: detail.to_string(),
         };
         let policy = self.offline_policy();
         let allowance = match &policy {
-            OfflinePolicy::Block => {
-                return Err(refuse(
-                    "offline charging is blocked: ask a manager to allow it, or wait for the \
-                     central"
-                        .into(),
-                ))
-            }
+            OfflinePolicy::Block => return Err(refuse(OfflineRefusal::NotAllowed)),
             OfflinePolicy::Allow(a) => a.clone(),
         };
         let order = match cached {
             Some(order) if order.id == request.order => order.clone(),
-            _ => {
-                return Err(refuse(
-                    "this order is not in the cached queue, so its amount cannot be checked".into(),
-                ))
-            }
+            _ => return Err(refuse(OfflineRefusal::NotCached)),
         };
         if !is_chargeable(order.status) {
             return Err(EngineError::NotChargeable {

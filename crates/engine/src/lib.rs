@@ -7,21 +7,16 @@
 //! clients), and anything that needs a window.
 
 mod central;
-mod central_http;
 mod clock;
 mod crash;
 mod flow;
 mod ids;
 mod offline;
 mod relay;
-mod secrets;
 
 pub use central::{
     is_chargeable, Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot,
     OrderStatus,
-};
-pub use central_http::{
-    HttpCentral, TerminalToken, CENTRAL_CONNECT_TIMEOUT_MS, CENTRAL_REQUEST_TIMEOUT_MS,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crash::{CrashPoint, CRASH_AT_ENV};
@@ -31,12 +26,8 @@ pub use flow::{
 };
 pub use ids::new_attempt_id;
 pub use offline::{
-    offline_attempt_number, OfflineAllowance, OfflinePolicy, OFFLINE_ATTEMPT_NUMBER_BASE,
-    OFFLINE_CLAIM_TOKEN,
+    offline_attempt_number, OfflineAllowance, OfflinePolicy, OfflineRefusal,
+    OFFLINE_ATTEMPT_NUMBER_BASE, OFFLINE_CLAIM_TOKEN,
 };
 pub use paydesk_journal::OUTBOX_BATCH_ROWS_MAX;
 pub use relay::RelayOutcome;
-pub use secrets::{
-    KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
-    KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
-};

@@ -5,7 +5,7 @@
 //! Deliberately absent: PIN checks (the front end verifies the manager's PIN against the
 //! operators it cached and then hands the engine an allowance naming the manager).
 
-use paydesk_core::{AttemptNumber, ClaimToken, Money, OperatorId, Timestamp};
+use paydesk_core::{AttemptNumber, ClaimToken, Currency, Money, OperatorId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Attempt numbers of offline attempts start here, far above anything the central hands out, so
@@ -42,51 +42,87 @@ pub enum OfflinePolicy {
     Allow(OfflineAllowance),
 }
 
+/// Which rule refused an offline charge. The front ends show the sentence and may branch on the
+/// rule (the UI names it to the operator); nobody parses the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, ts_rs::TS)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum OfflineRefusal {
+    /// No allowance: offline charging is blocked (the default).
+    #[error("offline charging is blocked: ask a manager to allow it, or wait for the central")]
+    NotAllowed,
+    /// The allowance's time limit has passed.
+    #[error(
+        "the offline allowance approved by {approved_by} ended at {until}: ask a manager to renew it"
+    )]
+    Expired {
+        approved_by: OperatorId,
+        until: Timestamp,
+    },
+    /// The allowance's caps are in another currency.
+    #[error("offline charging is allowed in {allowed} only")]
+    WrongCurrency { allowed: Currency },
+    /// Above the per-charge cap.
+    #[error("{amount} is above the offline limit of {per_charge_max} per charge")]
+    PerChargeCap {
+        amount: Money,
+        per_charge_max: Money,
+    },
+    /// This charge would take the shift's offline total above its cap.
+    #[error(
+        "{amount} on top of this shift's {so_far} of offline charges would pass the shift limit \
+         of {per_shift_max}"
+    )]
+    ShiftCap {
+        amount: Money,
+        so_far: Money,
+        per_shift_max: Money,
+    },
+    /// The order is not in the cached queue, so the amount the operator expects cannot be
+    /// checked against anything.
+    #[error("this order is not in the cached queue, so its amount cannot be checked")]
+    NotCached,
+}
+
 impl OfflinePolicy {
     /// Whether an offline charge of `amount` is allowed at `now`, given the offline amounts
-    /// already charged (or possibly charged) in this shift. `Err` says why not, for the operator.
+    /// already charged (or possibly charged) in this shift. `Err` names the rule that refused.
     pub fn check(
         &self,
         amount: Money,
         shift_so_far: Money,
         now: Timestamp,
-    ) -> Result<&OfflineAllowance, String> {
+    ) -> Result<&OfflineAllowance, OfflineRefusal> {
         let allowance = match self {
-            OfflinePolicy::Block => {
-                return Err(
-                    "offline charging is blocked: ask a manager to allow it, or wait for \
-                            the central"
-                        .into(),
-                )
-            }
+            OfflinePolicy::Block => return Err(OfflineRefusal::NotAllowed),
             OfflinePolicy::Allow(a) => a,
         };
         if now >= allowance.until {
-            return Err(format!(
-                "the offline allowance approved by {} ended at {}: ask a manager to renew it",
-                allowance.approved_by, allowance.until
-            ));
+            return Err(OfflineRefusal::Expired {
+                approved_by: allowance.approved_by.clone(),
+                until: allowance.until,
+            });
         }
         if amount.currency() != allowance.per_charge_max.currency() {
-            return Err(format!(
-                "offline charging is allowed in {} only",
-                allowance.per_charge_max.currency()
-            ));
+            return Err(OfflineRefusal::WrongCurrency {
+                allowed: allowance.per_charge_max.currency(),
+            });
         }
         if amount.minor() > allowance.per_charge_max.minor() {
-            return Err(format!(
-                "{amount} is above the offline limit of {} per charge",
-                allowance.per_charge_max
-            ));
+            return Err(OfflineRefusal::PerChargeCap {
+                amount,
+                per_charge_max: allowance.per_charge_max,
+            });
         }
-        let total = shift_so_far
+        // An overflowing total is above any cap.
+        let within_shift = shift_so_far
             .checked_add(amount)
-            .map_err(|e| format!("offline shift total: {e}"))?;
-        if total.minor() > allowance.per_shift_max.minor() {
-            return Err(format!(
-                "{amount} would bring this shift's offline charges to {total}, above the limit of {}",
-                allowance.per_shift_max
-            ));
+            .is_ok_and(|total| total.minor() <= allowance.per_shift_max.minor());
+        if !within_shift {
+            return Err(OfflineRefusal::ShiftCap {
+                amount,
+                so_far: shift_so_far,
+                per_shift_max: allowance.per_shift_max,
+            });
         }
         Ok(allowance)
     }
@@ -127,25 +163,56 @@ mod tests {
         assert!(OfflinePolicy::Block
             .check(eur("1.00"), eur("0.00"), now)
             .unwrap_err()
+            .to_string()
             .contains("blocked"));
         assert!(allow().check(eur("50.00"), eur("50.00"), now).is_ok());
         assert!(allow()
             .check(eur("50.01"), eur("0.00"), now)
             .unwrap_err()
+            .to_string()
             .contains("per charge"));
         assert!(allow()
             .check(eur("20.00"), eur("90.00"), now)
             .unwrap_err()
+            .to_string()
             .contains("shift"));
         assert!(allow()
             .check(eur("1.00"), eur("0.00"), Timestamp::from_unix_ms(10_000))
             .unwrap_err()
+            .to_string()
             .contains("ended"));
         let usd = Money::parse("1.00 USD").unwrap();
         assert!(allow()
             .check(usd, eur("0.00"), now)
             .unwrap_err()
+            .to_string()
             .contains("EUR"));
+    }
+
+    #[test]
+    fn each_refusal_names_its_rule() {
+        let now = Timestamp::from_unix_ms(5_000);
+        let rule = |policy: &OfflinePolicy, amount: &str, so_far: &str, now: Timestamp| {
+            let refusal = policy.check(eur(amount), eur(so_far), now).unwrap_err();
+            serde_json::to_value(&refusal).unwrap()["rule"].clone()
+        };
+        assert_eq!(
+            rule(&OfflinePolicy::Block, "1.00", "0.00", now),
+            "not_allowed"
+        );
+        assert_eq!(rule(&allow(), "50.01", "0.00", now), "per_charge_cap");
+        assert_eq!(rule(&allow(), "20.00", "90.00", now), "shift_cap");
+        let late = Timestamp::from_unix_ms(10_000);
+        assert_eq!(rule(&allow(), "1.00", "0.00", late), "expired");
+        let huge = Money::new(
+            paydesk_core::money::AMOUNT_MINOR_MAX,
+            eur("0.00").currency(),
+        )
+        .unwrap();
+        assert!(matches!(
+            allow().check(eur("1.00"), huge, now),
+            Err(OfflineRefusal::ShiftCap { .. })
+        ));
     }
 
     #[test]

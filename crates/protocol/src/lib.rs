@@ -31,15 +31,100 @@ pub struct ErrorBody {
 /// What went wrong, in a stable machine code and a sentence for people that says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// Present on `claim_held`: who holds the order now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<ClaimHolder>,
 }
 
-/// Where an order stands at the central.
+/// The machine code of an error answer: one enum for the central that sends it and the clients
+/// that branch on it, so neither side matches on message text. Serialized in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Another terminal holds the order (`holder` says who).
+    ClaimHeld,
+    /// The claim token is older than the order's current one (fencing, I5).
+    StaleClaimToken,
+    /// The caller does not hold the claim it names.
+    NotClaimHolder,
+    /// The holder may have sent a charge: report its result instead of releasing.
+    ChargeMayBeInFlight,
+    /// Another intent is registered for the order and not settled.
+    OtherIntentOpen,
+    /// The attempt number is not the claim's.
+    WrongAttemptNumber,
+    /// The order is paid or otherwise not chargeable now.
+    OrderNotChargeable,
+    /// No such order.
+    OrderNotFound,
+    /// No such route or object.
+    NotFound,
+    /// The request is malformed or a value is out of range.
+    InvalidRequest,
+    /// The request conflicts with what is stored (for example an id that is taken).
+    Conflict,
+    /// No valid token.
+    Unauthorized,
+    /// A valid token that may not do this.
+    Forbidden,
+    /// A dependency (the gateway, the database) is unavailable.
+    Unavailable,
+    /// The database pool is exhausted.
+    Busy,
+    /// The request took too long and was rolled back.
+    Timeout,
+    /// The health check could not reach the database.
+    DatabaseUnavailable,
+    /// The body is over the size limit.
+    BodyTooLarge,
+    /// The body is not JSON (or the content type says so).
+    UnsupportedMediaType,
+    /// The route does not take that method.
+    MethodNotAllowed,
+    /// A webhook whose signature does not verify.
+    InvalidSignature,
+    /// A bug or a fault inside the central; the detail is in its log.
+    Internal,
+    /// A code this client does not know (a newer central): treated as a refusal.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ClaimHeld => "claim_held",
+            ErrorCode::StaleClaimToken => "stale_claim_token",
+            ErrorCode::NotClaimHolder => "not_claim_holder",
+            ErrorCode::ChargeMayBeInFlight => "charge_may_be_in_flight",
+            ErrorCode::OtherIntentOpen => "other_intent_open",
+            ErrorCode::WrongAttemptNumber => "wrong_attempt_number",
+            ErrorCode::OrderNotChargeable => "order_not_chargeable",
+            ErrorCode::OrderNotFound => "order_not_found",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where an order stands at the central.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Unpaid,
@@ -69,6 +154,17 @@ impl OrderStatus {
             "needs_review" => OrderStatus::NeedsReview,
             _ => return None,
         })
+    }
+
+    /// Whether a terminal may claim the order: unpaid, or its last attempt was declined or needed
+    /// the customer's action (a new attempt may follow once the customer has been in touch).
+    /// Paid orders and orders under review are not. The one copy of the rule: the engine checks
+    /// it before a claim and the UI's queue offers "Charge" by it.
+    pub fn is_chargeable(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Unpaid | OrderStatus::Failed | OrderStatus::NeedsAction
+        )
     }
 }
 
@@ -101,7 +197,7 @@ pub struct ImportOrdersResponse {
 }
 
 /// Who holds an order's processing flag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ClaimHolder {
     pub operator_id: OperatorId,
     pub terminal_id: TerminalId,
@@ -110,7 +206,7 @@ pub struct ClaimHolder {
 }
 
 /// An order as the central knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Order {
     pub order_id: OrderId,
     pub amount: Money,
@@ -123,6 +219,7 @@ pub struct Order {
     /// The gateway intent whose success paid the order.
     pub paid_intent_id: Option<GatewayIntentId>,
     /// Sum refunded according to the gateway's webhooks, in minor units.
+    #[ts(type = "number")]
     pub refunded_minor: i64,
     pub disputed: bool,
     pub created_at: Timestamp,
@@ -361,7 +458,7 @@ pub struct ResultBatchResponse {
 }
 
 /// A person's role at the terminals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Operator,
@@ -479,6 +576,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_unpaid_declined_and_needs_action_orders_are_chargeable() {
+        let chargeable: Vec<&str> = [
+            OrderStatus::Unpaid,
+            OrderStatus::Paid,
+            OrderStatus::Failed,
+            OrderStatus::NeedsAction,
+            OrderStatus::NeedsReview,
+        ]
+        .into_iter()
+        .filter(|s| s.is_chargeable())
+        .map(OrderStatus::as_str)
+        .collect();
+        assert_eq!(chargeable, ["unpaid", "failed", "needs_action"]);
+    }
+
+    #[test]
     fn requests_refuse_unknown_fields() {
         let err = serde_json::from_str::<ClaimRequest>(r#"{"operator_id":"op1","x":1}"#)
             .unwrap_err()
@@ -508,6 +621,44 @@ mod tests {
             r#"{"minor":99999999999999999999,"currency":"EUR"}"#
         ))
         .is_err());
+    }
+
+    #[test]
+    fn error_codes_serialize_as_their_wire_names_and_unknown_ones_are_kept_apart() {
+        use ErrorCode as C;
+        let all = [
+            C::ClaimHeld,
+            C::StaleClaimToken,
+            C::NotClaimHolder,
+            C::ChargeMayBeInFlight,
+            C::OtherIntentOpen,
+            C::WrongAttemptNumber,
+            C::OrderNotChargeable,
+            C::OrderNotFound,
+            C::NotFound,
+            C::InvalidRequest,
+            C::Conflict,
+            C::Unauthorized,
+            C::Forbidden,
+            C::Unavailable,
+            C::Busy,
+            C::Timeout,
+            C::DatabaseUnavailable,
+            C::BodyTooLarge,
+            C::UnsupportedMediaType,
+            C::MethodNotAllowed,
+            C::InvalidSignature,
+            C::Internal,
+        ];
+        for code in all {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&wire).unwrap(), code);
+        }
+        assert_eq!(
+            serde_json::from_str::<ErrorCode>("\"a_code_from_a_newer_central\"").unwrap(),
+            C::Unknown
+        );
     }
 
     #[test]

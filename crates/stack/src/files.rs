@@ -1,6 +1,6 @@
 //! The stack's small files in the data directory: `terminal.json` (this installation's terminal
-//! id, kept across restarts) and `stack.json` (the URLs of the running stack, so the command line
-//! finds it without flags).
+//! id, kept across restarts) and `stack.json` (the URLs of the running stack, so a terminal finds
+//! it without flags; its type and reader are the terminal crate's, which reads it).
 //!
 //! Deliberately absent: secrets. Neither file ever holds a token or a key; both are plain JSON a
 //! person may read.
@@ -8,28 +8,12 @@
 use std::path::Path;
 
 use paydesk_core::TerminalId;
+use paydesk_terminal::{read_stack_file, StackFile, STACK_FILE};
 use serde::{Deserialize, Serialize};
-
-/// Written while a stack runs, removed when it stops.
-pub const STACK_FILE: &str = "stack.json";
-
-/// Where a running embedded stack can be reached, and which terminal it provisioned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackFile {
-    pub central_url: String,
-    pub gateway_url: String,
-    pub terminal_id: TerminalId,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TerminalFile {
     terminal_id: TerminalId,
-}
-
-/// The running stack's description in `data_dir`, if one is there and readable.
-pub fn read_stack_file(data_dir: &Path) -> Option<StackFile> {
-    let bytes = std::fs::read(data_dir.join(STACK_FILE)).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 pub(crate) fn write_stack_file(data_dir: &Path, file: &StackFile) -> Result<(), String> {

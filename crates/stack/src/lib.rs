@@ -2,34 +2,31 @@
 //! SQLite file and the sandbox gateway, both in this process on loopback, seeded with the demo
 //! orders and operators, with this terminal provisioned (its token in the OS keyring).
 //!
-//! The desktop app and the `paydesk stack` command start the same set through [`start`]; both
-//! build their engine through [`build_engine`]. Deliberately absent: charging (the engine does
-//! that), a window, and any plaintext secret on disk — the data directory holds the central's
-//! database, the terminal's id and the URLs of a running stack, never a token or a key.
+//! The desktop app and the `paydesk stack` command start the same set through [`start`]; a
+//! terminal then opens over it through [`Stack::connection`] and `paydesk_terminal::Terminal`.
+//! Deliberately absent: charging and every other terminal service (`paydesk-terminal`), a
+//! window, and any plaintext secret on disk — the data directory holds the central's database, the
+//! terminal's id and the URLs of a running stack, never a token or a key.
 
-mod engine;
 mod files;
-mod terminal_data;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use paydesk_central::{auth, demo, gateway_lookup::GatewayLookup, Store};
 use paydesk_core::{OperatorId, TerminalId, Timestamp};
-use paydesk_engine::{
-    Clock, Engine, HttpCentral, Secret, SecretError, SecretStore, SystemClock, GATEWAY_API_KEY,
-    TERMINAL_TOKEN,
-};
+use paydesk_engine::{Clock, SystemClock};
 use paydesk_gateway::{ApiKey, StripeConfig, StripeGateway};
 use paydesk_protocol::Role;
-
-pub use engine::{build_engine, central_client, EngineSettings};
-pub use files::{read_stack_file, StackFile, STACK_FILE};
-pub use terminal_data::{
-    block_offline, cached_order, check_pin, fetch_queue, grant_offline, offline_policy, GrantError,
-    Queue, QueueError, SignInError, SignedIn, OFFLINE_ALLOWANCE_MS_MAX, OFFLINE_POLICY_FILE,
-    OPERATORS_CACHE_FILE, QUEUE_CACHE_FILE,
+use paydesk_terminal::{
+    Connection, HttpCentral, OpenError, Secret, SecretError, SecretStore, StackFile, Terminal,
+    GATEWAY_API_KEY, TERMINAL_TOKEN,
 };
+
+/// Waits for Ctrl-C or SIGTERM: the same wait the central's own server uses, for `paydesk stack`.
+pub use paydesk_central::server::shutdown_signal;
+/// The terminal's journal file name in the data directory (the terminal crate's default).
+pub use paydesk_terminal::JOURNAL_FILE;
 
 /// The sandbox's API key: a fixed test-mode key (the sandbox moves no real money), kept in the
 /// secret store like a real key so the engine reads it the same way.
@@ -43,8 +40,6 @@ pub const DEMO_MANAGER_PIN: &str = "9999";
 
 /// The central's database file in the data directory.
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
-/// The terminal's journal, where the front ends put it by default.
-pub const JOURNAL_FILE: &str = "journal.sqlite";
 /// The terminal id of this installation (not a secret), kept across restarts.
 const TERMINAL_FILE: &str = "terminal.json";
 /// Provisioned terminal ids are this prefix and eight random hex digits.
@@ -69,8 +64,6 @@ pub enum StackError {
     Central(String),
     #[error("the sandbox gateway: {0}")]
     Sandbox(String),
-    #[error("{0}")]
-    Journal(#[from] paydesk_journal::JournalError),
     #[error("the gateway configuration: {0}")]
     Gateway(String),
 }
@@ -199,26 +192,28 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
 }
 
 impl Stack {
-    /// What [`build_engine`] needs to run this terminal against this stack with `journal`.
-    pub fn engine_settings(&self, journal: &Path) -> EngineSettings {
-        EngineSettings {
+    /// How this terminal reaches this stack, with its journal at `journal` and its caches in the
+    /// stack's data directory.
+    pub fn connection(&self, journal: &Path) -> Connection {
+        Connection {
             central_url: self.central_url.clone(),
             gateway_url: self.gateway_url.clone(),
             terminal: self.terminal.clone(),
             terminal_token: self.terminal_token.clone(),
             gateway_key: self.gateway_key.clone(),
+            data_dir: self.data_dir.clone(),
             journal: journal.to_path_buf(),
         }
     }
 
-    /// An engine for this terminal against this stack (opens, and locks, `journal`).
-    pub fn engine(&self, journal: &Path) -> Result<Engine, StackError> {
-        build_engine(self.engine_settings(journal))
+    /// This terminal against this stack (opens, and locks, `journal`).
+    pub async fn terminal(&self, journal: &Path) -> Result<Terminal, OpenError> {
+        Terminal::open(self.connection(journal)).await
     }
 
     /// An HTTP client of the central with this terminal's token (the queue, the operators).
-    pub fn central_client(&self) -> Result<HttpCentral, StackError> {
-        central_client(&self.central_url, &self.terminal_token)
+    pub fn central_client(&self) -> Result<HttpCentral, OpenError> {
+        paydesk_terminal::central_client(&self.central_url, &self.terminal_token)
     }
 
     /// The central's store, for tools and tests that set up data directly.

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use paydesk_core::{AttemptState, Money, OperatorId, OrderId};
-use paydesk_engine::{
-    ChargeRequest, MemorySecretStore, Progress, RelayOutcome, Secret, SecretStore, GATEWAY_API_KEY,
-    TERMINAL_TOKEN,
-};
+use paydesk_engine::{ChargeRequest, Progress, RelayOutcome};
 use paydesk_protocol::{OrderDetail, OrderPage, OrderStatus};
 use paydesk_stack::{
-    read_stack_file, start, StackConfig, StackError, DEMO_GATEWAY_KEY, DEMO_OPERATOR, JOURNAL_FILE,
+    start, StackConfig, StackError, DEMO_GATEWAY_KEY, DEMO_OPERATOR, JOURNAL_FILE,
+};
+use paydesk_terminal::{
+    read_stack_file, MemorySecretStore, Secret, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN,
 };
 
 fn quiet(_: Progress) {}
@@ -52,7 +52,11 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         assert!(!text.contains(DEMO_GATEWAY_KEY));
     }
 
-    let engine = stack.engine(&dir.path().join(JOURNAL_FILE)).unwrap();
+    let terminal = stack
+        .terminal(&dir.path().join(JOURNAL_FILE))
+        .await
+        .unwrap();
+    let engine = terminal.engine();
     let report = engine
         .charge(
             &ChargeRequest {
@@ -73,8 +77,8 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         order(&stack, "demo-1001").await.order.status,
         OrderStatus::Paid
     );
-    let terminal = stack.terminal.clone();
-    drop(engine);
+    let terminal_id = stack.terminal.clone();
+    drop(terminal);
     stack.shutdown().await;
     assert!(
         read_stack_file(dir.path()).is_none(),
@@ -82,7 +86,7 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
     );
 
     let again = start(config).await.unwrap();
-    assert_eq!(again.terminal, terminal);
+    assert_eq!(again.terminal, terminal_id);
     assert!(!again.newly_provisioned);
     assert_eq!(
         order(&again, "demo-1001").await.order.status,
@@ -96,10 +100,13 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         .unwrap();
     assert_eq!(queue.orders.len(), 19, "seeding again adds nothing");
     // The journal of the first run is still there and still intact.
-    let engine = again.engine(&dir.path().join(JOURNAL_FILE)).unwrap();
-    let verify = engine.with_journal(|j| j.verify()).await.unwrap();
+    let terminal = again
+        .terminal(&dir.path().join(JOURNAL_FILE))
+        .await
+        .unwrap();
+    let verify = terminal.journal_health().await.unwrap().verify;
     assert!(verify.is_intact());
-    drop(engine);
+    drop(terminal);
     again.shutdown().await;
 }
 

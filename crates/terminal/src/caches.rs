@@ -1,7 +1,8 @@
 //! What a terminal keeps so operators can keep working while the central is down: the unpaid
-//! queue and the operator list (ids, roles, argon2 PIN hashes) as the central last sent them, and
-//! the PIN check against that list. The files and their format are the command line's
-//! (`queue.json`, `operators.json` in the data directory), so both front ends share one cache.
+//! queue and the operator list (ids, roles, argon2 PIN hashes) as the central last sent them, the
+//! PIN check against that list, and the manager's offline allowance. The files live in the data
+//! directory (`queue.json`, `operators.json`, `offline-policy.json`), so both front ends share one
+//! set.
 //!
 //! Deliberately absent: a PIN anywhere but in memory, and a session — the front ends decide who
 //! stays signed in.
@@ -9,10 +10,12 @@
 use std::path::Path;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use paydesk_core::{CustomerId, Money, OperatorId, OrderId, PaymentMethodId, Timestamp};
-use paydesk_engine::{CentralError, HttpCentral, OfflineAllowance, OfflinePolicy, OrderSnapshot};
+use paydesk_core::{CustomerId, Money, OperatorId, OrderId, PaymentMethodId, Pin, Timestamp};
+use paydesk_engine::{CentralError, OfflineAllowance, OfflinePolicy, OrderSnapshot};
 use paydesk_protocol::{OperatorList, Order, OrderPage, Role, PAGE_ROWS_MAX};
 use serde::{Deserialize, Serialize};
+
+use crate::central_http::HttpCentral;
 
 /// The queue cached for offline work.
 pub const QUEUE_CACHE_FILE: &str = "queue.json";
@@ -125,9 +128,6 @@ pub struct SignedIn {
 /// Why a sign-in did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Not a PIN at all (the message says what one looks like).
-    #[error("{0}")]
-    BadPin(String),
     /// One answer for an unknown operator and a wrong PIN, so it reveals neither.
     #[error("unknown operator or wrong PIN")]
     Refused,
@@ -148,10 +148,9 @@ pub async fn check_pin(
     client: &HttpCentral,
     data_dir: &Path,
     operator: &OperatorId,
-    pin: String,
+    pin: Pin,
     now: Timestamp,
 ) -> Result<SignedIn, SignInError> {
-    paydesk_central::auth::check_pin(&pin).map_err(SignInError::BadPin)?;
     let cache = data_dir.join(OPERATORS_CACHE_FILE);
     let (list, offline) = match client.get_json::<OperatorList>("/v1/operators").await {
         Ok(list) => {
@@ -183,7 +182,7 @@ pub async fn check_pin(
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
-                    .verify_password(pin.as_bytes(), &parsed)
+                    .verify_password(pin.expose().as_bytes(), &parsed)
                     .is_ok()
             })
             .unwrap_or(false)
@@ -239,7 +238,7 @@ pub async fn grant_offline(
     client: &HttpCentral,
     data_dir: &Path,
     manager: &OperatorId,
-    pin: String,
+    pin: Pin,
     per_charge_max: Money,
     per_shift_max: Money,
     duration_ms: i64,

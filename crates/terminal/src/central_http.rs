@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::central::{Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot};
+use paydesk_engine::{Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot};
 
 /// A request to the central that takes longer than this is treated as unreachable: the claim is
 /// the operator's first wait, and an answer slower than this means the central is in trouble.
@@ -70,13 +70,13 @@ impl HttpCentral {
     pub fn new(base_url: &str, token: TerminalToken) -> Result<HttpCentral, CentralError> {
         let base_url = base_url.trim_end_matches('/').to_string();
         reqwest::Url::parse(&base_url)
-            .map_err(|e| CentralError::Refused(format!("central URL {base_url:?}: {e}")))?;
+            .map_err(|e| CentralError::Invalid(format!("central URL {base_url:?}: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(CENTRAL_REQUEST_TIMEOUT_MS))
             .connect_timeout(Duration::from_millis(CENTRAL_CONNECT_TIMEOUT_MS))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| CentralError::Refused(format!("HTTP client: {e}")))?;
+            .map_err(|e| CentralError::Invalid(format!("HTTP client: {e}")))?;
         Ok(HttpCentral {
             http,
             base_url,
@@ -137,24 +137,30 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Cen
     let detail = serde_json::from_slice::<proto::ErrorBody>(&body)
         .map(|b| b.error)
         .unwrap_or_else(|_| proto::ErrorDetail {
-            code: "unknown".into(),
+            code: proto::ErrorCode::Unknown,
             message: format!("HTTP {status}"),
             holder: None,
         });
-    Err(match (status, detail.code.as_str()) {
-        (_, "claim_held") => match detail.holder {
+    use proto::ErrorCode as Code;
+    Err(match (status, detail.code) {
+        (_, Code::ClaimHeld) => match detail.holder {
             Some(holder) => CentralError::HeldBy {
                 operator: holder.operator_id,
                 terminal: holder.terminal_id,
                 since: holder.since,
             },
-            None => CentralError::Refused(detail.message),
+            None => CentralError::Refused {
+                code: detail.code,
+                message: detail.message,
+            },
         },
-        (_, "stale_claim_token") | (_, "not_claim_holder") => CentralError::StaleClaim,
-        (_, "order_not_chargeable") => CentralError::NotChargeable(detail.message),
-        (_, "order_not_found") => CentralError::Refused(detail.message),
+        (_, Code::StaleClaimToken | Code::NotClaimHolder) => CentralError::StaleClaim,
+        (_, Code::OrderNotChargeable) => CentralError::NotChargeable(detail.message),
         (StatusCode::UNAUTHORIZED, _) | (StatusCode::FORBIDDEN, _) => CentralError::Unauthorized,
-        _ => CentralError::Refused(detail.message),
+        (_, code) => CentralError::Refused {
+            code,
+            message: detail.message,
+        },
     })
 }
 
@@ -166,7 +172,7 @@ fn outcome_of(state: AttemptState) -> Result<proto::ResultOutcome, CentralError>
         AttemptState::Canceled => proto::ResultOutcome::Canceled,
         AttemptState::NeedsReview => proto::ResultOutcome::NeedsReview,
         other => {
-            return Err(CentralError::Refused(format!(
+            return Err(CentralError::Invalid(format!(
                 "an outbox result in state {other} is not final (a journal bug)"
             )))
         }
@@ -190,20 +196,21 @@ impl Central for HttpCentral {
             )
             .await
             .map_err(|e| match e {
-                CentralError::Refused(m) if m.contains("not found") => {
-                    CentralError::UnknownOrder(request.order.clone())
-                }
+                CentralError::Refused {
+                    code: proto::ErrorCode::OrderNotFound,
+                    ..
+                } => CentralError::UnknownOrder(request.order.clone()),
                 other => other,
             })?;
         let customer = match claim.order.customer_id.as_str() {
             "" => None,
             id => Some(CustomerId::new(id).map_err(|e| {
-                CentralError::Refused(format!("the order's customer id is not usable: {e}"))
+                CentralError::Invalid(format!("the order's customer id is not usable: {e}"))
             })?),
         };
         let payment_method =
             PaymentMethodId::new(claim.order.payment_method_id.as_str()).map_err(|e| {
-                CentralError::Refused(format!("the order's payment method is not usable: {e}"))
+                CentralError::Invalid(format!("the order's payment method is not usable: {e}"))
             })?;
         Ok(Claim {
             token: claim.claim_token,
@@ -289,7 +296,7 @@ impl Central for HttpCentral {
                 .iter()
                 .find(|i| i.attempt_id == r.attempt_id)
                 .ok_or_else(|| {
-                    CentralError::Refused(format!("no receipt for attempt {}", r.attempt_id))
+                    CentralError::Invalid(format!("no receipt for attempt {}", r.attempt_id))
                 })?;
             let reason = receipt.reason.clone().unwrap_or_default();
             statuses.push(match receipt.status {

@@ -1,23 +1,25 @@
-//! Building an [`Engine`] from URLs, a terminal id, its secrets and a journal path: the one place
-//! the desktop app and the command line wire the engine to the real central (HTTP) and the real
-//! gateway (the Stripe connector, against Stripe or the sandbox).
+//! Opening a terminal: from resolved settings (URLs, the terminal id, its two secrets, the data
+//! directory and the journal) to the central's HTTP client, the Stripe connector and an engine over
+//! the journal — the one place both front ends wire them.
 //!
-//! Deliberately absent: where the settings come from (flags, the keyring, a running stack — the
-//! caller decides) and any policy of its own.
+//! Deliberately absent: where the settings come from (`settings.rs`, or a running embedded stack)
+//! and any policy of its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use paydesk_core::TerminalId;
-use paydesk_engine::{Engine, EngineConfig, HttpCentral, Secret, SystemClock, TerminalToken};
+use paydesk_engine::{Engine, EngineConfig, SystemClock};
 use paydesk_gateway::{ApiKey, StripeConfig, StripeGateway};
-use paydesk_journal::Journal;
+use paydesk_journal::{Journal, JournalError};
 
-use crate::StackError;
+use crate::central_http::{HttpCentral, TerminalToken};
+use crate::secrets::Secret;
+use crate::settings::{SecretKind, SecretLoadError, SettingsError, TerminalSettings};
 
-/// Everything an engine for one terminal needs.
+/// Everything a terminal needs, resolved and checked.
 #[derive(Debug, Clone)]
-pub struct EngineSettings {
+pub struct Connection {
     /// The central's base URL.
     pub central_url: String,
     /// The gateway's base URL (`https://api.stripe.com` or the sandbox).
@@ -25,30 +27,97 @@ pub struct EngineSettings {
     pub terminal: TerminalId,
     pub terminal_token: Secret,
     pub gateway_key: Secret,
-    /// The journal file; opened (and locked for this process) by [`build_engine`].
+    /// Caches and the offline allowance live here; created if missing.
+    pub data_dir: PathBuf,
+    /// The journal file; opened (and locked for this process) by [`crate::Terminal::open`].
     pub journal: PathBuf,
 }
 
-/// Opens the journal and wires the engine. Opening the journal blocks briefly (SQLite, an
-/// integrity check, a file lock): call it from a blocking context or at start-up.
-pub fn build_engine(settings: EngineSettings) -> Result<Engine, StackError> {
-    let key = ApiKey::new(settings.gateway_key.expose())
-        .map_err(|e| StackError::Gateway(e.to_string()))?;
-    let gateway = StripeGateway::new(key, StripeConfig::with_base_url(settings.gateway_url))
-        .map_err(|e| StackError::Gateway(e.to_string()))?;
-    let central = central_client(&settings.central_url, &settings.terminal_token)?;
-    let journal = Journal::open(&settings.journal)?;
+/// Why the settings did not resolve to a [`Connection`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0}")]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Secret(#[from] SecretLoadError),
+}
+
+/// Why a terminal could not be opened. Messages never carry a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the data directory {path}: {detail}")]
+    DataDir { path: PathBuf, detail: String },
+    /// The gateway key or URL is not usable (nothing was sent).
+    #[error("the gateway configuration: {0}")]
+    Gateway(String),
+    /// The central's URL is not usable.
+    #[error("the central's configuration: {0}")]
+    Central(String),
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl TerminalSettings {
+    /// Resolves every setting against a running stack's `stack.json` in the data directory (if
+    /// any), and reads the two secrets. `default_data_dir` is the front end's default place.
+    pub async fn connect(
+        &self,
+        default_data_dir: Option<PathBuf>,
+    ) -> Result<Connection, ConnectError> {
+        let data_dir = self.data_dir_or(default_data_dir)?;
+        let stack = crate::settings::read_stack_file(&data_dir);
+        Ok(Connection {
+            central_url: self.require_central_url(stack.as_ref())?,
+            gateway_url: self.gateway_url(stack.as_ref())?,
+            terminal: self.terminal(stack.as_ref())?,
+            terminal_token: self.secret(SecretKind::TerminalToken).await?,
+            gateway_key: self.secret(SecretKind::GatewayKey).await?,
+            journal: self.journal_path(&data_dir),
+            data_dir,
+        })
+    }
+}
+
+/// The central's HTTP client with this terminal's token.
+pub fn central_client(central_url: &str, token: &Secret) -> Result<HttpCentral, OpenError> {
+    HttpCentral::new(central_url, TerminalToken::new(token.expose()))
+        .map_err(|e| OpenError::Central(e.to_string()))
+}
+
+/// Creates the data directory and the journal's folder.
+pub(crate) fn create_dirs(data_dir: &Path, journal: &Path) -> Result<(), OpenError> {
+    let dirs = [Some(data_dir), journal.parent()];
+    for dir in dirs.into_iter().flatten() {
+        if dir.as_os_str().is_empty() {
+            continue;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| OpenError::DataDir {
+            path: dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Opens the journal and wires the engine. Blocks briefly (SQLite, an integrity check, a file
+/// lock): call it from a blocking thread.
+pub(crate) fn build_engine(connection: &Connection) -> Result<Engine, OpenError> {
+    let key = ApiKey::new(connection.gateway_key.expose())
+        .map_err(|e| OpenError::Gateway(e.to_string()))?;
+    let gateway = StripeGateway::new(
+        key,
+        StripeConfig::with_base_url(connection.gateway_url.clone()),
+    )
+    .map_err(|e| OpenError::Gateway(e.to_string()))?;
+    let central = central_client(&connection.central_url, &connection.terminal_token)?;
+    let journal = Journal::open(&connection.journal)?;
     Ok(Engine::new(
         journal,
         Arc::new(gateway),
         Arc::new(central),
         Arc::new(SystemClock),
-        EngineConfig::new(settings.terminal),
+        EngineConfig::new(connection.terminal.clone()),
     ))
-}
-
-/// The central's HTTP client with this terminal's token.
-pub fn central_client(central_url: &str, token: &Secret) -> Result<HttpCentral, StackError> {
-    HttpCentral::new(central_url, TerminalToken::new(token.expose()))
-        .map_err(|e| StackError::Central(e.to_string()))
 }

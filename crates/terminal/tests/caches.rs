@@ -4,13 +4,20 @@
 
 use std::sync::Arc;
 
-use paydesk_core::{OperatorId, Timestamp};
-use paydesk_engine::{Clock as _, MemorySecretStore, SystemClock};
+use paydesk_core::{OperatorId, Pin, Timestamp};
+use paydesk_engine::{Clock as _, SystemClock};
 use paydesk_protocol::Role;
 use paydesk_stack::{
-    check_pin, fetch_queue, start, QueueError, SignInError, StackConfig, DEMO_MANAGER,
-    DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN, OPERATORS_CACHE_FILE, QUEUE_CACHE_FILE,
+    start, StackConfig, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
 };
+use paydesk_terminal::{
+    check_pin, fetch_queue, MemorySecretStore, QueueError, SignInError, OPERATORS_CACHE_FILE,
+    QUEUE_CACHE_FILE,
+};
+
+fn pin(s: &str) -> Pin {
+    Pin::parse(s).unwrap()
+}
 
 fn id(s: &str) -> OperatorId {
     OperatorId::new(s).unwrap()
@@ -43,21 +50,15 @@ async fn the_queue_and_sign_in_keep_working_from_the_cache_while_the_central_is_
         &client,
         data,
         &id(DEMO_OPERATOR),
-        DEMO_OPERATOR_PIN.into(),
+        pin(DEMO_OPERATOR_PIN),
         now,
     )
     .await
     .unwrap();
     assert_eq!((operator.role, operator.offline), (Role::Operator, false));
-    let manager = check_pin(
-        &client,
-        data,
-        &id(DEMO_MANAGER),
-        DEMO_MANAGER_PIN.into(),
-        now,
-    )
-    .await
-    .unwrap();
+    let manager = check_pin(&client, data, &id(DEMO_MANAGER), pin(DEMO_MANAGER_PIN), now)
+        .await
+        .unwrap();
     assert_eq!(manager.role, Role::Manager);
     #[cfg(unix)]
     {
@@ -68,12 +69,13 @@ async fn the_queue_and_sign_in_keep_working_from_the_cache_while_the_central_is_
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the PIN hashes are for this user only");
     }
-    for (who, pin) in [(DEMO_OPERATOR, "0000"), ("nobody", DEMO_OPERATOR_PIN)] {
-        let refused = check_pin(&client, data, &id(who), pin.into(), now).await;
+    for (who, typed) in [(DEMO_OPERATOR, "0000"), ("nobody", DEMO_OPERATOR_PIN)] {
+        let refused = check_pin(&client, data, &id(who), pin(typed), now).await;
         assert!(matches!(refused, Err(SignInError::Refused)), "{refused:?}");
     }
-    let bad = check_pin(&client, data, &id(DEMO_OPERATOR), "12a4".into(), now).await;
-    assert!(matches!(bad, Err(SignInError::BadPin(_))), "{bad:?}");
+    // A malformed PIN never reaches the check: it is not a `Pin`.
+    let bad = Pin::parse("12a4");
+    assert!(bad.is_err(), "{bad:?}");
 
     // The central goes away: the cached copies, marked offline.
     stack.shutdown().await;
@@ -86,13 +88,13 @@ async fn the_queue_and_sign_in_keep_working_from_the_cache_while_the_central_is_
         &client,
         data,
         &id(DEMO_OPERATOR),
-        DEMO_OPERATOR_PIN.into(),
+        pin(DEMO_OPERATOR_PIN),
         later,
     )
     .await
     .unwrap();
     assert!(offline.offline);
-    let refused = check_pin(&client, data, &id(DEMO_OPERATOR), "0000".into(), later).await;
+    let refused = check_pin(&client, data, &id(DEMO_OPERATOR), pin("0000"), later).await;
     assert!(matches!(refused, Err(SignInError::Refused)), "{refused:?}");
 
     // A terminal that never saw the central has nothing to fall back on, and says so.
@@ -106,7 +108,7 @@ async fn the_queue_and_sign_in_keep_working_from_the_cache_while_the_central_is_
         &client,
         empty.path(),
         &id(DEMO_OPERATOR),
-        DEMO_OPERATOR_PIN.into(),
+        pin(DEMO_OPERATOR_PIN),
         later,
     )
     .await;

@@ -1,4 +1,4 @@
-//! The engine against the real central server over HTTP (embedded default: SQLite in a temporary
+//! The engine and the terminal's HTTP client against the real central server over HTTP (embedded default: SQLite in a temporary
 //! file) and the sandbox gateway: the charge, the claim conflict as an operator sees it, the
 //! fencing of a stale claim, and exactly-once delivery of results.
 
@@ -8,11 +8,12 @@ use paydesk_central::{auth, store::Store, Config};
 use paydesk_core::{AttemptState, GatewayIntentId, Money, OperatorId, OrderId, TerminalId};
 use paydesk_engine::{
     Central, CentralError, ChargeRequest, ClaimRequest, DeliveryStatus, Engine, EngineConfig,
-    EngineError, HttpCentral, Progress, RelayOutcome, SystemClock, TerminalToken,
+    EngineError, Progress, RelayOutcome, SystemClock,
 };
 use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
 use paydesk_journal::{Journal, ResultMessage};
 use paydesk_protocol::{ImportOrder, OrderDetail, OrderStatus, Role};
+use paydesk_terminal::{HttpCentral, TerminalToken};
 
 struct Stack {
     central: paydesk_central::RunningCentral,

@@ -1,5 +1,5 @@
 //! API tests: the central over HTTP on 127.0.0.1:0, each test against a fresh SQLite file and a
-//! fresh PostgreSQL database.
+//! fresh PostgreSQL database; and the schema the two backends' migrations produce, compared.
 
 mod helpers;
 
@@ -10,5 +10,6 @@ mod openapi;
 mod orders;
 mod results;
 mod sandbox;
+mod schema;
 mod sweeper;
 mod webhooks;

@@ -1,0 +1,40 @@
+//! Paydesk's terminal: everything a terminal does, written once for both front ends (the `paydesk`
+//! command line and the desktop shell). Settings from flags, environment and the data directory
+//! (`settings.rs`); the two secrets from the OS keyring (`secrets.rs`); the central's HTTP client
+//! (`central_http.rs`); the offline caches, the PIN check and the manager's offline allowance
+//! (`caches.rs`); and [`Terminal`], which opens the journal and the engine and charges, recovers,
+//! drains the outbox and reports the journal's health (`terminal.rs`, `open.rs`).
+//!
+//! Deliberately absent: wording and exit codes (each front end renders for its people), the
+//! charge protocol (the engine and the core), SQL (the journal), a window, and the embedded
+//! central and sandbox (`paydesk-stack`).
+
+mod caches;
+mod central_http;
+mod open;
+mod secrets;
+mod settings;
+mod terminal;
+
+pub use caches::{
+    block_offline, cached_order, check_pin, fetch_queue, grant_offline, offline_policy, GrantError,
+    Queue, QueueError, SignInError, SignedIn, OFFLINE_ALLOWANCE_MS_MAX, OFFLINE_POLICY_FILE,
+    OPERATORS_CACHE_FILE, QUEUE_CACHE_FILE,
+};
+pub use central_http::{
+    HttpCentral, TerminalToken, CENTRAL_CONNECT_TIMEOUT_MS, CENTRAL_REQUEST_TIMEOUT_MS,
+};
+pub use open::{central_client, ConnectError, Connection, OpenError};
+pub use secrets::{
+    KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
+    KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
+};
+pub use settings::{
+    read_stack_file, SecretKind, SecretLoadError, SettingsError, StackFile, TerminalSettings,
+    CENTRAL_URL_ENV, DATA_DIR_ENV, GATEWAY_KEY_ENV, GATEWAY_URL_DEFAULT, GATEWAY_URL_ENV,
+    JOURNAL_ENV, JOURNAL_FILE, KEYRING_SERVICE_ENV, STACK_FILE, TERMINAL_ENV, TERMINAL_TOKEN_ENV,
+};
+pub use terminal::{
+    ChargeError, DrainReport, DrainWait, JournalHealth, RecoveryTurn, Terminal, DRAIN_ROUNDS_MAX,
+    HEALTH_PROBE_MS_MAX, VERIFY_REUSE_MS_MAX,
+};

@@ -1,0 +1,380 @@
+//! Where a terminal's settings come from, in one place for both front ends: the environment
+//! variables and their names, the data directory and the journal in it, the `stack.json` of a
+//! running embedded stack, the default gateway, and the two secrets (the OS keyring, or an
+//! environment override for automation).
+//!
+//! The command line lets clap fill [`TerminalSettings`] from flags and the same variables; the
+//! desktop reads them with [`TerminalSettings::from_env`]. Deliberately absent: any secret in a
+//! file or on a command line, and guessing — a missing setting is an error that says how to
+//! supply it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use paydesk_core::TerminalId;
+use paydesk_gateway::ApiKey;
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::{
+    KeyringSecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY, KEYRING_SERVICE_DEFAULT,
+    TERMINAL_TOKEN,
+};
+
+/// The data directory: journal, offline caches, the embedded stack's files.
+pub const DATA_DIR_ENV: &str = "PAYDESK_DATA_DIR";
+/// The journal file; default: [`JOURNAL_FILE`] in the data directory.
+pub const JOURNAL_ENV: &str = "PAYDESK_JOURNAL";
+/// The central server's URL; unset means the embedded default.
+pub const CENTRAL_URL_ENV: &str = "PAYDESK_CENTRAL_URL";
+/// The gateway's URL; default: the embedded stack's sandbox, else [`GATEWAY_URL_DEFAULT`].
+pub const GATEWAY_URL_ENV: &str = "PAYDESK_GATEWAY_URL";
+/// This terminal's id at the central.
+pub const TERMINAL_ENV: &str = "PAYDESK_TERMINAL";
+/// The OS keyring service the secrets live under.
+pub const KEYRING_SERVICE_ENV: &str = "PAYDESK_KEYRING_SERVICE";
+/// Automation-only override of the terminal token (the keyring is the norm).
+pub const TERMINAL_TOKEN_ENV: &str = "PAYDESK_TERMINAL_TOKEN";
+/// Automation-only override of the gateway key.
+pub const GATEWAY_KEY_ENV: &str = "PAYDESK_GATEWAY_KEY";
+
+/// The gateway used when none is configured: the real Stripe API.
+pub const GATEWAY_URL_DEFAULT: &str = paydesk_gateway::stripe::STRIPE_API_BASE;
+/// The terminal's journal in the data directory.
+pub const JOURNAL_FILE: &str = "journal.sqlite";
+/// Written by a running embedded stack in its data directory, removed when it stops.
+pub const STACK_FILE: &str = "stack.json";
+
+/// Where a running embedded stack can be reached, and which terminal it provisioned. Written by
+/// `paydesk-stack`, read here so a terminal finds the stack without flags. No secret in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackFile {
+    pub central_url: String,
+    pub gateway_url: String,
+    pub terminal_id: TerminalId,
+}
+
+/// The running stack's description in `data_dir`, if one is there and readable.
+pub fn read_stack_file(data_dir: &Path) -> Option<StackFile> {
+    let bytes = std::fs::read(data_dir.join(STACK_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// A setting that is missing or malformed; the message says how to supply it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+/// One of the two secrets, with where it comes from and how to provide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    TerminalToken,
+    GatewayKey,
+}
+
+impl SecretKind {
+    /// The keyring entry.
+    pub fn entry(self) -> &'static str {
+        match self {
+            SecretKind::TerminalToken => TERMINAL_TOKEN,
+            SecretKind::GatewayKey => GATEWAY_API_KEY,
+        }
+    }
+
+    /// The environment override.
+    pub fn env(self) -> &'static str {
+        match self {
+            SecretKind::TerminalToken => TERMINAL_TOKEN_ENV,
+            SecretKind::GatewayKey => GATEWAY_KEY_ENV,
+        }
+    }
+
+    /// What a person calls it.
+    pub fn what(self) -> &'static str {
+        match self {
+            SecretKind::TerminalToken => "terminal token",
+            SecretKind::GatewayKey => "gateway key",
+        }
+    }
+
+    /// The `paydesk provision` argument that stores it.
+    pub fn provision_arg(self) -> &'static str {
+        match self {
+            SecretKind::TerminalToken => "terminal-token",
+            SecretKind::GatewayKey => "gateway-key",
+        }
+    }
+
+    /// Checks a value before it is stored: a secret at all, and for the gateway a key the
+    /// connector accepts. The message never contains the value.
+    pub fn parse(self, text: &str) -> Result<Secret, String> {
+        let secret = Secret::new(text.trim()).map_err(|e| e.to_string())?;
+        if self == SecretKind::GatewayKey {
+            ApiKey::new(secret.expose()).map_err(|e| e.to_string())?;
+        }
+        Ok(secret)
+    }
+}
+
+/// Why a secret could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretLoadError {
+    /// The keyring has no such entry.
+    #[error(
+        "no {what} in the OS keyring: store it with `paydesk provision {arg}` (it reads the value \
+         from stdin), or set {env} for automation",
+        what = .0.what(), arg = .0.provision_arg(), env = .0.env()
+    )]
+    Missing(SecretKind),
+    /// The environment override is not a usable secret.
+    #[error("{env}: {detail}", env = .kind.env())]
+    BadOverride { kind: SecretKind, detail: String },
+    /// The keyring itself failed (not running, locked, refused).
+    #[error("{error}")]
+    Keyring {
+        kind: SecretKind,
+        #[source]
+        error: SecretError,
+    },
+}
+
+/// A terminal's settings as given (flags, environment, or a test), resolved on demand.
+#[derive(Debug, Clone)]
+pub struct TerminalSettings {
+    pub data_dir: Option<PathBuf>,
+    pub journal: Option<PathBuf>,
+    pub central_url: Option<String>,
+    pub gateway_url: Option<String>,
+    pub terminal: Option<String>,
+    /// Where the secrets live: the OS keyring in the product, a memory store in tests.
+    pub secrets: Arc<dyn SecretStore>,
+    /// The keyring service name (for messages; the store already uses it).
+    pub keyring_service: String,
+    pub terminal_token_override: Option<String>,
+    pub gateway_key_override: Option<String>,
+}
+
+impl TerminalSettings {
+    /// Settings with nothing given and the OS keyring under `keyring_service`.
+    pub fn new(keyring_service: impl Into<String>) -> TerminalSettings {
+        let keyring_service = keyring_service.into();
+        TerminalSettings {
+            data_dir: None,
+            journal: None,
+            central_url: None,
+            gateway_url: None,
+            terminal: None,
+            secrets: Arc::new(KeyringSecretStore::new(keyring_service.clone())),
+            keyring_service,
+            terminal_token_override: None,
+            gateway_key_override: None,
+        }
+    }
+
+    /// Every setting from its environment variable; empty values count as unset.
+    pub fn from_env() -> TerminalSettings {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut settings = TerminalSettings::new(
+            var(KEYRING_SERVICE_ENV).unwrap_or_else(|| KEYRING_SERVICE_DEFAULT.into()),
+        );
+        settings.data_dir = var(DATA_DIR_ENV).map(PathBuf::from);
+        settings.journal = var(JOURNAL_ENV).map(PathBuf::from);
+        settings.central_url = var(CENTRAL_URL_ENV);
+        settings.gateway_url = var(GATEWAY_URL_ENV);
+        settings.terminal = var(TERMINAL_ENV);
+        settings.terminal_token_override = var(TERMINAL_TOKEN_ENV);
+        settings.gateway_key_override = var(GATEWAY_KEY_ENV);
+        settings
+    }
+
+    /// The data directory given, or `default` (each front end has its own default place).
+    pub fn data_dir_or(&self, default: Option<PathBuf>) -> Result<PathBuf, SettingsError> {
+        self.data_dir.clone().or(default).ok_or_else(|| {
+            SettingsError(format!(
+                "no data directory: pass --data-dir DIR or set {DATA_DIR_ENV}"
+            ))
+        })
+    }
+
+    /// The journal given, or [`JOURNAL_FILE`] in `data_dir`.
+    pub fn journal_path(&self, data_dir: &Path) -> PathBuf {
+        self.journal
+            .clone()
+            .unwrap_or_else(|| data_dir.join(JOURNAL_FILE))
+    }
+
+    /// The central given, else the running stack's; `None` when neither is there.
+    pub fn central_url(&self, stack: Option<&StackFile>) -> Result<Option<String>, SettingsError> {
+        let url = match (&self.central_url, stack) {
+            (Some(url), _) => url.clone(),
+            (None, Some(stack)) => stack.central_url.clone(),
+            (None, None) => return Ok(None),
+        };
+        check_url("--central", CENTRAL_URL_ENV, &url)?;
+        Ok(Some(url))
+    }
+
+    /// The central, required: what to do when there is none.
+    pub fn require_central_url(&self, stack: Option<&StackFile>) -> Result<String, SettingsError> {
+        self.central_url(stack)?.ok_or_else(|| {
+            SettingsError(format!(
+                "no central server configured: pass --central URL or set {CENTRAL_URL_ENV} (or \
+                 start the embedded one with `paydesk stack`)"
+            ))
+        })
+    }
+
+    /// The gateway given, else the running stack's sandbox, else the real Stripe API.
+    pub fn gateway_url(&self, stack: Option<&StackFile>) -> Result<String, SettingsError> {
+        let url = match (&self.gateway_url, stack) {
+            (Some(url), _) => url.clone(),
+            (None, Some(stack)) => stack.gateway_url.clone(),
+            (None, None) => GATEWAY_URL_DEFAULT.to_string(),
+        };
+        check_url("--gateway", GATEWAY_URL_ENV, &url)?;
+        Ok(url)
+    }
+
+    /// This terminal's id: given, else the running stack's.
+    pub fn terminal(&self, stack: Option<&StackFile>) -> Result<TerminalId, SettingsError> {
+        match (&self.terminal, stack) {
+            (Some(id), _) => TerminalId::new(id.as_str()).map_err(|e| {
+                SettingsError(format!(
+                    "--terminal / {TERMINAL_ENV}: {e} (the id the central registered)"
+                ))
+            }),
+            (None, Some(stack)) => Ok(stack.terminal_id.clone()),
+            (None, None) => Err(SettingsError(format!(
+                "no terminal id configured: pass --terminal ID or set {TERMINAL_ENV}"
+            ))),
+        }
+    }
+
+    /// A secret from its environment override, else from the secret store (on a blocking
+    /// thread: the keyring speaks D-Bus synchronously).
+    pub async fn secret(&self, kind: SecretKind) -> Result<Secret, SecretLoadError> {
+        let env_override = match kind {
+            SecretKind::TerminalToken => &self.terminal_token_override,
+            SecretKind::GatewayKey => &self.gateway_key_override,
+        };
+        if let Some(value) = env_override {
+            return Secret::new(value.as_str()).map_err(|e| SecretLoadError::BadOverride {
+                kind,
+                detail: e.to_string(),
+            });
+        }
+        let store = Arc::clone(&self.secrets);
+        let found = tokio::task::spawn_blocking(move || store.get(kind.entry()))
+            .await
+            .unwrap_or_else(|e| {
+                Err(SecretError::Keyring {
+                    detail: format!("the keyring task failed: {e}"),
+                })
+            });
+        match found {
+            Ok(Some(secret)) => Ok(secret),
+            Ok(None) => Err(SecretLoadError::Missing(kind)),
+            Err(error) => Err(SecretLoadError::Keyring { kind, error }),
+        }
+    }
+}
+
+fn check_url(flag: &str, env: &str, url: &str) -> Result<(), SettingsError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(SettingsError(format!(
+            "{flag} / {env} {url:?} is not a URL: write it as http://host:port or https://host"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemorySecretStore;
+
+    fn settings() -> TerminalSettings {
+        let mut s = TerminalSettings::new("paydesk-test");
+        s.secrets = Arc::new(MemorySecretStore::new());
+        s
+    }
+
+    fn stack() -> StackFile {
+        StackFile {
+            central_url: "http://127.0.0.1:1".into(),
+            gateway_url: "http://127.0.0.1:2".into(),
+            terminal_id: TerminalId::new("desk-1").unwrap(),
+        }
+    }
+
+    #[test]
+    fn given_settings_win_over_the_stack_and_the_stack_over_defaults() {
+        let mut s = settings();
+        assert_eq!(s.central_url(None).unwrap(), None);
+        assert!(s
+            .require_central_url(None)
+            .unwrap_err()
+            .0
+            .contains("paydesk stack"));
+        assert_eq!(s.gateway_url(None).unwrap(), GATEWAY_URL_DEFAULT);
+        assert_eq!(
+            s.central_url(Some(&stack())).unwrap().as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(s.terminal(Some(&stack())).unwrap().as_str(), "desk-1");
+        s.central_url = Some("https://central.example".into());
+        s.terminal = Some("desk-2".into());
+        assert_eq!(
+            s.central_url(Some(&stack())).unwrap().as_deref(),
+            Some("https://central.example")
+        );
+        assert_eq!(s.terminal(Some(&stack())).unwrap().as_str(), "desk-2");
+    }
+
+    #[test]
+    fn a_malformed_setting_says_what_is_wrong() {
+        let mut s = settings();
+        s.central_url = Some("central.example".into());
+        assert!(s.central_url(None).unwrap_err().0.contains("is not a URL"));
+        s.terminal = Some("no spaces please".into());
+        assert!(s.terminal(None).unwrap_err().0.contains(TERMINAL_ENV));
+        assert!(s.data_dir_or(None).unwrap_err().0.contains(DATA_DIR_ENV));
+    }
+
+    #[tokio::test]
+    async fn a_secret_comes_from_its_override_else_the_store_and_missing_says_how_to_add_it() {
+        let mut s = settings();
+        let missing = s.secret(SecretKind::TerminalToken).await.unwrap_err();
+        assert!(missing
+            .to_string()
+            .contains("paydesk provision terminal-token"));
+        s.secrets
+            .set(TERMINAL_TOKEN, &Secret::new("pdt_stored").unwrap())
+            .unwrap();
+        assert_eq!(
+            s.secret(SecretKind::TerminalToken).await.unwrap().expose(),
+            "pdt_stored"
+        );
+        s.terminal_token_override = Some("pdt_env".into());
+        assert_eq!(
+            s.secret(SecretKind::TerminalToken).await.unwrap().expose(),
+            "pdt_env"
+        );
+        s.gateway_key_override = Some("has space".into());
+        let bad = s.secret(SecretKind::GatewayKey).await.unwrap_err();
+        assert!(bad.to_string().starts_with(GATEWAY_KEY_ENV));
+        assert!(
+            !bad.to_string().contains("has space"),
+            "no value in messages"
+        );
+    }
+
+    #[test]
+    fn a_gateway_key_to_provision_must_be_a_key() {
+        // A terminal token may be any secret; a gateway key must also be plain ASCII.
+        assert!(SecretKind::TerminalToken.parse("pdt_é").is_ok());
+        assert!(SecretKind::GatewayKey.parse("sk_test_é").is_err());
+        assert!(SecretKind::GatewayKey.parse(" sk_test_abc \n").is_ok());
+        assert!(SecretKind::GatewayKey.parse("  ").is_err());
+    }
+}

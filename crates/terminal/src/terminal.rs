@@ -1,0 +1,405 @@
+//! [`Terminal`]: what a terminal does, once for both front ends — charge (refusing a broken
+//! journal, honouring the manager's offline allowance with the cached queue), recover, drain the
+//! outbox, sign in, read the queue, and report the journal's health — over one engine, one
+//! journal and one central client.
+//!
+//! The command line and the desktop parse input, call these methods and render the answer.
+//! Deliberately absent: wording for people and exit codes (the front ends'), charge-protocol
+//! decisions (the engine's and the core's), SQL (the journal's).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use paydesk_core::retry::BACKOFF_MS_MAX;
+use paydesk_core::{Attempt, AttemptId, Money, OperatorId, Pin, TerminalId, Timestamp};
+use paydesk_engine::{
+    ChargeReport, ChargeRequest, Engine, EngineError, OfflineAllowance, OfflinePolicy, Progress,
+    RecoveryReport, RelayOutcome,
+};
+use paydesk_journal::{AttemptFilter, OutboxStats, StoredEvent, VerifyReport};
+use serde::Serialize;
+
+use crate::caches::{self, GrantError, Queue, QueueError, SignInError, SignedIn};
+use crate::central_http::HttpCentral;
+use crate::open::{build_engine, central_client, create_dirs, Connection, OpenError};
+
+/// Relay rounds one drain runs at most: each delivers up to a full batch, so this drains far more
+/// than a week of offline work; a bound so a misbehaving central cannot keep us forever.
+pub const DRAIN_ROUNDS_MAX: u32 = 1_000;
+/// How long the health probe waits for the central before calling it offline: the status bar
+/// polls every few seconds, so a slow answer must not hold it.
+pub const HEALTH_PROBE_MS_MAX: u64 = 2_000;
+/// A journal verification is reused while the journal's head is unchanged, but never for longer
+/// than this: a status bar polls every few seconds, and re-hashing a long journal that often
+/// would hold up charges for nothing; a minute still catches a file edited behind our back.
+pub const VERIFY_REUSE_MS_MAX: i64 = 60_000;
+
+type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
+
+/// One terminal, open for the life of the process (the journal stays locked by it).
+#[derive(Debug)]
+pub struct Terminal {
+    /// Drives the protocol; owns the journal.
+    engine: Engine,
+    /// The central's client for the front ends' own reads (queue, operators, health).
+    central: HttpCentral,
+    /// Where the connection came from, for the status bar and the caches.
+    connection: Connection,
+    /// Held by a charge and by a recovery pass: both drive attempts, and one attempt must never
+    /// be driven by two loops at once. A charge waits for a running pass; a background pass that
+    /// finds a charge running skips its turn.
+    driving: tokio::sync::Mutex<()>,
+    /// The last journal verification: the head it covered, when, and the report.
+    last_verify: Mutex<Option<LastVerify>>,
+}
+
+#[derive(Debug, Clone)]
+struct LastVerify {
+    head: (i64, String),
+    at: Timestamp,
+    report: VerifyReport,
+}
+
+/// Why a charge did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ChargeError {
+    /// The journal failed verification (I8): charging stops until a manager reconciles it.
+    #[error(
+        "the journal failed verification ({message}): charging stops until a manager reconciles it"
+    )]
+    JournalBroken { message: String },
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+}
+
+impl ChargeError {
+    /// True when this error proves that nothing was charged by this request.
+    pub fn nothing_charged(&self) -> bool {
+        match self {
+            ChargeError::JournalBroken { .. } => true,
+            ChargeError::Engine(e) => e.nothing_charged(),
+        }
+    }
+}
+
+/// What a drain of the outbox did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DrainReport {
+    /// Results the central acknowledged in this run.
+    pub delivered: usize,
+    /// Results the central rejected in this run (set aside for a person, never deleted).
+    pub parked: usize,
+    /// Results still waiting after the run.
+    pub waiting: i64,
+    /// All parked results in the journal.
+    pub parked_total: i64,
+    /// Why the run stopped early: the central could not be reached.
+    pub unreachable: Option<String>,
+}
+
+/// How a drain treats results whose retry time (set by an earlier failed delivery) has not come.
+#[derive(Clone, Copy)]
+pub enum DrainWait<'a> {
+    /// Only due results go; the background relay takes the rest later.
+    DueOnly,
+    /// Wait for them (at most the relay's longest backoff each time), telling `notice` how long
+    /// and for how many results.
+    ForRetries(&'a (dyn Fn(u64, i64) + Send + Sync)),
+}
+
+impl std::fmt::Debug for DrainWait<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DrainWait::DueOnly => "DueOnly",
+            DrainWait::ForRetries(_) => "ForRetries",
+        })
+    }
+}
+
+/// A recovery pass that holds the right to drive attempts from the moment it was taken.
+#[derive(Debug)]
+pub struct RecoveryTurn<'a> {
+    terminal: &'a Terminal,
+    _driving: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl RecoveryTurn<'_> {
+    /// Runs the pass; the right is given back when it ends.
+    pub async fn run(self, progress: ProgressSink<'_>) -> RecoveryReport {
+        self.terminal.engine.recover(progress).await
+    }
+}
+
+/// The journal's health, for a status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalHealth {
+    pub verify: VerifyReport,
+    pub outbox: OutboxStats,
+    /// Attempts not in a final state.
+    pub unresolved: usize,
+}
+
+impl Terminal {
+    /// Creates the data directory, opens (and locks) the journal on a blocking thread and wires
+    /// the engine and the central's client.
+    pub async fn open(connection: Connection) -> Result<Terminal, OpenError> {
+        create_dirs(&connection.data_dir, &connection.journal)?;
+        let central = central_client(&connection.central_url, &connection.terminal_token)?;
+        let for_engine = connection.clone();
+        let engine = tokio::task::spawn_blocking(move || build_engine(&for_engine))
+            .await
+            .map_err(|e| OpenError::Internal(format!("the engine set-up task failed: {e}")))??;
+        Ok(Terminal {
+            engine,
+            central,
+            connection,
+            driving: tokio::sync::Mutex::new(()),
+            last_verify: Mutex::new(None),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn central(&self) -> &HttpCentral {
+        &self.central
+    }
+
+    pub fn terminal_id(&self) -> &TerminalId {
+        &self.connection.terminal
+    }
+
+    pub fn central_url(&self) -> &str {
+        &self.connection.central_url
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.connection.data_dir
+    }
+
+    pub fn journal_path(&self) -> &Path {
+        &self.connection.journal
+    }
+
+    /// The engine's clock (the system clock in the product).
+    pub fn now(&self) -> Timestamp {
+        self.engine.clock().now()
+    }
+
+    /// Charges `request.order` as `request.operator`: refuses on a journal that fails
+    /// verification (I8), then lets the engine charge online, or — while the central is
+    /// unreachable — under the manager's saved allowance with the cached queue.
+    pub async fn charge(
+        &self,
+        request: &ChargeRequest,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, ChargeError> {
+        let report = self.engine.with_journal(|j| j.verify()).await?;
+        if let Some(link) = report.broken {
+            return Err(ChargeError::JournalBroken {
+                message: link.message,
+            });
+        }
+        let _driving = self.driving.lock().await;
+        let data_dir = self.data_dir();
+        self.engine
+            .set_offline_policy(caches::offline_policy(data_dir, self.now()));
+        let cached = caches::cached_order(data_dir, &request.order);
+        Ok(self
+            .engine
+            .charge_with_cache(request, cached.as_ref(), progress)
+            .await?)
+    }
+
+    /// One recovery pass (waits for a charge in progress to finish first).
+    pub async fn recover(&self, progress: ProgressSink<'_>) -> RecoveryReport {
+        let _driving = self.driving.lock().await;
+        self.engine.recover(progress).await
+    }
+
+    /// One recovery pass, unless a charge is running (then `None`: the next turn comes soon).
+    pub async fn try_recover(&self, progress: ProgressSink<'_>) -> Option<RecoveryReport> {
+        Some(self.recovery_turn()?.run(progress).await)
+    }
+
+    /// Takes the right to drive attempts now, without waiting, for a recovery pass to run later:
+    /// a front end takes it before it lets anyone charge, so the first pass comes first. `None`
+    /// while a charge or another pass runs.
+    pub fn recovery_turn(&self) -> Option<RecoveryTurn<'_>> {
+        let driving = self.driving.try_lock().ok()?;
+        Some(RecoveryTurn {
+            terminal: self,
+            _driving: driving,
+        })
+    }
+
+    /// Delivers results until the outbox is empty or the central is unreachable.
+    pub async fn drain(&self, wait: DrainWait<'_>) -> Result<DrainReport, EngineError> {
+        let mut report = DrainReport::default();
+        for _ in 0..DRAIN_ROUNDS_MAX {
+            match self.engine.relay_once().await? {
+                RelayOutcome::Sent { delivered, parked } => {
+                    report.delivered += delivered;
+                    report.parked += parked;
+                }
+                RelayOutcome::Retried { error, .. } => {
+                    report.unreachable = Some(error);
+                    break;
+                }
+                RelayOutcome::Empty => {
+                    let DrainWait::ForRetries(notice) = wait else {
+                        break;
+                    };
+                    let Some((wait_ms, depth)) = self.next_retry_wait().await? else {
+                        break;
+                    };
+                    notice(wait_ms, depth);
+                    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                }
+            }
+        }
+        let stats = self.outbox_stats().await?;
+        report.waiting = stats.depth;
+        report.parked_total = stats.parked;
+        Ok(report)
+    }
+
+    /// Nothing is due but results wait: an earlier run failed and set their retry time. How long
+    /// until the earliest (bounded by the relay's longest backoff), and how many wait.
+    async fn next_retry_wait(&self) -> Result<Option<(u64, i64)>, EngineError> {
+        let stats = self.outbox_stats().await?;
+        if stats.depth == 0 {
+            return Ok(None);
+        }
+        let later = Timestamp::from_unix_ms(i64::MAX);
+        let next = self
+            .engine
+            .with_journal(move |j| j.outbox_due(later, 1))
+            .await?
+            .first()
+            .map(|m| m.next_try_at);
+        Ok(next.map(|next| {
+            let wait_ms = next
+                .millis_since(self.now())
+                .clamp(0, BACKOFF_MS_MAX as i64) as u64;
+            (wait_ms, stats.depth)
+        }))
+    }
+
+    /// The outbox's depth, parked count and oldest age now.
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, EngineError> {
+        let now = self.now();
+        self.engine.with_journal(move |j| j.outbox_stats(now)).await
+    }
+
+    /// Attempts not in a final state.
+    pub async fn unresolved(&self) -> Result<Vec<Attempt>, EngineError> {
+        self.engine.with_journal(|j| j.unresolved()).await
+    }
+
+    /// Attempts of this terminal's journal, newest first.
+    pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<Attempt>, EngineError> {
+        self.engine.attempts(filter).await
+    }
+
+    /// One attempt and its history, oldest event first; `None` when it is not in the journal.
+    pub async fn attempt_timeline(
+        &self,
+        id: AttemptId,
+    ) -> Result<Option<(Attempt, Vec<StoredEvent>)>, EngineError> {
+        let (attempt, events) = self
+            .engine
+            .with_journal(move |j| Ok((j.attempt(&id)?, j.timeline(&id)?)))
+            .await?;
+        Ok(attempt.map(|a| (a, events)))
+    }
+
+    /// The journal's integrity, outbox and open attempts. The verification is reused while the
+    /// journal's head is unchanged, for at most [`VERIFY_REUSE_MS_MAX`].
+    pub async fn journal_health(&self) -> Result<JournalHealth, EngineError> {
+        let now = self.now();
+        let previous = self.last_verify.lock().ok().and_then(|v| v.clone());
+        let (verified, outbox, unresolved) = self
+            .engine
+            .with_journal(move |j| {
+                let head = j.head()?;
+                let verified = match previous {
+                    Some(last)
+                        if last.head == head && now.millis_since(last.at) < VERIFY_REUSE_MS_MAX =>
+                    {
+                        last
+                    }
+                    _ => LastVerify {
+                        report: j.verify()?,
+                        head,
+                        at: now,
+                    },
+                };
+                Ok((verified, j.outbox_stats(now)?, j.unresolved()?.len()))
+            })
+            .await?;
+        let verify = verified.report.clone();
+        if let Ok(mut slot) = self.last_verify.lock() {
+            *slot = Some(verified);
+        }
+        Ok(JournalHealth {
+            verify,
+            outbox,
+            unresolved,
+        })
+    }
+
+    /// True when the central answers its health check within [`HEALTH_PROBE_MS_MAX`].
+    pub async fn central_online(&self) -> bool {
+        tokio::time::timeout(
+            Duration::from_millis(HEALTH_PROBE_MS_MAX),
+            self.central.get_json::<serde_json::Value>("/health"),
+        )
+        .await
+        .is_ok_and(|answer| answer.is_ok())
+    }
+
+    /// The unpaid orders (offline: the cached queue, marked as such).
+    pub async fn queue(&self) -> Result<Queue, QueueError> {
+        caches::fetch_queue(&self.central, self.data_dir(), self.now()).await
+    }
+
+    /// Checks an operator's PIN against the central (offline: the cached operator list).
+    pub async fn sign_in(&self, operator: &OperatorId, pin: Pin) -> Result<SignedIn, SignInError> {
+        caches::check_pin(&self.central, self.data_dir(), operator, pin, self.now()).await
+    }
+
+    /// A manager allows offline charging on this terminal for `duration_ms`, within the caps.
+    pub async fn grant_offline(
+        &self,
+        manager: &OperatorId,
+        pin: Pin,
+        per_charge_max: Money,
+        per_shift_max: Money,
+        duration_ms: i64,
+    ) -> Result<OfflineAllowance, GrantError> {
+        caches::grant_offline(
+            &self.central,
+            self.data_dir(),
+            manager,
+            pin,
+            per_charge_max,
+            per_shift_max,
+            duration_ms,
+            self.now(),
+        )
+        .await
+    }
+
+    /// The offline policy in force now.
+    pub fn offline_policy(&self) -> OfflinePolicy {
+        caches::offline_policy(self.data_dir(), self.now())
+    }
+
+    /// The background relay until `shutdown` turns true.
+    pub async fn run_relay(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        self.engine.run_relay(shutdown).await
+    }
+}
