@@ -61,7 +61,8 @@ impl AuditEvent {
 /// `RETURNING`), aliased `h` and narrowed by `filter`; `at` is the SQL for the event's time. A
 /// claim takes its holder and lease from the row it just wrote. Every later event names the holder
 /// the holding's `claimed` row recorded (an ended holding is no longer on the order row), so all
-/// rows of a holding name the same operator and terminal, whichever backend wrote them.
+/// rows of a holding name the same operator and terminal, whichever backend wrote them. Were that
+/// row ever missing, the event is still recorded, naming nobody, rather than lost.
 fn audit_insert(event: AuditEvent, holdings: &str, filter: &str, at: &str) -> String {
     let (holder, join) = match event {
         AuditEvent::Claimed => ("h.holder_operator, h.holder_terminal", ""),
