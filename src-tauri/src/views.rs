@@ -1,6 +1,11 @@
 //! The shapes the web UI receives from the desk's commands: the signed-in session, the queue,
 //! attempts and their timelines, a charge's result, the status bar and a sync's summary.
 //!
+//! Each derives `ts_rs::TS` beside `Serialize`: the UI's TypeScript types in
+//! `ui/src/lib/bindings/` are generated from these and checked by `tests/bindings.rs`. 64-bit
+//! integers are `number` in TypeScript (`#[ts(type = "number")]`), because that is what JSON
+//! gives the UI; every one of them (times, durations, counts) stays far below 2^53.
+//!
 //! Deliberately absent: behaviour. These are plain data; the desk fills them in.
 
 use paydesk_core::{Attempt, OperatorId, TerminalId, Timestamp};
@@ -8,9 +13,10 @@ use paydesk_engine::RecoveryReport;
 use paydesk_journal::{BreakKind, StoredEvent};
 use paydesk_protocol::{Order, Role};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// Who is signed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Session {
     pub operator: OperatorId,
     pub role: Role,
@@ -21,7 +27,7 @@ pub struct Session {
 
 /// One attempt as the UI shows it: the journal's record plus the amount's currency exponent, so
 /// the UI formats minor units with the core's currency table instead of keeping its own.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct AttemptView {
     #[serde(flatten)]
     pub attempt: Attempt,
@@ -38,16 +44,29 @@ impl From<Attempt> for AttemptView {
     }
 }
 
-/// An order of the queue, with its amount's exponent.
-#[derive(Debug, Clone, Serialize)]
+/// An order of the queue, with its amount's exponent and whether a terminal may charge it.
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct OrderView {
     #[serde(flatten)]
     pub order: Order,
     pub amount_exponent: u8,
+    /// The order's status allows a charge ([`paydesk_protocol::OrderStatus::is_chargeable`]), so
+    /// the UI does not keep its own copy of the rule. Whether someone holds it is `claim`.
+    pub chargeable: bool,
+}
+
+impl From<Order> for OrderView {
+    fn from(order: Order) -> Self {
+        OrderView {
+            amount_exponent: order.amount.currency().exponent(),
+            chargeable: order.status.is_chargeable(),
+            order,
+        }
+    }
 }
 
 /// The queue as the UI shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct QueueView {
     pub orders: Vec<OrderView>,
     /// The central was unreachable: these are the orders as cached at `cached_at`.
@@ -56,38 +75,43 @@ pub struct QueueView {
 }
 
 /// An attempt and its history, oldest event first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct TimelineView {
     pub attempt: AttemptView,
     pub events: Vec<StoredEvent>,
 }
 
 /// Where a charge run left the attempt; `pending` says why it is not final, when it is not.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ChargeView {
     pub attempt: AttemptView,
     pub pending: Option<String>,
 }
 
 /// The journal's health.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct JournalStatus {
     pub path: String,
     /// True when the hash chain and every attempt's history verify.
     pub verified: bool,
+    #[ts(type = "number | null")]
     pub broken_at_seq: Option<i64>,
     pub broken_kind: Option<BreakKind>,
+    #[ts(type = "number")]
     pub events_checked: i64,
     /// Results waiting in the outbox for the central.
+    #[ts(type = "number")]
     pub outbox_depth: i64,
     /// Results set aside for a person (never delivered automatically).
+    #[ts(type = "number")]
     pub outbox_parked: i64,
     /// Age of the oldest waiting result, in milliseconds.
+    #[ts(type = "number | null")]
     pub outbox_oldest_age_ms: Option<i64>,
 }
 
 /// The last recovery pass, summarized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct RecoverySummary {
     pub at: Timestamp,
     #[serde(flatten)]
@@ -96,17 +120,19 @@ pub struct RecoverySummary {
 
 /// What the status bar shows. `phase` is "starting" (with how long so far and the bound) or
 /// "ready" (with the rest); a failed start-up is an error instead.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum StatusView {
     Starting {
+        #[ts(type = "number")]
         elapsed_ms: i64,
+        #[ts(type = "number")]
         startup_ms_max: u64,
     },
     Ready(Box<ReadyStatus>),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ReadyStatus {
     /// The central answered its health check just now.
     pub online: bool,
@@ -122,11 +148,12 @@ pub struct ReadyStatus {
 }
 
 /// What `sync_now` did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct SyncView {
     pub delivered: usize,
     pub parked: usize,
     /// Results still waiting after the run (not due yet, or the central is down).
+    #[ts(type = "number")]
     pub waiting: i64,
     /// Set when the central could not be reached.
     pub unreachable: bool,

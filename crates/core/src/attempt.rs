@@ -23,7 +23,7 @@ use crate::time::Timestamp;
 
 /// Where an attempt stands. The order of the variants is the order of progress; a state never
 /// moves to one of lower [`AttemptState::rank`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptState {
     /// The attempt is journaled; a create request may be in flight. No money can have moved.
@@ -125,7 +125,7 @@ impl fmt::Display for AttemptState {
 
 /// Everything the journal knows about one attempt. Built once by [`Attempt::begin`]; changed only
 /// by [`step`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Attempt {
     pub id: AttemptId,
     pub order: OrderId,

@@ -69,7 +69,7 @@ fn check_token(kind: &'static str, value: &str, max: usize) -> Result<(), IdErro
 macro_rules! token_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $max:expr) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ts_rs::TS)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -151,7 +151,7 @@ token_id!(
 );
 
 /// One charge attempt of one order: a UUID v7, so ids sort by creation time across terminals.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ts_rs::TS)]
 #[serde(transparent)]
 pub struct AttemptId(Uuid);
 
@@ -205,9 +205,10 @@ impl<'de> Deserialize<'de> for AttemptId {
 macro_rules! positive_id {
     ($(#[$doc:meta])* $name:ident, $inner:ty, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, ts_rs::TS)]
         #[serde(transparent)]
-        pub struct $name($inner);
+        // A JSON number: claim tokens and attempt numbers grow by one, never near 2^53.
+        pub struct $name(#[ts(type = "number")] $inner);
 
         impl $name {
             pub fn new(value: $inner) -> Result<$name, IdError> {
@@ -255,7 +256,7 @@ positive_id!(
 /// A gateway idempotency key. Deterministic: the same step of the same attempt always yields the
 /// same key, on every terminal and after every restart, so a re-sent request can never become a
 /// second charge.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(transparent)]
 pub struct IdempotencyKey(String);
 

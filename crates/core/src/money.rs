@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// The table is deliberately a closed list: an unknown code is refused at the edge rather than
 /// guessed (a wrong exponent would charge 100× too much or too little).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS)]
+#[ts(type = "string")] // serialized as its code ("EUR"): see `impl Serialize for Currency`
 pub struct Currency {
     code: [u8; 3],
     exponent: u8,
@@ -161,8 +162,10 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// A non-negative amount of money in integer minor units of one currency.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
 pub struct Money {
+    // JSON numbers: amounts stay below AMOUNT_MINOR_MAX, far inside a double's exact integers.
+    #[ts(type = "number")]
     minor: i64,
     currency: Currency,
 }

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 /// Which attempts [`crate::Journal::attempts`] returns. Every field narrows the result; the
 /// default returns the newest attempts of all kinds. `from` is inclusive and `to` exclusive, both
 /// compared with the attempt's `created_at`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+// A missing field and `null` both mean "any" when deserializing, so the UI may leave fields out.
+#[ts(optional_fields)]
 pub struct AttemptFilter {
     pub state: Option<AttemptState>,
     pub operator: Option<OperatorId>,
@@ -25,9 +27,10 @@ pub struct AttemptFilter {
 }
 
 /// One event of an attempt's history, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct StoredEvent {
     /// Position in the whole journal's hash chain, from 1.
+    #[ts(type = "number")]
     pub seq: i64,
     pub attempt_id: AttemptId,
     pub at: Timestamp,
@@ -37,6 +40,7 @@ pub struct StoredEvent {
     pub from_state: Option<AttemptState>,
     pub to_state: AttemptState,
     /// The event and the effects it produced, as JSON.
+    #[ts(type = "unknown")]
     pub detail: serde_json::Value,
     /// This event's chain hash, hex.
     pub hash: String,
@@ -137,7 +141,7 @@ pub struct BrokenLink {
 }
 
 /// Kinds of damage `verify` recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakKind {
     /// An event's content no longer matches its stored hash (it was edited).

@@ -1,6 +1,6 @@
 // Unit tests of the attempts table's rows: ids, amounts, states and times as operators see them.
 import { describe, expect, it } from "vitest";
-import type { AttemptView } from "./api";
+import type { AttemptState, AttemptView } from "./bindings";
 import { shortId, stateBadge, toRow } from "./attempts";
 
 const ATTEMPT: AttemptView = {
@@ -34,7 +34,7 @@ describe("shortId", () => {
 
 describe("stateBadge", () => {
   it("never shows an unknown outcome as a failure", () => {
-    for (const state of ["unknown", "needs_review", "confirm_sent"]) {
+    for (const state of ["unknown", "needs_review", "confirm_sent"] as const) {
       expect(stateBadge(state).tone).not.toBe("bad");
       expect(stateBadge(state).label.toLowerCase()).not.toContain("fail");
     }
@@ -45,8 +45,22 @@ describe("stateBadge", () => {
     expect(stateBadge("declined")).toMatchObject({ label: "Declined", tone: "bad" });
     expect(stateBadge("canceled")).toMatchObject({ label: "Canceled", tone: "neutral" });
   });
-  it("shows a state it does not know by name and asks for attention", () => {
-    expect(stateBadge("partially_refunded")).toMatchObject({ label: "partially refunded", tone: "attention" });
+  it("gives every state its own words, and calls only declines and authentication bad news", () => {
+    const states: AttemptState[] = [
+      "intent",
+      "created",
+      "registered",
+      "confirm_sent",
+      "unknown",
+      "needs_review",
+      "succeeded",
+      "declined",
+      "requires_action",
+      "canceled",
+    ];
+    const labels = states.map((state) => stateBadge(state).label);
+    expect(new Set(labels).size).toBe(states.length);
+    expect(states.filter((state) => stateBadge(state).tone === "bad")).toEqual(["declined", "requires_action"]);
   });
 });
 
@@ -69,7 +83,7 @@ describe("toRow", () => {
     });
   });
   it("uses the exponent the shell sent", () => {
-    const yen = { ...ATTEMPT, amount: { minor: 1200, currency: "JPY" }, amount_exponent: 0 };
+    const yen: AttemptView = { ...ATTEMPT, amount: { minor: 1200, currency: "JPY" }, amount_exponent: 0 };
     expect(toRow(yen, 0).amount).toBe("1200 JPY");
   });
 });

@@ -3,7 +3,7 @@
 // Pure, so every rule about what an operator sees is unit-tested. The one rule that matters most:
 // an outcome that is not known is never shown as a failure (the brief's "a 'failed' that was
 // really 'unknown'").
-import type { AttemptView } from "./api";
+import type { AttemptState, AttemptView } from "./bindings";
 import { formatMoney } from "./money";
 import { formatTimestamp, formatUtc } from "./time";
 
@@ -17,8 +17,11 @@ export interface StateBadge {
   hint: string;
 }
 
-/** The journal's state names (`AttemptState::as_str` in the core) and how people see them. */
-const STATE_BADGES: Record<string, StateBadge> = {
+/**
+ * The core's attempt states and how people see them. A `Record` over the generated union: a state
+ * added in Rust fails `npm run check` until it has its words here, so none is ever guessed.
+ */
+const STATE_BADGES: Record<AttemptState, StateBadge> = {
   intent: { label: "Starting", tone: "progress", hint: "Recorded; no money has moved." },
   created: { label: "Intent created", tone: "progress", hint: "The gateway holds an intent; no money has moved." },
   registered: { label: "Ready to charge", tone: "progress", hint: "Registered at the central; not confirmed yet." },
@@ -43,15 +46,8 @@ const STATE_BADGES: Record<string, StateBadge> = {
   canceled: { label: "Canceled", tone: "neutral", hint: "Ended without any money moving." },
 };
 
-/** A state this UI does not know yet is shown by its name, never guessed into good or bad. */
-export function stateBadge(state: string): StateBadge {
-  return (
-    STATE_BADGES[state] ?? {
-      label: state.replaceAll("_", " "),
-      tone: "attention",
-      hint: "A state this version of Paydesk does not know; ask your manager.",
-    }
-  );
+export function stateBadge(state: AttemptState): StateBadge {
+  return STATE_BADGES[state];
 }
 
 /**

@@ -1,8 +1,8 @@
 // Unit tests of the charge dialog's logic: steps as they happen, and final states in plain words —
 // never "failed" for an unknown outcome.
 import { describe, expect, it } from "vitest";
-import type { AttemptView, ChargeView, Progress, UiError } from "./api";
-import { outcomeOf, outcomeOfError, reachedStep, stepLines, waitingNote, wasJournaled } from "./charge";
+import type { AttemptState, AttemptView, ChargeView, Progress, UiError } from "./bindings";
+import { offlineNote, outcomeOf, outcomeOfError, reachedStep, stepLines, waitingNote, wasJournaled } from "./charge";
 
 const ATTEMPT: AttemptView = {
   id: "019a9f2e-3c4d-7abc-8def-0123456789ab",
@@ -26,12 +26,12 @@ const ATTEMPT: AttemptView = {
   reason: null,
 };
 
-const view = (state: string, extra: Partial<AttemptView> = {}, pending: string | null = null): ChargeView => ({
+const view = (state: AttemptState, extra: Partial<AttemptView> = {}, pending: string | null = null): ChargeView => ({
   attempt: { ...ATTEMPT, state, ...extra },
   pending,
 });
 
-const step = (state: string): Progress => ({ kind: "step", attempt_id: ATTEMPT.id, event: "x", state });
+const step = (state: AttemptState): Progress => ({ kind: "step", attempt_id: ATTEMPT.id, event: "x", state });
 const CLAIMED: Progress = { kind: "claimed", order: "demo-1001", attempt_number: 1 };
 
 describe("steps", () => {
@@ -54,6 +54,21 @@ describe("steps", () => {
     expect(wasJournaled([CLAIMED])).toBe(false);
     expect(wasJournaled([CLAIMED, step("intent")])).toBe(true);
   });
+  it("counts a manager's offline allowance as the claim, and says so in the steps", () => {
+    const offline: Progress = { kind: "offline", order: "demo-1001", approved_by: "mia" };
+    expect(reachedStep([offline])).toBe(0);
+    expect(wasJournaled([offline])).toBe(false);
+    const lines = stepLines([offline, step("intent"), step("created"), step("registered")], true);
+    expect(lines.map((l) => l.status)).toEqual(["done", "done", "done", "done", "current", "todo"]);
+    expect(lines[0]!.label).toBe("Offline: allowed by mia (the central is unreachable)");
+    expect(lines[3]!.label).toMatch(/^Allowed offline/);
+    expect(lines.map((l) => l.label).join(" ")).not.toMatch(/claimed|Registered at the central/);
+    expect(offlineNote([offline])).toMatch(/offline under mia's allowance/);
+  });
+  it("words an online charge without any offline note", () => {
+    expect(stepLines([CLAIMED], true)[0]!.label).toBe("Order claimed");
+    expect(offlineNote([CLAIMED, step("intent")])).toBeNull();
+  });
   it("says when the engine waits out an ambiguous answer, with its bound", () => {
     expect(waitingNote([CLAIMED])).toBeNull();
     const note = waitingNote([{ kind: "waiting", attempt_id: ATTEMPT.id, what: "confirm_answered", delay_ms: 1000 }]);
@@ -75,7 +90,7 @@ describe("outcomeOf", () => {
     expect(outcomeOf(view("requires_action")).title).toBe("Needs customer action");
   });
   it("never calls an open or unknown outcome failed, and says not to charge again", () => {
-    for (const state of ["intent", "created", "registered", "confirm_sent", "unknown"]) {
+    for (const state of ["intent", "created", "registered", "confirm_sent", "unknown"] as const) {
       const o = outcomeOf(view(state, {}, "the gateway's answer is not known yet"));
       expect(o.kind).toBe("pending");
       expect(o.title).toMatch(/DO NOT charge again/);

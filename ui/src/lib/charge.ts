@@ -4,7 +4,8 @@
 // Pure, so every rule is unit-tested. The rules that matter most: an outcome that is not known is
 // "Pending — do not charge again", never "failed"; and an error after the attempt was journaled
 // is not "not charged" either, because recovery may still find that the money moved.
-import type { ChargeView, Progress, UiError } from "./api";
+import type { CallError } from "./api";
+import type { AttemptState, ChargeView, Progress } from "./bindings";
 import { formatMoney } from "./money";
 import { formatTimestamp } from "./time";
 
@@ -26,41 +27,77 @@ export interface StepLine {
   status: StepStatus;
 }
 
-/** How far an attempt state is along `STEPS` (index of the last step it completed). */
-function stateRank(state: string): number {
-  switch (state) {
-    case "intent":
-      return 1;
-    case "created":
-      return 2;
-    case "registered":
-      return 3;
-    case "confirm_sent":
-      return 4;
-    default:
-      // unknown, needs_review and every final state: the outcome step was reached.
-      return 5;
+/**
+ * How far an attempt state is along `STEPS` (index of the last step it completed). This is the
+ * core's `AttemptState::rank` + 1, capped at the outcome step: the dialog has one step before the
+ * journal (the claim) and one line for every state from `unknown` on. A `Record` over the generated
+ * union, so a state added in Rust fails `npm run check` until it has its place here.
+ */
+const STEP_OF_STATE: Record<AttemptState, number> = {
+  intent: 1,
+  created: 2,
+  registered: 3,
+  confirm_sent: 4,
+  // Unknown, needs_review and every final state: the outcome step was reached.
+  unknown: 5,
+  needs_review: 5,
+  succeeded: 5,
+  declined: 5,
+  requires_action: 5,
+  canceled: 5,
+};
+
+/** How far one progress event got: the claim (or the manager's offline allowance in its place) is 0. */
+function stepOf(event: Progress): number {
+  switch (event.kind) {
+    case "claimed":
+    case "offline":
+      return 0;
+    case "step":
+      return STEP_OF_STATE[event.state];
+    case "waiting":
+      return -1;
   }
 }
 
 /** The furthest step the events reached; -1 before the claim. */
 export function reachedStep(events: Progress[]): number {
-  let reached = -1;
-  for (const event of events) {
-    const rank = event.kind === "claimed" ? 0 : event.kind === "step" ? stateRank(event.state) : -1;
-    reached = Math.max(reached, rank);
-  }
-  return reached;
+  return events.reduce((reached, event) => Math.max(reached, stepOf(event)), -1);
+}
+
+/** The manager's offline allowance this charge runs under, if the central was unreachable. */
+function offlineApproval(events: Progress[]): string | null {
+  for (const event of events) if (event.kind === "offline") return event.approved_by;
+  return null;
+}
+
+/**
+ * The words of a step. Offline there is no claim and no registration at the central: the manager's
+ * allowance stands in for both, and the dialog says so instead of claiming what did not happen.
+ */
+function stepLabel(key: (typeof STEPS)[number]["key"], label: string, approvedBy: string | null): string {
+  if (approvedBy === null) return label;
+  if (key === "claimed") return `Offline: allowed by ${approvedBy} (the central is unreachable)`;
+  if (key === "registered") return "Allowed offline (registers at the central when it is back)";
+  return label;
 }
 
 /** One line per step: done up to the furthest reached, the next one current while `running`. */
 export function stepLines(events: Progress[], running: boolean): StepLine[] {
   const reached = reachedStep(events);
+  const approvedBy = offlineApproval(events);
   return STEPS.map((step, i) => ({
     key: step.key,
-    label: step.label,
+    label: stepLabel(step.key, step.label, approvedBy),
     status: i <= reached ? "done" : running && i === reached + 1 ? "current" : "todo",
   }));
+}
+
+/** What an offline charge means for the operator, when the engine went ahead offline. */
+export function offlineNote(events: Progress[]): string | null {
+  const approvedBy = offlineApproval(events);
+  if (approvedBy === null) return null;
+  return `Charging offline under ${approvedBy}'s allowance. The result is kept in this terminal's journal and reaches the central when it is back.`;
 }
 
 /** The last "waiting" note, if the engine is waiting out an ambiguous answer right now. */
@@ -132,7 +169,7 @@ function pendingOutcome(why: string | null): Outcome {
 }
 
 /** Error kinds that the shell only returns before anything was sent to the gateway. */
-const BEFORE_ANYTHING_SENT = new Set([
+const BEFORE_ANYTHING_SENT: ReadonlySet<CallError["kind"]> = new Set<CallError["kind"]>([
   "held_by",
   "not_chargeable",
   "amount_changed",
@@ -150,7 +187,7 @@ const BEFORE_ANYTHING_SENT = new Set([
  * showed the attempt in the journal: from then on recovery owns the attempt, and an error means
  * "not finished", not "not charged".
  */
-export function outcomeOfError(error: UiError, journaled: boolean, offsetMinutes: number): Outcome {
+export function outcomeOfError(error: CallError, journaled: boolean, offsetMinutes: number): Outcome {
   if (error.kind === "held_by") {
     const h = error.held_by;
     return {

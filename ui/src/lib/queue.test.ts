@@ -1,6 +1,6 @@
 // Unit tests of the queue rows: amounts from minor units, statuses in words, who holds an order.
 import { describe, expect, it } from "vitest";
-import type { OrderView } from "./api";
+import type { OrderView } from "./bindings";
 import { statusLabel, toOrderRow } from "./queue";
 
 const ORDER: OrderView = {
@@ -11,8 +11,11 @@ const ORDER: OrderView = {
   payment_method_id: "pm_card_chargeDeclined",
   description: "Replacement filter set",
   status: "unpaid",
+  chargeable: true,
   claim: null,
   paid_intent_id: null,
+  refunded_minor: 0,
+  disputed: false,
   created_at: 1_795_336_758_123,
   updated_at: 1_795_336_758_123,
 };
@@ -38,10 +41,11 @@ describe("toOrderRow", () => {
     expect(row.heldBy).toBe("Held by anna on terminal desk-2 since 2026-11-22 09:39:18");
     expect(row.chargeable).toBe(false);
   });
-  it("offers no Charge for paid orders or orders under review", () => {
-    expect(toOrderRow({ ...ORDER, status: "paid" }, 0).chargeable).toBe(false);
-    expect(toOrderRow({ ...ORDER, status: "needs_review" }, 0).chargeable).toBe(false);
-    expect(toOrderRow({ ...ORDER, status: "needs_action" }, 0).chargeable).toBe(true);
+  it("offers Charge exactly when the shell says the status is chargeable", () => {
+    // The rule itself is `OrderStatus::is_chargeable` in Rust; the UI follows the flag it sends.
+    expect(toOrderRow({ ...ORDER, status: "paid", chargeable: false }, 0).chargeable).toBe(false);
+    expect(toOrderRow({ ...ORDER, status: "needs_review", chargeable: false }, 0).chargeable).toBe(false);
+    expect(toOrderRow({ ...ORDER, status: "needs_action", chargeable: true }, 0).chargeable).toBe(true);
   });
   it("uses the exponent the shell sent", () => {
     expect(toOrderRow({ ...ORDER, amount: { minor: 1200, currency: "JPY" }, amount_exponent: 0 }, 0).amount).toBe("1200 JPY");
@@ -49,8 +53,9 @@ describe("toOrderRow", () => {
 });
 
 describe("statusLabel", () => {
-  it("words every status, and shows an unknown one by name", () => {
+  it("words every status", () => {
     expect(statusLabel("needs_action")).toBe("Needs customer action");
-    expect(statusLabel("on_hold")).toBe("on hold");
+    expect(statusLabel("failed")).toBe("Last charge declined");
+    expect(statusLabel("needs_review")).toBe("Needs review");
   });
 });

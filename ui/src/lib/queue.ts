@@ -1,14 +1,16 @@
 // Turns the central's orders into queue rows: amounts from minor units, readable statuses, and
 // who holds an order right now.
 //
-// Pure, so the wording is unit-tested. An order held by someone is never offered for charging:
-// the central would refuse the claim anyway, and the operator should see why before trying.
-import type { OrderView } from "./api";
+// Pure, so the wording is unit-tested. Which statuses may be charged is the shell's rule
+// (`OrderStatus::is_chargeable`, sent as `chargeable`), not a copy kept here. An order held by
+// someone is never offered for charging either: the central would refuse the claim anyway, and
+// the operator should see why before trying.
+import type { OrderStatus, OrderView } from "./bindings";
 import { formatMoney } from "./money";
 import { formatTimestamp } from "./time";
 
 /** The central's order statuses and how operators see them. */
-const STATUS_LABELS: Record<string, string> = {
+const STATUS_LABELS: Record<OrderStatus, string> = {
   unpaid: "Unpaid",
   paid: "Paid",
   failed: "Last charge declined",
@@ -28,14 +30,13 @@ export interface OrderRow {
   chargeable: boolean;
 }
 
-export function statusLabel(status: string): string {
-  return STATUS_LABELS[status] ?? status.replaceAll("_", " ");
+export function statusLabel(status: OrderStatus): string {
+  return STATUS_LABELS[status];
 }
 
 /** One queue row; `offsetMinutes` is the UTC offset to show times in. */
 export function toOrderRow(order: OrderView, offsetMinutes: number): OrderRow {
   const held = order.claim;
-  const chargeableStatus = order.status === "unpaid" || order.status === "failed" || order.status === "needs_action";
   return {
     key: order.order_id,
     id: order.order_id,
@@ -45,6 +46,6 @@ export function toOrderRow(order: OrderView, offsetMinutes: number): OrderRow {
     heldBy: held
       ? `Held by ${held.operator_id} on terminal ${held.terminal_id} since ${formatTimestamp(held.since, offsetMinutes)}`
       : null,
-    chargeable: chargeableStatus && held === null,
+    chargeable: order.chargeable && held === null,
   };
 }

@@ -1,6 +1,6 @@
 // Unit tests of the journal integrity and outbox wording.
 import { describe, expect, it } from "vitest";
-import type { JournalStatus } from "./api";
+import type { JournalStatus } from "./bindings";
 import { connectionLine, integrityLine, outboxLine, startingLine } from "./status";
 
 const HEALTHY: JournalStatus = {

@@ -1,5 +1,5 @@
 // Words for the journal's integrity and outbox line; pure, so the wording is unit-tested.
-import type { JournalStatus } from "./api";
+import type { JournalStatus } from "./bindings";
 import { formatAge } from "./time";
 
 export interface IntegrityLine {

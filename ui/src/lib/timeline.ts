@@ -2,7 +2,7 @@
 // start of the chain hash (enough to compare with an export by eye).
 //
 // Pure, so the wording is unit-tested.
-import type { StoredEvent } from "./api";
+import type { StoredEvent } from "./bindings";
 import { stateBadge } from "./attempts";
 import { formatTimestamp } from "./time";
 
