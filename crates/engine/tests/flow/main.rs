@@ -1,208 +1,33 @@
 //! The engine's charge flow, recovery and relay against the real sandbox gateway (a real HTTP
 //! server speaking Stripe's wire format) and a real journal file, with an in-memory double of the
-//! central (the real central and the cross-process crash matrix are the system tests' job).
+//! central (`mem_central.rs`; the real central and the cross-process crash matrix are the system
+//! tests' job). The relay tests run on a `ManualClock` with seeded jitter, so they never sleep.
 //!
 //! Every test checks the sandbox's ledger — the gateway's ground truth — for "at most one success
 //! per order" and "every success is in the journal".
 
+mod mem_central;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use paydesk_core::{
-    AttemptEvent, AttemptState, ClaimToken, CreateOutcome, CustomerId, GatewayIntentId, Money,
-    NewAttempt, OperatorId, OrderId, PaymentMethodId, RegisterOutcome, TerminalId, Timestamp,
+    AttemptEvent, AttemptState, CreateOutcome, CustomerId, Money, NewAttempt, OperatorId, OrderId,
+    RegisterOutcome, TerminalId, Timestamp,
 };
 use paydesk_engine::{
-    new_attempt_id, Central, CentralError, ChargeRequest, Claim, ClaimRequest, Clock,
-    DeliveryStatus, Engine, EngineConfig, EngineError, ManualClock, OfflineAllowance,
-    OfflinePolicy, OrderSnapshot, OrderStatus, Progress, RelayOutcome, SystemClock,
+    new_attempt_id, Central, ChargeRequest, ClaimRequest, Clock, Engine, EngineConfig, EngineError,
+    ManualClock, OfflineAllowance, OfflinePolicy, OrderSnapshot, OrderStatus, Progress,
+    RelayOutcome, SystemClock,
 };
 use paydesk_gateway::{
     ApiKey, ConfirmRequest, CreateIntentRequest, Gateway, IntentMetadata, StripeConfig,
     StripeGateway,
 };
-use paydesk_journal::{AttemptFilter, Journal, ResultMessage};
+use paydesk_journal::{AttemptFilter, Journal};
 use serde_json::Value;
 
-// ---- an in-memory central -------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct Hold {
-    token: ClaimToken,
-    operator: OperatorId,
-    terminal: TerminalId,
-    since: Timestamp,
-}
-
-#[derive(Debug, Default)]
-struct CentralState {
-    orders: HashMap<OrderId, OrderSnapshot>,
-    holds: HashMap<OrderId, Hold>,
-    attempts: HashMap<OrderId, u32>,
-    last_token: u64,
-    registered: HashMap<OrderId, GatewayIntentId>,
-    results: HashMap<String, ResultMessage>,
-    deliveries: usize,
-}
-
-/// The central's rules that matter to the engine: one holder per order, growing tokens, fenced
-/// registration, exactly-once results keyed by attempt id. Can be switched "down".
-#[derive(Debug, Default)]
-struct MemCentral {
-    state: Mutex<CentralState>,
-    down: AtomicBool,
-}
-
-impl MemCentral {
-    fn with_orders(orders: &[(&str, &str, &str)]) -> Arc<MemCentral> {
-        let central = MemCentral::default();
-        {
-            let mut s = central.state.lock().unwrap();
-            for (id, amount, pm) in orders {
-                let id = OrderId::new(*id).unwrap();
-                s.orders.insert(
-                    id.clone(),
-                    OrderSnapshot {
-                        id,
-                        amount: Money::parse(amount).unwrap(),
-                        status: OrderStatus::Unpaid,
-                        customer: None,
-                        payment_method: PaymentMethodId::new(*pm).unwrap(),
-                    },
-                );
-            }
-        }
-        Arc::new(central)
-    }
-
-    fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    fn check_up(&self) -> Result<(), CentralError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(CentralError::Unreachable {
-                detail: "connection refused".into(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-
-    fn status(&self, order: &str) -> OrderStatus {
-        let s = self.state.lock().unwrap();
-        s.orders[&OrderId::new(order).unwrap()].status
-    }
-
-    fn results(&self) -> usize {
-        self.state.lock().unwrap().results.len()
-    }
-}
-
-#[async_trait]
-impl Central for MemCentral {
-    async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError> {
-        self.check_up()?;
-        let mut s = self.state.lock().unwrap();
-        let order = s
-            .orders
-            .get(&request.order)
-            .cloned()
-            .ok_or_else(|| CentralError::UnknownOrder(request.order.clone()))?;
-        if let Some(hold) = s.holds.get(&request.order) {
-            return Err(CentralError::HeldBy {
-                operator: hold.operator.clone(),
-                terminal: hold.terminal.clone(),
-                since: hold.since,
-            });
-        }
-        s.last_token += 1;
-        let token = ClaimToken::new(s.last_token).unwrap();
-        let number = {
-            let n = s.attempts.entry(request.order.clone()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        s.holds.insert(
-            request.order.clone(),
-            Hold {
-                token,
-                operator: request.operator.clone(),
-                terminal: request.terminal.clone(),
-                since: Timestamp::from_unix_ms(0),
-            },
-        );
-        Ok(Claim {
-            token,
-            attempt_number: paydesk_core::AttemptNumber::new(number).unwrap(),
-            lease_expires_at: Timestamp::from_unix_ms(i64::MAX / 2),
-            order,
-            open_intent: None,
-        })
-    }
-
-    async fn register_intent(
-        &self,
-        order: &OrderId,
-        token: ClaimToken,
-        _attempt_number: paydesk_core::AttemptNumber,
-        intent: &GatewayIntentId,
-    ) -> Result<(), CentralError> {
-        self.check_up()?;
-        let mut s = self.state.lock().unwrap();
-        match s.holds.get(order) {
-            Some(hold) if hold.token == token => {
-                s.registered.insert(order.clone(), intent.clone());
-                Ok(())
-            }
-            _ => Err(CentralError::StaleClaim),
-        }
-    }
-
-    async fn release(&self, order: &OrderId, token: ClaimToken) -> Result<(), CentralError> {
-        self.check_up()?;
-        let mut s = self.state.lock().unwrap();
-        if s.holds.get(order).map(|h| h.token) == Some(token) {
-            s.holds.remove(order);
-        }
-        Ok(())
-    }
-
-    async fn deliver(
-        &self,
-        results: &[ResultMessage],
-        _journal_head: (i64, String),
-    ) -> Result<Vec<DeliveryStatus>, CentralError> {
-        self.check_up()?;
-        let mut s = self.state.lock().unwrap();
-        s.deliveries += 1;
-        let mut statuses = Vec::new();
-        for r in results {
-            let key = r.attempt_id.to_string();
-            if s.results.contains_key(&key) {
-                statuses.push(DeliveryStatus::Duplicate);
-                continue;
-            }
-            s.results.insert(key, r.clone());
-            let status = match r.state {
-                AttemptState::Succeeded => OrderStatus::Paid,
-                AttemptState::Declined => OrderStatus::Failed,
-                AttemptState::RequiresAction => OrderStatus::NeedsAction,
-                _ => OrderStatus::Unpaid,
-            };
-            if let Some(order) = s.orders.get_mut(&r.order) {
-                order.status = status;
-            }
-            if s.holds.get(&r.order).map(|h| h.token) == Some(r.claim_token) {
-                s.holds.remove(&r.order);
-            }
-            statuses.push(DeliveryStatus::Applied);
-        }
-        Ok(statuses)
-    }
-}
+use mem_central::MemCentral;
 
 // ---- harness --------------------------------------------------------------------------------
 
@@ -774,7 +599,7 @@ async fn the_relay_backs_off_while_the_central_is_down_and_delivers_once_when_ba
 // ---- offline --------------------------------------------------------------------------------
 
 fn snapshot(h: &Harness, order: &str) -> OrderSnapshot {
-    h.central.state.lock().unwrap().orders[&OrderId::new(order).unwrap()].clone()
+    h.central.order(order)
 }
 
 /// A manager's allowance granted a second before `now`, for an hour.
