@@ -1,7 +1,7 @@
 // Unit tests of the journal integrity and outbox wording.
 import { describe, expect, it } from "vitest";
 import type { JournalStatus } from "./bindings";
-import { connectionLine, integrityLine, outboxLine, startingLine } from "./status";
+import { connectionLine, integrityLine, outboxLine, recoveryNotice, startingLine, syncNotice } from "./status";
 
 const HEALTHY: JournalStatus = {
   path: "/tmp/journal.sqlite",
@@ -64,5 +64,36 @@ describe("connectionLine", () => {
 describe("startingLine", () => {
   it("always shows the bound", () => {
     expect(startingLine(4_200, 60_000)).toMatch(/4 s \(at most 60 s\)/);
+  });
+});
+
+describe("recoveryNotice", () => {
+  it("is good news only when nothing is left open, for a manager or in error", () => {
+    const done = { examined: 2, finished: 2, needs_review: 0, still_open: 0, errors: [] };
+    expect(recoveryNotice(done)).toEqual({ tone: "ok", text: "Recovery: 2 looked at, 2 finished, 0 to a manager, 0 still open." });
+    expect(recoveryNotice({ ...done, finished: 1, needs_review: 1 }).tone).toBe("attention");
+    expect(recoveryNotice({ ...done, errors: ["central unreachable"] }).tone).toBe("attention");
+  });
+  it("says that open attempts are retried", () => {
+    const open = recoveryNotice({ examined: 1, finished: 0, needs_review: 0, still_open: 1, errors: [] });
+    expect(open).toMatchObject({ tone: "attention" });
+    expect(open.text).toMatch(/keeps trying every 30 s/);
+  });
+});
+
+describe("syncNotice", () => {
+  it("says what was delivered, set aside and still waiting", () => {
+    expect(syncNotice({ delivered: 3, parked: 0, waiting: 0, unreachable: false })).toEqual({ tone: "ok", text: "Sync: 3 delivered." });
+    const partial = syncNotice({ delivered: 1, parked: 1, waiting: 2, unreachable: false });
+    expect(partial.tone).toBe("attention");
+    expect(partial.text).toBe(
+      "Sync: 1 delivered, 1 set aside for a manager, 2 waiting for their retry time (the background sync sends them).",
+    );
+  });
+  it("says results stay in the outbox while the central is unreachable", () => {
+    expect(syncNotice({ delivered: 0, parked: 0, waiting: 4, unreachable: true })).toMatchObject({
+      tone: "attention",
+      text: "The central is unreachable; 4 result(s) stay in the outbox and sync when it is back.",
+    });
   });
 });

@@ -1,5 +1,6 @@
-// Words for the journal's integrity and outbox line; pure, so the wording is unit-tested.
-import type { JournalStatus } from "./bindings";
+// Words for the status bar (journal integrity, outbox, connection, start-up) and for the notices after
+// "Recover now" and "Sync now"; pure, so the wording is unit-tested.
+import type { JournalStatus, RecoveryReport, SyncView } from "./bindings";
 import { formatAge } from "./time";
 
 export interface IntegrityLine {
@@ -49,4 +50,34 @@ export function connectionLine(online: boolean, embedded: boolean): ConnectionLi
 export function startingLine(elapsedMs: number, maxMs: number): string {
   const elapsed = Math.max(0, Math.floor(elapsedMs / 1000));
   return `Starting the central server and payment gateway… ${elapsed} s (at most ${Math.round(maxMs / 1000)} s)`;
+}
+
+/** A one-line banner after a button press: good news, or something that still needs attention. */
+export interface Notice {
+  tone: "ok" | "attention";
+  text: string;
+}
+
+/** What "Recover now" did; anything left open or sent to a manager asks for attention. */
+export function recoveryNotice(r: RecoveryReport): Notice {
+  return {
+    tone: r.still_open + r.needs_review + r.errors.length === 0 ? "ok" : "attention",
+    text:
+      `Recovery: ${r.examined} looked at, ${r.finished} finished, ${r.needs_review} to a manager, ${r.still_open} still open` +
+      (r.still_open > 0 ? " (Paydesk keeps trying every 30 s)." : "."),
+  };
+}
+
+/** What "Sync now" did; results still waiting ask for attention. */
+export function syncNotice(s: SyncView): Notice {
+  if (s.unreachable) {
+    return { tone: "attention", text: `The central is unreachable; ${s.waiting} result(s) stay in the outbox and sync when it is back.` };
+  }
+  return {
+    tone: s.waiting === 0 ? "ok" : "attention",
+    text:
+      `Sync: ${s.delivered} delivered` +
+      (s.parked > 0 ? `, ${s.parked} set aside for a manager` : "") +
+      (s.waiting > 0 ? `, ${s.waiting} waiting for their retry time (the background sync sends them).` : "."),
+  };
 }
