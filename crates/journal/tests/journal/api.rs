@@ -428,6 +428,67 @@ fn unresolved_lists_unfinished_and_review_attempts_oldest_first() {
     assert!(f.journal.verify().unwrap().is_intact());
 }
 
+/// The offline policy's shift total: offline attempts begun since the allowance, in its currency,
+/// that may have moved money (succeeded or not yet settled); declined ones and online ones do not
+/// count.
+#[test]
+fn the_offline_total_counts_offline_attempts_that_may_have_moved_money() {
+    let mut f = fixture();
+    let offline = |order: &str, number: u32, minor: i64, currency: &str, at_ms: i64, n: u64| {
+        let mut new = new_attempt(order, "anna", minor, currency, at_ms, n);
+        new.number = AttemptNumber::new(number).unwrap();
+        new.offline = true;
+        new
+    };
+    let mut success = to_confirm_sent("pi_1");
+    success.push(succeeded());
+    let mut decline = to_confirm_sent("pi_3");
+    decline.push(declined("card_declined"));
+    let j = &mut f.journal;
+    run(
+        j,
+        offline("order-a", 1, 900, "EUR", T0 - 1_000, 1),
+        T0 - 1_000,
+        &success,
+    );
+    run(j, offline("order-a", 2, 1_000, "EUR", T0, 2), T0, &success);
+    run(
+        j,
+        offline("order-b", 1, 500, "EUR", T0 + 100, 3),
+        T0 + 100,
+        &to_confirm_sent("pi_2"),
+    );
+    run(
+        j,
+        offline("order-c", 1, 700, "EUR", T0 + 200, 4),
+        T0 + 200,
+        &decline,
+    );
+    run(
+        j,
+        offline("order-d", 1, 300, "JPY", T0 + 300, 5),
+        T0 + 300,
+        &success,
+    );
+    let mut online = new_attempt("order-a", "anna", 2_000, "EUR", T0 + 400, 6);
+    online.number = AttemptNumber::new(3).unwrap();
+    run(j, online, T0 + 400, &success);
+
+    let eur = Currency::from_code("EUR").unwrap();
+    assert_eq!(
+        f.journal.offline_total_since(ts(T0), eur).unwrap(),
+        Money::new(1_500, eur).unwrap()
+    );
+    assert_eq!(
+        f.journal.offline_total_since(ts(T0 + 10_000), eur).unwrap(),
+        Money::zero(eur)
+    );
+    let order_a = OrderId::new("order-a").unwrap();
+    assert_eq!(f.journal.offline_attempts_of(&order_a).unwrap(), 2);
+    let order_e = OrderId::new("order-e").unwrap();
+    assert_eq!(f.journal.offline_attempts_of(&order_e).unwrap(), 0);
+}
+
 #[test]
 fn an_intent_id_that_is_already_set_survives_every_later_step() {
     let mut f = fixture();
