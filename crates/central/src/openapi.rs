@@ -78,12 +78,13 @@ fn schemas() -> Value {
             "created": int64(), "unchanged": int64(), "conflicting": array(id("order")) }), false),
         "Order": object(&["order_id", "amount", "customer_id", "payment_method_id", "description",
                           "status", "claim", "paid_intent_id", "refunded_minor", "disputed",
-                          "created_at", "updated_at"], json!({
+                          "created_at", "updated_at", "attempt_seq"], json!({
             "order_id": id("order"), "amount": reference("Money"), "customer_id": string(),
             "payment_method_id": string(), "description": string(), "status": reference("OrderStatus"),
             "claim": nullable(reference("ClaimHolder")), "paid_intent_id": nullable(intent.clone()),
             "refunded_minor": int64(), "disputed": { "type": "boolean" },
-            "created_at": timestamp(), "updated_at": timestamp() }), false),
+            "created_at": timestamp(), "updated_at": timestamp(),
+            "attempt_seq": { "type": "integer", "format": "int64", "minimum": 0 } }), false),
         "OrderPage": object(&["orders", "next_after"], json!({
             "orders": array(reference("Order")), "next_after": nullable(id("order")) }), false),
         "PaymentRecord": object(&["attempt_id", "attempt_number", "claim_token", "terminal_id", "outcome",

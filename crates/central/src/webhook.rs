@@ -110,6 +110,15 @@ pub enum EventEffect {
     Ignored,
 }
 
+/// One refund a `charge.refunded` event lists (the charge's `refunds.data[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundSeen {
+    pub refund_id: String,
+    pub amount_minor: i64,
+    /// Stripe's refund status (`succeeded`, `pending`, `failed`, `canceled`, …).
+    pub status: String,
+}
+
 /// A verified event, reduced to what the central needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEvent {
@@ -118,6 +127,10 @@ pub struct WebhookEvent {
     pub effect: EventEffect,
     intent_id: Option<String>,
     metadata_order_id: Option<String>,
+    /// For `charge.refunded`: the charge, and the refunds it lists (possibly only the first
+    /// page: `amount_refunded` stays the cumulative floor).
+    pub charge_id: Option<String>,
+    pub refunds: Vec<RefundSeen>,
 }
 
 impl WebhookEvent {
@@ -157,6 +170,7 @@ impl WebhookEvent {
             .as_str()
             .filter(clean)
             .map(str::to_string);
+        let mut refunds = Vec::new();
         let (effect, intent_id) = match event_type.as_str() {
             "payment_intent.succeeded" => {
                 let minor = object["amount_received"]
@@ -171,29 +185,62 @@ impl WebhookEvent {
                 (EventEffect::Succeeded { amount }, text("id"))
             }
             "payment_intent.payment_failed" => (EventEffect::PaymentFailed, text("id")),
-            "charge.refunded" => (
-                EventEffect::Refunded {
-                    amount_refunded: object["amount_refunded"]
-                        .as_i64()
-                        .filter(|a| *a >= 0)
-                        .ok_or("charge has no amount_refunded")?,
-                },
-                text("payment_intent"),
-            ),
+            "charge.refunded" => {
+                for r in object["refunds"]["data"].as_array().into_iter().flatten() {
+                    let (Some(id), Some(amount)) = (
+                        r["id"].as_str().filter(clean),
+                        r["amount"].as_i64().filter(|a| *a >= 0),
+                    ) else {
+                        return Err("a refund of the charge has no usable id or amount".into());
+                    };
+                    refunds.push(RefundSeen {
+                        refund_id: id.to_string(),
+                        amount_minor: amount,
+                        status: r["status"]
+                            .as_str()
+                            .filter(clean)
+                            .unwrap_or("succeeded")
+                            .to_string(),
+                    });
+                }
+                refunded_effect(object, &text)?
+            }
             "charge.dispute.created" => (EventEffect::Disputed, text("payment_intent")),
             _ => (EventEffect::Ignored, None),
         };
         if !matches!(effect, EventEffect::Ignored) && intent_id.is_none() {
             return Err(format!("{event_type} event names no payment intent"));
         }
+        let charge_id = match effect {
+            EventEffect::Refunded { .. } => text("id"),
+            _ => None,
+        };
         Ok(WebhookEvent {
             id,
             event_type,
             effect,
             intent_id,
             metadata_order_id,
+            charge_id,
+            refunds,
         })
     }
+}
+
+/// The effect of a `charge.refunded` event and the intent it names.
+fn refunded_effect(
+    object: &Value,
+    text: &dyn Fn(&str) -> Option<String>,
+) -> Result<(EventEffect, Option<String>), String> {
+    Ok((
+        EventEffect::Refunded {
+            amount_refunded: object["amount_refunded"]
+                .as_i64()
+                .filter(|a| *a >= 0)
+                .ok_or("charge has no amount_refunded")?,
+        },
+        text("payment_intent"),
+    ))
 }
 
 #[cfg(test)]

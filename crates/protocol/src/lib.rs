@@ -224,6 +224,11 @@ pub struct Order {
     pub disputed: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The last attempt number handed out for this order (0: never claimed). A terminal that
+    /// charges the order offline takes the next one, so its create key is the one the next online
+    /// attempt would use, and the gateway refuses the second of the two.
+    #[serde(default)]
+    pub attempt_seq: u32,
 }
 
 /// A page of orders; pass `next_after` as `after` to get the next page.

@@ -6,16 +6,20 @@
 
 use std::collections::{HashMap, HashSet};
 
-use paydesk_core::{OrderId, TerminalId, Timestamp};
+use paydesk_core::{AttemptId, Currency, GatewayIntentId, Money, OrderId, TerminalId, Timestamp};
 use paydesk_protocol::{
     FlagRecord, ItemReceipt, ItemStatus, JournalHead, JournalReceipt, ResultBatchResponse,
-    ResultItem,
+    ResultItem, ResultOutcome,
 };
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::claims::{audit, AuditEvent};
-use super::inbox_rules::{decide, Decision, OrderChange};
-use super::{corrupt, order_from_row, OrderRow, Store, ORDER_COLUMNS, TX_RETRIES_MAX};
+use super::inbox_rules::{decide, Context, Decision, OrderChange};
+use super::{
+    attempt_number, claim_token, corrupt, order_from_row, OrderRow, Store, ORDER_COLUMNS,
+    TX_RETRIES_MAX,
+};
 use crate::error::{CentralError, CentralResult};
 
 impl Store {
@@ -49,25 +53,32 @@ impl Store {
     ) -> CentralResult<ResultBatchResponse> {
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by(|&a, &b| {
-            (items[a].order_id.as_str(), items[a].attempt_id)
-                .cmp(&(items[b].order_id.as_str(), items[b].attempt_id))
+            // An attempt's interim report before its final one.
+            (
+                items[a].order_id.as_str(),
+                items[a].attempt_id,
+                !is_interim(&items[a]),
+            )
+                .cmp(&(
+                    items[b].order_id.as_str(),
+                    items[b].attempt_id,
+                    !is_interim(&items[b]),
+                ))
         });
         let mut receipts: Vec<Option<ItemReceipt>> = vec![None; items.len()];
         let mut tx = self.pool.begin().await?;
-        // Results already stored are final forever, so one query finds the duplicates of a
+        // Reports already applied are final forever, so one query finds the duplicates of a
         // replayed batch without locking their orders (a replay costs less than a first pass).
-        let known = self.known_attempts(&mut tx, items).await?;
-        let fresh: Vec<&ResultItem> = items
-            .iter()
-            .filter(|i| !known.contains(&i.attempt_id.to_string()))
-            .collect();
+        // A report stored as rejected (its order was unknown) is decided again.
+        let mut stored = self.stored_reports(&mut tx, items).await?;
+        let fresh: Vec<&ResultItem> = items.iter().filter(|i| !is_duplicate(&stored, i)).collect();
         // Every order the batch touches, locked in one statement in order-id order (concurrent
         // batches therefore cannot deadlock), and kept in memory as the items change them.
         let mut rows = self.lock_orders(&mut tx, &fresh).await?;
         let registered = self.registered_intents(&mut tx, &fresh).await?;
         for i in order {
             let item = &items[i];
-            let receipt = if known.contains(&item.attempt_id.to_string()) {
+            let receipt = if is_duplicate(&stored, item) {
                 ItemReceipt {
                     attempt_id: item.attempt_id,
                     status: ItemStatus::Duplicate,
@@ -75,7 +86,7 @@ impl Store {
                 }
             } else {
                 let row = rows.get_mut(item.order_id.as_str());
-                self.apply_one(&mut tx, terminal, item, row, &registered, now)
+                self.apply_one(&mut tx, terminal, item, row, &registered, &mut stored, now)
                     .await?
             };
             receipts[i] = Some(receipt);
@@ -88,29 +99,42 @@ impl Store {
         })
     }
 
-    /// The attempt ids of `items` already in the inbox.
-    async fn known_attempts(
+    /// What the inbox holds for the attempts of `items`: each report's status.
+    async fn stored_reports(
         &self,
         tx: &mut Transaction<'static, Any>,
         items: &[ResultItem],
-    ) -> CentralResult<HashSet<String>> {
-        let mut known = HashSet::new();
+    ) -> CentralResult<HashMap<String, Stored>> {
+        let mut stored: HashMap<String, Stored> = HashMap::new();
+        let mut ids: Vec<String> = items.iter().map(|i| i.attempt_id.to_string()).collect();
+        ids.sort_unstable();
+        ids.dedup();
         // Well under both backends' bound-parameter limits.
-        for chunk in items.chunks(500) {
+        for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT attempt_id FROM results WHERE attempt_id IN ({})",
+                "SELECT attempt_id, interim, status FROM results WHERE attempt_id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql);
-            for item in chunk {
-                query = query.bind(item.attempt_id.to_string());
+            for id in chunk {
+                query = query.bind(id.as_str());
             }
             for row in query.fetch_all(&mut **tx).await? {
-                known.insert(row.try_get::<String, _>("attempt_id")?);
+                let status: String = row.try_get("status")?;
+                let status = ItemStatus::parse(&status)
+                    .ok_or_else(|| corrupt(format!("result status {status}")))?;
+                let entry = stored
+                    .entry(row.try_get::<String, _>("attempt_id")?)
+                    .or_default();
+                if row.try_get::<i64, _>("interim")? != 0 {
+                    entry.interim = Some(status);
+                } else {
+                    entry.last = Some(status);
+                }
             }
         }
-        Ok(known)
+        Ok(stored)
     }
 
     /// Locks and reads the orders of `items`, in order-id order.
@@ -173,23 +197,35 @@ impl Store {
         Ok(registered)
     }
 
-    /// Applies one result whose order row (if the order exists) is locked by this transaction
-    /// and mirrored in `row`, which is updated to match what was written.
-    async fn apply_one(
+    /// Applies one report whose order row (if the order exists) is locked by this transaction
+    /// and mirrored in `row`, which is updated to match what was written; `stored` is what the
+    /// inbox holds for its attempt, updated too. A report stored as rejected is decided again
+    /// (its stored row is updated only while it is still rejected, so it applies once).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn apply_one(
         &self,
         tx: &mut Transaction<'static, Any>,
         terminal: &TerminalId,
         item: &ResultItem,
         row: Option<&mut OrderRow>,
         registered: &HashSet<String>,
+        stored: &mut HashMap<String, Stored>,
         now: Timestamp,
     ) -> CentralResult<ItemReceipt> {
+        let interim = is_interim(item);
+        let key = item.attempt_id.to_string();
+        let before = stored.get(&key).cloned().unwrap_or_default();
+        let retry = before.slot(interim) == Some(ItemStatus::Rejected);
+        let context = Context {
+            settles_review: !interim && before.interim.is_some_and(|s| s != ItemStatus::Rejected),
+            after_last: interim && before.last.is_some_and(|s| s != ItemStatus::Rejected),
+        };
         // The reason is stored with the result: why it was flagged, or why it was rejected.
         let (status, reason, change) = match &row {
             None => (
                 ItemStatus::Rejected,
                 Some(format!(
-                    "order {} is unknown at the central: import it, then ask a manager to review this result",
+                    "order {} is unknown at the central: the result is applied when the order is imported",
                     item.order_id
                 )),
                 OrderChange::default(),
@@ -199,39 +235,55 @@ impl Store {
                     status,
                     flag_reason,
                     change,
-                } = decide(row, item);
+                } = decide(row, item, &context);
                 (status, flag_reason, change)
             }
         };
-        let inserted = sqlx::query(
-            "INSERT INTO results (attempt_id, order_id, attempt_number, claim_token, terminal_id, \
-             outcome, amount_minor, currency, intent_id, offline, occurred_at, received_at, \
-             status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (attempt_id) DO NOTHING",
-        )
-        .bind(item.attempt_id.to_string())
-        .bind(item.order_id.as_str())
-        .bind(i64::from(item.attempt_number.get()))
-        .bind(item.claim_token.get() as i64)
-        .bind(terminal.as_str())
-        .bind(item.outcome.as_str())
-        .bind(item.amount.minor())
-        .bind(item.amount.currency().code())
-        .bind(item.intent_id.as_ref().map(|i| i.as_str().to_string()))
-        .bind(i64::from(item.offline))
-        .bind(item.occurred_at.unix_ms())
-        .bind(now.unix_ms())
-        .bind(status.as_str())
-        .bind(reason.clone())
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        let written = if retry {
+            sqlx::query(
+                "UPDATE results SET status = $1, reason = $2 \
+                 WHERE attempt_id = $3 AND interim = $4 AND status = 'rejected'",
+            )
+            .bind(status.as_str())
+            .bind(reason.clone())
+            .bind(&key)
+            .bind(i64::from(interim))
+            .execute(&mut **tx)
+            .await?
+        } else {
+            sqlx::query(
+                "INSERT INTO results (attempt_id, interim, order_id, attempt_number, claim_token, \
+                 terminal_id, outcome, amount_minor, currency, intent_id, offline, occurred_at, \
+                 received_at, status, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (attempt_id, interim) DO NOTHING",
+            )
+            .bind(&key)
+            .bind(i64::from(interim))
+            .bind(item.order_id.as_str())
+            .bind(i64::from(item.attempt_number.get()))
+            .bind(item.claim_token.get() as i64)
+            .bind(terminal.as_str())
+            .bind(item.outcome.as_str())
+            .bind(item.amount.minor())
+            .bind(item.amount.currency().code())
+            .bind(item.intent_id.as_ref().map(|i| i.as_str().to_string()))
+            .bind(i64::from(item.offline))
+            .bind(item.occurred_at.unix_ms())
+            .bind(now.unix_ms())
+            .bind(status.as_str())
+            .bind(reason.clone())
+            .execute(&mut **tx)
+            .await?
+        };
+        if written.rows_affected() == 0 {
             return Ok(ItemReceipt {
                 attempt_id: item.attempt_id,
                 status: ItemStatus::Duplicate,
                 reason: None,
             });
         }
+        stored.entry(key).or_default().set(interim, status);
         if status == ItemStatus::Flagged {
             self.flag(
                 tx,
@@ -243,7 +295,8 @@ impl Store {
             .await?;
         }
         if let Some(row) = row {
-            self.apply_change(tx, row, &change, now).await?;
+            self.apply_change(tx, terminal, row, item, &change, now)
+                .await?;
             row.mirror(&change);
             if let Some(intent) = item
                 .intent_id
@@ -264,16 +317,91 @@ impl Store {
         })
     }
 
+    /// Applies, in the transaction that imports them, the reports stored as rejected for orders
+    /// that did not exist then: through the same rules, oldest first, each once.
+    pub(super) async fn apply_rejected_reports(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        orders: &[&str],
+        now: Timestamp,
+    ) -> CentralResult<u32> {
+        let mut applied = 0;
+        for chunk in orders.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT attempt_id, interim, order_id, attempt_number, claim_token, terminal_id, \
+                 outcome, amount_minor, currency, intent_id, offline, occurred_at \
+                 FROM results WHERE status = 'rejected' AND order_id IN ({}) \
+                 ORDER BY order_id, occurred_at, attempt_id, interim DESC",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            let mut reports = Vec::new();
+            for r in query.fetch_all(&mut **tx).await? {
+                let terminal =
+                    TerminalId::new(r.try_get::<String, _>("terminal_id")?).map_err(corrupt)?;
+                reports.push((terminal, stored_item(&r)?));
+            }
+            if reports.is_empty() {
+                continue;
+            }
+            let items: Vec<ResultItem> = reports.iter().map(|(_, i)| i.clone()).collect();
+            let mut stored = self.stored_reports(tx, &items).await?;
+            let refs: Vec<&ResultItem> = items.iter().collect();
+            let mut rows = self.lock_orders(tx, &refs).await?;
+            let registered = self.registered_intents(tx, &refs).await?;
+            for (terminal, item) in &reports {
+                let row = rows.get_mut(item.order_id.as_str());
+                let receipt = self
+                    .apply_one(tx, terminal, item, row, &registered, &mut stored, now)
+                    .await?;
+                if receipt.status != ItemStatus::Duplicate {
+                    applied += 1;
+                }
+            }
+        }
+        Ok(applied)
+    }
+
     async fn apply_change(
         &self,
         tx: &mut Transaction<'static, Any>,
+        terminal: &TerminalId,
         row: &OrderRow,
+        item: &ResultItem,
         change: &OrderChange,
         now: Timestamp,
     ) -> CentralResult<()> {
         let order_id = row.order.order_id.as_str();
         let release = change.release && row.holder_terminal.is_some();
-        if change.new_status.is_none() && !change.clear_open_intent && !release {
+        if let Some(intent) = &change.adopt_intent {
+            // An intent no claim registered (an offline attempt's) becomes the order's open
+            // intent: recorded like a registration, so a later claimant's takeover finds it and
+            // may replace it once it is settled.
+            sqlx::query(
+                "INSERT INTO intents (intent_id, order_id, claim_token, attempt_number, \
+                 terminal_id, registered_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (intent_id) DO NOTHING",
+            )
+            .bind(intent.as_str())
+            .bind(order_id)
+            .bind(row.claim_token)
+            .bind(i64::from(item.attempt_number.get()))
+            .bind(terminal.as_str())
+            .bind(now.unix_ms())
+            .bind(item.outcome.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if change.new_status.is_none()
+            && !change.clear_open_intent
+            && !release
+            && change.adopt_intent.is_none()
+            && change.attempt_seq.is_none()
+        {
             return Ok(());
         }
         // One UPDATE for every part of the change. The order row is locked by this transaction
@@ -282,12 +410,14 @@ impl Store {
         sqlx::query(
             "UPDATE orders SET status = COALESCE($1, status), \
              paid_intent_id = COALESCE($2, paid_intent_id), \
-             open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE open_intent_id END, \
+             open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE COALESCE($7, open_intent_id) END, \
              holder_operator = CASE WHEN $4 = 1 THEN NULL ELSE holder_operator END, \
              holder_terminal = CASE WHEN $4 = 1 THEN NULL ELSE holder_terminal END, \
              claimed_at = CASE WHEN $4 = 1 THEN NULL ELSE claimed_at END, \
              lease_until = CASE WHEN $4 = 1 THEN NULL ELSE lease_until END, \
-             ended_at = CASE WHEN $4 = 1 THEN $5 ELSE ended_at END, updated_at = $5 \
+             ended_at = CASE WHEN $4 = 1 THEN $5 ELSE ended_at END, \
+             attempt_seq = CASE WHEN $8 > attempt_seq THEN $8 ELSE attempt_seq END, \
+             updated_at = $5 \
              WHERE order_id = $6",
         )
         .bind(change.new_status.map(|s| s.as_str().to_string()))
@@ -301,10 +431,15 @@ impl Store {
         .bind(i64::from(release))
         .bind(now.unix_ms())
         .bind(order_id)
+        .bind(change.adopt_intent.as_ref().map(|i| i.as_str().to_string()))
+        .bind(change.attempt_seq.unwrap_or(0))
         .execute(&mut **tx)
         .await?;
         if release {
             audit(tx, order_id, AuditEvent::Result, now).await?;
+        }
+        if change.paid_intent_id.is_some() {
+            self.refresh_refunded(tx, order_id, now).await?;
         }
         Ok(())
     }
@@ -416,4 +551,65 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// What the inbox holds for one attempt: the status of its interim report (`needs_review`) and
+/// of its last report (any other outcome), if stored.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Stored {
+    pub(super) interim: Option<ItemStatus>,
+    pub(super) last: Option<ItemStatus>,
+}
+
+impl Stored {
+    fn slot(&self, interim: bool) -> Option<ItemStatus> {
+        if interim {
+            self.interim
+        } else {
+            self.last
+        }
+    }
+
+    fn set(&mut self, interim: bool, status: ItemStatus) {
+        if interim {
+            self.interim = Some(status);
+        } else {
+            self.last = Some(status);
+        }
+    }
+}
+
+/// An attempt's interim report: it went to review, and its final result may follow.
+fn is_interim(item: &ResultItem) -> bool {
+    item.outcome == ResultOutcome::NeedsReview
+}
+
+/// Whether this report was already applied (a rejected one is decided again).
+fn is_duplicate(stored: &HashMap<String, Stored>, item: &ResultItem) -> bool {
+    stored
+        .get(&item.attempt_id.to_string())
+        .and_then(|s| s.slot(is_interim(item)))
+        .is_some_and(|s| s != ItemStatus::Rejected)
+}
+
+/// A stored report, read back as the item a terminal sent.
+fn stored_item(r: &AnyRow) -> CentralResult<ResultItem> {
+    let outcome: String = r.try_get("outcome")?;
+    let currency = Currency::from_code(&r.try_get::<String, _>("currency")?).map_err(corrupt)?;
+    let intent: Option<String> = r.try_get("intent_id")?;
+    Ok(ResultItem {
+        attempt_id: AttemptId::parse(&r.try_get::<String, _>("attempt_id")?).map_err(corrupt)?,
+        order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
+        attempt_number: attempt_number(r.try_get("attempt_number")?)?,
+        claim_token: claim_token(r.try_get("claim_token")?)?,
+        outcome: ResultOutcome::parse(&outcome)
+            .ok_or_else(|| corrupt(format!("outcome {outcome}")))?,
+        amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+        intent_id: intent
+            .map(GatewayIntentId::new)
+            .transpose()
+            .map_err(corrupt)?,
+        offline: r.try_get::<i64, _>("offline")? != 0,
+        occurred_at: Timestamp::from_unix_ms(r.try_get("occurred_at")?),
+    })
 }

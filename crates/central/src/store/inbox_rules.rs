@@ -19,6 +19,22 @@ pub(super) struct OrderChange {
     /// Release the flag (only ever when the result carries the current token).
     pub(super) release: bool,
     pub(super) clear_open_intent: bool,
+    /// An intent no claim registered (an offline attempt's, gone to review) that becomes the
+    /// order's open intent, so the sweeper can settle it from the gateway's evidence.
+    pub(super) adopt_intent: Option<GatewayIntentId>,
+    /// Raise the order's attempt sequence to this number (an offline attempt numbered above
+    /// it), so no later claim hands the number, and its create key, out again.
+    pub(super) attempt_seq: Option<i64>,
+}
+
+/// What the inbox already holds for the result's attempt.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Context {
+    /// A final result of an attempt whose interim `needs_review` was applied: it settles the
+    /// review that report started.
+    pub(super) settles_review: bool,
+    /// An interim `needs_review` of an attempt whose final result is already applied: history.
+    pub(super) after_last: bool,
 }
 
 /// What one result means: the receipt's status, why it is flagged (stored with the result and
@@ -61,6 +77,15 @@ impl OrderRow {
         }
         if change.clear_open_intent {
             self.open_intent_id = None;
+        } else if let Some(adopted) = &change.adopt_intent {
+            self.open_intent_id = Some(adopted.as_str().to_string());
+        }
+        if let Some(seq) = change.attempt_seq {
+            self.attempt_seq = self.attempt_seq.max(seq);
+            self.order.attempt_seq = self
+                .order
+                .attempt_seq
+                .max(u32::try_from(seq).unwrap_or(u32::MAX));
         }
         if change.release && self.holder_terminal.is_some() {
             self.holder_terminal = None;
@@ -75,13 +100,28 @@ impl OrderRow {
 /// A success is a fact about money that moved, so it is never refused: if it contradicts the
 /// central (other amount, a second success) the order goes to review and the result is flagged.
 /// Any other outcome is a decision, accepted only under the order's current claim token (I5).
-pub(super) fn decide(row: &OrderRow, item: &ResultItem) -> Decision {
+/// A review hold is left only by a success that settles the review (its own attempt's, or the
+/// open intent's); a non-success, or an offline result, never clears it.
+pub(super) fn decide(row: &OrderRow, item: &ResultItem, context: &Context) -> Decision {
+    let mut decision = decide_outcome(row, item, context);
+    let number = i64::from(item.attempt_number.get());
+    if number > row.attempt_seq {
+        decision.change.attempt_seq = Some(number);
+    }
+    decision
+}
+
+fn decide_outcome(row: &OrderRow, item: &ResultItem, context: &Context) -> Decision {
     let order = &row.order;
     let current = item.claim_token.get() as i64 == row.claim_token;
     let holds = current && row.holder_terminal.is_some();
     let intent = item.intent_id.as_ref();
     let closes_open_intent =
         intent.is_some_and(|i| row.open_intent_id.as_deref() == Some(i.as_str()));
+    if context.after_last {
+        // The attempt's final result is in: a late interim report is history.
+        return Decision::applied(OrderChange::default());
+    }
     if item.amount != order.amount {
         let reason = format!(
             "result amount {} differs from the order's {}",
@@ -98,10 +138,12 @@ pub(super) fn decide(row: &OrderRow, item: &ResultItem) -> Decision {
         };
         return Decision::flagged(reason, change);
     }
+    let in_review = order.status == OrderStatus::NeedsReview;
     match item.outcome {
         ResultOutcome::Succeeded => {
-            if order.status == OrderStatus::Paid {
-                if intent.is_some() && order.paid_intent_id.as_ref() == intent {
+            let same_as_paid = intent.is_some() && order.paid_intent_id.as_ref() == intent;
+            if order.status == OrderStatus::Paid || (in_review && same_as_paid) {
+                if same_as_paid {
                     // Already recorded from the webhook or the sweeper: the same charge.
                     return Decision::applied(OrderChange {
                         release: holds,
@@ -128,11 +170,29 @@ pub(super) fn decide(row: &OrderRow, item: &ResultItem) -> Decision {
                     },
                 );
             }
+            if in_review && !context.settles_review && !closes_open_intent {
+                // The hold is about something else (a contradiction, or another attempt's
+                // unknown outcome): the money is recorded, a person decides.
+                let reason = format!(
+                    "success for order {} (intent {}) while it is held for review: recorded, \
+                     left in review",
+                    order.order_id,
+                    intent.map(|i| i.as_str()).unwrap_or("(none)"),
+                );
+                return Decision::flagged(
+                    reason,
+                    OrderChange {
+                        release: holds,
+                        ..OrderChange::default()
+                    },
+                );
+            }
             let change = OrderChange {
                 new_status: Some(OrderStatus::Paid),
                 paid_intent_id: intent.cloned(),
                 release: holds,
                 clear_open_intent: holds || closes_open_intent,
+                ..OrderChange::default()
             };
             if current || item.offline {
                 Decision::applied(change)
@@ -160,6 +220,21 @@ pub(super) fn decide(row: &OrderRow, item: &ResultItem) -> Decision {
             clear_open_intent: closes_open_intent,
             ..OrderChange::default()
         }),
+        // The outcome is unknown: the order is held (not chargeable) with the intent open, so
+        // the sweeper can settle it from the gateway; an offline attempt's intent, which no
+        // claim registered, is adopted as the open intent when there is none.
+        ResultOutcome::NeedsReview => Decision::applied(OrderChange {
+            new_status: Some(OrderStatus::NeedsReview),
+            release: holds,
+            adopt_intent: intent.filter(|_| row.open_intent_id.is_none()).cloned(),
+            ..OrderChange::default()
+        }),
+        // A review hold stays: a non-success proves nothing about the charge it is about. The
+        // holder's own result still ends its claim.
+        _ if in_review => Decision::applied(OrderChange {
+            release: holds,
+            ..OrderChange::default()
+        }),
         ResultOutcome::Declined => Decision::applied(OrderChange {
             new_status: Some(OrderStatus::Failed),
             release: holds,
@@ -175,11 +250,6 @@ pub(super) fn decide(row: &OrderRow, item: &ResultItem) -> Decision {
         // look at it before creating another.
         ResultOutcome::RequiresAction => Decision::applied(OrderChange {
             new_status: Some(OrderStatus::NeedsAction),
-            release: holds,
-            ..OrderChange::default()
-        }),
-        ResultOutcome::NeedsReview => Decision::applied(OrderChange {
-            new_status: Some(OrderStatus::NeedsReview),
             release: holds,
             ..OrderChange::default()
         }),
@@ -209,6 +279,7 @@ mod tests {
                 disputed: false,
                 created_at: Timestamp::from_unix_ms(0),
                 updated_at: Timestamp::from_unix_ms(0),
+                attempt_seq: 2,
             },
             claim_token: 2,
             attempt_seq: 2,
@@ -234,7 +305,15 @@ mod tests {
 
     /// (status, new order status, release) for one case.
     fn check(row: OrderRow, item: ResultItem) -> (ItemStatus, Option<OrderStatus>, bool) {
-        let decision = decide(&row, &item);
+        check_in(row, item, Context::default())
+    }
+
+    fn check_in(
+        row: OrderRow,
+        item: ResultItem,
+        context: Context,
+    ) -> (ItemStatus, Option<OrderStatus>, bool) {
+        let decision = decide(&row, &item, &context);
         (
             decision.status,
             decision.change.new_status,
@@ -319,5 +398,151 @@ mod tests {
         for (i, (row, item, expected)) in cases.into_iter().enumerate() {
             assert_eq!(check(row, item), expected, "case {i}");
         }
+    }
+
+    fn offline(mut item: ResultItem) -> ResultItem {
+        item.offline = true;
+        item.claim_token = ClaimToken::new(i64::MAX as u64).unwrap();
+        item
+    }
+
+    /// A review hold is left only by a success that settles it; a later non-success, or an
+    /// offline result, never clears it (finding 8).
+    #[test]
+    fn review_holds_table() {
+        use ItemStatus::{Applied, Flagged};
+        use OrderStatus::*;
+        use ResultOutcome as R;
+        let open = Some("pi_1");
+        let settles = Context {
+            settles_review: true,
+            after_last: false,
+        };
+        let cases = [
+            // The holder's own non-success (current token) leaves the hold, ends its claim.
+            (
+                row(NeedsReview, true, None, open),
+                item(R::Declined, 2, "10.00 EUR", Some("pi_2")),
+                Context::default(),
+                (Applied, None, true),
+            ),
+            (
+                row(NeedsReview, true, None, open),
+                item(R::Canceled, 2, "10.00 EUR", Some("pi_2")),
+                Context::default(),
+                (Applied, None, true),
+            ),
+            (
+                row(NeedsReview, true, None, open),
+                item(R::RequiresAction, 2, "10.00 EUR", Some("pi_2")),
+                Context::default(),
+                (Applied, None, true),
+            ),
+            // Its own attempt settled as declined: still the gateway's word against the hold;
+            // the sweeper settles it from the gateway.
+            (
+                row(NeedsReview, false, None, open),
+                item(R::Declined, 2, "10.00 EUR", open),
+                settles,
+                (Applied, None, false),
+            ),
+            // Offline non-successes are history.
+            (
+                row(NeedsReview, false, Some("pi_0"), None),
+                offline(item(R::Declined, 1, "10.00 EUR", Some("pi_3"))),
+                Context::default(),
+                (Applied, None, false),
+            ),
+            (
+                row(NeedsReview, false, Some("pi_0"), None),
+                offline(item(R::Canceled, 1, "10.00 EUR", Some("pi_3"))),
+                Context::default(),
+                (Applied, None, false),
+            ),
+            (
+                row(NeedsReview, false, Some("pi_0"), None),
+                offline(item(R::RequiresAction, 1, "10.00 EUR", None)),
+                Context::default(),
+                (Applied, None, false),
+            ),
+            // An offline success of another intent is recorded and flagged; the hold stays.
+            (
+                row(NeedsReview, false, Some("pi_0"), None),
+                offline(item(R::Succeeded, 1, "10.00 EUR", Some("pi_3"))),
+                Context::default(),
+                (Flagged, None, false),
+            ),
+            // The same charge that paid it: nothing to do.
+            (
+                row(NeedsReview, false, Some("pi_0"), None),
+                offline(item(R::Succeeded, 1, "10.00 EUR", Some("pi_0"))),
+                Context::default(),
+                (Applied, None, false),
+            ),
+            // A success that settles the review: the open intent's, or its own attempt's.
+            (
+                row(NeedsReview, false, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                Context::default(),
+                (Applied, Some(Paid), false),
+            ),
+            (
+                row(NeedsReview, false, None, open),
+                offline(item(R::Succeeded, 1, "10.00 EUR", open)),
+                Context::default(),
+                (Applied, Some(Paid), false),
+            ),
+            (
+                row(NeedsReview, false, None, None),
+                item(R::Succeeded, 2, "10.00 EUR", Some("pi_5")),
+                settles,
+                (Applied, Some(Paid), false),
+            ),
+            // An interim report after its attempt's final result is history.
+            (
+                row(Failed, false, None, None),
+                item(R::NeedsReview, 2, "10.00 EUR", open),
+                Context {
+                    settles_review: false,
+                    after_last: true,
+                },
+                (Applied, None, false),
+            ),
+        ];
+        for (i, (row, item, context, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(check_in(row, item, context), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn an_offline_needs_review_adopts_its_intent_and_numbers_are_raised() {
+        let item = offline(item(
+            ResultOutcome::NeedsReview,
+            1,
+            "10.00 EUR",
+            Some("pi_9"),
+        ));
+        let mut item = item;
+        item.attempt_number = AttemptNumber::new(5).unwrap();
+        let d = decide(
+            &row(OrderStatus::Unpaid, false, None, None),
+            &item,
+            &Context::default(),
+        );
+        assert_eq!(d.change.new_status, Some(OrderStatus::NeedsReview));
+        assert_eq!(
+            d.change.adopt_intent.as_ref().map(|i| i.as_str()),
+            Some("pi_9")
+        );
+        assert_eq!(d.change.attempt_seq, Some(5));
+        // Another intent is already open: it is not replaced; a lower number is not raised.
+        item.attempt_number = AttemptNumber::new(1).unwrap();
+        let d = decide(
+            &row(OrderStatus::Unpaid, false, None, Some("pi_1")),
+            &item,
+            &Context::default(),
+        );
+        assert_eq!(d.change.adopt_intent, None);
+        assert_eq!(d.change.attempt_seq, None);
     }
 }

@@ -66,6 +66,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0002_holding_end.sql"),
         include_str!("../../migrations/sqlite/0002_holding_end.sql"),
     ),
+    (
+        3,
+        "reports and refunds",
+        include_str!("../../migrations/postgres/0003_reports_and_refunds.sql"),
+        include_str!("../../migrations/sqlite/0003_reports_and_refunds.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
@@ -186,6 +192,7 @@ fn order_from_row(row: &AnyRow) -> CentralResult<OrderRow> {
         disputed: row.try_get::<i64, _>("disputed")? != 0,
         created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
         updated_at: Timestamp::from_unix_ms(row.try_get("updated_at")?),
+        attempt_seq: u32::try_from(row.try_get::<i64, _>("attempt_seq")?).map_err(corrupt)?,
     };
     Ok(OrderRow {
         order,

@@ -17,7 +17,8 @@ use crate::error::{CentralError, CentralResult};
 
 impl Store {
     /// Imports orders in one transaction, idempotent on the external order id: an order that
-    /// exists is never overwritten; if its content differs it is reported as conflicting.
+    /// exists is never overwritten; if its content differs it is reported as conflicting. Results
+    /// the inbox rejected because a new order did not exist yet are applied to it.
     pub async fn import_orders(
         &self,
         orders: &[ImportOrder],
@@ -29,6 +30,7 @@ impl Store {
             unchanged: 0,
             conflicting: Vec::new(),
         };
+        let mut created: Vec<&str> = Vec::new();
         for o in orders {
             let done = sqlx::query(
                 "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
@@ -47,6 +49,7 @@ impl Store {
             .await?;
             if done.rows_affected() == 1 {
                 response.created += 1;
+                created.push(o.order_id.as_str());
                 continue;
             }
             let existing = self.order_row_in(&mut tx, &o.order_id, false).await?;
@@ -61,6 +64,13 @@ impl Store {
             } else {
                 response.conflicting.push(o.order_id.clone());
             }
+        }
+        // Results that arrived before their order (stored as rejected) are applied now, in the
+        // same transaction, through the same rules as if they arrived after it.
+        created.sort_unstable();
+        let applied = self.apply_rejected_reports(&mut tx, &created, now).await?;
+        if applied > 0 {
+            tracing::info!(applied, "results received before their orders were applied");
         }
         tx.commit().await?;
         Ok(response)
@@ -141,7 +151,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT attempt_id, attempt_number, claim_token, terminal_id, outcome, amount_minor, \
              currency, intent_id, offline, occurred_at, received_at, status, reason \
-             FROM results WHERE order_id = $1 ORDER BY occurred_at, attempt_id",
+             FROM results WHERE order_id = $1 ORDER BY occurred_at, attempt_id, interim DESC",
         )
         .bind(order_id.as_str())
         .fetch_all(&self.pool)
@@ -164,7 +174,9 @@ impl Store {
                     intent_id: GatewayIntentId::new(r.try_get::<String, _>("intent_id")?)
                         .map_err(corrupt)?,
                     attempt_number: attempt_number(r.try_get("attempt_number")?)?,
-                    claim_token: claim_token(r.try_get("claim_token")?)?,
+                    // An offline attempt's intent adopted on an order never claimed carries
+                    // the order's token 0, which no claim token can be: shown as 1.
+                    claim_token: claim_token(r.try_get::<i64, _>("claim_token")?.max(1))?,
                     terminal_id: TerminalId::new(r.try_get::<String, _>("terminal_id")?)
                         .map_err(corrupt)?,
                     registered_at: Timestamp::from_unix_ms(r.try_get("registered_at")?),

@@ -139,6 +139,7 @@ impl Store {
                     .bind(order_id)
                     .execute(&mut **tx)
                     .await?;
+                    self.refresh_refunded(tx, order_id, now).await?;
                 }
                 sqlx::query("UPDATE intents SET state = 'succeeded' WHERE intent_id = $1")
                     .bind(&intent)
@@ -164,14 +165,8 @@ impl Store {
                 .await?;
             }
             EventEffect::Refunded { amount_refunded } => {
-                sqlx::query(
-                    "UPDATE orders SET refunded_minor = $1, updated_at = $2 WHERE order_id = $3",
-                )
-                .bind(*amount_refunded)
-                .bind(now.unix_ms())
-                .bind(order_id)
-                .execute(&mut **tx)
-                .await?;
+                self.record_refunds(tx, row, event, &intent, *amount_refunded, now)
+                    .await?;
             }
             EventEffect::Disputed => {
                 sqlx::query("UPDATE orders SET disputed = 1, updated_at = $1 WHERE order_id = $2")
@@ -185,6 +180,116 @@ impl Store {
             }
             EventEffect::Ignored => {}
         }
+        Ok(())
+    }
+
+    /// Records each refund a `charge.refunded` event names, once per refund id, and the charge's
+    /// cumulative refunded amount (never lowered by an older event); then recomputes the order's
+    /// refunded amount. A refund of an intent other than the one that paid the order (a
+    /// duplicate charge) is recorded and flagged, not booked as the order's refund.
+    async fn record_refunds(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        row: &OrderRow,
+        event: &WebhookEvent,
+        intent: &str,
+        amount_refunded: i64,
+        now: Timestamp,
+    ) -> CentralResult<()> {
+        let order_id = row.order.order_id.as_str();
+        let charge = event.charge_id.as_deref().unwrap_or(intent);
+        for refund in &event.refunds {
+            sqlx::query(
+                "INSERT INTO refunds (refund_id, kind, order_id, intent_id, charge_id, \
+                 amount_minor, status, event_id, received_at) \
+                 VALUES ($1, 'refund', $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (refund_id) DO UPDATE SET status = excluded.status",
+            )
+            .bind(&refund.refund_id)
+            .bind(order_id)
+            .bind(intent)
+            .bind(charge)
+            .bind(refund.amount_minor)
+            .bind(&refund.status)
+            .bind(&event.id)
+            .bind(now.unix_ms())
+            .execute(&mut **tx)
+            .await?;
+        }
+        let greater = match self.backend {
+            super::Backend::Postgres => "GREATEST",
+            super::Backend::Sqlite => "MAX",
+        };
+        sqlx::query(&format!(
+            "INSERT INTO refunds (refund_id, kind, order_id, intent_id, charge_id, amount_minor, \
+             status, event_id, received_at) \
+             VALUES ($1, 'charge_total', $2, $3, $4, $5, 'succeeded', $6, $7) \
+             ON CONFLICT (refund_id) DO UPDATE SET \
+             amount_minor = {greater}(refunds.amount_minor, excluded.amount_minor)"
+        ))
+        .bind(format!("charge:{charge}"))
+        .bind(order_id)
+        .bind(intent)
+        .bind(charge)
+        .bind(amount_refunded)
+        .bind(&event.id)
+        .bind(now.unix_ms())
+        .execute(&mut **tx)
+        .await?;
+        match row.order.paid_intent_id.as_ref().map(|p| p.as_str()) {
+            Some(paid) if paid != intent => {
+                let ids: Vec<&str> = event.refunds.iter().map(|r| r.refund_id.as_str()).collect();
+                let reason = format!(
+                    "refund {} of intent {intent} (charge {charge}, {amount_refunded} refunded) \
+                     for order {order_id}, which intent {paid} paid: recorded, not booked as the \
+                     order's refund",
+                    if ids.is_empty() {
+                        "(unlisted)".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                );
+                self.flag(tx, Some(order_id), "webhook", &reason, now)
+                    .await?;
+            }
+            _ => self.refresh_refunded(tx, order_id, now).await?,
+        }
+        Ok(())
+    }
+
+    /// Sets the order's refunded amount from the refunds recorded for the intent that paid it:
+    /// the sum of its distinct refunds, or its charges' cumulative refunded amounts when larger
+    /// (an event may list only the first page of refunds, or none). Called whenever a refund is
+    /// recorded and whenever an order becomes paid, so the order of events does not matter.
+    pub(super) async fn refresh_refunded(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        order_id: &str,
+        now: Timestamp,
+    ) -> CentralResult<()> {
+        let sums = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN r.kind = 'refund' \
+             AND r.status NOT IN ('failed', 'canceled') THEN r.amount_minor ELSE 0 END), 0) \
+             AS BIGINT) AS listed, \
+             CAST(COALESCE(SUM(CASE WHEN r.kind = 'charge_total' THEN r.amount_minor ELSE 0 END), \
+             0) AS BIGINT) AS totals \
+             FROM orders o JOIN refunds r ON r.intent_id = o.paid_intent_id \
+             WHERE o.order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let listed: i64 = sums.try_get("listed")?;
+        let totals: i64 = sums.try_get("totals")?;
+        sqlx::query(
+            "UPDATE orders SET refunded_minor = $1, updated_at = $2 \
+             WHERE order_id = $3 AND refunded_minor <> $1",
+        )
+        .bind(listed.max(totals))
+        .bind(now.unix_ms())
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
