@@ -129,6 +129,7 @@ impl Store {
                     .bind(order_id)
                     .execute(&mut *tx)
                     .await?;
+                    self.refresh_refunded(&mut tx, order_id, now).await?;
                 } else {
                     let reason = format!(
                         "gateway charged {amount} for order {order_id} of {}",
@@ -259,6 +260,10 @@ impl Store {
             .bind(intent.as_str())
             .execute(&mut *tx)
             .await?;
+        if status == "paid" {
+            self.refresh_refunded(&mut tx, order.order_id.as_str(), now)
+                .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
