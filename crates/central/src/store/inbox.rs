@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use paydesk_core::{AttemptId, Currency, GatewayIntentId, Money, OrderId, TerminalId, Timestamp};
 use paydesk_protocol::{
-    FlagRecord, ItemReceipt, ItemStatus, JournalHead, JournalReceipt, ResultBatchResponse,
-    ResultItem, ResultOutcome,
+    FlagRecord, ItemReceipt, ItemStatus, JournalHead, JournalReceipt, OrderStatus,
+    ResultBatchResponse, ResultItem, ResultOutcome,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -216,10 +216,24 @@ impl Store {
         let key = item.attempt_id.to_string();
         let before = stored.get(&key).cloned().unwrap_or_default();
         let retry = before.slot(interim) == Some(ItemStatus::Rejected);
-        let context = Context {
+        let mut context = Context {
             settles_review: !interim && before.interim.is_some_and(|s| s != ItemStatus::Rejected),
             after_last: interim && before.last.is_some_and(|s| s != ItemStatus::Rejected),
+            review_flagged: false,
         };
+        if context.settles_review
+            && item.outcome != ResultOutcome::Succeeded
+            && row
+                .as_ref()
+                .is_some_and(|r| r.order.status == OrderStatus::NeedsReview)
+        {
+            context.review_flagged =
+                sqlx::query("SELECT 1 AS one FROM flags WHERE order_id = $1 LIMIT 1")
+                    .bind(item.order_id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .is_some();
+        }
         // The reason is stored with the result: why it was flagged, or why it was rejected.
         let (status, reason, change) = match &row {
             None => (

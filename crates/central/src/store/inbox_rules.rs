@@ -35,6 +35,9 @@ pub(super) struct Context {
     pub(super) settles_review: bool,
     /// An interim `needs_review` of an attempt whose final result is already applied: history.
     pub(super) after_last: bool,
+    /// The order has a flag (a contradiction a person must look at): a review hold it is in is
+    /// not only this attempt's, so the attempt's own final non-success does not end it.
+    pub(super) review_flagged: bool,
 }
 
 /// What one result means: the receipt's status, why it is flagged (stored with the result and
@@ -230,18 +233,28 @@ fn decide_outcome(row: &OrderRow, item: &ResultItem, context: &Context) -> Decis
             ..OrderChange::default()
         }),
         // A review hold stays: a non-success proves nothing about the charge it is about. The
-        // holder's own result still ends its claim.
-        _ if in_review => Decision::applied(OrderChange {
-            release: holds,
-            ..OrderChange::default()
-        }),
+        // holder's own result still ends its claim. Only the attempt whose interim report started
+        // the hold settles it with its own final result (gateway evidence, as the sweeper's
+        // would be), when nothing else holds the order: no flag, no other intent open.
+        _ if in_review
+            && !(context.settles_review
+                && !context.review_flagged
+                && (row.open_intent_id.is_none() || closes_open_intent)) =>
+        {
+            Decision::applied(OrderChange {
+                release: holds,
+                ..OrderChange::default()
+            })
+        }
         ResultOutcome::Declined => Decision::applied(OrderChange {
             new_status: Some(OrderStatus::Failed),
             release: holds,
             clear_open_intent: closes_open_intent || holds,
             ..OrderChange::default()
         }),
+        // Nothing was charged: an order its own attempt had held for review is chargeable again.
         ResultOutcome::Canceled => Decision::applied(OrderChange {
+            new_status: in_review.then_some(OrderStatus::Unpaid),
             release: holds,
             clear_open_intent: closes_open_intent || holds,
             ..OrderChange::default()
@@ -416,7 +429,12 @@ mod tests {
         let open = Some("pi_1");
         let settles = Context {
             settles_review: true,
-            after_last: false,
+            ..Context::default()
+        };
+        let flagged = Context {
+            settles_review: true,
+            review_flagged: true,
+            ..Context::default()
         };
         let cases = [
             // The holder's own non-success (current token) leaves the hold, ends its claim.
@@ -438,11 +456,35 @@ mod tests {
                 Context::default(),
                 (Applied, None, true),
             ),
-            // Its own attempt settled as declined: still the gateway's word against the hold;
-            // the sweeper settles it from the gateway.
+            // Its own attempt's final result settles the hold it started (gateway evidence)...
             (
                 row(NeedsReview, false, None, open),
                 item(R::Declined, 2, "10.00 EUR", open),
+                settles,
+                (Applied, Some(Failed), false),
+            ),
+            (
+                row(NeedsReview, false, None, None),
+                item(R::Canceled, 2, "10.00 EUR", None),
+                settles,
+                (Applied, Some(Unpaid), false),
+            ),
+            (
+                row(NeedsReview, false, None, open),
+                offline(item(R::RequiresAction, 1, "10.00 EUR", open)),
+                settles,
+                (Applied, Some(NeedsAction), false),
+            ),
+            // ...unless something else holds the order: a flag, or another open intent.
+            (
+                row(NeedsReview, false, None, open),
+                item(R::Declined, 2, "10.00 EUR", open),
+                flagged,
+                (Applied, None, false),
+            ),
+            (
+                row(NeedsReview, false, None, open),
+                item(R::Declined, 2, "10.00 EUR", Some("pi_2")),
                 settles,
                 (Applied, None, false),
             ),
@@ -503,8 +545,8 @@ mod tests {
                 row(Failed, false, None, None),
                 item(R::NeedsReview, 2, "10.00 EUR", open),
                 Context {
-                    settles_review: false,
                     after_last: true,
+                    ..Context::default()
                 },
                 (Applied, None, false),
             ),

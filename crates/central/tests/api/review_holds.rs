@@ -412,3 +412,42 @@ both_backends! {
         assert_eq!(claim["error"]["code"], "order_not_chargeable", "{claim}");
     }
 }
+
+both_backends! {
+    async fn an_attempt_held_for_review_is_settled_by_its_own_later_result(app) {
+        app.orders(&[("o-1", 1250, "EUR"), ("o-2", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        // The create's answer was lost: no intent is known, the order is held for review.
+        let (_, claim) = app.claim(&t1, "o-1", "alice").await;
+        let (tok, att) = (claim["claim_token"].as_u64().unwrap(),
+            claim["attempt_number"].as_u64().unwrap());
+        let a = attempt_id();
+        let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![
+            result_item(&a, "o-1", att, tok, "needs_review", 1250, "EUR", None),
+        ])).await;
+        assert_eq!(statuses(&resp), ["applied"]);
+        assert_eq!(app.order("o-1").await["order"]["status"], "needs_review");
+        // The terminal later learns from the gateway that nothing was charged.
+        let (_, resp) = app.post("/v1/results", &t1, batch(2, vec![
+            result_item(&a, "o-1", att, tok, "canceled", 1250, "EUR", None),
+        ])).await;
+        assert_eq!(statuses(&resp), ["applied"], "{resp}");
+        assert_eq!(app.order("o-1").await["order"]["status"], "unpaid", "chargeable again");
+        let (s, claim) = app.claim(&t1, "o-1", "alice").await;
+        assert_eq!(s, 201, "{claim}");
+
+        // Offline, the same: its own decline settles it.
+        let b = attempt_id();
+        let (_, resp) = app.post("/v1/results", &t1, batch(3, vec![offline(
+            result_item(&b, "o-2", 1, OFFLINE_TOKEN, "needs_review", 1250, "EUR", Some("pi_b")),
+        )])).await;
+        assert_eq!(statuses(&resp), ["applied"]);
+        let (_, resp) = app.post("/v1/results", &t1, batch(4, vec![offline(
+            result_item(&b, "o-2", 1, OFFLINE_TOKEN, "declined", 1250, "EUR", Some("pi_b")),
+        )])).await;
+        assert_eq!(statuses(&resp), ["applied"], "{resp}");
+        let o = app.order("o-2").await;
+        assert_eq!(o["order"]["status"], "failed", "{o}");
+    }
+}
