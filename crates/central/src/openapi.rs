@@ -239,7 +239,7 @@ fn operations() -> Vec<Op> {
         Op {
             method: "post",
             path: "/v1/orders/import",
-            summary: "Import orders (application/json or text/csv), idempotent on the order id",
+            summary: "Import orders (application/json or text/csv), idempotent on the order id; results rejected earlier because an imported order did not exist are applied to it",
             security: A,
             request: Some("ImportOrdersRequest"),
             success: ("200", Some("ImportOrdersResponse")),
@@ -313,7 +313,7 @@ fn operations() -> Vec<Op> {
         Op {
             method: "post",
             path: "/v1/results",
-            summary: "Deliver a batch of results; each is applied exactly once",
+            summary: "Deliver a batch of results; each is applied exactly once (an attempt's interim needs_review and its final result are two results; a rejected one is decided again when delivered again)",
             security: T,
             request: Some("ResultBatch"),
             success: ("200", Some("ResultBatchResponse")),

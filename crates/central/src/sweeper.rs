@@ -4,7 +4,10 @@
 //! with a registered intent is resolved only from the gateway's evidence about *that* intent
 //! (succeeded → paid, failed → failed, canceled → released, requires action → needs action);
 //! anything else stays held and is listed for managers, and is re-checked on every pass. Orders
-//! left in review by an unknown outcome are re-checked the same way on every pass.
+//! left in review by an unknown outcome (a terminal's `needs_review` result naming its intent; an
+//! offline attempt's intent is adopted as the order's open intent for this) are re-checked the
+//! same way on every pass: succeeded → paid, declined → failed, canceled → unpaid, requires
+//! action → needs action, still confirmable or unreadable → left in review.
 //! Deliberately absent: creating, confirming or cancelling intents — the sweeper only reads the
 //! gateway; charging is the desktop's job.
 

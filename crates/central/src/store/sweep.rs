@@ -183,7 +183,9 @@ impl Store {
     }
 
     /// Orders left in review by an *unknown* outcome (a `needs_review` result naming the open
-    /// intent), not held and with no contradiction flagged: the gateway may since know the answer.
+    /// intent, which for an offline attempt the inbox adopted as the open intent), not held and
+    /// with no contradiction flagged: the gateway may since know the answer. An order stays
+    /// listed, pass after pass, until the gateway's evidence settles it.
     pub async fn unknown_outcomes(&self, limit: u32) -> CentralResult<Vec<ExpiredClaim>> {
         let rows = sqlx::query(
             "SELECT o.order_id, o.claim_token, o.open_intent_id, o.amount_minor, o.currency \
