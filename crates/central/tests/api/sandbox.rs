@@ -214,3 +214,67 @@ async fn sandbox_webhooks_duplicated_and_reordered_mark_the_order_paid_once() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sandbox_refund_webhooks_duplicated_and_reordered_add_up_by_refund_id() {
+    use paydesk_gateway::RefundRequest;
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = TestApp::spawn(db, TestOptions::default()).await;
+        let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig {
+            webhook: paydesk_sandbox::WebhookSettings {
+                url: Some(app.url("/webhooks/stripe")),
+                secret: WEBHOOK_SECRET.to_string(),
+                duplicate: true,
+                reorder: true,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let gateway = StripeGateway::new(
+            ApiKey::new(KEY).unwrap(),
+            StripeConfig {
+                base_url: sandbox.base_url.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        app.orders(&[("rf-1", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let intent = charge_then_crash(&app, &gateway, &t1, "rf-1", "pm_card_visa", true).await;
+        let intent = GatewayIntentId::new(intent).unwrap();
+        for (n, minor) in [(1, 300), (2, 200)] {
+            gateway
+                .refund(&RefundRequest {
+                    intent: intent.clone(),
+                    amount: Some(
+                        Money::new(minor, Money::parse("1.00 EUR").unwrap().currency()).unwrap(),
+                    ),
+                    reason: None,
+                    metadata: Default::default(),
+                    key: IdempotencyKey::for_refund(&intent, AttemptNumber::new(n).unwrap()),
+                })
+                .await
+                .unwrap();
+        }
+        let mut seen = 0;
+        for _ in 0..100 {
+            seen = app.order("rf-1").await["order"]["refunded_minor"]
+                .as_i64()
+                .unwrap();
+            if seen == 500 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen, 500, "{db:?}");
+        // Late, duplicated and reordered deliveries never move it backwards.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let o = app.order("rf-1").await;
+        assert_eq!(o["order"]["refunded_minor"], 500, "{db:?}: {o}");
+        assert_eq!(o["order"]["status"], "paid");
+        sandbox.shutdown().await;
+        app.stop().await;
+    }
+}
