@@ -30,7 +30,7 @@ impl Store {
             unchanged: 0,
             conflicting: Vec::new(),
         };
-        let mut created: Vec<&str> = Vec::new();
+        let mut imported: Vec<&str> = Vec::new();
         for o in orders {
             let done = sqlx::query(
                 "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
@@ -49,7 +49,7 @@ impl Store {
             .await?;
             if done.rows_affected() == 1 {
                 response.created += 1;
-                created.push(o.order_id.as_str());
+                imported.push(o.order_id.as_str());
                 continue;
             }
             let existing = self.order_row_in(&mut tx, &o.order_id, false).await?;
@@ -61,14 +61,18 @@ impl Store {
             });
             if same {
                 response.unchanged += 1;
+                // Results stored as rejected before this central applied them at import (an
+                // older version, a restored backup) are applied on a re-import too.
+                imported.push(o.order_id.as_str());
             } else {
                 response.conflicting.push(o.order_id.clone());
             }
         }
         // Results that arrived before their order (stored as rejected) are applied now, in the
         // same transaction, through the same rules as if they arrived after it.
-        created.sort_unstable();
-        let applied = self.apply_rejected_reports(&mut tx, &created, now).await?;
+        imported.sort_unstable();
+        imported.dedup();
+        let applied = self.apply_rejected_reports(&mut tx, &imported, now).await?;
         if applied > 0 {
             tracing::info!(applied, "results received before their orders were applied");
         }

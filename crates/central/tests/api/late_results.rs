@@ -141,3 +141,27 @@ both_backends! {
         assert_eq!(claim["attempt_number"], 3, "{claim}");
     }
 }
+
+both_backends! {
+    async fn a_result_rejected_before_a_restored_order_is_applied_when_the_order_is_imported_again(app) {
+        let t1 = app.terminal("t1").await;
+        let item = offline(result_item(&attempt_id(), "o-8", 1, OFFLINE_TOKEN, "succeeded", 800,
+            "EUR", Some("pi_8")));
+        let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![item])).await;
+        assert_eq!(statuses(&resp), ["rejected"]);
+        // The order came back with a restored backup, not through an import.
+        sqlx::query(
+            "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
+             payment_method_id, description, status, created_at, updated_at) \
+             VALUES ('o-8', 800, 'EUR', 'cus_test', 'pm_card_visa', 'order o-8', 'unpaid', 1, 1)",
+        )
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        // Importing the same order again (unchanged) applies what was rejected.
+        app.orders(&[("o-8", 800, "EUR")]).await;
+        let o = app.order("o-8").await;
+        assert_eq!(o["order"]["status"], "paid", "{o}");
+        assert_eq!(o["results"][0]["status"], "applied");
+    }
+}
