@@ -8,7 +8,9 @@
 //! - every gateway request is preceded by a durable journal record ([`Effect::Persist`] comes
 //!   before any gateway effect, or the record already on disk names the request);
 //! - an outcome that is not known is never turned into "failed" or into a second charge: it is
-//!   re-sent with the same idempotency key, fetched by id, or handed to a person.
+//!   re-sent with the same idempotency key, fetched by id, or handed to a person. A *new* key is
+//!   taken only after the gateway showed the old one cannot have done anything (the gateway
+//!   replays a stored error under a key for its whole window, so that key is spent).
 
 use std::fmt;
 
@@ -150,8 +152,17 @@ pub struct Attempt {
     pub updated_at: Timestamp,
     /// When the first confirm was journaled as sent; the confirm key's window counts from here.
     pub confirm_sent_at: Option<Timestamp>,
-    /// How many ambiguous answers (or lookups that did not settle it) this attempt has had.
+    /// How many ambiguous answers (timeouts, 5xx, `processing`) this attempt has had. A request
+    /// that provably never left (`NotSent`) is not counted: an outage proves nothing about money.
     pub unknown_checks: u32,
+    /// The number of the create key in use (0: `create_key` itself). Moves on only once a search
+    /// by this attempt's metadata found no intent after the create answered ambiguously twice
+    /// under the key in use. Durable before the create it names is sent (I7).
+    pub create_retry: u32,
+    /// The number of the confirm key in use (0: the intent's own confirm key). Moves on only once
+    /// a lookup showed the intent still `requires_confirmation`. Durable before the confirm it
+    /// names is sent (I7).
+    pub confirm_retry: u32,
     /// The gateway's reason for a decline, or why the attempt was canceled or needs review.
     pub reason: Option<String>,
 }
@@ -194,6 +205,8 @@ impl Attempt {
             updated_at: now,
             confirm_sent_at: None,
             unknown_checks: 0,
+            create_retry: 0,
+            confirm_retry: 0,
             reason: None,
         };
         (
@@ -202,9 +215,24 @@ impl Attempt {
         )
     }
 
-    /// The confirm key of this attempt's intent, once the intent exists.
+    /// The confirm key in use for this attempt's intent, once the intent exists.
     pub fn confirm_key(&self) -> Option<IdempotencyKey> {
-        self.intent_id.as_ref().map(IdempotencyKey::for_confirm)
+        self.intent_id
+            .as_ref()
+            .map(|intent| IdempotencyKey::for_confirm_retry(intent, self.confirm_retry))
+    }
+
+    /// The create key in use: `create_key` until a search showed no intent exists for it.
+    pub fn current_create_key(&self) -> IdempotencyKey {
+        IdempotencyKey::for_create_retry(&self.order, self.number, self.create_retry)
+    }
+
+    /// True when the create has answered ambiguously [`CREATE_UNKNOWNS_PER_KEY`] times under the
+    /// key in use: re-sending that key again would only replay the same stored answer, so the
+    /// next step is a search by this attempt's metadata.
+    pub fn create_search_due(&self) -> bool {
+        self.state == AttemptState::Intent
+            && self.unknown_checks >= CREATE_UNKNOWNS_PER_KEY.saturating_mul(self.create_retry + 1)
     }
 
     /// Internal consistency of a record: checked before writing and after reading back.
@@ -228,6 +256,9 @@ impl Attempt {
         }
         if self.create_key != IdempotencyKey::for_create(&self.order, self.number) {
             return Err("create key does not match order and attempt number".into());
+        }
+        if self.confirm_retry > 0 && self.confirm_sent_at.is_none() {
+            return Err("a numbered confirm key without confirm_sent_at".into());
         }
         Ok(())
     }
@@ -310,6 +341,23 @@ pub enum AttemptEvent {
     /// The create key's window passed with the create still unanswered: no intent of ours can
     /// have been confirmed, so the attempt ends with no money moved.
     CreateAbandoned,
+    /// A search by this attempt's metadata, made after its create answered ambiguously under the
+    /// key in use: `found` is this attempt's intent if the gateway shows one.
+    CreateSearched {
+        found: Option<GatewayIntentId>,
+    },
+    /// A takeover: before this attempt creates anything, the intent the previous holder of the
+    /// order registered is canceled. This record is durable before the cancel is sent (I7) and
+    /// names the intent for the manager's timeline.
+    TakeoverCancel {
+        previous: GatewayIntentId,
+    },
+    /// The attempt ends before its create was ever answered, for the reason given (a takeover
+    /// found the previous intent charged, or could not cancel it). No confirm was ever sent for
+    /// this attempt, so no money can have moved through it.
+    Withdrawn {
+        reason: String,
+    },
     /// Automatic recovery gives up; the reason and evidence go to a manager.
     Escalated {
         reason: String,
@@ -332,6 +380,9 @@ impl AttemptEvent {
             AttemptEvent::ConfirmAnswered(_) => "confirm_answered",
             AttemptEvent::Retrieved(_) => "retrieved",
             AttemptEvent::CreateAbandoned => "create_abandoned",
+            AttemptEvent::CreateSearched { .. } => "create_searched",
+            AttemptEvent::TakeoverCancel { .. } => "takeover_cancel",
+            AttemptEvent::Withdrawn { .. } => "withdrawn",
             AttemptEvent::Escalated { .. } => "escalated",
             AttemptEvent::Resolved { .. } => "resolved",
         }
@@ -344,7 +395,9 @@ impl AttemptEvent {
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     Persist,
-    /// An outbox message with the attempt's final result, in the same transaction as `Persist`.
+    /// An outbox message with the attempt's result, in the same transaction as `Persist`: its
+    /// final state, or `needs_review` when it goes to a manager (a later final state replaces a
+    /// review message in the journal's outbox).
     EnqueueResult,
     SendCreate {
         key: IdempotencyKey,
@@ -359,6 +412,9 @@ pub enum Effect {
     Retrieve {
         intent: GatewayIntentId,
     },
+    /// Search the gateway by this attempt's metadata for the intent an ambiguous create may
+    /// have made.
+    Search,
     /// Best effort: an intent we will never confirm. No money can move either way.
     Cancel {
         intent: GatewayIntentId,
@@ -376,6 +432,7 @@ impl Effect {
             Effect::SendCreate { .. }
                 | Effect::SendConfirm { .. }
                 | Effect::Retrieve { .. }
+                | Effect::Search
                 | Effect::Cancel { .. }
         )
     }
@@ -389,10 +446,11 @@ pub struct Refused {
     pub event: &'static str,
 }
 
-/// How many ambiguous answers an attempt may collect before it goes to a manager. Each one comes
-/// after a backoff, so this bounds the automatic effort to hours, well inside the gateway's
-/// 24-hour key window, and guarantees "nothing stuck" (I4).
-pub const UNKNOWN_CHECKS_MAX: u32 = 12;
+/// How many ambiguous create answers one create key gets before the attempt searches for its
+/// intent: the first answer may be a lost response (a re-send with the same key replays the
+/// stored result), a second one under the same key is most likely a stored error being replayed.
+/// Searching only then keeps the gateway's search lag from causing needless second intents.
+pub const CREATE_UNKNOWNS_PER_KEY: u32 = 2;
 
 /// The next attempt record and the effects to perform, in order.
 pub type Step = (Attempt, Vec<Effect>);
@@ -430,16 +488,70 @@ pub fn step(attempt: &Attempt, event: &AttemptEvent, now: Timestamp) -> Result<S
             }
             CreateOutcome::Refused { reason } => finish(next, S::Declined, Some(reason.clone())),
             // Nothing known changed: the same key will be re-sent by recovery.
-            CreateOutcome::NotSent | CreateOutcome::Unknown => {
+            CreateOutcome::NotSent => (next, vec![Effect::Persist]),
+            // The same key is re-sent once (a lost response is replayed); after the second
+            // ambiguous answer under it, look for the intent instead.
+            CreateOutcome::Unknown => {
                 next.unknown_checks += 1;
-                escalate_if_exhausted(next, "the gateway did not answer the create request")
+                if next.create_search_due() {
+                    (next, vec![Effect::Persist, Effect::Search])
+                } else {
+                    (next, vec![Effect::Persist])
+                }
             }
         },
+        (S::Intent, E::CreateSearched { found }) => {
+            if !attempt.create_search_due() {
+                return Err(refused());
+            }
+            match found {
+                // The ambiguous create did make the intent: carry on with it.
+                Some(intent) => {
+                    next.state = S::Created;
+                    next.intent_id = Some(intent.clone());
+                    (
+                        next,
+                        vec![
+                            Effect::Persist,
+                            Effect::Register {
+                                intent: intent.clone(),
+                            },
+                        ],
+                    )
+                }
+                // No intent is visible: the key in use is spent (its stored error is replayed for
+                // the gateway's whole window), so the next create carries a fresh numbered key.
+                // This is safe even if the search lags and an intent of the old key does exist:
+                // creating moves no money, only a confirm does, and this attempt confirms only
+                // the one intent it journals. The other stays unconfirmed and is never charged.
+                None => {
+                    next.create_retry += 1;
+                    let key = next.current_create_key();
+                    (next, vec![Effect::Persist, Effect::SendCreate { key }])
+                }
+            }
+        }
         (S::Intent, E::CreateAbandoned) => finish(
             next,
             S::Canceled,
             Some("create never answered within the idempotency window; no charge was sent".into()),
         ),
+        // Only before anything of this attempt was sent: no ambiguous answer, no new key yet.
+        (S::Intent, E::TakeoverCancel { previous })
+            if attempt.unknown_checks == 0 && attempt.create_retry == 0 =>
+        {
+            (
+                next,
+                vec![
+                    Effect::Persist,
+                    Effect::Cancel {
+                        key: IdempotencyKey::for_cancel(previous),
+                        intent: previous.clone(),
+                    },
+                ],
+            )
+        }
+        (S::Intent, E::Withdrawn { reason }) => finish(next, S::Canceled, Some(reason.clone())),
         (S::Created, E::RegisterAnswered(outcome)) => {
             let intent = attempt.intent_id.clone().ok_or_else(refused)?;
             match outcome {
@@ -481,13 +593,13 @@ pub fn step(attempt: &Attempt, event: &AttemptEvent, now: Timestamp) -> Result<S
             ChargeOutcome::Succeeded => finish(next, S::Succeeded, None),
             ChargeOutcome::Declined { reason } => finish(next, S::Declined, Some(reason.clone())),
             ChargeOutcome::RequiresAction => finish(next, S::RequiresAction, None),
-            // A request that never left proves nothing about an earlier one: stay where we are.
-            ChargeOutcome::NotSent | ChargeOutcome::Unknown => {
+            // A request that never left proves nothing about an earlier one: stay where we are,
+            // and do not count it (an outage is not an ambiguity).
+            ChargeOutcome::NotSent => (next, vec![Effect::Persist]),
+            ChargeOutcome::Unknown => {
                 next.unknown_checks += 1;
-                if attempt.state == S::ConfirmSent && *outcome == ChargeOutcome::Unknown {
-                    next.state = S::Unknown;
-                }
-                escalate_if_exhausted(next, "the gateway did not answer the confirm request")
+                next.state = S::Unknown;
+                (next, vec![Effect::Persist])
             }
         },
         (S::ConfirmSent | S::Unknown, E::Retrieved(status)) => {
@@ -506,31 +618,58 @@ pub fn step(attempt: &Attempt, event: &AttemptEvent, now: Timestamp) -> Result<S
                 IntentStatus::Processing => {
                     next.unknown_checks += 1;
                     next.state = S::Unknown;
-                    escalate_if_exhausted(next, "the payment stayed in processing")
+                    (next, vec![Effect::Persist])
                 }
-                // The confirm never executed. Confirming the same intent again is safe: an intent
-                // succeeds at most once, whatever key the confirm carries.
+                // No confirm executed. Confirm the same intent again, with a fresh numbered key:
+                // the key in use may hold a stored error the gateway replays for its whole window.
+                // Safe because an intent succeeds at most once, whatever key the confirm carries.
+                // The number is in this record, durable before the confirm is sent (I7).
                 IntentStatus::RequiresConfirmation => {
-                    next.unknown_checks += 1;
-                    let (next, mut effects) =
-                        escalate_if_exhausted(next, "the confirm never reached the intent");
-                    if next.state != S::NeedsReview {
-                        effects.push(Effect::SendConfirm {
-                            key: IdempotencyKey::for_confirm(&intent),
-                            intent,
-                        });
-                    }
-                    (next, effects)
+                    next.confirm_retry += 1;
+                    let key = IdempotencyKey::for_confirm_retry(&intent, next.confirm_retry);
+                    (
+                        next,
+                        vec![Effect::Persist, Effect::SendConfirm { intent, key }],
+                    )
                 }
             }
         }
+        // Recovery keeps looking at an intent under review: gateway evidence of a final status
+        // settles it without a manager. A success needs a confirm that was sent (I3); anything
+        // else (still confirmable, processing) is left to the manager and not journaled.
+        (S::NeedsReview, E::Retrieved(status)) => match status {
+            IntentStatus::Succeeded if attempt.confirm_sent_at.is_some() => {
+                finish(next, S::Succeeded, None)
+            }
+            IntentStatus::RequiresPaymentMethod { reason } if attempt.confirm_sent_at.is_some() => {
+                finish(next, S::Declined, Some(reason.clone()))
+            }
+            IntentStatus::RequiresAction if attempt.confirm_sent_at.is_some() => {
+                finish(next, S::RequiresAction, None)
+            }
+            IntentStatus::Canceled if attempt.intent_id.is_some() => finish(
+                next,
+                S::Canceled,
+                Some("the gateway reports the intent canceled".into()),
+            ),
+            _ => return Err(refused()),
+        },
+        // The central hears of it too (the result message says `needs_review` and names the
+        // intent), so the order shows held for review and its sweep can settle it.
         (
             S::Intent | S::Created | S::Registered | S::ConfirmSent | S::Unknown,
             E::Escalated { reason },
         ) => {
             next.state = S::NeedsReview;
             next.reason = Some(reason.clone());
-            (next, vec![Effect::Persist, Effect::FlagForReview])
+            (
+                next,
+                vec![
+                    Effect::Persist,
+                    Effect::EnqueueResult,
+                    Effect::FlagForReview,
+                ],
+            )
         }
         (
             S::NeedsReview,
@@ -564,20 +703,6 @@ pub fn step(attempt: &Attempt, event: &AttemptEvent, now: Timestamp) -> Result<S
     Ok(out)
 }
 
-/// Persists a counted ambiguity, or hands the attempt to a manager once the count runs out.
-fn escalate_if_exhausted(mut next: Attempt, what: &str) -> Step {
-    if next.unknown_checks >= UNKNOWN_CHECKS_MAX {
-        next.state = AttemptState::NeedsReview;
-        next.reason = Some(format!(
-            "{what} after {} checks; look the intent up at the gateway",
-            next.unknown_checks
-        ));
-        (next, vec![Effect::Persist, Effect::FlagForReview])
-    } else {
-        (next, vec![Effect::Persist])
-    }
-}
-
 /// The knobs of recovery, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecoveryPolicy {
@@ -597,6 +722,15 @@ impl RecoveryPolicy {
 
     fn key_still_remembered(&self, since: Timestamp, now: Timestamp) -> bool {
         now.millis_since(since) < self.key_window_ms - self.key_window_margin_ms
+    }
+
+    /// How long after its first confirm an attempt whose outcome the gateway answered but did not
+    /// settle may stay with automatic recovery before it goes to a manager: the gateway's key
+    /// window (Stripe: 24 hours). By then every key has long stopped being re-sent, and a day of
+    /// lookups did not settle it. Time, not a count of checks, so frequent recovery passes do
+    /// not shorten it; and an outage (nothing answered) never starts it.
+    pub fn review_after_ms(&self) -> i64 {
+        self.key_window_ms
     }
 }
 
@@ -618,17 +752,24 @@ pub enum Action {
     },
     /// Look the intent up by id (after the key window, or when re-sending is not enough).
     Retrieve { intent: GatewayIntentId },
+    /// Search by this attempt's metadata for the intent an ambiguous create may have made.
+    Search,
 }
 
 /// The recovery decision for every state. Never produces a fresh charge: every gateway action
-/// reuses the attempt's own intent or its own create key.
+/// reuses the attempt's own intent or its create key in use (a new numbered key is only ever
+/// taken by a step, on gateway evidence).
 pub fn next_action(attempt: &Attempt, now: Timestamp, policy: &RecoveryPolicy) -> Action {
     use AttemptState as S;
     match (attempt.state, &attempt.intent_id) {
         (S::Intent, _) => {
             if policy.key_still_remembered(attempt.created_at, now) {
-                Action::ResendCreate {
-                    key: attempt.create_key.clone(),
+                if attempt.create_search_due() {
+                    Action::Search
+                } else {
+                    Action::ResendCreate {
+                        key: attempt.current_create_key(),
+                    }
                 }
             } else {
                 // Without the intent id we cannot confirm anything, and no confirm was ever sent
@@ -642,10 +783,22 @@ pub fn next_action(attempt: &Attempt, now: Timestamp, policy: &RecoveryPolicy) -
         (S::Registered, Some(_)) => Action::Apply(AttemptEvent::ConfirmBegun),
         (S::ConfirmSent | S::Unknown, Some(intent)) => {
             let since = attempt.confirm_sent_at.unwrap_or(attempt.created_at);
-            if attempt.state == S::ConfirmSent && policy.key_still_remembered(since, now) {
+            // Escalation is bounded in time, and only once the gateway has answered without
+            // settling it (an ambiguous answer, or a lookup showing the confirm never ran): a
+            // request that never left, or a lookup that failed, journals nothing that starts it.
+            let answered = attempt.unknown_checks > 0 || attempt.confirm_retry > 0;
+            if answered && now.millis_since(since) >= policy.review_after_ms() {
+                Action::Apply(AttemptEvent::Escalated {
+                    reason: format!(
+                        "the gateway has not settled the payment {} hours after the confirm; \
+                         look the intent up at the gateway",
+                        policy.review_after_ms() / 3_600_000
+                    ),
+                })
+            } else if attempt.state == S::ConfirmSent && policy.key_still_remembered(since, now) {
                 Action::ResendConfirm {
                     intent: intent.clone(),
-                    key: IdempotencyKey::for_confirm(intent),
+                    key: IdempotencyKey::for_confirm_retry(intent, attempt.confirm_retry),
                 }
             } else {
                 Action::Retrieve {
@@ -661,7 +814,12 @@ pub fn next_action(attempt: &Attempt, now: Timestamp, policy: &RecoveryPolicy) -
                 ),
             })
         }
-        (S::NeedsReview, _) => Action::Nothing,
+        // Evidence may still settle it without a manager (see `step`); a lookup that does not
+        // settle it is not journaled.
+        (S::NeedsReview, Some(intent)) => Action::Retrieve {
+            intent: intent.clone(),
+        },
+        (S::NeedsReview, None) => Action::Nothing,
         (S::Succeeded | S::Declined | S::RequiresAction | S::Canceled, _) => Action::Nothing,
     }
 }

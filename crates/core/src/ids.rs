@@ -275,6 +275,28 @@ impl IdempotencyKey {
         IdempotencyKey(format!("{KEY_PREFIX}:confirm:{intent}"))
     }
 
+    /// Key for the create of attempt `attempt` of `order` after `retry` earlier keys were given
+    /// up. `retry` 0 is [`IdempotencyKey::for_create`] itself, so records and keys written before
+    /// numbered keys existed stay valid. A new number is taken only once the gateway showed that
+    /// no intent exists for the attempt (see `attempt.rs`): the gateway replays a stored error
+    /// under a key for its whole window, so the old key could never succeed.
+    pub fn for_create_retry(order: &OrderId, attempt: AttemptNumber, retry: u32) -> IdempotencyKey {
+        match retry {
+            0 => IdempotencyKey::for_create(order, attempt),
+            k => IdempotencyKey(format!("{KEY_PREFIX}:create:{order}:{attempt}:{k}")),
+        }
+    }
+
+    /// Key for the `retry`-th re-confirm of one gateway intent (0: [`IdempotencyKey::for_confirm`]).
+    /// Taken only after a lookup showed the intent still `requires_confirmation`; safe because
+    /// the intent, not the key, is the unit that succeeds at most once.
+    pub fn for_confirm_retry(intent: &GatewayIntentId, retry: u32) -> IdempotencyKey {
+        match retry {
+            0 => IdempotencyKey::for_confirm(intent),
+            k => IdempotencyKey(format!("{KEY_PREFIX}:confirm:{intent}:{k}")),
+        }
+    }
+
     /// Key for cancelling one gateway intent.
     pub fn for_cancel(intent: &GatewayIntentId) -> IdempotencyKey {
         IdempotencyKey(format!("{KEY_PREFIX}:cancel:{intent}"))
@@ -385,6 +407,20 @@ mod tests {
         );
         let k = IdempotencyKey::for_create(&order, one);
         assert_eq!(IdempotencyKey::from_stored(k.as_str()).unwrap(), k);
+        // Numbered keys: 0 is the original key; every other number is a key of its own.
+        assert_eq!(IdempotencyKey::for_create_retry(&order, one, 0), k);
+        assert_eq!(
+            IdempotencyKey::for_create_retry(&order, one, 2).as_str(),
+            "paydesk:create:ORD-7:1:2"
+        );
+        assert_eq!(
+            IdempotencyKey::for_confirm_retry(&pi, 0),
+            IdempotencyKey::for_confirm(&pi)
+        );
+        let k1 = IdempotencyKey::for_confirm_retry(&pi, 1);
+        assert_eq!(k1.as_str(), "paydesk:confirm:pi_123:1");
+        assert_ne!(k1, IdempotencyKey::for_confirm_retry(&pi, 2));
+        assert_eq!(IdempotencyKey::from_stored(k1.as_str()).unwrap(), k1);
         assert!(IdempotencyKey::from_stored("random-key").is_err());
     }
 }

@@ -10,6 +10,7 @@
 //! Deliberately absent: HTTP details (the gateway and central implementations), SQL (the journal),
 //! and decisions (the core).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,12 +21,12 @@ use paydesk_core::{
 };
 use paydesk_gateway::{
     CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, Gateway, GatewayError,
-    IntentMetadata,
+    IntentMetadata, MetadataQuery,
 };
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
-use crate::central::{is_chargeable, Central, CentralError, Claim, ClaimRequest, OrderSnapshot};
+use crate::central::{is_chargeable, Central, CentralError, ClaimRequest, OrderSnapshot};
 use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
@@ -42,6 +43,10 @@ pub const AMBIGUOUS_BACKOFF_MS_BASE: u64 = 500;
 /// The most actions one run of the driver performs: a normal charge needs five; the rest is
 /// headroom for retries. A bound, so a bug can never spin forever against the gateway.
 const DRIVER_ACTIONS_MAX: u32 = 40;
+
+/// The gateway metadata key naming the attempt that made an intent (the gateway crate's
+/// `IntentMetadata` writes it): a search keeps only this attempt's own intents.
+const INTENT_META_ATTEMPT: &str = "attempt_id";
 
 /// What the engine needs to know about this installation.
 #[derive(Debug, Clone)]
@@ -199,20 +204,25 @@ pub struct RecoveryReport {
 pub struct Engine {
     /// This terminal's journal; the engine is its only writer for the life of the process.
     journal: Arc<Mutex<Journal>>,
-    gateway: Arc<dyn Gateway>,
-    central: Arc<dyn Central>,
-    clock: Arc<dyn Clock>,
+    pub(crate) gateway: Arc<dyn Gateway>,
+    pub(crate) central: Arc<dyn Central>,
+    pub(crate) clock: Arc<dyn Clock>,
     config: EngineConfig,
     /// Woken after every commit that enqueued a result, so the relay needs no polling delay.
     outbox_wake: Arc<tokio::sync::Notify>,
     /// What a charge may do while the central is unreachable; set by a manager, for the life
     /// of the process (it starts blocked).
     offline_policy: Arc<Mutex<OfflinePolicy>>,
+    /// Open intents of previous holders that a claim found still confirmable, by order: set by
+    /// `settle_open_intent`, taken by the first run of the driver over that order's new attempt,
+    /// which journals the cancel (`TakeoverCancel`) before sending it. For the life of the
+    /// process; a stale entry only means the next charge of that order cancels it again.
+    pub(crate) takeovers: Arc<Mutex<HashMap<OrderId, GatewayIntentId>>>,
     /// The relay's source of backoff jitter, seeded from `config.jitter_seed`; shared by clones.
     jitter: Arc<Jitter>,
 }
 
-type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
+pub(crate) type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
 
 impl Engine {
     pub fn new(
@@ -231,6 +241,7 @@ impl Engine {
             config,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             offline_policy: Arc::new(Mutex::new(OfflinePolicy::Block)),
+            takeovers: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -458,40 +469,6 @@ impl Engine {
         }
     }
 
-    /// A takeover: the previous holder registered `open` and never reported a result. Nothing
-    /// new is created until that intent provably cannot move money: a succeeded or processing
-    /// intent stops the charge (the order is paid or about to be); any other is canceled first.
-    async fn settle_open_intent(
-        &self,
-        claim: &Claim,
-        open: &GatewayIntentId,
-    ) -> Result<(), EngineError> {
-        let view = self.gateway.retrieve_intent(open).await?;
-        let charged = || EngineError::PreviousIntentCharged {
-            order: claim.order.id.clone(),
-            intent: open.clone(),
-        };
-        match view.status {
-            IntentStatus::Succeeded | IntentStatus::Processing => return Err(charged()),
-            IntentStatus::Canceled => return Ok(()),
-            _ => {}
-        }
-        match self
-            .gateway
-            .cancel_intent(open, &IdempotencyKey::for_cancel(open))
-            .await?
-        {
-            CancelResult::Canceled(_) => Ok(()),
-            CancelResult::NotCancelable(view) if view.status == IntentStatus::Succeeded => {
-                Err(charged())
-            }
-            other => Err(EngineError::Internal(format!(
-                "the previous attempt's intent {open} could not be canceled ({other:?}); \
-                 try again in a moment"
-            ))),
-        }
-    }
-
     /// Finishes every open attempt of this journal from its last durable state. Run at start-up
     /// and periodically.
     pub async fn recover(&self, progress: ProgressSink<'_>) -> RecoveryReport {
@@ -504,7 +481,23 @@ impl Engine {
             }
         };
         for attempt in open {
+            // An attempt under review that names an intent is looked up: gateway evidence of a
+            // final status settles it without a manager. One that does not stays, uncounted.
             if attempt.state == AttemptState::NeedsReview {
+                if attempt.intent_id.is_none() {
+                    continue;
+                }
+                let id = attempt.id;
+                match self.drive(attempt, &[], 1, progress).await {
+                    Ok(r) if r.attempt.state.is_terminal() => {
+                        report.examined += 1;
+                        report.finished += 1;
+                    }
+                    Ok(_) => {}
+                    Err(e) => report
+                        .errors
+                        .push(format!("attempt {id} (under review): {e}")),
+                }
                 continue;
             }
             report.examined += 1;
@@ -537,6 +530,26 @@ impl Engine {
         ambiguous_max: u32,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
+        // A fresh attempt of a takeover cancels the previous holder's intent before its create.
+        let fresh = attempt.state == AttemptState::Intent
+            && effects
+                .iter()
+                .any(|e| matches!(e, Effect::SendCreate { .. }))
+            && attempt.unknown_checks == 0
+            && attempt.create_retry == 0;
+        let previous = if fresh {
+            self.takeovers
+                .lock()
+                .ok()
+                .and_then(|mut t| t.remove(&attempt.order))
+        } else {
+            None
+        };
+        if let Some(previous) = previous {
+            attempt = self
+                .cancel_previous_intent(attempt, previous, progress)
+                .await?;
+        }
         let mut hint = self.handle_effects(&attempt, effects, progress).await;
         let mut ambiguous = 0u32;
         for _ in 0..DRIVER_ACTIONS_MAX {
@@ -556,6 +569,16 @@ impl Engine {
             };
             let id = attempt.id;
             let now = self.clock.now();
+            // An attempt under review is only looked up: an answer that does not settle it (the
+            // core refuses it) is not journaled, and the attempt stays with the manager.
+            if attempt.state == AttemptState::NeedsReview
+                && paydesk_core::step(&attempt, &event, now).is_err()
+            {
+                return Ok(ChargeReport {
+                    attempt,
+                    pending: None,
+                });
+            }
             let applied = event.clone();
             let (next, effects) = self
                 .with_journal(move |j| j.apply(&id, &applied, now))
@@ -569,11 +592,17 @@ impl Engine {
             if effects.contains(&Effect::EnqueueResult) {
                 self.outbox_wake.notify_one();
             }
-            let was_ambiguous = next.unknown_checks > attempt.unknown_checks;
+            // An ambiguous answer, or one that changed nothing (a request that never left): wait
+            // before asking again.
+            let was_ambiguous = next.unknown_checks > attempt.unknown_checks
+                || (next.state == attempt.state
+                    && next.create_retry == attempt.create_retry
+                    && next.confirm_retry == attempt.confirm_retry);
             attempt = next;
             hint = self.handle_effects(&attempt, &effects, progress).await;
-            // An answer that named the next request (a lookup showing the confirm never ran) is
-            // evidence, not ambiguity: carry on at once. The core's check count still bounds it.
+            // An answer that named the next request (a lookup showing the confirm never ran, a
+            // search that found nothing) is evidence, not ambiguity: carry on at once. This
+            // run's count of ambiguous answers still bounds it.
             if was_ambiguous && hint.is_none() && !attempt.state.is_terminal() {
                 ambiguous += 1;
                 if ambiguous >= ambiguous_max {
@@ -626,6 +655,7 @@ impl Engine {
                         intent: intent.clone(),
                     })
                 }
+                Effect::Search => next = Some(Action::Search),
                 Effect::Cancel { intent, key } => {
                     // No money can move either way: an intent we will never confirm. Failure is
                     // logged, not retried; reconciliation lists leftover intents.
@@ -743,6 +773,34 @@ impl Engine {
                             ),
                         })
                     }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Action::Search => {
+                let query = MetadataQuery::attempt(&attempt.order, attempt.number);
+                match self.gateway.search_intents(&query).await {
+                    Ok(found) => {
+                        // Only an intent this very attempt made (its id is in the metadata):
+                        // another terminal's offline attempt may share the order and number.
+                        // One that is not canceled is preferred when the old key and a new one
+                        // both made one; the other is never confirmed.
+                        let attempt_id = attempt.id.to_string();
+                        let ours: Vec<_> = found
+                            .into_iter()
+                            .filter(|i| i.meta(INTENT_META_ATTEMPT) == Some(attempt_id.as_str()))
+                            .collect();
+                        let found = ours
+                            .iter()
+                            .find(|i| i.status != IntentStatus::Canceled)
+                            .or(ours.first())
+                            .map(|i| i.id.clone());
+                        Performed::Event(AttemptEvent::CreateSearched { found })
+                    }
+                    // A search that could not be made tells nothing and is not journaled.
+                    Err(e @ GatewayError::NotSent { .. })
+                    | Err(e @ GatewayError::Unknown { .. }) => Performed::Pending(format!(
+                        "the gateway could not be searched for this attempt's intent ({e})"
+                    )),
                     Err(e) => return Err(e.into()),
                 }
             }

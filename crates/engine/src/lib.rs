@@ -13,6 +13,7 @@ mod flow;
 mod ids;
 mod offline;
 mod relay;
+mod takeover;
 
 pub use central::{
     is_chargeable, Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot,

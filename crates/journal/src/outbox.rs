@@ -209,12 +209,28 @@ pub(crate) fn enqueue_result(
         event_hash,
     };
     let payload = serde_json::to_string(&message).expect("a result message always serializes");
-    tx.execute(
-        "INSERT INTO outbox (attempt_id, payload, created_at, next_try_at) \
-         VALUES (?1, ?2, ?3, ?3)",
-        params![attempt.id.to_string(), payload, now.unix_ms()],
-    )
-    .map_err(db(path, "writing the result to the outbox"))?;
+    // One message per attempt. An attempt that went to a manager's review reported that
+    // (`needs_review`); when it later reaches a final state, its message is replaced by the
+    // final result and is due again, delivered or not. Any other second result is a bug, and
+    // the transaction fails (no row changed).
+    let changed = tx
+        .execute(
+            "INSERT INTO outbox (attempt_id, payload, created_at, next_try_at) \
+             VALUES (?1, ?2, ?3, ?3) \
+             ON CONFLICT (attempt_id) DO UPDATE SET payload = excluded.payload, \
+               created_at = excluded.created_at, next_try_at = excluded.next_try_at, \
+               delivered_at = NULL, failures = 0, parked_reason = NULL \
+             WHERE json_extract(outbox.payload, '$.state') = 'needs_review' \
+               AND json_extract(excluded.payload, '$.state') <> 'needs_review'",
+            params![attempt.id.to_string(), payload, now.unix_ms()],
+        )
+        .map_err(db(path, "writing the result to the outbox"))?;
+    if changed != 1 {
+        return Err(JournalError::InvalidRecord {
+            id: attempt.id.to_string(),
+            problem: "the attempt already has a final result in the outbox".into(),
+        });
+    }
     Ok(())
 }
 

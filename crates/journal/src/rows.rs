@@ -15,10 +15,11 @@ use crate::error::JournalError;
 /// The columns of `attempts`, in the order [`attempt_from_row`] reads them.
 pub(crate) const ATTEMPT_COLUMNS: &str = "id, order_id, number, claim_token, amount_minor, \
     currency, operator_id, terminal_id, offline, state, create_key, intent_id, created_at, \
-    updated_at, confirm_sent_at, unknown_checks, reason, customer_id, payment_method";
+    updated_at, confirm_sent_at, unknown_checks, reason, customer_id, payment_method, \
+    create_retry, confirm_retry";
 
 /// Number of columns in [`ATTEMPT_COLUMNS`], for queries that select more after them.
-pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 19;
+pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 21;
 
 /// The check before a write: a record that fails it is never stored.
 pub(crate) fn check_before_write(attempt: &Attempt) -> Result<(), JournalError> {
@@ -49,7 +50,8 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
             "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (:id, :order_id, :number, \
              :claim_token, :amount_minor, :currency, :operator_id, :terminal_id, :offline, \
              :state, :create_key, :intent_id, :created_at, :updated_at, :confirm_sent_at, \
-             :unknown_checks, :reason, :customer_id, :payment_method)"
+             :unknown_checks, :reason, :customer_id, :payment_method, :create_retry, \
+             :confirm_retry)"
         ),
         named_params! {
             ":id": a.id.to_string(),
@@ -72,6 +74,8 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
             ":reason": a.reason.as_deref(),
             ":customer_id": a.customer.as_ref().map(|c| c.as_str()),
             ":payment_method": a.payment_method.as_str(),
+            ":create_retry": a.create_retry,
+            ":confirm_retry": a.confirm_retry,
         },
     )
 }
@@ -87,7 +91,8 @@ pub(crate) fn update_attempt(
     tx.execute(
         "UPDATE attempts SET offline = :offline, state = :state, intent_id = :intent_id, \
          updated_at = :updated_at, confirm_sent_at = :confirm_sent_at, \
-         unknown_checks = :unknown_checks, reason = :reason \
+         unknown_checks = :unknown_checks, reason = :reason, \
+         create_retry = :create_retry, confirm_retry = :confirm_retry \
          WHERE id = :id AND state = :from",
         named_params! {
             ":id": next.id.to_string(),
@@ -99,6 +104,8 @@ pub(crate) fn update_attempt(
             ":confirm_sent_at": next.confirm_sent_at.map(Timestamp::unix_ms),
             ":unknown_checks": next.unknown_checks,
             ":reason": next.reason.as_deref(),
+            ":create_retry": next.create_retry,
+            ":confirm_retry": next.confirm_retry,
         },
     )
 }
@@ -125,6 +132,14 @@ pub(crate) fn immutable_fields_differ(before: &Attempt, after: &Attempt) -> Opti
         (
             after.state.rank() < before.state.rank(),
             "state (it moved backwards)",
+        ),
+        (
+            after.create_retry < before.create_retry,
+            "create key number (it moved backwards)",
+        ),
+        (
+            after.confirm_retry < before.confirm_retry,
+            "confirm key number (it moved backwards)",
         ),
     ]
     .into_iter()
@@ -160,6 +175,8 @@ pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
     let reason: Option<String> = col!(16, "reason");
     let customer: Option<String> = col!(17, "customer_id");
     let payment_method: String = col!(18, "payment_method");
+    let create_retry: i64 = col!(19, "create_retry");
+    let confirm_retry: i64 = col!(20, "confirm_retry");
 
     let currency = Currency::from_code(&currency).map_err(|e| bad("currency", &e))?;
     let attempt = Attempt {
@@ -192,6 +209,8 @@ pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
         updated_at: Timestamp::from_unix_ms(updated_at),
         confirm_sent_at: confirm_sent_at.map(Timestamp::from_unix_ms),
         unknown_checks: u32::try_from(unknown_checks).map_err(|e| bad("unknown_checks", &e))?,
+        create_retry: u32::try_from(create_retry).map_err(|e| bad("create_retry", &e))?,
+        confirm_retry: u32::try_from(confirm_retry).map_err(|e| bad("confirm_retry", &e))?,
         reason,
     };
     attempt

@@ -16,7 +16,7 @@ pub(crate) const APPLICATION_ID: i64 = 0x5059_444A;
 
 /// The migrations, in order; `PRAGMA user_version` is the number applied so far. Never edit a
 /// released entry: add a new one.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -120,6 +120,15 @@ CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
 BEGIN
     SELECT RAISE(ABORT, 'outbox messages are marked delivered, never deleted');
 END;
+"#;
+
+/// Version 2: the numbers of the create and confirm keys in use (issue 9). A key the gateway
+/// answered with a stored error is spent; the attempt moves to a fresh numbered key only on
+/// gateway evidence, and the number is durable before the request that carries it. 0 is the
+/// original key, so rows written before this version keep their meaning.
+const MIGRATION_2: &str = r#"
+ALTER TABLE attempts ADD COLUMN create_retry INTEGER NOT NULL DEFAULT 0 CHECK (create_retry >= 0);
+ALTER TABLE attempts ADD COLUMN confirm_retry INTEGER NOT NULL DEFAULT 0 CHECK (confirm_retry >= 0);
 "#;
 
 /// Checks an opened file and brings it to [`SCHEMA_VERSION`]. Nothing is written before the

@@ -97,7 +97,8 @@ pub struct ResultMessage {
     pub order: OrderId,
     pub number: AttemptNumber,
     pub claim_token: ClaimToken,
-    /// The terminal state: succeeded, declined, requires_action or canceled.
+    /// The terminal state (succeeded, declined, requires_action or canceled), or needs_review
+    /// when the attempt went to a manager (a final state replaces it later).
     pub state: AttemptState,
     pub amount: Money,
     pub intent_id: Option<GatewayIntentId>,

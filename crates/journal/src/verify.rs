@@ -244,8 +244,15 @@ impl Journal {
                 )));
             }
             // Every terminal state is reached by a step that enqueues the result, in the same
-            // transaction: one without the other means a partial write or an edit.
-            if attempt.state.is_terminal() != has_result {
+            // transaction: one without the other means a partial write or an edit. An attempt
+            // under review has its `needs_review` message (none if it went to review before
+            // issue 9's journals reported it).
+            let result_ok = if attempt.state == paydesk_core::AttemptState::NeedsReview {
+                true
+            } else {
+                attempt.state.is_terminal() == has_result
+            };
+            if !result_ok {
                 return Ok(Some(link(
                     BreakKind::ResultMismatch,
                     last_seq,

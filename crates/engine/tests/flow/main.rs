@@ -7,6 +7,7 @@
 //! per order" and "every success is in the journal".
 
 mod mem_central;
+mod stored_errors;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

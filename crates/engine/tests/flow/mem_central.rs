@@ -32,6 +32,8 @@ struct CentralState {
     attempts: HashMap<OrderId, u32>,
     last_token: u64,
     registered: HashMap<OrderId, GatewayIntentId>,
+    /// Intents registered under a hold that expired with no result: the next claim names them.
+    open_intents: HashMap<OrderId, GatewayIntentId>,
     results: HashMap<String, ResultMessage>,
     deliveries: usize,
 }
@@ -89,6 +91,22 @@ impl MemCentral {
         self.state.lock().unwrap().results.len()
     }
 
+    /// The holder of `order` vanished and its lease ran out: the hold goes, and the intent it
+    /// registered (if any) is named to the next claim, as the real central does.
+    pub fn expire_hold(&self, order: &str) {
+        let mut s = self.state.lock().unwrap();
+        let order = OrderId::new(order).unwrap();
+        s.holds.remove(&order);
+        if let Some(intent) = s.registered.get(&order).cloned() {
+            s.open_intents.insert(order, intent);
+        }
+    }
+
+    pub fn is_held(&self, order: &str) -> bool {
+        let s = self.state.lock().unwrap();
+        s.holds.contains_key(&OrderId::new(order).unwrap())
+    }
+
     /// The order as the central holds it now (what a terminal's cached queue would show).
     pub fn order(&self, order: &str) -> OrderSnapshot {
         self.state.lock().unwrap().orders[&OrderId::new(order).unwrap()].clone()
@@ -132,8 +150,8 @@ impl Central for MemCentral {
             token,
             attempt_number: paydesk_core::AttemptNumber::new(number).unwrap(),
             lease_expires_at: Timestamp::from_unix_ms(i64::MAX / 2),
+            open_intent: s.open_intents.get(&order.id).cloned(),
             order,
-            open_intent: None,
         })
     }
 
@@ -149,6 +167,7 @@ impl Central for MemCentral {
         match s.holds.get(order) {
             Some(hold) if hold.token == token => {
                 s.registered.insert(order.clone(), intent.clone());
+                s.open_intents.remove(order);
                 Ok(())
             }
             _ => Err(CentralError::StaleClaim),
@@ -184,6 +203,7 @@ impl Central for MemCentral {
                 AttemptState::Succeeded => OrderStatus::Paid,
                 AttemptState::Declined => OrderStatus::Failed,
                 AttemptState::RequiresAction => OrderStatus::NeedsAction,
+                AttemptState::NeedsReview => OrderStatus::NeedsReview,
                 _ => OrderStatus::Unpaid,
             };
             if let Some(order) = s.orders.get_mut(&r.order) {

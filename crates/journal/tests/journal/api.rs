@@ -220,7 +220,8 @@ fn an_oversized_detail_is_refused_and_nothing_is_written() {
         f.journal.attempt(&id).unwrap().unwrap().state,
         AttemptState::NeedsReview
     );
-    assert_eq!(f.journal.outbox_stats(ts(T0)).unwrap().depth, 0);
+    // Issue 9: the escalation enqueued a `needs_review` result; the refused step added nothing.
+    assert_eq!(f.journal.outbox_stats(ts(T0)).unwrap().depth, 1);
     assert!(f.journal.verify().unwrap().is_intact());
 }
 
@@ -415,7 +416,8 @@ fn unresolved_lists_unfinished_and_review_attempts_oldest_first() {
         ]
     );
 
-    // A manager resolves the review: it leaves the list and its result is enqueued.
+    // A manager resolves the review: it leaves the list and its result replaces the review's
+    // `needs_review` message in the outbox (issue 9: the escalation enqueued one).
     let resolve = AttemptEvent::Resolved {
         resolution: Resolution::Declined,
         evidence: "gateway dashboard shows no charge".into(),
@@ -424,7 +426,10 @@ fn unresolved_lists_unfinished_and_review_attempts_oldest_first() {
     let depth = f.journal.outbox_stats(ts(T0)).unwrap().depth;
     f.journal.apply(&review, &resolve, ts(T0 + 9_000)).unwrap();
     assert_eq!(f.journal.unresolved().unwrap().len(), 2);
-    assert_eq!(f.journal.outbox_stats(ts(T0)).unwrap().depth, depth + 1);
+    assert_eq!(f.journal.outbox_stats(ts(T0)).unwrap().depth, depth);
+    let due = f.journal.outbox_due(ts(T0 + 9_000), 100).unwrap();
+    let message = due.iter().find(|m| m.attempt_id == review).unwrap();
+    assert_eq!(message.payload["state"], "declined");
     assert!(f.journal.verify().unwrap().is_intact());
 }
 
