@@ -87,7 +87,7 @@ pub struct UiError {
     /// Set for [`UiErrorKind::OfflineBlocked`]: which rule of the offline policy refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub offline_refusal: Option<OfflineRefusal>,
+    pub offline_refusal: Option<Box<OfflineRefusal>>,
 }
 
 impl UiError {
@@ -251,6 +251,15 @@ pub fn central_error(error: &CentralError) -> UiError {
                 "Check the network, then try again. Paydesk keeps retrying on its own.",
             )
         }
+        CentralError::NoAnswer { detail } => {
+            log_detail("central did not answer", detail);
+            UiError::new(
+                UiErrorKind::CentralUnreachable,
+                "The central server did not answer in time, so nothing was charged.",
+                "Try again in a moment. If it keeps happening, tell your manager: the central \
+                 may be overloaded.",
+            )
+        }
         CentralError::HeldBy {
             operator,
             terminal,
@@ -357,7 +366,7 @@ fn offline_refusal(refusal: &OfflineRefusal) -> UiError {
         ),
     };
     UiError {
-        offline_refusal: Some(refusal.clone()),
+        offline_refusal: Some(Box::new(refusal.clone())),
         ..UiError::new(
             UiErrorKind::OfflineBlocked,
             format!("The central server is unreachable and {why}, so nothing was charged."),
@@ -457,6 +466,18 @@ pub fn engine_error(journal: &Path, error: &EngineError) -> UiError {
             log_detail("offline", detail);
             offline_refusal(refusal)
         }
+        EngineError::ChargedHere { order, .. } => UiError::new(
+            UiErrorKind::AlreadyCharged,
+            format!("Order {order} was already charged on this terminal."),
+            "Do not charge it again: the journal shows the payment, and the central marks the \
+             order paid once the result reaches it.",
+        ),
+        EngineError::OpenHere { order, state, .. } => UiError::new(
+            UiErrorKind::NotChargeable,
+            format!("Order {order} has an unfinished attempt on this terminal ({state})."),
+            "Do not charge it again now: Paydesk settles that attempt first (or a manager does, if \
+             it waits for review). Look it up in the journal.",
+        ),
         EngineError::PreviousIntentCharged { order, .. } => UiError::new(
             UiErrorKind::AlreadyCharged,
             format!("Order {order} was already charged by a previous attempt."),

@@ -498,6 +498,7 @@ fn order(status: OrderStatus, claim: Option<ClaimHolder>) -> Order {
         disputed: false,
         created_at: at(1_795_336_758_123),
         updated_at: at(1_795_336_758_123),
+        attempt_seq: 0,
     }
 }
 
@@ -684,16 +685,16 @@ fn error_json_matches_its_typescript() {
     assert_eq!(json["held_by"]["terminal"], "desk-2");
 
     let mut refused = UiError::new(UiErrorKind::OfflineBlocked, "Refused.", "Wait.");
-    refused.offline_refusal = Some(OfflineRefusal::ShiftCap {
+    refused.offline_refusal = Some(Box::new(OfflineRefusal::ShiftCap {
         amount: eur(9_000),
         so_far: eur(45_000),
         per_shift_max: eur(50_000),
-    });
+    }));
     let json = assert_matches(&refused, &decls);
     // Internally tagged by `rule`, beside the rule's own amounts.
     assert_eq!(json["offline_refusal"]["rule"], "shift_cap");
     assert_eq!(json["offline_refusal"]["so_far"]["minor"], 45_000);
-    refused.offline_refusal = Some(OfflineRefusal::NotAllowed);
+    refused.offline_refusal = Some(Box::new(OfflineRefusal::NotAllowed));
     assert_matches(&refused, &decls);
 }
 

@@ -12,5 +12,7 @@ mod crash_matrix;
 mod faults;
 mod harness;
 mod invariants;
+mod offline;
+mod offline_chaos;
 mod race;
 mod takeover;

@@ -153,6 +153,7 @@ pub async fn allow_offline(
     per_charge: &str,
     per_shift: &str,
     hours: u32,
+    cache_minutes: u32,
 ) -> CmdResult {
     let manager =
         OperatorId::new(manager).map_err(|e| Failure::usage(format!("--manager: {e}")))?;
@@ -171,6 +172,7 @@ pub async fn allow_offline(
         per_charge,
         per_shift,
         i64::from(hours).saturating_mul(3_600_000),
+        i64::from(cache_minutes).saturating_mul(60_000),
         SystemClock.now(),
     )
     .await
@@ -211,11 +213,13 @@ fn print_offline(settings: &Settings, policy: &OfflinePolicy) {
     match policy {
         OfflinePolicy::Block => out!("offline charging: blocked"),
         OfflinePolicy::Allow(a) => out!(
-            "offline charging: allowed by {} until {}, at most {} per charge and {} in all",
+            "offline charging: allowed by {} until {}, at most {} per charge and {} in all, from \
+             a cached queue at most {} minutes old",
             a.approved_by,
             a.until,
             a.per_charge_max,
-            a.per_shift_max
+            a.per_shift_max,
+            a.cache_age_ms_max / 60_000
         ),
     }
 }

@@ -48,9 +48,8 @@ fn sync_line(report: &DrainReport) -> String {
 /// The exit code of a charge error, and its message.
 pub fn engine_failure(e: EngineError) -> Failure {
     let code = match &e {
-        EngineError::Central(CentralError::Unreachable { .. }) | EngineError::Offline { .. } => {
-            UNREACHABLE
-        }
+        EngineError::Central(CentralError::Unreachable { .. } | CentralError::NoAnswer { .. })
+        | EngineError::Offline { .. } => UNREACHABLE,
         EngineError::Central(
             CentralError::HeldBy { .. }
             | CentralError::StaleClaim
@@ -59,6 +58,8 @@ pub fn engine_failure(e: EngineError) -> Failure {
         )
         | EngineError::NotChargeable { .. }
         | EngineError::AmountChanged { .. }
+        | EngineError::ChargedHere { .. }
+        | EngineError::OpenHere { .. }
         | EngineError::PreviousIntentCharged { .. } => CONFLICT,
         _ => OTHER,
     };

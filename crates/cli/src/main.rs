@@ -152,6 +152,10 @@ enum OfflineCommand {
         /// How long the allowance lasts, in hours (at most 12).
         #[arg(long, default_value_t = 4)]
         hours: u32,
+        /// Charge offline only from a cached queue at most this many minutes old: an older copy
+        /// may list orders someone charged since.
+        #[arg(long, default_value_t = 60)]
+        cache_minutes: u32,
     },
     /// Withdraw the allowance: offline charging is blocked again.
     Block,
@@ -292,7 +296,18 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
                 per_charge,
                 per_shift,
                 hours,
-            } => central::allow_offline(settings, &manager, &per_charge, &per_shift, hours).await,
+                cache_minutes,
+            } => {
+                central::allow_offline(
+                    settings,
+                    &manager,
+                    &per_charge,
+                    &per_shift,
+                    hours,
+                    cache_minutes,
+                )
+                .await
+            }
             OfflineCommand::Block => central::block_offline(settings),
             OfflineCommand::Show => central::show_offline(settings),
         },

@@ -74,9 +74,14 @@ pub enum DeliveryStatus {
 /// Why the central did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CentralError {
-    /// No answer (network down, central down, timeout): the offline policy applies.
+    /// No connection could be made (network down, central down): the offline policy applies.
     #[error("the central server is unreachable: {detail}")]
     Unreachable { detail: String },
+    /// A connection was made but no usable answer came (a timeout, a 5xx, a cut-off body): the
+    /// central may have done what was asked (committed a claim, say), so this is not "offline" —
+    /// a charge stops here and nothing is sent to the gateway.
+    #[error("the central server did not answer in time: {detail}")]
+    NoAnswer { detail: String },
     /// Another operator holds the order's processing flag.
     #[error("order is being charged by {operator} on terminal {terminal} since {since}")]
     HeldBy {

@@ -26,11 +26,11 @@ use paydesk_gateway::{
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
-use crate::central::{is_chargeable, Central, CentralError, ClaimRequest, OrderSnapshot};
+use crate::central::{is_chargeable, Central, CentralError, ClaimRequest};
 use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
-use crate::offline::{offline_attempt_number, offline_claim_token, OfflinePolicy, OfflineRefusal};
+use crate::offline::{CachedOrder, OfflinePolicy, OfflineRefusal};
 
 /// How many ambiguous answers (timeouts, 5xx, "not sent") one interactive run waits through
 /// before it hands the attempt to background recovery and tells the operator so. Small: the
@@ -149,6 +149,23 @@ pub enum EngineError {
         refusal: OfflineRefusal,
         detail: String,
     },
+    /// This terminal's journal holds a succeeded attempt for the order.
+    #[error(
+        "order {order} was already charged on this terminal (attempt {attempt}); do not charge it \
+         again"
+    )]
+    ChargedHere { order: OrderId, attempt: AttemptId },
+    /// This terminal's journal holds an attempt for the order that is not finished: recovery (or
+    /// a manager) settles it first.
+    #[error(
+        "order {order} has an unfinished attempt on this terminal ({attempt}, {state}): it must \
+         be settled first — run recovery, or ask a manager if it waits for review"
+    )]
+    OpenHere {
+        order: OrderId,
+        attempt: AttemptId,
+        state: AttemptState,
+    },
     #[error(
         "order {order} was already charged through intent {intent} by a previous attempt: the \
          central will mark it paid once that result is reconciled; do not charge it again"
@@ -174,6 +191,8 @@ impl EngineError {
     pub fn nothing_charged(&self) -> bool {
         match self {
             EngineError::Central(_)
+            | EngineError::ChargedHere { .. }
+            | EngineError::OpenHere { .. }
             | EngineError::NotChargeable { .. }
             | EngineError::AmountChanged { .. }
             | EngineError::Offline { .. }
@@ -207,12 +226,12 @@ pub struct Engine {
     pub(crate) gateway: Arc<dyn Gateway>,
     pub(crate) central: Arc<dyn Central>,
     pub(crate) clock: Arc<dyn Clock>,
-    config: EngineConfig,
+    pub(crate) config: EngineConfig,
     /// Woken after every commit that enqueued a result, so the relay needs no polling delay.
     outbox_wake: Arc<tokio::sync::Notify>,
     /// What a charge may do while the central is unreachable; set by a manager, for the life
     /// of the process (it starts blocked).
-    offline_policy: Arc<Mutex<OfflinePolicy>>,
+    pub(crate) offline_policy: Arc<Mutex<OfflinePolicy>>,
     /// Open intents of previous holders that a claim found still confirmable, by order: set by
     /// `settle_open_intent`, taken by the first run of the driver over that order's new attempt,
     /// which journals the cancel (`TakeoverCancel`) before sending it. For the life of the
@@ -299,9 +318,10 @@ impl Engine {
     pub async fn charge_with_cache(
         &self,
         request: &ChargeRequest,
-        cached: Option<&OrderSnapshot>,
+        cached: Option<&CachedOrder>,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
+        let here = self.refuse_if_open_here(&request.order).await?;
         let claimed = self
             .central
             .claim(&ClaimRequest {
@@ -312,9 +332,11 @@ impl Engine {
             .await;
         let claim = match claimed {
             Ok(claim) => claim,
+            // Only a central that cannot be connected to is offline: one that did not answer
+            // in time may have granted the claim, and the charge stops (nothing was sent).
             Err(CentralError::Unreachable { detail }) => {
                 return self
-                    .charge_offline(request, cached, &detail, progress)
+                    .charge_offline(request, cached, &here, &detail, progress)
                     .await
             }
             Err(e) => return Err(e.into()),
@@ -377,98 +399,6 @@ impl Engine {
             .await
     }
 
-    /// The central is unreachable: charge under the manager's offline allowance, or refuse.
-    async fn charge_offline(
-        &self,
-        request: &ChargeRequest,
-        cached: Option<&OrderSnapshot>,
-        detail: &str,
-        progress: ProgressSink<'_>,
-    ) -> Result<ChargeReport, EngineError> {
-        let refuse = |refusal: OfflineRefusal| EngineError::Offline {
-            refusal,
-            detail: detail.to_string(),
-        };
-        let policy = self.offline_policy();
-        let allowance = match &policy {
-            OfflinePolicy::Block => return Err(refuse(OfflineRefusal::NotAllowed)),
-            OfflinePolicy::Allow(a) => a.clone(),
-        };
-        let order = match cached {
-            Some(order) if order.id == request.order => order.clone(),
-            _ => return Err(refuse(OfflineRefusal::NotCached)),
-        };
-        if !is_chargeable(order.status) {
-            return Err(EngineError::NotChargeable {
-                order: order.id,
-                status: order.status.as_str().replace('_', " "),
-            });
-        }
-        if order.amount != request.expected_amount {
-            return Err(EngineError::AmountChanged {
-                order: order.id,
-                expected: request.expected_amount,
-                current: order.amount,
-            });
-        }
-        let since = allowance.granted_at;
-        let currency = allowance.per_charge_max.currency();
-        let order_id = order.id.clone();
-        let (shift_so_far, previous) = self
-            .with_journal(move |j| {
-                Ok((
-                    j.offline_total_since(since, currency)?,
-                    j.offline_attempts_of(&order_id)?,
-                ))
-            })
-            .await?;
-        let now = self.clock.now();
-        policy
-            .check(order.amount, shift_so_far, now)
-            .map_err(refuse)?;
-        progress(Progress::Offline {
-            order: order.id.clone(),
-            approved_by: allowance.approved_by.clone(),
-        });
-        let new = NewAttempt {
-            id: new_attempt_id(now),
-            order: order.id.clone(),
-            number: offline_attempt_number(u32::try_from(previous).unwrap_or(u32::MAX)),
-            claim_token: offline_claim_token(),
-            amount: order.amount,
-            customer: order.customer.clone(),
-            payment_method: order.payment_method.clone(),
-            operator: request.operator.clone(),
-            terminal: self.config.terminal.clone(),
-            offline: true,
-        };
-        let (attempt, effects) = self
-            .with_journal(move |j| j.begin_attempt(new, now))
-            .await?;
-        progress(Progress::Step {
-            attempt_id: attempt.id,
-            event: "begun".into(),
-            state: attempt.state,
-        });
-        self.drive(attempt, &effects, INTERACTIVE_AMBIGUOUS_MAX, progress)
-            .await
-    }
-
-    /// The offline policy in force.
-    pub fn offline_policy(&self) -> OfflinePolicy {
-        self.offline_policy
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default()
-    }
-
-    /// Sets the offline policy (a manager's decision, made in the front end).
-    pub fn set_offline_policy(&self, policy: OfflinePolicy) {
-        if let Ok(mut p) = self.offline_policy.lock() {
-            *p = policy;
-        }
-    }
-
     /// Finishes every open attempt of this journal from its last durable state. Run at start-up
     /// and periodically.
     pub async fn recover(&self, progress: ProgressSink<'_>) -> RecoveryReport {
@@ -523,7 +453,7 @@ impl Engine {
 
     /// The driver loop. `effects` are those of the step that produced `attempt` (they may name
     /// the next request); `ambiguous_max` bounds how many ambiguous answers this run waits through.
-    async fn drive(
+    pub(crate) async fn drive(
         &self,
         mut attempt: Attempt,
         effects: &[Effect],
@@ -704,11 +634,9 @@ impl Engine {
                     Err(e) => return Err(e.into()),
                 }
             }
-            // Offline attempts have no claim to register against: the manager's allowance
-            // stands in for it, and the result reaches the central through the outbox.
-            Action::Register { .. } if attempt.offline => Performed::Event(
-                AttemptEvent::RegisterAnswered(RegisterOutcome::AcceptedOffline),
-            ),
+            Action::Register { intent } if attempt.offline => {
+                self.register_offline(attempt, &intent).await?
+            }
             Action::Register { intent } => {
                 match self
                     .central
@@ -721,7 +649,9 @@ impl Engine {
                     Err(CentralError::StaleClaim) => Performed::Event(
                         AttemptEvent::RegisterAnswered(RegisterOutcome::StaleClaim),
                     ),
-                    Err(CentralError::Unreachable { detail }) => Performed::Pending(format!(
+                    Err(
+                        CentralError::Unreachable { detail } | CentralError::NoAnswer { detail },
+                    ) => Performed::Pending(format!(
                         "the central server is unreachable ({detail}); the intent is created but \
                          not confirmed, and will be registered and confirmed when the central is \
                          back"
@@ -855,7 +785,7 @@ fn pending(attempt: Attempt, why: String) -> ChargeReport {
 }
 
 /// The result of performing one action.
-enum Performed {
+pub(crate) enum Performed {
     /// An answer to journal.
     Event(AttemptEvent),
     /// Nothing to do (final, or waiting for a manager).

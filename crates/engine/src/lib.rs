@@ -12,6 +12,7 @@ mod crash;
 mod flow;
 mod ids;
 mod offline;
+mod offline_charge;
 mod relay;
 mod takeover;
 
@@ -27,8 +28,8 @@ pub use flow::{
 };
 pub use ids::new_attempt_id;
 pub use offline::{
-    offline_attempt_number, OfflineAllowance, OfflinePolicy, OfflineRefusal,
-    OFFLINE_ATTEMPT_NUMBER_BASE, OFFLINE_CLAIM_TOKEN,
+    offline_attempt_number, CachedOrder, OfflineAllowance, OfflinePolicy, OfflineRefusal,
+    CACHE_AGE_MS_MAX_DEFAULT, OFFLINE_ATTEMPT_NUMBER_BASE, OFFLINE_CLAIM_TOKEN,
 };
 pub use paydesk_journal::OUTBOX_BATCH_ROWS_MAX;
 pub use relay::RelayOutcome;

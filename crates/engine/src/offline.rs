@@ -5,14 +5,20 @@
 //! Deliberately absent: PIN checks (the front end verifies the manager's PIN against the
 //! operators it cached and then hands the engine an allowance naming the manager).
 
-use paydesk_core::{AttemptNumber, ClaimToken, Currency, Money, OperatorId, Timestamp};
+use paydesk_core::{
+    AttemptNumber, ClaimToken, Currency, GatewayIntentId, Money, OperatorId, Timestamp,
+};
+
+use crate::central::OrderSnapshot;
 use serde::{Deserialize, Serialize};
 
-/// Attempt numbers of offline attempts start here, far above anything the central hands out, so
-/// an offline attempt never shares a create key with an online one. Two terminals charging the
-/// same order offline derive the same number, hence the same create key: the gateway refuses the
-/// second (other parameters under the same key), so the order cannot be charged twice.
+/// Offline attempts journaled before offline numbers followed the central's were numbered from
+/// here. Such numbers are never reused and never count as "the last number seen".
 pub const OFFLINE_ATTEMPT_NUMBER_BASE: u32 = 1_000_000;
+
+/// How old a cached queue may be for an offline charge, when an allowance saved before this limit
+/// existed does not say: a queue older than an hour may well list orders charged since.
+pub const CACHE_AGE_MS_MAX_DEFAULT: i64 = 3_600_000;
 
 /// The claim token recorded on offline attempts: no central granted one. It is larger than any
 /// token the central will reach, so it can never match (and release) a real holder's claim.
@@ -30,6 +36,26 @@ pub struct OfflineAllowance {
     pub until: Timestamp,
     /// The manager whose PIN approved it.
     pub approved_by: OperatorId,
+    /// An order is charged offline only from a cached queue at most this old: the older the
+    /// copy, the likelier someone charged the order since.
+    #[serde(default = "cache_age_ms_max_default")]
+    pub cache_age_ms_max: i64,
+}
+
+fn cache_age_ms_max_default() -> i64 {
+    CACHE_AGE_MS_MAX_DEFAULT
+}
+
+/// An order as this terminal last saw it in the central's queue, for an offline charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedOrder {
+    pub order: OrderSnapshot,
+    /// The last attempt number the central had handed out for the order: an offline attempt
+    /// takes the next one, so its create key is the one the next online claim would use and the
+    /// gateway's idempotency keys make the two collide instead of charging twice.
+    pub attempt_seq: u32,
+    /// When the central sent the queue this came from.
+    pub fetched_at: Timestamp,
 }
 
 /// What the engine does when the central cannot be reached.
@@ -81,6 +107,29 @@ pub enum OfflineRefusal {
     /// checked against anything.
     #[error("this order is not in the cached queue, so its amount cannot be checked")]
     NotCached,
+    /// The cached queue is older than the allowance lets an offline charge rely on.
+    #[error(
+        "the cached queue is from {fetched_at}, older than the {minutes} minutes the offline \
+         allowance accepts: someone may have charged the order since",
+        minutes = .age_ms_max / 60_000
+    )]
+    StaleCache {
+        fetched_at: Timestamp,
+        #[ts(type = "number")]
+        age_ms_max: i64,
+    },
+    /// The gateway shows an intent of this order that has succeeded or still may.
+    #[error(
+        "the gateway shows payment {intent} of this order as {status}: it is paid or being paid; \
+         do not charge it again"
+    )]
+    GatewayShowsCharge {
+        intent: GatewayIntentId,
+        status: String,
+    },
+    /// The gateway could not be asked whether the order was charged already.
+    #[error("the gateway could not be asked whether this order was charged already ({detail})")]
+    GatewayNotAsked { detail: String },
 }
 
 impl OfflinePolicy {
@@ -128,10 +177,21 @@ impl OfflinePolicy {
     }
 }
 
-/// The attempt number of the `n`-th (0-based) offline attempt of one order on this terminal.
-pub fn offline_attempt_number(previous_offline_attempts: u32) -> AttemptNumber {
-    AttemptNumber::new(OFFLINE_ATTEMPT_NUMBER_BASE.saturating_add(previous_offline_attempts))
-        .expect("the base is positive")
+/// The number of a new offline attempt of an order: the one after the last the central handed
+/// out (as cached) and after every number this terminal used for the order. Online and offline
+/// attempts of one order so share one number sequence, and with it the create keys: an online
+/// claim after an offline charge (or the other way round) lands on the same key at the gateway,
+/// which refuses the second one instead of creating a second intent.
+pub fn offline_attempt_number(
+    attempt_seq: u32,
+    local_numbers: impl IntoIterator<Item = AttemptNumber>,
+) -> AttemptNumber {
+    let last = local_numbers
+        .into_iter()
+        .map(|n| n.get())
+        .filter(|n| *n < OFFLINE_ATTEMPT_NUMBER_BASE)
+        .fold(attempt_seq, u32::max);
+    AttemptNumber::new(last.saturating_add(1)).expect("one or more")
 }
 
 /// The claim token of offline attempts.
@@ -154,6 +214,7 @@ mod tests {
             granted_at: Timestamp::from_unix_ms(1_000),
             until: Timestamp::from_unix_ms(10_000),
             approved_by: OperatorId::new("mgr-bo").unwrap(),
+            cache_age_ms_max: CACHE_AGE_MS_MAX_DEFAULT,
         })
     }
 
@@ -216,12 +277,29 @@ mod tests {
     }
 
     #[test]
-    fn offline_numbers_and_tokens_never_meet_the_centrals() {
-        assert_eq!(offline_attempt_number(0).get(), OFFLINE_ATTEMPT_NUMBER_BASE);
+    fn an_offline_number_follows_the_centrals_and_this_terminals_last() {
+        let n = |v: u32| AttemptNumber::new(v).unwrap();
+        assert_eq!(offline_attempt_number(0, []).get(), 1);
+        assert_eq!(offline_attempt_number(3, [n(1), n(2)]).get(), 4);
+        assert_eq!(offline_attempt_number(1, [n(1), n(5)]).get(), 6);
+        // Numbers of the old offline scheme never count.
         assert_eq!(
-            offline_attempt_number(2).get(),
-            OFFLINE_ATTEMPT_NUMBER_BASE + 2
+            offline_attempt_number(2, [n(OFFLINE_ATTEMPT_NUMBER_BASE + 1)]).get(),
+            3
         );
+    }
+
+    #[test]
+    fn an_allowance_saved_before_the_cache_limit_existed_gets_the_default() {
+        let old = r#"{"per_charge_max":{"minor":5000,"currency":"EUR"},
+            "per_shift_max":{"minor":10000,"currency":"EUR"},"granted_at":1,"until":2,
+            "approved_by":"mgr-bo"}"#;
+        let allowance: OfflineAllowance = serde_json::from_str(old).unwrap();
+        assert_eq!(allowance.cache_age_ms_max, CACHE_AGE_MS_MAX_DEFAULT);
+    }
+
+    #[test]
+    fn offline_tokens_never_meet_the_centrals() {
         assert!(
             i64::try_from(offline_claim_token().get()).is_ok(),
             "fits the journal"

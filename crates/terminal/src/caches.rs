@@ -11,7 +11,7 @@ use std::path::Path;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use paydesk_core::{CustomerId, Money, OperatorId, OrderId, PaymentMethodId, Pin, Timestamp};
-use paydesk_engine::{CentralError, OfflineAllowance, OfflinePolicy, OrderSnapshot};
+use paydesk_engine::{CachedOrder, CentralError, OfflineAllowance, OfflinePolicy, OrderSnapshot};
 use paydesk_protocol::{OperatorList, Order, OrderPage, Role, PAGE_ROWS_MAX};
 use serde::{Deserialize, Serialize};
 
@@ -87,7 +87,8 @@ pub async fn fetch_queue(
                     None => break,
                 }
             }
-            Err(CentralError::Unreachable { detail }) => {
+            // A read changes nothing at the central: no answer in time is as good as none.
+            Err(CentralError::Unreachable { detail } | CentralError::NoAnswer { detail }) => {
                 return match read_cache::<QueueFile>(&cache) {
                     Some(cached) => Ok(Queue {
                         orders: cached.value.orders,
@@ -163,10 +164,12 @@ pub async fn check_pin(
             }
             (value.value, false)
         }
-        Err(CentralError::Unreachable { detail }) => match read_cache::<OperatorList>(&cache) {
-            Some(cached) => (cached.value, true),
-            None => return Err(SignInError::UnreachableNoCache { detail }),
-        },
+        Err(CentralError::Unreachable { detail } | CentralError::NoAnswer { detail }) => {
+            match read_cache::<OperatorList>(&cache) {
+                Some(cached) => (cached.value, true),
+                None => return Err(SignInError::UnreachableNoCache { detail }),
+            }
+        }
         Err(e) => return Err(SignInError::Central(e)),
     };
     let Some(record) = list
@@ -242,11 +245,18 @@ pub async fn grant_offline(
     per_charge_max: Money,
     per_shift_max: Money,
     duration_ms: i64,
+    cache_age_ms_max: i64,
     now: Timestamp,
 ) -> Result<OfflineAllowance, GrantError> {
     if !(1..=OFFLINE_ALLOWANCE_MS_MAX).contains(&duration_ms) {
         return Err(GrantError::Invalid(format!(
             "an offline allowance lasts between 1 ms and {} hours",
+            OFFLINE_ALLOWANCE_MS_MAX / 3_600_000
+        )));
+    }
+    if !(1..=OFFLINE_ALLOWANCE_MS_MAX).contains(&cache_age_ms_max) {
+        return Err(GrantError::Invalid(format!(
+            "the cached queue's age limit is between 1 ms and {} hours",
             OFFLINE_ALLOWANCE_MS_MAX / 3_600_000
         )));
     }
@@ -270,6 +280,7 @@ pub async fn grant_offline(
         granted_at: now,
         until: now.plus_ms(duration_ms),
         approved_by: signed.operator,
+        cache_age_ms_max,
     };
     let value = Cached {
         fetched_at: now,
@@ -297,10 +308,12 @@ pub fn block_offline(data_dir: &Path) -> Result<(), String> {
     }
 }
 
-/// The order as the cached queue shows it, for an offline charge (the engine checks the amount
-/// the operator expects against it).
-pub fn cached_order(data_dir: &Path, order: &OrderId) -> Option<OrderSnapshot> {
+/// The order as the cached queue shows it, with the queue's age and the order's last attempt
+/// number, for an offline charge (the engine checks the amount the operator expects against it,
+/// the cache's age against the allowance, and numbers the attempt after the last one).
+pub fn cached_order(data_dir: &Path, order: &OrderId) -> Option<CachedOrder> {
     let cached = read_cache::<QueueFile>(&data_dir.join(QUEUE_CACHE_FILE))?;
+    let fetched_at = cached.fetched_at;
     let o = cached
         .value
         .orders
@@ -310,11 +323,15 @@ pub fn cached_order(data_dir: &Path, order: &OrderId) -> Option<OrderSnapshot> {
         "" => None,
         id => Some(CustomerId::new(id).ok()?),
     };
-    Some(OrderSnapshot {
-        id: o.order_id,
-        amount: o.amount,
-        status: o.status,
-        customer,
-        payment_method: PaymentMethodId::new(o.payment_method_id).ok()?,
+    Some(CachedOrder {
+        attempt_seq: o.attempt_seq,
+        fetched_at,
+        order: OrderSnapshot {
+            id: o.order_id,
+            amount: o.amount,
+            status: o.status,
+            customer,
+            payment_method: PaymentMethodId::new(o.payment_method_id).ok()?,
+        },
     })
 }

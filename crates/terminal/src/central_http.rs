@@ -1,8 +1,9 @@
 //! The central server over HTTP: the engine's [`Central`] trait spoken as the central's JSON API
 //! (`paydesk-protocol` types), with this terminal's bearer token.
 //!
-//! Every transport failure, timeout and 5xx is `Unreachable` (the offline policy decides what
-//! happens then); every 4xx is mapped to what it means for the charge. Deliberately absent:
+//! A failure to connect is `Unreachable` (the offline policy decides what happens then); a
+//! timeout, a 5xx or an unreadable answer is `NoAnswer` (the central may have acted, so it is not
+//! offline); every 4xx is mapped to what it means for the charge. Deliberately absent:
 //! retries (the engine's recovery and the relay own those) and any storage of the token (it comes
 //! from the OS keyring through the caller).
 
@@ -113,10 +114,15 @@ impl HttpCentral {
     }
 }
 
+/// A transport failure: only a failure to connect is "unreachable" (offline); a timeout or a
+/// broken answer after the connection was made is "no answer", since the central may have acted.
 fn unreachable(e: reqwest::Error) -> CentralError {
     // reqwest's Display never includes headers, so the token cannot appear here.
-    CentralError::Unreachable {
-        detail: e.to_string(),
+    let detail = e.to_string();
+    if e.is_connect() {
+        CentralError::Unreachable { detail }
+    } else {
+        CentralError::NoAnswer { detail }
     }
 }
 
@@ -125,12 +131,12 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Cen
     let status = response.status();
     let body = response.bytes().await.map_err(unreachable)?;
     if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|e| CentralError::Unreachable {
+        return serde_json::from_slice(&body).map_err(|e| CentralError::NoAnswer {
             detail: format!("the central's answer could not be read: {e}"),
         });
     }
     if status.is_server_error() {
-        return Err(CentralError::Unreachable {
+        return Err(CentralError::NoAnswer {
             detail: format!("the central answered HTTP {status}"),
         });
     }

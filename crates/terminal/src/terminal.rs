@@ -127,6 +127,7 @@ pub struct RecoveryTurn<'a> {
 impl RecoveryTurn<'_> {
     /// Runs the pass; the right is given back when it ends.
     pub async fn run(self, progress: ProgressSink<'_>) -> RecoveryReport {
+        self.terminal.load_offline_policy();
         self.terminal.engine.recover(progress).await
     }
 }
@@ -203,20 +204,29 @@ impl Terminal {
             });
         }
         let _driving = self.driving.lock().await;
-        let data_dir = self.data_dir();
-        self.engine
-            .set_offline_policy(caches::offline_policy(data_dir, self.now()));
-        let cached = caches::cached_order(data_dir, &request.order);
+        self.load_offline_policy();
+        let cached = caches::cached_order(self.data_dir(), &request.order);
         Ok(self
             .engine
             .charge_with_cache(request, cached.as_ref(), progress)
             .await?)
     }
 
-    /// One recovery pass (waits for a charge in progress to finish first).
+    /// One recovery pass (waits for a charge in progress to finish first). An offline attempt
+    /// that recovery finishes while the central is still down is checked against the manager's
+    /// allowance as saved now.
     pub async fn recover(&self, progress: ProgressSink<'_>) -> RecoveryReport {
         let _driving = self.driving.lock().await;
+        self.load_offline_policy();
         self.engine.recover(progress).await
+    }
+
+    /// Hands the engine the manager's offline allowance as saved now (blocked when there is
+    /// none): read before every charge and every recovery pass, so a withdrawal takes effect at
+    /// once.
+    fn load_offline_policy(&self) {
+        self.engine
+            .set_offline_policy(caches::offline_policy(self.data_dir(), self.now()));
     }
 
     /// One recovery pass, unless a charge is running (then `None`: the next turn comes soon).
@@ -379,6 +389,7 @@ impl Terminal {
         per_charge_max: Money,
         per_shift_max: Money,
         duration_ms: i64,
+        cache_age_ms_max: i64,
     ) -> Result<OfflineAllowance, GrantError> {
         caches::grant_offline(
             &self.central,
@@ -388,6 +399,7 @@ impl Terminal {
             per_charge_max,
             per_shift_max,
             duration_ms,
+            cache_age_ms_max,
             self.now(),
         )
         .await

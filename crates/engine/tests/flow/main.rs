@@ -17,9 +17,9 @@ use paydesk_core::{
     RegisterOutcome, TerminalId, Timestamp,
 };
 use paydesk_engine::{
-    new_attempt_id, Central, ChargeRequest, ClaimRequest, Clock, Engine, EngineConfig, EngineError,
-    ManualClock, OfflineAllowance, OfflinePolicy, OrderSnapshot, OrderStatus, Progress,
-    RelayOutcome, SystemClock,
+    new_attempt_id, CachedOrder, Central, ChargeRequest, ClaimRequest, Clock, Engine, EngineConfig,
+    EngineError, ManualClock, OfflineAllowance, OfflinePolicy, OfflineRefusal, OrderStatus,
+    Progress, RelayOutcome, SystemClock,
 };
 use paydesk_gateway::{
     ApiKey, ConfirmRequest, CreateIntentRequest, Gateway, IntentMetadata, StripeConfig,
@@ -599,8 +599,13 @@ async fn the_relay_backs_off_while_the_central_is_down_and_delivers_once_when_ba
 
 // ---- offline --------------------------------------------------------------------------------
 
-fn snapshot(h: &Harness, order: &str) -> OrderSnapshot {
-    h.central.order(order)
+/// The order as a freshly cached queue shows it: nobody has claimed it yet.
+fn snapshot(h: &Harness, order: &str) -> CachedOrder {
+    CachedOrder {
+        order: h.central.order(order),
+        attempt_seq: 0,
+        fetched_at: SystemClock.now(),
+    }
 }
 
 /// A manager's allowance granted a second before `now`, for an hour.
@@ -611,6 +616,9 @@ fn allowance(per_charge: &str, per_shift: &str, now: Timestamp) -> OfflinePolicy
         granted_at: now.plus_ms(-1_000),
         until: now.plus_ms(3_600_000),
         approved_by: OperatorId::new("mgr-bo").unwrap(),
+        // These tests mix a manual clock with caches stamped by the system clock: the cache's
+        // age is not what they test.
+        cache_age_ms_max: 365 * 24 * 3_600_000,
     })
 }
 
@@ -702,6 +710,36 @@ async fn offline_allowed_within_limits_charges_marks_and_syncs_later() {
     ));
     assert_eq!(h.central.status("ORD-F2"), OrderStatus::Paid);
     h.check_invariants(&engine).await;
+}
+
+#[tokio::test]
+async fn offline_refuses_a_cached_queue_older_than_the_allowance_accepts() {
+    let h = Harness::new(&[("ORD-F6", "3.00 EUR", "pm_card_visa")]).await;
+    let engine = h.engine();
+    let now = SystemClock.now();
+    let mut policy = allowance("50.00 EUR", "50.00 EUR", now);
+    if let OfflinePolicy::Allow(a) = &mut policy {
+        a.cache_age_ms_max = 60_000;
+    }
+    engine.set_offline_policy(policy);
+    h.central.set_down(true);
+    let mut cached = snapshot(&h, "ORD-F6");
+    cached.fetched_at = now.plus_ms(-120_000);
+    let err = engine
+        .charge_with_cache(&request("ORD-F6", "3.00 EUR"), Some(&cached), &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::Offline {
+                refusal: OfflineRefusal::StaleCache { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(h.intents_of("ORD-F6").await, 0);
 }
 
 #[tokio::test]
