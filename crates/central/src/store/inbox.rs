@@ -221,11 +221,9 @@ impl Store {
             after_last: interim && before.last.is_some_and(|s| s != ItemStatus::Rejected),
             review_flagged: false,
         };
-        if context.settles_review
-            && item.outcome != ResultOutcome::Succeeded
-            && row
-                .as_ref()
-                .is_some_and(|r| r.order.status == OrderStatus::NeedsReview)
+        if row
+            .as_ref()
+            .is_some_and(|r| r.order.status == OrderStatus::NeedsReview)
         {
             context.review_flagged =
                 sqlx::query("SELECT 1 AS one FROM flags WHERE order_id = $1 LIMIT 1")

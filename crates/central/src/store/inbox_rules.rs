@@ -36,7 +36,8 @@ pub(super) struct Context {
     /// An interim `needs_review` of an attempt whose final result is already applied: history.
     pub(super) after_last: bool,
     /// The order has a flag (a contradiction a person must look at): a review hold it is in is
-    /// not only this attempt's, so the attempt's own final non-success does not end it.
+    /// not only this attempt's, so no result of this attempt ends it (the sweeper skips such
+    /// orders too).
     pub(super) review_flagged: bool,
 }
 
@@ -103,8 +104,9 @@ impl OrderRow {
 /// A success is a fact about money that moved, so it is never refused: if it contradicts the
 /// central (other amount, a second success) the order goes to review and the result is flagged.
 /// Any other outcome is a decision, accepted only under the order's current claim token (I5).
-/// A review hold is left only by a success that settles the review (its own attempt's, or the
-/// open intent's); a non-success, or an offline result, never clears it.
+/// A review hold is left only by a result that settles the review: a success of the attempt
+/// that started it or of the open intent, or that attempt's own final non-success when nothing
+/// else holds the order. Any other non-success, or offline result, never clears it.
 pub(super) fn decide(row: &OrderRow, item: &ResultItem, context: &Context) -> Decision {
     let mut decision = decide_outcome(row, item, context);
     let number = i64::from(item.attempt_number.get());
@@ -173,7 +175,9 @@ fn decide_outcome(row: &OrderRow, item: &ResultItem, context: &Context) -> Decis
                     },
                 );
             }
-            if in_review && !context.settles_review && !closes_open_intent {
+            if in_review
+                && (context.review_flagged || !(context.settles_review || closes_open_intent))
+            {
                 // The hold is about something else (a contradiction, or another attempt's
                 // unknown outcome): the money is recorded, a person decides.
                 let reason = format!(
@@ -539,6 +543,13 @@ mod tests {
                 item(R::Succeeded, 2, "10.00 EUR", Some("pi_5")),
                 settles,
                 (Applied, Some(Paid), false),
+            ),
+            // A flagged order stays for a person even when the success is its own attempt's.
+            (
+                row(NeedsReview, false, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                flagged,
+                (Flagged, None, false),
             ),
             // An interim report after its attempt's final result is history.
             (
