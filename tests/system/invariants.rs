@@ -81,6 +81,23 @@ impl Truth {
             .unwrap_or_default()
     }
 
+    /// The usage records of `key` and of its numbered successors (`{key}:{k}`).
+    pub fn keys_of(&self, key: &str) -> Vec<&Value> {
+        let numbered = format!("{key}:");
+        self.ledger["idempotency_keys"]
+            .as_array()
+            .map(|keys| {
+                keys.iter()
+                    .filter(|k| {
+                        k["key"]
+                            .as_str()
+                            .is_some_and(|s| s == key || s.starts_with(&numbered))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The usage record of one idempotency key.
     pub fn key(&self, key: &str) -> Option<&Value> {
         self.ledger["idempotency_keys"]
@@ -309,10 +326,13 @@ pub fn check_order(
         }
     }
     for i in &intents {
+        // The intent's confirm keys: the first, and the numbered ones taken after a lookup showed
+        // it still confirmable (`paydesk:confirm:{intent}:{k}`).
         let key = format!("paydesk:confirm:{}", i["id"].as_str().unwrap_or("?"));
         let executed = truth
-            .key(&key)
-            .is_some_and(|k| k["executions"].as_i64().unwrap_or(0) > 0);
+            .keys_of(&key)
+            .iter()
+            .any(|k| k["executions"].as_i64().unwrap_or(0) > 0);
         let journaled = attempts
             .iter()
             .any(|(_, a)| a["intent_id"] == i["id"] && !a["confirm_sent_at"].is_null());
@@ -324,7 +344,19 @@ pub fn check_order(
         }
     }
     for k in truth.create_keys(id) {
-        if !attempts.iter().any(|(_, a)| a["create_key"] == k["key"]) {
+        // An attempt's create keys: its first, and the numbered ones it took after the gateway
+        // showed no intent for it (`{create_key}:{k}` with k up to its `create_retry`).
+        let owned = |a: &Value| {
+            let first = a["create_key"].as_str().unwrap_or("?");
+            let key = k["key"].as_str().unwrap_or("");
+            key == first
+                || key
+                    .strip_prefix(first)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| n <= a["create_retry"].as_u64().unwrap_or(0))
+        };
+        if !attempts.iter().any(|(_, a)| owned(a)) {
             bad.push(format!(
                 "I7 create key {} reached the gateway but no journal holds it",
                 k["key"]
