@@ -135,6 +135,15 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status, for code that must enumerate them (an SQL list derived from a rule here).
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::Unpaid,
+        OrderStatus::Paid,
+        OrderStatus::Failed,
+        OrderStatus::NeedsAction,
+        OrderStatus::NeedsReview,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Unpaid => "unpaid",
@@ -158,8 +167,9 @@ impl OrderStatus {
 
     /// Whether a terminal may claim the order: unpaid, or its last attempt was declined or needed
     /// the customer's action (a new attempt may follow once the customer has been in touch).
-    /// Paid orders and orders under review are not. The one copy of the rule: the engine checks
-    /// it before a claim and the UI's queue offers "Charge" by it.
+    /// Paid orders and orders under review are not. The one copy of the rule: the central's claim
+    /// SQL is built from it, the engine checks it before a claim, and the UI's queue offers
+    /// "Charge" by it.
     pub fn is_chargeable(self) -> bool {
         matches!(
             self,

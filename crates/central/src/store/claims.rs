@@ -107,6 +107,17 @@ pub(super) async fn audit(
     Ok(())
 }
 
+/// The statuses a claim accepts, as an SQL list (`'unpaid', 'failed', …`), built from the one
+/// rule, [`OrderStatus::is_chargeable`].
+fn chargeable_sql() -> String {
+    OrderStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_chargeable())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
     /// Claims an order: one conditional UPDATE that succeeds only if nobody holds a live lease
     /// and the order can still be charged. It grows the fencing token and the attempt number.
@@ -127,7 +138,7 @@ impl Store {
              attempt_seq = attempt_seq + 1, holder_operator = $1, holder_terminal = $2, \
              claimed_at = {later}($3, ended_at), lease_until = {later}($3, ended_at) + $4, \
              updated_at = $3 \
-             WHERE order_id = $5 AND status IN ('unpaid', 'failed', 'needs_action') \
+             WHERE order_id = $5 AND status IN ({chargeable}) \
              AND (holder_terminal IS NULL OR lease_until <= $3) \
              AND EXISTS (SELECT 1 FROM operators WHERE operator_id = $1) \
              RETURNING order_id, claim_token, attempt_seq, amount_minor, currency, status, \
@@ -147,7 +158,9 @@ impl Store {
                 let sql = SQL.get_or_init(|| {
                     format!(
                         "WITH c AS ({}), audited AS ({}) SELECT * FROM c",
-                        UPDATE.replace("{later}", "GREATEST"),
+                        UPDATE
+                            .replace("{later}", "GREATEST")
+                            .replace("{chargeable}", &chargeable_sql()),
                         audit_insert(AuditEvent::Claimed, "c", "", "h.claimed_at")
                     )
                 });
@@ -155,7 +168,11 @@ impl Store {
             }
             Backend::Sqlite => {
                 static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-                let sql = SQL.get_or_init(|| UPDATE.replace("{later}", "MAX"));
+                let sql = SQL.get_or_init(|| {
+                    UPDATE
+                        .replace("{later}", "MAX")
+                        .replace("{chargeable}", &chargeable_sql())
+                });
                 let mut tx = self.pool.begin().await?;
                 let row = bind(sql).fetch_optional(&mut *tx).await?;
                 if let Some(row) = &row {
@@ -220,16 +237,10 @@ impl Store {
                         holder,
                     }
                 }
-                _ if !matches!(
-                    row.order.status,
-                    OrderStatus::Unpaid | OrderStatus::Failed | OrderStatus::NeedsAction
-                ) =>
-                {
-                    CentralError::NotChargeable {
-                        order_id: order_id.clone(),
-                        status: row.order.status,
-                    }
-                }
+                _ if !row.order.status.is_chargeable() => CentralError::NotChargeable {
+                    order_id: order_id.clone(),
+                    status: row.order.status,
+                },
                 // The holder let go between our UPDATE and this read: the client may retry.
                 _ => CentralError::Conflict(format!(
                     "order {order_id} changed hands while claiming: try the claim again"
