@@ -5,10 +5,16 @@
 //! is hand-written (length-prefixed fields in a fixed order) rather than derived from a serializer,
 //! so a library upgrade can never silently change what was hashed.
 //!
+//! The chain covers events; an attempt's current row and its outbox payload are covered through
+//! digests: every event's detail carries the [`attempt_digest`] of the attempt row as it stands
+//! after that step (and a step that enqueues a result, the digest of the outbox payload), so an
+//! edit of a row that recovery or the relay acts on no longer matches its last chained event.
+//!
 //! Pure: the journal crate stores these records; this module only encodes and hashes them.
 
 use sha2::{Digest, Sha256};
 
+use crate::attempt::Attempt;
 use crate::time::Timestamp;
 
 /// The hash that precedes the first event of a journal.
@@ -61,6 +67,76 @@ impl EventRecord {
         h.update(self.canonical_bytes());
         h.finalize().into()
     }
+}
+
+/// Version of the attempt digest's canonical encoding, hashed first.
+pub const ATTEMPT_DIGEST_VERSION: u8 = 1;
+
+/// The SHA-256 of an attempt's canonical encoding: every field, in a fixed order, each as
+/// length-prefixed text with a presence tag for optional ones. The destructuring below names
+/// every field without `..`, so a field added to [`Attempt`] fails to compile here until it is
+/// covered: a new field that recovery acts on can never be left out of the digest by accident.
+pub fn attempt_digest(attempt: &Attempt) -> [u8; 32] {
+    let Attempt {
+        id,
+        order,
+        number,
+        claim_token,
+        amount,
+        customer,
+        payment_method,
+        operator,
+        terminal,
+        offline,
+        state,
+        create_key,
+        intent_id,
+        created_at,
+        updated_at,
+        confirm_sent_at,
+        unknown_checks,
+        create_retry,
+        confirm_retry,
+        reason,
+    } = attempt;
+    let mut out = Vec::with_capacity(512);
+    out.push(ATTEMPT_DIGEST_VERSION);
+    let mut text = |value: Option<String>| match value {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            out.extend_from_slice(&(v.len() as u64).to_be_bytes());
+            out.extend_from_slice(v.as_bytes());
+        }
+    };
+    text(Some(id.to_string()));
+    text(Some(order.to_string()));
+    text(Some(number.to_string()));
+    text(Some(claim_token.to_string()));
+    text(Some(amount.minor().to_string()));
+    text(Some(amount.currency().code().to_string()));
+    text(customer.as_ref().map(ToString::to_string));
+    text(Some(payment_method.to_string()));
+    text(Some(operator.to_string()));
+    text(Some(terminal.to_string()));
+    text(Some(offline.to_string()));
+    text(Some(state.as_str().to_string()));
+    text(Some(create_key.to_string()));
+    text(intent_id.as_ref().map(ToString::to_string));
+    text(Some(created_at.unix_ms().to_string()));
+    text(Some(updated_at.unix_ms().to_string()));
+    text(confirm_sent_at.map(|t| t.unix_ms().to_string()));
+    text(Some(unknown_checks.to_string()));
+    text(Some(create_retry.to_string()));
+    text(Some(confirm_retry.to_string()));
+    text(reason.clone());
+    Sha256::digest(&out).into()
+}
+
+/// SHA-256 of `bytes`: the journal digests its outbox payloads' canonical JSON with it, so every
+/// digest tied to the chain is computed here.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 /// Where a chain stopped verifying.
@@ -157,6 +233,69 @@ mod tests {
         rewritten[1].0.detail = "{\"forged\":1}".into();
         rewritten[1].2 = rewritten[1].0.chain_hash(&rewritten[1].1);
         assert_eq!(verify(&rewritten), Err(ChainBreak::PrevMismatch { seq: 3 }));
+    }
+
+    fn attempt() -> Attempt {
+        use crate::{
+            AttemptId, AttemptNumber, ClaimToken, Currency, Money, NewAttempt, OperatorId, OrderId,
+            PaymentMethodId, TerminalId,
+        };
+        let new = NewAttempt {
+            id: AttemptId::parse("01932c4e-7b7a-7cc3-9a7e-2b6f3a5d4e10").unwrap(),
+            order: OrderId::new("order-1").unwrap(),
+            number: AttemptNumber::new(1).unwrap(),
+            claim_token: ClaimToken::new(7).unwrap(),
+            amount: Money::new(1_250, Currency::from_code("EUR").unwrap()).unwrap(),
+            customer: None,
+            payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
+            operator: OperatorId::new("alice").unwrap(),
+            terminal: TerminalId::new("till-1").unwrap(),
+            offline: false,
+        };
+        Attempt::begin(new, Timestamp::from_unix_ms(1_000)).0
+    }
+
+    #[test]
+    fn every_field_that_recovery_acts_on_changes_the_attempt_digest() {
+        let base = attempt();
+        let digest = attempt_digest(&base);
+        assert_eq!(digest, attempt_digest(&base.clone()), "deterministic");
+        let edits: Vec<(&str, Box<dyn Fn(&mut Attempt)>)> = vec![
+            ("offline", Box::new(|a| a.offline = true)),
+            (
+                "amount",
+                Box::new(|a| a.amount = crate::Money::new(1_251, a.amount.currency()).unwrap()),
+            ),
+            (
+                "intent",
+                Box::new(|a| a.intent_id = Some(crate::GatewayIntentId::new("pi_other").unwrap())),
+            ),
+            (
+                "confirm_sent_at",
+                Box::new(|a| a.confirm_sent_at = Some(Timestamp::from_unix_ms(5))),
+            ),
+            (
+                "created_at",
+                Box::new(|a| a.created_at = Timestamp::from_unix_ms(999)),
+            ),
+            ("unknown_checks", Box::new(|a| a.unknown_checks = 3)),
+            ("create_retry", Box::new(|a| a.create_retry = 1)),
+            ("confirm_retry", Box::new(|a| a.confirm_retry = 1)),
+            ("reason", Box::new(|a| a.reason = Some(String::new()))),
+            (
+                "claim_token",
+                Box::new(|a| a.claim_token = crate::ClaimToken::new(8).unwrap()),
+            ),
+        ];
+        for (name, edit) in edits {
+            let mut changed = base.clone();
+            edit(&mut changed);
+            assert_ne!(attempt_digest(&changed), digest, "{name}");
+        }
+        // None and an empty string are different values.
+        let mut empty = base.clone();
+        empty.reason = Some(String::new());
+        assert_ne!(attempt_digest(&empty), attempt_digest(&base));
     }
 
     #[test]

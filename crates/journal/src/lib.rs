@@ -10,8 +10,10 @@
 //! persists. It never reads the clock (times come in as arguments) and never talks to the network.
 
 mod error;
+mod integrity;
 mod lock;
 mod outbox;
+mod parked;
 mod query;
 mod rows;
 mod schema;
@@ -30,6 +32,8 @@ use rusqlite::{
 };
 
 pub use error::JournalError;
+pub use integrity::{outbox_digest, OUTBOX_DIGEST_KEY, ROW_DIGEST_KEY, SEALED_KIND};
+pub use parked::{OutboxListing, OUTBOX_ARCHIVED_KIND, OUTBOX_LIST_ROWS_MAX, OUTBOX_RETRIED_KIND};
 pub use schema::SCHEMA_VERSION;
 pub use types::{
     AttemptFilter, BreakKind, BrokenLink, OperatorDayTotal, OutboxMessage, OutboxStats,
@@ -37,7 +41,7 @@ pub use types::{
 };
 
 use error::{corrupt, db};
-use outbox::enqueue_result;
+use outbox::{enqueue_result, result_message};
 use rows::{
     attempt_from_row, check_before_write, immutable_fields_differ, insert_attempt, update_attempt,
     ATTEMPT_COLUMNS,
@@ -168,6 +172,7 @@ impl Journal {
             "create_key": attempt.create_key,
             "effects": effects,
         });
+        let mut detail = detail;
         let path = &self.path;
         let tx = self
             .conn
@@ -186,6 +191,7 @@ impl Journal {
             }
         })?;
         fire(&mut self.crash_hook, CrashPoint::AfterStateWrite);
+        detail[integrity::ROW_DIGEST_KEY] = row_digest(&tx, path, &attempt.id)?.into();
         append_event(
             &tx,
             path,
@@ -215,6 +221,10 @@ impl Journal {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db(path, "starting a transaction"))?;
         let current = load_attempt(&tx, path, id)?.ok_or_else(|| not_found(id))?;
+        // A row edited outside Paydesk is never stepped on: the new event would seal the edit.
+        if let Some(link) = integrity::check_loaded(&tx, path, &current)? {
+            return Err(corrupt(path, link.message));
+        }
         let (next, effects) = step(&current, event, now)?;
         if let Some(field) = immutable_fields_differ(&current, &next) {
             return Err(JournalError::InvalidRecord {
@@ -226,7 +236,7 @@ impl Journal {
         // Every accepted step is persisted: the core's effects always start with `Persist`, and a
         // step that changed nothing but a counter is still history worth keeping.
         debug_assert_eq!(effects.first(), Some(&Effect::Persist));
-        let detail = serde_json::json!({ "event": event, "effects": effects });
+        let mut detail = serde_json::json!({ "event": event, "effects": effects });
 
         let changed =
             update_attempt(&tx, current.state, &next).map_err(db(path, "updating an attempt"))?;
@@ -237,6 +247,18 @@ impl Journal {
             ));
         }
         fire(&mut self.crash_hook, CrashPoint::AfterStateWrite);
+        // The event seals the row as written and, for a result, the payload it enqueues (whose
+        // `event_hash` is this event's own, blanked in the digest).
+        detail[integrity::ROW_DIGEST_KEY] = row_digest(&tx, path, id)?.into();
+        let message = if effects.contains(&Effect::EnqueueResult) {
+            let message = result_message(&next, head_in(&tx, path)?.0 + 1);
+            let value = serde_json::to_value(&message).expect("a result message serializes");
+            detail[integrity::OUTBOX_DIGEST_KEY] =
+                hex::encode(integrity::outbox_digest(&value)).into();
+            Some(message)
+        } else {
+            None
+        };
         let (seq, hash) = append_event(
             &tx,
             path,
@@ -247,8 +269,10 @@ impl Journal {
             next.state,
             &detail,
         )?;
-        if effects.contains(&Effect::EnqueueResult) {
-            enqueue_result(&tx, path, &next, now, seq, hash)?;
+        if let Some(mut message) = message {
+            debug_assert_eq!(message.event_seq, seq);
+            message.event_hash = hash;
+            enqueue_result(&tx, path, &message, now)?;
         }
         commit(tx, path, &mut self.crash_hook)?;
         Ok((next, effects))
@@ -314,7 +338,14 @@ fn commit(
     Ok(())
 }
 
-fn load_attempt(
+/// The digest (hex) of the attempt row as stored now, read back inside the write transaction so
+/// it is exactly what `verify` will read.
+fn row_digest(conn: &Connection, path: &Path, id: &AttemptId) -> Result<String, JournalError> {
+    let stored = load_attempt(conn, path, id)?.ok_or_else(|| not_found(id))?;
+    Ok(hex::encode(paydesk_core::record::attempt_digest(&stored)))
+}
+
+pub(crate) fn load_attempt(
     conn: &Connection,
     path: &Path,
     id: &AttemptId,
@@ -344,7 +375,7 @@ fn head_in(conn: &Connection, path: &Path) -> Result<(i64, String), JournalError
 
 /// Appends the next event of the chain; returns its seq and hash (hex).
 #[allow(clippy::too_many_arguments)]
-fn append_event(
+pub(crate) fn append_event(
     tx: &Transaction<'_>,
     path: &Path,
     attempt_id: &AttemptId,
@@ -398,7 +429,7 @@ fn append_event(
     Ok((record.seq, hash))
 }
 
-fn not_found(id: &AttemptId) -> JournalError {
+pub(crate) fn not_found(id: &AttemptId) -> JournalError {
     JournalError::NotFound {
         what: format!("attempt {id}"),
     }

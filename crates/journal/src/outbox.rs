@@ -8,10 +8,10 @@
 
 use std::path::Path;
 
-use paydesk_core::{Attempt, AttemptId, Timestamp};
+use paydesk_core::{Attempt, Timestamp};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::error::{corrupt, db};
+use crate::error::db;
 use crate::{
     Journal, JournalError, OutboxMessage, OutboxStats, ResultMessage, OUTBOX_BATCH_ROWS_MAX,
     PARK_REASON_CHARS_MAX,
@@ -27,7 +27,8 @@ impl Journal {
                    (SELECT count(*) FROM outbox
                      WHERE delivered_at IS NULL AND parked_reason IS NULL),
                    (SELECT count(*) FROM outbox
-                     WHERE delivered_at IS NULL AND parked_reason IS NOT NULL),
+                     WHERE delivered_at IS NULL AND parked_reason IS NOT NULL
+                       AND archived_at IS NULL),
                    (SELECT min(created_at) FROM outbox
                      WHERE delivered_at IS NULL AND parked_reason IS NULL)",
                 [],
@@ -49,62 +50,12 @@ impl Journal {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, JournalError> {
-        let path = &self.path;
         let limit = limit.min(OUTBOX_BATCH_ROWS_MAX) as i64;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, attempt_id, payload, created_at, delivered_at, failures, \
-                 next_try_at, parked_reason FROM outbox \
-                 WHERE delivered_at IS NULL AND parked_reason IS NULL AND next_try_at <= ?1 \
-                 ORDER BY id LIMIT ?2",
-            )
-            .map_err(db(path, "reading the outbox"))?;
-        type Row = (
-            i64,
-            String,
-            String,
-            i64,
-            Option<i64>,
-            i64,
-            i64,
-            Option<String>,
-        );
-        let rows: Vec<Row> = stmt
-            .query_map(params![now.unix_ms(), limit], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(db(path, "reading the outbox"))?;
-        rows.into_iter()
-            .map(
-                |(id, attempt_id, payload, created, delivered, failures, next_try, parked)| {
-                    let bad = |what: &str| corrupt(path, format!("outbox message {id}: {what}"));
-                    Ok(OutboxMessage {
-                        id,
-                        attempt_id: AttemptId::parse(&attempt_id)
-                            .map_err(|e| bad(&e.to_string()))?,
-                        payload: serde_json::from_str(&payload)
-                            .map_err(|e| bad(&format!("unreadable payload: {e}")))?,
-                        created_at: Timestamp::from_unix_ms(created),
-                        delivered_at: delivered.map(Timestamp::from_unix_ms),
-                        failures: u32::try_from(failures)
-                            .map_err(|_| bad("failure count out of range"))?,
-                        next_try_at: Timestamp::from_unix_ms(next_try),
-                        parked_reason: parked,
-                    })
-                },
-            )
-            .collect()
+        self.query_messages(
+            "WHERE delivered_at IS NULL AND parked_reason IS NULL AND next_try_at <= ?1 \
+             ORDER BY id LIMIT ?2",
+            params![now.unix_ms(), limit],
+        )
     }
 
     /// Marks messages delivered at `now`. They stay in the outbox as the record of delivery; a
@@ -183,16 +134,10 @@ impl Journal {
     }
 }
 
-/// Writes the attempt's result message, due at once.
-pub(crate) fn enqueue_result(
-    tx: &Transaction<'_>,
-    path: &Path,
-    attempt: &Attempt,
-    now: Timestamp,
-    event_seq: i64,
-    event_hash: String,
-) -> Result<(), JournalError> {
-    let message = ResultMessage {
+/// The attempt's result message, for the event `event_seq` (its `event_hash` is filled in once
+/// that event is written).
+pub(crate) fn result_message(attempt: &Attempt, event_seq: i64) -> ResultMessage {
+    ResultMessage {
         attempt_id: attempt.id,
         order: attempt.order.clone(),
         number: attempt.number,
@@ -206,9 +151,19 @@ pub(crate) fn enqueue_result(
         reason: attempt.reason.clone(),
         decided_at: attempt.updated_at,
         event_seq,
-        event_hash,
-    };
-    let payload = serde_json::to_string(&message).expect("a result message always serializes");
+        event_hash: String::new(),
+    }
+}
+
+/// Writes the attempt's result message, due at once.
+pub(crate) fn enqueue_result(
+    tx: &Transaction<'_>,
+    path: &Path,
+    message: &ResultMessage,
+    now: Timestamp,
+) -> Result<(), JournalError> {
+    let attempt_id = message.attempt_id;
+    let payload = serde_json::to_string(message).expect("a result message always serializes");
     // One message per attempt. An attempt that went to a manager's review reported that
     // (`needs_review`); when it later reaches a final state, its message is replaced by the
     // final result and is due again, delivered or not. Any other second result is a bug, and
@@ -222,12 +177,12 @@ pub(crate) fn enqueue_result(
                delivered_at = NULL, failures = 0, parked_reason = NULL \
              WHERE json_extract(outbox.payload, '$.state') = 'needs_review' \
                AND json_extract(excluded.payload, '$.state') <> 'needs_review'",
-            params![attempt.id.to_string(), payload, now.unix_ms()],
+            params![attempt_id.to_string(), payload, now.unix_ms()],
         )
         .map_err(db(path, "writing the result to the outbox"))?;
     if changed != 1 {
         return Err(JournalError::InvalidRecord {
-            id: attempt.id.to_string(),
+            id: attempt_id.to_string(),
             problem: "the attempt already has a final result in the outbox".into(),
         });
     }

@@ -16,7 +16,12 @@ pub(crate) const APPLICATION_ID: i64 = 0x5059_444A;
 
 /// The migrations, in order; `PRAGMA user_version` is the number applied so far. Never edit a
 /// released entry: add a new one.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+
+/// The version whose migration also seals every existing attempt with a chained event carrying
+/// the digests of its row and outbox payload (`integrity::seal_existing`, in the same
+/// transaction): from then on every attempt's last event carries them.
+const SEALED_FROM_VERSION: i64 = 3;
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -131,6 +136,16 @@ ALTER TABLE attempts ADD COLUMN create_retry INTEGER NOT NULL DEFAULT 0 CHECK (c
 ALTER TABLE attempts ADD COLUMN confirm_retry INTEGER NOT NULL DEFAULT 0 CHECK (confirm_retry >= 0);
 "#;
 
+/// Version 3 (issue 9): integrity of what recovery and the relay act on — event details carry
+/// digests of the attempt row and the outbox payload (no column: the detail is already in the
+/// chain; existing attempts are sealed by the migration, see [`SEALED_FROM_VERSION`]); and a
+/// manager's archive of a parked result, kept for good (who, when, why; also a chained event).
+const MIGRATION_3: &str = r#"
+ALTER TABLE outbox ADD COLUMN archived_at INTEGER;
+ALTER TABLE outbox ADD COLUMN archived_by TEXT;
+ALTER TABLE outbox ADD COLUMN archive_reason TEXT;
+"#;
+
 /// Checks an opened file and brings it to [`SCHEMA_VERSION`]. Nothing is written before the
 /// file is known to be ours, intact and not newer than this build.
 pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
@@ -238,6 +253,9 @@ fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), JournalE
             .map_err(db(path, "starting a migration"))?;
         tx.execute_batch(sql)
             .map_err(db(path, "migrating the schema"))?;
+        if version == SEALED_FROM_VERSION {
+            crate::integrity::seal_existing(&tx, path)?;
+        }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(db(path, "migrating the schema"))?;
         tx.pragma_update(None, "user_version", version)

@@ -67,7 +67,7 @@ pub struct OperatorDayTotal {
 pub struct OutboxStats {
     /// Messages waiting for delivery (not delivered, not parked).
     pub depth: i64,
-    /// Messages set aside for a person (not delivered).
+    /// Messages set aside for a person (not delivered, not archived by a manager).
     pub parked: i64,
     /// Age of the oldest waiting message; `None` when nothing waits.
     pub oldest_age_ms: Option<i64>,
@@ -85,8 +85,12 @@ pub struct OutboxMessage {
     /// How many deliveries failed so far (for the backoff policy).
     pub failures: u32,
     pub next_try_at: Timestamp,
-    /// Why a person set it aside; a parked message is never due.
+    /// Why it was set aside; a parked message is never due.
     pub parked_reason: Option<String>,
+    /// When a manager archived it (kept for good, no longer counted as parked), who, and why.
+    pub archived_at: Option<Timestamp>,
+    pub archived_by: Option<OperatorId>,
+    pub archive_reason: Option<String>,
 }
 
 /// The payload of an outbox message: an attempt's final result, written in the same transaction
@@ -167,4 +171,10 @@ pub enum BreakKind {
     ResultMismatch,
     /// An append-only trigger was dropped from the file.
     MissingGuard,
+    /// An attempt row no longer matches the digest its last event carries (a field recovery
+    /// acts on was edited: intent, amount, offline flag, times, claim token, …).
+    AttemptTampered,
+    /// An outbox payload no longer matches the digest of the event that wrote it, or names an
+    /// event that is not its attempt's.
+    OutboxTampered,
 }

@@ -10,6 +10,7 @@ use paydesk_core::Timestamp;
 use rusqlite::OptionalExtension;
 
 use crate::error::db;
+use crate::integrity::{outbox_link, row_link, OutboxRow};
 use crate::rows::{attempt_from_row, ATTEMPT_COLUMNS, ATTEMPT_COLUMN_COUNT};
 use crate::{schema, BreakKind, BrokenLink, Journal, JournalError, VerifyReport};
 
@@ -37,7 +38,10 @@ impl Journal {
             Some(link) => Some(link),
             None => match self.verify_attempts()? {
                 Some(link) => Some(link),
-                None => self.verify_guards()?,
+                None => match self.verify_outbox()? {
+                    Some(link) => Some(link),
+                    None => self.verify_guards()?,
+                },
             },
         };
         Ok(VerifyReport {
@@ -202,7 +206,9 @@ impl Journal {
                      ORDER BY seq DESC LIMIT 1),
                    (SELECT to_state FROM events e WHERE e.attempt_id = a.id
                      ORDER BY seq DESC LIMIT 1),
-                   EXISTS (SELECT 1 FROM outbox o WHERE o.attempt_id = a.id)
+                   EXISTS (SELECT 1 FROM outbox o WHERE o.attempt_id = a.id),
+                   (SELECT detail FROM events e WHERE e.attempt_id = a.id
+                     ORDER BY seq DESC LIMIT 1)
                  FROM attempts a ORDER BY a.created_at, a.id"
             ))
             .map_err(db(path, "verifying"))?;
@@ -224,6 +230,7 @@ impl Journal {
                 Err(problem) => return Ok(Some(link(BreakKind::BadAttempt, last.0, problem))),
             };
             let (last_seq, last_state, has_result) = last;
+            let last_detail: Option<String> = row.get(n + 3).map_err(db(path, "verifying"))?;
             let Some(last_state) = last_state else {
                 return Ok(Some(link(
                     BreakKind::MissingHistory,
@@ -266,6 +273,31 @@ impl Journal {
                         }
                     ),
                 )));
+            }
+            // Every field recovery and the relay act on is sealed by the last event's digest.
+            if let Some(link) = row_link(&attempt, last_seq, last_detail.as_deref()) {
+                return Ok(Some(link));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The outbox part of `verify`: every payload matches the digest the chain holds for it.
+    fn verify_outbox(&self) -> Result<Option<BrokenLink>, JournalError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, attempt_id, payload FROM outbox ORDER BY id")
+            .map_err(db(path, "verifying"))?;
+        let mut rows = stmt.query([]).map_err(db(path, "verifying"))?;
+        while let Some(row) = rows.next().map_err(db(path, "verifying"))? {
+            let row = OutboxRow {
+                id: row.get(0).map_err(db(path, "verifying"))?,
+                attempt_id: row.get(1).map_err(db(path, "verifying"))?,
+                payload: row.get(2).map_err(db(path, "verifying"))?,
+            };
+            if let Some(link) = outbox_link(&self.conn, path, &row)? {
+                return Ok(Some(link));
             }
         }
         Ok(None)

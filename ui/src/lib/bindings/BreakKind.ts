@@ -3,4 +3,4 @@
 /**
  * Kinds of damage `verify` recognises.
  */
-export type BreakKind = "hash_mismatch" | "prev_mismatch" | "gap" | "bad_hash" | "state_discontinuity" | "orphan_event" | "bad_attempt" | "missing_history" | "state_mismatch" | "result_mismatch" | "missing_guard";
+export type BreakKind = "hash_mismatch" | "prev_mismatch" | "gap" | "bad_hash" | "state_discontinuity" | "orphan_event" | "bad_attempt" | "missing_history" | "state_mismatch" | "result_mismatch" | "missing_guard" | "attempt_tampered" | "outbox_tampered";
