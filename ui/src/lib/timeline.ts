@@ -15,6 +15,9 @@ const EVENT_WORDS: Record<string, string> = {
   confirm_answered: "Gateway answered the confirm",
   retrieved: "Looked up at the gateway",
   create_abandoned: "Create abandoned",
+  create_searched: "Searched the gateway for the intent",
+  takeover_cancel: "Cancel of the previous holder's intent sent",
+  withdrawn: "Withdrawn before anything was sent",
   escalated: "Handed to a manager",
   resolved: "Resolved by a manager",
 };
