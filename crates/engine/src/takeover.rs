@@ -146,7 +146,9 @@ impl Engine {
     }
 
     /// Gives a claim back when this terminal sent nothing under it; a failure only means the
-    /// lease runs out.
+    /// lease runs out. The central refuses it while the previous holder's intent is still
+    /// registered: the flag then stays until the central's sweep of expired claims settles that
+    /// intent from the gateway (a succeeded one marks the order paid).
     async fn release_claim(&self, order: &OrderId, token: ClaimToken) {
         if let Err(e) = self.central.release(order, token).await {
             tracing::warn!(order = %order, error = %e, "could not release a claim; its lease will expire");

@@ -34,6 +34,8 @@ struct CentralState {
     registered: HashMap<OrderId, GatewayIntentId>,
     /// Intents registered under a hold that expired with no result: the next claim names them.
     open_intents: HashMap<OrderId, GatewayIntentId>,
+    /// How many times a terminal asked to release a claim on each order.
+    release_requests: HashMap<OrderId, usize>,
     results: HashMap<String, ResultMessage>,
     deliveries: usize,
 }
@@ -100,6 +102,15 @@ impl MemCentral {
         if let Some(intent) = s.registered.get(&order).cloned() {
             s.open_intents.insert(order, intent);
         }
+    }
+
+    /// How many times a terminal asked to release a claim on `order`.
+    pub fn release_requests(&self, order: &str) -> usize {
+        let s = self.state.lock().unwrap();
+        s.release_requests
+            .get(&OrderId::new(order).unwrap())
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn is_held(&self, order: &str) -> bool {
@@ -177,6 +188,7 @@ impl Central for MemCentral {
     async fn release(&self, order: &OrderId, token: ClaimToken) -> Result<(), CentralError> {
         self.check_up()?;
         let mut s = self.state.lock().unwrap();
+        *s.release_requests.entry(order.clone()).or_default() += 1;
         if s.holds.get(order).map(|h| h.token) == Some(token) {
             s.holds.remove(order);
         }

@@ -440,7 +440,9 @@ async fn a_takeover_journals_its_cancel_first_and_releases_the_claim_when_it_sto
     assert_eq!(canceled["status"], "canceled", "{canceled}");
 
     // ORD-T2: the previous intent succeeded: the charge stops, nothing is journaled or sent,
-    // and the claim is given back (the order is not left held by this terminal).
+    // and the claim is given back. (The real central refuses that release while the previous
+    // intent is registered, and keeps the flag until its sweep settles that intent from the
+    // gateway; this double frees it.)
     log.lock().unwrap().clear();
     let err = engine
         .charge(&request("ORD-T2", "5.00 EUR"), &record)
@@ -453,12 +455,13 @@ async fn a_takeover_journals_its_cancel_first_and_releases_the_claim_when_it_sto
         ),
         "{err}"
     );
+    assert_eq!(h.central.release_requests("ORD-T2"), 1);
     assert!(!h.central.is_held("ORD-T2"), "the claim was released");
     assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
     assert_eq!(h.successes().await["ORD-T2"].len(), 1);
 
     // ORD-T3: the cancel fails: the new attempt, which sent nothing, is withdrawn with the
-    // reason (its result reaches the central), and the claim is given back.
+    // reason, its result waits in the outbox for the central, and the claim is given back.
     h.fault("cancel:http_500:1").await;
     log.lock().unwrap().clear();
     let err = engine
@@ -475,7 +478,17 @@ async fn a_takeover_journals_its_cancel_first_and_releases_the_claim_when_it_sto
             "journal withdrawn -> canceled".to_string(),
         ]
     );
+    assert_eq!(h.central.release_requests("ORD-T3"), 1);
     assert!(!h.central.is_held("ORD-T3"), "the claim was released");
+    let due = engine
+        .with_journal(|j| j.outbox_due(Timestamp::from_unix_ms(i64::MAX / 2), 10))
+        .await
+        .unwrap();
+    assert!(
+        due.iter()
+            .any(|m| m.payload["order"] == "ORD-T3" && m.payload["state"] == "canceled"),
+        "{due:?}"
+    );
     assert_eq!(h.intents_of("ORD-T3").await, 1, "nothing new was created");
     // At most one success per order (ORD-T2's is the vanished holder's, not in this journal).
     for (order, intents) in h.successes().await {
