@@ -14,5 +14,6 @@ mod harness;
 mod invariants;
 mod offline;
 mod offline_chaos;
+mod offline_crash;
 mod race;
 mod takeover;

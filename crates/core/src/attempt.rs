@@ -315,6 +315,12 @@ pub enum RegisterOutcome {
     Accepted,
     /// Accepted without the central, under the manager's offline policy (the engine decides).
     AcceptedOffline,
+    /// An offline attempt found the central reachable again, claimed the order under the
+    /// attempt's own number and registered its intent under that claim's `token`: from here on
+    /// the attempt holds that claim like an online one.
+    Claimed {
+        token: ClaimToken,
+    },
     /// The claim token is stale: someone else holds the order now.
     StaleClaim,
 }
@@ -560,6 +566,13 @@ pub fn step(attempt: &Attempt, event: &AttemptEvent, now: Timestamp) -> Result<S
                     next.offline |= *outcome == RegisterOutcome::AcceptedOffline;
                     (next, vec![Effect::Persist])
                 }
+                // Only an attempt that began offline has no claim of its own to register under.
+                RegisterOutcome::Claimed { token } if attempt.offline => {
+                    next.state = S::Registered;
+                    next.claim_token = *token;
+                    (next, vec![Effect::Persist])
+                }
+                RegisterOutcome::Claimed { .. } => return Err(refused()),
                 RegisterOutcome::StaleClaim => {
                     let (next, mut effects) = finish(
                         next,

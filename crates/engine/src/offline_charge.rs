@@ -223,7 +223,7 @@ impl Engine {
                         .register_intent(&attempt.order, claim.token, attempt.number, intent)
                         .await
                     {
-                        Ok(()) => RegisterOutcome::Accepted,
+                        Ok(()) => RegisterOutcome::Claimed { token: claim.token },
                         Err(CentralError::StaleClaim) => RegisterOutcome::StaleClaim,
                         Err(
                             CentralError::Unreachable { detail }

@@ -90,6 +90,7 @@ pub(crate) fn update_attempt(
 ) -> rusqlite::Result<usize> {
     tx.execute(
         "UPDATE attempts SET offline = :offline, state = :state, intent_id = :intent_id, \
+         claim_token = :claim_token, \
          updated_at = :updated_at, confirm_sent_at = :confirm_sent_at, \
          unknown_checks = :unknown_checks, reason = :reason, \
          create_retry = :create_retry, confirm_retry = :confirm_retry \
@@ -98,6 +99,8 @@ pub(crate) fn update_attempt(
             ":id": next.id.to_string(),
             ":from": from.as_str(),
             ":offline": next.offline,
+            // Checked by `check_before_write` before every update.
+            ":claim_token": claim_token_sql(next).unwrap_or(-1),
             ":state": next.state.as_str(),
             ":intent_id": next.intent_id.as_ref().map(|i| i.as_str()),
             ":updated_at": next.updated_at.unix_ms(),
@@ -117,7 +120,15 @@ pub(crate) fn immutable_fields_differ(before: &Attempt, after: &Attempt) -> Opti
         (before.id != after.id, "id"),
         (before.order != after.order, "order"),
         (before.number != after.number, "attempt number"),
-        (before.claim_token != after.claim_token, "claim token"),
+        // An offline attempt takes the token of the claim it registers under once the central
+        // answers again (`RegisterOutcome::Claimed`), in that one step and no other.
+        (
+            before.claim_token != after.claim_token
+                && !(before.offline
+                    && before.state == AttemptState::Created
+                    && after.state == AttemptState::Registered),
+            "claim token",
+        ),
         (before.amount != after.amount, "amount"),
         (before.customer != after.customer, "customer"),
         (
