@@ -492,6 +492,16 @@ pub fn engine_error(journal: &Path, error: &EngineError) -> UiError {
             )
         }
         EngineError::Journal(e) => journal_error(journal, e),
+        EngineError::JournalBroken { message } => {
+            log_detail("journal verification", message);
+            UiError::new(
+                UiErrorKind::JournalDamaged,
+                "This terminal's journal failed its integrity check, so recovery, sync and \
+                 charging have stopped: nothing was sent.",
+                "Call your manager: the journal must be reconciled before this terminal charges \
+                 or syncs again.",
+            )
+        }
         EngineError::Internal(detail) => UiError::internal(detail),
     }
 }

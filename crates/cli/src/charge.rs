@@ -61,6 +61,8 @@ pub fn engine_failure(e: EngineError) -> Failure {
         | EngineError::ChargedHere { .. }
         | EngineError::OpenHere { .. }
         | EngineError::PreviousIntentCharged { .. } => CONFLICT,
+        EngineError::JournalBroken { .. }
+        | EngineError::Journal(paydesk_journal::JournalError::Corrupt { .. }) => JOURNAL_BROKEN,
         _ => OTHER,
     };
     let hint = if code == UNREACHABLE && e.nothing_charged() {
@@ -216,7 +218,11 @@ struct RecoverOutput<'a> {
 pub async fn recover(settings: &Settings) -> CmdResult {
     let terminal = settings.open().await?;
     let json = settings.json;
-    let report = terminal.recover(&move |p| print_progress(json, &p)).await;
+    // A journal that fails verification: no attempt is driven and nothing is synced (exit 6).
+    let report = terminal
+        .recover_checked(&move |p| print_progress(json, &p))
+        .await
+        .map_err(engine_failure)?;
     let awaiting_manager = terminal
         .unresolved()
         .await

@@ -28,6 +28,7 @@ mod charge;
 mod config;
 mod exit;
 mod journal;
+mod outbox;
 mod output;
 mod setup;
 mod time;
@@ -133,6 +134,11 @@ enum Command {
     Offline {
         #[command(subcommand)]
         command: OfflineCommand,
+    },
+    /// The results waiting for the central; a manager retries or archives a parked one.
+    Outbox {
+        #[command(subcommand)]
+        command: outbox::OutboxCommand,
     },
 }
 
@@ -311,6 +317,7 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             OfflineCommand::Block => central::block_offline(settings),
             OfflineCommand::Show => central::show_offline(settings),
         },
+        Command::Outbox { command } => outbox::run(settings, command).await,
         Command::Journal { command } => match command {
             JournalCommand::List {
                 state,

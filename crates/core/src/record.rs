@@ -260,7 +260,8 @@ mod tests {
         let base = attempt();
         let digest = attempt_digest(&base);
         assert_eq!(digest, attempt_digest(&base.clone()), "deterministic");
-        let edits: Vec<(&str, Box<dyn Fn(&mut Attempt)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Attempt)>;
+        let edits: Vec<(&str, Edit)> = vec![
             ("offline", Box::new(|a| a.offline = true)),
             (
                 "amount",

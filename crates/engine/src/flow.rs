@@ -179,6 +179,13 @@ pub enum EngineError {
     Gateway(#[from] GatewayError),
     #[error("{0}")]
     Journal(#[from] JournalError),
+    /// The journal failed verification (I8): recovery, the relay and charging act on nothing in
+    /// it until a manager reconciles it. `message` names the first problem.
+    #[error(
+        "the journal failed verification ({message}): recovery, sync and charging stop until a \
+         manager reconciles it"
+    )]
+    JournalBroken { message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -197,7 +204,8 @@ impl EngineError {
             | EngineError::AmountChanged { .. }
             | EngineError::Offline { .. }
             | EngineError::PreviousIntentCharged { .. }
-            | EngineError::Gateway(_) => true,
+            | EngineError::Gateway(_)
+            | EngineError::JournalBroken { .. } => true,
             EngineError::Journal(_) | EngineError::Internal(_) => false,
         }
     }
@@ -239,6 +247,8 @@ pub struct Engine {
     pub(crate) takeovers: Arc<Mutex<HashMap<OrderId, GatewayIntentId>>>,
     /// The relay's source of backoff jitter, seeded from `config.jitter_seed`; shared by clones.
     jitter: Arc<Jitter>,
+    /// The last full verification of the journal (`relay.rs`, `check_journal`); shared by clones.
+    pub(crate) verified: Arc<Mutex<Option<crate::relay::Verified>>>,
 }
 
 pub(crate) type ProgressSink<'a> = &'a (dyn Fn(Progress) + Send + Sync);
@@ -261,6 +271,7 @@ impl Engine {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             offline_policy: Arc::new(Mutex::new(OfflinePolicy::Block)),
             takeovers: Arc::new(Mutex::new(HashMap::new())),
+            verified: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -400,17 +411,39 @@ impl Engine {
     }
 
     /// Finishes every open attempt of this journal from its last durable state. Run at start-up
-    /// and periodically.
+    /// and periodically. On a journal that fails verification it does nothing and says so in
+    /// `errors` ([`Engine::recover_checked`] returns that as an error).
     pub async fn recover(&self, progress: ProgressSink<'_>) -> RecoveryReport {
+        match self.recover_checked(progress).await {
+            Ok(report) => report,
+            Err(e) => RecoveryReport {
+                errors: vec![e.to_string()],
+                ..RecoveryReport::default()
+            },
+        }
+    }
+
+    /// [`Engine::recover`], refusing a journal that fails verification with
+    /// [`EngineError::JournalBroken`] before any request: the whole journal (a verification
+    /// reused while its head is unchanged, see `check_journal`), then each open attempt's row
+    /// against its last chained event right before that attempt is driven.
+    pub async fn recover_checked(
+        &self,
+        progress: ProgressSink<'_>,
+    ) -> Result<RecoveryReport, EngineError> {
+        self.check_journal().await?;
         let mut report = RecoveryReport::default();
         let open = match self.with_journal(|j| j.unresolved()).await {
             Ok(open) => open,
             Err(e) => {
                 report.errors.push(format!("reading open attempts: {e}"));
-                return report;
+                return Ok(report);
             }
         };
         for attempt in open {
+            if attempt.state != AttemptState::NeedsReview || attempt.intent_id.is_some() {
+                self.check_attempt(attempt.id).await?;
+            }
             // An attempt under review that names an intent is looked up: gateway evidence of a
             // final status settles it without a manager. One that does not stays, uncounted.
             if attempt.state == AttemptState::NeedsReview {
@@ -443,7 +476,7 @@ impl Engine {
             }
             crash_point(CrashPoint::MidRecovery);
         }
-        report
+        Ok(report)
     }
 
     /// Attempts of this journal (for the UI and the command line).

@@ -6,12 +6,16 @@
 //! while the central is down. A message the central rejects is parked for a person — never
 //! deleted, never blocking the rest. Deliberately absent: any change to attempts (the relay only
 //! moves messages).
+//!
+//! Also a manager's way back for a parked result (`outbox_retry`, `outbox_archive`), and the
+//! journal's integrity gate for recovery and the relay (I8, finding 3): nothing is sent
+//! from a journal that fails verification (`check_journal`, `check_attempt`).
 
 use std::time::Duration;
 
 use paydesk_core::retry::backoff_ms;
-use paydesk_core::Timestamp;
-use paydesk_journal::{OutboxMessage, ResultMessage, OUTBOX_BATCH_ROWS_MAX};
+use paydesk_core::{AttemptId, OperatorId, Timestamp};
+use paydesk_journal::{OutboxListing, OutboxMessage, ResultMessage, OUTBOX_BATCH_ROWS_MAX};
 use serde::Serialize;
 
 use crate::central::DeliveryStatus;
@@ -20,6 +24,32 @@ use crate::flow::{Engine, EngineError};
 
 /// While messages wait for their retry time, the relay looks again this often.
 const RETRY_TICK_MS: u64 = 250;
+
+/// While the journal fails verification, the relay looks again this often (a manager must
+/// reconcile it first; there is no hurry, and no point in logging four times a second).
+const BROKEN_TICK_MS: u64 = 30_000;
+
+/// A full verification of the journal is reused while the journal's head (last event's seq and
+/// hash) is unchanged, for at most this long.
+///
+/// Why this bound is safe enough: walking the whole chain costs time proportional to the
+/// journal's length, and recovery runs every 30 s while the relay runs after every result. What
+/// a reused verification could miss is an edit made since, and each kind is caught before it is
+/// acted on: an appended or rewritten head changes the head (full verification again); an
+/// `attempts` row is checked against its last chained event right before recovery drives it
+/// (`check_attempt`, and again by the journal at every step); an outbox payload against the
+/// digest of the event that wrote it right before it is delivered (`Journal::check_outbox`); and
+/// that sealing event's own hash is recomputed by both checks. Only an edit of an older event
+/// that nothing acts on now waits for the bound, at most a minute.
+pub const VERIFY_REUSE_MS_MAX: i64 = 60_000;
+
+/// A full verification: the head it covered, when (the engine's clock), and the first problem.
+#[derive(Debug, Clone)]
+pub(crate) struct Verified {
+    head: (i64, String),
+    at: Timestamp,
+    broken: Option<String>,
+}
 
 /// What one relay step did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,14 +68,74 @@ pub enum RelayOutcome {
 }
 
 impl Engine {
-    /// Delivers one batch of due results.
+    /// Verifies the whole journal, or reuses the last verification while the head is unchanged
+    /// for at most [`VERIFY_REUSE_MS_MAX`]; [`EngineError::JournalBroken`] when it fails.
+    pub async fn check_journal(&self) -> Result<(), EngineError> {
+        let now = self.clock().now();
+        let last = self.verified.lock().ok().and_then(|v| v.clone());
+        let verified = self
+            .with_journal(move |j| {
+                let head = j.head()?;
+                if let Some(last) = last {
+                    let age = now.millis_since(last.at);
+                    if last.head == head && (0..VERIFY_REUSE_MS_MAX).contains(&age) {
+                        return Ok(last);
+                    }
+                }
+                let report = j.verify()?;
+                Ok(Verified {
+                    head,
+                    at: now,
+                    broken: report.broken.map(|link| link.message),
+                })
+            })
+            .await?;
+        let broken = verified.broken.clone();
+        if let Ok(mut slot) = self.verified.lock() {
+            *slot = Some(verified);
+        }
+        match broken {
+            None => Ok(()),
+            Some(message) => Err(EngineError::JournalBroken { message }),
+        }
+    }
+
+    /// Checks one attempt's row against its last chained event before it is acted on; a
+    /// mismatch also marks the whole journal broken until it verifies again.
+    pub(crate) async fn check_attempt(&self, id: AttemptId) -> Result<(), EngineError> {
+        let link = self.with_journal(move |j| j.check_attempt(&id)).await?;
+        self.refuse_on(link.map(|l| l.message))
+    }
+
+    fn refuse_on(&self, broken: Option<String>) -> Result<(), EngineError> {
+        let Some(message) = broken else {
+            return Ok(());
+        };
+        if let Ok(mut slot) = self.verified.lock() {
+            // Forget the reusable verification: the next check walks the journal again.
+            *slot = None;
+        }
+        Err(EngineError::JournalBroken { message })
+    }
+
+    /// Delivers one batch of due results. Refuses ([`EngineError::JournalBroken`], nothing
+    /// sent) on a journal that fails verification or a due payload that does not match the
+    /// digest the chain holds for it.
     pub async fn relay_once(&self) -> Result<RelayOutcome, EngineError> {
+        self.check_journal().await?;
         let now = self.clock().now();
         let rows = self
             .config()
             .outbox_batch_rows
             .clamp(1, OUTBOX_BATCH_ROWS_MAX);
-        let due: Vec<OutboxMessage> = self.with_journal(move |j| j.outbox_due(now, rows)).await?;
+        let (due, broken) = self
+            .with_journal(move |j| {
+                let due: Vec<OutboxMessage> = j.outbox_due(now, rows)?;
+                let ids: Vec<i64> = due.iter().map(|m| m.id).collect();
+                Ok((due, j.check_outbox(&ids)?))
+            })
+            .await?;
+        self.refuse_on(broken.map(|l| l.message))?;
         if due.is_empty() {
             return Ok(RelayOutcome::Empty);
         }
@@ -112,6 +202,45 @@ impl Engine {
         }
     }
 
+    /// Outbox messages for a person: waiting and parked ones, or every one.
+    pub async fn outbox_list(
+        &self,
+        which: OutboxListing,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, EngineError> {
+        self.with_journal(move |j| j.outbox_list(which, limit))
+            .await
+    }
+
+    /// A manager sends a parked result again: it waits once more, due now, and the relay is
+    /// woken. The caller has checked that `manager` is one (the journal records who).
+    pub async fn outbox_retry(
+        &self,
+        id: i64,
+        manager: OperatorId,
+    ) -> Result<OutboxMessage, EngineError> {
+        let now = self.clock().now();
+        let message = self
+            .with_journal(move |j| j.outbox_retry(id, &manager, now))
+            .await?;
+        self.outbox_wake().notify_one();
+        Ok(message)
+    }
+
+    /// A manager archives a parked result with a reason: kept for good, never sent, no longer
+    /// counted as parked. The caller has checked that `manager` is one (the journal records
+    /// who and why).
+    pub async fn outbox_archive(
+        &self,
+        id: i64,
+        manager: OperatorId,
+        reason: String,
+    ) -> Result<OutboxMessage, EngineError> {
+        let now = self.clock().now();
+        self.with_journal(move |j| j.outbox_archive(id, &manager, &reason, now))
+            .await
+    }
+
     /// Relays until `shutdown` fires; finishes the batch in hand first.
     pub async fn run_relay(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         loop {
@@ -126,6 +255,10 @@ impl Engine {
                         .millis_since(self.clock().now())
                         .clamp(0, RETRY_TICK_MS as i64 * 40) as u64,
                 ),
+                Err(e @ EngineError::JournalBroken { .. }) => {
+                    tracing::error!(error = %e, "outbox relay stopped: the journal is broken");
+                    Some(BROKEN_TICK_MS)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "outbox relay step failed");
                     Some(RETRY_TICK_MS)

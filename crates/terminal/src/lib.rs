@@ -35,6 +35,6 @@ pub use settings::{
     JOURNAL_ENV, JOURNAL_FILE, KEYRING_SERVICE_ENV, STACK_FILE, TERMINAL_ENV, TERMINAL_TOKEN_ENV,
 };
 pub use terminal::{
-    ChargeError, DrainReport, DrainWait, JournalHealth, RecoveryTurn, Terminal, DRAIN_ROUNDS_MAX,
-    HEALTH_PROBE_MS_MAX, VERIFY_REUSE_MS_MAX,
+    ChargeError, DrainReport, DrainWait, JournalHealth, ManagerActionError, RecoveryTurn, Terminal,
+    DRAIN_ROUNDS_MAX, HEALTH_PROBE_MS_MAX, VERIFY_REUSE_MS_MAX,
 };

@@ -17,7 +17,8 @@ use paydesk_engine::{
     ChargeReport, ChargeRequest, Engine, EngineError, OfflineAllowance, OfflinePolicy, Progress,
     RecoveryReport, RelayOutcome,
 };
-use paydesk_journal::{AttemptFilter, OutboxStats, StoredEvent, VerifyReport};
+use paydesk_journal::{AttemptFilter, OutboxMessage, OutboxStats, StoredEvent, VerifyReport};
+use paydesk_protocol::Role;
 use serde::Serialize;
 
 use crate::caches::{self, GrantError, Queue, QueueError, SignInError, SignedIn};
@@ -81,6 +82,17 @@ impl ChargeError {
             ChargeError::Engine(e) => e.nothing_charged(),
         }
     }
+}
+
+/// Why a manager's action (on a parked result) did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerActionError {
+    #[error("{0}")]
+    SignIn(#[from] SignInError),
+    #[error("{0} is not a manager: only a manager may do this")]
+    NotManager(OperatorId),
+    #[error("{0}")]
+    Engine(#[from] EngineError),
 }
 
 /// What a drain of the outbox did.
@@ -219,6 +231,17 @@ impl Terminal {
         let _driving = self.driving.lock().await;
         self.load_offline_policy();
         self.engine.recover(progress).await
+    }
+
+    /// [`Terminal::recover`], refusing a journal that fails verification with
+    /// `EngineError::JournalBroken` (nothing sent) instead of listing it among the errors.
+    pub async fn recover_checked(
+        &self,
+        progress: ProgressSink<'_>,
+    ) -> Result<RecoveryReport, EngineError> {
+        let _driving = self.driving.lock().await;
+        self.load_offline_policy();
+        self.engine.recover_checked(progress).await
     }
 
     /// Hands the engine the manager's offline allowance as saved now (blocked when there is
@@ -408,6 +431,45 @@ impl Terminal {
     /// The offline policy in force now.
     pub fn offline_policy(&self) -> OfflinePolicy {
         caches::offline_policy(self.data_dir(), self.now())
+    }
+
+    /// A manager sends a parked result again (the PIN checked like `grant_offline` does; the
+    /// central enforces roles on its side in a later issue).
+    pub async fn outbox_retry(
+        &self,
+        manager: &OperatorId,
+        pin: Pin,
+        id: i64,
+    ) -> Result<OutboxMessage, ManagerActionError> {
+        let manager = self.check_manager(manager, pin).await?;
+        Ok(self.engine.outbox_retry(id, manager).await?)
+    }
+
+    /// A manager archives a parked result with `reason` (kept for good, no longer parked).
+    pub async fn outbox_archive(
+        &self,
+        manager: &OperatorId,
+        pin: Pin,
+        id: i64,
+        reason: &str,
+    ) -> Result<OutboxMessage, ManagerActionError> {
+        let manager = self.check_manager(manager, pin).await?;
+        Ok(self
+            .engine
+            .outbox_archive(id, manager, reason.to_string())
+            .await?)
+    }
+
+    async fn check_manager(
+        &self,
+        manager: &OperatorId,
+        pin: Pin,
+    ) -> Result<OperatorId, ManagerActionError> {
+        let signed = self.sign_in(manager, pin).await?;
+        if signed.role != Role::Manager {
+            return Err(ManagerActionError::NotManager(signed.operator));
+        }
+        Ok(signed.operator)
     }
 
     /// The background relay until `shutdown` turns true.
