@@ -6,6 +6,7 @@ mod bad_input;
 mod crash;
 mod integrity;
 mod outbox;
+mod parked;
 mod tamper;
 
 use std::path::{Path, PathBuf};
