@@ -105,6 +105,9 @@ pub enum EventEffect {
     Refunded {
         amount_refunded: i64,
     },
+    /// A refund object on its own (`refund.created`, `refund.updated`, `charge.refund.updated`):
+    /// the refund is in [`WebhookEvent::refunds`].
+    Refund,
     Disputed,
     /// A type the central stores but does not act on.
     Ignored,
@@ -187,23 +190,13 @@ impl WebhookEvent {
             "payment_intent.payment_failed" => (EventEffect::PaymentFailed, text("id")),
             "charge.refunded" => {
                 for r in object["refunds"]["data"].as_array().into_iter().flatten() {
-                    let (Some(id), Some(amount)) = (
-                        r["id"].as_str().filter(clean),
-                        r["amount"].as_i64().filter(|a| *a >= 0),
-                    ) else {
-                        return Err("a refund of the charge has no usable id or amount".into());
-                    };
-                    refunds.push(RefundSeen {
-                        refund_id: id.to_string(),
-                        amount_minor: amount,
-                        status: r["status"]
-                            .as_str()
-                            .filter(clean)
-                            .unwrap_or("succeeded")
-                            .to_string(),
-                    });
+                    refunds.push(refund_seen(r)?);
                 }
                 refunded_effect(object, &text)?
+            }
+            "refund.created" | "refund.updated" | "charge.refund.updated" => {
+                refunds.push(refund_seen(object)?);
+                (EventEffect::Refund, text("payment_intent"))
             }
             "charge.dispute.created" => (EventEffect::Disputed, text("payment_intent")),
             _ => (EventEffect::Ignored, None),
@@ -213,6 +206,7 @@ impl WebhookEvent {
         }
         let charge_id = match effect {
             EventEffect::Refunded { .. } => text("id"),
+            EventEffect::Refund => text("charge"),
             _ => None,
         };
         Ok(WebhookEvent {
@@ -225,6 +219,26 @@ impl WebhookEvent {
             refunds,
         })
     }
+}
+
+/// A refund object (in a charge's `refunds.data[]`, or an event's own object).
+fn refund_seen(r: &Value) -> Result<RefundSeen, String> {
+    let clean = |s: &&str| !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control);
+    let (Some(id), Some(amount)) = (
+        r["id"].as_str().filter(clean),
+        r["amount"].as_i64().filter(|a| *a >= 0),
+    ) else {
+        return Err("a refund has no usable id or amount".into());
+    };
+    Ok(RefundSeen {
+        refund_id: id.to_string(),
+        amount_minor: amount,
+        status: r["status"]
+            .as_str()
+            .filter(clean)
+            .unwrap_or("succeeded")
+            .to_string(),
+    })
 }
 
 /// The effect of a `charge.refunded` event and the intent it names.
@@ -374,6 +388,31 @@ mod tests {
             br#"{"id":"evt_3","type":"charge.refunded","data":{"object":{}}}"#
         )
         .is_err());
+        let e = WebhookEvent::parse(
+            br#"{"id":"evt_5","type":"charge.refunded","data":{"object":
+                {"id":"ch_1","payment_intent":"pi_1","amount_refunded":500,"refunds":{"data":[
+                 {"id":"re_1","amount":300,"status":"succeeded"},{"id":"re_2","amount":200}]}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.charge_id.as_deref(), Some("ch_1"));
+        assert_eq!(
+            e.refunds
+                .iter()
+                .map(|r| (r.refund_id.as_str(), r.amount_minor))
+                .collect::<Vec<_>>(),
+            [("re_1", 300), ("re_2", 200)]
+        );
+        let e = WebhookEvent::parse(
+            br#"{"id":"evt_6","type":"refund.created","data":{"object":
+                {"id":"re_3","object":"refund","amount":100,"charge":"ch_1",
+                 "payment_intent":"pi_1","status":"succeeded"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (e.effect.clone(), e.intent_id(), e.charge_id.as_deref()),
+            (EventEffect::Refund, Some("pi_1"), Some("ch_1"))
+        );
+        assert_eq!(e.refunds[0].refund_id, "re_3");
         let e = WebhookEvent::parse(
             br#"{"id":"evt_4","type":"customer.created","data":{"object":{"id":"cus_1"}}}"#,
         )

@@ -165,7 +165,11 @@ impl Store {
                 .await?;
             }
             EventEffect::Refunded { amount_refunded } => {
-                self.record_refunds(tx, row, event, &intent, *amount_refunded, now)
+                self.record_refunds(tx, row, event, &intent, Some(*amount_refunded), now)
+                    .await?;
+            }
+            EventEffect::Refund => {
+                self.record_refunds(tx, row, event, &intent, None, now)
                     .await?;
             }
             EventEffect::Disputed => {
@@ -183,8 +187,9 @@ impl Store {
         Ok(())
     }
 
-    /// Records each refund a `charge.refunded` event names, once per refund id, and the charge's
-    /// cumulative refunded amount (never lowered by an older event); then recomputes the order's
+    /// Records each refund an event names (`charge.refunded`'s list, or a refund event's own
+    /// object), once per refund id, and the charge's cumulative refunded amount when the event
+    /// carries it (never lowered by an older event); then recomputes the order's
     /// refunded amount. A refund of an intent other than the one that paid the order (a
     /// duplicate charge) is recorded and flagged, not booked as the order's refund.
     async fn record_refunds(
@@ -193,7 +198,7 @@ impl Store {
         row: &OrderRow,
         event: &WebhookEvent,
         intent: &str,
-        amount_refunded: i64,
+        amount_refunded: Option<i64>,
         now: Timestamp,
     ) -> CentralResult<()> {
         let order_id = row.order.order_id.as_str();
@@ -216,38 +221,43 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         }
-        let greater = match self.backend {
-            super::Backend::Postgres => "GREATEST",
-            super::Backend::Sqlite => "MAX",
-        };
-        sqlx::query(&format!(
-            "INSERT INTO refunds (refund_id, kind, order_id, intent_id, charge_id, amount_minor, \
-             status, event_id, received_at) \
-             VALUES ($1, 'charge_total', $2, $3, $4, $5, 'succeeded', $6, $7) \
-             ON CONFLICT (refund_id) DO UPDATE SET \
-             amount_minor = {greater}(refunds.amount_minor, excluded.amount_minor)"
-        ))
-        .bind(format!("charge:{charge}"))
-        .bind(order_id)
-        .bind(intent)
-        .bind(charge)
-        .bind(amount_refunded)
-        .bind(&event.id)
-        .bind(now.unix_ms())
-        .execute(&mut **tx)
-        .await?;
+        if let Some(amount_refunded) = amount_refunded {
+            let greater = match self.backend {
+                super::Backend::Postgres => "GREATEST",
+                super::Backend::Sqlite => "MAX",
+            };
+            sqlx::query(&format!(
+                "INSERT INTO refunds (refund_id, kind, order_id, intent_id, charge_id, amount_minor, \
+                 status, event_id, received_at) \
+                 VALUES ($1, 'charge_total', $2, $3, $4, $5, 'succeeded', $6, $7) \
+                 ON CONFLICT (refund_id) DO UPDATE SET \
+                 amount_minor = {greater}(refunds.amount_minor, excluded.amount_minor)"
+            ))
+            .bind(format!("charge:{charge}"))
+            .bind(order_id)
+            .bind(intent)
+            .bind(charge)
+            .bind(amount_refunded)
+            .bind(&event.id)
+            .bind(now.unix_ms())
+            .execute(&mut **tx)
+            .await?;
+        }
         match row.order.paid_intent_id.as_ref().map(|p| p.as_str()) {
             Some(paid) if paid != intent => {
                 let ids: Vec<&str> = event.refunds.iter().map(|r| r.refund_id.as_str()).collect();
                 let reason = format!(
-                    "refund {} of intent {intent} (charge {charge}, {amount_refunded} refunded) \
-                     for order {order_id}, which intent {paid} paid: recorded, not booked as the \
-                     order's refund",
+                    "refund {} of intent {intent} (charge {charge}, {} refunded) for order \
+                     {order_id}, which intent {paid} paid: recorded, not booked as the order's \
+                     refund",
                     if ids.is_empty() {
                         "(unlisted)".to_string()
                     } else {
                         ids.join(", ")
-                    }
+                    },
+                    amount_refunded
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "?".to_string())
                 );
                 self.flag(tx, Some(order_id), "webhook", &reason, now)
                     .await?;

@@ -120,3 +120,20 @@ both_backends! {
         assert_eq!(refunded_minor(&o), 400, "{o}");
     }
 }
+
+both_backends! {
+    async fn refund_events_and_charge_events_naming_the_same_refund_count_it_once(app) {
+        app.orders(&[("o-1", 1250, "EUR")]).await;
+        deliver(app, &succeeded("evt_paid", "pi_1", "o-1", 1250)).await;
+        let refund = |event: &str, id: &str, amount: i64| json!({"id": event, "object": "event",
+            "type": "refund.created", "data": {"object": {"id": id, "object": "refund",
+            "amount": amount, "charge": "ch_1", "currency": "eur", "payment_intent": "pi_1",
+            "status": "succeeded"}}});
+        deliver(app, &refund("evt_a", "re_1", 300)).await;
+        assert_eq!(refunded_minor(&app.order("o-1").await), 300);
+        deliver(app, &refunded("evt_b", "ch_1", "pi_1", "o-1", &[("re_1", 300)])).await;
+        assert_eq!(refunded_minor(&app.order("o-1").await), 300);
+        deliver(app, &refund("evt_c", "re_2", 200)).await;
+        assert_eq!(refunded_minor(&app.order("o-1").await), 500);
+    }
+}
