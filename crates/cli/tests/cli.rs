@@ -388,6 +388,125 @@ async fn journal_verify_passes_intact_and_catches_tampering() {
     let refused = h.charge("demo-1002", "45.50 EUR");
     assert_eq!(refused.code, Some(JOURNAL_BROKEN), "{refused:?}");
     assert_eq!(h.order("demo-1002").await.order.claim, None);
+    // Nor do recovery and sync act on it (issue 9): exit 6, saying why.
+    for args in [&["recover"][..], &["sync"][..]] {
+        let stopped = h.run(args);
+        assert_eq!(stopped.code, Some(JOURNAL_BROKEN), "{args:?}: {stopped:?}");
+        assert!(
+            stopped.stderr.contains("failed verification"),
+            "{stopped:?}"
+        );
+    }
+}
+
+/// A result for an order the central does not know: `paydesk sync` gets it parked.
+async fn parked_result(h: &Harness) -> i64 {
+    use paydesk_core::{
+        AttemptEvent, AttemptNumber, ChargeOutcome, ClaimToken, CreateOutcome, GatewayIntentId,
+        Money, NewAttempt, PaymentMethodId, RegisterOutcome,
+    };
+    let mut journal = paydesk_journal::Journal::open(&h.journal()).unwrap();
+    let now = SystemClock.now();
+    let (attempt, _) = journal
+        .begin_attempt(
+            NewAttempt {
+                id: paydesk_engine::new_attempt_id(now),
+                order: OrderId::new("ghost-1").unwrap(),
+                number: AttemptNumber::new(1).unwrap(),
+                claim_token: ClaimToken::new(1).unwrap(),
+                amount: Money::parse("10.00 EUR").unwrap(),
+                customer: None,
+                payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
+                operator: OperatorId::new(DEMO_OPERATOR).unwrap(),
+                terminal: h.terminal.clone(),
+                offline: false,
+            },
+            now,
+        )
+        .unwrap();
+    for event in [
+        AttemptEvent::CreateAnswered(CreateOutcome::Created {
+            intent: GatewayIntentId::new("pi_ghost").unwrap(),
+        }),
+        AttemptEvent::RegisterAnswered(RegisterOutcome::Accepted),
+        AttemptEvent::ConfirmBegun,
+        AttemptEvent::ConfirmAnswered(ChargeOutcome::Declined {
+            reason: "do_not_honor".into(),
+        }),
+    ] {
+        journal.apply(&attempt.id, &event, now).unwrap();
+    }
+    drop(journal);
+    let sync = h.run(&["sync"]);
+    assert_eq!(sync.code, Some(SUCCESS), "{sync:?}");
+    assert!(sync.stdout.contains("1 parked"), "{sync:?}");
+    let listed = h.run(&["--json", "outbox", "list", "--parked"]);
+    assert_eq!(listed.code, Some(SUCCESS), "{listed:?}");
+    let messages = listed.json()["messages"].as_array().unwrap().clone();
+    assert_eq!(messages.len(), 1, "{listed:?}");
+    messages[0]["id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_retries_or_archives_a_parked_result() {
+    use paydesk_stack::{DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR_PIN};
+    let h = Harness::start().await;
+    let id = parked_result(&h).await;
+    let id_arg = id.to_string();
+    let human = h.run(&["outbox", "list"]);
+    assert!(
+        human.stdout.contains("PARKED: rejected by the central"),
+        "{human:?}"
+    );
+
+    // A manager's action: an operator, a wrong PIN or no PIN is refused and changes nothing.
+    let retry = |who: &str, pin: &str| {
+        run(
+            h.command(),
+            &["outbox", "retry", &id_arg, "--manager", who],
+            Some(pin),
+        )
+    };
+    assert_eq!(retry(DEMO_OPERATOR, DEMO_OPERATOR_PIN).code, Some(REFUSED));
+    assert_eq!(retry(DEMO_MANAGER, "0000").code, Some(REFUSED));
+    assert_eq!(retry(DEMO_MANAGER, "").code, Some(USAGE));
+    let still = h.run(&["--json", "outbox", "list", "--parked"]);
+    assert_eq!(still.json()["messages"].as_array().unwrap().len(), 1);
+
+    let retried = retry(DEMO_MANAGER, DEMO_MANAGER_PIN);
+    assert_eq!(retried.code, Some(SUCCESS), "{retried:?}");
+    assert!(retried.stdout.contains("sent again"), "{retried:?}");
+    let waiting = h.run(&["--json", "outbox", "list"]);
+    let message = &waiting.json()["messages"][0];
+    assert_eq!(message["id"], id);
+    assert_eq!(message["parked_reason"], Value::Null, "{waiting:?}");
+
+    // The central still does not know the order: the next sync parks it again.
+    assert!(h.run(&["sync"]).stdout.contains("1 parked"));
+    let archive = |reason: &str| {
+        let args = [
+            "outbox",
+            "archive",
+            &id_arg,
+            "--manager",
+            DEMO_MANAGER,
+            "--reason",
+            reason,
+        ];
+        run(h.command(), &args, Some(DEMO_MANAGER_PIN))
+    };
+    assert_eq!(archive(" ").code, Some(USAGE));
+    let archived = archive("test order, never imported");
+    assert_eq!(archived.code, Some(SUCCESS), "{archived:?}");
+    let parked = h.run(&["--json", "outbox", "list", "--parked"]);
+    assert_eq!(parked.json()["messages"].as_array().unwrap().len(), 0);
+    let all = h.run(&["--json", "outbox", "list", "--all"]);
+    let kept = &all.json()["messages"][0];
+    assert_eq!(kept["archived_by"], DEMO_MANAGER);
+    assert_eq!(kept["archive_reason"], "test order, never imported");
+    // Archived for good: a retry is refused (exit 4), and the journal still verifies.
+    assert_eq!(retry(DEMO_MANAGER, DEMO_MANAGER_PIN).code, Some(CONFLICT));
+    assert_eq!(h.run(&["journal", "verify"]).code, Some(SUCCESS));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
