@@ -23,6 +23,7 @@ use paydesk_core::{Attempt, AttemptState, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::error::{corrupt, db};
+use crate::parked::OUTBOX_ARCHIVED_KIND;
 use crate::rows::{attempt_from_row, ATTEMPT_COLUMNS};
 use crate::verify::decode_hash;
 use crate::{append_event, BreakKind, BrokenLink, Journal, JournalError};
@@ -207,6 +208,8 @@ pub(crate) struct OutboxRow {
     pub id: i64,
     pub attempt_id: String,
     pub payload: String,
+    /// Set when a manager archived it: a chained `outbox_archived` event must say so.
+    pub archived: bool,
 }
 
 /// The first disagreement between an outbox row and the chain: its payload must match the
@@ -281,6 +284,27 @@ pub(crate) fn outbox_link(
             "the event it names is not the attempt's event with that hash",
         )));
     }
+    if row.archived {
+        let recorded = conn
+            .prepare_cached(
+                "SELECT 1 FROM events WHERE attempt_id = ?1 AND kind = ?2 \
+                 AND json_extract(detail, '$.outbox_id') = ?3",
+            )
+            .and_then(|mut s| {
+                s.exists(rusqlite::params![
+                    row.attempt_id,
+                    OUTBOX_ARCHIVED_KIND,
+                    row.id
+                ])
+            })
+            .map_err(db(path, "checking the outbox"))?;
+        if !recorded {
+            return Ok(Some(tampered(
+                seq,
+                "it is marked archived, but no manager's archive is in the history",
+            )));
+        }
+    }
     Ok(None)
 }
 
@@ -313,13 +337,17 @@ impl Journal {
         for &id in ids {
             let row = self
                 .conn
-                .prepare_cached("SELECT id, attempt_id, payload FROM outbox WHERE id = ?1")
+                .prepare_cached(
+                    "SELECT id, attempt_id, payload, archived_at IS NOT NULL FROM outbox \
+                     WHERE id = ?1",
+                )
                 .and_then(|mut s| {
                     s.query_row([id], |r| {
                         Ok(OutboxRow {
                             id: r.get(0)?,
                             attempt_id: r.get(1)?,
                             payload: r.get(2)?,
+                            archived: r.get(3)?,
                         })
                     })
                     .optional()

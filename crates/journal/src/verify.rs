@@ -287,7 +287,9 @@ impl Journal {
         let path = &self.path;
         let mut stmt = self
             .conn
-            .prepare("SELECT id, attempt_id, payload FROM outbox ORDER BY id")
+            .prepare(
+                "SELECT id, attempt_id, payload, archived_at IS NOT NULL FROM outbox ORDER BY id",
+            )
             .map_err(db(path, "verifying"))?;
         let mut rows = stmt.query([]).map_err(db(path, "verifying"))?;
         while let Some(row) = rows.next().map_err(db(path, "verifying"))? {
@@ -295,6 +297,7 @@ impl Journal {
                 id: row.get(0).map_err(db(path, "verifying"))?,
                 attempt_id: row.get(1).map_err(db(path, "verifying"))?,
                 payload: row.get(2).map_err(db(path, "verifying"))?,
+                archived: row.get(3).map_err(db(path, "verifying"))?,
             };
             if let Some(link) = outbox_link(&self.conn, path, &row)? {
                 return Ok(Some(link));

@@ -177,6 +177,30 @@ fn an_archived_message_is_kept_with_its_reason_and_no_longer_counted() {
     ] {
         assert!(err.to_string().contains("archived"), "{err}");
     }
+
+    // An archive marked by hand, with no manager's event behind it, is reported.
+    let path = f.path.clone();
+    drop(f.journal);
+    let raw = raw(&path);
+    raw.execute(
+        "UPDATE outbox SET archived_at = 1, archived_by = 'nobody', archive_reason = 'x' \
+         WHERE id = ?1",
+        [ids[0]],
+    )
+    .unwrap();
+    drop(raw);
+    let broken = paydesk_journal::Journal::open(&path)
+        .unwrap()
+        .verify()
+        .unwrap()
+        .broken
+        .unwrap();
+    assert_eq!(
+        broken.kind,
+        paydesk_journal::BreakKind::OutboxTampered,
+        "{broken:?}"
+    );
+    assert!(broken.message.contains("archived"), "{broken:?}");
 }
 
 #[test]
