@@ -151,8 +151,8 @@ pub enum EngineError {
     },
     /// This terminal's journal holds a succeeded attempt for the order.
     #[error(
-        "order {order} was already charged on this terminal (attempt {attempt}); do not charge it \
-         again"
+        "order {order} is already paid: attempt {attempt} on this terminal charged it; do not \
+         charge it again"
     )]
     ChargedHere { order: OrderId, attempt: AttemptId },
     /// This terminal's journal holds an attempt for the order that is not finished: recovery (or
