@@ -358,6 +358,33 @@ fn offline_refusal(refusal: &OfflineRefusal) -> UiError {
             "Wait until the status bar says Online, or ask a manager for a new allowance."
                 .to_string(),
         ),
+        OfflineRefusal::StaleCache {
+            fetched_at,
+            age_ms_max,
+        } => (
+            format!(
+                "the queue saved on this terminal is from {fetched_at}, older than the {} minutes \
+                 the offline allowance accepts",
+                age_ms_max / 60_000
+            ),
+            "Wait until the status bar says Online, then charge again: someone may have charged \
+             this order since."
+                .to_string(),
+        ),
+        OfflineRefusal::GatewayShowsCharge { intent, status } => (
+            format!("the payment gateway shows payment {intent} of this order as {status}"),
+            "Do not charge it again: it is paid or being paid. Wait until the status bar says \
+             Online to see where it stands."
+                .to_string(),
+        ),
+        OfflineRefusal::GatewayNotAsked { detail } => {
+            log_detail("offline gateway check", detail);
+            (
+                "the payment gateway could not be asked whether this order was charged already"
+                    .to_string(),
+                "Wait until the status bar says Online, then charge again.".to_string(),
+            )
+        }
         OfflineRefusal::NotCached => (
             "this order is not in the queue saved on this terminal, so its amount cannot be \
              checked"

@@ -23,6 +23,8 @@ const ATTEMPT: AttemptView = {
   updated_at: 1_795_336_760_000,
   confirm_sent_at: 1_795_336_759_000,
   unknown_checks: 0,
+  create_retry: 0,
+  confirm_retry: 0,
   reason: null,
 };
 

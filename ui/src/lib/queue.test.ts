@@ -18,6 +18,7 @@ const ORDER: OrderView = {
   disputed: false,
   created_at: 1_795_336_758_123,
   updated_at: 1_795_336_758_123,
+  attempt_seq: 0,
 };
 
 describe("toOrderRow", () => {

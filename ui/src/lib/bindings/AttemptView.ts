@@ -44,9 +44,22 @@ intent_id: GatewayIntentId | null, created_at: Timestamp, updated_at: Timestamp,
  */
 confirm_sent_at: Timestamp | null,
 /**
- * How many ambiguous answers (or lookups that did not settle it) this attempt has had.
+ * How many ambiguous answers (timeouts, 5xx, `processing`) this attempt has had. A request
+ * that provably never left (`NotSent`) is not counted: an outage proves nothing about money.
  */
 unknown_checks: number,
+/**
+ * The number of the create key in use (0: `create_key` itself). Moves on only once a search
+ * by this attempt's metadata found no intent after the create answered ambiguously twice
+ * under the key in use. Durable before the create it names is sent (I7).
+ */
+create_retry: number,
+/**
+ * The number of the confirm key in use (0: the intent's own confirm key). Moves on only once
+ * a lookup showed the intent still `requires_confirmation`. Durable before the confirm it
+ * names is sent (I7).
+ */
+confirm_retry: number,
 /**
  * The gateway's reason for a decline, or why the attempt was canceled or needs review.
  */

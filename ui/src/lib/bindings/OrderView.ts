@@ -26,4 +26,10 @@ paid_intent_id: GatewayIntentId | null,
 /**
  * Sum refunded according to the gateway's webhooks, in minor units.
  */
-refunded_minor: number, disputed: boolean, created_at: Timestamp, updated_at: Timestamp, };
+refunded_minor: number, disputed: boolean, created_at: Timestamp, updated_at: Timestamp,
+/**
+ * The last attempt number handed out for this order (0: never claimed). A terminal that
+ * charges the order offline takes the next one, so its create key is the one the next online
+ * attempt would use, and the gateway refuses the second of the two.
+ */
+attempt_seq: number, };
