@@ -16,4 +16,18 @@ describe("timelineLines", () => {
     expect(lines[1]!.states).toBe("Starting → Intent created");
     expect(lines[2]!.what).toBe("brand new");
   });
+
+  it("words a manager's actions on a parked result and the upgrade's seal", () => {
+    const event = (seq: number, kind: string) => ({
+      seq, attempt_id: "a", at: 1_795_336_758_123, kind, from_state: "succeeded" as const,
+      to_state: "succeeded" as const, detail: {}, hash: "00",
+    });
+    const what = timelineLines([event(1, "sealed"), event(2, "outbox_retried"), event(3, "outbox_archived")], 0)
+      .map((l) => l.what);
+    expect(what).toEqual([
+      "Sealed when the journal was upgraded",
+      "Result sent again by a manager",
+      "Result archived by a manager",
+    ]);
+  });
 });

@@ -20,6 +20,9 @@ const EVENT_WORDS: Record<string, string> = {
   withdrawn: "Withdrawn before anything was sent",
   escalated: "Handed to a manager",
   resolved: "Resolved by a manager",
+  sealed: "Sealed when the journal was upgraded",
+  outbox_retried: "Result sent again by a manager",
+  outbox_archived: "Result archived by a manager",
 };
 
 export interface TimelineLine {
