@@ -17,4 +17,5 @@ mod offline;
 mod offline_chaos;
 mod offline_crash;
 mod race;
+mod stored_errors;
 mod takeover;
