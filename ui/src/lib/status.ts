@@ -35,14 +35,17 @@ export interface ConnectionLine {
   text: string;
 }
 
-/** Online or offline, and what offline means for the operator (the default policy blocks). */
+/**
+ * Online or offline, and what offline means for the operator: charging is blocked unless a
+ * manager allowed offline charging on this terminal (the default blocks).
+ */
 export function connectionLine(online: boolean, embedded: boolean): ConnectionLine {
   if (online) {
     return { online, text: embedded ? "Online (demo central and sandbox gateway)" : "Online" };
   }
   return {
     online,
-    text: "Offline: the central server is unreachable. Charging waits until it is back; results are kept and sync later.",
+    text: "Offline: the central server is unreachable. Charging is blocked unless a manager allowed offline charging on this terminal; results are kept and sync later.",
   };
 }
 
