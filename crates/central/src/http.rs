@@ -225,11 +225,59 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = CentralError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        if !is_json_content_type(req.headers()) {
+            return Err(CentralError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        // Every request body is an object: serde would read a struct from an array too
+        // (`["alice"]` as a claim), which no client means.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(CentralError::Invalid(
+                "the JSON body must be an object ({...})".into(),
+            ));
+        }
+        match Json::<T>::from_bytes(&body) {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// The essence of the Content-Type header, lower-cased, without parameters (`; charset=...`).
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// `application/json` or a `+json` type, exactly as axum's `Json` decides; never a look-alike
+/// such as `application/jsonx`.
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let media = media_type(headers);
+    media == "application/json"
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.len() > "+json".len() && sub.ends_with("+json"))
+}
+
+/// Refuses a claim token the database cannot hold: tokens are stored as a signed 64-bit number,
+/// so one of 2^63 or more would wrap to a negative value.
+fn check_claim_token(token: paydesk_core::ClaimToken, field: &str) -> ApiResult<()> {
+    if i64::try_from(token.get()).is_err() {
+        return Err(CentralError::Invalid(format!(
+            "{field} {token} is too large: claim tokens are at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(())
 }
 
 fn json_rejection(rejection: JsonRejection) -> CentralError {
@@ -476,14 +524,9 @@ async fn import_orders(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body.map_err(bytes_rejection)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let orders = if content_type.starts_with("application/json") {
+    let orders = if is_json_content_type(&headers) {
         import::from_json(&body)
-    } else if content_type.starts_with("text/csv") {
+    } else if media_type(&headers) == "text/csv" {
         import::from_csv(&body)
     } else {
         return Err(CentralError::UnsupportedMediaType(
@@ -532,6 +575,15 @@ async fn list_orders(
         return Err(CentralError::Invalid(format!(
             "search text is longer than {SEARCH_LEN_MAX} characters"
         )));
+    }
+    if query
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Err(CentralError::Invalid(
+            "search text contains a control character (such as NUL): send plain text".into(),
+        ));
     }
     let after = query
         .after
@@ -586,6 +638,7 @@ async fn renew(
     ApiJson(req): ApiJson<ClaimTokenRequest>,
 ) -> ApiResult<Json<RenewResponse>> {
     let order_id = order_path(path)?;
+    check_claim_token(req.claim_token, "claim_token")?;
     let lease_until = state
         .store
         .renew(
@@ -609,6 +662,7 @@ async fn release(
     ApiJson(req): ApiJson<ClaimTokenRequest>,
 ) -> ApiResult<Json<ReleaseResponse>> {
     let order_id = order_path(path)?;
+    check_claim_token(req.claim_token, "claim_token")?;
     state
         .store
         .release(&order_id, req.claim_token, &terminal, clock::now())
@@ -623,6 +677,7 @@ async fn register_intent(
     ApiJson(req): ApiJson<RegisterIntentRequest>,
 ) -> ApiResult<Json<RegisterIntentResponse>> {
     let order_id = order_path(path)?;
+    check_claim_token(req.claim_token, "claim_token")?;
     let newly_registered = state
         .store
         .register_intent(
@@ -656,6 +711,9 @@ async fn post_results(
         return Err(CentralError::Invalid(
             "journal_head.hash must be 64 lower-case hex digits (a SHA-256)".into(),
         ));
+    }
+    for (i, item) in batch.results.iter().enumerate() {
+        check_claim_token(item.claim_token, &format!("results[{i}].claim_token"))?;
     }
     if i64::try_from(batch.journal_head.seq).is_err() {
         return Err(CentralError::Invalid(
@@ -706,7 +764,8 @@ async fn reconcile_report(
     query: Result<Query<RangeQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(range) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
-    if range.to <= range.from || range.to - range.from > RECONCILE_RANGE_MS_MAX {
+    let width = range.to.checked_sub(range.from);
+    if range.to <= range.from || width.is_none_or(|w| w > RECONCILE_RANGE_MS_MAX) {
         return Err(CentralError::Invalid(format!(
             "`from` must be before `to` (milliseconds since the epoch), at most {RECONCILE_RANGE_MS_MAX} ms apart"
         )));

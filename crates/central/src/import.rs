@@ -111,6 +111,18 @@ pub fn check(o: &ImportOrder) -> Result<(), String> {
     if o.description.chars().any(char::is_control) {
         return Err("description contains control characters".into());
     }
+    // Bidi embeddings, overrides and isolates reorder how the text is shown (a description
+    // could display as something it is not); no order description needs them.
+    if o.description
+        .chars()
+        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(
+            "description contains a bidirectional control character (U+202A-U+202E, \
+             U+2066-U+2069)"
+                .into(),
+        );
+    }
     if o.amount.is_zero() {
         return Err("amount is zero: there is nothing to charge".into());
     }

@@ -7,7 +7,7 @@
 //! applies events in the same transaction that stores them) and reading the clock (`now` is passed).
 
 use hmac::{Hmac, Mac};
-use paydesk_core::{Currency, Money};
+use paydesk_core::{Currency, GatewayIntentId, Money, OrderId};
 use serde_json::Value;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -76,7 +76,8 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now_s - timestamp).abs() > SIGNATURE_TOLERANCE_S {
+    // `abs_diff` cannot overflow, whatever the header says (t=-2^63 used to panic here).
+    if now_s.abs_diff(timestamp) > SIGNATURE_TOLERANCE_S.unsigned_abs() {
         return Err(SignatureError::Expired);
     }
     let mut matched = false;
@@ -169,9 +170,11 @@ impl WebhookEvent {
             return Err("event has no data.object".into());
         }
         let text = |field: &str| object[field].as_str().filter(clean).map(str::to_string);
+        // Only an order id the central could have issued: anything else would be stored (on a
+        // flag) as a value no later read can parse, so it is treated as absent.
         let metadata_order_id = object["metadata"]["order_id"]
             .as_str()
-            .filter(clean)
+            .filter(|s| OrderId::new(*s).is_ok())
             .map(str::to_string);
         let mut refunds = Vec::new();
         let (effect, intent_id) = match event_type.as_str() {
@@ -203,6 +206,12 @@ impl WebhookEvent {
         };
         if !matches!(effect, EventEffect::Ignored) && intent_id.is_none() {
             return Err(format!("{event_type} event names no payment intent"));
+        }
+        // The intent id is stored on the order and read back as a typed id: a malformed one
+        // (`pi bad/id`) is refused here rather than poisoning every later read of the order.
+        if let Some(intent) = &intent_id {
+            GatewayIntentId::new(intent.as_str())
+                .map_err(|e| format!("{event_type} event names a malformed intent: {e}"))?;
         }
         let charge_id = match effect {
             EventEffect::Refunded { .. } => text("id"),

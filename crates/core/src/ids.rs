@@ -26,6 +26,8 @@ pub enum IdError {
         value: String,
         bad: char,
     },
+    #[error("{kind} {value:?} is only dots: it would read as a path step")]
+    OnlyDots { kind: &'static str, value: String },
     #[error("attempt id {0:?} is not a UUID")]
     NotUuid(String),
     #[error("attempt id {0} is not a version 7 (time-ordered) UUID")]
@@ -60,6 +62,13 @@ fn check_token(kind: &'static str, value: &str, max: usize) -> Result<(), IdErro
             kind,
             value: value.to_string(),
             bad,
+        });
+    }
+    // `.` and `..` (and longer runs) are path steps wherever an id lands in a URL or a file name.
+    if value.chars().all(|c| c == '.') {
+        return Err(IdError::OnlyDots {
+            kind,
+            value: value.to_string(),
         });
     }
     Ok(())
@@ -349,6 +358,25 @@ impl fmt::Debug for IdempotencyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_that_are_only_dots_are_refused() {
+        for dots in [".", "..", "..."] {
+            assert!(matches!(OrderId::new(dots), Err(IdError::OnlyDots { .. })));
+            assert!(matches!(
+                TerminalId::new(dots),
+                Err(IdError::OnlyDots { .. })
+            ));
+            assert!(matches!(
+                OperatorId::new(dots),
+                Err(IdError::OnlyDots { .. })
+            ));
+            assert!(serde_json::from_str::<OrderId>(&format!("{dots:?}")).is_err());
+        }
+        assert!(OrderId::new("a.b").is_ok());
+        assert!(OrderId::new(".a").is_ok());
+        assert!(OperatorId::new("..x").is_ok());
+    }
 
     #[test]
     fn order_ids_are_validated() {

@@ -17,7 +17,7 @@ use sqlx::{Any, Row, Transaction};
 use super::claims::{audit, AuditEvent};
 use super::inbox_rules::{decide, Context, Decision, OrderChange};
 use super::{
-    attempt_number, claim_token, corrupt, order_from_row, OrderRow, Store, ORDER_COLUMNS,
+    attempt_number, claim_token, corrupt, order_from_row, row_key, OrderRow, Store, ORDER_COLUMNS,
     TX_RETRIES_MAX,
 };
 use crate::error::{CentralError, CentralResult};
@@ -551,18 +551,22 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let order_id: Option<String> = r.try_get("order_id")?;
-                Ok(FlagRecord {
-                    order_id: order_id.map(OrderId::new).transpose().map_err(corrupt)?,
-                    source: r.try_get("source")?,
-                    reason: r.try_get("reason")?,
-                    at: Timestamp::from_unix_ms(r.try_get("at")?),
-                })
-            })
-            .collect()
+        let decoded = rows
+            .iter()
+            .map(|r| (row_key(r, "order_id"), flag_from_row(r)))
+            .collect();
+        self.readable("flags", decoded).await
     }
+}
+
+fn flag_from_row(r: &AnyRow) -> CentralResult<FlagRecord> {
+    let order_id: Option<String> = r.try_get("order_id")?;
+    Ok(FlagRecord {
+        order_id: order_id.map(OrderId::new).transpose().map_err(corrupt)?,
+        source: r.try_get("source")?,
+        reason: r.try_get("reason")?,
+        at: Timestamp::from_unix_ms(r.try_get("at")?),
+    })
 }
 
 /// What the inbox holds for one attempt: the status of its interim report (`needs_review`) and

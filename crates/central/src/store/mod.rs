@@ -263,6 +263,61 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the rows of a listing that decode and leaves out the ones that do not: each of those
+    /// is logged and flagged for review (once per row), so one bad stored value can never take
+    /// down a whole listing. Any other error (the database failing) still fails the read.
+    pub(super) async fn readable<T>(
+        &self,
+        table: &str,
+        decoded: Vec<(String, CentralResult<T>)>,
+    ) -> CentralResult<Vec<T>> {
+        let mut out = Vec::with_capacity(decoded.len());
+        for (key, row) in decoded {
+            match row {
+                Ok(v) => out.push(v),
+                Err(e) if is_unreadable(&e) => self.flag_unreadable(table, &key, &e).await,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Flags a stored row that does not decode. Best effort: a failure is only logged, since
+    /// the read that found the row must still answer.
+    async fn flag_unreadable(&self, table: &str, key: &str, error: &CentralError) {
+        // The key came from the database, so it can be stored again; control characters are
+        // replaced anyway so the reason stays printable.
+        let key: String = key
+            .chars()
+            .take(80)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let reason = format!("unreadable {table} row {key:?} skipped in listings: repair it");
+        tracing::error!(table, key = %key, %error, "stored row does not decode; skipped");
+        let result = async {
+            let known = sqlx::query("SELECT 1 AS one FROM flags WHERE reason = $1")
+                .bind(&reason)
+                .fetch_optional(&self.pool)
+                .await?;
+            if known.is_none() {
+                sqlx::query(
+                    "INSERT INTO flags (order_id, source, reason, at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(None::<String>)
+                .bind("storage")
+                .bind(&reason)
+                .bind(crate::clock::now().unix_ms())
+                .execute(&self.pool)
+                .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not flag an unreadable row");
+        }
+    }
+
     /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose single connection already excludes
     /// every other writer).
     fn for_update(&self) -> &'static str {
@@ -271,6 +326,21 @@ impl Store {
             Backend::Sqlite => "",
         }
     }
+}
+
+/// A row's key column as text, for naming an unreadable row (`?` if even that does not read).
+fn row_key(r: &AnyRow, column: &str) -> String {
+    r.try_get::<String, _>(column)
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+/// A stored value that does not parse (as opposed to the database failing).
+fn is_unreadable(e: &CentralError) -> bool {
+    matches!(
+        e,
+        CentralError::Corrupt(_)
+            | CentralError::Db(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_))
+    )
 }
 
 fn claim_token(v: i64) -> CentralResult<ClaimToken> {

@@ -12,7 +12,9 @@ use paydesk_protocol::{
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{attempt_number, claim_token, corrupt, order_from_row, OrderRow, Store, ORDER_COLUMNS};
+use super::{
+    attempt_number, claim_token, corrupt, order_from_row, row_key, OrderRow, Store, ORDER_COLUMNS,
+};
 use crate::error::{CentralError, CentralResult};
 
 impl Store {
@@ -137,9 +139,11 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| order_from_row(r).map(|o| o.order))
-            .collect()
+        let decoded = rows
+            .iter()
+            .map(|r| (row_key(r, "order_id"), order_from_row(r).map(|o| o.order)))
+            .collect();
+        self.readable("orders", decoded).await
     }
 
     pub async fn order(&self, order: &OrderId) -> CentralResult<Order> {
@@ -160,10 +164,11 @@ impl Store {
         .bind(order_id.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let results = rows
+        let decoded = rows
             .iter()
-            .map(payment_record_from_row)
-            .collect::<CentralResult<Vec<_>>>()?;
+            .map(|r| (row_key(r, "attempt_id"), payment_record_from_row(r)))
+            .collect();
+        let results = self.readable("results", decoded).await?;
         let rows = sqlx::query(
             "SELECT intent_id, attempt_number, claim_token, terminal_id, registered_at, state \
              FROM intents WHERE order_id = $1 ORDER BY registered_at, intent_id",
@@ -171,29 +176,30 @@ impl Store {
         .bind(order_id.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let intents = rows
+        let decoded = rows
             .iter()
-            .map(|r| {
-                Ok(IntentRecord {
-                    intent_id: GatewayIntentId::new(r.try_get::<String, _>("intent_id")?)
-                        .map_err(corrupt)?,
-                    attempt_number: attempt_number(r.try_get("attempt_number")?)?,
-                    // An offline attempt's intent adopted on an order never claimed carries
-                    // the order's token 0, which no claim token can be: shown as 1.
-                    claim_token: claim_token(r.try_get::<i64, _>("claim_token")?.max(1))?,
-                    terminal_id: TerminalId::new(r.try_get::<String, _>("terminal_id")?)
-                        .map_err(corrupt)?,
-                    registered_at: Timestamp::from_unix_ms(r.try_get("registered_at")?),
-                    state: r.try_get("state")?,
-                })
-            })
-            .collect::<CentralResult<Vec<_>>>()?;
+            .map(|r| (row_key(r, "intent_id"), intent_record_from_row(r)))
+            .collect();
+        let intents = self.readable("intents", decoded).await?;
         Ok(OrderDetail {
             order,
             results,
             intents,
         })
     }
+}
+
+fn intent_record_from_row(r: &AnyRow) -> CentralResult<IntentRecord> {
+    Ok(IntentRecord {
+        intent_id: GatewayIntentId::new(r.try_get::<String, _>("intent_id")?).map_err(corrupt)?,
+        attempt_number: attempt_number(r.try_get("attempt_number")?)?,
+        // An offline attempt's intent adopted on an order never claimed carries the order's
+        // token 0, which no claim token can be: shown as 1.
+        claim_token: claim_token(r.try_get::<i64, _>("claim_token")?.max(1))?,
+        terminal_id: TerminalId::new(r.try_get::<String, _>("terminal_id")?).map_err(corrupt)?,
+        registered_at: Timestamp::from_unix_ms(r.try_get("registered_at")?),
+        state: r.try_get("state")?,
+    })
 }
 
 fn payment_record_from_row(r: &AnyRow) -> CentralResult<PaymentRecord> {

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 
 use paydesk_core::{Currency, GatewayIntentId, Money, OrderId, Timestamp};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{corrupt, Store};
+use super::{corrupt, row_key, Store};
 use crate::error::CentralResult;
 
 /// A succeeded payment as the central recorded it, for reconciliation.
@@ -35,7 +36,7 @@ impl Store {
         .bind(to.unix_ms())
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<RecordedSuccess> = Vec::new();
+        let mut decoded: Vec<(String, CentralResult<RecordedSuccess>)> = Vec::new();
         let mut seen: HashMap<String, ()> = HashMap::new();
         for r in &rows {
             let intent: Option<String> = r.try_get("intent_id")?;
@@ -44,17 +45,9 @@ impl Store {
                     continue;
                 }
             }
-            let currency =
-                Currency::from_code(&r.try_get::<String, _>("currency")?).map_err(corrupt)?;
-            out.push(RecordedSuccess {
-                order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
-                intent_id: intent
-                    .map(GatewayIntentId::new)
-                    .transpose()
-                    .map_err(corrupt)?,
-                amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
-            });
+            decoded.push((row_key(r, "order_id"), success_from_row(r, intent)));
         }
+        let mut out = self.readable("results", decoded).await?;
         // Orders paid through webhooks or the sweeper have no result row; include them too.
         let rows = sqlx::query(
             "SELECT order_id, paid_intent_id, amount_minor, currency FROM orders \
@@ -65,19 +58,27 @@ impl Store {
         .bind(to.unix_ms())
         .fetch_all(&self.pool)
         .await?;
+        let mut decoded = Vec::new();
         for r in &rows {
             let intent: String = r.try_get("paid_intent_id")?;
             if seen.insert(intent.clone(), ()).is_some() {
                 continue;
             }
-            let currency =
-                Currency::from_code(&r.try_get::<String, _>("currency")?).map_err(corrupt)?;
-            out.push(RecordedSuccess {
-                order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
-                intent_id: Some(GatewayIntentId::new(intent).map_err(corrupt)?),
-                amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
-            });
+            decoded.push((row_key(r, "order_id"), success_from_row(r, Some(intent))));
         }
+        out.extend(self.readable("orders", decoded).await?);
         Ok(out)
     }
+}
+
+fn success_from_row(r: &AnyRow, intent: Option<String>) -> CentralResult<RecordedSuccess> {
+    let currency = Currency::from_code(&r.try_get::<String, _>("currency")?).map_err(corrupt)?;
+    Ok(RecordedSuccess {
+        order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
+        intent_id: intent
+            .map(GatewayIntentId::new)
+            .transpose()
+            .map_err(corrupt)?,
+        amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+    })
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod claims;
 mod contention;
+mod hostile_input;
 mod late_results;
 mod openapi;
 mod orders;
