@@ -6,9 +6,10 @@
 
 use paydesk_core::{OperatorId, TerminalId, Timestamp};
 use paydesk_protocol::{OperatorRecord, Role};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{corrupt, Store};
+use super::{corrupt, row_key, Store};
 use crate::error::{CentralError, CentralResult};
 
 impl Store {
@@ -75,17 +76,11 @@ impl Store {
             sqlx::query("SELECT operator_id, role, pin_hash FROM operators ORDER BY operator_id")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                let role: String = r.try_get("role")?;
-                Ok(OperatorRecord {
-                    operator_id: OperatorId::new(r.try_get::<String, _>("operator_id")?)
-                        .map_err(corrupt)?,
-                    role: Role::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
-                    pin_hash: r.try_get("pin_hash")?,
-                })
-            })
-            .collect()
+        let decoded = rows
+            .iter()
+            .map(|r| (row_key(r, "operator_id"), operator_from_row(r)))
+            .collect();
+        self.readable("operators", decoded).await
     }
 
     pub async fn operator_exists(&self, operator: &OperatorId) -> CentralResult<bool> {
@@ -95,4 +90,13 @@ impl Store {
             .await?;
         Ok(row.is_some())
     }
+}
+
+fn operator_from_row(r: &AnyRow) -> CentralResult<OperatorRecord> {
+    let role: String = r.try_get("role")?;
+    Ok(OperatorRecord {
+        operator_id: OperatorId::new(r.try_get::<String, _>("operator_id")?).map_err(corrupt)?,
+        role: Role::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
+        pin_hash: r.try_get("pin_hash")?,
+    })
 }

@@ -6,10 +6,11 @@
 
 use paydesk_core::{ClaimToken, Currency, GatewayIntentId, Money, OrderId, Timestamp};
 use paydesk_protocol::{OrderStatus, UnresolvedItem};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::claims::{audit, AuditEvent};
-use super::{claim_token, corrupt, Store};
+use super::{claim_token, corrupt, row_key, Store};
 use crate::error::CentralResult;
 
 /// An expired claim the sweeper must look at.
@@ -308,20 +309,24 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let intent: Option<String> = r.try_get("intent_id")?;
-                Ok(UnresolvedItem {
-                    order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
-                    claim_token: claim_token(r.try_get("claim_token")?)?,
-                    intent_id: intent
-                        .map(GatewayIntentId::new)
-                        .transpose()
-                        .map_err(corrupt)?,
-                    reason: r.try_get("reason")?,
-                    since: Timestamp::from_unix_ms(r.try_get("since")?),
-                })
-            })
-            .collect()
+        let decoded = rows
+            .iter()
+            .map(|r| (row_key(r, "order_id"), unresolved_from_row(r)))
+            .collect();
+        self.readable("unresolved", decoded).await
     }
+}
+
+fn unresolved_from_row(r: &AnyRow) -> CentralResult<UnresolvedItem> {
+    let intent: Option<String> = r.try_get("intent_id")?;
+    Ok(UnresolvedItem {
+        order_id: OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
+        claim_token: claim_token(r.try_get("claim_token")?)?,
+        intent_id: intent
+            .map(GatewayIntentId::new)
+            .transpose()
+            .map_err(corrupt)?,
+        reason: r.try_get("reason")?,
+        since: Timestamp::from_unix_ms(r.try_get("since")?),
+    })
 }

@@ -311,3 +311,43 @@ both_backends! {
         assert_eq!(s, 200, "{b}");
     }
 }
+
+#[tokio::test]
+async fn unreadable_operator_and_unresolved_rows_are_skipped_and_flagged() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = TestApp::spawn(db, TestOptions::default()).await;
+        app.orders(&[("o-1", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let (s, claim) = app.claim(&t1, "o-1", "alice").await;
+        assert_eq!(s, 201, "{claim}");
+        let token = claim["claim_token"].as_i64().unwrap();
+        sqlx::query(
+            "INSERT INTO operators (operator_id, role, pin_hash, updated_at) \
+             VALUES ('bad op!', 'operator', 'x', 1)",
+        )
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO unresolved (order_id, claim_token, intent_id, reason, since) \
+             VALUES ('o-1', $1, 'pi bad/id', 'r', 1)",
+        )
+        .bind(token)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let (s, b) = app.get("/v1/operators", &t1).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["operators"].as_array().unwrap().len(), 1, "{b}");
+        let (s, b) = app.get("/v1/unresolved", ADMIN_TOKEN).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["items"].as_array().unwrap().len(), 0, "{b}");
+        let (s, b) = app.get("/v1/flags", ADMIN_TOKEN).await;
+        assert_eq!(s, 200, "{b}");
+        let text = b.to_string();
+        assert!(text.contains("unreadable operators row"), "{b}");
+        assert!(text.contains("unreadable unresolved row"), "{b}");
+        app.stop().await;
+    }
+}
