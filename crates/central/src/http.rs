@@ -58,6 +58,13 @@ pub struct Config {
     pub webhook_secrets: Vec<String>,
     /// Pause between sweeper passes, in milliseconds.
     pub sweep_interval_ms: u64,
+    /// Longest a client may take to send a request's headers, in milliseconds; also how long a
+    /// kept-alive connection may wait for its next request (hyper starts the same timer then).
+    pub header_read_timeout_ms: u64,
+    /// Longest a connection may go without a byte read or written, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Most connections served at once; further clients wait in the listen backlog.
+    pub connections_max: usize,
 }
 
 /// Claim lease used when none is configured: long enough for a slow gateway round trip and a
@@ -65,6 +72,18 @@ pub struct Config {
 pub const LEASE_MS_DEFAULT: i64 = 120_000;
 /// Sweeper pause used when none is configured.
 pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 5_000;
+/// Header-read timeout: a real client sends its headers in one packet, well under a second even
+/// on a poor shop network; 10 s leaves room for that and still frees a slot held by a client that
+/// sends nothing, a bare `\r\n\r\n` or half a header line (which held a connection forever).
+pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Idle timeout: twice the longest a request may run (30 s), so a slow but working request is
+/// never cut, while a client that stops reading a response or sending a body is let go.
+pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+/// Connection cap: a shop has tens of terminals, each with a few pooled connections, so 512 is
+/// ample; it stays far below the usual 1,024 file-descriptor limit, which 1,100 half-open
+/// connections used to exhaust (locking every client out). Beyond it, clients wait in the
+/// kernel's listen backlog, which costs the server no descriptor.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 512;
 
 impl Default for Config {
     fn default() -> Config {
@@ -73,6 +92,9 @@ impl Default for Config {
             admin_token: None,
             webhook_secrets: Vec::new(),
             sweep_interval_ms: SWEEP_INTERVAL_MS_DEFAULT,
+            header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
+            idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
         }
     }
 }
@@ -134,7 +156,79 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(catch_panics))
         .with_state(state)
+}
+
+/// A handler that panics is answered with the JSON 500 instead of a connection closed with no
+/// reply (what hyper does when the task serving the request unwinds). The panic is still a bug:
+/// it is logged, and an open transaction of the request is rolled back as its future is dropped.
+pub async fn catch_panics(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt as _;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%method, %path, "a handler panicked");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "the central failed on this request; re-read what it concerns before retrying, \
+                 or tell an administrator"
+                    .into(),
+            )
+        }
+    }
+}
+
+/// Every refusal the router makes is in the JSON error shape, even one no handler wrote (an
+/// axum rejection or default answer in plain text or with no body): a client can always parse
+/// `{"error": {"code", "message"}}`. Requests hyper refuses before the router sees them (an
+/// unparseable request line or header) cannot be reached here: see the crate README.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::CONFLICT => ErrorCode::Conflict,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::InvalidRequest,
+    };
+    let message = format!(
+        "the request was refused ({}): see /openapi.json for the API",
+        status.canonical_reason().unwrap_or("error")
+    );
+    let mut json = error_response(status, code, message);
+    // Keep headers such as Allow or Retry-After; the body and its length are replaced.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    json
 }
 
 // ------------------------------------------------------------------ errors

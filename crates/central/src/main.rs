@@ -219,6 +219,7 @@ async fn serve(
             .map(str::to_string)
             .collect(),
         sweep_interval_ms,
+        ..Config::default()
     };
     if config.admin_token.is_none() {
         tracing::warn!("{ADMIN_TOKEN_ENV} is not set: the admin routes refuse every request");

@@ -4,11 +4,22 @@
 //! Deliberately absent: parsing arguments and choosing the database (the binary does that).
 
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::http::{router, AppState, Config};
 use crate::store::Store;
@@ -44,16 +55,9 @@ pub fn start(
         gateway: gateway.clone(),
         terminals: Default::default(),
     };
+    let limits = ConnLimits::from(&*state.config);
     let app = router(state);
-    let mut server_stop = shutdown.subscribe();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // Either a true value or the sender going away means stop.
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(serve(listener, app, limits, shutdown.subscribe()));
     let sweeper = tokio::spawn(sweeper::run(
         store.clone(),
         gateway,
@@ -83,6 +87,192 @@ impl RunningCentral {
             tracing::error!(error = %e, "sweeper task failed");
         }
         tracing::info!("central stopped");
+    }
+}
+
+/// The connection limits of [`Config`], as the serve loop uses them.
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    header_read: Duration,
+    idle: Duration,
+    connections_max: usize,
+}
+
+impl From<&Config> for ConnLimits {
+    fn from(c: &Config) -> ConnLimits {
+        ConnLimits {
+            header_read: Duration::from_millis(c.header_read_timeout_ms.max(1)),
+            idle: Duration::from_millis(c.idle_timeout_ms.max(1)),
+            connections_max: c.connections_max.max(1),
+        }
+    }
+}
+
+/// The accept loop (instead of `axum::serve`, which sets no timeouts): at most
+/// `connections_max` connections at once, each served over HTTP/1.1 with a header-read timeout
+/// and closed after `idle` without a byte either way. On shutdown it stops accepting, asks every
+/// connection to finish its request in flight and close, and waits for them all.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.connections_max));
+    loop {
+        // Take a slot before accepting: beyond the cap, clients wait in the listen backlog.
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = stopped(&mut stop) => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it was accepted: wait a
+                    // little (EMFILE would otherwise spin) and keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let conn_stop = stop.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, app, limits, conn_stop).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Every connection holds a slot until it ends: taking them all means all have ended.
+    let all = u32::try_from(limits.connections_max).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    app: Router,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let started = Instant::now();
+    let last_active = Arc::new(AtomicU64::new(0));
+    let io = TokioIo::new(ActivityIo {
+        inner: stream,
+        started,
+        last_active: last_active.clone(),
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let mut conn = pin!(builder.serve_connection(io, TowerToHyperService::new(app)));
+    let mut stopping = false;
+    loop {
+        let idle_deadline =
+            started + Duration::from_millis(last_active.load(Ordering::Relaxed)) + limits.idle;
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stopped(&mut stop), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep_until(idle_deadline) => {
+                let quiet = started.elapsed()
+                    - Duration::from_millis(last_active.load(Ordering::Relaxed));
+                if quiet >= limits.idle {
+                    tracing::debug!("connection idle too long: closed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once shutdown is asked for (a true value, or the sender gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// A socket that notes when it last read or wrote a byte (milliseconds after `started`).
+struct ActivityIo {
+    inner: TcpStream,
+    started: Instant,
+    last_active: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for ActivityIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivityIo").finish_non_exhaustive()
+    }
+}
+
+impl ActivityIo {
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active.store(ms, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for ActivityIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for ActivityIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

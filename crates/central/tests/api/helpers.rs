@@ -59,6 +59,9 @@ pub struct TestOptions {
     /// Defaults to an hour, so tests drive the sweeper themselves.
     pub sweep_interval_ms: Option<u64>,
     pub gateway: Option<Arc<dyn IntentLookup>>,
+    pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub connections_max: Option<usize>,
 }
 
 /// A running central with its database and an HTTP client.
@@ -91,6 +94,15 @@ impl TestApp {
             admin_token: Some(ADMIN_TOKEN.to_string()),
             webhook_secrets: vec![WEBHOOK_SECRET.to_string()],
             sweep_interval_ms: options.sweep_interval_ms.unwrap_or(3_600_000),
+            header_read_timeout_ms: options
+                .header_read_timeout_ms
+                .unwrap_or(paydesk_central::http::HEADER_READ_TIMEOUT_MS_DEFAULT),
+            idle_timeout_ms: options
+                .idle_timeout_ms
+                .unwrap_or(paydesk_central::http::IDLE_TIMEOUT_MS_DEFAULT),
+            connections_max: options
+                .connections_max
+                .unwrap_or(paydesk_central::http::CONNECTIONS_MAX_DEFAULT),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

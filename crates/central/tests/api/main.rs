@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod claims;
+mod connections;
 mod contention;
 mod hostile_input;
 mod late_results;

@@ -374,6 +374,7 @@ async fn shutdown_waits_for_the_sweep_pass_in_flight() {
             lease_ms: Some(300),
             sweep_interval_ms: Some(20),
             gateway: Some(gateway.clone()),
+            ..Default::default()
         },
     )
     .await;
