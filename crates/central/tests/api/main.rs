@@ -7,6 +7,7 @@ mod bad_input;
 mod claims;
 mod connections;
 mod contention;
+mod fuzz;
 mod hostile_input;
 mod late_results;
 mod openapi;
