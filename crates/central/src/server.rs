@@ -5,13 +5,15 @@
 
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::{service_fn, Service as _};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -170,8 +172,24 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read);
-    let mut conn = pin!(builder.serve_connection(io, TowerToHyperService::new(app)));
+    // Requests this connection is running, so shutdown can tell a connection that is only
+    // waiting for (part of) a request, which it drops, from one that is serving one.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let app = TowerToHyperService::new(app);
+    let counter = in_flight.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let running = InFlight::enter(&counter);
+        let response = app.call(req);
+        async move {
+            let response = response.await;
+            drop(running);
+            response
+        }
+    });
+    let mut conn = pin!(builder.serve_connection(io, service));
     let mut stopping = false;
+    // Shutdown checks taken in a row with no request in flight.
+    let mut quiet_checks = 0u32;
     loop {
         let idle_deadline =
             started + Duration::from_millis(last_active.load(Ordering::Relaxed)) + limits.idle;
@@ -186,6 +204,20 @@ async fn serve_connection(
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
+            // hyper's graceful shutdown closes a connection between requests, but one that has
+            // sent nothing or half a request head would hold shutdown until the header
+            // timeout: once no request has been in flight for SHUTDOWN_GRACE, drop it (this
+            // also leaves hyper that long to finish writing the last response).
+            _ = tokio::time::sleep(SHUTDOWN_CHECK), if stopping => {
+                if in_flight.load(Ordering::SeqCst) == 0 {
+                    quiet_checks += 1;
+                    if SHUTDOWN_CHECK * quiet_checks >= SHUTDOWN_GRACE {
+                        return;
+                    }
+                } else {
+                    quiet_checks = 0;
+                }
+            }
             _ = tokio::time::sleep_until(idle_deadline) => {
                 let quiet = started.elapsed()
                     - Duration::from_millis(last_active.load(Ordering::Relaxed));
@@ -195,6 +227,27 @@ async fn serve_connection(
                 }
             }
         }
+    }
+}
+
+/// How often a stopping connection checks whether it still serves a request.
+const SHUTDOWN_CHECK: Duration = Duration::from_millis(100);
+/// How long a stopping connection with no request in flight is kept before it is dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// Counts a request in flight until dropped (the request answered, or abandoned).
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &Arc<AtomicUsize>) -> InFlight {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

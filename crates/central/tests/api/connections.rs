@@ -317,3 +317,28 @@ async fn a_panicking_handler_is_answered_with_the_json_500() {
     assert_eq!(body["error"]["code"], "internal", "{body}");
     server.abort();
 }
+
+/// Shutdown is not held up by clients that send nothing, half a request or keep a connection
+/// open: it finishes well within the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_is_not_held_by_idle_or_slow_connections() {
+    let mut app = TestApp::spawn(Db::Sqlite, TestOptions::default()).await;
+    let _silent = connect(&app).await;
+    let mut partial = connect(&app).await;
+    partial
+        .write_all(b"GET /health HTTP/1.1\r\nHost: cen")
+        .await
+        .unwrap();
+    let mut kept = connect(&app).await;
+    kept.write_all(HEALTH).await.unwrap();
+    let answer = response_within(&mut kept, Duration::from_secs(5)).await;
+    assert_eq!(answer.map(|a| a.0), Some(200));
+    let started = Instant::now();
+    app.shutdown_server().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
