@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway_lookup;
 pub mod http;
+mod http_error;
 pub mod import;
 pub mod openapi;
 pub mod reconcile;
