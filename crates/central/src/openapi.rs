@@ -141,9 +141,8 @@ fn schemas() -> Value {
             "flagged": { "type": "boolean" }, "reason": nullable(string()) }), false),
         "ResultBatchResponse": object(&["items", "journal"], json!({
             "items": array(reference("ItemReceipt")), "journal": reference("JournalReceipt") }), false),
-        "OperatorRecord": object(&["operator_id", "role", "pin_hash"], json!({
-            "operator_id": id("operator"), "role": reference("Role"),
-            "pin_hash": { "type": "string", "description": "argon2id PHC string" } }), false),
+        "OperatorRecord": object(&["operator_id", "role"], json!({
+            "operator_id": id("operator"), "role": reference("Role") }), false),
         "OperatorList": object(&["operators"], json!({ "operators": array(reference("OperatorRecord")) }), false),
         "CreateTerminalRequest": object(&["terminal_id"], json!({ "terminal_id": id("terminal") }), true),
         "CreateTerminalResponse": object(&["terminal_id", "token"], json!({

@@ -11,6 +11,9 @@ use paydesk_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod session;
+pub use session::*;
+
 /// Longest free-text field accepted on an order (description), in characters.
 pub const DESCRIPTION_LEN_MAX: usize = 500;
 /// Longest customer or payment-method id accepted, in characters (Stripe ids are ~30).
@@ -85,6 +88,14 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// A webhook whose signature does not verify.
     InvalidSignature,
+    /// The route needs an operator session (`X-Paydesk-Session`) and none was sent.
+    SessionRequired,
+    /// The session expired (idle or past its maximum age) or was ended: sign in again.
+    SessionExpired,
+    /// Too many wrong PINs: sign-in for this operator is locked until the time in the message.
+    Locked,
+    /// Too many requests of this kind: wait (see `Retry-After`) and retry.
+    RateLimited,
     /// A bug or a fault inside the central; the detail is in its log.
     Internal,
     /// A code this client does not know (a newer central): treated as a refusal.
@@ -117,6 +128,10 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::SessionRequired => "session_required",
+            ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::Locked => "locked",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -497,12 +512,12 @@ impl Role {
     }
 }
 
-/// An operator or manager, with the argon2 PHC hash of their PIN for offline sign-in.
+/// An operator or manager as a terminal may see them: who and what role, never a PIN hash
+/// (the central alone checks PINs; see [`session`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorRecord {
     pub operator_id: OperatorId,
     pub role: Role,
-    pub pin_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -663,6 +678,10 @@ mod tests {
             C::UnsupportedMediaType,
             C::MethodNotAllowed,
             C::InvalidSignature,
+            C::SessionRequired,
+            C::SessionExpired,
+            C::Locked,
+            C::RateLimited,
             C::Internal,
         ];
         for code in all {

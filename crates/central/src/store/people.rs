@@ -73,7 +73,7 @@ impl Store {
 
     pub async fn operators(&self) -> CentralResult<Vec<OperatorRecord>> {
         let rows =
-            sqlx::query("SELECT operator_id, role, pin_hash FROM operators ORDER BY operator_id")
+            sqlx::query("SELECT operator_id, role FROM operators ORDER BY operator_id")
                 .fetch_all(&self.pool)
                 .await?;
         let decoded = rows
@@ -97,6 +97,5 @@ fn operator_from_row(r: &AnyRow) -> CentralResult<OperatorRecord> {
     Ok(OperatorRecord {
         operator_id: OperatorId::new(r.try_get::<String, _>("operator_id")?).map_err(corrupt)?,
         role: Role::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
-        pin_hash: r.try_get("pin_hash")?,
     })
 }
