@@ -71,9 +71,16 @@ ensure_postgres() {
 }
 
 # Builds the desktop binary with Tauri's asset protocol, so it serves ui/dist (not a dev server).
+# The tests drive a debug build (it compiles with the tests' artifacts); `release` builds what an
+# operator runs: a release build has no devtools, so no JavaScript console can reach the commands.
 build_desktop() {
-  step "building the desktop app"
-  (cd "$REPO_ROOT" && cargo build -p paydesk-desktop --features custom-protocol)
-  DESKTOP_BIN="$CARGO_TARGET_DIR/debug/paydesk-desktop"
+  local profile=${1:-debug}
+  step "building the desktop app ($profile)"
+  if [ "$profile" = release ]; then
+    (cd "$REPO_ROOT" && cargo build --release -p paydesk-desktop --features custom-protocol)
+  else
+    (cd "$REPO_ROOT" && cargo build -p paydesk-desktop --features custom-protocol)
+  fi
+  DESKTOP_BIN="$CARGO_TARGET_DIR/$profile/paydesk-desktop"
   export DESKTOP_BIN
 }

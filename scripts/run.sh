@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The README's run command: installs what the app needs, builds the UI and the desktop shell, and
-# starts Paydesk against the embedded default (central on SQLite + sandbox gateway, seeded with demo
-# orders). Needs a graphical session (DISPLAY or WAYLAND_DISPLAY) with a keyring; see README.md for
-# a headless run.
+# The README's run command: installs what the app needs, builds the UI and the desktop shell (a
+# release build: no devtools), and starts Paydesk against the embedded default (central on SQLite +
+# sandbox gateway, seeded with demo orders). Needs a graphical session (DISPLAY or WAYLAND_DISPLAY)
+# with a keyring; see README.md for a headless run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 ensure_debian_packages
 ensure_ui_built
-build_desktop
+build_desktop release
 
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "No display found: run this in a desktop session, or headless (with a keyring) as:" >&2
