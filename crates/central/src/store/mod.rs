@@ -72,6 +72,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0003_reports_and_refunds.sql"),
         include_str!("../../migrations/sqlite/0003_reports_and_refunds.sql"),
     ),
+    (
+        4,
+        "sessions",
+        include_str!("../../migrations/postgres/0004_sessions.sql"),
+        include_str!("../../migrations/sqlite/0004_sessions.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
