@@ -78,6 +78,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0004_sessions.sql"),
         include_str!("../../migrations/sqlite/0004_sessions.sql"),
     ),
+    (
+        5,
+        "verified results",
+        include_str!("../../migrations/postgres/0005_verified_results.sql"),
+        include_str!("../../migrations/sqlite/0005_verified_results.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
