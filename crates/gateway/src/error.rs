@@ -18,9 +18,23 @@ pub enum GatewayError {
     )]
     Authentication { request_id: Option<String> },
 
-    /// HTTP 403: the key is valid but may not do this (a restricted key without the permission).
-    #[error("the API key may not perform this request (HTTP 403): {message}")]
-    Permission { message: String },
+    /// HTTP 403: the key is valid but may not do this — Stripe's answer to a restricted key
+    /// (`rk_…`) without the permission. Not retryable: the same key is refused again until its
+    /// permissions change. Terminals hold restricted keys on purpose; refunds, event lists and
+    /// other look-ups belong to the central, which holds the full key.
+    #[error(
+        "the gateway refused this request to the {key} (HTTP 403, not retryable): {hint}; \
+         Stripe said: {message}",
+        key = if *.restricted { "restricted API key" } else { "API key" },
+        hint = if *.restricted {
+            "a terminal's restricted key may only create, confirm, cancel, retrieve and search \
+             PaymentIntents; do this from the central (which holds the full key), or grant the \
+             key the permission in the Stripe dashboard"
+        } else {
+            "the key lacks the permission for this endpoint"
+        }
+    )]
+    Permission { restricted: bool, message: String },
 
     /// HTTP 400 `idempotency_error`: the same key was sent before with other parameters. This is
     /// a bug in the caller (keys are derived from the attempt, so the parameters must match); the

@@ -15,6 +15,7 @@ mod gateway;
 mod model;
 mod secret;
 pub mod stripe;
+pub mod url_policy;
 
 pub use error::{GatewayError, ParseError};
 pub use gateway::Gateway;

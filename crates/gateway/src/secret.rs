@@ -49,6 +49,12 @@ impl ApiKey {
         self.0.starts_with("sk_test_") || self.0.starts_with("rk_test_")
     }
 
+    /// True for Stripe's restricted keys (`rk_…`): the terminals' keys, which may only do what a
+    /// charge needs (see the README's "Keys and TLS in production").
+    pub fn is_restricted(&self) -> bool {
+        self.0.starts_with("rk_")
+    }
+
     /// The secret itself, for the `Authorization` header and for scrubbing messages. Crate-private.
     pub(crate) fn expose(&self) -> &str {
         &self.0

@@ -83,6 +83,10 @@ pub struct StripeConfig {
     pub retries_max: u32,
     pub backoff_ms_base: u64,
     pub backoff_ms_max: u64,
+    /// Lets a live key go to an HTTPS host other than `api.stripe.com` (never over plain HTTP).
+    /// The default is [`ALLOW_CUSTOM_GATEWAY_ENV`](crate::url_policy::ALLOW_CUSTOM_GATEWAY_ENV)
+    /// `=1` in the environment: an operator's explicit choice, not a code path's.
+    pub allow_custom_host: bool,
 }
 
 impl Default for StripeConfig {
@@ -94,6 +98,7 @@ impl Default for StripeConfig {
             retries_max: RETRIES_MAX,
             backoff_ms_base: BACKOFF_MS_BASE,
             backoff_ms_max: BACKOFF_MS_MAX,
+            allow_custom_host: crate::url_policy::custom_gateway_allowed_by_env(),
         }
     }
 }
@@ -137,8 +142,15 @@ impl StripeGateway {
         let auth_header = StripeGateway::bearer(key.expose()).ok_or(GatewayError::Config {
             detail: "the API key cannot be sent in an HTTP header".into(),
         })?;
-        reqwest::Url::parse(&config.base_url).map_err(|e| GatewayError::Config {
-            detail: format!("base URL {:?}: {e}", config.base_url),
+        // Before anything is sent: plain HTTP only to this machine, and a live key only over
+        // HTTPS to Stripe (or an explicitly allowed host). Review M1.
+        crate::url_policy::check_gateway_url(
+            &config.base_url,
+            key.is_test_mode(),
+            config.allow_custom_host,
+        )
+        .map_err(|detail| GatewayError::Config {
+            detail: format!("base URL: {detail}"),
         })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.request_timeout_ms))
@@ -177,7 +189,14 @@ impl StripeGateway {
             });
         }
         if status == 403 {
+            // Stripe's answer to a restricted key without the permission. Not retryable: the
+            // same key will be refused again until someone changes its permissions.
+            tracing::error!(
+                request_id,
+                "the gateway refused the request to this key (HTTP 403)"
+            );
             return Err(GatewayError::Permission {
+                restricted: self.key.is_restricted(),
                 message: self.message(error),
             });
         }

@@ -25,6 +25,7 @@ const SECRET_KEY: &str = "sk_test_51UnitTestSecretValueMustNotLeak";
 const SECRET_PART: &str = "UnitTestSecretValueMustNotLeak";
 
 mod charge;
+mod keys;
 mod refunds_and_reads;
 
 /// One request as the scripted server received it.
@@ -237,6 +238,7 @@ fn fast_config(base_url: &str) -> StripeConfig {
         retries_max: 3,
         backoff_ms_base: 1,
         backoff_ms_max: 5,
+        allow_custom_host: false,
     }
 }
 

@@ -402,7 +402,8 @@ async fn create_outcome_for_every_answer_class() {
 #[tokio::test]
 async fn unreachable_gateway_is_not_sent() {
     let closed = closed_port_url().await;
-    for base in [closed.as_str(), "http://paydesk-no-such-host.invalid"] {
+    // Plain http:// is only for this machine (url_policy), so the unknown host is https.
+    for base in [closed.as_str(), "https://paydesk-no-such-host.invalid"] {
         let gateway = gateway(base);
         let create = gateway.create_intent(&create_request()).await.unwrap();
         assert_eq!(
