@@ -7,6 +7,9 @@
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
+/// The account id the sandbox names in messages that Stripe gives an account in.
+pub const SANDBOX_ACCOUNT: &str = "acct_paydesk_sandbox";
+
 /// Stripe's error `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
@@ -111,6 +114,20 @@ impl ApiError {
         e.code = Some("payment_intent_unexpected_state");
         e.payment_intent = Some(Box::new(intent));
         e
+    }
+
+    /// Stripe's answer to a restricted key (`rk_…`) without the permission an endpoint needs:
+    /// HTTP 403, `invalid_request_error`, the key shown redacted and the permission named.
+    pub fn permission(redacted_key: &str, permission: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorType::InvalidRequestError,
+            format!(
+                "The provided key '{redacted_key}' does not have the required permissions for \
+                 this endpoint on account '{SANDBOX_ACCOUNT}'. Having the '{permission}' \
+                 permission would allow this request to continue."
+            ),
+        )
     }
 
     pub fn unauthorized(message: impl Into<String>) -> ApiError {

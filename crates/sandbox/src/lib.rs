@@ -9,11 +9,13 @@
 // Stripe objects are large `json!` literals; the macro needs more than the default depth.
 #![recursion_limit = "256"]
 
+pub mod admin_access;
 pub mod cards;
 pub mod error;
 pub mod faults;
 pub mod form;
 pub mod idempotency;
+pub mod keys;
 pub mod params;
 pub mod search;
 pub mod server;
@@ -28,7 +30,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use admin_access::{AdminAccess, ADMIN_TOKEN_ENV};
 pub use faults::{Endpoint, FaultKind, FaultRule};
+pub use keys::{KeyKind, Keys};
 pub use webhook::{sign as sign_webhook, verify as verify_webhook, WebhookSettings};
 
 /// The default search lag: long enough that a client which trusts an empty search right after a
@@ -44,6 +48,11 @@ pub struct SandboxConfig {
     pub port: u16,
     /// If set, the only secret key accepted; otherwise any `sk_test_...` key is.
     pub api_key: Option<String>,
+    /// Restricted keys (`rk_test_...`) accepted, with PaymentIntents permissions only. Empty:
+    /// any `rk_test_` key when `api_key` is `None`, none when it is set.
+    pub restricted_keys: Vec<String>,
+    /// Who may use `/admin/*`: by default connections from this machine only.
+    pub admin: AdminAccess,
     /// Webhook delivery; `url: None` disables it.
     pub webhook: WebhookSettings,
     /// How long a new PaymentIntent stays invisible to search.
@@ -58,6 +67,8 @@ impl Default for SandboxConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             api_key: None,
+            restricted_keys: Vec::new(),
+            admin: AdminAccess::default(),
             webhook: WebhookSettings::default(),
             search_lag_ms: SEARCH_LAG_MS_DEFAULT,
             faults: Vec::new(),
@@ -105,7 +116,11 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     }
     let shared = Arc::new(server::Shared {
         world: Mutex::new(world),
-        api_key: config.api_key,
+        keys: Keys {
+            secret: config.api_key,
+            restricted: config.restricted_keys,
+        },
+        admin: config.admin,
         webhook: Arc::new(Mutex::new(config.webhook)),
         webhook_tx,
         deliveries: Arc::new(Mutex::new(Vec::new())),

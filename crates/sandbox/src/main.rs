@@ -1,14 +1,18 @@
 //! `paydesk-sandbox`: runs the sandbox gateway until Ctrl-C or SIGTERM.
 //!
 //! The first line on stdout is always `paydesk-sandbox listening on http://ADDR`, so scripts and
-//! tests can start it with `--port 0` and read the address back. Logs go to stderr.
+//! tests can start it with `--port 0` and read the address back. Logs go to stderr. The admin
+//! routes need the token in `PAYDESK_SANDBOX_ADMIN_TOKEN` when it is set, else they answer
+//! connections from this machine only.
 
 use std::io::Write;
 use std::net::IpAddr;
 
 use anyhow::Context;
 use clap::Parser;
-use paydesk_sandbox::{FaultRule, SandboxConfig, WebhookSettings, SEARCH_LAG_MS_DEFAULT};
+use paydesk_sandbox::{
+    AdminAccess, FaultRule, SandboxConfig, WebhookSettings, ADMIN_TOKEN_ENV, SEARCH_LAG_MS_DEFAULT,
+};
 
 /// A local HTTP server that behaves like Stripe's API where it matters (PaymentIntents,
 /// idempotency, test cards, search lag, signed webhooks), with fault injection.
@@ -24,6 +28,14 @@ struct Args {
     /// The only secret key accepted (must start with sk_test_); default: any sk_test_ key.
     #[arg(long, env = "PAYDESK_SANDBOX_API_KEY")]
     api_key: Option<String>,
+    /// A restricted key (rk_test_...) accepted with PaymentIntents permissions only (what a
+    /// terminal needs); repeatable. Default: any rk_test_ key when --api-key is not given.
+    #[arg(
+        long = "restricted-key",
+        env = "PAYDESK_SANDBOX_RESTRICTED_KEYS",
+        value_delimiter = ','
+    )]
+    restricted_keys: Vec<String>,
     /// Where to POST signed webhook events.
     #[arg(long)]
     webhook_url: Option<String>,
@@ -67,10 +79,24 @@ async fn main() -> anyhow::Result<()> {
             "--api-key must start with sk_test_"
         );
     }
+    for key in &args.restricted_keys {
+        anyhow::ensure!(
+            key.starts_with("rk_test_"),
+            "--restricted-key must start with rk_test_"
+        );
+    }
+    // The admin routes (faults, clock, webhook target) need this token when it is set; without
+    // it they answer connections from this machine only.
+    let admin = match std::env::var(ADMIN_TOKEN_ENV) {
+        Ok(token) if !token.trim().is_empty() => AdminAccess::Token(token.trim().to_string()),
+        _ => AdminAccess::LoopbackOnly,
+    };
     let handle = paydesk_sandbox::spawn(SandboxConfig {
         host: args.host,
         port: args.port,
         api_key: args.api_key,
+        restricted_keys: args.restricted_keys,
+        admin,
         webhook: WebhookSettings {
             url: args.webhook_url,
             secret: args.webhook_secret,

@@ -24,9 +24,11 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::admin_access::{AdminAccess, PeerAddr};
 use crate::error::ApiError;
 use crate::faults::{Endpoint, FaultKind, FaultPlan, FaultRule};
 use crate::idempotency::{Begin, IdempotencyStore, StoredResponse, IDEMPOTENCY_KEY_LEN_MAX};
+use crate::keys::{redact, unrouted_permission, KeyKind, Keys};
 use crate::store::{new_id, RequestContext, Store, API_VERSION};
 use crate::webhook::{DeliveryRecord, WebhookSettings};
 use crate::{form, params};
@@ -55,8 +57,10 @@ pub struct World {
 #[derive(Debug)]
 pub struct Shared {
     pub world: Mutex<World>,
-    /// The one secret key accepted, or `None` to accept any `sk_test_` key.
-    pub api_key: Option<String>,
+    /// The secret and restricted keys accepted.
+    pub keys: Keys,
+    /// Who may use the `/admin` routes.
+    pub admin: AdminAccess,
     /// Read by the dispatcher for every event, so admin changes apply to the next delivery.
     pub webhook: Arc<Mutex<WebhookSettings>>,
     /// Events for the dispatcher; sending fails only after shutdown, which is harmless.
@@ -71,7 +75,8 @@ impl Shared {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// The kind of the request's key, or Stripe's 401.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(KeyKind, String), ApiError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::unauthorized(
                 "You did not provide an API key. You need to provide your API key in the \
@@ -85,25 +90,14 @@ impl Shared {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        let accepted =
-            key.starts_with("sk_test_") && self.api_key.as_deref().is_none_or(|k| k == key);
-        if accepted {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized(format!(
+        match self.keys.classify(key) {
+            Some(kind) => Ok((kind, redact(key))),
+            None => Err(ApiError::unauthorized(format!(
                 "Invalid API Key provided: {}",
                 redact(key)
-            )))
+            ))),
         }
     }
-}
-
-/// Shows a key the way Stripe does in errors: never the whole secret.
-fn redact(key: &str) -> String {
-    if key.len() <= 12 {
-        return "****".to_string();
-    }
-    format!("{}****{}", &key[..8], &key[key.len() - 4..])
 }
 
 pub fn wall_unix_ms() -> i64 {
@@ -167,6 +161,22 @@ fn route(method: &Method, path: &str) -> Option<(Op, Endpoint)> {
         ("GET", ["v1", "events", evt]) => (Op::RetrieveEvent(id(evt)), Endpoint::Events),
         _ => return None,
     })
+}
+
+/// The permission a restricted key lacks for `op`, or `None` when PaymentIntents: Write covers
+/// it (see `keys.rs`).
+fn restricted_permission(op: &Op) -> Option<&'static str> {
+    match op {
+        Op::CreateIntent
+        | Op::ConfirmIntent(_)
+        | Op::CancelIntent(_)
+        | Op::RetrieveIntent(_)
+        | Op::SearchIntents => None,
+        Op::CreateRefund => Some("rak_refund_write"),
+        Op::RetrieveRefund(_) => Some("rak_refund_read"),
+        Op::RetrieveCharge(_) => Some("rak_charge_read"),
+        Op::ListEvents | Op::RetrieveEvent(_) => Some("rak_event_read"),
+    }
 }
 
 /// The result of running an operation.
@@ -248,15 +258,35 @@ async fn api(
 ) -> Response {
     let request_id = new_id("req");
     let path = uri.path().to_string();
-    let Some((op, endpoint)) = route(&method, &path) else {
+    let routed = route(&method, &path);
+    let (kind, redacted) = match shared.authorize(&headers) {
+        Ok(authorized) => authorized,
+        // An unknown URL is a 404 whoever asks (as at Stripe); a known one needs a key first.
+        Err(e) if routed.is_some() => return error_response(&e, &request_id),
+        Err(_) => {
+            return error_response(
+                &ApiError::unrecognized_url(method.as_str(), &path),
+                &request_id,
+            )
+        }
+    };
+    // A restricted key may only do what a charge needs (PaymentIntents); anything else is
+    // Stripe's 403, before any parameter is looked at or any fault is taken.
+    if kind == KeyKind::Restricted {
+        let needed = match &routed {
+            Some((op, _)) => restricted_permission(op),
+            None => unrouted_permission(method.as_str(), &path),
+        };
+        if let Some(permission) = needed {
+            return error_response(&ApiError::permission(&redacted, permission), &request_id);
+        }
+    }
+    let Some((op, endpoint)) = routed else {
         return error_response(
             &ApiError::unrecognized_url(method.as_str(), &path),
             &request_id,
         );
     };
-    if let Err(e) = shared.authorize(&headers) {
-        return error_response(&e, &request_id);
-    }
     let is_post = method == Method::POST;
     let raw: &[u8] = if is_post {
         &body
@@ -674,7 +704,7 @@ async fn authenticate_intent(
 
 /// The router: admin routes by name, everything else through the Stripe pipeline.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let admin = Router::new()
         .route("/admin/ledger", get(ledger))
         .route("/admin/reset", post(reset))
         .route(
@@ -691,6 +721,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/admin/payment_intents/{id}/authenticate",
             post(authenticate_intent),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::admin_access::gate,
+        ));
+    admin
         .fallback(api)
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
@@ -705,8 +740,8 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
             _ = shutdown.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Usually EMFILE: back off briefly instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -714,7 +749,7 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
                         continue;
                     }
                 };
-                connections.spawn(serve_connection(stream, router.clone(), shutdown.clone()));
+                connections.spawn(serve_connection(stream, peer, router.clone(), shutdown.clone()));
             }
         }
     }
@@ -731,6 +766,7 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
 
 async fn serve_connection(
     stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -739,6 +775,7 @@ async fn serve_connection(
         let request_kill = kill.clone();
         let service = router.map_request(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(request_kill.clone());
+            req.extensions_mut().insert(PeerAddr(peer));
             req.map(Body::new)
         });
         let conn = hyper::server::conn::http1::Builder::new()

@@ -7,6 +7,7 @@ mod sandbox {
     mod compat;
     mod faults;
     mod idempotency;
+    mod keys;
     mod payments;
     mod webhooks;
 }
