@@ -55,6 +55,17 @@ enum Command {
         /// Base URL of the Stripe-compatible gateway the sweeper asks (key from PAYDESK_GATEWAY_KEY).
         #[arg(long)]
         gateway_url: Option<String>,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, requires = "tls_key", value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert", value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+        /// Serve plain HTTP on an address other than loopback (behind a TLS-terminating proxy
+        /// on the same host or network segment only): tokens and PINs would otherwise cross
+        /// the network in clear.
+        #[arg(long, conflicts_with = "tls_cert")]
+        insecure_http: bool,
     },
     /// Create the database (or bring its schema up to date) and exit.
     InitDb,
@@ -106,7 +117,25 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
             lease_ms,
             sweep_interval_ms,
             gateway_url,
-        } => serve(store, &listen, lease_ms, sweep_interval_ms, gateway_url).await,
+            tls_cert,
+            tls_key,
+            insecure_http,
+        } => {
+            let transport = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Transport::Tls { cert, key },
+                _ if insecure_http => Transport::InsecureHttp,
+                _ => Transport::LoopbackHttp,
+            };
+            serve(
+                store,
+                &listen,
+                lease_ms,
+                sweep_interval_ms,
+                gateway_url,
+                transport,
+            )
+            .await
+        }
         Command::InitDb => {
             println!("database ready ({})", store.backend().name());
             Ok(())
@@ -196,13 +225,32 @@ fn redact(db: &str) -> String {
     }
 }
 
+/// How `serve` talks to its clients.
+#[derive(Debug)]
+enum Transport {
+    /// HTTPS with this certificate chain and key.
+    Tls { cert: PathBuf, key: PathBuf },
+    /// Plain HTTP, refused unless the address is loopback.
+    LoopbackHttp,
+    /// Plain HTTP on any address (`--insecure-http`).
+    InsecureHttp,
+}
+
 async fn serve(
     store: &Store,
     listen: &str,
     lease_ms: i64,
     sweep_interval_ms: u64,
     gateway_url: Option<String>,
+    transport: Transport,
 ) -> anyhow::Result<()> {
+    // The certificate is read before anything else, so a bad file stops the start at once.
+    let tls = match &transport {
+        Transport::Tls { cert, key } => {
+            Some(paydesk_central::server::load_tls(cert, key).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
     if lease_ms <= 0 {
         bail!("--lease-ms must be positive");
     }
@@ -247,12 +295,25 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    let running = paydesk_central::start(store.clone(), config, gateway, listener)?;
+    let bound = listener.local_addr()?;
+    if matches!(transport, Transport::LoopbackHttp)
+        && !paydesk_gateway::url_policy::is_loopback_ip(bound.ip())
+    {
+        bail!(
+            "refusing to serve plain HTTP on {bound}: terminal tokens, PINs and session tokens \
+             would cross the network unencrypted. Serve HTTPS with --tls-cert FILE --tls-key FILE, \
+             listen on 127.0.0.1 behind a TLS proxy, or pass --insecure-http if a proxy on this \
+             network segment terminates TLS"
+        );
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let running =
+        paydesk_central::server::start_with_tls(store.clone(), config, gateway, listener, tls)?;
     // The first stdout line is the address, for scripts and tests that bind port 0.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", running.addr)?;
     stdout.flush()?;
-    tracing::info!(addr = %running.addr, database = store.backend().name(), "central serving");
+    tracing::info!(addr = %running.addr, scheme, database = store.backend().name(), "central serving");
     paydesk_central::server::shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;

@@ -1,9 +1,13 @@
 //! Running the central: the HTTP server and the sweeper as two tasks that share one shutdown
-//! signal, and a handle whose `shutdown` stops both and waits for them.
+//! signal, and a handle whose `shutdown` stops both and waits for them. The server speaks plain
+//! HTTP/1.1 or, given a certificate and key ([`load_tls`]), HTTPS with rustls (ring provider,
+//! TLS 1.2 and 1.3): the accept loop does the handshake inside the connection's slot and under
+//! the header-read timeout, and a failed handshake only drops that connection.
 //!
 //! Deliberately absent: parsing arguments and choosing the database (the binary does that).
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,11 +21,13 @@ use hyper::service::{service_fn, Service as _};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
 
 use crate::http::{router, AppState, Config};
 use crate::store::Store;
@@ -41,12 +47,23 @@ pub struct RunningCentral {
     sweeper: JoinHandle<()>,
 }
 
-/// Starts serving on `listener` and sweeping every `config.sweep_interval_ms`.
+/// Starts serving plain HTTP on `listener` and sweeping every `config.sweep_interval_ms`.
 pub fn start(
     store: Store,
     config: Config,
     gateway: Option<Arc<dyn IntentLookup>>,
     listener: TcpListener,
+) -> std::io::Result<RunningCentral> {
+    start_with_tls(store, config, gateway, listener, None)
+}
+
+/// [`start`], serving HTTPS when `tls` is given (see [`load_tls`]).
+pub fn start_with_tls(
+    store: Store,
+    config: Config,
+    gateway: Option<Arc<dyn IntentLookup>>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
 ) -> std::io::Result<RunningCentral> {
     let addr = listener.local_addr()?;
     let (shutdown, _) = watch::channel(false);
@@ -59,7 +76,7 @@ pub fn start(
     };
     let limits = ConnLimits::from(&*state.config);
     let app = router(state);
-    let server = tokio::spawn(serve(listener, app, limits, shutdown.subscribe()));
+    let server = tokio::spawn(serve(listener, app, limits, tls, shutdown.subscribe()));
     let sweeper = tokio::spawn(sweeper::run(
         store.clone(),
         gateway,
@@ -92,6 +109,52 @@ impl RunningCentral {
     }
 }
 
+/// Reads a PEM certificate chain (the server's certificate first) and its PEM private key
+/// (PKCS#8, PKCS#1 or SEC1) into a TLS acceptor. The message says which file is wrong and how;
+/// it never contains key material.
+pub fn load_tls(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            format!(
+                "the certificate file {}: {e} (a PEM file starting with -----BEGIN CERTIFICATE-----)",
+                cert_file.display()
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "the certificate file {} holds no certificate (expected -----BEGIN CERTIFICATE-----)",
+            cert_file.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+        format!(
+            "the key file {}: {e} (a PEM private key: -----BEGIN PRIVATE KEY-----, RSA or EC)",
+            key_file.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "the certificate {} and the key {} do not make a usable pair: {e}",
+                cert_file.display(),
+                key_file.display()
+            )
+        })?;
+    // HTTP/1.1 only, like the plain server.
+    let mut config = config;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
 /// The connection limits of [`Config`], as the serve loop uses them.
 #[derive(Debug, Clone, Copy)]
 struct ConnLimits {
@@ -118,6 +181,7 @@ async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.connections_max));
@@ -143,8 +207,22 @@ async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let conn_stop = stop.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_connection(stream, app, limits, conn_stop).await;
+            match tls {
+                None => serve_connection(Box::new(stream), app, limits, conn_stop).await,
+                Some(tls) => {
+                    // The handshake holds the slot and gets no longer than a request head: a
+                    // client that never finishes it cannot pin a connection.
+                    match tokio::time::timeout(limits.header_read, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(Box::new(stream), app, limits, conn_stop).await
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -155,8 +233,13 @@ async fn serve(
     Ok(())
 }
 
+/// A connection's byte stream: a TCP socket, or TLS over one.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 async fn serve_connection(
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     app: Router,
     limits: ConnLimits,
     mut stop: watch::Receiver<bool>,
@@ -258,7 +341,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// A socket that notes when it last read or wrote a byte (milliseconds after `started`).
 struct ActivityIo {
-    inner: TcpStream,
+    inner: Box<dyn Stream>,
     started: Instant,
     last_active: Arc<AtomicU64>,
 }

@@ -18,4 +18,5 @@ mod review_holds;
 mod sandbox;
 mod schema;
 mod sweeper;
+mod tls;
 mod webhooks;
