@@ -69,15 +69,14 @@ impl fmt::Debug for HttpCentral {
 
 impl HttpCentral {
     pub fn new(base_url: &str, token: TerminalToken) -> Result<HttpCentral, CentralError> {
-        let base_url = base_url.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&base_url)
-            .map_err(|e| CentralError::Invalid(format!("central URL {base_url:?}: {e}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(CENTRAL_REQUEST_TIMEOUT_MS))
-            .connect_timeout(Duration::from_millis(CENTRAL_CONNECT_TIMEOUT_MS))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| CentralError::Invalid(format!("HTTP client: {e}")))?;
+        // Plain http:// only to this machine; PAYDESK_CENTRAL_CA adds a trusted root (review M1).
+        let base_url = crate::transport::checked_base_url(base_url)
+            .map_err(|e| CentralError::Invalid(format!("the central's URL {e}")))?;
+        let http = crate::transport::central_http_client(
+            Duration::from_millis(CENTRAL_REQUEST_TIMEOUT_MS),
+            Duration::from_millis(CENTRAL_CONNECT_TIMEOUT_MS),
+        )
+        .map_err(CentralError::Invalid)?;
         Ok(HttpCentral {
             http,
             base_url,

@@ -12,9 +12,11 @@
 mod caches;
 mod central_http;
 mod open;
+mod private_fs;
 mod secrets;
 mod settings;
 mod terminal;
+mod transport;
 
 pub use caches::{
     block_offline, cached_order, check_pin, fetch_queue, grant_offline, offline_policy, GrantError,
@@ -25,6 +27,7 @@ pub use central_http::{
     HttpCentral, TerminalToken, CENTRAL_CONNECT_TIMEOUT_MS, CENTRAL_REQUEST_TIMEOUT_MS,
 };
 pub use open::{central_client, ConnectError, Connection, OpenError};
+pub use private_fs::{private_dir, private_file};
 pub use secrets::{
     KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
     KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
@@ -38,3 +41,4 @@ pub use terminal::{
     ChargeError, DrainReport, DrainWait, JournalHealth, ManagerActionError, RecoveryTurn, Terminal,
     DRAIN_ROUNDS_MAX, HEALTH_PROBE_MS_MAX, VERIFY_REUSE_MS_MAX,
 };
+pub use transport::{central_http_client_with_ca, checked_base_url, CENTRAL_CA_ENV};

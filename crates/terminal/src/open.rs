@@ -86,19 +86,20 @@ pub fn central_client(central_url: &str, token: &Secret) -> Result<HttpCentral, 
         .map_err(|e| OpenError::Central(e.to_string()))
 }
 
-/// Creates the data directory and the journal's folder.
+/// Creates the data directory and the journal's folder (0700), and the journal file (0600)
+/// before SQLite opens it, so neither is ever readable by another local user (review M5).
 pub(crate) fn create_dirs(data_dir: &Path, journal: &Path) -> Result<(), OpenError> {
     let dirs = [Some(data_dir), journal.parent()];
     for dir in dirs.into_iter().flatten() {
-        if dir.as_os_str().is_empty() {
-            continue;
-        }
-        std::fs::create_dir_all(dir).map_err(|e| OpenError::DataDir {
+        crate::private_fs::private_dir(dir).map_err(|e| OpenError::DataDir {
             path: dir.to_path_buf(),
             detail: e.to_string(),
         })?;
     }
-    Ok(())
+    crate::private_fs::private_file(journal).map_err(|e| OpenError::DataDir {
+        path: journal.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 /// Opens the journal and wires the engine. Blocks briefly (SQLite, an integrity check, a file

@@ -278,14 +278,11 @@ impl TerminalSettings {
     }
 }
 
+/// A URL a token or key may be sent to: https://, or plain http:// to this machine only.
 fn check_url(flag: &str, env: &str, url: &str) -> Result<(), SettingsError> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(())
-    } else {
-        Err(SettingsError(format!(
-            "{flag} / {env} {url:?} is not a URL: write it as http://host:port or https://host"
-        )))
-    }
+    crate::transport::checked_base_url(url)
+        .map(|_| ())
+        .map_err(|detail| SettingsError(format!("{flag} / {env}: {detail}")))
 }
 
 #[cfg(test)]
@@ -367,6 +364,27 @@ mod tests {
             !bad.to_string().contains("has space"),
             "no value in messages"
         );
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_refused_for_both_urls() {
+        let mut s = settings();
+        s.central_url = Some("http://10.0.0.5:8787".into());
+        let err = s.central_url(None).unwrap_err().0;
+        assert!(
+            err.contains(CENTRAL_URL_ENV) && err.contains("plain HTTP"),
+            "{err}"
+        );
+        s.gateway_url = Some("http://gateway.lan".into());
+        let err = s.gateway_url(None).unwrap_err().0;
+        assert!(
+            err.contains(GATEWAY_URL_ENV) && err.contains("plain HTTP"),
+            "{err}"
+        );
+        s.central_url = Some("http://[::1]:8787".into());
+        s.gateway_url = Some("https://api.stripe.com".into());
+        assert!(s.central_url(None).is_ok());
+        assert!(s.gateway_url(None).is_ok());
     }
 
     #[test]
