@@ -1,12 +1,16 @@
-//! Credentials: terminal bearer tokens (random, stored as SHA-256), the admin token, and operator
-//! PIN hashes (argon2id, handed to terminals for offline sign-in).
+//! Credentials: terminal bearer tokens and operator session tokens (random, stored as SHA-256),
+//! the admin token, and operator PIN hashes (argon2id, checked only here at the central; they
+//! never leave it).
 //!
 //! Deliberately absent: any storage or HTTP. A plaintext token exists only in the answer that
 //! creates it; nothing here logs a token or a PIN.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-use argon2::Argon2;
+use std::sync::OnceLock;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordVerifier};
 use paydesk_core::Pin;
+use paydesk_protocol::{Role, MANAGER_PIN_DIGITS_MIN, OPERATOR_PIN_DIGITS_MIN};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -15,11 +19,37 @@ use subtle::ConstantTimeEq;
 const TOKEN_BYTES: usize = 32;
 /// Prefix that makes a leaked token recognisable in a secret scanner.
 const TOKEN_PREFIX: &str = "pdt_";
+/// Prefix of an operator session token (`x-paydesk-session`).
+const SESSION_TOKEN_PREFIX: &str = "pds_";
+/// Shortest admin token the central starts with: 32 characters of a random token are far beyond
+/// guessing; `admin` or a short word is not (finding L5).
+pub const ADMIN_TOKEN_CHARS_MIN: usize = 32;
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
 /// A new random terminal token.
 pub fn new_token() -> String {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+    format!("{TOKEN_PREFIX}{}", random_hex(TOKEN_BYTES))
+}
+
+/// A new random operator session token: `pds_` and 64 hex digits.
+pub fn new_session_token() -> String {
+    format!("{SESSION_TOKEN_PREFIX}{}", random_hex(TOKEN_BYTES))
+}
+
+/// Why an admin token is refused at start-up; `None` when it is strong enough.
+pub fn admin_token_weakness(token: &str) -> Option<String> {
+    let chars = token.chars().count();
+    (chars < ADMIN_TOKEN_CHARS_MIN).then(|| {
+        format!(
+            "the admin token is {chars} characters; use at least {ADMIN_TOKEN_CHARS_MIN} random \
+             characters (for example `openssl rand -hex 32`)"
+        )
+    })
 }
 
 /// Lower-case hex SHA-256 of a token: what the database keeps.
@@ -34,15 +64,76 @@ pub fn admin_token_matches(presented: &str, admin_token: &str) -> bool {
     bool::from(a.ct_eq(&b))
 }
 
-/// Hashes a PIN with argon2id (the crate's defaults: 19 MiB, 2 passes) into a PHC string.
-/// Slow on purpose; call it from a blocking task.
+/// Hashes a PIN with argon2id (the crate's defaults: 19 MiB, 2 passes, OWASP's minimum) into a
+/// PHC string. The hashes never leave the central and every check of them is rate limited and
+/// locked out, so the default cost is enough. Slow on purpose; call it from a blocking task.
 pub fn hash_pin(pin: &str) -> Result<String, String> {
+    hash_pin_with(pin, &Argon2::default())
+}
+
+/// [`hash_pin`] with chosen argon2 parameters; verification reads them back from the PHC
+/// string, so a hash made cheaply (the test harness does, argon2 is slow in debug builds) still
+/// verifies through the same code.
+pub fn hash_pin_with(pin: &str, argon2: &Argon2<'_>) -> Result<String, String> {
     let pin = Pin::parse(pin).map_err(|e| e.to_string())?;
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
+    argon2
         .hash_password(pin.expose().as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| format!("could not hash the PIN: {e}"))
+}
+
+/// Refuses a PIN too short for the role: six digits for an operator, eight for a manager, who
+/// lifts guards and moves money out.
+pub fn check_pin_policy(pin: &str, role: Role) -> Result<(), String> {
+    Pin::parse(pin).map_err(|e| e.to_string())?;
+    let min = match role {
+        Role::Operator => OPERATOR_PIN_DIGITS_MIN,
+        Role::Manager => MANAGER_PIN_DIGITS_MIN,
+    };
+    if pin.len() < min {
+        return Err(format!(
+            "a {} PIN needs at least {min} digits: choose a longer one",
+            role.as_str()
+        ));
+    }
+    Ok(())
+}
+
+/// The hash an unknown operator's PIN is verified against, so a sign-in for an id that does not
+/// exist costs the same argon2 work as a real one and timing does not reveal which ids exist
+/// (finding L1). Made once per process from a random PIN nobody knows, with the default cost.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let pin = format!("{:012}", rand::random::<u64>() % 1_000_000_000_000);
+        hash_pin(&pin).expect("a 12-digit PIN always hashes")
+    })
+}
+
+/// Checks a PIN against a stored hash, or against the dummy hash when there is none (the
+/// operator is unknown), which never matches. Slow on purpose; call it from a blocking task.
+pub fn verify_pin(stored_hash: Option<&str>, pin: &str) -> bool {
+    let Ok(pin) = Pin::parse(pin) else {
+        return false;
+    };
+    let (hash, known) = match stored_hash {
+        Some(h) => (h, true),
+        None => (dummy_hash(), false),
+    };
+    let verified = PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(pin.expose().as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or_else(|_| {
+            // A stored hash that does not parse never verifies; spend the time anyway.
+            let _ = PasswordHash::new(dummy_hash())
+                .map(|p| Argon2::default().verify_password(pin.expose().as_bytes(), &p));
+            false
+        });
+    known && verified
 }
 
 #[cfg(test)]
@@ -59,6 +150,33 @@ mod tests {
         assert_eq!(token_sha256(&a).len(), 64);
         assert!(admin_token_matches(&a, &a));
         assert!(!admin_token_matches(&a, &b));
+    }
+
+    #[test]
+    fn unknown_operators_verify_against_the_dummy_hash_and_fail() {
+        assert!(!verify_pin(None, "123456"));
+        assert!(dummy_hash().starts_with("$argon2id$"));
+        let hash = hash_pin("123456").unwrap();
+        assert!(verify_pin(Some(&hash), "123456"));
+        assert!(!verify_pin(Some(&hash), "123457"));
+        assert!(!verify_pin(Some("not a hash"), "123456"));
+    }
+
+    #[test]
+    fn pin_policy_by_role() {
+        assert!(check_pin_policy("12345", Role::Operator).is_err());
+        assert!(check_pin_policy("123456", Role::Operator).is_ok());
+        assert!(check_pin_policy("1234567", Role::Manager).is_err());
+        assert!(check_pin_policy("12345678", Role::Manager).is_ok());
+        assert!(check_pin_policy("12a456", Role::Operator).is_err());
+    }
+
+    #[test]
+    fn weak_admin_tokens_are_named() {
+        assert!(admin_token_weakness("admin").is_some());
+        assert!(admin_token_weakness(&"x".repeat(32)).is_none());
+        assert!(new_session_token().starts_with("pds_"));
+        assert_eq!(new_session_token().len(), 4 + 64);
     }
 
     #[test]

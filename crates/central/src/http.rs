@@ -1,25 +1,23 @@
-//! The HTTP API: routes, authentication extractors, input checks and the one mapping from
-//! [`CentralError`] to a status code and a JSON error body.
+//! The HTTP API: routes, the roles each route needs (extractors from `http_auth`) and input
+//! checks; errors map to a status and a JSON body in `http_error`.
 //!
 //! Every handler parses and checks its whole input before it writes anything, so a bad request
 //! never causes a partial write. Deliberately absent: SQL (the store owns it) and business rules
 //! about orders and claims (the store and the pure `decide` own those); internal error messages
 //! never reach a client, only logs.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use paydesk_core::{OrderId, TerminalId, Timestamp};
+use paydesk_core::{OrderId, Timestamp};
 use paydesk_protocol::{
     ClaimRequest, ClaimTokenRequest, CreateOperatorRequest, CreateTerminalRequest,
     CreateTerminalResponse, ErrorCode, FlagList, Health, OperatorList, OrderPage, OrderStatus,
@@ -30,7 +28,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::CentralError;
+use crate::http_auth::{
+    AdminAuth, AnyAuth, AuthError, AuthState, ManagerOrAdmin, OperatorSession, TerminalAuth,
+};
 use crate::http_error::error_response;
+use crate::http_sessions as people;
+use crate::rate_limit::Limit;
+use crate::sessions::{LockoutPolicy, LOCKOUT_DEFAULT, SIGN_IN_FAILURES_PER_TERMINAL_DEFAULT};
 use crate::store::Store;
 use crate::sweeper::IntentLookup;
 use crate::{auth, clock, import, openapi, reconcile, webhook};
@@ -66,6 +70,20 @@ pub struct Config {
     pub idle_timeout_ms: u64,
     /// Most connections served at once; further clients wait in the listen backlog.
     pub connections_max: usize,
+    /// The Ed25519 key that signs offline allowances. `None` makes one in memory for this run
+    /// (the embedded stack, tests); a served central loads or creates a key file instead.
+    pub allowance_key: Option<Arc<ring::signature::Ed25519KeyPair>>,
+    /// How wrong PINs lock an operator out.
+    pub lockout: LockoutPolicy,
+    /// Wrong PINs accepted per terminal within a window, across operators.
+    pub sign_in_failures: Limit,
+    /// A session ends after this long without a request, in milliseconds.
+    pub session_idle_ms: i64,
+    /// A session ends this long after sign-in, in milliseconds.
+    pub session_age_ms_max: i64,
+    /// Shortest pause between two reconciliation reports of one terminal, in milliseconds (each
+    /// costs up to 100 gateway calls, and the gateway's rate limit is shared with charging).
+    pub reconcile_interval_ms: i64,
 }
 
 /// Claim lease used when none is configured: long enough for a slow gateway round trip and a
@@ -85,6 +103,9 @@ pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 60_000;
 /// connections used to exhaust (locking every client out). Beyond it, clients wait in the
 /// kernel's listen backlog, which costs the server no descriptor.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 512;
+/// One reconciliation report per terminal per minute: a manager re-reading a report waits a
+/// minute; a looping terminal cannot use up the gateway's rate limit (finding M2).
+pub const RECONCILE_INTERVAL_MS_DEFAULT: i64 = 60_000;
 
 impl Default for Config {
     fn default() -> Config {
@@ -96,6 +117,12 @@ impl Default for Config {
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
             connections_max: CONNECTIONS_MAX_DEFAULT,
+            allowance_key: None,
+            lockout: LOCKOUT_DEFAULT,
+            sign_in_failures: SIGN_IN_FAILURES_PER_TERMINAL_DEFAULT,
+            session_idle_ms: paydesk_protocol::SESSION_IDLE_MS,
+            session_age_ms_max: paydesk_protocol::SESSION_AGE_MS_MAX,
+            reconcile_interval_ms: RECONCILE_INTERVAL_MS_DEFAULT,
         }
     }
 }
@@ -106,10 +133,10 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub gateway: Option<Arc<dyn IntentLookup>>,
-    /// Terminal ids by token hash, filled on first use. Terminals are never removed or re-keyed
-    /// while the server runs (there is no such route), so an entry cannot go stale; a future
-    /// revocation route must clear it.
-    pub terminals: Arc<RwLock<HashMap<String, TerminalId>>>,
+    /// Authentication state in memory: the terminal-token cache (entries live at most
+    /// `http_auth::AUTH_CACHE_MS`, and revoking or rotating clears it), the rate limiters and
+    /// the run's allowance key when none is configured.
+    pub terminals: Arc<AuthState>,
 }
 
 /// Every route of the API, as (method, path) — the OpenAPI document is checked against it.
@@ -117,7 +144,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/openapi.json"),
     ("post", "/v1/admin/terminals"),
+    ("get", "/v1/admin/terminals"),
+    ("post", "/v1/admin/terminals/{terminal_id}/revoke"),
+    ("post", "/v1/admin/terminals/{terminal_id}/rotate"),
     ("post", "/v1/admin/operators"),
+    ("post", "/v1/sessions"),
+    ("delete", "/v1/sessions/current"),
+    ("post", "/v1/sessions/check"),
+    ("post", "/v1/offline-allowances"),
+    ("get", "/v1/allowance-key"),
     ("post", "/v1/orders/import"),
     ("get", "/v1/orders"),
     ("get", "/v1/orders/{order_id}"),
@@ -138,8 +173,24 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi_json))
-        .route("/v1/admin/terminals", post(create_terminal))
+        .route(
+            "/v1/admin/terminals",
+            post(create_terminal).get(people::list_terminals),
+        )
+        .route(
+            "/v1/admin/terminals/{terminal_id}/revoke",
+            post(people::revoke_terminal),
+        )
+        .route(
+            "/v1/admin/terminals/{terminal_id}/rotate",
+            post(people::rotate_terminal),
+        )
         .route("/v1/admin/operators", post(create_operator))
+        .route("/v1/sessions", post(people::sign_in))
+        .route("/v1/sessions/current", delete(people::sign_out))
+        .route("/v1/sessions/check", post(people::check_pin))
+        .route("/v1/offline-allowances", post(people::issue_allowance))
+        .route("/v1/allowance-key", get(people::allowance_public_key))
         .route("/v1/orders/import", post(import_orders))
         .route("/v1/orders", get(list_orders))
         .route("/v1/orders/{order_id}", get(get_order))
@@ -373,100 +424,6 @@ async fn log_request(req: Request, next: Next) -> Response {
     response
 }
 
-// ------------------------------------------------------------------ authentication
-
-fn bearer(parts: &Parts) -> ApiResult<&str> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or(CentralError::Unauthorized(
-            "missing Authorization header: send Authorization: Bearer <token>",
-        ))?;
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(CentralError::Unauthorized(
-            "malformed Authorization header: send Authorization: Bearer <token>",
-        ))
-}
-
-/// A request authenticated with a terminal's token.
-#[derive(Debug)]
-pub struct TerminalAuth(pub TerminalId);
-
-impl FromRequestParts<AppState> for TerminalAuth {
-    type Rejection = CentralError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let hash = auth::token_sha256(bearer(parts)?);
-        let cached = state
-            .terminals
-            .read()
-            .ok()
-            .and_then(|t| t.get(&hash).cloned());
-        if let Some(id) = cached {
-            return Ok(TerminalAuth(id));
-        }
-        match state.store.terminal_by_token_hash(&hash).await? {
-            Some(id) => {
-                if let Ok(mut t) = state.terminals.write() {
-                    t.insert(hash, id.clone());
-                }
-                Ok(TerminalAuth(id))
-            }
-            None => Err(CentralError::Unauthorized(
-                "unknown terminal token: ask an administrator to register this terminal",
-            )),
-        }
-    }
-}
-
-/// A request authenticated with the admin token.
-#[derive(Debug)]
-pub struct AdminAuth;
-
-fn is_admin(parts: &Parts, state: &AppState) -> ApiResult<bool> {
-    let token = bearer(parts)?;
-    Ok(state
-        .config
-        .admin_token
-        .as_deref()
-        .is_some_and(|admin| auth::admin_token_matches(token, admin)))
-}
-
-impl FromRequestParts<AppState> for AdminAuth {
-    type Rejection = CentralError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        if is_admin(parts, state)? {
-            Ok(AdminAuth)
-        } else {
-            Err(CentralError::Unauthorized(
-                "this route needs the admin token",
-            ))
-        }
-    }
-}
-
-/// A request authenticated with either a terminal's token or the admin token (read-only views).
-#[derive(Debug)]
-pub struct AnyAuth;
-
-impl FromRequestParts<AppState> for AnyAuth {
-    type Rejection = CentralError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        if is_admin(parts, state)? {
-            return Ok(AnyAuth);
-        }
-        TerminalAuth::from_request_parts(parts, state).await?;
-        Ok(AnyAuth)
-    }
-}
-
 // ------------------------------------------------------------------ handlers
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -501,11 +458,11 @@ async fn create_terminal(
     ApiJson(req): ApiJson<CreateTerminalRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateTerminalResponse>)> {
     let token = auth::new_token();
-    state
+    let token_id = state
         .store
         .add_terminal(&req.terminal_id, &auth::token_sha256(&token), clock::now())
         .await?;
-    tracing::info!(terminal = %req.terminal_id, "terminal registered");
+    tracing::info!(terminal = %req.terminal_id, token_id = %token_id, "terminal registered");
     Ok((
         StatusCode::CREATED,
         Json(CreateTerminalResponse {
@@ -520,7 +477,7 @@ async fn create_operator(
     _admin: AdminAuth,
     ApiJson(req): ApiJson<CreateOperatorRequest>,
 ) -> ApiResult<StatusCode> {
-    paydesk_core::Pin::parse(&req.pin).map_err(|e| CentralError::Invalid(e.to_string()))?;
+    auth::check_pin_policy(&req.pin, req.role).map_err(CentralError::Invalid)?;
     let pin = req.pin;
     let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin))
         .await
@@ -628,19 +585,29 @@ async fn get_order(
     Ok(Json(state.store.order_detail(&order_id).await?).into_response())
 }
 
+/// A claim is made by the person signed in: the operator comes from the session, and a body
+/// naming anyone else is refused with nothing written (finding H1). The body keeps its
+/// `operator_id` so a terminal states whom it means.
 async fn claim(
     State(state): State<AppState>,
-    TerminalAuth(terminal): TerminalAuth,
+    session: OperatorSession,
     path: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> ApiResult<Response> {
     let order_id = order_path(path)?;
+    if req.operator_id != session.operator_id {
+        return Err(CentralError::Forbidden(
+            "operator_id is not the operator signed in on this session: sign in as that \
+             operator to claim for them",
+        ));
+    }
     let claim = state
         .store
         .claim(
             &order_id,
-            &req.operator_id,
-            &terminal,
+            &session.operator_id,
+            &session.terminal.terminal_id,
+            &session.session_id,
             clock::now(),
             state.config.lease_ms,
         )
@@ -746,7 +713,7 @@ async fn post_results(
 
 async fn list_operators(
     State(state): State<AppState>,
-    _terminal: TerminalAuth,
+    _auth: AnyAuth,
 ) -> ApiResult<Json<OperatorList>> {
     Ok(Json(OperatorList {
         operators: state.store.operators().await?,
@@ -755,14 +722,17 @@ async fn list_operators(
 
 async fn list_unresolved(
     State(state): State<AppState>,
-    _auth: AnyAuth,
+    _auth: ManagerOrAdmin,
 ) -> ApiResult<Json<UnresolvedList>> {
     Ok(Json(UnresolvedList {
         items: state.store.unresolved().await?,
     }))
 }
 
-async fn list_flags(State(state): State<AppState>, _auth: AnyAuth) -> ApiResult<Json<FlagList>> {
+async fn list_flags(
+    State(state): State<AppState>,
+    _auth: ManagerOrAdmin,
+) -> ApiResult<Json<FlagList>> {
     Ok(Json(FlagList {
         flags: state.store.flags().await?,
     }))
@@ -775,21 +745,43 @@ struct RangeQuery {
     to: i64,
 }
 
+/// A manager's or the admin's reconciliation report. A terminal gets one per
+/// `Config::reconcile_interval_ms` (a refused range does not count); the admin token is not
+/// limited: it is one person's set-up secret, not a fleet of terminals.
 async fn reconcile_report(
     State(state): State<AppState>,
-    _auth: AnyAuth,
+    caller: ManagerOrAdmin,
     query: Result<Query<RangeQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response, AuthError> {
     let Query(range) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
     let width = range.to.checked_sub(range.from);
     if range.to <= range.from || width.is_none_or(|w| w > RECONCILE_RANGE_MS_MAX) {
         return Err(CentralError::Invalid(format!(
             "`from` must be before `to` (milliseconds since the epoch), at most {RECONCILE_RANGE_MS_MAX} ms apart"
-        )));
+        ))
+        .into());
     }
     let gateway = state.gateway.as_ref().ok_or(CentralError::Unavailable(
         "no gateway is configured for reconciliation",
     ))?;
+    if let ManagerOrAdmin::Manager(session) = &caller {
+        let limit = Limit {
+            events_max: 1,
+            window_ms: state.config.reconcile_interval_ms,
+        };
+        let key = session.terminal.terminal_id.as_str();
+        if let Err(retry_after_ms) =
+            state
+                .terminals
+                .reconciles
+                .take(limit, key, clock::now().unix_ms())
+        {
+            return Err(AuthError::RateLimited {
+                what: "reconciliation reports",
+                retry_after_ms,
+            });
+        }
+    }
     let (from, to) = (
         Timestamp::from_unix_ms(range.from),
         Timestamp::from_unix_ms(range.to),

@@ -8,17 +8,22 @@
 // The OpenAPI document's schema table is one large `json!` literal.
 #![recursion_limit = "512"]
 
+pub mod allowances;
 pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod gateway_lookup;
 pub mod http;
+pub mod http_auth;
 mod http_error;
+mod http_sessions;
 pub mod import;
 pub mod openapi;
+pub mod rate_limit;
 pub mod reconcile;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod sweeper;
 pub mod webhook;

@@ -45,6 +45,10 @@ fn timestamp() -> Value {
     json!({ "type": "integer", "format": "int64", "description": "milliseconds since the Unix epoch (UTC)" })
 }
 
+fn pin() -> Value {
+    json!({ "type": "string", "pattern": "^[0-9]{4,12}$" })
+}
+
 fn positive() -> Value {
     json!({ "type": "integer", "minimum": 1 })
 }
@@ -149,15 +153,19 @@ fn schemas() -> Value {
             "terminal_id": id("terminal"), "token": { "type": "string", "description": "shown once" } }), false),
         "CreateOperatorRequest": object(&["operator_id", "role", "pin"], json!({
             "operator_id": id("operator"), "role": reference("Role"),
-            "pin": { "type": "string", "pattern": "^[0-9]{4,12}$" } }), true),
+            "pin": { "type": "string", "pattern": "^[0-9]{6,12}$",
+                     "description": "at least 6 digits for an operator, 8 for a manager" } }), true),
         "Health": object(&["status", "database"], json!({ "status": string(), "database": string() }), false),
         "UnresolvedItem": object(&["order_id", "claim_token", "intent_id", "reason", "since"], json!({
             "order_id": id("order"), "claim_token": positive(), "intent_id": nullable(intent.clone()),
             "reason": string(), "since": timestamp() }), false),
         "UnresolvedList": object(&["items"], json!({ "items": array(reference("UnresolvedItem")) }), false),
         "FlagRecord": object(&["order_id", "source", "reason", "at"], json!({
+            "flag_id": { "type": "integer", "format": "int64", "description": "newest first; pages by it" },
             "order_id": nullable(id("order")), "source": string(), "reason": string(), "at": timestamp() }), false),
-        "FlagList": object(&["flags"], json!({ "flags": array(reference("FlagRecord")) }), false),
+        "FlagList": object(&["flags"], json!({ "flags": array(reference("FlagRecord")),
+            "next_after": nullable(json!({ "type": "integer", "format": "int64",
+                "description": "pass as `after` for the next (older) page; null on the last" })) }), false),
         "ReconcileEntry": object(&["order_id", "intent_id", "detail"], json!({
             "order_id": nullable(id("order")), "intent_id": nullable(intent), "detail": string() }), false),
         "ReconcileReport": object(&["from", "to", "charged_not_recorded", "recorded_not_charged",
@@ -167,6 +175,37 @@ fn schemas() -> Value {
             "recorded_not_charged": array(reference("ReconcileEntry")),
             "amount_mismatch": array(reference("ReconcileEntry")),
             "multiple_successes": array(reference("ReconcileEntry")) }), false),
+        "SignInRequest": object(&["operator_id", "pin"], json!({
+            "operator_id": id("operator"), "pin": pin() }), true),
+        "SessionGrant": object(&["session_token", "session_id", "operator_id", "role", "terminal_id",
+                                 "expires_at", "idle_ms"], json!({
+            "session_token": { "type": "string", "description": "pds_…; send it in x-paydesk-session; shown once" },
+            "session_id": string(), "operator_id": id("operator"), "role": reference("Role"),
+            "terminal_id": id("terminal"), "expires_at": timestamp(), "idle_ms": int64() }), false),
+        "PinCheckRequest": object(&["pin"], json!({ "pin": pin() }), true),
+        "AllowanceRequest": object(&["pin", "per_charge_max", "per_shift_max", "duration_ms",
+                                     "cache_age_ms_max"], json!({
+            "pin": pin(), "per_charge_max": reference("Money"), "per_shift_max": reference("Money"),
+            "duration_ms": { "type": "integer", "minimum": 1, "maximum": paydesk_protocol::OFFLINE_ALLOWANCE_MS_MAX },
+            "cache_age_ms_max": { "type": "integer", "minimum": 1, "maximum": paydesk_protocol::OFFLINE_ALLOWANCE_MS_MAX } }), true),
+        "AllowanceGrant": object(&["grant_id", "terminal_id", "approved_by", "per_charge_max",
+                                   "per_shift_max", "cache_age_ms_max", "granted_at", "until"], json!({
+            "grant_id": string(), "terminal_id": id("terminal"), "approved_by": id("manager"),
+            "per_charge_max": reference("Money"), "per_shift_max": reference("Money"),
+            "cache_age_ms_max": int64(), "granted_at": timestamp(), "until": timestamp() }), true),
+        "SignedAllowance": object(&["grant", "signature"], json!({
+            "grant": reference("AllowanceGrant"),
+            "signature": { "type": "string", "pattern": "^[0-9a-f]{128}$",
+                           "description": "Ed25519 over \"paydesk-offline-allowance-v1\\n\" + the grant's JSON" } }), true),
+        "AllowanceKey": object(&["public_key"], json!({
+            "public_key": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Ed25519, hex" } }), false),
+        "TerminalRecord": object(&["terminal_id", "token_id", "created_at", "revoked_at", "last_seen_at"], json!({
+            "terminal_id": id("terminal"), "token_id": string(), "created_at": timestamp(),
+            "revoked_at": nullable(timestamp()), "last_seen_at": nullable(timestamp()) }), false),
+        "TerminalList": object(&["terminals"], json!({ "terminals": array(reference("TerminalRecord")) }), false),
+        "RotateTerminalResponse": object(&["terminal_id", "token_id", "token"], json!({
+            "terminal_id": id("terminal"), "token_id": string(),
+            "token": { "type": "string", "description": "the new token, shown once" } }), false),
         "WebhookAck": object(&["received", "duplicate"], json!({
             "received": { "type": "boolean" }, "duplicate": { "type": "boolean" } }), false),
     })
@@ -185,6 +224,10 @@ struct Op {
     parameters: Value,
 }
 
+fn terminal_id_param() -> Value {
+    json!([{ "name": "terminal_id", "in": "path", "required": true, "schema": id("terminal") }])
+}
+
 fn order_id_param() -> Value {
     json!([{ "name": "order_id", "in": "path", "required": true, "schema": id("order") }])
 }
@@ -193,6 +236,10 @@ fn operations() -> Vec<Op> {
     const T: &[&str] = &["terminal"];
     const A: &[&str] = &["admin"];
     const TA: &[&str] = &["terminal", "admin"];
+    // A person signed in at a terminal: the terminal's token and the session, both.
+    const S: &[&str] = &["terminal+session"];
+    // A manager's session (the role is checked, an operator's session is 403) or the admin token.
+    const MA: &[&str] = &["terminal+session", "admin"];
     let none = json!([]);
     vec![
         Op {
@@ -223,6 +270,86 @@ fn operations() -> Vec<Op> {
             request: Some("CreateTerminalRequest"),
             success: ("201", Some("CreateTerminalResponse")),
             errors: &["400", "401", "409", "413", "415"],
+            parameters: none.clone(),
+        },
+        Op {
+            method: "get",
+            path: "/v1/admin/terminals",
+            summary: "Every terminal with its token id, revocation and last use; no secrets",
+            security: A,
+            request: None,
+            success: ("200", Some("TerminalList")),
+            errors: &["401"],
+            parameters: none.clone(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/admin/terminals/{terminal_id}/revoke",
+            summary: "Revoke a terminal's token (refused within seconds everywhere) and end its sessions",
+            security: A,
+            request: None,
+            success: ("204", None),
+            errors: &["400", "401", "404"],
+            parameters: terminal_id_param(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/admin/terminals/{terminal_id}/rotate",
+            summary: "Give a terminal a new token (shown once); the old one stops working and its sessions end",
+            security: A,
+            request: None,
+            success: ("200", Some("RotateTerminalResponse")),
+            errors: &["400", "401", "404"],
+            parameters: terminal_id_param(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/sessions",
+            summary: "Sign a person in at this terminal with their PIN (5 wrong PINs lock the operator, backing off; 429 locked or rate_limited with Retry-After)",
+            security: T,
+            request: Some("SignInRequest"),
+            success: ("201", Some("SessionGrant")),
+            errors: &["400", "401", "413", "415", "429"],
+            parameters: none.clone(),
+        },
+        Op {
+            method: "delete",
+            path: "/v1/sessions/current",
+            summary: "Sign out: end the session sent in x-paydesk-session",
+            security: S,
+            request: None,
+            success: ("204", None),
+            errors: &["401"],
+            parameters: none.clone(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/sessions/check",
+            summary: "Check the signed-in person's PIN again (counts toward the lockout)",
+            security: S,
+            request: Some("PinCheckRequest"),
+            success: ("204", None),
+            errors: &["400", "401", "413", "415", "429"],
+            parameters: none.clone(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/offline-allowances",
+            summary: "A manager (session and PIN again) allows this terminal to charge offline within caps until a time; signed with Ed25519",
+            security: S,
+            request: Some("AllowanceRequest"),
+            success: ("201", Some("SignedAllowance")),
+            errors: &["400", "401", "403", "413", "415", "429"],
+            parameters: none.clone(),
+        },
+        Op {
+            method: "get",
+            path: "/v1/allowance-key",
+            summary: "The public key that signs offline allowances, for the terminal to pin",
+            security: T,
+            request: None,
+            success: ("200", Some("AllowanceKey")),
+            errors: &["401"],
             parameters: none.clone(),
         },
         Op {
@@ -272,11 +399,11 @@ fn operations() -> Vec<Op> {
         Op {
             method: "post",
             path: "/v1/orders/{order_id}/claim",
-            summary: "Claim the order's processing flag (409 claim_held names the holder)",
-            security: T,
+            summary: "Claim the order's processing flag for the person signed in (their session; a body naming anyone else is 403; 409 claim_held names the holder)",
+            security: S,
             request: Some("ClaimRequest"),
             success: ("201", Some("Claim")),
-            errors: &["400", "401", "404", "409", "413", "415"],
+            errors: &["400", "401", "403", "404", "409", "413", "415"],
             parameters: order_id_param(),
         },
         Op {
@@ -322,8 +449,8 @@ fn operations() -> Vec<Op> {
         Op {
             method: "get",
             path: "/v1/operators",
-            summary: "Operators with PIN hashes, for offline sign-in",
-            security: T,
+            summary: "Operators and their roles (ids and roles only)",
+            security: TA,
             request: None,
             success: ("200", Some("OperatorList")),
             errors: &["401"],
@@ -332,31 +459,35 @@ fn operations() -> Vec<Op> {
         Op {
             method: "get",
             path: "/v1/unresolved",
-            summary: "Expired claims the sweeper could not resolve",
-            security: TA,
+            summary: "Expired claims the sweeper could not resolve (manager or admin)",
+            security: MA,
             request: None,
             success: ("200", Some("UnresolvedList")),
-            errors: &["401"],
+            errors: &["401", "403"],
             parameters: none.clone(),
         },
         Op {
             method: "get",
             path: "/v1/flags",
-            summary: "Contradictions kept for a manager (results, webhooks, journal heads)",
-            security: TA,
+            summary: "Contradictions kept for a manager (results, webhooks, journal heads); manager or admin",
+            security: MA,
             request: None,
             success: ("200", Some("FlagList")),
-            errors: &["401"],
-            parameters: none.clone(),
+            errors: &["400", "401", "403"],
+            parameters: json!([
+                 { "name": "after", "in": "query", "schema": int64() },
+                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
+                 { "name": "order_id", "in": "query", "schema": id("order") },
+                 { "name": "source", "in": "query", "schema": string() }]),
         },
         Op {
             method: "get",
             path: "/v1/reconcile",
-            summary: "Central records matched against the gateway for a time range",
-            security: TA,
+            summary: "Central records matched against the gateway for a time range (manager or admin; one report per terminal per minute)",
+            security: MA,
             request: None,
             success: ("200", Some("ReconcileReport")),
-            errors: &["400", "401", "503"],
+            errors: &["400", "401", "403", "429", "503"],
             parameters: json!([
                  { "name": "from", "in": "query", "required": true, "schema": timestamp() },
                  { "name": "to", "in": "query", "required": true, "schema": timestamp() }]),
@@ -380,7 +511,9 @@ fn status_text(status: &str) -> &'static str {
         "201" => "Created",
         "204" => "No content",
         "400" => "The request is invalid; the error says what to change",
-        "401" => "Missing or wrong token",
+        "401" => "Missing or wrong token, or no valid session (session_required, session_expired)",
+        "403" => "Authenticated, but this role may not do this",
+        "429" => "Too many attempts (locked, rate_limited); see Retry-After",
         "404" => "No such order",
         "409" => "Conflict with the order's state or claim (claim_held, stale_claim_token, …)",
         "413" => "Body too large",
@@ -414,7 +547,13 @@ pub fn document() -> Value {
             "summary": op.summary,
             "operationId": format!("{} {}", op.method, op.path),
             "responses": responses,
-            "security": op.security.iter().map(|s| json!({ *s: [] })).collect::<Vec<_>>(),
+            "security": op.security.iter().map(|s| {
+                let mut requirement = Map::new();
+                for scheme in s.split('+') {
+                    requirement.insert(scheme.to_string(), json!([]));
+                }
+                Value::Object(requirement)
+            }).collect::<Vec<_>>(),
         });
         if op.parameters.as_array().is_some_and(|p| !p.is_empty()) {
             operation["parameters"] = op.parameters.clone();
@@ -444,7 +583,8 @@ pub fn document() -> Value {
             "schemas": schemas(),
             "securitySchemes": {
                 "terminal": { "type": "http", "scheme": "bearer", "description": "a terminal's token" },
-                "admin": { "type": "http", "scheme": "bearer", "description": "the admin token (PAYDESK_ADMIN_TOKEN)" }
+                "admin": { "type": "http", "scheme": "bearer", "description": "the admin token (PAYDESK_ADMIN_TOKEN)" },
+                "session": { "type": "apiKey", "in": "header", "name": "x-paydesk-session", "description": "a person's session at the terminal (POST /v1/sessions), with the terminal's token" }
             }
         }
     })

@@ -63,7 +63,16 @@ impl AuditEvent {
 /// the holding's `claimed` row recorded (an ended holding is no longer on the order row), so all
 /// rows of a holding name the same operator and terminal, whichever backend wrote them. Were that
 /// row ever missing, the event is still recorded, naming nobody, rather than lost.
-fn audit_insert(event: AuditEvent, holdings: &str, filter: &str, at: &str) -> String {
+///
+/// `session` is the SQL for the session the event was made in (`NULL` unless a person's session
+/// made it: only a claim is).
+fn audit_insert(
+    event: AuditEvent,
+    holdings: &str,
+    filter: &str,
+    at: &str,
+    session: &str,
+) -> String {
     let (holder, join) = match event {
         AuditEvent::Claimed => ("h.holder_operator, h.holder_terminal", ""),
         _ => (
@@ -78,8 +87,8 @@ fn audit_insert(event: AuditEvent, holdings: &str, filter: &str, at: &str) -> St
     };
     format!(
         "INSERT INTO claim_audit (order_id, claim_token, event, operator_id, terminal_id, at, \
-         lease_until) SELECT h.order_id, h.claim_token, '{}', {holder}, {at}, {lease_until} \
-         FROM {holdings} h{join}{filter}",
+         lease_until, session_id) SELECT h.order_id, h.claim_token, '{}', {holder}, {at}, \
+         {lease_until}, {session} FROM {holdings} h{join}{filter}",
         event.as_str()
     )
 }
@@ -92,7 +101,7 @@ pub(super) async fn audit(
     event: AuditEvent,
     at: Timestamp,
 ) -> CentralResult<()> {
-    let sql = audit_insert(event, "orders", " WHERE h.order_id = $1", "$2");
+    let sql = audit_insert(event, "orders", " WHERE h.order_id = $1", "$2", "NULL");
     let done = sqlx::query(&sql)
         .bind(order_id)
         .bind(at.unix_ms())
@@ -125,12 +134,14 @@ impl Store {
     /// `now` was read before the row lock was ours, so it may predate the end of the holding
     /// this claim follows; the holding therefore starts at the later of `now` and `ended_at`, and
     /// the audit never shows two holders at once. On PostgreSQL the UPDATE and its audit row are
-    /// one statement (a data-modifying CTE): one round trip per claim.
+    /// one statement (a data-modifying CTE): one round trip per claim. The audit row records
+    /// `session_id`, the operator session the claim was made in.
     pub async fn claim(
         &self,
         order_id: &OrderId,
         operator: &OperatorId,
         terminal: &TerminalId,
+        session_id: &str,
         now: Timestamp,
         lease_ms: i64,
     ) -> CentralResult<Claim> {
@@ -151,6 +162,7 @@ impl Store {
                 .bind(now.unix_ms())
                 .bind(lease_ms)
                 .bind(order_id.as_str())
+                .bind(session_id)
         };
         let row = match self.backend {
             Backend::Postgres => {
@@ -161,7 +173,7 @@ impl Store {
                         UPDATE
                             .replace("{later}", "GREATEST")
                             .replace("{chargeable}", &chargeable_sql()),
-                        audit_insert(AuditEvent::Claimed, "c", "", "h.claimed_at")
+                        audit_insert(AuditEvent::Claimed, "c", "", "h.claimed_at", "$6")
                     )
                 });
                 bind(sql).fetch_optional(&self.pool).await?
@@ -174,10 +186,35 @@ impl Store {
                         .replace("{chargeable}", &chargeable_sql())
                 });
                 let mut tx = self.pool.begin().await?;
-                let row = bind(sql).fetch_optional(&mut *tx).await?;
+                // SQLite counts `$6` even where the statement does not use it: bind without it.
+                let row = sqlx::query(sql)
+                    .bind(operator.as_str())
+                    .bind(terminal.as_str())
+                    .bind(now.unix_ms())
+                    .bind(lease_ms)
+                    .bind(order_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if let Some(row) = &row {
                     let claimed_at = Timestamp::from_unix_ms(row.try_get("claimed_at")?);
-                    audit(&mut tx, order_id.as_str(), AuditEvent::Claimed, claimed_at).await?;
+                    let sql = audit_insert(
+                        AuditEvent::Claimed,
+                        "orders",
+                        " WHERE h.order_id = $1",
+                        "$2",
+                        "$3",
+                    );
+                    let done = sqlx::query(&sql)
+                        .bind(order_id.as_str())
+                        .bind(claimed_at.unix_ms())
+                        .bind(session_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(corrupt(format!(
+                            "order {order_id}: the claim audit row was not written"
+                        )));
+                    }
                 }
                 tx.commit().await?;
                 row
@@ -382,7 +419,7 @@ impl Store {
                 let sql = SQL.get_or_init(|| {
                     format!(
                         "WITH r AS ({UPDATE} RETURNING order_id, claim_token) {}",
-                        audit_insert(AuditEvent::Released, "r", "", "$1")
+                        audit_insert(AuditEvent::Released, "r", "", "$1", "NULL")
                     )
                 });
                 bind(sql).execute(&self.pool).await?.rows_affected() == 1

@@ -27,16 +27,20 @@ use sqlx::{AnyPool, Row};
 use crate::error::{CentralError, CentralResult};
 
 mod claims;
+mod grants;
 mod inbox;
 mod inbox_rules;
 mod orders;
 mod people;
 mod reconcile;
+mod sessions;
 mod sweep;
 mod webhooks;
 
 pub use claims::AuditRow;
+pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
+pub use sessions::{AuthEvent, LockState, NewSession, SessionRow};
 pub use sweep::{ExpiredClaim, SweepResolution};
 
 /// Connections to PostgreSQL. Enough for the 50-client benchmark to keep the server busy without

@@ -12,6 +12,18 @@ async fn raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, Value) {
+    raw_as(app, path, token, None, content_type, body).await
+}
+
+/// [`raw`] with an operator session too.
+async fn raw_as(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    session: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let mut req = app
         .client
         .post(app.url(path))
@@ -19,6 +31,9 @@ async fn raw(
         .body(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
+    }
+    if let Some(s) = session {
+        req = req.header(paydesk_protocol::SESSION_HEADER, s);
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -39,18 +54,25 @@ both_backends! {
         app.orders(&[("o-1", 100, "EUR")]).await;
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
-        let (s, b) = raw(app, "/v1/orders/o-1/claim", Some(&t1), "application/json", b"{not json".to_vec()).await;
+        let s1 = app.session(&t1, "alice").await;
+        let claim = |path: &'static str, body: Value| {
+            let (t1, s1) = (t1.clone(), s1.clone());
+            async move { app.send_as(reqwest::Method::POST, path, &t1, &s1, Some(body)).await }
+        };
+        let (s, b) = raw_as(app, "/v1/orders/o-1/claim", Some(&t1), Some(&s1), "application/json", b"{not json".to_vec()).await;
         assert_error(s, &b, 400, "invalid_request");
-        let (s, b) = app.post("/v1/orders/o-1/claim", &t1, json!({"operator_id": "alice", "extra": 1})).await;
+        let (s, b) = claim("/v1/orders/o-1/claim", json!({"operator_id": "alice", "extra": 1})).await;
         assert_error(s, &b, 400, "invalid_request");
         assert!(b["error"]["message"].as_str().unwrap().contains("unknown field"), "{b}");
-        let (s, b) = raw(app, "/v1/orders/o-1/claim", Some(&t1), "text/plain", b"{}".to_vec()).await;
+        let (s, b) = raw_as(app, "/v1/orders/o-1/claim", Some(&t1), Some(&s1), "text/plain", b"{}".to_vec()).await;
         assert_error(s, &b, 415, "unsupported_media_type");
-        let (s, b) = app.post("/v1/orders/o-1/claim", &t1, json!({"operator_id": "nobody"})).await;
+        // Someone other than the person signed in: refused, nothing written.
+        let (s, b) = claim("/v1/orders/o-1/claim", json!({"operator_id": "nobody"})).await;
+        assert_error(s, &b, 403, "forbidden");
+        assert!(app.order("o-1").await["order"]["claim"].is_null());
+        let (s, b) = claim("/v1/orders/o%20x/claim", json!({"operator_id": "alice"})).await;
         assert_error(s, &b, 400, "invalid_request");
-        let (s, b) = app.post("/v1/orders/o%20x/claim", &t1, json!({"operator_id": "alice"})).await;
-        assert_error(s, &b, 400, "invalid_request");
-        let (s, b) = app.post("/v1/orders/missing/claim", &t1, json!({"operator_id": "alice"})).await;
+        let (s, b) = claim("/v1/orders/missing/claim", json!({"operator_id": "alice"})).await;
         assert_error(s, &b, 404, "order_not_found");
 
         // Amounts: negative, overflowing, unknown currency; none of them writes anything.

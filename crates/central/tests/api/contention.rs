@@ -28,16 +28,19 @@ async fn hammer(db: Db) {
     let rows: Vec<(&str, i64, &str)> = orders.iter().map(|o| (o.as_str(), 100, "EUR")).collect();
     app.orders(&rows).await;
     app.operators(&["alice"]).await;
+    // Alice is signed in at five terminals; every claim goes through her session there.
     let mut tokens = Vec::new();
     for i in 0..5 {
-        tokens.push(app.terminal(&format!("t{i}")).await);
+        let token = app.terminal(&format!("t{i}")).await;
+        let session = app.session(&token, "alice").await;
+        tokens.push((token, session));
     }
     let deadline = Instant::now() + Duration::from_millis(RUN_MS);
     let mut handles = Vec::new();
     for c in 0..CLIENTS {
         let client = app.client.clone();
         let base = app.base.clone();
-        let token = tokens[c % tokens.len()].clone();
+        let (token, session) = tokens[c % tokens.len()].clone();
         let orders = orders.clone();
         handles.push(tokio::spawn(async move {
             let mut counts: BTreeMap<u16, u32> = BTreeMap::new();
@@ -48,6 +51,7 @@ async fn hammer(db: Db) {
                 let r = client
                     .post(format!("{base}/v1/orders/{order}/claim"))
                     .bearer_auth(&token)
+                    .header(paydesk_protocol::SESSION_HEADER, &session)
                     .json(&json!({"operator_id": "alice"}))
                     .send()
                     .await

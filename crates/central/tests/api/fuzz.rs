@@ -5,7 +5,8 @@
 //! - the status is never 5xx;
 //! - a non-2xx body is the JSON error shape `{"error": {"code", "message"}}`;
 //! - a 4xx changes no table (row counts of every table before and after; a stale-token 409 may
-//!   add its one refusal record, which is what it is for);
+//!   add its one refusal record, and an authentication refusal its audit row and its count
+//!   toward the lockout, which is what they are for);
 //! - every listing (and the seeded orders' detail) still answers 200, checked every
 //!   `CHECK_EVERY` requests and at the end.
 //!
@@ -355,6 +356,13 @@ struct Fuzzer<'a> {
     terminal: String,
     /// The token of the live claim on `fz-1`.
     claim_token: u64,
+    /// Alice's session at `terminal`.
+    session: String,
+    /// A manager's session at `terminal`.
+    manager_session: String,
+    /// Sessions for sign-out requests to end, so the two above stay open; once they are used
+    /// up, sign-outs name an ended session (a 401).
+    spare_sessions: Vec<String>,
 }
 
 impl Fuzzer<'_> {
@@ -380,13 +388,43 @@ impl Fuzzer<'_> {
         }
     }
 
+    /// A terminal id for the admin's revoke and rotate: never the fuzzer's own terminal.
+    fn terminal_id(&mut self) -> String {
+        const IDS: &[&str] = &["fz-spare", "nope", "..", "%20", "a%00b"];
+        IDS[self.rng.usize(0..IDS.len())].to_string()
+    }
+
+    /// The session header a valid request to `route` sends, if the route takes one.
+    fn session_header(&mut self, route: &str, admin: bool) -> Option<String> {
+        match route {
+            _ if admin => None,
+            "/v1/orders/{order_id}/claim" | "/v1/sessions/check" => Some(self.session.clone()),
+            "/v1/sessions/current" => Some(
+                self.spare_sessions
+                    .pop()
+                    .unwrap_or_else(|| "pds_ended".to_string()),
+            ),
+            "/v1/offline-allowances" => Some(self.manager_session.clone()),
+            "/v1/flags" | "/v1/unresolved" | "/v1/reconcile" => {
+                if self.rng.u8(0..4) == 0 {
+                    Some(self.session.clone())
+                } else {
+                    Some(self.manager_session.clone())
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn token_header(&mut self, route: &str, valid: bool) -> Option<String> {
         if valid {
             let admin_only = route.starts_with("/v1/admin") || route == "/v1/orders/import";
             let terminal_only = route.contains("/claim")
                 || route.ends_with("/intent")
                 || route == "/v1/results"
-                || route == "/v1/operators";
+                || route.starts_with("/v1/sessions")
+                || route == "/v1/offline-allowances"
+                || route == "/v1/allowance-key";
             let admin = admin_only || (!terminal_only && self.rng.bool());
             let token = if admin { ADMIN_TOKEN } else { &self.terminal };
             return Some(format!("Bearer {token}"));
@@ -414,6 +452,15 @@ impl Fuzzer<'_> {
                 "customer_id": "cus_fz", "payment_method_id": "pm_card_visa",
                 "description": "fuzz order"}] }),
             "/v1/orders/{order_id}/claim" => json!({ "operator_id": "alice" }),
+            "/v1/sessions" => {
+                let who = ["alice", "bob", "nobody"][self.rng.usize(0..3)];
+                json!({ "operator_id": who, "pin": OPERATOR_PIN })
+            }
+            "/v1/sessions/check" => json!({ "pin": OPERATOR_PIN }),
+            "/v1/offline-allowances" => json!({ "pin": MANAGER_PIN,
+                "per_charge_max": {"minor": 1000, "currency": "EUR"},
+                "per_shift_max": {"minor": 5000, "currency": "EUR"},
+                "duration_ms": 3_600_000, "cache_age_ms_max": 600_000 }),
             "/v1/orders/{order_id}/claim/renew" | "/v1/orders/{order_id}/claim/release" => {
                 json!({ "claim_token": t })
             }
@@ -513,6 +560,9 @@ impl Fuzzer<'_> {
         let path = if route.contains("{order_id}") {
             let id = self.order_id();
             route.replace("{order_id}", &id)
+        } else if route.contains("{terminal_id}") {
+            let id = self.terminal_id();
+            route.replace("{terminal_id}", &id)
         } else {
             route.to_string()
         };
@@ -520,15 +570,24 @@ impl Fuzzer<'_> {
         let mut headers = Vec::new();
         if let Some(auth) = self.token_header(route, valid) {
             if route != "/webhooks/stripe" {
+                let admin = auth.ends_with(ADMIN_TOKEN);
                 headers.push(("authorization".to_string(), auth));
+                let session = if valid {
+                    self.session_header(route, admin)
+                } else {
+                    self.rng.bool().then(|| "pds_not-a-session".to_string())
+                };
+                if let Some(session) = session {
+                    headers.push((paydesk_protocol::SESSION_HEADER.to_string(), session));
+                }
             }
         }
-        let method = if method == "get" {
-            reqwest::Method::GET
-        } else {
-            reqwest::Method::POST
+        let method = match method {
+            "get" => reqwest::Method::GET,
+            "delete" => reqwest::Method::DELETE,
+            _ => reqwest::Method::POST,
         };
-        if method == reqwest::Method::GET {
+        if method != reqwest::Method::POST {
             let query = self.query(route);
             let req = Req {
                 method,
@@ -694,7 +753,17 @@ async fn fuzz_every_route(db: Db) {
     let orders: Vec<(&str, i64, &str)> = ORDERS.iter().map(|o| (*o, 1000, "EUR")).collect();
     app.orders(&orders).await;
     app.operators(&["alice", "bob"]).await;
+    app.managers(&["fz-manager"]).await;
     let terminal = app.terminal("fz-terminal").await;
+    app.terminal("fz-spare").await;
+    let session = app.session(&terminal, "alice").await;
+    let manager_session = app.session(&terminal, "fz-manager").await;
+    let mut spare_sessions = Vec::new();
+    for _ in 0..5 {
+        let (status, grant) = app.sign_in(&terminal, "bob", OPERATOR_PIN).await;
+        assert_eq!(status, 201, "{grant}");
+        spare_sessions.push(grant["session_token"].as_str().unwrap().to_string());
+    }
     let (status, claim) = app.claim(&terminal, "fz-1", "alice").await;
     assert_eq!(status, 201, "{claim}");
     let claim_token = claim["claim_token"].as_u64().expect("claim token");
@@ -706,6 +775,9 @@ async fn fuzz_every_route(db: Db) {
         rng: fastrand::Rng::with_seed(seed),
         terminal,
         claim_token,
+        session,
+        manager_session,
+        spare_sessions,
     };
     let started = Instant::now();
     let mut failures: Vec<String> = Vec::new();
@@ -761,7 +833,11 @@ async fn fuzz_every_route(db: Db) {
                 .map(|(t, (b, a))| format!("{t} {b}->{a}"))
                 .collect();
             let only_refusal = changed.len() == 1 && changed[0].starts_with("fencing_refusals ");
-            if !(stale && only_refusal) {
+            // An authentication refusal is audited, and a wrong PIN counts toward the lockout.
+            let only_auth_records = changed
+                .iter()
+                .all(|c| c.starts_with("auth_audit ") || c.starts_with("sign_in_failures "));
+            if !(stale && only_refusal) && !(matches!(status, 401 | 429) && only_auth_records) {
                 failures.push(format!(
                     "{shown}\n    -> {status} but changed {}: {body_shown}",
                     changed.join(", ")

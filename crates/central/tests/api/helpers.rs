@@ -1,10 +1,13 @@
 //! The test harness: a central on 127.0.0.1:0 over a fresh database per test (a temp SQLite file,
-//! or a new PostgreSQL database dropped afterwards), an HTTP client and shortcuts for set-up.
+//! or a new PostgreSQL database dropped afterwards), an HTTP client and shortcuts for set-up,
+//! including people: operators and managers with known PINs, and their sessions, opened through
+//! the real sign-in route and cached per (terminal token, operator).
 //!
 //! PostgreSQL is not optional: if it cannot be reached the PostgreSQL variant of every test fails
 //! (the URL comes from `PAYDESK_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/test`).
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use paydesk_central::http::Config;
 use paydesk_central::store::Store;
@@ -15,6 +18,32 @@ use serde_json::{json, Value};
 
 pub const ADMIN_TOKEN: &str = "admin-secret-for-tests";
 pub const WEBHOOK_SECRET: &str = "whsec_test_current";
+/// The PIN of every operator `TestApp::operators` adds.
+pub const OPERATOR_PIN: &str = "135790";
+/// The PIN of every manager `TestApp::managers` adds.
+pub const MANAGER_PIN: &str = "24681357";
+/// The terminal and manager `TestApp::manager_get` uses.
+pub const MANAGER_TERMINAL: &str = "t-manager";
+pub const MANAGER_ID: &str = "test-manager";
+
+/// A PIN's argon2id hash made cheaply (8 KiB, one pass; argon2 is slow in a debug build), once
+/// per PIN per process. The central verifies it with the parameters the hash names, through the
+/// same code as a production hash.
+pub fn cheap_pin_hash(pin: &str) -> String {
+    static HASHES: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let hashes = HASHES.get_or_init(Default::default);
+    if let Some(h) = hashes.lock().unwrap().get(pin) {
+        return h.clone();
+    }
+    let argon2 = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8, 1, 1, None).unwrap(),
+    );
+    let hash = paydesk_central::auth::hash_pin_with(pin, &argon2).unwrap();
+    hashes.lock().unwrap().insert(pin.to_string(), hash.clone());
+    hash
+}
 
 /// Runs a test body once against SQLite and once against PostgreSQL.
 #[macro_export]
@@ -62,6 +91,13 @@ pub struct TestOptions {
     pub header_read_timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub connections_max: Option<usize>,
+    pub lockout: Option<paydesk_central::sessions::LockoutPolicy>,
+    pub sign_in_failures: Option<paydesk_central::rate_limit::Limit>,
+    pub session_idle_ms: Option<i64>,
+    pub session_age_ms_max: Option<i64>,
+    pub reconcile_interval_ms: Option<i64>,
+    /// The database to use instead of a fresh one (a restart over the same data).
+    pub db_arg: Option<String>,
 }
 
 /// A running central with its database and an HTTP client.
@@ -71,19 +107,26 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     running: Option<RunningCentral>,
+    /// Ids `managers` added, so `session` signs them in with the manager PIN.
+    managers: Mutex<HashSet<String>>,
+    /// Session tokens by (terminal token, operator), opened on first use.
+    sessions: Mutex<HashMap<(String, String), String>>,
+    /// The terminal token of `manager_get`, registered on first use.
+    manager_terminal: tokio::sync::OnceCell<String>,
     _pg: Option<PgDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
     pub async fn spawn(db: Db, options: TestOptions) -> TestApp {
-        let (db_arg, pg, dir) = match db {
-            Db::Sqlite => {
+        let (db_arg, pg, dir) = match (db, options.db_arg.clone()) {
+            (_, Some(db_arg)) => (db_arg, None, None),
+            (Db::Sqlite, None) => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("central.db");
                 (path.display().to_string(), None, Some(dir))
             }
-            Db::Postgres => {
+            (Db::Postgres, None) => {
                 let pg = PgDatabase::create("paydesk_t").await;
                 (pg.url().to_string(), Some(pg), None)
             }
@@ -103,6 +146,22 @@ impl TestApp {
             connections_max: options
                 .connections_max
                 .unwrap_or(paydesk_central::http::CONNECTIONS_MAX_DEFAULT),
+            lockout: options
+                .lockout
+                .unwrap_or(paydesk_central::sessions::LOCKOUT_DEFAULT),
+            sign_in_failures: options
+                .sign_in_failures
+                .unwrap_or(paydesk_central::sessions::SIGN_IN_FAILURES_PER_TERMINAL_DEFAULT),
+            session_idle_ms: options
+                .session_idle_ms
+                .unwrap_or(paydesk_protocol::SESSION_IDLE_MS),
+            session_age_ms_max: options
+                .session_age_ms_max
+                .unwrap_or(paydesk_protocol::SESSION_AGE_MS_MAX),
+            reconcile_interval_ms: options
+                .reconcile_interval_ms
+                .unwrap_or(paydesk_central::http::RECONCILE_INTERVAL_MS_DEFAULT),
+            ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -114,6 +173,9 @@ impl TestApp {
             client: reqwest::Client::new(),
             store,
             running: Some(running),
+            managers: Mutex::default(),
+            sessions: Mutex::default(),
+            manager_terminal: tokio::sync::OnceCell::new(),
             _pg: pg,
             _dir: dir,
         }
@@ -182,20 +244,127 @@ impl TestApp {
         body["token"].as_str().expect("token").to_string()
     }
 
-    /// Adds operators directly in the store with a placeholder hash (argon2 is slow in debug
-    /// builds; one test hashes a real PIN through the API).
+    /// Adds operators directly in the store, each with the PIN [`OPERATOR_PIN`] (a cheap hash:
+    /// see [`cheap_pin_hash`]; one test hashes a real PIN through the API).
     pub async fn operators(&self, ids: &[&str]) {
         for id in ids {
             self.store
                 .upsert_operator(
                     &id.parse().unwrap(),
                     paydesk_protocol::Role::Operator,
-                    "$argon2id$placeholder",
+                    &cheap_pin_hash(OPERATOR_PIN),
                     paydesk_central::clock::now(),
                 )
                 .await
                 .unwrap();
         }
+    }
+
+    /// Adds managers directly in the store, each with the PIN [`MANAGER_PIN`].
+    pub async fn managers(&self, ids: &[&str]) {
+        for id in ids {
+            self.store
+                .upsert_operator(
+                    &id.parse().unwrap(),
+                    paydesk_protocol::Role::Manager,
+                    &cheap_pin_hash(MANAGER_PIN),
+                    paydesk_central::clock::now(),
+                )
+                .await
+                .unwrap();
+            self.managers.lock().unwrap().insert(id.to_string());
+        }
+    }
+
+    /// The PIN the harness gave `operator` (a manager's if `managers` added them).
+    pub fn pin_of(&self, operator: &str) -> &'static str {
+        if self.managers.lock().unwrap().contains(operator) {
+            MANAGER_PIN
+        } else {
+            OPERATOR_PIN
+        }
+    }
+
+    /// Signs `operator` in at the terminal with `token` through `POST /v1/sessions`; returns
+    /// (status, body).
+    pub async fn sign_in(&self, token: &str, operator: &str, pin: &str) -> (u16, Value) {
+        self.post(
+            "/v1/sessions",
+            token,
+            json!({ "operator_id": operator, "pin": pin }),
+        )
+        .await
+    }
+
+    /// A session of `operator` at the terminal with `token`: the cached one, or a new sign-in
+    /// with the harness's PIN. Err((status, body)) when the sign-in is refused.
+    pub async fn try_session(&self, token: &str, operator: &str) -> Result<String, (u16, Value)> {
+        let key = (token.to_string(), operator.to_string());
+        if let Some(s) = self.sessions.lock().unwrap().get(&key) {
+            return Ok(s.clone());
+        }
+        let (status, body) = self.sign_in(token, operator, self.pin_of(operator)).await;
+        if status != 201 {
+            return Err((status, body));
+        }
+        let session = body["session_token"]
+            .as_str()
+            .expect("session_token")
+            .to_string();
+        self.sessions.lock().unwrap().insert(key, session.clone());
+        Ok(session)
+    }
+
+    /// [`TestApp::try_session`] that must succeed.
+    pub async fn session(&self, token: &str, operator: &str) -> String {
+        match self.try_session(token, operator).await {
+            Ok(s) => s,
+            Err((status, body)) => panic!("sign-in of {operator} refused: {status} {body}"),
+        }
+    }
+
+    /// Forgets the cached sessions (after a restart, or to sign in afresh).
+    pub fn forget_sessions(&self) {
+        self.sessions.lock().unwrap().clear();
+    }
+
+    /// Sends a request with a terminal token and an operator session; returns (status, body).
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        session: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header(paydesk_protocol::SESSION_HEADER, session);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A GET of a manager view (`/v1/flags`, `/v1/unresolved`, `/v1/reconcile`) as a manager
+    /// signed in at the terminal [`MANAGER_TERMINAL`] (both made on first use).
+    pub async fn manager_get(&self, path: &str) -> (u16, Value) {
+        let token = self
+            .manager_terminal
+            .get_or_init(|| async {
+                self.managers(&[MANAGER_ID]).await;
+                self.terminal(MANAGER_TERMINAL).await
+            })
+            .await
+            .clone();
+        let session = self.session(&token, MANAGER_ID).await;
+        self.send_as(reqwest::Method::GET, path, &token, &session, None)
+            .await
     }
 
     /// Imports orders `(id, minor, currency)` through the admin API.
@@ -218,11 +387,19 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Claims `order` for `operator` at the terminal with `token`, signed in as that operator
+    /// (the session is opened on first use and reused). A refused sign-in is returned as is.
     pub async fn claim(&self, token: &str, order: &str, operator: &str) -> (u16, Value) {
-        self.post(
+        let session = match self.try_session(token, operator).await {
+            Ok(s) => s,
+            Err(refused) => return refused,
+        };
+        self.send_as(
+            reqwest::Method::POST,
             &format!("/v1/orders/{order}/claim"),
             token,
-            json!({ "operator_id": operator }),
+            &session,
+            Some(json!({ "operator_id": operator })),
         )
         .await
     }

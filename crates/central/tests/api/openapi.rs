@@ -168,20 +168,17 @@ async fn real_responses_match_their_schemas() {
         &detail,
         "detail",
     );
-    let (_, page) = app.get("/v1/orders?status=paid", &t1).await;
-    assert_eq!(page["orders"].as_array().unwrap().len(), 1);
+    // Whatever the result made of the order (paid once the gateway confirms it), its page.
+    let status = detail["order"]["status"].as_str().unwrap().to_string();
+    let (_, page) = app.get(&format!("/v1/orders?status={status}"), &t1).await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 1, "{page}");
     check(
         &doc,
         &response_schema(&doc, "get", "/v1/orders", "200"),
         &page,
         "page",
     );
-    for (path, name) in [
-        ("/v1/flags", "flags"),
-        ("/v1/unresolved", "unresolved"),
-        ("/v1/operators", "operators"),
-        ("/health", "health"),
-    ] {
+    for (path, name) in [("/v1/operators", "operators"), ("/health", "health")] {
         let (_, body) = app.get(path, &t1).await;
         check(
             &doc,
@@ -190,5 +187,84 @@ async fn real_responses_match_their_schemas() {
             name,
         );
     }
+    for (path, name) in [("/v1/flags", "flags"), ("/v1/unresolved", "unresolved")] {
+        let (status, body) = app.manager_get(path).await;
+        assert_eq!(status, 200, "{body}");
+        check(
+            &doc,
+            &response_schema(&doc, "get", path, "200"),
+            &body,
+            name,
+        );
+    }
+    // Who is asking: a sign-in, a manager's allowance and its key, the admin's terminals.
+    let (status, grant) = app.sign_in(&t2, "alice", OPERATOR_PIN).await;
+    assert_eq!(status, 201, "{grant}");
+    check(
+        &doc,
+        &response_schema(&doc, "post", "/v1/sessions", "201"),
+        &grant,
+        "grant",
+    );
+    let (status, wrong) = app.sign_in(&t2, "alice", "000000").await;
+    assert_eq!(status, 401, "{wrong}");
+    check(
+        &doc,
+        &response_schema(&doc, "post", "/v1/sessions", "401"),
+        &wrong,
+        "wrong pin",
+    );
+    let (manager_token, manager) = (app.terminal("t-mgr").await, "boss");
+    app.managers(&[manager]).await;
+    let session = app.session(&manager_token, manager).await;
+    let (status, allowance) = app
+        .send_as(
+            reqwest::Method::POST,
+            "/v1/offline-allowances",
+            &manager_token,
+            &session,
+            Some(
+                json!({"pin": MANAGER_PIN, "per_charge_max": {"minor": 1000, "currency": "EUR"},
+                "per_shift_max": {"minor": 5000, "currency": "EUR"}, "duration_ms": 3_600_000,
+                "cache_age_ms_max": 600_000}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{allowance}");
+    check(
+        &doc,
+        &response_schema(&doc, "post", "/v1/offline-allowances", "201"),
+        &allowance,
+        "allowance",
+    );
+    let (_, key) = app.get("/v1/allowance-key", &t1).await;
+    check(
+        &doc,
+        &response_schema(&doc, "get", "/v1/allowance-key", "200"),
+        &key,
+        "key",
+    );
+    let (_, list) = app.get("/v1/admin/terminals", ADMIN_TOKEN).await;
+    check(
+        &doc,
+        &response_schema(&doc, "get", "/v1/admin/terminals", "200"),
+        &list,
+        "terminals",
+    );
+    let (status, rotated) = app
+        .post("/v1/admin/terminals/t2/rotate", ADMIN_TOKEN, json!({}))
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    check(
+        &doc,
+        &response_schema(
+            &doc,
+            "post",
+            "/v1/admin/terminals/{terminal_id}/rotate",
+            "200",
+        ),
+        &rotated,
+        "rotated",
+    );
     app.stop().await;
 }

@@ -75,11 +75,23 @@ both_backends! {
     async fn operators_are_listed_without_pin_hashes(app) {
         let token = app.terminal("t1").await;
         let (status, body) = app.post("/v1/admin/operators", ADMIN_TOKEN,
-            json!({"operator_id": "mgr", "role": "manager", "pin": "4321"})).await;
+            json!({"operator_id": "mgr", "role": "manager", "pin": "43219876"})).await;
         assert_eq!(status, 204, "{body}");
         let (status, body) = app.post("/v1/admin/operators", ADMIN_TOKEN,
             json!({"operator_id": "x", "role": "manager", "pin": "12"})).await;
         assert_eq!(status, 400, "{body}");
+        // PINs too short for the role: a clear 400 naming the minimum, nothing saved.
+        for (role, pin, min) in [("operator", "12345", "6"), ("manager", "1234567", "8")] {
+            let (status, body) = app.post("/v1/admin/operators", ADMIN_TOKEN,
+                json!({"operator_id": "x", "role": role, "pin": pin})).await;
+            assert_eq!(status, 400, "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(&format!("at least {min} digits")), "{message}");
+        }
+        // The PIN was really hashed with argon2 and signs the manager in.
+        let (status, body) = app.sign_in(&token, "mgr", "43219876").await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["role"], "manager");
         let (status, body) = app.post("/v1/admin/operators", &token,
             json!({"operator_id": "x", "role": "manager", "pin": "1234"})).await;
         assert_eq!(status, 401, "a terminal is not an admin: {body}");
@@ -90,6 +102,6 @@ both_backends! {
         assert_eq!(ops[0]["role"], "manager");
         assert!(ops[0].get("pin_hash").is_none(), "no terminal ever receives a PIN hash: {body}");
         assert!(!body.to_string().contains("argon2"));
-        assert!(!body.to_string().contains("4321"));
+        assert!(!body.to_string().contains("43219876"));
     }
 }
