@@ -7,6 +7,13 @@
 //! Deliberately absent: charging and every other terminal service (`paydesk-terminal`), a
 //! window, and any plaintext secret on disk — the data directory holds the central's database, the
 //! terminal's id and the URLs of a running stack, never a token or a key.
+//!
+//! Keys by need (review H4): the terminal's gateway key in the secret store is a *restricted*
+//! test key ([`DEMO_GATEWAY_KEY`], PaymentIntents only); the central gets a full `sk_test_` key of
+//! its own, new at every start and held in memory only, for the sweeper, reconciliation and
+//! refunds. The data directory is 0700 and the central's database 0600 from the first byte
+//! (review M5); the sandbox's admin routes are off unless [`StackConfig::sandbox_admin`] says
+//! otherwise (review L11).
 
 mod files;
 
@@ -28,9 +35,12 @@ pub use paydesk_central::server::shutdown_signal;
 /// The terminal's journal file name in the data directory (the terminal crate's default).
 pub use paydesk_terminal::JOURNAL_FILE;
 
-/// The sandbox's API key: a fixed test-mode key (the sandbox moves no real money), kept in the
-/// secret store like a real key so the engine reads it the same way.
-pub const DEMO_GATEWAY_KEY: &str = "sk_test_paydesk_demo";
+/// The terminal's key for the sandbox: a fixed *restricted* test key (the sandbox moves no real
+/// money, and this key may only create, confirm, cancel, retrieve and search PaymentIntents),
+/// kept in the secret store like a real key so the engine reads it the same way.
+pub const DEMO_GATEWAY_KEY: &str = "rk_test_paydesk_demo";
+/// Who may use the embedded sandbox's `/admin` routes (faults, clock, webhook target).
+pub use paydesk_sandbox::AdminAccess as SandboxAdmin;
 /// The demo operator and their PIN (printed by the front ends: it is demo data, not a secret).
 pub const DEMO_OPERATOR: &str = "demo-operator";
 pub const DEMO_OPERATOR_PIN: &str = "1234";
@@ -80,6 +90,10 @@ pub struct StackConfig {
     pub gateway_port: u16,
     /// The central's claim lease.
     pub lease_ms: i64,
+    /// The sandbox's `/admin` routes: off by default (the demo has no use for them, and another
+    /// local user could otherwise redirect webhooks or inject faults); tests that drive faults
+    /// set [`SandboxAdmin::LoopbackOnly`] or a token.
+    pub sandbox_admin: SandboxAdmin,
 }
 
 impl StackConfig {
@@ -90,6 +104,7 @@ impl StackConfig {
             central_port: 0,
             gateway_port: 0,
             lease_ms: paydesk_central::http::LEASE_MS_DEFAULT,
+            sandbox_admin: SandboxAdmin::Off,
         }
     }
 }
@@ -111,6 +126,8 @@ pub struct Stack {
     gateway_key: Secret,
     central: paydesk_central::RunningCentral,
     sandbox: paydesk_sandbox::SandboxHandle,
+    /// Held locked while this stack runs: readers believe `stack.json` only while it is.
+    _lock: std::fs::File,
 }
 
 /// Starts the central (SQLite in `data_dir`) and the sandbox on loopback, seeds the demo data
@@ -118,13 +135,23 @@ pub struct Stack {
 /// central knows. Restarting over the same data directory reuses the database and the terminal.
 pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).map_err(|e| StackError::DataDir {
+    let data_dir_error = |detail: String| StackError::DataDir {
         path: data_dir.clone(),
-        detail: e.to_string(),
-    })?;
+        detail,
+    };
+    paydesk_terminal::private_dir(&data_dir).map_err(|e| data_dir_error(e.to_string()))?;
+    let lock = files::lock_stack(&data_dir).map_err(data_dir_error)?;
     let gateway_key = ensure_demo_gateway_key(Arc::clone(&config.secrets)).await?;
+    // The central's own full key: random, in memory only, never in the secret store.
+    let central_key = format!(
+        "sk_test_paydesk_{}",
+        auth::new_token()
+            .split_once('_')
+            .map_or("", |(_, random)| random)
+    );
 
     let db = data_dir.join(CENTRAL_DB_FILE);
+    paydesk_terminal::private_file(&db).map_err(|e| data_dir_error(e.to_string()))?;
     let db = db.to_str().ok_or_else(|| StackError::DataDir {
         path: data_dir.clone(),
         detail: "the path is not valid UTF-8".into(),
@@ -137,14 +164,16 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
 
     let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig {
         port: config.gateway_port,
-        api_key: Some(DEMO_GATEWAY_KEY.to_string()),
+        api_key: Some(central_key.clone()),
+        restricted_keys: vec![DEMO_GATEWAY_KEY.to_string()],
+        admin: config.sandbox_admin.clone(),
         ..paydesk_sandbox::SandboxConfig::default()
     })
     .await
     .map_err(|e| StackError::Sandbox(format!("{e:#}")))?;
-    // The central's sweeper asks the same sandbox about stale claims.
+    // The central's sweeper asks the same sandbox about stale claims, with the full key.
     let lookup_gateway = StripeGateway::new(
-        ApiKey::new(gateway_key.expose()).map_err(|e| StackError::Gateway(e.to_string()))?,
+        ApiKey::new(central_key).map_err(|e| StackError::Gateway(e.to_string()))?,
         StripeConfig::with_base_url(sandbox.base_url.clone()),
     )
     .map_err(|e| StackError::Gateway(e.to_string()))?;
@@ -174,6 +203,7 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         gateway_key,
         central,
         sandbox,
+        _lock: lock,
     };
     files::write_stack_file(
         &stack.data_dir,
@@ -251,7 +281,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(StackError::from)
 }
 
-/// Puts the sandbox's test key into the store unless it is there; refuses to replace a live key.
+/// Puts the terminal's restricted test key into the store unless it is there (replacing the full
+/// `sk_test_` demo key of older versions); refuses to replace a live key.
 async fn ensure_demo_gateway_key(secrets: Arc<dyn SecretStore>) -> Result<Secret, StackError> {
     let demo = Secret::new(DEMO_GATEWAY_KEY).expect("the demo key is a valid secret");
     let stored = {
@@ -263,7 +294,7 @@ async fn ensure_demo_gateway_key(secrets: Arc<dyn SecretStore>) -> Result<Secret
         Some(key) if !ApiKey::new(key.expose()).is_ok_and(|k| k.is_test_mode()) => {
             return Err(StackError::LiveGatewayKey)
         }
-        // Missing, or another test key: the sandbox accepts only the demo key.
+        // Missing, or another test key: the sandbox accepts only the demo key from a terminal.
         _ => {}
     }
     let value = demo.clone();

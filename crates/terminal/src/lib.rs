@@ -33,9 +33,10 @@ pub use secrets::{
     KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
 };
 pub use settings::{
-    read_stack_file, SecretKind, SecretLoadError, SettingsError, StackFile, TerminalSettings,
-    CENTRAL_URL_ENV, DATA_DIR_ENV, GATEWAY_KEY_ENV, GATEWAY_URL_DEFAULT, GATEWAY_URL_ENV,
-    JOURNAL_ENV, JOURNAL_FILE, KEYRING_SERVICE_ENV, STACK_FILE, TERMINAL_ENV, TERMINAL_TOKEN_ENV,
+    read_stack_file, stack_alive, SecretKind, SecretLoadError, SettingsError, StackFile,
+    TerminalSettings, CENTRAL_URL_ENV, DATA_DIR_ENV, GATEWAY_KEY_ENV, GATEWAY_URL_DEFAULT,
+    GATEWAY_URL_ENV, JOURNAL_ENV, JOURNAL_FILE, KEYRING_SERVICE_ENV, STACK_FILE, STACK_LOCK_FILE,
+    TERMINAL_ENV, TERMINAL_TOKEN_ENV,
 };
 pub use terminal::{
     ChargeError, DrainReport, DrainWait, JournalHealth, ManagerActionError, RecoveryTurn, Terminal,

@@ -68,7 +68,7 @@ impl TerminalSettings {
     ) -> Result<Connection, ConnectError> {
         let data_dir = self.data_dir_or(default_data_dir)?;
         let stack = crate::settings::read_stack_file(&data_dir);
-        Ok(Connection {
+        let connection = Connection {
             central_url: self.require_central_url(stack.as_ref())?,
             gateway_url: self.gateway_url(stack.as_ref())?,
             terminal: self.terminal(stack.as_ref())?,
@@ -76,7 +76,18 @@ impl TerminalSettings {
             gateway_key: self.secret(SecretKind::GatewayKey).await?,
             journal: self.journal_path(&data_dir),
             data_dir,
-        })
+        };
+        // The stack's sandbox is a test gateway: a live key never goes there (review L6).
+        let live = !ApiKey::new(connection.gateway_key.expose()).is_ok_and(|k| k.is_test_mode());
+        if live && self.gateway_url.is_none() && stack.is_some() {
+            return Err(ConnectError::Settings(SettingsError(format!(
+                "the gateway key is a live key, and the only gateway configured is the embedded \
+                 stack's sandbox: set {} to the real gateway (https://api.stripe.com), or use a \
+                 test key with the stack",
+                crate::settings::GATEWAY_URL_ENV
+            ))));
+        }
+        Ok(connection)
     }
 }
 

@@ -43,6 +43,9 @@ pub const GATEWAY_URL_DEFAULT: &str = paydesk_gateway::stripe::STRIPE_API_BASE;
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 /// Written by a running embedded stack in its data directory, removed when it stops.
 pub const STACK_FILE: &str = "stack.json";
+/// Locked (`flock`, exclusive) by a running embedded stack for as long as it runs; the kernel
+/// drops the lock when the stack's process ends, however it ends.
+pub const STACK_LOCK_FILE: &str = "stack.lock";
 
 /// Where a running embedded stack can be reached, and which terminal it provisioned. Written by
 /// `paydesk-stack`, read here so a terminal finds the stack without flags. No secret in it.
@@ -53,8 +56,25 @@ pub struct StackFile {
     pub terminal_id: TerminalId,
 }
 
-/// The running stack's description in `data_dir`, if one is there and readable.
+/// True while an embedded stack runs over `data_dir` (it holds [`STACK_LOCK_FILE`]).
+pub fn stack_alive(data_dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(data_dir.join(STACK_LOCK_FILE)) else {
+        return false;
+    };
+    // Fully qualified: the standard library's newer inherent `try_lock_shared` would win.
+    matches!(
+        fs4::FileExt::try_lock_shared(&file),
+        Err(fs4::TryLockError::WouldBlock)
+    )
+}
+
+/// The running stack's description in `data_dir`, if one is there, readable, and its stack is
+/// still running (review L6: after a crashed stack, `stack.json` stays behind, and whoever binds
+/// its recorded port next would receive this terminal's token).
 pub fn read_stack_file(data_dir: &Path) -> Option<StackFile> {
+    if !stack_alive(data_dir) {
+        return None;
+    }
     let bytes = std::fs::read(data_dir.join(STACK_FILE)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
