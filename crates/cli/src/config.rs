@@ -37,10 +37,11 @@ impl Settings {
             .map_err(settings_failure)
     }
 
-    /// The data directory, created if needed: the offline caches live there.
+    /// The data directory, created 0700 if needed (an existing one is tightened to 0700): the
+    /// offline caches live there, and nobody else may read them (review M5).
     pub fn cache_dir(&self) -> Result<PathBuf, Failure> {
         let dir = self.data_dir()?;
-        std::fs::create_dir_all(&dir)
+        paydesk_terminal::private_dir(&dir)
             .map_err(|e| Failure::new(OTHER, anyhow::anyhow!("creating {}: {e}", dir.display())))?;
         Ok(dir)
     }
