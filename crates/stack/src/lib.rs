@@ -344,10 +344,13 @@ async fn provision_terminal(
     };
     if let (Some(terminal), Some(token)) = (&known, &token) {
         let registered = store
-            .terminal_by_token_hash(&auth::token_sha256(token.expose()))
+            .terminal_by_token_hash(&auth::token_sha256(token.expose()), now)
             .await
             .map_err(central_error)?;
-        if registered.as_ref() == Some(terminal) {
+        if registered
+            .as_ref()
+            .is_some_and(|r| &r.terminal_id == terminal && r.revoked_at.is_none())
+        {
             return Ok((terminal.clone(), token.clone(), false));
         }
     }
@@ -363,7 +366,7 @@ async fn provision_terminal(
             .add_terminal(&candidate, &auth::token_sha256(&token), now)
             .await
         {
-            Ok(()) => {
+            Ok(_token_id) => {
                 let secret = Secret::new(token).expect("central tokens are valid secrets");
                 let value = secret.clone();
                 blocking(move || secrets.set(TERMINAL_TOKEN, &value)).await?;
