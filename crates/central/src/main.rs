@@ -1,5 +1,6 @@
 //! The `paydesk-central` command line: serve the API, and the set-up commands (create the
-//! database, add a terminal or an operator, import orders, seed the demo data).
+//! database, add a terminal or an operator, list, revoke or rotate terminal tokens, import
+//! orders, seed the demo data).
 //!
 //! Secrets never come from arguments (visible in `ps`): the admin token, webhook secrets and the
 //! gateway key are read from environment variables, a PIN from stdin. Deliberately absent: any
@@ -24,6 +25,9 @@ const ADMIN_TOKEN_ENV: &str = "PAYDESK_ADMIN_TOKEN";
 const WEBHOOK_SECRETS_ENV: &str = "PAYDESK_WEBHOOK_SECRETS";
 /// Environment variable holding the gateway's secret key (for the sweeper and reconciliation).
 const GATEWAY_KEY_ENV: &str = "PAYDESK_GATEWAY_KEY";
+/// Shortest sweeper pause accepted, in milliseconds: 0 made the sweeper's timer panic (finding
+/// L12), and anything much shorter only burns database time.
+const SWEEP_INTERVAL_MS_MIN: u64 = 100;
 
 #[derive(Debug, Parser)]
 #[command(name = "paydesk-central", version, about = "Paydesk's central server")]
@@ -66,6 +70,15 @@ enum Command {
         /// the network in clear.
         #[arg(long, conflicts_with = "tls_cert")]
         insecure_http: bool,
+        /// The Ed25519 key (PKCS#8) that signs offline allowances; made (mode 0600) when the
+        /// file does not exist. Back it up: terminals pin its public key.
+        #[arg(
+            long,
+            env = "PAYDESK_ALLOWANCE_KEY_FILE",
+            default_value = "paydesk-allowance.key",
+            value_name = "FILE"
+        )]
+        allowance_key_file: PathBuf,
     },
     /// Create the database (or bring its schema up to date) and exit.
     InitDb,
@@ -80,6 +93,13 @@ enum Command {
         #[arg(long, required = true)]
         pin_stdin: bool,
     },
+    /// List the terminals: token ids, when each was revoked and last seen (no secrets).
+    ListTerminals,
+    /// Revoke a terminal's token and end its sessions; a running central refuses it within
+    /// seconds.
+    RevokeTerminal { terminal_id: String },
+    /// Give a terminal a new token (printed once); the old one stops working.
+    RotateTerminal { terminal_id: String },
     /// Import orders from a .json or .csv file (idempotent on the order id).
     ImportOrders { file: PathBuf },
     /// Import the demo data set (twenty unpaid orders in EUR, USD and JPY).
@@ -120,12 +140,19 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             insecure_http,
+            allowance_key_file,
         } => {
             let transport = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Transport::Tls { cert, key },
                 _ if insecure_http => Transport::InsecureHttp,
                 _ => Transport::LoopbackHttp,
             };
+            if sweep_interval_ms < SWEEP_INTERVAL_MS_MIN {
+                bail!("--sweep-interval-ms must be at least {SWEEP_INTERVAL_MS_MIN}");
+            }
+            let key = paydesk_central::allowances::load_or_create_key(&allowance_key_file)
+                .map_err(anyhow::Error::msg)
+                .context("the offline-allowance signing key (--allowance-key-file)")?;
             serve(
                 store,
                 &listen,
@@ -133,6 +160,7 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
                 sweep_interval_ms,
                 gateway_url,
                 transport,
+                Arc::new(key),
             )
             .await
         }
@@ -143,11 +171,65 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
         Command::AddTerminal { terminal_id } => {
             let id = TerminalId::new(terminal_id).context("terminal id")?;
             let token = auth::new_token();
-            store
+            let token_id = store
                 .add_terminal(&id, &auth::token_sha256(&token), clock::now())
                 .await?;
             println!("{token}");
-            eprintln!("terminal {id} registered; the token above is shown only this once");
+            eprintln!(
+                "terminal {id} registered (token id {token_id}); the token above is shown only \
+                 this once"
+            );
+            Ok(())
+        }
+        Command::ListTerminals => {
+            for t in store.terminals().await? {
+                let revoked = t
+                    .revoked_at
+                    .map_or("-".to_string(), |at| at.unix_ms().to_string());
+                let seen = t
+                    .last_seen_at
+                    .map_or("-".to_string(), |at| at.unix_ms().to_string());
+                println!(
+                    "{} {} created={} revoked={revoked} last_seen={seen}",
+                    t.terminal_id,
+                    t.token_id,
+                    t.created_at.unix_ms()
+                );
+            }
+            Ok(())
+        }
+        Command::RevokeTerminal { terminal_id } => {
+            let id = TerminalId::new(terminal_id).context("terminal id")?;
+            let now = clock::now();
+            let Some(token_id) = store.revoke_terminal(&id, now).await? else {
+                bail!("terminal {id} is not registered: see list-terminals");
+            };
+            let ended = store.end_terminal_sessions(&id, now).await?;
+            audit_token(store, "token_revoked", &id, &token_id).await?;
+            println!(
+                "terminal {id} revoked (token id {token_id}); {ended} session(s) ended; a \
+                 running central refuses it within {} s",
+                paydesk_central::http_auth::AUTH_CACHE_MS / 1000
+            );
+            Ok(())
+        }
+        Command::RotateTerminal { terminal_id } => {
+            let id = TerminalId::new(terminal_id).context("terminal id")?;
+            let token = auth::new_token();
+            let Some((old_id, token_id)) = store
+                .rotate_terminal(&id, &auth::token_sha256(&token))
+                .await?
+            else {
+                bail!("terminal {id} is not registered: see list-terminals");
+            };
+            store.end_terminal_sessions(&id, clock::now()).await?;
+            audit_token(store, "token_revoked", &id, &old_id).await?;
+            audit_token(store, "token_rotated", &id, &token_id).await?;
+            println!("{token}");
+            eprintln!(
+                "terminal {id} has a new token (token id {token_id}, shown only this once); \
+                 the old one ({old_id}) stops working within a few seconds"
+            );
             Ok(())
         }
         Command::AddOperator {
@@ -159,13 +241,14 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
                 .read_to_string(&mut pin)
                 .context("reading the PIN from stdin")?;
             let pin = pin.trim().to_string();
-            let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin))
-                .await?
-                .map_err(anyhow::Error::msg)?;
             let role = match role {
                 RoleArg::Operator => Role::Operator,
                 RoleArg::Manager => Role::Manager,
             };
+            auth::check_pin_policy(&pin, role).map_err(anyhow::Error::msg)?;
+            let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin))
+                .await?
+                .map_err(anyhow::Error::msg)?;
             store
                 .upsert_operator(&id, role, &hash, clock::now())
                 .await?;
@@ -197,6 +280,23 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Records a token event of the CLI in the authentication audit.
+async fn audit_token(
+    store: &Store,
+    event: &str,
+    terminal: &TerminalId,
+    token_id: &str,
+) -> anyhow::Result<()> {
+    let row = paydesk_central::store::AuthEvent {
+        event,
+        terminal_id: Some(terminal.as_str()),
+        token_id: Some(token_id),
+        ..Default::default()
+    };
+    store.audit_auth(&row, clock::now()).await?;
+    Ok(())
 }
 
 fn print_import(r: &ImportOrdersResponse) {
@@ -243,6 +343,7 @@ async fn serve(
     sweep_interval_ms: u64,
     gateway_url: Option<String>,
     transport: Transport,
+    allowance_key: Arc<ring::signature::Ed25519KeyPair>,
 ) -> anyhow::Result<()> {
     // The certificate is read before anything else, so a bad file stops the start at once.
     let tls = match &transport {
@@ -267,10 +368,19 @@ async fn serve(
             .map(str::to_string)
             .collect(),
         sweep_interval_ms,
+        allowance_key: Some(allowance_key),
         ..Config::default()
     };
-    if config.admin_token.is_none() {
-        tracing::warn!("{ADMIN_TOKEN_ENV} is not set: the admin routes refuse every request");
+    match config
+        .admin_token
+        .as_deref()
+        .map(auth::admin_token_weakness)
+    {
+        None => {
+            tracing::warn!("{ADMIN_TOKEN_ENV} is not set: the admin routes refuse every request")
+        }
+        Some(Some(weakness)) => bail!("{ADMIN_TOKEN_ENV}: {weakness}"),
+        Some(None) => {}
     }
     let gateway: Option<Arc<dyn IntentLookup>> = match gateway_url {
         None => {
