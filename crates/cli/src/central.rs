@@ -1,15 +1,16 @@
-//! The commands that read from the central: `queue` (unpaid orders), `sign-in` (an operator's
-//! PIN checked against the central's argon2 hashes) and `offline` (a manager's allowance). The
-//! offline copies and the PIN check are `paydesk-terminal`'s, shared with the desktop, so an
-//! operator can keep working while the central is down.
+//! The commands that talk to the central without the journal: `queue` (unpaid orders),
+//! `sign-in` (the PIN checked by the central; offline, by this terminal's verifier) and
+//! `offline` (a manager's allowance, signed by the central). The offline copies and the sign-in
+//! are `paydesk-terminal`'s, shared with the desktop, so an operator can keep working while the
+//! central is down.
 //!
-//! Deliberately absent: PINs anywhere but in memory (read from stdin, compared, dropped) and a
-//! session: `sign-in` answers "yes/no" for scripts; the desktop keeps the signed-in operator.
+//! Deliberately absent: PINs anywhere but in memory (read from stdin, sent, dropped), and a
+//! session that outlives the command: each one signs in, acts, and signs out.
 
 use anyhow::Context as _;
 use paydesk_core::{Money, OperatorId, Pin, Timestamp};
 use paydesk_engine::{Clock as _, OfflinePolicy, SystemClock};
-use paydesk_protocol::Order;
+use paydesk_protocol::{Order, Role};
 use paydesk_terminal::{GrantError, QueueError, SignInError};
 use serde::Serialize;
 
@@ -88,41 +89,61 @@ struct SignInOutput<'a> {
     exit_code: u8,
 }
 
-/// Reads the PIN from stdin (one line; never from an argument, never echoed).
-fn read_pin() -> Result<Pin, Failure> {
+/// Reads the PIN from stdin (one line; never from an argument, never echoed). `example` is the
+/// command to show in the message when what came is not a PIN.
+pub fn read_pin(example: &str) -> Result<Pin, Failure> {
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
         .context("reading the PIN from stdin")?;
     Pin::parse(line.trim()).map_err(|e| {
         Failure::usage(format!(
-            "the PIN on stdin: {e}, e.g. `printf 1234 | paydesk sign-in --operator ID`"
+            "the PIN on stdin: {e}, e.g. `printf '%s\\n' \"$PIN\" | {example}`"
         ))
     })
 }
 
+/// The exit code and message of a refused or failed sign-in.
+pub fn sign_in_failure(e: SignInError) -> Failure {
+    match e {
+        SignInError::Refused | SignInError::Locked(_) | SignInError::RateLimited(_) => {
+            Failure::new(REFUSED, anyhow::anyhow!("sign-in refused: {e}"))
+        }
+        SignInError::UnreachableNoCache { .. } => Failure::new(UNREACHABLE, anyhow::anyhow!("{e}")),
+        other => Failure::new(OTHER, anyhow::anyhow!("{other}")),
+    }
+}
+
+/// `paydesk sign-in`: checks the PIN at the central (offline: this terminal's verifier, for an
+/// operator who signed in online here recently), then ends the session at once — a script's
+/// yes/no, which also prepares offline sign-in for that operator.
 pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
     let operator =
         OperatorId::new(operator).map_err(|e| Failure::usage(format!("--operator: {e}")))?;
-    let pin = read_pin()?;
+    let pin = read_pin("paydesk sign-in --operator ID")?;
     let client = settings.central_client().await?;
     let data_dir = settings.cache_dir()?;
-    let checked =
-        paydesk_terminal::check_pin(&client, &data_dir, &operator, pin, SystemClock.now()).await;
+    let now = SystemClock.now();
+    let checked = paydesk_terminal::sign_in(&client, &data_dir, &operator, pin, now).await;
     let (verified, role, offline) = match checked {
         Ok(signed) => {
             if signed.offline {
                 eprintln!(
-                    "paydesk: the central is unreachable; checked against the cached operator list"
+                    "paydesk: the central is unreachable; checked against this terminal's \
+                     offline sign-in verifier"
                 );
+            } else {
+                if let Err(e) = paydesk_terminal::pin_allowance_key(&client, &data_dir, now).await {
+                    eprintln!("paydesk: could not pin the central's allowance key: {e}");
+                }
+                if let Err(e) = client.end_session().await {
+                    eprintln!("paydesk: could not end the session at the central: {e}");
+                }
             }
             (true, Some(signed.role.as_str()), signed.offline)
         }
         Err(SignInError::Refused) => (false, None, false),
-        Err(e @ SignInError::UnreachableNoCache { .. }) => {
-            return Err(Failure::new(UNREACHABLE, anyhow::anyhow!("{e}")))
-        }
-        Err(e) => return Err(Failure::new(OTHER, anyhow::anyhow!("{e}"))),
+        Err(e) => return Err(sign_in_failure(e)),
     };
     let code = if verified { SUCCESS } else { REFUSED };
     if settings.json {
@@ -146,7 +167,8 @@ pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
     Ok(code)
 }
 
-/// `paydesk offline allow`: a manager's PIN (stdin) allows offline charging within caps.
+/// `paydesk offline allow`: the manager signs in at the central (PIN on stdin) and asks it for a
+/// signed allowance for this terminal (the PIN again); the terminal verifies and keeps it.
 pub async fn allow_offline(
     settings: &Settings,
     manager: &str,
@@ -161,27 +183,45 @@ pub async fn allow_offline(
         Money::parse(per_charge).map_err(|e| Failure::usage(format!("--per-charge: {e}")))?;
     let per_shift =
         Money::parse(per_shift).map_err(|e| Failure::usage(format!("--per-shift: {e}")))?;
-    let pin = read_pin()?;
+    let pin = read_pin("paydesk offline allow --manager ID …")?;
     let client = settings.central_client().await?;
-    let data_dir = settings.data_dir()?;
-    let granted = paydesk_terminal::grant_offline(
-        &client,
-        &data_dir,
-        &manager,
-        pin,
-        per_charge,
-        per_shift,
-        i64::from(hours).saturating_mul(3_600_000),
-        i64::from(cache_minutes).saturating_mul(60_000),
-        SystemClock.now(),
-    )
-    .await
-    .map_err(|e| match e {
+    let data_dir = settings.cache_dir()?;
+    let terminal = settings.terminal_id()?;
+    let now = SystemClock.now();
+    let signed = paydesk_terminal::sign_in(&client, &data_dir, &manager, pin.clone(), now)
+        .await
+        .map_err(sign_in_failure)?;
+    if signed.offline {
+        return Err(Failure::new(
+            UNREACHABLE,
+            anyhow::anyhow!(
+                "the central is unreachable: a manager allows offline work online only"
+            ),
+        ));
+    }
+    let granted = if signed.role != Role::Manager {
+        Err(GrantError::NotManager(signed.operator))
+    } else {
+        paydesk_terminal::grant_offline(
+            &client,
+            &data_dir,
+            &terminal,
+            pin,
+            per_charge,
+            per_shift,
+            i64::from(hours).saturating_mul(3_600_000),
+            i64::from(cache_minutes).saturating_mul(60_000),
+            now,
+        )
+        .await
+    };
+    if let Err(e) = client.end_session().await {
+        eprintln!("paydesk: could not end the manager's session at the central: {e}");
+    }
+    let granted = granted.map_err(|e| match e {
         GrantError::Invalid(m) => Failure::usage(m),
-        GrantError::SignIn(SignInError::UnreachableNoCache { .. }) => {
-            Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
-        }
-        GrantError::SignIn(SignInError::Refused) | GrantError::NotManager(_) => {
+        GrantError::SignIn(e) => sign_in_failure(e),
+        GrantError::NotManager(_) | GrantError::NotSignedIn => {
             Failure::new(REFUSED, anyhow::anyhow!("{e}"))
         }
         other => Failure::new(OTHER, anyhow::anyhow!("{other}")),
@@ -198,9 +238,11 @@ pub fn block_offline(settings: &Settings) -> CmdResult {
     Ok(SUCCESS)
 }
 
-/// `paydesk offline show`.
+/// `paydesk offline show`: the allowance in force (only one whose signature verifies).
 pub fn show_offline(settings: &Settings) -> CmdResult {
-    let policy = paydesk_terminal::offline_policy(&settings.data_dir()?, SystemClock.now());
+    let terminal = settings.terminal_id()?;
+    let policy =
+        paydesk_terminal::offline_policy(&settings.data_dir()?, &terminal, SystemClock.now());
     print_offline(settings, &policy);
     Ok(SUCCESS)
 }

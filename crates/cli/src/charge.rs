@@ -1,5 +1,6 @@
-//! The commands that move money or results: `charge`, `recover` and `sync`, each a thin run of
-//! the engine with progress on the terminal and an exit code that says what happened.
+//! The commands that move money or results: `charge` (the operator signs in first, PIN on
+//! stdin, and out after), `recover` and `sync`, each a thin run of the engine with progress on
+//! the terminal and an exit code that says what happened.
 //!
 //! Deliberately absent: any decision about the charge (the engine and the core own the protocol);
 //! this file only maps outcomes to words and exit codes.
@@ -11,6 +12,7 @@ use paydesk_engine::{
 use paydesk_terminal::{ChargeError, DrainReport, DrainWait, Terminal};
 use serde::Serialize;
 
+use crate::central::{read_pin, sign_in_failure};
 use crate::config::Settings;
 use crate::exit::{
     CmdResult, Failure, CONFLICT, JOURNAL_BROKEN, OTHER, PENDING, REFUSED, SUCCESS, UNREACHABLE,
@@ -79,6 +81,9 @@ fn charge_failure(e: ChargeError) -> Failure {
             JOURNAL_BROKEN,
             anyhow::anyhow!("{e} — see `paydesk journal verify`"),
         ),
+        ChargeError::NotSignedIn | ChargeError::OtherOperator { .. } => {
+            Failure::new(REFUSED, anyhow::anyhow!("{e}"))
+        }
         ChargeError::Engine(e) => engine_failure(e),
     }
 }
@@ -130,14 +135,51 @@ struct ChargeOutput<'a> {
     sync: Option<&'a DrainReport>,
 }
 
-pub async fn charge(settings: &Settings, order: &str, operator: &str, amount: &str) -> CmdResult {
+pub async fn charge(
+    settings: &Settings,
+    order: &str,
+    operator: &str,
+    amount: &str,
+    pin_stdin: bool,
+) -> CmdResult {
     let order = OrderId::new(order)
         .map_err(|e| Failure::usage(format!("order: {e} (the order id as the queue shows it)")))?;
     let operator =
         OperatorId::new(operator).map_err(|e| Failure::usage(format!("--operator: {e}")))?;
     let expected_amount = Money::parse(amount)
         .map_err(|e| Failure::usage(format!("--amount: {e} (the amount as the queue shows it)")))?;
+    if !pin_stdin {
+        return Err(Failure::usage(
+            "nothing is charged without a signed-in operator: pass --pin-stdin and the \
+             operator's PIN on stdin, e.g. `printf '%s\\n' \"$PIN\" | paydesk charge ORDER \
+             --operator ID --amount AMOUNT --pin-stdin`",
+        ));
+    }
+    let pin = read_pin("paydesk charge ORDER --operator ID --amount AMOUNT --pin-stdin")?;
     let terminal = settings.open().await?;
+    let signed = terminal
+        .sign_in(&operator, pin)
+        .await
+        .map_err(sign_in_failure)?;
+    if signed.offline {
+        eprintln!(
+            "paydesk: the central is unreachable; {operator} signed in with this terminal's \
+             offline verifier"
+        );
+    }
+    let result = charge_signed_in(settings, &terminal, operator, order, expected_amount).await;
+    terminal.sign_out().await;
+    result
+}
+
+/// The charge itself, for the operator signed in at `terminal`.
+async fn charge_signed_in(
+    settings: &Settings,
+    terminal: &Terminal,
+    operator: OperatorId,
+    order: OrderId,
+    expected_amount: Money,
+) -> CmdResult {
     let open = terminal.unresolved().await.map_err(engine_failure)?;
     if !open.is_empty() {
         eprintln!(

@@ -77,6 +77,14 @@ impl Settings {
         paydesk_terminal::central_client(&url, &token).map_err(open_failure)
     }
 
+    /// This terminal's id (the flag, the environment, or the running stack's).
+    pub fn terminal_id(&self) -> Result<paydesk_core::TerminalId, Failure> {
+        let stack = paydesk_terminal::read_stack_file(&self.data_dir()?);
+        self.terminal
+            .terminal(stack.as_ref())
+            .map_err(settings_failure)
+    }
+
     /// Opens the journal alone (the journal commands need no central, gateway or secret).
     pub fn open_journal(&self) -> Result<Journal, Failure> {
         let path = self.journal_path()?;

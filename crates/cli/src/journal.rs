@@ -176,6 +176,17 @@ const CSV_HEADER: [&str; 15] = [
     "offline",
 ];
 
+/// A cell as a spreadsheet may safely open it: one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return would be read as a formula (the reason is gateway or decline text, not ours),
+/// so it gets a leading `'`.
+fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 pub fn export_csv(settings: &Settings, file: &Path) -> CmdResult {
     let journal = settings.open_journal()?;
     let attempts = all_attempts(&journal)?;
@@ -185,27 +196,28 @@ pub fn export_csv(settings: &Settings, file: &Path) -> CmdResult {
         .write_record(CSV_HEADER)
         .with_context(|| format!("writing {}", file.display()))?;
     for a in &attempts {
+        let record = [
+            a.id.to_string(),
+            a.order.to_string(),
+            a.number.get().to_string(),
+            a.operator.to_string(),
+            a.terminal.to_string(),
+            output::decimal(&a.amount),
+            a.amount.minor().to_string(),
+            a.amount.currency().code().to_string(),
+            a.state.as_str().to_string(),
+            a.intent_id
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            a.claim_token.to_string(),
+            a.created_at.rfc3339(),
+            a.updated_at.rfc3339(),
+            a.reason.clone().unwrap_or_default(),
+            a.offline.to_string(),
+        ];
         writer
-            .write_record([
-                a.id.to_string(),
-                a.order.to_string(),
-                a.number.get().to_string(),
-                a.operator.to_string(),
-                a.terminal.to_string(),
-                output::decimal(&a.amount),
-                a.amount.minor().to_string(),
-                a.amount.currency().code().to_string(),
-                a.state.as_str().to_string(),
-                a.intent_id
-                    .as_ref()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default(),
-                a.claim_token.to_string(),
-                a.created_at.rfc3339(),
-                a.updated_at.rfc3339(),
-                a.reason.clone().unwrap_or_default(),
-                a.offline.to_string(),
-            ])
+            .write_record(record.iter().map(|cell| csv_cell(cell).into_owned()))
             .with_context(|| format!("writing {}", file.display()))?;
     }
     writer
@@ -318,4 +330,26 @@ pub fn totals(
         }
     }
     Ok(SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_as_formulas_are_quoted() {
+        for (cell, exported) in [
+            ("=1+1", "'=1+1"),
+            ("+SUM(A1)", "'+SUM(A1)"),
+            ("-2+3", "'-2+3"),
+            ("@cmd", "'@cmd"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("generic_decline", "generic_decline"),
+            ("129.00", "129.00"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(cell), exported, "{cell:?}");
+        }
+    }
 }

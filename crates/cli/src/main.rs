@@ -1,5 +1,6 @@
-//! `paydesk`: the engine without a window — sign in, list the queue, charge an order, recover,
-//! sync, and review the journal — for operators' scripts, ops, and the system tests.
+//! `paydesk`: the engine without a window — sign in, list the queue, charge an order (as a
+//! signed-in operator, PIN on stdin), recover, sync, and review the journal — for operators'
+//! scripts, ops, and the system tests.
 //!
 //! Human-readable output by default, `--json` for scripts, and exit codes that say what happened
 //! (see `exit.rs`). Deliberately absent: logic of its own — every command is a thin call into the
@@ -100,7 +101,8 @@ enum Command {
         #[arg(value_enum)]
         secret: SecretArg,
     },
-    /// Check an operator's PIN (read from stdin) against the central (offline: a cached copy).
+    /// Check an operator's PIN (read from stdin) at the central (offline: this terminal's
+    /// verifier, for an operator who signed in online here in the last 12 hours).
     SignIn {
         #[arg(long)]
         operator: String,
@@ -111,9 +113,13 @@ enum Command {
     Charge {
         /// The order id, as the queue shows it.
         order: String,
-        /// Who charges.
+        /// Who charges: they sign in with their PIN, read from stdin (`--pin-stdin`).
         #[arg(long)]
         operator: String,
+        /// Read the operator's PIN from stdin (one line). Required: nothing is charged without
+        /// a signed-in operator, and a PIN never goes in an argument.
+        #[arg(long)]
+        pin_stdin: bool,
         /// The amount the operator expects, e.g. "12.34 EUR": a different amount at the central
         /// stops the charge.
         #[arg(long)]
@@ -292,7 +298,8 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             order,
             operator,
             amount,
-        } => charge::charge(settings, &order, &operator, &amount).await,
+            pin_stdin,
+        } => charge::charge(settings, &order, &operator, &amount, pin_stdin).await,
         Command::Show { attempt } => journal::show(settings, &attempt),
         Command::Recover => charge::recover(settings).await,
         Command::Sync => charge::sync(settings).await,

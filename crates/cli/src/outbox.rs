@@ -1,21 +1,23 @@
 //! `paydesk outbox`: the results waiting for the central, and a manager's way back for one the
 //! central rejected (parked): `list`, `retry ID` (back to waiting, due now; `paydesk sync` or the
 //! background relay sends it) and `archive ID --reason TEXT` (kept for good, no longer parked).
-//! Retry and archive are a manager's actions: `--manager ID` with the PIN on stdin, checked as
-//! `offline allow` checks it; the journal records who did it, and why, as a chained event.
+//! Retry and archive are a manager's actions: `--manager ID` with the PIN on stdin, which the
+//! central checks (the manager signs in there for this one action, online only); the journal
+//! records who did it, and why, as a chained event.
 //!
 //! Deliberately absent: deleting anything, and deciding whether a result is right (the central
 //! applies a re-delivered result once the order exists).
 
-use anyhow::Context as _;
 use clap::Subcommand;
 use paydesk_core::{OperatorId, Pin};
 use paydesk_journal::{OutboxListing, OutboxMessage, OUTBOX_LIST_ROWS_MAX};
-use paydesk_terminal::{ManagerActionError, SignInError};
+use paydesk_terminal::ManagerActionError;
+
+use crate::central::{read_pin, sign_in_failure};
 
 use crate::charge::engine_failure;
 use crate::config::{journal_failure, Settings};
-use crate::exit::{CmdResult, Failure, CONFLICT, OTHER, REFUSED, SUCCESS, UNREACHABLE};
+use crate::exit::{CmdResult, Failure, CONFLICT, REFUSED, SUCCESS};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -155,26 +157,13 @@ fn print_done(settings: &Settings, what: &str, message: &OutboxMessage) {
 fn manager_and_pin(manager: &str) -> Result<(OperatorId, Pin), Failure> {
     let manager =
         OperatorId::new(manager).map_err(|e| Failure::usage(format!("--manager: {e}")))?;
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("reading the PIN from stdin")?;
-    let pin = Pin::parse(line.trim()).map_err(|e| {
-        Failure::usage(format!(
-            "the PIN on stdin: {e}, e.g. `printf 1234 | paydesk outbox retry ID --manager ID`"
-        ))
-    })?;
+    let pin = read_pin("paydesk outbox retry ID --manager ID")?;
     Ok((manager, pin))
 }
 
 fn manager_failure(e: ManagerActionError) -> Failure {
     match e {
-        ManagerActionError::SignIn(e @ SignInError::UnreachableNoCache { .. }) => {
-            Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
-        }
-        ManagerActionError::SignIn(e @ SignInError::Refused) => {
-            Failure::new(REFUSED, anyhow::anyhow!("{e}"))
-        }
+        ManagerActionError::SignIn(e) => sign_in_failure(e),
         e @ ManagerActionError::NotManager(_) => Failure::new(REFUSED, anyhow::anyhow!("{e}")),
         ManagerActionError::Engine(paydesk_engine::EngineError::Journal(
             e @ paydesk_journal::JournalError::InvalidArgument(_),
@@ -183,6 +172,5 @@ fn manager_failure(e: ManagerActionError) -> Failure {
             e @ paydesk_journal::JournalError::NotFound { .. },
         )) => Failure::usage(e),
         ManagerActionError::Engine(e) => engine_failure(e),
-        ManagerActionError::SignIn(e) => Failure::new(OTHER, anyhow::anyhow!("{e}")),
     }
 }

@@ -15,9 +15,10 @@ use paydesk_central::auth;
 use paydesk_core::{OperatorId, OrderId, TerminalId};
 use paydesk_engine::{Central, ClaimRequest, Clock, SystemClock};
 use paydesk_protocol::{OrderDetail, OrderStatus};
-use paydesk_stack::{Stack, StackConfig, DEMO_OPERATOR};
+use paydesk_stack::{Stack, StackConfig, DEMO_MANAGER, DEMO_OPERATOR, DEMO_OPERATOR_PIN};
 use paydesk_terminal::{
-    HttpCentral, MemorySecretStore, SecretStore, TerminalToken, GATEWAY_API_KEY, TERMINAL_TOKEN,
+    HttpCentral, MemorySecretStore, SecretStore, SessionToken, TerminalToken, GATEWAY_API_KEY,
+    TERMINAL_TOKEN,
 };
 use serde_json::Value;
 
@@ -73,7 +74,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Arc::new(MemorySecretStore::new());
         let stack_dir = dir.path().join("stack");
-        let stack = paydesk_stack::start(StackConfig::new(&stack_dir, secrets.clone()))
+        let stack = paydesk_stack::start(stack_config(&stack_dir, secrets.clone()))
             .await
             .unwrap();
         let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
@@ -119,15 +120,13 @@ impl Harness {
         run(self.command(), args, None)
     }
 
+    /// `paydesk charge` as the demo operator, signed in with the PIN on stdin.
     fn charge(&self, order: &str, amount: &str) -> Run {
-        self.run(&[
-            "charge",
-            order,
-            "--operator",
-            DEMO_OPERATOR,
-            "--amount",
-            amount,
-        ])
+        run(
+            self.command(),
+            &charge_args(order, amount),
+            Some(&pin_line()),
+        )
     }
 
     async fn order(&self, id: &str) -> OrderDetail {
@@ -143,7 +142,7 @@ impl Harness {
     /// configuration still points at it (the sandbox starts empty: it keeps no state).
     async fn restart(&mut self) {
         let port = |url: &str| url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        let mut config = StackConfig::new(&self.stack_dir, self.secrets.clone());
+        let mut config = stack_config(&self.stack_dir, self.secrets.clone());
         config.central_port = port(&self.central_url);
         config.gateway_port = port(&self.gateway_url);
         let stack = paydesk_stack::start(config).await.unwrap();
@@ -156,6 +155,31 @@ impl Harness {
             stack.shutdown().await;
         }
     }
+}
+
+/// The embedded stack, with the sandbox's `/admin` routes open to this machine: the tests read
+/// the gateway's ledger and arm its faults there.
+fn stack_config(dir: &Path, secrets: Arc<MemorySecretStore>) -> StackConfig {
+    let mut config = StackConfig::new(dir, secrets);
+    config.sandbox_admin = paydesk_stack::SandboxAdmin::LoopbackOnly;
+    config
+}
+
+/// The demo operator's PIN as `--pin-stdin` reads it.
+fn pin_line() -> String {
+    format!("{DEMO_OPERATOR_PIN}\n")
+}
+
+fn charge_args<'a>(order: &'a str, amount: &'a str) -> Vec<&'a str> {
+    vec![
+        "charge",
+        order,
+        "--operator",
+        DEMO_OPERATOR,
+        "--amount",
+        amount,
+        "--pin-stdin",
+    ]
 }
 
 /// No setting of the developer's environment leaks into a test run.
@@ -254,15 +278,9 @@ async fn charges_exit_with_their_outcome_and_reach_the_central() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_output_parses_everywhere() {
     let h = Harness::start().await;
-    let charge = h.run(&[
-        "--json",
-        "charge",
-        "demo-2001",
-        "--operator",
-        DEMO_OPERATOR,
-        "--amount",
-        "34.50 USD",
-    ]);
+    let mut args = vec!["--json"];
+    args.extend(charge_args("demo-2001", "34.50 USD"));
+    let charge = run(h.command(), &args, Some(&pin_line()));
     assert_eq!(charge.code, Some(SUCCESS), "{charge:?}");
     let doc = charge.json();
     assert_eq!(doc["outcome"], "succeeded");
@@ -328,10 +346,19 @@ async fn an_order_held_by_another_terminal_exits_4_and_names_the_holder() {
         .await
         .unwrap();
     let client = HttpCentral::new(&h.central_url, TerminalToken::new(other_token)).unwrap();
+    let manager = OperatorId::new(DEMO_MANAGER).unwrap();
+    let session = client
+        .open_session(
+            &manager,
+            &paydesk_core::Pin::parse(paydesk_stack::DEMO_MANAGER_PIN).unwrap(),
+        )
+        .await
+        .unwrap();
+    client.set_session(Some(SessionToken::new(session.session_token)));
     client
         .claim(&ClaimRequest {
             order: OrderId::new("demo-1002").unwrap(),
-            operator: OperatorId::new("demo-manager").unwrap(),
+            operator: manager.clone(),
             terminal: other.clone(),
         })
         .await
@@ -468,7 +495,7 @@ async fn a_manager_retries_or_archives_a_parked_result() {
         )
     };
     assert_eq!(retry(DEMO_OPERATOR, DEMO_OPERATOR_PIN).code, Some(REFUSED));
-    assert_eq!(retry(DEMO_MANAGER, "0000").code, Some(REFUSED));
+    assert_eq!(retry(DEMO_MANAGER, "00000000").code, Some(REFUSED));
     assert_eq!(retry(DEMO_MANAGER, "").code, Some(USAGE));
     let still = h.run(&["--json", "outbox", "list", "--parked"]);
     assert_eq!(still.json()["messages"].as_array().unwrap().len(), 1);
@@ -608,6 +635,18 @@ async fn bad_input_and_missing_configuration_exit_64_with_a_next_step() {
             &["charge", "demo-1001", "--amount", "129.00 EUR"],
             "--operator",
         ),
+        // No charge without a signed-in operator: the PIN comes on stdin, never as an argument.
+        (
+            &[
+                "charge",
+                "demo-1001",
+                "--operator",
+                DEMO_OPERATOR,
+                "--amount",
+                "129.00 EUR",
+            ],
+            "--pin-stdin",
+        ),
         (&["show", "not-a-uuid"], "journal list"),
         (&["journal", "list", "--state", "paid"], "--state"),
         (&["journal", "list", "--from", "yesterday"], "RFC 3339"),
@@ -667,15 +706,8 @@ async fn a_crash_after_confirm_sent_is_finished_by_recover_with_one_charge() {
     crashing.env("PAYDESK_CRASH_AT", "after_confirm_sent");
     let crashed = run(
         crashing,
-        &[
-            "charge",
-            "demo-2002",
-            "--operator",
-            DEMO_OPERATOR,
-            "--amount",
-            "120.00 USD",
-        ],
-        None,
+        &charge_args("demo-2002", "120.00 USD"),
+        Some(&pin_line()),
     );
     assert_eq!(
         crashed.code, None,
@@ -718,7 +750,7 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     let ok = run(
         h.command(),
         &["sign-in", "--operator", DEMO_OPERATOR],
-        Some("1234\n"),
+        Some(&pin_line()),
     );
     assert_eq!(ok.code, Some(SUCCESS), "{ok:?}");
     assert!(
@@ -728,16 +760,23 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     let wrong = run(
         h.command(),
         &["sign-in", "--operator", DEMO_OPERATOR],
-        Some("4321\n"),
+        Some("654321\n"),
     );
     assert_eq!(wrong.code, Some(REFUSED), "{wrong:?}");
     let unknown = run(
         h.command(),
         &["sign-in", "--operator", "nobody"],
-        Some("1234\n"),
+        Some(&pin_line()),
     );
     assert_eq!(unknown.code, Some(REFUSED), "{unknown:?}");
     assert_eq!(wrong.stdout, unknown.stdout, "no hint which ids exist");
+    // The manager signs in online only: no offline verifier is kept for them.
+    let manager = run(
+        h.command(),
+        &["sign-in", "--operator", DEMO_MANAGER],
+        Some(&format!("{}\n", paydesk_stack::DEMO_MANAGER_PIN)),
+    );
+    assert_eq!(manager.code, Some(SUCCESS), "{manager:?}");
     let badpin = run(
         h.command(),
         &["sign-in", "--operator", DEMO_OPERATOR],
@@ -750,10 +789,24 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     let offline = run(
         h.command(),
         &["sign-in", "--operator", DEMO_OPERATOR],
-        Some("1234\n"),
+        Some(&pin_line()),
     );
     assert_eq!(offline.code, Some(SUCCESS), "{offline:?}");
     assert!(offline.stdout.contains("offline"), "{offline:?}");
+    let manager_offline = run(
+        h.command(),
+        &["sign-in", "--operator", DEMO_MANAGER],
+        Some(&format!("{}\n", paydesk_stack::DEMO_MANAGER_PIN)),
+    );
+    assert_eq!(
+        manager_offline.code,
+        Some(UNREACHABLE),
+        "{manager_offline:?}"
+    );
+    assert!(
+        manager_offline.stderr.contains("not managers"),
+        "{manager_offline:?}"
+    );
     let queue = h.run(&["--json", "queue"]);
     assert_eq!(queue.code, Some(UNREACHABLE), "{queue:?}");
     assert_eq!(queue.json()["offline"], true);
@@ -771,15 +824,8 @@ async fn results_wait_in_the_journal_while_the_central_is_down_and_sync_delivers
     crashing.env("PAYDESK_CRASH_AT", "after_result");
     let crashed = run(
         crashing,
-        &[
-            "charge",
-            "demo-1006",
-            "--operator",
-            DEMO_OPERATOR,
-            "--amount",
-            "73.00 EUR",
-        ],
-        None,
+        &charge_args("demo-1006", "73.00 EUR"),
+        Some(&pin_line()),
     );
     assert_eq!(crashed.code, None, "{crashed:?}");
     assert_eq!(h.order("demo-1006").await.order.status, OrderStatus::Unpaid);
@@ -801,7 +847,9 @@ async fn results_wait_in_the_journal_while_the_central_is_down_and_sync_delivers
         "{back:?}"
     );
     let detail = h.order("demo-1006").await;
-    assert_eq!(detail.order.status, OrderStatus::Paid);
+    // The restarted sandbox has forgotten the intent, so the central cannot verify the success
+    // at the gateway: the order is held for review, never marked paid on the terminal's word.
+    assert_eq!(detail.order.status, OrderStatus::NeedsReview);
     assert_eq!(detail.results.len(), 1);
     let again = h.run(&["sync"]);
     assert!(

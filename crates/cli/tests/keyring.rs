@@ -102,11 +102,21 @@ fn the_stack_provisions_into_the_keyring_and_commands_read_it() {
     let queue = paydesk(dir.path(), &service).arg("queue").output().unwrap();
     assert_eq!(queue.status.code(), Some(0), "{queue:?}");
     assert!(String::from_utf8_lossy(&queue.stdout).contains("demo-1001"));
-    let charge = paydesk(dir.path(), &service)
+    let mut charging = paydesk(dir.path(), &service)
         .args(["charge", "demo-1001", "--operator", "demo-operator"])
-        .args(["--amount", "129.00 EUR"])
-        .output()
+        .args(["--amount", "129.00 EUR", "--pin-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    charging
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", paydesk_stack::DEMO_OPERATOR_PIN).as_bytes())
+        .unwrap();
+    let charge = charging.wait_with_output().unwrap();
     assert_eq!(charge.status.code(), Some(0), "{charge:?}");
     for text in [&charge.stdout, &charge.stderr, &queue.stdout, &queue.stderr] {
         assert!(!String::from_utf8_lossy(text).contains(token.expose()));

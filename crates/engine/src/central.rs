@@ -100,6 +100,22 @@ pub enum CentralError {
     /// This terminal's token was refused.
     #[error("the central refused this terminal's credentials: re-provision the terminal")]
     Unauthorized,
+    /// The request needs a signed-in person and none was sent: sign in first.
+    #[error("nobody is signed in for this request: sign in first")]
+    SessionRequired,
+    /// The person's session ended (idle, past its maximum age, or signed out): sign in again.
+    #[error("your session has ended (idle too long or past its maximum age): sign in again")]
+    SessionExpired,
+    /// Too many wrong PINs: sign-in is locked (the central's words say until when).
+    #[error("{0}")]
+    Locked(String),
+    /// Too many requests of this kind from this terminal: wait and retry.
+    #[error("too many requests: {0}")]
+    RateLimited(String),
+    /// The signed-in person may not do this (an operator asking for a manager's action, or a
+    /// session that does not match the request).
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     /// Any other refusal: the central's machine code and its message.
     #[error("the central refused the request: {message}")]
     Refused { code: ErrorCode, message: String },

@@ -43,10 +43,10 @@ pub const DEMO_GATEWAY_KEY: &str = "rk_test_paydesk_demo";
 pub use paydesk_sandbox::AdminAccess as SandboxAdmin;
 /// The demo operator and their PIN (printed by the front ends: it is demo data, not a secret).
 pub const DEMO_OPERATOR: &str = "demo-operator";
-pub const DEMO_OPERATOR_PIN: &str = "1234";
+pub const DEMO_OPERATOR_PIN: &str = "123456";
 /// The demo manager and their PIN.
 pub const DEMO_MANAGER: &str = "demo-manager";
-pub const DEMO_MANAGER_PIN: &str = "9999";
+pub const DEMO_MANAGER_PIN: &str = "87654321";
 
 /// The central's database file in the data directory.
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
@@ -303,7 +303,8 @@ async fn ensure_demo_gateway_key(secrets: Arc<dyn SecretStore>) -> Result<Secret
 }
 
 /// Imports the demo orders (idempotent on the order id) and adds the demo operator and manager
-/// if they are missing (hashing a PIN is slow on purpose, so existing ones are left alone).
+/// if they are missing, or gives them the demo PIN again when theirs is another (a data directory
+/// from before the PIN minimums rose still holds the old 4-digit demo PINs).
 async fn seed_demo(store: &Store, now: Timestamp) -> Result<(), StackError> {
     store
         .import_orders(&demo::demo_orders(), now)
@@ -314,8 +315,17 @@ async fn seed_demo(store: &Store, now: Timestamp) -> Result<(), StackError> {
         (DEMO_MANAGER, DEMO_MANAGER_PIN, Role::Manager),
     ] {
         let id = OperatorId::new(id).expect("demo operator ids are valid");
-        if store.operator_exists(&id).await.map_err(central_error)? {
-            continue;
+        if let Some((hash, _)) = store
+            .operator_credentials(&id)
+            .await
+            .map_err(central_error)?
+        {
+            let current = tokio::task::spawn_blocking(move || auth::verify_pin(Some(&hash), pin))
+                .await
+                .map_err(|e| StackError::Central(format!("checking a demo PIN: {e}")))?;
+            if current {
+                continue;
+            }
         }
         let hash = tokio::task::spawn_blocking(move || auth::hash_pin(pin))
             .await

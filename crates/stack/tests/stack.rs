@@ -1,14 +1,16 @@
 //! The embedded stack end to end: start on a fresh data directory, charge a demo order through
-//! the engine it builds, restart over the same directory (same terminal, same orders), and the
-//! secret-store rules (a lost token means a new terminal; a live key is never replaced).
+//! the engine it builds (the demo operator signed in), restart over the same directory (same
+//! terminal, same orders, old 4-digit demo PINs replaced), and the secret-store rules (a lost
+//! token means a new terminal; a live key is never replaced).
 
 use std::sync::Arc;
 
-use paydesk_core::{AttemptState, Money, OperatorId, OrderId};
+use paydesk_core::{AttemptState, Money, OperatorId, OrderId, Pin};
 use paydesk_engine::{ChargeRequest, Progress, RelayOutcome};
 use paydesk_protocol::{OrderDetail, OrderPage, OrderStatus};
 use paydesk_stack::{
-    start, StackConfig, StackError, DEMO_GATEWAY_KEY, DEMO_OPERATOR, JOURNAL_FILE,
+    start, StackConfig, StackError, DEMO_GATEWAY_KEY, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
+    JOURNAL_FILE,
 };
 use paydesk_terminal::{
     read_stack_file, MemorySecretStore, Secret, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN,
@@ -56,6 +58,11 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         .terminal(&dir.path().join(JOURNAL_FILE))
         .await
         .unwrap();
+    let operator = OperatorId::new(DEMO_OPERATOR).unwrap();
+    terminal
+        .sign_in(&operator, Pin::parse(DEMO_OPERATOR_PIN).unwrap())
+        .await
+        .unwrap();
     let engine = terminal.engine();
     let report = engine
         .charge(
@@ -79,6 +86,18 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
     );
     let terminal_id = stack.terminal.clone();
     drop(terminal);
+    // A data directory from before the PIN minimums: the demo operator's PIN was 1234.
+    let old = paydesk_central::auth::hash_pin("1234").unwrap();
+    stack
+        .central_store()
+        .upsert_operator(
+            &operator,
+            paydesk_protocol::Role::Operator,
+            &old,
+            paydesk_engine::Clock::now(&paydesk_engine::SystemClock),
+        )
+        .await
+        .unwrap();
     stack.shutdown().await;
     assert!(
         read_stack_file(dir.path()).is_none(),
@@ -106,6 +125,12 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         .unwrap();
     let verify = terminal.journal_health().await.unwrap().verify;
     assert!(verify.is_intact());
+    // The restart gave the demo operator the demo PIN again.
+    let signed = terminal
+        .sign_in(&operator, Pin::parse(DEMO_OPERATOR_PIN).unwrap())
+        .await
+        .unwrap();
+    assert!(!signed.offline);
     drop(terminal);
     again.shutdown().await;
 }

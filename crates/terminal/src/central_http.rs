@@ -1,18 +1,22 @@
 //! The central server over HTTP: the engine's [`Central`] trait spoken as the central's JSON API
-//! (`paydesk-protocol` types), with this terminal's bearer token.
+//! (`paydesk-protocol` types), with this terminal's bearer token and — on the claim and the
+//! person's own calls — the signed-in person's session token ([`proto::SESSION_HEADER`]).
 //!
 //! A failure to connect is `Unreachable` (the offline policy decides what happens then); a
 //! timeout, a 5xx or an unreadable answer is `NoAnswer` (the central may have acted, so it is not
-//! offline); every 4xx is mapped to what it means for the charge. Deliberately absent:
-//! retries (the engine's recovery and the relay own those) and any storage of the token (it comes
-//! from the OS keyring through the caller).
+//! offline); every 4xx is mapped to what it means for the charge. Answers are read with a size
+//! cap. Deliberately absent: retries (the engine's recovery and the relay own those) and any
+//! storage of the tokens (the terminal token comes from the OS keyring through the caller; the
+//! session token lives in memory only, shared by the clones of one client).
 
 use std::fmt;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use paydesk_core::{
-    AttemptState, ClaimToken, CustomerId, GatewayIntentId, OrderId, PaymentMethodId,
+    AttemptState, ClaimToken, CustomerId, GatewayIntentId, OperatorId, OrderId, PaymentMethodId,
+    Pin,
 };
 use paydesk_journal::ResultMessage;
 use paydesk_protocol as proto;
@@ -28,6 +32,10 @@ pub const CENTRAL_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// A loopback or LAN central accepts a connection in milliseconds; longer means it is down.
 pub const CENTRAL_CONNECT_TIMEOUT_MS: u64 = 3_000;
+
+/// The largest answer read from the central: a full page of orders is well under a megabyte; a
+/// hostile or broken central must not fill the terminal's memory.
+pub const CENTRAL_ANSWER_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// This terminal's bearer token. Its `Debug` never shows it, so it cannot leak into a log.
 #[derive(Clone)]
@@ -49,13 +57,37 @@ impl fmt::Debug for TerminalToken {
     }
 }
 
-/// The central's HTTP API as a [`Central`].
+/// A person's session token (`pds_…`). Its `Debug` never shows it; it is never written anywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn new(token: impl Into<String>) -> SessionToken {
+        SessionToken(token.into())
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+/// The central's HTTP API as a [`Central`]. Clones share the connection pool and the session
+/// slot: the engine's copy claims in the session the terminal's copy opened.
+#[derive(Clone)]
 pub struct HttpCentral {
     /// One connection pool for the life of the engine.
     http: reqwest::Client,
     /// `http://127.0.0.1:port` or `https://central.example`, without a trailing slash.
     base_url: String,
     token: TerminalToken,
+    /// The signed-in person's session, sent on the claim and the person's own calls.
+    session: Arc<RwLock<Option<SessionToken>>>,
 }
 
 impl fmt::Debug for HttpCentral {
@@ -63,6 +95,7 @@ impl fmt::Debug for HttpCentral {
         f.debug_struct("HttpCentral")
             .field("base_url", &self.base_url)
             .field("token", &self.token)
+            .field("session", &self.session_token().is_some())
             .finish()
     }
 }
@@ -81,35 +114,116 @@ impl HttpCentral {
             http,
             base_url,
             token,
+            session: Arc::default(),
         })
+    }
+
+    /// The session in use, if any.
+    pub(crate) fn session_token(&self) -> Option<SessionToken> {
+        self.session.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Makes `session` the one the claim and the person's calls carry (`None`: nobody).
+    pub fn set_session(&self, session: Option<SessionToken>) {
+        if let Ok(mut slot) = self.session.write() {
+            *slot = session;
+        }
+    }
+
+    /// True while a session is set.
+    pub fn has_session(&self) -> bool {
+        self.session_token().is_some()
+    }
+
+    /// `POST /v1/sessions`: the central checks the PIN and opens a session. The session is not
+    /// put to use here ([`HttpCentral::set_session`] does that), so a manager's one-off check
+    /// leaves the person signed in at the terminal alone.
+    pub async fn open_session(
+        &self,
+        operator: &OperatorId,
+        pin: &Pin,
+    ) -> Result<proto::SessionGrant, CentralError> {
+        let body = proto::SignInRequest {
+            operator_id: operator.clone(),
+            pin: pin.expose().to_string(),
+        };
+        self.send(self.http.post(self.url("/v1/sessions")).json(&body), None)
+            .await
+    }
+
+    /// `DELETE /v1/sessions/current` for `session`.
+    pub async fn close_session(&self, session: &SessionToken) -> Result<(), CentralError> {
+        let _: serde_json::Value = self
+            .send(
+                self.http.delete(self.url("/v1/sessions/current")),
+                Some(session),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the session in use, here at once and at the central (`DELETE /v1/sessions/current`).
+    pub async fn end_session(&self) -> Result<(), CentralError> {
+        let session = self.session.write().ok().and_then(|mut slot| slot.take());
+        match session {
+            Some(session) => self.close_session(&session).await,
+            None => Ok(()),
+        }
+    }
+
+    /// GET a JSON document in the signed-in person's session (a manager's views).
+    pub async fn get_json_in_session<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, CentralError> {
+        let session = self.session_token().ok_or(CentralError::SessionRequired)?;
+        self.send(self.http.get(self.url(path)), Some(&session))
+            .await
+    }
+
+    /// POST in the signed-in person's session (the claim, a manager's offline allowance).
+    pub async fn post_in_session<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CentralError> {
+        let session = self.session_token().ok_or(CentralError::SessionRequired)?;
+        self.send(self.http.post(self.url(path)).json(body), Some(&session))
+            .await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends with the terminal's token (and `session`, if given) and reads the answer.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        session: Option<&SessionToken>,
+    ) -> Result<T, CentralError> {
+        let mut request = request.bearer_auth(self.token.expose());
+        if let Some(session) = session {
+            request = request.header(proto::SESSION_HEADER, session.expose());
+        }
+        let response = request.send().await.map_err(unreachable)?;
+        read(response).await
     }
 
     /// GET a JSON document (the order queue, one order) for the front ends.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CentralError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(self.token.expose())
-            .send()
-            .await
-            .map_err(unreachable)?;
-        read(response).await
+        self.send(self.http.get(self.url(path)), None).await
     }
 
+    /// POST with the terminal's token only (intent, release, results: a terminal's routes, so
+    /// the relay delivers after the person signed out).
     async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, CentralError> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base_url))
-            .bearer_auth(self.token.expose())
-            .json(body)
-            .send()
+        self.send(self.http.post(self.url(path)).json(body), None)
             .await
-            .map_err(unreachable)?;
-        read(response).await
     }
 }
 
@@ -125,11 +239,39 @@ fn unreachable(e: reqwest::Error) -> CentralError {
     }
 }
 
+/// Reads an answer's body, at most [`CENTRAL_ANSWER_BYTES_MAX`] bytes.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, CentralError> {
+    let too_large = || CentralError::NoAnswer {
+        detail: format!(
+            "the central's answer is larger than {} MiB",
+            CENTRAL_ANSWER_BYTES_MAX / (1024 * 1024)
+        ),
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > CENTRAL_ANSWER_BYTES_MAX as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > CENTRAL_ANSWER_BYTES_MAX {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Turns an answer into the body or the error it means.
 async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, CentralError> {
     let status = response.status();
-    let body = response.bytes().await.map_err(unreachable)?;
+    let mut body = read_capped(response).await?;
     if status.is_success() {
+        // An empty success (204 on ending a session) reads as JSON null.
+        if body.is_empty() {
+            body = b"null".to_vec();
+        }
         return serde_json::from_slice(&body).map_err(|e| CentralError::NoAnswer {
             detail: format!("the central's answer could not be read: {e}"),
         });
@@ -161,7 +303,12 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Cen
         },
         (_, Code::StaleClaimToken | Code::NotClaimHolder) => CentralError::StaleClaim,
         (_, Code::OrderNotChargeable) => CentralError::NotChargeable(detail.message),
-        (StatusCode::UNAUTHORIZED, _) | (StatusCode::FORBIDDEN, _) => CentralError::Unauthorized,
+        (_, Code::SessionRequired) => CentralError::SessionRequired,
+        (_, Code::SessionExpired) => CentralError::SessionExpired,
+        (_, Code::Locked) => CentralError::Locked(detail.message),
+        (_, Code::RateLimited) => CentralError::RateLimited(detail.message),
+        (StatusCode::FORBIDDEN, _) => CentralError::Forbidden(detail.message),
+        (StatusCode::UNAUTHORIZED, _) => CentralError::Unauthorized,
         (_, code) => CentralError::Refused {
             code,
             message: detail.message,
@@ -192,12 +339,18 @@ fn order_path(order: &OrderId) -> String {
 #[async_trait]
 impl Central for HttpCentral {
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError> {
+        // The operator comes from the session at the central; the body's must match it. Sent
+        // without one too (a person signed in offline): an unreachable central is then offline,
+        // a reachable one answers `session_required`.
+        let session = self.session_token();
+        let body = proto::ClaimRequest {
+            operator_id: request.operator.clone(),
+        };
+        let path = format!("{}/claim", order_path(&request.order));
         let claim: proto::Claim = self
-            .post(
-                &format!("{}/claim", order_path(&request.order)),
-                &proto::ClaimRequest {
-                    operator_id: request.operator.clone(),
-                },
+            .send(
+                self.http.post(self.url(&path)).json(&body),
+                session.as_ref(),
             )
             .await
             .map_err(|e| match e {

@@ -1,36 +1,47 @@
 //! Paydesk's terminal: everything a terminal does, written once for both front ends (the `paydesk`
 //! command line and the desktop shell). Settings from flags, environment and the data directory
 //! (`settings.rs`); the two secrets from the OS keyring (`secrets.rs`); the central's HTTP client
-//! (`central_http.rs`); the offline caches, the PIN check and the manager's offline allowance
-//! (`caches.rs`); and [`Terminal`], which opens the journal and the engine and charges, recovers,
-//! drains the outbox and reports the journal's health (`terminal.rs`, `open.rs`).
+//! (`central_http.rs`); sign-in at the central and offline sign-in for operators who signed in
+//! here recently (`session.rs`); the central-signed offline allowance (`allowance.rs`); the cached
+//! queue (`caches.rs`) and the private files they live in (`files.rs`); and [`Terminal`], which
+//! holds who is signed in, opens the journal and the engine and charges, recovers, drains the
+//! outbox and reports the journal's health (`terminal.rs`, `open.rs`).
 //!
 //! Deliberately absent: wording and exit codes (each front end renders for its people), the
 //! charge protocol (the engine and the core), SQL (the journal), a window, and the embedded
 //! central and sandbox (`paydesk-stack`).
 
+mod allowance;
 mod caches;
 mod central_http;
+mod files;
 mod open;
 mod private_fs;
 mod secrets;
+mod session;
 mod settings;
 mod terminal;
 mod transport;
 
-pub use caches::{
-    block_offline, cached_order, check_pin, fetch_queue, grant_offline, offline_policy, GrantError,
-    Queue, QueueError, SignInError, SignedIn, OFFLINE_ALLOWANCE_MS_MAX, OFFLINE_POLICY_FILE,
-    OPERATORS_CACHE_FILE, QUEUE_CACHE_FILE,
+pub use allowance::{
+    block_offline, grant_offline, offline_policy, pin_allowance_key, GrantError,
+    ALLOWANCE_KEY_FILE, OFFLINE_POLICY_FILE,
 };
+pub use caches::{cached_order, fetch_queue, Queue, QueueError, QUEUE_CACHE_FILE};
 pub use central_http::{
-    HttpCentral, TerminalToken, CENTRAL_CONNECT_TIMEOUT_MS, CENTRAL_REQUEST_TIMEOUT_MS,
+    HttpCentral, SessionToken, TerminalToken, CENTRAL_ANSWER_BYTES_MAX, CENTRAL_CONNECT_TIMEOUT_MS,
+    CENTRAL_REQUEST_TIMEOUT_MS,
 };
 pub use open::{central_client, ConnectError, Connection, OpenError};
+pub use paydesk_protocol::OFFLINE_ALLOWANCE_MS_MAX;
 pub use private_fs::{private_dir, private_file};
 pub use secrets::{
     KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
     KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
+};
+pub use session::{
+    sign_in, SignInError, SignedIn, OFFLINE_FAILURES_MAX, OFFLINE_LOCK_MS, OFFLINE_LOCK_MS_MAX,
+    OFFLINE_SIGN_IN_MS_MAX, OPERATORS_CACHE_FILE, VERIFIERS_FILE,
 };
 pub use settings::{
     read_stack_file, stack_alive, SecretKind, SecretLoadError, SettingsError, StackFile,

@@ -113,9 +113,13 @@ pub(crate) fn create_dirs(data_dir: &Path, journal: &Path) -> Result<(), OpenErr
     })
 }
 
-/// Opens the journal and wires the engine. Blocks briefly (SQLite, an integrity check, a file
-/// lock): call it from a blocking thread.
-pub(crate) fn build_engine(connection: &Connection) -> Result<Engine, OpenError> {
+/// Opens the journal and wires the engine over `central` (a clone of the terminal's client, so
+/// the engine claims in the session the terminal opened). Blocks briefly (SQLite, an integrity
+/// check, a file lock): call it from a blocking thread.
+pub(crate) fn build_engine(
+    connection: &Connection,
+    central: HttpCentral,
+) -> Result<Engine, OpenError> {
     let key = ApiKey::new(connection.gateway_key.expose())
         .map_err(|e| OpenError::Gateway(e.to_string()))?;
     let gateway = StripeGateway::new(
@@ -123,7 +127,6 @@ pub(crate) fn build_engine(connection: &Connection) -> Result<Engine, OpenError>
         StripeConfig::with_base_url(connection.gateway_url.clone()),
     )
     .map_err(|e| OpenError::Gateway(e.to_string()))?;
-    let central = central_client(&connection.central_url, &connection.terminal_token)?;
     let journal = Journal::open(&connection.journal)?;
     Ok(Engine::new(
         journal,

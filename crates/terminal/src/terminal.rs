@@ -1,7 +1,8 @@
-//! [`Terminal`]: what a terminal does, once for both front ends — charge (refusing a broken
-//! journal, honouring the manager's offline allowance with the cached queue), recover, drain the
-//! outbox, sign in, read the queue, and report the journal's health — over one engine, one
-//! journal and one central client.
+//! [`Terminal`]: what a terminal does, once for both front ends — sign a person in and out (one
+//! at a time; the session lives in memory only), charge for the signed-in person (refusing a
+//! broken journal, honouring the manager's signed offline allowance with the cached queue),
+//! recover, drain the outbox, read the queue, and report the journal's health — over one engine,
+//! one journal and one central client.
 //!
 //! The command line and the desktop parse input, call these methods and render the answer.
 //! Deliberately absent: wording for people and exit codes (the front ends'), charge-protocol
@@ -14,16 +15,18 @@ use std::time::Duration;
 use paydesk_core::retry::BACKOFF_MS_MAX;
 use paydesk_core::{Attempt, AttemptId, Money, OperatorId, Pin, TerminalId, Timestamp};
 use paydesk_engine::{
-    ChargeReport, ChargeRequest, Engine, EngineError, OfflineAllowance, OfflinePolicy, Progress,
-    RecoveryReport, RelayOutcome,
+    CentralError, ChargeReport, ChargeRequest, Engine, EngineError, OfflineAllowance,
+    OfflinePolicy, Progress, RecoveryReport, RelayOutcome,
 };
 use paydesk_journal::{AttemptFilter, OutboxMessage, OutboxStats, StoredEvent, VerifyReport};
 use paydesk_protocol::Role;
 use serde::Serialize;
 
-use crate::caches::{self, GrantError, Queue, QueueError, SignInError, SignedIn};
-use crate::central_http::HttpCentral;
+use crate::allowance::{self, GrantError};
+use crate::caches::{self, Queue, QueueError};
+use crate::central_http::{HttpCentral, SessionToken};
 use crate::open::{build_engine, central_client, create_dirs, Connection, OpenError};
+use crate::session::{self, SignInError, SignedIn};
 
 /// Relay rounds one drain runs at most: each delivers up to a full batch, so this drains far more
 /// than a week of offline work; a bound so a misbehaving central cannot keep us forever.
@@ -53,6 +56,22 @@ pub struct Terminal {
     driving: tokio::sync::Mutex<()>,
     /// The last journal verification: the head it covered, when, and the report.
     last_verify: Mutex<Option<LastVerify>>,
+    /// Who is signed in, and when they last charged (the token is in the central client).
+    session: Mutex<Option<Active>>,
+}
+
+/// The signed-in person and the last time the session was used.
+#[derive(Debug, Clone)]
+struct Active {
+    signed: SignedIn,
+    last_used: Timestamp,
+}
+
+impl Active {
+    /// True while neither the idle limit nor the maximum age has passed at `now`.
+    fn current(&self, now: Timestamp) -> bool {
+        now < self.signed.expires_at && now.millis_since(self.last_used) < self.signed.idle_ms
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +89,17 @@ pub enum ChargeError {
         "the journal failed verification ({message}): charging stops until a manager reconciles it"
     )]
     JournalBroken { message: String },
+    /// Nobody is signed in (or the session ended: idle, too old, or refused by the central).
+    #[error("nobody is signed in at this terminal (or the session ended): sign in first")]
+    NotSignedIn,
+    /// The charge names someone other than the signed-in person.
+    #[error(
+        "{signed_in} is signed in at this terminal: only they can charge here now, not {requested}"
+    )]
+    OtherOperator {
+        signed_in: OperatorId,
+        requested: OperatorId,
+    },
     #[error("{0}")]
     Engine(#[from] EngineError),
 }
@@ -78,7 +108,9 @@ impl ChargeError {
     /// True when this error proves that nothing was charged by this request.
     pub fn nothing_charged(&self) -> bool {
         match self {
-            ChargeError::JournalBroken { .. } => true,
+            ChargeError::JournalBroken { .. }
+            | ChargeError::NotSignedIn
+            | ChargeError::OtherOperator { .. } => true,
             ChargeError::Engine(e) => e.nothing_charged(),
         }
     }
@@ -158,9 +190,12 @@ impl Terminal {
     /// the engine and the central's client.
     pub async fn open(connection: Connection) -> Result<Terminal, OpenError> {
         create_dirs(&connection.data_dir, &connection.journal)?;
+        // Older versions cached every operator's PIN hash here: never again.
+        session::remove_operators_cache(&connection.data_dir);
         let central = central_client(&connection.central_url, &connection.terminal_token)?;
         let for_engine = connection.clone();
-        let engine = tokio::task::spawn_blocking(move || build_engine(&for_engine))
+        let engine_central = central.clone();
+        let engine = tokio::task::spawn_blocking(move || build_engine(&for_engine, engine_central))
             .await
             .map_err(|e| OpenError::Internal(format!("the engine set-up task failed: {e}")))??;
         Ok(Terminal {
@@ -169,6 +204,7 @@ impl Terminal {
             connection,
             driving: tokio::sync::Mutex::new(()),
             last_verify: Mutex::new(None),
+            session: Mutex::new(None),
         })
     }
 
@@ -201,14 +237,23 @@ impl Terminal {
         self.engine.clock().now()
     }
 
-    /// Charges `request.order` as `request.operator`: refuses on a journal that fails
-    /// verification (I8), then lets the engine charge online, or — while the central is
-    /// unreachable — under the manager's saved allowance with the cached queue.
+    /// Charges `request.order` as `request.operator`, who must be the signed-in person (else
+    /// nothing is written): refuses on a journal that fails verification (I8), then lets the
+    /// engine charge online, or — while the central is unreachable — under the manager's signed
+    /// allowance with the cached queue. A session the central ended signs the person out here.
     pub async fn charge(
         &self,
         request: &ChargeRequest,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, ChargeError> {
+        let signed = self.signed_in().ok_or(ChargeError::NotSignedIn)?;
+        if signed.operator != request.operator {
+            return Err(ChargeError::OtherOperator {
+                signed_in: signed.operator,
+                requested: request.operator.clone(),
+            });
+        }
+        self.touch_session();
         let report = self.engine.with_journal(|j| j.verify()).await?;
         if let Some(link) = report.broken {
             return Err(ChargeError::JournalBroken {
@@ -218,10 +263,17 @@ impl Terminal {
         let _driving = self.driving.lock().await;
         self.load_offline_policy();
         let cached = caches::cached_order(self.data_dir(), &request.order);
-        Ok(self
+        let charged = self
             .engine
             .charge_with_cache(request, cached.as_ref(), progress)
-            .await?)
+            .await;
+        if let Err(EngineError::Central(
+            CentralError::SessionExpired | CentralError::SessionRequired,
+        )) = &charged
+        {
+            self.end_session_locally();
+        }
+        Ok(charged?)
     }
 
     /// One recovery pass (waits for a charge in progress to finish first). An offline attempt
@@ -248,8 +300,7 @@ impl Terminal {
     /// none): read before every charge and every recovery pass, so a withdrawal takes effect at
     /// once.
     fn load_offline_policy(&self) {
-        self.engine
-            .set_offline_policy(caches::offline_policy(self.data_dir(), self.now()));
+        self.engine.set_offline_policy(self.offline_policy());
     }
 
     /// One recovery pass, unless a charge is running (then `None`: the next turn comes soon).
@@ -399,25 +450,115 @@ impl Terminal {
         caches::fetch_queue(&self.central, self.data_dir(), self.now()).await
     }
 
-    /// Checks an operator's PIN against the central (offline: the cached operator list).
+    /// Signs `operator` in at the central, replacing whoever was signed in (their session is
+    /// ended, best effort); while the central is unreachable, an operator who signed in online
+    /// here in the last 12 hours signs in against this terminal's verifier. Online, the
+    /// central's allowance key is pinned the first time.
     pub async fn sign_in(&self, operator: &OperatorId, pin: Pin) -> Result<SignedIn, SignInError> {
-        caches::check_pin(&self.central, self.data_dir(), operator, pin, self.now()).await
+        let now = self.now();
+        let previous = self.take_session_token();
+        let signed = session::sign_in(&self.central, self.data_dir(), operator, pin, now).await;
+        if let Some(previous) = previous {
+            if let Err(e) = self.central.close_session(&previous).await {
+                tracing::debug!(error = %e, "could not end the previous session at the central");
+            }
+        }
+        let signed = signed?;
+        if !signed.offline {
+            if let Err(e) = allowance::pin_allowance_key(&self.central, self.data_dir(), now).await
+            {
+                tracing::warn!(error = %e, "could not pin the central's allowance key");
+            }
+        }
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = Some(Active {
+                signed: signed.clone(),
+                last_used: now,
+            });
+        }
+        Ok(signed)
     }
 
-    /// A manager allows offline charging on this terminal for `duration_ms`, within the caps.
+    /// Signs the person out: forgotten here at once, the session ended at the central (best
+    /// effort: it expires there anyway).
+    pub async fn sign_out(&self) {
+        if let Some(token) = self.take_session_token() {
+            if let Err(e) = self.central.close_session(&token).await {
+                tracing::debug!(error = %e, "could not end the session at the central");
+            }
+        }
+    }
+
+    /// Who is signed in now: `None` when nobody is, or once the session's idle limit or maximum
+    /// age passed by this terminal's clock (the central enforces both anyway).
+    pub fn signed_in(&self) -> Option<SignedIn> {
+        let now = self.now();
+        let mut slot = self.session.lock().ok()?;
+        match slot.as_ref() {
+            Some(active) if active.current(now) => Some(active.signed.clone()),
+            Some(_) => {
+                *slot = None;
+                self.central.set_session(None);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Marks the session used now (the idle limit counts from here).
+    fn touch_session(&self) {
+        let now = self.now();
+        if let Ok(mut slot) = self.session.lock() {
+            if let Some(active) = slot.as_mut() {
+                active.last_used = now;
+            }
+        }
+    }
+
+    /// Forgets the session here (the central already ended it).
+    fn end_session_locally(&self) {
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = None;
+        }
+        self.central.set_session(None);
+    }
+
+    /// Forgets the session here and hands back its token, to end it at the central.
+    fn take_session_token(&self) -> Option<SessionToken> {
+        let online = self
+            .session
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .is_some_and(|active| !active.signed.offline);
+        let token = self.central.session_token();
+        self.central.set_session(None);
+        token.filter(|_| online)
+    }
+
+    /// The signed-in MANAGER allows offline charging on this terminal for `duration_ms`, within
+    /// the caps: their PIN again, the central signs the grant, the terminal verifies it against
+    /// the pinned key and saves it.
     pub async fn grant_offline(
         &self,
-        manager: &OperatorId,
         pin: Pin,
         per_charge_max: Money,
         per_shift_max: Money,
         duration_ms: i64,
         cache_age_ms_max: i64,
     ) -> Result<OfflineAllowance, GrantError> {
-        caches::grant_offline(
+        let signed = self.signed_in().ok_or(GrantError::NotSignedIn)?;
+        if signed.role != Role::Manager {
+            return Err(GrantError::NotManager(signed.operator));
+        }
+        if signed.offline {
+            return Err(GrantError::NotSignedIn);
+        }
+        self.touch_session();
+        let granted = allowance::grant_offline(
             &self.central,
             self.data_dir(),
-            manager,
+            self.terminal_id(),
             pin,
             per_charge_max,
             per_shift_max,
@@ -425,16 +566,24 @@ impl Terminal {
             cache_age_ms_max,
             self.now(),
         )
-        .await
+        .await;
+        if let Err(GrantError::Central(
+            CentralError::SessionExpired | CentralError::SessionRequired,
+        )) = &granted
+        {
+            self.end_session_locally();
+        }
+        granted
     }
 
-    /// The offline policy in force now.
+    /// The offline policy in force now: Allow only for a saved allowance whose signature
+    /// verifies against the pinned key, for this terminal, within its window.
     pub fn offline_policy(&self) -> OfflinePolicy {
-        caches::offline_policy(self.data_dir(), self.now())
+        allowance::offline_policy(self.data_dir(), self.terminal_id(), self.now())
     }
 
-    /// A manager sends a parked result again (the PIN checked like `grant_offline` does; the
-    /// central enforces roles on its side in a later issue).
+    /// A manager sends a parked result again: the manager signs in at the central for this one
+    /// action (online only; whoever is signed in at the terminal stays signed in).
     pub async fn outbox_retry(
         &self,
         manager: &OperatorId,
@@ -465,15 +614,56 @@ impl Terminal {
         manager: &OperatorId,
         pin: Pin,
     ) -> Result<OperatorId, ManagerActionError> {
-        let signed = self.sign_in(manager, pin).await?;
-        if signed.role != Role::Manager {
-            return Err(ManagerActionError::NotManager(signed.operator));
+        let grant = match self.central.open_session(manager, &pin).await {
+            Ok(grant) => grant,
+            Err(CentralError::Unreachable { detail } | CentralError::NoAnswer { detail }) => {
+                return Err(SignInError::UnreachableNoCache { detail }.into())
+            }
+            Err(e) => return Err(session::central_refusal(&self.central, e).await.into()),
+        };
+        let token = SessionToken::new(grant.session_token.clone());
+        if let Err(e) = self.central.close_session(&token).await {
+            tracing::debug!(error = %e, "could not end the manager's one-off session");
         }
-        Ok(signed.operator)
+        if grant.role != Role::Manager {
+            return Err(ManagerActionError::NotManager(grant.operator_id));
+        }
+        Ok(grant.operator_id)
     }
 
     /// The background relay until `shutdown` turns true.
     pub async fn run_relay(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
         self.engine.run_relay(shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ends_when_idle_or_too_old_by_the_terminals_clock() {
+        let t = Timestamp::from_unix_ms;
+        let active = Active {
+            signed: SignedIn {
+                operator: OperatorId::new("op").unwrap(),
+                role: Role::Operator,
+                offline: false,
+                signed_in_at: t(0),
+                expires_at: t(100_000),
+                idle_ms: 10_000,
+                session_id: Some("ses_1".into()),
+            },
+            last_used: t(50_000),
+        };
+        assert!(active.current(t(50_000)));
+        assert!(active.current(t(59_999)));
+        assert!(!active.current(t(60_000)), "idle");
+        let used_late = Active {
+            last_used: t(95_000),
+            ..active
+        };
+        assert!(used_late.current(t(99_999)));
+        assert!(!used_late.current(t(100_000)), "past the maximum age");
     }
 }

@@ -1,11 +1,12 @@
-//! The engine and the terminal's HTTP client against the real central server over HTTP (embedded default: SQLite in a temporary
-//! file) and the sandbox gateway: the charge, the claim conflict as an operator sees it, the
-//! fencing of a stale claim, and exactly-once delivery of results.
+//! The engine and the terminal's HTTP client against the real central server over HTTP (embedded
+//! default: SQLite in a temporary file, with the sandbox as its gateway for evidence) and the
+//! sandbox gateway: the charge in an operator's session, the claim conflict as an operator sees
+//! it, the fencing of a stale claim, and exactly-once delivery of results.
 
 use std::sync::Arc;
 
-use paydesk_central::{auth, store::Store, Config};
-use paydesk_core::{AttemptState, GatewayIntentId, Money, OperatorId, OrderId, TerminalId};
+use paydesk_central::{auth, gateway_lookup::GatewayLookup, store::Store, Config};
+use paydesk_core::{AttemptState, GatewayIntentId, Money, OperatorId, OrderId, Pin, TerminalId};
 use paydesk_engine::{
     Central, CentralError, ChargeRequest, ClaimRequest, DeliveryStatus, Engine, EngineConfig,
     EngineError, Progress, RelayOutcome, SystemClock,
@@ -13,13 +14,20 @@ use paydesk_engine::{
 use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
 use paydesk_journal::{Journal, ResultMessage};
 use paydesk_protocol::{ImportOrder, OrderDetail, OrderStatus, Role};
-use paydesk_terminal::{HttpCentral, TerminalToken};
+use paydesk_terminal::{HttpCentral, SessionToken, TerminalToken};
+
+/// The PIN of both test operators.
+const PIN: &str = "246813";
+/// Terminal i is worked by operator i.
+const OPERATORS: [&str; 2] = ["op-anna", "op-bela"];
 
 struct Stack {
     central: paydesk_central::RunningCentral,
     sandbox: paydesk_sandbox::SandboxHandle,
     gateway: Arc<dyn Gateway>,
     tokens: Vec<(TerminalId, String)>,
+    /// One client per terminal, its operator signed in.
+    clients: Vec<Arc<HttpCentral>>,
     dir: tempfile::TempDir,
 }
 
@@ -40,12 +48,12 @@ impl Stack {
                 .unwrap();
             tokens.push((terminal, token));
         }
-        for op in ["op-anna", "op-bela"] {
+        for op in OPERATORS {
             store
                 .upsert_operator(
                     &OperatorId::new(op).unwrap(),
                     Role::Operator,
-                    &auth::hash_pin("2468").unwrap(),
+                    &auth::hash_pin(PIN).unwrap(),
                     now,
                 )
                 .await
@@ -71,34 +79,48 @@ impl Stack {
             lease_ms,
             ..Config::default()
         };
-        let central = paydesk_central::start(store, config, None, listener).unwrap();
         let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig::default())
             .await
             .unwrap();
-        let gateway = Arc::new(
+        let gateway: Arc<dyn Gateway> = Arc::new(
             StripeGateway::new(
                 ApiKey::new("sk_test_paydesk").unwrap(),
                 StripeConfig::with_base_url(sandbox.base_url.clone()),
             )
             .unwrap(),
         );
+        // The central checks successes at the same sandbox before it marks an order paid.
+        let lookup = Arc::new(GatewayLookup::new(Arc::clone(&gateway)));
+        let central = paydesk_central::start(store, config, Some(lookup), listener).unwrap();
+        let mut clients = Vec::new();
+        for ((_, token), operator) in tokens.iter().zip(OPERATORS) {
+            let client = HttpCentral::new(
+                &format!("http://{}", central.addr),
+                TerminalToken::new(token.clone()),
+            )
+            .unwrap();
+            let session = client
+                .open_session(
+                    &OperatorId::new(operator).unwrap(),
+                    &Pin::parse(PIN).unwrap(),
+                )
+                .await
+                .unwrap();
+            client.set_session(Some(SessionToken::new(session.session_token)));
+            clients.push(Arc::new(client));
+        }
         Stack {
             central,
             sandbox,
             gateway,
             tokens,
+            clients,
             dir,
         }
     }
 
     fn client(&self, terminal: usize) -> Arc<HttpCentral> {
-        Arc::new(
-            HttpCentral::new(
-                &format!("http://{}", self.central.addr),
-                TerminalToken::new(self.tokens[terminal].1.clone()),
-            )
-            .unwrap(),
-        )
+        Arc::clone(&self.clients[terminal])
     }
 
     fn engine(&self, terminal: usize) -> Engine {
@@ -276,9 +298,50 @@ async fn a_wrong_token_and_an_unknown_order_are_clear_errors() {
         operator: OperatorId::new("op-anna").unwrap(),
         terminal: TerminalId::new("till-1").unwrap(),
     };
+    // No valid terminal token: refused whatever the session.
     assert_eq!(
         intruder.claim(&request).await.unwrap_err(),
         CentralError::Unauthorized
+    );
+    intruder.set_session(Some(SessionToken::new("pds_not_a_session")));
+    assert_eq!(
+        intruder.claim(&request).await.unwrap_err(),
+        CentralError::Unauthorized
+    );
+    // A real terminal with no session, or with one that is not one.
+    let forged = HttpCentral::new(
+        &format!("http://{}", stack.central.addr),
+        TerminalToken::new(stack.tokens[0].1.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        forged.claim(&request).await.unwrap_err(),
+        CentralError::SessionRequired
+    );
+    forged.set_session(Some(SessionToken::new("pds_not_a_session")));
+    let expired = forged.claim(&request).await.unwrap_err();
+    assert!(
+        matches!(
+            expired,
+            CentralError::SessionExpired
+                | CentralError::SessionRequired
+                | CentralError::Unauthorized
+        ),
+        "{expired:?}"
+    );
+    // Operator op-bela's session cannot claim for op-anna: the operator comes from the session.
+    let as_other = stack
+        .client(1)
+        .claim(&ClaimRequest {
+            order: OrderId::new("ORD-2").unwrap(),
+            operator: OperatorId::new("op-anna").unwrap(),
+            terminal: TerminalId::new("till-2").unwrap(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(as_other, CentralError::Forbidden(_)),
+        "{as_other:?}"
     );
     let unknown = stack
         .client(0)
