@@ -31,7 +31,7 @@ pub enum CentralError {
     },
     /// A decision carried a claim token older than the order's current one (invariant I5).
     #[error(
-        "claim token {presented} for order {order_id} is stale: the current token is {current}"
+        "claim token {presented} for order {order_id} is stale: the order was claimed again since; claim it anew"
     )]
     StaleToken {
         order_id: OrderId,

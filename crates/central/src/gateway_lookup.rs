@@ -20,11 +20,23 @@ const EVENT_PAGES_MAX: u32 = 100;
 #[derive(Debug, Clone)]
 pub struct GatewayLookup {
     gateway: Arc<dyn Gateway>,
+    /// Whether the key is a live one; `None` when the caller did not say (no webhook mode check).
+    livemode: Option<bool>,
 }
 
 impl GatewayLookup {
     pub fn new(gateway: Arc<dyn Gateway>) -> GatewayLookup {
-        GatewayLookup { gateway }
+        GatewayLookup {
+            gateway,
+            livemode: None,
+        }
+    }
+
+    /// The mode of the key the gateway is read with (`!ApiKey::is_test_mode()`): webhook events
+    /// of the other mode are then refused.
+    pub fn with_livemode(mut self, livemode: bool) -> GatewayLookup {
+        self.livemode = Some(livemode);
+        self
     }
 }
 
@@ -41,7 +53,12 @@ impl IntentLookup for GatewayLookup {
                 let minor = view.amount_received.unwrap_or(view.amount.minor());
                 let amount =
                     Money::new(minor, view.amount.currency()).map_err(|e| e.to_string())?;
-                IntentEvidence::Succeeded { amount }
+                IntentEvidence::Succeeded {
+                    amount,
+                    customer: view.customer.clone(),
+                    payment_method: view.payment_method.clone(),
+                    order_id: view.meta("order_id").map(str::to_string),
+                }
             }
             // Before a confirm this status only means "no payment method yet"; after a failed
             // confirm it carries the payment error, which is the evidence of a decline.
@@ -54,6 +71,10 @@ impl IntentLookup for GatewayLookup {
                 status: view.status_raw.clone(),
             },
         })
+    }
+
+    fn livemode(&self) -> Option<bool> {
+        self.livemode
     }
 
     async fn intents_between(
@@ -82,7 +103,7 @@ impl IntentLookup for GatewayLookup {
                 // The type filter is a request, not a guarantee (the sandbox ignores it).
                 if event.event_type != "payment_intent.succeeded"
                     || created_ms >= to.unix_ms()
-                    || created_ms < from.unix_ms() - 999
+                    || created_ms < from.unix_ms().saturating_sub(999)
                 {
                     continue;
                 }

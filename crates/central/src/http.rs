@@ -706,7 +706,13 @@ async fn post_results(
     }
     let response = state
         .store
-        .apply_results(&terminal, &batch.journal_head, &batch.results, clock::now())
+        .apply_results(
+            &terminal,
+            &batch.journal_head,
+            &batch.results,
+            state.gateway.as_deref(),
+            clock::now(),
+        )
         .await?;
     Ok(Json(response).into_response())
 }
@@ -732,10 +738,47 @@ async fn list_unresolved(
 async fn list_flags(
     State(state): State<AppState>,
     _auth: ManagerOrAdmin,
+    query: Result<Query<FlagQuery>, QueryRejection>,
 ) -> ApiResult<Json<FlagList>> {
-    Ok(Json(FlagList {
-        flags: state.store.flags().await?,
-    }))
+    let Query(query) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    let limit = query.limit.unwrap_or(crate::store::FLAG_PAGE_ROWS_DEFAULT);
+    if !(1..=crate::store::FLAG_PAGE_ROWS_MAX).contains(&limit) {
+        return Err(CentralError::Invalid(format!(
+            "limit must be between 1 and {}",
+            crate::store::FLAG_PAGE_ROWS_MAX
+        )));
+    }
+    if let Some(order) = &query.order_id {
+        OrderId::new(order.as_str())
+            .map_err(|e| CentralError::Invalid(format!("order_id: {e}")))?;
+    }
+    if query
+        .source
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 32 || !s.chars().all(|c| c.is_ascii_lowercase()))
+    {
+        return Err(CentralError::Invalid(
+            "source must be a flag source such as result, webhook, sweeper, journal".into(),
+        ));
+    }
+    let filter = crate::store::FlagFilter {
+        after: query.after,
+        limit,
+        order_id: query.order_id,
+        source: query.source,
+    };
+    Ok(Json(state.store.flags(&filter).await?))
+}
+
+/// `/v1/flags` query: a page of flags, newest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagQuery {
+    /// The previous page's `next_after`.
+    after: Option<i64>,
+    limit: Option<u32>,
+    order_id: Option<String>,
+    source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -824,7 +867,11 @@ async fn stripe_webhook(
     }
     let event = webhook::WebhookEvent::parse(&body).map_err(CentralError::Invalid)?;
     let payload = String::from_utf8_lossy(&body);
-    let stored = state.store.apply_webhook(&event, &payload, now).await?;
+    let livemode = state.gateway.as_ref().and_then(|g| g.livemode());
+    let stored = state
+        .store
+        .apply_webhook(&event, &payload, livemode, now)
+        .await?;
     tracing::info!(event = %event.id, kind = %event.event_type, duplicate = !stored, "webhook");
     Ok(Json(serde_json::json!({ "received": true, "duplicate": !stored })).into_response())
 }

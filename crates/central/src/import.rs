@@ -111,15 +111,13 @@ pub fn check(o: &ImportOrder) -> Result<(), String> {
     if o.description.chars().any(char::is_control) {
         return Err("description contains control characters".into());
     }
-    // Bidi embeddings, overrides and isolates reorder how the text is shown (a description
-    // could display as something it is not); no order description needs them.
-    if o.description
-        .chars()
-        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
-    {
+    // Bidi embeddings, overrides and isolates reorder how the text is shown, and zero-width
+    // characters hide in it (a description could display as something it is not, L8); no order
+    // description needs them. `char::is_control` lets these format characters (Cf) through.
+    if o.description.chars().any(is_invisible_format) {
         return Err(
-            "description contains a bidirectional control character (U+202A-U+202E, \
-             U+2066-U+2069)"
+            "description contains a bidirectional or zero-width character (U+200B-U+200F, \
+             U+202A-U+202E, U+2066-U+2069, U+FEFF): remove it and import again"
                 .into(),
         );
     }
@@ -127,6 +125,15 @@ pub fn check(o: &ImportOrder) -> Result<(), String> {
         return Err("amount is zero: there is nothing to charge".into());
     }
     Ok(())
+}
+
+/// Zero-width characters, bidi marks, embeddings, overrides and isolates, and the byte-order
+/// mark: characters that change how text displays without showing themselves.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
 }
 
 #[cfg(test)]
@@ -161,5 +168,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("unknown field"), "{err}");
+    }
+
+    /// L8: descriptions with invisible format characters are refused; ordinary text is not.
+    #[test]
+    fn bidi_and_zero_width_characters_are_refused() {
+        let import = |description: &str| {
+            let csv = format!(
+                "order_id,amount_minor,currency,customer_id,payment_method_id,description\n\
+                 o-1,1250,EUR,cus_1,pm_card_visa,{description}\n"
+            );
+            from_csv(csv.as_bytes())
+        };
+        for c in [
+            '\u{200B}', '\u{200D}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}',
+            '\u{FEFF}',
+        ] {
+            let err = import(&format!("Invoice {c}1")).unwrap_err();
+            assert!(err.contains("zero-width"), "U+{:04X}: {err}", c as u32);
+        }
+        assert!(import("Facture n\u{00B0} 1 \u{2013} caf\u{00E9}").is_ok());
+        assert!(import("\u{05D7}\u{05E9}\u{05D1}\u{05D5}\u{05E0}\u{05D9}\u{05EA} 7").is_ok());
     }
 }

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use paydesk_core::{GatewayIntentId, Money, OrderId, Timestamp};
+use paydesk_protocol::Order;
 use tokio::sync::watch;
 
 use crate::error::CentralResult;
-use crate::store::{Store, SweepResolution};
+use crate::store::{ExpiredClaim, Store, SweepResolution};
 
 /// Most expired claims looked at in one pass; the rest wait for the next pass.
 pub const SWEEP_ROWS_MAX: u32 = 100;
@@ -30,6 +31,12 @@ pub const SWEEP_ROWS_MAX: u32 = 100;
 pub enum IntentEvidence {
     Succeeded {
         amount: Money,
+        /// The customer the intent charged (Stripe `cus_…`), as the gateway reports it.
+        customer: Option<String>,
+        /// The payment method it charged (Stripe `pm_…`).
+        payment_method: Option<String>,
+        /// The order its metadata names (`metadata.order_id`), as the gateway reports it.
+        order_id: Option<String>,
     },
     /// The payment failed (Stripe: `requires_payment_method` after a confirm).
     Declined,
@@ -39,6 +46,140 @@ pub enum IntentEvidence {
     Pending {
         status: String,
     },
+}
+
+impl IntentEvidence {
+    /// A success of `amount` that names exactly `order`'s customer, payment method and id: the
+    /// evidence an order is paid by.
+    pub fn succeeded_for(order: &Order, amount: Money) -> IntentEvidence {
+        IntentEvidence::Succeeded {
+            amount,
+            customer: Some(order.customer_id.clone()),
+            payment_method: Some(order.payment_method_id.clone()),
+            order_id: Some(order.order_id.to_string()),
+        }
+    }
+}
+
+/// What the gateway's evidence says about a success reported for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The intent succeeded at the gateway for exactly this order: its amount and currency, its
+    /// customer, its payment method and its metadata order id.
+    Verified,
+    /// No evidence yet: the gateway is not configured or could not be read, or the intent is not
+    /// final there. The success may well be real: the order waits in review for the sweeper.
+    Unverified(String),
+    /// The gateway contradicts the report: another status, amount, customer, payment method or
+    /// order. Never paid; a person looks at it.
+    Mismatch(String),
+}
+
+/// What an order expects of the intent that pays it.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub order_id: &'a str,
+    pub amount: Money,
+    pub customer_id: &'a str,
+    pub payment_method_id: &'a str,
+}
+
+impl<'a> From<&'a Order> for Expected<'a> {
+    fn from(order: &'a Order) -> Expected<'a> {
+        Expected {
+            order_id: order.order_id.as_str(),
+            amount: order.amount,
+            customer_id: &order.customer_id,
+            payment_method_id: &order.payment_method_id,
+        }
+    }
+}
+
+/// Compares the gateway's answer about `intent` with the order a success was reported for.
+/// Pure, so the webhook, the inbox and the sweeper apply one rule.
+pub fn verify_success(
+    intent: &GatewayIntentId,
+    evidence: &Result<IntentEvidence, String>,
+    order: Expected<'_>,
+) -> Verification {
+    let (amount, customer, payment_method, meta_order) = match evidence {
+        Err(e) => {
+            return Verification::Unverified(format!(
+                "intent {intent} could not be read from the gateway ({e})"
+            ))
+        }
+        Ok(IntentEvidence::Pending { status }) => {
+            return Verification::Unverified(format!("intent {intent} is {status} at the gateway"))
+        }
+        Ok(IntentEvidence::Succeeded {
+            amount,
+            customer,
+            payment_method,
+            order_id,
+        }) => (amount, customer, payment_method, order_id),
+        Ok(other) => {
+            return Verification::Mismatch(format!(
+                "intent {intent} did not succeed at the gateway ({other:?})"
+            ))
+        }
+    };
+    binds_to_order(
+        intent,
+        *amount,
+        customer.as_deref(),
+        payment_method.as_deref(),
+        meta_order.as_deref(),
+        order,
+    )
+}
+
+/// Whether a succeeded intent's amount, customer, payment method and metadata order id are
+/// exactly the order's: `Verified`, or a `Mismatch` that says which differs.
+pub fn binds_to_order(
+    intent: &GatewayIntentId,
+    amount: Money,
+    customer: Option<&str>,
+    payment_method: Option<&str>,
+    meta_order: Option<&str>,
+    order: Expected<'_>,
+) -> Verification {
+    let mut differs = Vec::new();
+    if amount != order.amount {
+        differs.push(format!("amount {amount}, the order's {}", order.amount));
+    }
+    // An order with no customer (a payment method that belongs to none, such as Stripe's test
+    // tokens) expects an intent with none.
+    let expected_customer = Some(order.customer_id).filter(|c| !c.is_empty());
+    if customer.filter(|c| !c.is_empty()) != expected_customer {
+        differs.push(format!(
+            "customer {}, the order's {}",
+            customer.unwrap_or("(none)"),
+            order.customer_id
+        ));
+    }
+    if payment_method != Some(order.payment_method_id) {
+        differs.push(format!(
+            "payment method {}, the order's {}",
+            payment_method.unwrap_or("(none)"),
+            order.payment_method_id
+        ));
+    }
+    if meta_order != Some(order.order_id) {
+        differs.push(format!(
+            "metadata order {}, not {}",
+            meta_order.unwrap_or("(none)"),
+            order.order_id
+        ));
+    }
+    if differs.is_empty() {
+        Verification::Verified
+    } else {
+        Verification::Mismatch(format!(
+            "intent {intent} at the gateway does not match order {}: {}",
+            order.order_id,
+            differs.join("; ")
+        ))
+    }
 }
 
 /// A gateway intent as listed for reconciliation.
@@ -57,6 +198,12 @@ pub struct GatewayIntent {
 pub trait IntentLookup: Send + Sync + fmt::Debug {
     /// Reads one intent by id. `Err` means no evidence (network, 5xx); the message is for logs.
     async fn intent(&self, intent_id: &GatewayIntentId) -> Result<IntentEvidence, String>;
+
+    /// Whether the gateway's key is a live one (`Some(true)`), a test one (`Some(false)`), or
+    /// unknown. Webhook events of the other mode are refused (M6).
+    fn livemode(&self) -> Option<bool> {
+        None
+    }
 
     /// Lists intents created in `[from, to)`.
     async fn intents_between(
@@ -77,6 +224,40 @@ pub struct SweepReport {
     pub unresolved: u32,
     /// Unknown outcomes (`needs_review` results) settled from the gateway's evidence.
     pub settled_unknown: u32,
+}
+
+/// What the sweeper makes of the gateway's answer about `claim`'s open intent: a resolution, or
+/// (`Err`) why the claim stays unresolved. A success counts only when it is for exactly this
+/// order (amount, customer, payment method, metadata order id); any other success is a
+/// contradiction for a person (H4).
+fn resolve(
+    claim: &ExpiredClaim,
+    intent: &GatewayIntentId,
+    evidence: Result<IntentEvidence, String>,
+) -> Result<SweepResolution, String> {
+    match &evidence {
+        Ok(IntentEvidence::Succeeded { amount, .. }) => {
+            Ok(match verify_success(intent, &evidence, claim.expected()) {
+                Verification::Verified => SweepResolution::Succeeded { amount: *amount },
+                Verification::Mismatch(reason) | Verification::Unverified(reason) => {
+                    SweepResolution::Mismatch { reason }
+                }
+            })
+        }
+        Ok(IntentEvidence::Declined) => Ok(SweepResolution::Failed),
+        Ok(IntentEvidence::Canceled) => Ok(SweepResolution::Canceled),
+        Ok(IntentEvidence::RequiresAction) => Ok(SweepResolution::RequiresAction),
+        Ok(IntentEvidence::Pending { status }) => Err(format!(
+            "intent {intent} is {status}: its holder may still confirm it; ask the operator or \
+             cancel it at the gateway"
+        )),
+        Err(e) => {
+            tracing::warn!(order = %claim.order_id, intent = %intent, error = %e, "sweeper could not read the intent");
+            Err(format!(
+                "intent {intent} could not be read from the gateway; will retry"
+            ))
+        }
+    }
 }
 
 /// One pass over the expired claims.
@@ -100,49 +281,31 @@ pub async fn sweep_once(
             None => Err("no gateway is configured for the sweeper".to_string()),
             Some(g) => g.intent(&intent).await,
         };
-        let resolution = match evidence {
-            Ok(IntentEvidence::Succeeded { amount }) => SweepResolution::Succeeded { amount },
-            Ok(IntentEvidence::Declined) => SweepResolution::Failed,
-            Ok(IntentEvidence::Canceled) => SweepResolution::Canceled,
-            Ok(IntentEvidence::RequiresAction) => SweepResolution::RequiresAction,
-            Ok(IntentEvidence::Pending { status }) => {
-                let reason = format!(
-                    "intent {intent} is {status}: its holder may still confirm it; ask the \
-                     operator or cancel it at the gateway"
-                );
-                store.mark_unresolved(&claim, &reason, now).await?;
-                report.unresolved += 1;
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(order = %claim.order_id, intent = %intent, error = %e, "sweeper could not read the intent");
-                let reason =
-                    format!("intent {intent} could not be read from the gateway; will retry");
+        let resolution = match resolve(&claim, &intent, evidence) {
+            Ok(resolution) => resolution,
+            Err(reason) => {
                 store.mark_unresolved(&claim, &reason, now).await?;
                 report.unresolved += 1;
                 continue;
             }
         };
+        tracing::info!(order = %claim.order_id, intent = %intent, ?resolution, "sweeper resolving an expired claim");
         if store.end_expired_claim(&claim, resolution, now).await? {
-            tracing::info!(order = %claim.order_id, intent = %intent, ?resolution, "sweeper resolved an expired claim");
             report.resolved += 1;
         }
     }
-    // Unknown outcomes reported by terminals: re-checked on every pass until the gateway knows.
+    // Unknown outcomes reported by terminals, and successes not yet verified at the gateway:
+    // re-checked on every pass until the gateway knows.
     if let Some(gateway) = gateway {
         for order in store.unknown_outcomes(SWEEP_ROWS_MAX).await? {
             let Some(intent) = order.open_intent_id.clone() else {
                 continue;
             };
-            let resolution = match gateway.intent(&intent).await {
-                Ok(IntentEvidence::Succeeded { amount }) => SweepResolution::Succeeded { amount },
-                Ok(IntentEvidence::Declined) => SweepResolution::Failed,
-                Ok(IntentEvidence::Canceled) => SweepResolution::Canceled,
-                Ok(IntentEvidence::RequiresAction) => SweepResolution::RequiresAction,
-                Ok(IntentEvidence::Pending { .. }) | Err(_) => continue,
+            let Ok(resolution) = resolve(&order, &intent, gateway.intent(&intent).await) else {
+                continue;
             };
+            tracing::info!(order = %order.order_id, intent = %intent, ?resolution, "sweeper settling an unknown outcome");
             if store.settle_unknown(&order, resolution, now).await? {
-                tracing::info!(order = %order.order_id, intent = %intent, ?resolution, "sweeper settled an unknown outcome");
                 report.settled_unknown += 1;
             }
         }

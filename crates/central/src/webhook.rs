@@ -135,6 +135,12 @@ pub struct WebhookEvent {
     /// page: `amount_refunded` stays the cumulative floor).
     pub charge_id: Option<String>,
     pub refunds: Vec<RefundSeen>,
+    /// For a payment intent event: the customer and payment method it charged. A success pays
+    /// an order only when both are the order's (H4).
+    pub customer: Option<String>,
+    pub payment_method: Option<String>,
+    /// The event's `livemode`, when it says; a central refuses events of the other mode (M6).
+    pub livemode: Option<bool>,
 }
 
 impl WebhookEvent {
@@ -213,6 +219,19 @@ impl WebhookEvent {
             GatewayIntentId::new(intent.as_str())
                 .map_err(|e| format!("{event_type} event names a malformed intent: {e}"))?;
         }
+        // Expanded objects (`{"id": …}`) are read by their id.
+        let id_of = |field: &str| {
+            object[field]
+                .as_str()
+                .or_else(|| object[field]["id"].as_str())
+                .filter(clean)
+                .map(str::to_string)
+        };
+        let (customer, payment_method) = if event_type.starts_with("payment_intent.") {
+            (id_of("customer"), id_of("payment_method"))
+        } else {
+            (None, None)
+        };
         let charge_id = match effect {
             EventEffect::Refunded { .. } => text("id"),
             EventEffect::Refund => text("charge"),
@@ -226,6 +245,9 @@ impl WebhookEvent {
             metadata_order_id,
             charge_id,
             refunds,
+            customer,
+            payment_method,
+            livemode: v["livemode"].as_bool(),
         })
     }
 }
@@ -342,6 +364,20 @@ mod tests {
         );
     }
 
+    /// M3: a timestamp of -2^63 is out of tolerance, not an overflow (this runs in debug).
+    #[test]
+    fn an_extreme_timestamp_is_expired_not_a_panic() {
+        let h = "t=-9223372036854775808,v1=00";
+        assert_eq!(
+            verify(Some(h), BODY, &secrets(&["whsec_a"]), NOW),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            verify(Some(h), BODY, &secrets(&["whsec_a"]), i64::MAX),
+            Err(SignatureError::Expired)
+        );
+    }
+
     #[test]
     fn malformed_headers_are_refused() {
         let good = sign("whsec_a", NOW, BODY);
@@ -371,10 +407,19 @@ mod tests {
         let e = WebhookEvent::parse(
             br#"{"id":"evt_9","type":"payment_intent.succeeded","data":{"object":
                 {"id":"pi_1","amount":1250,"amount_received":1250,"currency":"eur",
-                 "metadata":{"order_id":"o-1"}}}}"#,
+                 "customer":"cus_1","payment_method":{"id":"pm_1"},
+                 "metadata":{"order_id":"o-1"}}},"livemode":false}"#,
         )
         .unwrap();
         assert_eq!(e.intent_id(), Some("pi_1"));
+        assert_eq!(
+            (
+                e.customer.as_deref(),
+                e.payment_method.as_deref(),
+                e.livemode
+            ),
+            (Some("cus_1"), Some("pm_1"), Some(false))
+        );
         assert_eq!(e.metadata_order_id(), Some("o-1"));
         assert_eq!(
             e.effect,

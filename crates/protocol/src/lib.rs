@@ -571,15 +571,22 @@ pub struct UnresolvedList {
 /// A result or webhook that contradicted the central, kept for a manager.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlagRecord {
+    /// The flag's id: flags are listed newest (highest id) first, and paged by it.
+    #[serde(default)]
+    pub flag_id: i64,
     pub order_id: Option<OrderId>,
     pub source: String,
     pub reason: String,
     pub at: Timestamp,
 }
 
+/// A page of `/v1/flags` (`?after=&limit=&order_id=&source=`), newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlagList {
     pub flags: Vec<FlagRecord>,
+    /// Pass as `after` for the next (older) page; `None` on the last page.
+    #[serde(default)]
+    pub next_after: Option<i64>,
 }
 
 /// One line of a reconciliation report.

@@ -4,23 +4,42 @@
 //! Deliberately absent: deciding what a result means for its order; that is the pure `decide` in
 //! `inbox_rules.rs`. This file locks, reads and writes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use paydesk_core::{AttemptId, Currency, GatewayIntentId, Money, OrderId, TerminalId, Timestamp};
 use paydesk_protocol::{
-    FlagRecord, ItemReceipt, ItemStatus, JournalHead, JournalReceipt, OrderStatus,
+    FlagList, FlagRecord, ItemReceipt, ItemStatus, JournalHead, JournalReceipt, OrderStatus,
     ResultBatchResponse, ResultItem, ResultOutcome,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::claims::{audit, AuditEvent};
-use super::inbox_rules::{decide, Context, Decision, OrderChange};
+use super::inbox_rules::{decide, Admission, Context, Decision, OrderChange, FLAG_SOURCE_RESULT};
+use super::inbox_trust::{Evidence, SUSPECT_RESULTS_PER_HOUR_MAX};
 use super::{
     attempt_number, claim_token, corrupt, order_from_row, row_key, OrderRow, Store, ORDER_COLUMNS,
     TX_RETRIES_MAX,
 };
 use crate::error::{CentralError, CentralResult};
+use crate::sweeper::{verify_success, IntentLookup, Verification};
+
+/// Results of an order shown in its detail at most (the newest): a terminal must not be able to
+/// grow one order's page without bound (M4).
+pub const ORDER_RESULTS_MAX: i64 = 200;
+/// Flags per page of `/v1/flags` by default and at most.
+pub const FLAG_PAGE_ROWS_DEFAULT: u32 = 100;
+pub const FLAG_PAGE_ROWS_MAX: u32 = 1000;
+
+/// What one batch knows besides its items: the intents registered for its orders (intent id →
+/// (order id, registering terminal)), the gateway's evidence read before the transaction, and the sending terminal's
+/// suspect results in the quota window so far (`None` where no quota applies: re-deciding
+/// stored reports on import).
+pub(super) struct BatchFacts<'a> {
+    registered: HashMap<String, (String, String)>,
+    evidence: &'a Evidence,
+    suspect_recent: Option<i64>,
+}
 
 impl Store {
     /// Applies a batch of results and the terminal's journal head in one transaction.
@@ -28,16 +47,25 @@ impl Store {
     /// Items are processed sorted by (order, attempt), each locking its order row before it
     /// inserts its result, so concurrent batches touching the same orders always take locks in
     /// the same sequence and cannot deadlock. The answer keeps the request's item order.
+    ///
+    /// Successes are checked at the gateway first (`gateway`; none configured means none is
+    /// verified, and such orders wait in review), outside the transaction so no row is locked
+    /// while the gateway answers.
     pub async fn apply_results(
         &self,
         terminal: &TerminalId,
         head: &JournalHead,
         items: &[ResultItem],
+        gateway: Option<&dyn IntentLookup>,
         now: Timestamp,
     ) -> CentralResult<ResultBatchResponse> {
+        let evidence = self.gateway_evidence(terminal, items, gateway).await?;
         let mut attempt = 0;
         loop {
-            match self.apply_results_once(terminal, head, items, now).await {
+            match self
+                .apply_results_once(terminal, head, items, &evidence, now)
+                .await
+            {
                 Err(e) if e.is_retryable() && attempt < TX_RETRIES_MAX => attempt += 1,
                 other => return other,
             }
@@ -49,6 +77,7 @@ impl Store {
         terminal: &TerminalId,
         head: &JournalHead,
         items: &[ResultItem],
+        evidence: &Evidence,
         now: Timestamp,
     ) -> CentralResult<ResultBatchResponse> {
         let mut order: Vec<usize> = (0..items.len()).collect();
@@ -75,7 +104,11 @@ impl Store {
         // Every order the batch touches, locked in one statement in order-id order (concurrent
         // batches therefore cannot deadlock), and kept in memory as the items change them.
         let mut rows = self.lock_orders(&mut tx, &fresh).await?;
-        let registered = self.registered_intents(&mut tx, &fresh).await?;
+        let mut facts = BatchFacts {
+            registered: self.registered_intents(&mut tx, &fresh).await?,
+            evidence,
+            suspect_recent: Some(self.suspect_recent(&mut tx, terminal, now).await?),
+        };
         for i in order {
             let item = &items[i];
             let receipt = if is_duplicate(&stored, item) {
@@ -86,7 +119,7 @@ impl Store {
                 }
             } else {
                 let row = rows.get_mut(item.order_id.as_str());
-                self.apply_one(&mut tx, terminal, item, row, &registered, &mut stored, now)
+                self.apply_one(&mut tx, terminal, item, row, &mut facts, &mut stored, now)
                     .await?
             };
             receipts[i] = Some(receipt);
@@ -167,23 +200,23 @@ impl Store {
         Ok(rows)
     }
 
-    /// Which of the intents named by `items` are registered (only those have a state to update).
+    /// Which of the intents named by `items` are registered, for which order, by which terminal.
     async fn registered_intents(
         &self,
         tx: &mut Transaction<'static, Any>,
         items: &[&ResultItem],
-    ) -> CentralResult<HashSet<String>> {
+    ) -> CentralResult<HashMap<String, (String, String)>> {
         let mut ids: Vec<&str> = items
             .iter()
             .filter_map(|i| i.intent_id.as_ref().map(|i| i.as_str()))
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut registered = HashSet::new();
+        let mut registered = HashMap::new();
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT intent_id FROM intents WHERE intent_id IN ({})",
+                "SELECT intent_id, order_id, terminal_id FROM intents WHERE intent_id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql);
@@ -191,7 +224,13 @@ impl Store {
                 query = query.bind(*id);
             }
             for row in query.fetch_all(&mut **tx).await? {
-                registered.insert(row.try_get::<String, _>("intent_id")?);
+                registered.insert(
+                    row.try_get::<String, _>("intent_id")?,
+                    (
+                        row.try_get::<String, _>("order_id")?,
+                        row.try_get::<String, _>("terminal_id")?,
+                    ),
+                );
             }
         }
         Ok(registered)
@@ -208,7 +247,7 @@ impl Store {
         terminal: &TerminalId,
         item: &ResultItem,
         row: Option<&mut OrderRow>,
-        registered: &HashSet<String>,
+        facts: &mut BatchFacts<'_>,
         stored: &mut HashMap<String, Stored>,
         now: Timestamp,
     ) -> CentralResult<ItemReceipt> {
@@ -220,54 +259,83 @@ impl Store {
             settles_review: !interim && before.interim.is_some_and(|s| s != ItemStatus::Rejected),
             after_last: interim && before.last.is_some_and(|s| s != ItemStatus::Rejected),
             review_flagged: false,
+            admission: Admission::Bound,
+            verification: None,
         };
         if row
             .as_ref()
             .is_some_and(|r| r.order.status == OrderStatus::NeedsReview)
         {
-            context.review_flagged =
-                sqlx::query("SELECT 1 AS one FROM flags WHERE order_id = $1 LIMIT 1")
-                    .bind(item.order_id.as_str())
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .is_some();
+            context.review_flagged = sqlx::query(
+                "SELECT 1 AS one FROM flags WHERE order_id = $1 AND source <> 'unverified' LIMIT 1",
+            )
+            .bind(item.order_id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
         }
         // The reason is stored with the result: why it was flagged, or why it was rejected.
-        let (status, reason, change) = match &row {
+        let (status, reason, source, change) = match &row {
             None => (
                 ItemStatus::Rejected,
                 Some(format!(
                     "order {} is unknown at the central: the result is applied when the order is imported",
                     item.order_id
                 )),
+                FLAG_SOURCE_RESULT,
                 OrderChange::default(),
             ),
             Some(row) => {
+                context.admission = self.admission(tx, terminal, item, now).await?;
+                context.verification = verification(row, item, facts);
                 let Decision {
                     status,
                     flag_reason,
+                    flag_source,
                     change,
                 } = decide(row, item, &context);
-                (status, flag_reason, change)
+                (status, flag_reason, flag_source, change)
             }
         };
+        // Rejected results and contradictions count against the terminal's hourly quota; over
+        // it they are counted, not stored (M4). A success awaiting the gateway is not suspect.
+        let suspect = status == ItemStatus::Rejected
+            || (status == ItemStatus::Flagged && source == FLAG_SOURCE_RESULT);
+        if suspect && !retry {
+            if let Some(recent) = facts.suspect_recent.as_mut() {
+                if *recent >= SUSPECT_RESULTS_PER_HOUR_MAX {
+                    self.drop_over_quota(tx, terminal, now).await?;
+                    return Ok(ItemReceipt {
+                        attempt_id: item.attempt_id,
+                        status: ItemStatus::Rejected,
+                        reason: Some(format!(
+                            "not stored: terminal {terminal} sent more than \
+                             {SUSPECT_RESULTS_PER_HOUR_MAX} rejected or flagged results within \
+                             an hour; a manager was told"
+                        )),
+                    });
+                }
+                *recent += 1;
+            }
+        }
         let written = if retry {
             sqlx::query(
-                "UPDATE results SET status = $1, reason = $2 \
+                "UPDATE results SET status = $1, reason = $2, suspect = $5 \
                  WHERE attempt_id = $3 AND interim = $4 AND status = 'rejected'",
             )
             .bind(status.as_str())
             .bind(reason.clone())
             .bind(&key)
             .bind(i64::from(interim))
+            .bind(i64::from(suspect))
             .execute(&mut **tx)
             .await?
         } else {
             sqlx::query(
                 "INSERT INTO results (attempt_id, interim, order_id, attempt_number, claim_token, \
                  terminal_id, outcome, amount_minor, currency, intent_id, offline, occurred_at, \
-                 received_at, status, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 received_at, status, reason, suspect) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (attempt_id, interim) DO NOTHING",
             )
             .bind(&key)
@@ -285,6 +353,7 @@ impl Store {
             .bind(now.unix_ms())
             .bind(status.as_str())
             .bind(reason.clone())
+            .bind(i64::from(suspect))
             .execute(&mut **tx)
             .await?
         };
@@ -300,7 +369,7 @@ impl Store {
             self.flag(
                 tx,
                 Some(item.order_id.as_str()),
-                "result",
+                source,
                 reason.as_deref().unwrap_or(""),
                 now,
             )
@@ -310,14 +379,22 @@ impl Store {
             self.apply_change(tx, terminal, row, item, &change, now)
                 .await?;
             row.mirror(&change);
-            if let Some(intent) = item
-                .intent_id
-                .as_ref()
-                .filter(|i| registered.contains(i.as_str()))
-            {
-                sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2")
+            // Only an admitted result's intent, only if it is this order's, and (unless the
+            // result was applied) only the sending terminal's own: a result never rewrites
+            // another order's intent, nor another terminal's (C1).
+            let admitted = matches!(status, ItemStatus::Applied | ItemStatus::Flagged)
+                && matches!(context.admission, Admission::Bound | Admission::Granted);
+            if let Some(intent) = item.intent_id.as_ref().filter(|i| {
+                admitted
+                    && facts.registered.get(i.as_str()).is_some_and(|(order, by)| {
+                        order == item.order_id.as_str()
+                            && (status == ItemStatus::Applied || by == terminal.as_str())
+                    })
+            }) {
+                sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2 AND order_id = $3")
                     .bind(item.outcome.as_str())
                     .bind(intent.as_str())
+                    .bind(item.order_id.as_str())
                     .execute(&mut **tx)
                     .await?;
             }
@@ -364,11 +441,16 @@ impl Store {
             let mut stored = self.stored_reports(tx, &items).await?;
             let refs: Vec<&ResultItem> = items.iter().collect();
             let mut rows = self.lock_orders(tx, &refs).await?;
-            let registered = self.registered_intents(tx, &refs).await?;
+            let no_evidence = Evidence::new();
+            let mut facts = BatchFacts {
+                registered: self.registered_intents(tx, &refs).await?,
+                evidence: &no_evidence,
+                suspect_recent: None,
+            };
             for (terminal, item) in &reports {
                 let row = rows.get_mut(item.order_id.as_str());
                 let receipt = self
-                    .apply_one(tx, terminal, item, row, &registered, &mut stored, now)
+                    .apply_one(tx, terminal, item, row, &mut facts, &mut stored, now)
                     .await?;
                 if receipt.status != ItemStatus::Duplicate {
                     applied += 1;
@@ -422,6 +504,7 @@ impl Store {
         sqlx::query(
             "UPDATE orders SET status = COALESCE($1, status), \
              paid_intent_id = COALESCE($2, paid_intent_id), \
+             verified_by = CASE WHEN $2 IS NULL THEN verified_by ELSE 'gateway' END, \
              open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE COALESCE($7, open_intent_id) END, \
              holder_operator = CASE WHEN $4 = 1 THEN NULL ELSE holder_operator END, \
              holder_terminal = CASE WHEN $4 = 1 THEN NULL ELSE holder_terminal END, \
@@ -545,23 +628,65 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    pub async fn flags(&self) -> CentralResult<Vec<FlagRecord>> {
+    /// One page of flags, newest first: those with an id below `filter.after` (when given),
+    /// of `filter.order_id` and `filter.source` (when given), at most `filter.limit`. Paging by
+    /// id keeps every flag reachable however many a terminal raises (M4).
+    pub async fn flags(&self, filter: &FlagFilter) -> CentralResult<FlagList> {
+        let limit = filter.limit.clamp(1, FLAG_PAGE_ROWS_MAX);
         let rows = sqlx::query(
-            "SELECT order_id, source, reason, at FROM flags ORDER BY flag_id DESC LIMIT 1000",
+            "SELECT flag_id, order_id, source, reason, at FROM flags \
+             WHERE ($1 = 0 OR flag_id < $2) AND ($3 = 0 OR order_id = $4) \
+             AND ($5 = 0 OR source = $6) ORDER BY flag_id DESC LIMIT $7",
         )
+        .bind(i64::from(filter.after.is_some()))
+        .bind(filter.after.unwrap_or(0))
+        .bind(i64::from(filter.order_id.is_some()))
+        .bind(filter.order_id.clone().unwrap_or_default())
+        .bind(i64::from(filter.source.is_some()))
+        .bind(filter.source.clone().unwrap_or_default())
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
+        let last = match rows.last() {
+            Some(r) if rows.len() == limit as usize => Some(r.try_get::<i64, _>("flag_id")?),
+            _ => None,
+        };
         let decoded = rows
             .iter()
             .map(|r| (row_key(r, "order_id"), flag_from_row(r)))
             .collect();
-        self.readable("flags", decoded).await
+        Ok(FlagList {
+            flags: self.readable("flags", decoded).await?,
+            next_after: last,
+        })
+    }
+}
+
+/// Which flags a page of `/v1/flags` lists.
+#[derive(Debug, Clone)]
+pub struct FlagFilter {
+    /// Only flags with a smaller id (older): the previous page's `next_after`.
+    pub after: Option<i64>,
+    pub limit: u32,
+    pub order_id: Option<String>,
+    pub source: Option<String>,
+}
+
+impl Default for FlagFilter {
+    fn default() -> FlagFilter {
+        FlagFilter {
+            after: None,
+            limit: FLAG_PAGE_ROWS_DEFAULT,
+            order_id: None,
+            source: None,
+        }
     }
 }
 
 fn flag_from_row(r: &AnyRow) -> CentralResult<FlagRecord> {
     let order_id: Option<String> = r.try_get("order_id")?;
     Ok(FlagRecord {
+        flag_id: r.try_get("flag_id")?,
         order_id: order_id.map(OrderId::new).transpose().map_err(corrupt)?,
         source: r.try_get("source")?,
         reason: r.try_get("reason")?,
@@ -628,4 +753,30 @@ fn stored_item(r: &AnyRow) -> CentralResult<ResultItem> {
         offline: r.try_get::<i64, _>("offline")? != 0,
         occurred_at: Timestamp::from_unix_ms(r.try_get("occurred_at")?),
     })
+}
+
+/// What the gateway's evidence says about `item`'s success for its order, or `None` for any other
+/// outcome or a success naming no intent. An intent registered for another order is a mismatch
+/// whatever the gateway says; an online success must name the intent registered for its order
+/// (one that is not registered waits for the sweeper's check).
+fn verification(row: &OrderRow, item: &ResultItem, facts: &BatchFacts<'_>) -> Option<Verification> {
+    if item.outcome != ResultOutcome::Succeeded {
+        return None;
+    }
+    let intent = item.intent_id.as_ref()?;
+    let order = row.order.order_id.as_str();
+    Some(
+        match facts.registered.get(intent.as_str()).map(|(o, _)| o) {
+            Some(owner) if owner != order => Verification::Mismatch(format!(
+                "intent {intent} is registered for order {owner}, not {order}"
+            )),
+            None if !item.offline => Verification::Unverified(format!(
+                "intent {intent} is not registered for order {order}"
+            )),
+            _ => match facts.evidence.get(intent.as_str()) {
+                Some(evidence) => verify_success(intent, evidence, (&row.order).into()),
+                None => Verification::Unverified("it was not read at the gateway".into()),
+            },
+        },
+    )
 }

@@ -9,6 +9,7 @@ use paydesk_core::GatewayIntentId;
 use paydesk_protocol::{ItemStatus, OrderStatus, ResultItem, ResultOutcome};
 
 use super::OrderRow;
+use crate::sweeper::Verification;
 
 /// What applying one result does to its order.
 #[derive(Debug, Default)]
@@ -27,8 +28,24 @@ pub(super) struct OrderChange {
     pub(super) attempt_seq: Option<i64>,
 }
 
-/// What the inbox already holds for the result's attempt.
-#[derive(Debug, Default, Clone, Copy)]
+/// Whether a result may speak for its order at all (C1, H3): checked by the inbox against the
+/// claim audit and the offline grants before anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// An online result under a claim token the claim audit shows was granted to this terminal.
+    Bound,
+    /// An offline result covered by an offline grant the central issued to this terminal.
+    Granted,
+    /// An online result under a claim this terminal was never granted: stored as rejected, no
+    /// effect on the order.
+    Unbound(String),
+    /// An offline result no grant covers (none, out of its window, another currency, over its
+    /// caps): stored and flagged, no effect on the order.
+    NoGrant(String),
+}
+
+/// What the inbox knows about the result's attempt and its evidence.
+#[derive(Debug, Clone)]
 pub(super) struct Context {
     /// A final result of an attempt whose interim `needs_review` was applied: it settles the
     /// review that report started.
@@ -37,8 +54,13 @@ pub(super) struct Context {
     pub(super) after_last: bool,
     /// The order has a flag (a contradiction a person must look at): a review hold it is in is
     /// not only this attempt's, so no result of this attempt ends it (the sweeper skips such
-    /// orders too).
+    /// orders too). Flags of successes only awaiting the gateway (`unverified`) do not count.
     pub(super) review_flagged: bool,
+    pub(super) admission: Admission,
+    /// For a success naming an intent: what the gateway says about it for this order (read
+    /// before the transaction), or why it could not be checked. `None` when not looked up (the
+    /// success is the one that already paid the order): such a success never marks it paid.
+    pub(super) verification: Option<Verification>,
 }
 
 /// What one result means: the receipt's status, why it is flagged (stored with the result and
@@ -46,8 +68,11 @@ pub(super) struct Context {
 #[derive(Debug)]
 pub(super) struct Decision {
     pub(super) status: ItemStatus,
-    /// Set exactly when `status` is `Flagged`.
+    /// Set exactly when `status` is `Flagged` or `Rejected`: why.
     pub(super) flag_reason: Option<String>,
+    /// The flag's source: `result`, or `unverified` for a success only awaiting the gateway's
+    /// evidence (the sweeper still settles such an order; another flag stops it).
+    pub(super) flag_source: &'static str,
     pub(super) change: OrderChange,
 }
 
@@ -56,6 +81,7 @@ impl Decision {
         Decision {
             status: ItemStatus::Applied,
             flag_reason: None,
+            flag_source: FLAG_SOURCE_RESULT,
             change,
         }
     }
@@ -64,10 +90,25 @@ impl Decision {
         Decision {
             status: ItemStatus::Flagged,
             flag_reason: Some(reason),
+            flag_source: FLAG_SOURCE_RESULT,
             change,
         }
     }
+
+    fn rejected(reason: String) -> Decision {
+        Decision {
+            status: ItemStatus::Rejected,
+            flag_reason: Some(reason),
+            flag_source: FLAG_SOURCE_RESULT,
+            change: OrderChange::default(),
+        }
+    }
 }
+
+/// The flag source of a result that contradicts the central.
+pub(super) const FLAG_SOURCE_RESULT: &str = "result";
+/// The flag source of a success the gateway has not confirmed yet.
+pub(super) const FLAG_SOURCE_UNVERIFIED: &str = "unverified";
 
 impl OrderRow {
     /// Mirrors in memory what `Store::apply_change` wrote, so a later result of the same batch
@@ -108,6 +149,13 @@ impl OrderRow {
 /// that started it or of the open intent, or that attempt's own final non-success when nothing
 /// else holds the order. Any other non-success, or offline result, never clears it.
 pub(super) fn decide(row: &OrderRow, item: &ResultItem, context: &Context) -> Decision {
+    match &context.admission {
+        Admission::Bound | Admission::Granted => {}
+        Admission::Unbound(reason) => return Decision::rejected(reason.clone()),
+        Admission::NoGrant(reason) => {
+            return Decision::flagged(reason.clone(), OrderChange::default())
+        }
+    }
     let mut decision = decide_outcome(row, item, context);
     let number = i64::from(item.attempt_number.get());
     if number > row.attempt_seq {
@@ -126,6 +174,23 @@ fn decide_outcome(row: &OrderRow, item: &ResultItem, context: &Context) -> Decis
     if context.after_last {
         // The attempt's final result is in: a late interim report is history.
         return Decision::applied(OrderChange::default());
+    }
+    if item.offline
+        && row.holder_terminal.is_some()
+        && !matches!(
+            item.outcome,
+            ResultOutcome::Succeeded | ResultOutcome::NeedsReview
+        )
+    {
+        // An offline attempt never held the claim: its decision says nothing about the holder's
+        // charge, so it neither fails the order nor ends or clears anything (C1). (Its unknown
+        // outcome still holds the order for review: that only stops further charges.)
+        let reason = format!(
+            "offline {} for order {} while a claim holds it: recorded, not applied",
+            item.outcome.as_str(),
+            order.order_id
+        );
+        return Decision::flagged(reason, OrderChange::default());
     }
     if item.amount != order.amount {
         let reason = format!(
@@ -194,9 +259,43 @@ fn decide_outcome(row: &OrderRow, item: &ResultItem, context: &Context) -> Decis
                     },
                 );
             }
+            let Some(intent) = intent else {
+                let reason = format!(
+                    "success for order {} names no intent: the central cannot check it at the \
+                     gateway, so the order is not marked paid",
+                    order.order_id
+                );
+                return Decision::flagged(
+                    reason,
+                    OrderChange {
+                        new_status: Some(OrderStatus::NeedsReview),
+                        release: holds,
+                        ..OrderChange::default()
+                    },
+                );
+            };
+            match &context.verification {
+                Some(Verification::Verified) => {}
+                Some(Verification::Mismatch(reason)) => {
+                    return Decision::flagged(
+                        format!("{reason}: not marked paid"),
+                        OrderChange {
+                            new_status: Some(OrderStatus::NeedsReview),
+                            release: holds,
+                            ..OrderChange::default()
+                        },
+                    );
+                }
+                Some(Verification::Unverified(reason)) => {
+                    return unverified(row, intent, holds, reason);
+                }
+                None => {
+                    return unverified(row, intent, holds, "the intent was not checked");
+                }
+            }
             let change = OrderChange {
                 new_status: Some(OrderStatus::Paid),
-                paid_intent_id: intent.cloned(),
+                paid_intent_id: Some(intent.clone()),
                 release: holds,
                 clear_open_intent: holds || closes_open_intent,
                 ..OrderChange::default()
@@ -273,12 +372,57 @@ fn decide_outcome(row: &OrderRow, item: &ResultItem, context: &Context) -> Decis
     }
 }
 
+/// A success the gateway could not confirm yet: recorded, the order held for review with the
+/// intent open (adopted when no other is), so the sweeper settles it from the gateway's evidence.
+/// With another intent open the sweeper cannot, and a person must: flagged as a contradiction.
+fn unverified(row: &OrderRow, intent: &GatewayIntentId, holds: bool, why: &str) -> Decision {
+    let order = &row.order;
+    let open = row.open_intent_id.as_deref();
+    let adoptable = open.is_none() || open == Some(intent.as_str());
+    let mut decision = Decision::flagged(
+        format!(
+            "success of intent {intent} for order {} not verified at the gateway ({why}): held \
+             for review{}",
+            order.order_id,
+            if adoptable {
+                "; the sweeper settles it from the gateway's evidence"
+            } else {
+                "; another intent is open, so a person must settle it"
+            }
+        ),
+        OrderChange {
+            new_status: Some(OrderStatus::NeedsReview),
+            release: holds,
+            adopt_intent: open.is_none().then(|| intent.clone()),
+            ..OrderChange::default()
+        },
+    );
+    if adoptable {
+        decision.flag_source = FLAG_SOURCE_UNVERIFIED;
+    }
+    decision
+}
+
 #[cfg(test)]
 mod tests {
     use paydesk_core::{AttemptId, AttemptNumber, ClaimToken, Money, OrderId, Timestamp};
     use paydesk_protocol::Order;
 
     use super::*;
+
+    /// A result admitted (bound to its claim) whose success, if any, the gateway confirmed: the
+    /// rules below the trust checks.
+    impl Default for Context {
+        fn default() -> Context {
+            Context {
+                settles_review: false,
+                after_last: false,
+                review_flagged: false,
+                admission: Admission::Bound,
+                verification: Some(Verification::Verified),
+            }
+        }
+    }
 
     /// An order of 10.00 EUR with current token 2, held or not, in `status`, paid by `paid`.
     fn row(status: OrderStatus, held: bool, paid: Option<&str>, open: Option<&str>) -> OrderRow {
@@ -464,32 +608,32 @@ mod tests {
             (
                 row(NeedsReview, false, None, open),
                 item(R::Declined, 2, "10.00 EUR", open),
-                settles,
+                settles.clone(),
                 (Applied, Some(Failed), false),
             ),
             (
                 row(NeedsReview, false, None, None),
                 item(R::Canceled, 2, "10.00 EUR", None),
-                settles,
+                settles.clone(),
                 (Applied, Some(Unpaid), false),
             ),
             (
                 row(NeedsReview, false, None, open),
                 offline(item(R::RequiresAction, 1, "10.00 EUR", open)),
-                settles,
+                settles.clone(),
                 (Applied, Some(NeedsAction), false),
             ),
             // ...unless something else holds the order: a flag, or another open intent.
             (
                 row(NeedsReview, false, None, open),
                 item(R::Declined, 2, "10.00 EUR", open),
-                flagged,
+                flagged.clone(),
                 (Applied, None, false),
             ),
             (
                 row(NeedsReview, false, None, open),
                 item(R::Declined, 2, "10.00 EUR", Some("pi_2")),
-                settles,
+                settles.clone(),
                 (Applied, None, false),
             ),
             // Offline non-successes are history.
@@ -541,14 +685,14 @@ mod tests {
             (
                 row(NeedsReview, false, None, None),
                 item(R::Succeeded, 2, "10.00 EUR", Some("pi_5")),
-                settles,
+                settles.clone(),
                 (Applied, Some(Paid), false),
             ),
             // A flagged order stays for a person even when the success is its own attempt's.
             (
                 row(NeedsReview, false, None, open),
                 item(R::Succeeded, 2, "10.00 EUR", open),
-                flagged,
+                flagged.clone(),
                 (Flagged, None, false),
             ),
             // An interim report after its attempt's final result is history.
@@ -565,6 +709,137 @@ mod tests {
         for (i, (row, item, context, expected)) in cases.into_iter().enumerate() {
             assert_eq!(check_in(row, item, context), expected, "case {i}");
         }
+    }
+
+    /// What the central no longer takes on a terminal's word (C1, H3): the claim must be this
+    /// terminal's, an offline result needs a grant, a success needs the gateway's evidence.
+    #[test]
+    fn trust_table() {
+        use ItemStatus::{Applied, Flagged, Rejected};
+        use OrderStatus::*;
+        use ResultOutcome as R;
+        let open = Some("pi_1");
+        let with = |admission: Admission, verification: Option<Verification>| Context {
+            admission,
+            verification,
+            ..Context::default()
+        };
+        let verified = || with(Admission::Bound, Some(Verification::Verified));
+        let granted = || with(Admission::Granted, Some(Verification::Verified));
+        let cases = [
+            // A claim never granted to this terminal: stored as rejected, nothing changes.
+            (
+                row(Unpaid, true, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                with(
+                    Admission::Unbound("not granted".into()),
+                    Some(Verification::Verified),
+                ),
+                (Rejected, None, false),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                item(R::Declined, 2, "10.00 EUR", open),
+                with(Admission::Unbound("not granted".into()), None),
+                (Rejected, None, false),
+            ),
+            // An offline result no grant covers: flagged, never paid, nothing released.
+            (
+                row(Unpaid, false, None, None),
+                offline(item(R::Succeeded, 1, "10.00 EUR", Some("pi_7"))),
+                with(
+                    Admission::NoGrant("no grant".into()),
+                    Some(Verification::Verified),
+                ),
+                (Flagged, None, false),
+            ),
+            // Offline declined under another holder: not applied, no release.
+            (
+                row(Unpaid, true, None, open),
+                offline(item(R::Declined, 1, "10.00 EUR", open)),
+                granted(),
+                (Flagged, None, false),
+            ),
+            (
+                row(Unpaid, true, None, open),
+                offline(item(R::Canceled, 1, "10.00 EUR", open)),
+                granted(),
+                (Flagged, None, false),
+            ),
+            // Its unknown outcome holds the order for review (no further charge), no release.
+            (
+                row(Unpaid, true, None, open),
+                offline(item(R::NeedsReview, 1, "10.00 EUR", Some("pi_7"))),
+                granted(),
+                (Applied, Some(NeedsReview), false),
+            ),
+            // A granted offline success the gateway confirms pays the order, and leaves the
+            // holder's claim alone.
+            (
+                row(Unpaid, true, None, open),
+                offline(item(R::Succeeded, 1, "10.00 EUR", Some("pi_7"))),
+                granted(),
+                (Applied, Some(Paid), false),
+            ),
+            // No evidence: held for review, the holder's own claim ends.
+            (
+                row(Unpaid, true, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                with(
+                    Admission::Bound,
+                    Some(Verification::Unverified("down".into())),
+                ),
+                (Flagged, Some(NeedsReview), true),
+            ),
+            // The gateway contradicts it (another customer, order or payment method).
+            (
+                row(Unpaid, true, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", open),
+                with(
+                    Admission::Bound,
+                    Some(Verification::Mismatch("customer".into())),
+                ),
+                (Flagged, Some(NeedsReview), true),
+            ),
+            // A success naming no intent is never paid.
+            (
+                row(Unpaid, true, None, open),
+                item(R::Succeeded, 2, "10.00 EUR", None),
+                verified(),
+                (Flagged, Some(NeedsReview), true),
+            ),
+        ];
+        for (i, (row, item, context, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(check_in(row, item, context), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn an_unverified_success_adopts_its_intent_for_the_sweeper() {
+        let context = Context {
+            verification: Some(Verification::Unverified("gateway down".into())),
+            ..Context::default()
+        };
+        let d = decide(
+            &row(OrderStatus::Unpaid, false, None, None),
+            &offline(item(ResultOutcome::Succeeded, 1, "10.00 EUR", Some("pi_7"))),
+            &context,
+        );
+        assert_eq!(d.flag_source, FLAG_SOURCE_UNVERIFIED);
+        assert_eq!(d.change.paid_intent_id, None);
+        assert_eq!(
+            d.change.adopt_intent.as_ref().map(|i| i.as_str()),
+            Some("pi_7")
+        );
+        // With another intent open, the sweeper cannot settle it: a contradiction for a person.
+        let d = decide(
+            &row(OrderStatus::Unpaid, false, None, Some("pi_1")),
+            &offline(item(ResultOutcome::Succeeded, 1, "10.00 EUR", Some("pi_7"))),
+            &context,
+        );
+        assert_eq!(d.flag_source, FLAG_SOURCE_RESULT);
+        assert_eq!(d.change.adopt_intent, None);
+        assert_eq!(d.change.new_status, Some(OrderStatus::NeedsReview));
     }
 
     #[test]

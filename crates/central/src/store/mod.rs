@@ -30,6 +30,7 @@ mod claims;
 mod grants;
 mod inbox;
 mod inbox_rules;
+mod inbox_trust;
 mod orders;
 mod people;
 mod reconcile;
@@ -38,6 +39,7 @@ mod sweep;
 mod webhooks;
 
 pub use claims::AuditRow;
+pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
 pub use sessions::{AuthEvent, LockState, NewSession, SessionRow};

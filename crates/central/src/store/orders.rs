@@ -156,12 +156,17 @@ impl Store {
     /// An order with every result and intent recorded for it.
     pub async fn order_detail(&self, order_id: &OrderId) -> CentralResult<OrderDetail> {
         let order = self.order(order_id).await?;
+        // The newest results only (by the central's clock): a terminal must not be able to grow
+        // one order's page without bound (M4); all stay stored.
         let rows = sqlx::query(
-            "SELECT attempt_id, attempt_number, claim_token, terminal_id, outcome, amount_minor, \
-             currency, intent_id, offline, occurred_at, received_at, status, reason \
-             FROM results WHERE order_id = $1 ORDER BY occurred_at, attempt_id, interim DESC",
+            "SELECT * FROM (SELECT attempt_id, interim, attempt_number, claim_token, terminal_id, \
+             outcome, amount_minor, currency, intent_id, offline, occurred_at, received_at, \
+             status, reason FROM results WHERE order_id = $1 \
+             ORDER BY received_at DESC, attempt_id DESC, interim LIMIT $2) newest \
+             ORDER BY occurred_at, attempt_id, interim DESC",
         )
         .bind(order_id.as_str())
+        .bind(super::ORDER_RESULTS_MAX)
         .fetch_all(&self.pool)
         .await?;
         let decoded = rows

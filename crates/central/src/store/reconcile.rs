@@ -21,7 +21,10 @@ pub struct RecordedSuccess {
 }
 
 impl Store {
-    /// Successes the central recorded (results inbox and paid orders) in `[from, to)`.
+    /// Successes the central recorded (results inbox and paid orders) in `[from, to)` of the
+    /// central's own clock: when a result was received, not the `occurred_at` a terminal claims
+    /// (C1). A paid order with no paying intent is listed too (its intent is `None`), so it shows
+    /// as recorded but not charged.
     pub async fn recorded_successes(
         &self,
         from: Timestamp,
@@ -29,7 +32,8 @@ impl Store {
     ) -> CentralResult<Vec<RecordedSuccess>> {
         let rows = sqlx::query(
             "SELECT order_id, intent_id, amount_minor, currency FROM results \
-             WHERE outcome = 'succeeded' AND occurred_at >= $1 AND occurred_at < $2 \
+             WHERE outcome = 'succeeded' AND status <> 'rejected' \
+             AND received_at >= $1 AND received_at < $2 \
              ORDER BY order_id, attempt_id",
         )
         .bind(from.unix_ms())
@@ -51,8 +55,7 @@ impl Store {
         // Orders paid through webhooks or the sweeper have no result row; include them too.
         let rows = sqlx::query(
             "SELECT order_id, paid_intent_id, amount_minor, currency FROM orders \
-             WHERE status = 'paid' AND paid_intent_id IS NOT NULL \
-             AND updated_at >= $1 AND updated_at < $2",
+             WHERE status = 'paid' AND updated_at >= $1 AND updated_at < $2",
         )
         .bind(from.unix_ms())
         .bind(to.unix_ms())
@@ -60,11 +63,13 @@ impl Store {
         .await?;
         let mut decoded = Vec::new();
         for r in &rows {
-            let intent: String = r.try_get("paid_intent_id")?;
-            if seen.insert(intent.clone(), ()).is_some() {
-                continue;
+            let intent: Option<String> = r.try_get("paid_intent_id")?;
+            if let Some(i) = &intent {
+                if seen.insert(i.clone(), ()).is_some() {
+                    continue;
+                }
             }
-            decoded.push((row_key(r, "order_id"), success_from_row(r, Some(intent))));
+            decoded.push((row_key(r, "order_id"), success_from_row(r, intent)));
         }
         out.extend(self.readable("orders", decoded).await?);
         Ok(out)

@@ -12,6 +12,7 @@ use sqlx::Row;
 use super::claims::{audit, AuditEvent};
 use super::{claim_token, corrupt, row_key, Store};
 use crate::error::CentralResult;
+use crate::sweeper::Expected;
 
 /// An expired claim the sweeper must look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +21,26 @@ pub struct ExpiredClaim {
     pub claim_token: ClaimToken,
     pub open_intent_id: Option<GatewayIntentId>,
     pub amount: Money,
+    /// The order's customer and payment method: a success pays the order only if its intent
+    /// charged exactly these.
+    pub customer_id: String,
+    pub payment_method_id: String,
+}
+
+impl ExpiredClaim {
+    /// What the order expects of the intent that pays it.
+    pub fn expected(&self) -> Expected<'_> {
+        Expected {
+            order_id: self.order_id.as_str(),
+            amount: self.amount,
+            customer_id: &self.customer_id,
+            payment_method_id: &self.payment_method_id,
+        }
+    }
 }
 
 /// What the sweeper learned about an expired claim's registered intent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepResolution {
     /// No intent was registered: nothing can have been charged.
     NoIntent,
@@ -33,13 +50,18 @@ pub enum SweepResolution {
     Failed,
     Canceled,
     RequiresAction,
+    /// The intent succeeded, but not for this order as the central knows it (another customer,
+    /// payment method, metadata order or amount): flagged and held for review, never paid.
+    Mismatch {
+        reason: String,
+    },
 }
 
 impl SweepResolution {
-    fn intent_state(self) -> &'static str {
+    fn intent_state(&self) -> &'static str {
         match self {
             SweepResolution::NoIntent => "open",
-            SweepResolution::Succeeded { .. } => "succeeded",
+            SweepResolution::Succeeded { .. } | SweepResolution::Mismatch { .. } => "succeeded",
             SweepResolution::Failed => "payment_failed",
             SweepResolution::Canceled => "canceled",
             SweepResolution::RequiresAction => "requires_action",
@@ -55,7 +77,8 @@ impl Store {
         limit: u32,
     ) -> CentralResult<Vec<ExpiredClaim>> {
         let rows = sqlx::query(
-            "SELECT order_id, claim_token, open_intent_id, amount_minor, currency FROM orders \
+            "SELECT order_id, claim_token, open_intent_id, amount_minor, currency, customer_id, \
+             payment_method_id FROM orders \
              WHERE holder_terminal IS NOT NULL AND lease_until <= $1 ORDER BY lease_until LIMIT $2",
         )
         .bind(now.unix_ms())
@@ -75,6 +98,8 @@ impl Store {
                         .transpose()
                         .map_err(corrupt)?,
                     amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+                    customer_id: r.try_get("customer_id")?,
+                    payment_method_id: r.try_get("payment_method_id")?,
                 })
             })
             .collect()
@@ -118,13 +143,20 @@ impl Store {
             .open_intent_id
             .as_ref()
             .map(|i| i.as_str().to_string());
-        match resolution {
+        match &resolution {
             SweepResolution::NoIntent => {}
+            SweepResolution::Mismatch { reason } => {
+                self.flag(&mut tx, Some(order_id), "sweeper", reason, now)
+                    .await?;
+                self.set_status(&mut tx, order_id, OrderStatus::NeedsReview, now)
+                    .await?;
+            }
             SweepResolution::Succeeded { amount } => {
-                if amount == claim.amount {
+                if *amount == claim.amount {
                     sqlx::query(
                         "UPDATE orders SET status = 'paid', paid_intent_id = $1, \
-                         open_intent_id = NULL WHERE order_id = $2 AND status <> 'paid'",
+                         open_intent_id = NULL, verified_by = 'gateway' \
+                         WHERE order_id = $2 AND status <> 'paid'",
                     )
                     .bind(intent.clone())
                     .bind(order_id)
@@ -168,9 +200,10 @@ impl Store {
             }
         }
         if let Some(intent) = &intent {
-            sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2")
+            sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2 AND order_id = $3")
                 .bind(resolution.intent_state())
                 .bind(intent)
+                .bind(order_id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -184,17 +217,21 @@ impl Store {
     }
 
     /// Orders left in review by an *unknown* outcome (a `needs_review` result naming the open
-    /// intent, which for an offline attempt the inbox adopted as the open intent), not held and
-    /// with no contradiction flagged: the gateway may since know the answer. An order stays
+    /// intent, which for an offline attempt the inbox adopted as the open intent) or by a success
+    /// the gateway could not confirm yet (flagged `unverified` only), not held and with no
+    /// contradiction flagged: the gateway may since know the answer. An order stays
     /// listed, pass after pass, until the gateway's evidence settles it.
     pub async fn unknown_outcomes(&self, limit: u32) -> CentralResult<Vec<ExpiredClaim>> {
         let rows = sqlx::query(
-            "SELECT o.order_id, o.claim_token, o.open_intent_id, o.amount_minor, o.currency \
+            "SELECT o.order_id, o.claim_token, o.open_intent_id, o.amount_minor, o.currency, \
+             o.customer_id, o.payment_method_id \
              FROM orders o WHERE o.status = 'needs_review' AND o.open_intent_id IS NOT NULL \
              AND o.holder_terminal IS NULL \
              AND EXISTS (SELECT 1 FROM results r WHERE r.order_id = o.order_id \
-                         AND r.outcome = 'needs_review' AND r.intent_id = o.open_intent_id) \
-             AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.order_id = o.order_id) \
+                         AND r.outcome IN ('needs_review', 'succeeded') \
+                         AND r.status <> 'rejected' AND r.intent_id = o.open_intent_id) \
+             AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.order_id = o.order_id \
+                             AND f.source <> 'unverified') \
              ORDER BY o.updated_at LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -213,6 +250,8 @@ impl Store {
                         .transpose()
                         .map_err(corrupt)?,
                     amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+                    customer_id: r.try_get("customer_id")?,
+                    payment_method_id: r.try_get("payment_method_id")?,
                 })
             })
             .collect()
@@ -229,19 +268,22 @@ impl Store {
         let Some(intent) = order.open_intent_id.as_ref() else {
             return Ok(false);
         };
-        let (status, paid_intent, clear) = match resolution {
-            SweepResolution::Succeeded { amount } if amount == order.amount => {
+        let (status, paid_intent, clear) = match &resolution {
+            SweepResolution::Succeeded { amount } if *amount == order.amount => {
                 ("paid", Some(intent.as_str().to_string()), true)
             }
-            SweepResolution::Succeeded { .. } => return Ok(false),
+            SweepResolution::Succeeded { .. } | SweepResolution::NoIntent => return Ok(false),
+            SweepResolution::Mismatch { reason } => {
+                return self.flag_unknown(order, intent, reason, now).await;
+            }
             SweepResolution::Failed => ("failed", None, true),
             SweepResolution::Canceled => ("unpaid", None, true),
             SweepResolution::RequiresAction => ("needs_action", None, false),
-            SweepResolution::NoIntent => return Ok(false),
         };
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE orders SET status = $1, paid_intent_id = COALESCE($2, paid_intent_id), \
+             verified_by = CASE WHEN $1 = 'paid' THEN 'gateway' ELSE verified_by END, \
              open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE open_intent_id END, updated_at = $4 \
              WHERE order_id = $5 AND status = 'needs_review' AND open_intent_id = $6 \
              AND holder_terminal IS NULL",
@@ -258,15 +300,52 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2")
+        sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2 AND order_id = $3")
             .bind(resolution.intent_state())
             .bind(intent.as_str())
+            .bind(order.order_id.as_str())
             .execute(&mut *tx)
             .await?;
         if status == "paid" {
             self.refresh_refunded(&mut tx, order.order_id.as_str(), now)
                 .await?;
         }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Flags an order in review whose open intent succeeded at the gateway for something else
+    /// (another customer, payment method, order or amount), fenced like `settle_unknown`; the
+    /// flag takes it off the sweeper's list, for a person to decide.
+    async fn flag_unknown(
+        &self,
+        order: &ExpiredClaim,
+        intent: &GatewayIntentId,
+        reason: &str,
+        now: Timestamp,
+    ) -> CentralResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE orders SET updated_at = $1 WHERE order_id = $2 AND status = 'needs_review' \
+             AND open_intent_id = $3 AND holder_terminal IS NULL",
+        )
+        .bind(now.unix_ms())
+        .bind(order.order_id.as_str())
+        .bind(intent.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        self.flag(
+            &mut tx,
+            Some(order.order_id.as_str()),
+            "sweeper",
+            reason,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -4,26 +4,32 @@
 //! Deliberately absent: signature checks and parsing the gateway's JSON (`crate::webhook`); this
 //! file receives an event already verified and reduced to its effect.
 
-use paydesk_core::{OrderId, Timestamp};
+use paydesk_core::{GatewayIntentId, Money, OrderId, Timestamp};
 use paydesk_protocol::OrderStatus;
 use sqlx::{Any, Row, Transaction};
 
 use super::{OrderRow, Store, TX_RETRIES_MAX};
 use crate::error::CentralResult;
+use crate::sweeper::{binds_to_order, Verification};
 use crate::webhook::{EventEffect, WebhookEvent};
 
 impl Store {
     /// Stores a webhook event once (deduplicated on its id) and applies it to its order in the
     /// same transaction. Returns false for a duplicate.
+    ///
+    /// `livemode` is the mode of the gateway key this central runs with (`None`: not known, no
+    /// check). An event of the other mode is stored as `ignored` and flagged, never applied (M6):
+    /// a test-mode intent costs nothing and must not pay a real order.
     pub async fn apply_webhook(
         &self,
         event: &WebhookEvent,
         payload: &str,
+        livemode: Option<bool>,
         now: Timestamp,
     ) -> CentralResult<bool> {
         let mut attempt = 0;
         loop {
-            match self.apply_webhook_once(event, payload, now).await {
+            match self.apply_webhook_once(event, payload, livemode, now).await {
                 Err(e) if e.is_retryable() && attempt < TX_RETRIES_MAX => attempt += 1,
                 other => return other,
             }
@@ -34,26 +40,55 @@ impl Store {
         &self,
         event: &WebhookEvent,
         payload: &str,
+        livemode: Option<bool>,
         now: Timestamp,
     ) -> CentralResult<bool> {
         let mut tx = self.pool.begin().await?;
-        // Find the order before inserting the event so the order row is locked first, like the
-        // results inbox does.
-        let order_id = match event.intent_id() {
-            Some(intent) => {
-                let by_intent: Option<String> = sqlx::query(
-                    "SELECT order_id FROM intents WHERE intent_id = $1 \
-                     UNION SELECT order_id FROM orders WHERE paid_intent_id = $1",
-                )
-                .bind(intent)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get("order_id"))
-                .transpose()?;
-                by_intent.or_else(|| event.metadata_order_id().map(str::to_string))
+        if let (Some(expected), Some(got)) = (livemode, event.livemode) {
+            if expected != got && !matches!(event.effect, EventEffect::Ignored) {
+                let inserted = self
+                    .store_event(&mut tx, event, payload, "ignored", now)
+                    .await?;
+                if inserted {
+                    let reason = format!(
+                        "event {} ({}) is {} but this central runs with a {} key: ignored",
+                        event.id,
+                        event.event_type,
+                        if got { "live" } else { "test mode" },
+                        if expected { "live" } else { "test" }
+                    );
+                    let order = event
+                        .metadata_order_id()
+                        .filter(|o| OrderId::new(*o).is_ok());
+                    self.flag(&mut tx, None, "webhook", &reason, now).await?;
+                    tracing::warn!(
+                        order = order.unwrap_or("-"),
+                        "webhook of the other mode ignored"
+                    );
+                    tx.commit().await?;
+                } else {
+                    tx.rollback().await?;
+                }
+                return Ok(inserted);
             }
-            None => event.metadata_order_id().map(str::to_string),
+        }
+        // Find the order before inserting the event so the order row is locked first, like the
+        // results inbox does. An intent registered for an order (or that paid it) names it;
+        // otherwise the event's metadata does, which proves much less (H4, M6).
+        let by_intent: Option<String> = match event.intent_id() {
+            Some(intent) => sqlx::query(
+                "SELECT order_id FROM intents WHERE intent_id = $1 \
+                 UNION SELECT order_id FROM orders WHERE paid_intent_id = $1",
+            )
+            .bind(intent)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("order_id"))
+            .transpose()?,
+            None => None,
         };
+        let registered = by_intent.is_some();
+        let order_id = by_intent.or_else(|| event.metadata_order_id().map(str::to_string));
         let row = match order_id.as_deref().map(OrderId::new) {
             Some(Ok(id)) => self.order_row_in(&mut tx, &id, true).await?,
             _ => None,
@@ -63,23 +98,16 @@ impl Store {
             (None, _) => "unmatched".to_string(),
             (Some(_), _) => "applied".to_string(),
         };
-        let inserted = sqlx::query(
-            "INSERT INTO webhook_events (event_id, event_type, payload, received_at, outcome) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(&event.id)
-        .bind(&event.event_type)
-        .bind(payload)
-        .bind(now.unix_ms())
-        .bind(&outcome)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        if !self
+            .store_event(&mut tx, event, payload, &outcome, now)
+            .await?
+        {
             tx.rollback().await?;
             return Ok(false);
         }
         if let Some(row) = row {
-            self.apply_event_to_order(&mut tx, &row, event, now).await?;
+            self.apply_event_to_order(&mut tx, &row, event, registered, now)
+                .await?;
         } else if !matches!(event.effect, EventEffect::Ignored) {
             self.flag(
                 &mut tx,
@@ -94,11 +122,37 @@ impl Store {
         Ok(true)
     }
 
+    /// Stores the event once; false if its id was stored before.
+    async fn store_event(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        event: &WebhookEvent,
+        payload: &str,
+        outcome: &str,
+        now: Timestamp,
+    ) -> CentralResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_events (event_id, event_type, payload, received_at, outcome) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&event.id)
+        .bind(&event.event_type)
+        .bind(payload)
+        .bind(now.unix_ms())
+        .bind(outcome)
+        .execute(&mut **tx)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// `registered`: the event's intent is registered for the order (or paid it); otherwise the
+    /// order came from the event's metadata.
     async fn apply_event_to_order(
         &self,
         tx: &mut Transaction<'static, Any>,
         row: &OrderRow,
         event: &WebhookEvent,
+        registered: bool,
         now: Timestamp,
     ) -> CentralResult<()> {
         let order_id = row.order.order_id.as_str();
@@ -130,27 +184,26 @@ impl Store {
                             .await?;
                     }
                 } else {
-                    sqlx::query(
-                        "UPDATE orders SET status = 'paid', paid_intent_id = $1, updated_at = $2 \
-                         WHERE order_id = $3",
-                    )
-                    .bind(&intent)
-                    .bind(now.unix_ms())
-                    .bind(order_id)
-                    .execute(&mut **tx)
-                    .await?;
-                    self.refresh_refunded(tx, order_id, now).await?;
+                    self.webhook_success(tx, row, event, &intent, *amount, registered, now)
+                        .await?;
                 }
-                sqlx::query("UPDATE intents SET state = 'succeeded' WHERE intent_id = $1")
-                    .bind(&intent)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE intents SET state = 'succeeded' WHERE intent_id = $1 AND order_id = $2",
+                )
+                .bind(&intent)
+                .bind(order_id)
+                .execute(&mut **tx)
+                .await?;
             }
             EventEffect::PaymentFailed => {
-                sqlx::query("UPDATE intents SET state = 'payment_failed' WHERE intent_id = $1")
-                    .bind(&intent)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE intents SET state = 'payment_failed' WHERE intent_id = $1 \
+                     AND order_id = $2",
+                )
+                .bind(&intent)
+                .bind(order_id)
+                .execute(&mut **tx)
+                .await?;
                 // While someone holds the order, their own result decides it. Otherwise the
                 // failure of the open intent is the evidence the order was waiting for.
                 sqlx::query(
@@ -183,6 +236,83 @@ impl Store {
                     .await?;
             }
             EventEffect::Ignored => {}
+        }
+        Ok(())
+    }
+
+    /// A success of the order's amount for an order not yet paid. It pays the order only when
+    /// its intent is registered for the order and charged exactly the order's customer and
+    /// payment method with the order's id in its metadata (H4). Any other customer, payment
+    /// method or metadata order: held for review and flagged. An intent no claim registered
+    /// (the order came from its metadata only): held for review with the intent adopted as the
+    /// open one when none is, so the offline attempt's own result (or a person) settles it (M6).
+    #[allow(clippy::too_many_arguments)]
+    async fn webhook_success(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        row: &OrderRow,
+        event: &WebhookEvent,
+        intent: &str,
+        amount: Money,
+        registered: bool,
+        now: Timestamp,
+    ) -> CentralResult<()> {
+        let order_id = row.order.order_id.as_str();
+        let intent_id = GatewayIntentId::new(intent).map_err(super::corrupt)?;
+        let binding = binds_to_order(
+            &intent_id,
+            amount,
+            event.customer.as_deref(),
+            event.payment_method.as_deref(),
+            event.metadata_order_id(),
+            (&row.order).into(),
+        );
+        match binding {
+            Verification::Verified if registered => {
+                sqlx::query(
+                    "UPDATE orders SET status = 'paid', paid_intent_id = $1, \
+                     verified_by = 'webhook', updated_at = $2 WHERE order_id = $3",
+                )
+                .bind(intent)
+                .bind(now.unix_ms())
+                .bind(order_id)
+                .execute(&mut **tx)
+                .await?;
+                self.refresh_refunded(tx, order_id, now).await?;
+            }
+            Verification::Verified => {
+                let adopt = row.open_intent_id.is_none();
+                let reason = format!(
+                    "success of intent {intent} for order {order_id} (event {}), which no claim \
+                     registered: held for review{}",
+                    event.id,
+                    if adopt {
+                        "; the terminal's result or a person settles it"
+                    } else {
+                        ""
+                    }
+                );
+                self.flag(tx, Some(order_id), "unverified", &reason, now)
+                    .await?;
+                sqlx::query(
+                    "UPDATE orders SET status = 'needs_review', updated_at = $1, \
+                     open_intent_id = CASE WHEN $2 = 1 THEN $3 ELSE open_intent_id END \
+                     WHERE order_id = $4",
+                )
+                .bind(now.unix_ms())
+                .bind(i64::from(adopt))
+                .bind(intent)
+                .bind(order_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Verification::Mismatch(why) | Verification::Unverified(why) => {
+                let reason = format!("{why} (event {}): not marked paid", event.id);
+                self.flag(tx, Some(order_id), "webhook", &reason, now)
+                    .await?;
+                self.set_status(tx, order_id, OrderStatus::NeedsReview, now)
+                    .await?;
+            }
         }
         Ok(())
     }

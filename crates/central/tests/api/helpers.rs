@@ -106,7 +106,12 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The gateway the central verifies successes with, unless the test passed its own.
+    pub book: Arc<GatewayBook>,
     running: Option<RunningCentral>,
+    /// The `--db` argument of this central: another `TestApp` given it (`TestOptions::db_arg`)
+    /// is a restart over the same data.
+    pub db_arg: String,
     /// Ids `managers` added, so `session` signs them in with the manager PIN.
     managers: Mutex<HashSet<String>>,
     /// Session tokens by (terminal token, operator), opened on first use.
@@ -166,13 +171,19 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let running = paydesk_central::start(store.clone(), config, options.gateway, listener)
-            .expect("start");
+        let book = Arc::new(GatewayBook::default());
+        let gateway = options
+            .gateway
+            .or_else(|| Some(book.clone() as Arc<dyn IntentLookup>));
+        let running =
+            paydesk_central::start(store.clone(), config, gateway, listener).expect("start");
         TestApp {
             base: format!("http://{}", running.addr),
             client: reqwest::Client::new(),
             store,
+            book,
             running: Some(running),
+            db_arg,
             managers: Mutex::default(),
             sessions: Mutex::default(),
             manager_terminal: tokio::sync::OnceCell::new(),
@@ -444,4 +455,155 @@ pub fn result_item(
 /// A batch with a journal head.
 pub fn batch(seq: u64, items: Vec<Value>) -> Value {
     json!({ "journal_head": { "seq": seq, "hash": head_hash(seq) }, "results": items })
+}
+
+// ---- results (engineer B)
+
+/// The gateway as the test central reads it: each intent answers what the test recorded, an
+/// unknown one "not found" (no evidence).
+#[derive(Debug, Default)]
+pub struct GatewayBook {
+    intents: std::sync::Mutex<std::collections::HashMap<String, paydesk_central::IntentEvidence>>,
+    livemode: std::sync::Mutex<Option<bool>>,
+}
+
+#[async_trait::async_trait]
+impl IntentLookup for GatewayBook {
+    async fn intent(
+        &self,
+        intent_id: &paydesk_core::GatewayIntentId,
+    ) -> Result<paydesk_central::IntentEvidence, String> {
+        self.intents
+            .lock()
+            .unwrap()
+            .get(intent_id.as_str())
+            .cloned()
+            .ok_or_else(|| format!("no such intent: {intent_id}"))
+    }
+
+    fn livemode(&self) -> Option<bool> {
+        *self.livemode.lock().unwrap()
+    }
+
+    async fn intents_between(
+        &self,
+        _from: paydesk_core::Timestamp,
+        _to: paydesk_core::Timestamp,
+    ) -> Result<Vec<paydesk_central::sweeper::GatewayIntent>, String> {
+        Ok(Vec::new())
+    }
+}
+
+impl GatewayBook {
+    /// Records what the gateway says about `intent`.
+    pub fn says(&self, intent: &str, evidence: paydesk_central::IntentEvidence) {
+        self.intents
+            .lock()
+            .unwrap()
+            .insert(intent.to_string(), evidence);
+    }
+
+    /// The mode of the central's gateway key (`None`: not known).
+    pub fn set_livemode(&self, livemode: Option<bool>) {
+        *self.livemode.lock().unwrap() = livemode;
+    }
+}
+
+/// A success at the gateway of `minor` `currency` with `TestApp::orders`' customer and payment
+/// method and `order` in the metadata.
+pub fn succeeded_for(order: &str, minor: i64, currency: &str) -> paydesk_central::IntentEvidence {
+    paydesk_central::IntentEvidence::Succeeded {
+        amount: paydesk_core::Money::new(
+            minor,
+            paydesk_core::Currency::from_code(currency).unwrap(),
+        )
+        .unwrap(),
+        customer: Some("cus_test".into()),
+        payment_method: Some("pm_card_visa".into()),
+        order_id: Some(order.into()),
+    }
+}
+
+impl TestApp {
+    /// Records at the test gateway that `intent` succeeded for `order` exactly as imported by
+    /// `TestApp::orders` (its amount, customer, payment method and id): the evidence that lets
+    /// the central mark the order paid.
+    pub async fn gateway_paid(&self, intent: &str, order: &str) {
+        let o = self.order(order).await;
+        let minor = o["order"]["amount"]["minor"].as_i64().unwrap();
+        let currency = o["order"]["amount"]["currency"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.book
+            .says(intent, succeeded_for(order, minor, &currency));
+    }
+
+    /// Grants `terminal` offline charging directly in the store (as `POST /v1/offline-allowances`
+    /// records it), from `granted_at` to `until_at` (ms), with caps in minor units of `currency`.
+    pub async fn offline_grant(
+        &self,
+        terminal: &str,
+        currency: &str,
+        per_charge_minor: i64,
+        per_shift_minor: i64,
+        granted_at: i64,
+        until_at: i64,
+    ) {
+        sqlx::query(
+            "INSERT INTO offline_grants (grant_id, terminal_id, approved_by, currency, \
+             per_charge_minor, per_shift_minor, cache_age_ms_max, granted_at, until_at, \
+             session_id, signature) VALUES ($1, $2, 'demo-manager', $3, $4, $5, 3600000, $6, \
+             $7, 'ses_test', 'sig_test')",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(terminal)
+        .bind(currency)
+        .bind(per_charge_minor)
+        .bind(per_shift_minor)
+        .bind(granted_at)
+        .bind(until_at)
+        .execute(self.store.pool())
+        .await
+        .unwrap();
+    }
+}
+
+/// The claim token offline attempts carry (the engine's `OFFLINE_CLAIM_TOKEN`).
+pub const OFFLINE_CLAIM_TOKEN: u64 = i64::MAX as u64;
+
+/// `item` as an offline attempt reports it: offline, under the offline claim token, now.
+pub fn offline_now(mut item: Value) -> Value {
+    item["offline"] = json!(true);
+    item["claim_token"] = json!(OFFLINE_CLAIM_TOKEN);
+    item["occurred_at"] = json!(paydesk_central::clock::now().unix_ms());
+    item
+}
+
+impl TestApp {
+    /// A manager's offline grant to terminal `terminal` (its id) for this hour: EUR, 1,000.00
+    /// per charge and per shift.
+    pub async fn grant_now(&self, terminal: &str) {
+        let now = paydesk_central::clock::now().unix_ms();
+        self.offline_grant(
+            terminal,
+            "EUR",
+            100_000,
+            100_000,
+            now - 3_600_000,
+            now + 3_600_000,
+        )
+        .await;
+    }
+
+    /// Runs one sweeper pass against the test gateway now.
+    pub async fn sweep(&self) -> paydesk_central::sweeper::SweepReport {
+        paydesk_central::sweeper::sweep_once(
+            &self.store,
+            Some(self.book.as_ref()),
+            paydesk_central::clock::now(),
+        )
+        .await
+        .unwrap()
+    }
 }

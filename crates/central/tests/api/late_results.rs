@@ -1,19 +1,18 @@
 //! Results that arrive before their order, or from an offline attempt: a result the central
 //! rejected because the order was unknown is applied once the order appears (never lost as a
 //! dead duplicate, and still applied once), and an offline attempt's number is never handed out
-//! again to an online claim.
+//! again to an online claim. Offline results come under a manager's offline grant, and an
+//! offline success pays its order only with the gateway's evidence (issue 10).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::both_backends;
 use crate::helpers::*;
 
-/// The claim token offline attempts carry (the engine's `OFFLINE_CLAIM_TOKEN`).
-const OFFLINE_TOKEN: u64 = i64::MAX as u64;
+const OFFLINE_TOKEN: u64 = OFFLINE_CLAIM_TOKEN;
 
-fn offline(mut item: Value) -> Value {
-    item["offline"] = json!(true);
-    item
+fn offline(item: Value) -> Value {
+    offline_now(item)
 }
 
 fn statuses(resp: &Value) -> Vec<String> {
@@ -29,6 +28,7 @@ both_backends! {
     async fn a_result_rejected_before_the_order_was_imported_is_applied_when_it_arrives(app) {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
+        app.grant_now("t1").await;
         let a = attempt_id();
         let item = offline(result_item(&a, "o-9", 1, OFFLINE_TOKEN, "succeeded", 1250, "EUR",
             Some("pi_9")));
@@ -37,11 +37,17 @@ both_backends! {
         assert_eq!(statuses(&resp), ["rejected"]);
 
         // The order is imported later: the stored success is applied through the same rules.
+        // The import reads no gateway: the order waits in review until the sweeper has the
+        // gateway's evidence.
         app.orders(&[("o-9", 1250, "EUR")]).await;
+        let o = app.order("o-9").await;
+        assert_eq!(o["order"]["status"], "needs_review", "{o}");
+        assert_eq!(o["results"][0]["status"], "flagged", "{o}");
+        app.gateway_paid("pi_9", "o-9").await;
+        assert_eq!(app.sweep().await.settled_unknown, 1);
         let o = app.order("o-9").await;
         assert_eq!(o["order"]["status"], "paid", "{o}");
         assert_eq!(o["order"]["paid_intent_id"], "pi_9");
-        assert_eq!(o["results"][0]["status"], "applied", "{o}");
 
         // Delivered again: applied once only.
         let (_, resp) = app.post("/v1/results", &t1, batch(2, vec![item])).await;
@@ -56,6 +62,7 @@ both_backends! {
     async fn a_rejected_result_delivered_again_once_its_order_exists_is_applied_not_a_duplicate(app) {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
+        app.grant_now("t1").await;
         let a = attempt_id();
         let item = offline(result_item(&a, "o-7", 1, OFFLINE_TOKEN, "succeeded", 700, "EUR",
             Some("pi_7")));
@@ -71,6 +78,7 @@ both_backends! {
         .execute(app.store.pool())
         .await
         .unwrap();
+        app.gateway_paid("pi_7", "o-7").await;
         let (_, resp) = app.post("/v1/results", &t1, batch(2, vec![item.clone()])).await;
         assert_eq!(statuses(&resp), ["applied"], "{resp}");
         let o = app.order("o-7").await;
@@ -88,6 +96,7 @@ both_backends! {
         app.orders(&[("o-1", 1250, "EUR")]).await;
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
+        app.grant_now("t1").await;
         let o = app.order("o-1").await;
         assert_eq!(o["order"]["attempt_seq"], 0, "{o}");
         let (s, claim) = app.claim(&t1, "o-1", "alice").await;
@@ -115,11 +124,12 @@ both_backends! {
         let (s, claim) = app.claim(&t1, "o-1", "alice").await;
         assert_eq!(s, 201, "{claim}");
         assert_eq!(claim["attempt_number"], 4, "{claim}");
-        // A lower number arriving late never lowers it.
+        // A lower number arriving late never lowers it (and, the order being held, the offline
+        // decline is recorded without effect).
         let (_, resp) = app.post("/v1/results", &t1, batch(3, vec![offline(
             result_item(&attempt_id(), "o-1", 2, OFFLINE_TOKEN, "declined", 1250, "EUR", None),
         )])).await;
-        assert_eq!(statuses(&resp), ["applied"], "{resp}");
+        assert_eq!(statuses(&resp), ["flagged"], "{resp}");
         assert_eq!(app.order("o-1").await["order"]["attempt_seq"], 4);
     }
 }
@@ -128,6 +138,7 @@ both_backends! {
     async fn an_offline_attempt_number_rejected_before_the_import_is_counted_when_it_arrives(app) {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
+        app.grant_now("t1").await;
         let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![offline(
             result_item(&attempt_id(), "o-5", 2, OFFLINE_TOKEN, "declined", 500, "EUR",
                 Some("pi_5")),
@@ -145,6 +156,7 @@ both_backends! {
 both_backends! {
     async fn a_result_rejected_before_a_restored_order_is_applied_when_the_order_is_imported_again(app) {
         let t1 = app.terminal("t1").await;
+        app.grant_now("t1").await;
         let item = offline(result_item(&attempt_id(), "o-8", 1, OFFLINE_TOKEN, "succeeded", 800,
             "EUR", Some("pi_8")));
         let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![item])).await;
@@ -161,7 +173,11 @@ both_backends! {
         // Importing the same order again (unchanged) applies what was rejected.
         app.orders(&[("o-8", 800, "EUR")]).await;
         let o = app.order("o-8").await;
-        assert_eq!(o["order"]["status"], "paid", "{o}");
-        assert_eq!(o["results"][0]["status"], "applied");
+        assert_eq!(o["order"]["status"], "needs_review", "{o}");
+        assert_eq!(o["results"][0]["status"], "flagged");
+        // The sweeper pays it once the gateway confirms the charge.
+        app.gateway_paid("pi_8", "o-8").await;
+        app.sweep().await;
+        assert_eq!(app.order("o-8").await["order"]["status"], "paid");
     }
 }

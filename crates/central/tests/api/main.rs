@@ -19,4 +19,5 @@ mod sandbox;
 mod schema;
 mod sweeper;
 mod tls;
+mod untrusted;
 mod webhooks;

@@ -36,7 +36,16 @@ fn succeeded(event: &str, intent: &str, order: &str, minor: i64) -> Value {
     json!({"id": event, "object": "event", "type": "payment_intent.succeeded",
         "data": {"object": {
         "id": intent, "object": "payment_intent", "amount": minor, "amount_received": minor,
-        "currency": "eur", "status": "succeeded", "metadata": {"order_id": order}}}})
+        "currency": "eur", "status": "succeeded", "customer": "cus_test",
+        "payment_method": "pm_card_visa", "metadata": {"order_id": order}}}})
+}
+
+/// Order o-1 of 12.50 EUR with `intent` registered for it (so its success may pay it).
+async fn order_paying_by(app: &TestApp, intent: &str) {
+    app.orders(&[("o-1", 1250, "EUR")]).await;
+    app.operators(&["alice"]).await;
+    let t1 = app.terminal("t1").await;
+    crate::webhooks::registered(app, &t1, "o-1", intent).await;
 }
 
 /// A `charge.refunded` event of charge `charge` (of `intent`) after `refunds` (id, amount).
@@ -70,7 +79,7 @@ fn refunded_minor(o: &Value) -> i64 {
 
 both_backends! {
     async fn refunds_are_counted_by_refund_id_whatever_order_their_events_arrive_in(app) {
-        app.orders(&[("o-1", 1250, "EUR")]).await;
+        order_paying_by(app, "pi_1").await;
         deliver(app, &succeeded("evt_paid", "pi_1", "o-1", 1250)).await;
         // Two refunds of the paying charge; the later event arrives first.
         deliver(app, &refunded("evt_r2", "ch_1", "pi_1", "o-1", &[("re_1", 300), ("re_2", 200)]))
@@ -91,7 +100,7 @@ both_backends! {
 
 both_backends! {
     async fn a_refund_of_a_duplicate_charge_is_flagged_not_booked_as_the_orders_refund(app) {
-        app.orders(&[("o-1", 1250, "EUR")]).await;
+        order_paying_by(app, "pi_1").await;
         deliver(app, &succeeded("evt_paid", "pi_1", "o-1", 1250)).await;
         // A second charge of the same order, refunded in full.
         deliver(app, &succeeded("evt_dup", "pi_2", "o-1", 1250)).await;
@@ -112,7 +121,7 @@ both_backends! {
 
 both_backends! {
     async fn a_refund_seen_before_the_success_is_booked_when_the_order_is_paid(app) {
-        app.orders(&[("o-1", 1250, "EUR")]).await;
+        order_paying_by(app, "pi_1").await;
         deliver(app, &refunded("evt_r", "ch_1", "pi_1", "o-1", &[("re_1", 400)])).await;
         deliver(app, &succeeded("evt_paid", "pi_1", "o-1", 1250)).await;
         let o = app.order("o-1").await;
@@ -123,7 +132,7 @@ both_backends! {
 
 both_backends! {
     async fn refund_events_and_charge_events_naming_the_same_refund_count_it_once(app) {
-        app.orders(&[("o-1", 1250, "EUR")]).await;
+        order_paying_by(app, "pi_1").await;
         deliver(app, &succeeded("evt_paid", "pi_1", "o-1", 1250)).await;
         let refund = |event: &str, id: &str, amount: i64| json!({"id": event, "object": "event",
             "type": "refund.created", "data": {"object": {"id": id, "object": "refund",
@@ -135,5 +144,22 @@ both_backends! {
         assert_eq!(refunded_minor(&app.order("o-1").await), 300);
         deliver(app, &refund("evt_c", "re_2", 200)).await;
         assert_eq!(refunded_minor(&app.order("o-1").await), 500);
+    }
+}
+
+both_backends! {
+    /// M6: `charge.refunded` events out of order never lower the refunded amount: 500 then an
+    /// older event saying 250 leaves 500.
+    async fn refunds_are_monotonic_whatever_order_their_events_arrive_in(app) {
+        order_paying_by(app, "pi_1").await;
+        deliver(app, &succeeded("evt_paid", "pi_1", "o-1", 1250)).await;
+        let total = |event: &str, amount: i64| json!({"id": event, "object": "event",
+            "type": "charge.refunded", "data": {"object": {"id": "ch_1", "object": "charge",
+            "amount": 1250, "amount_refunded": amount, "currency": "eur", "payment_intent": "pi_1",
+            "metadata": {"order_id": "o-1"}}}});
+        deliver(app, &total("evt_500", 500)).await;
+        assert_eq!(refunded_minor(&app.order("o-1").await), 500);
+        deliver(app, &total("evt_250", 250)).await;
+        assert_eq!(refunded_minor(&app.order("o-1").await), 500, "never backwards");
     }
 }

@@ -41,6 +41,7 @@ both_backends! {
         let t1 = app.terminal("t1").await;
         let (tok1, att1) = claimed(app, &t1, "o-1", Some("pi_1")).await;
         let (tok2, att2) = claimed(app, &t1, "o-2", Some("pi_2")).await;
+        app.gateway_paid("pi_1", "o-1").await;
         let a1 = attempt_id();
         let a2 = attempt_id();
         let b = batch(10, vec![
@@ -79,7 +80,8 @@ both_backends! {
         let t1 = app.terminal("t1").await;
         let mut items = Vec::new();
         for id in &ids {
-            let (tok, att) = claimed(app, &t1, id, None).await;
+            let (tok, att) = claimed(app, &t1, id, Some(&format!("pi_{id}"))).await;
+            app.gateway_paid(&format!("pi_{id}"), id).await;
             items.push(result_item(&attempt_id(), id, att, tok, "succeeded", 100, "EUR", Some(&format!("pi_{id}"))));
         }
         let b = batch(1, items);
@@ -116,6 +118,7 @@ both_backends! {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
         let (tok, att) = claimed(app, &t1, "o-1", Some("pi_1")).await;
+        app.gateway_paid("pi_1", "o-1").await;
         let first = result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1250, "EUR", Some("pi_1"));
         let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![first])).await;
         assert_eq!(statuses(&resp), ["applied"]);
@@ -188,6 +191,7 @@ both_backends! {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
         let (tok, att) = claimed(app, &t1, "o-1", Some("pi_1")).await;
+        app.gateway_paid("pi_1", "o-1").await;
         // Attempt ids are UUID v7: the first made sorts first, and the batch is applied in
         // (order, attempt) order whatever order it is sent in.
         let first = attempt_id();

@@ -23,9 +23,8 @@ const KEY: &str = "sk_test_paydesk_central_review_key";
 /// The claim token offline attempts carry (the engine's `OFFLINE_CLAIM_TOKEN`).
 const OFFLINE_TOKEN: u64 = i64::MAX as u64;
 
-fn offline(mut item: Value) -> Value {
-    item["offline"] = json!(true);
-    item
+fn offline(item: Value) -> Value {
+    offline_now(item)
 }
 
 fn statuses(resp: &Value) -> Vec<String> {
@@ -44,7 +43,7 @@ async fn create(gateway: &StripeGateway, order: &str, attempt: u64, pm: &str) ->
     let created = gateway
         .create_intent(&CreateIntentRequest {
             amount: Money::parse("12.50 EUR").unwrap(),
-            customer: None,
+            customer: Some("cus_test".to_string()),
             payment_method: pm.to_string(),
             off_session: true,
             metadata: IntentMetadata {
@@ -143,6 +142,7 @@ async fn a_needs_review_result_holds_the_order_and_the_sweeper_settles_it_from_t
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
         let t2 = app.terminal("t2").await;
+        app.grant_now("t1").await;
         let mut items = Vec::new();
 
         // Online, the charge went through but the terminal never learned it.
@@ -355,12 +355,11 @@ both_backends! {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
         let t2 = app.terminal("t2").await;
+        app.grant_now("t2").await;
 
         // o-1 is charged twice (online, then offline): held for review.
-        let (s, claim) = app.claim(&t1, "o-1", "alice").await;
-        assert_eq!(s, 201, "{claim}");
-        let (tok, att) = (claim["claim_token"].as_u64().unwrap(),
-            claim["attempt_number"].as_u64().unwrap());
+        let (tok, att) = crate::webhooks::registered(app, &t1, "o-1", "pi_1").await;
+        app.gateway_paid("pi_1", "o-1").await;
         let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![
             result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1250, "EUR", Some("pi_1")),
         ])).await;
@@ -418,6 +417,7 @@ both_backends! {
         app.orders(&[("o-1", 1250, "EUR"), ("o-2", 1250, "EUR")]).await;
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
+        app.grant_now("t1").await;
         // The create's answer was lost: no intent is known, the order is held for review.
         let (_, claim) = app.claim(&t1, "o-1", "alice").await;
         let (tok, att) = (claim["claim_token"].as_u64().unwrap(),

@@ -35,7 +35,8 @@ async fn charge_then_crash(
     let created = gateway
         .create_intent(&CreateIntentRequest {
             amount: Money::parse("12.50 EUR").unwrap(),
-            customer: None,
+            // The order's customer (`TestApp::orders`): a success pays it only if it matches.
+            customer: Some("cus_test".to_string()),
             payment_method: pm.to_string(),
             off_session: true,
             metadata: IntentMetadata {

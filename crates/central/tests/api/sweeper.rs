@@ -70,12 +70,7 @@ async fn sweeper_resolves_from_evidence_and_never_releases_blindly() {
         }
         {
             let mut g = gateway.intents.lock().unwrap();
-            g.insert(
-                "pi_paid".into(),
-                IntentEvidence::Succeeded {
-                    amount: Money::parse("1.00 EUR").unwrap(),
-                },
-            );
+            g.insert("pi_paid".into(), succeeded_for("paid", 100, "EUR"));
             g.insert("pi_declined".into(), IntentEvidence::Declined);
             g.insert(
                 "pi_pending".into(),
@@ -189,12 +184,11 @@ async fn unknown_outcomes_are_rechecked_until_the_gateway_knows() {
         .await
         .unwrap();
         assert_eq!(r.settled_unknown, 0);
-        gateway.intents.lock().unwrap().insert(
-            "pi_u-1".into(),
-            IntentEvidence::Succeeded {
-                amount: Money::parse("1.00 EUR").unwrap(),
-            },
-        );
+        gateway
+            .intents
+            .lock()
+            .unwrap()
+            .insert("pi_u-1".into(), succeeded_for("u-1", 100, "EUR"));
         gateway
             .intents
             .lock()
@@ -280,7 +274,7 @@ async fn reconciliation_report_over_http() {
     let (s, report) = app
         .get(
             &format!("/v1/reconcile?from={}&to={}", now - 60_000, now + 1000),
-            &t1,
+            ADMIN_TOKEN,
         )
         .await;
     assert_eq!(s, 200, "{report}");
@@ -288,7 +282,10 @@ async fn reconciliation_report_over_http() {
     assert_eq!(report["recorded_not_charged"][0]["order_id"], "r-2");
     assert_eq!(report["amount_mismatch"].as_array().unwrap().len(), 0);
     let (s, _) = app
-        .get(&format!("/v1/reconcile?from={now}&to={}", now - 1), &t1)
+        .get(
+            &format!("/v1/reconcile?from={now}&to={}", now - 1),
+            ADMIN_TOKEN,
+        )
         .await;
     assert_eq!(s, 400);
     app.stop().await;
@@ -351,9 +348,7 @@ impl IntentLookup for SlowGateway {
     async fn intent(&self, _: &GatewayIntentId) -> Result<IntentEvidence, String> {
         self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        Ok(IntentEvidence::Succeeded {
-            amount: Money::parse("1.00 EUR").unwrap(),
-        })
+        Ok(succeeded_for("s-1", 100, "EUR"))
     }
     async fn intents_between(
         &self,

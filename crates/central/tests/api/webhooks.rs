@@ -6,11 +6,11 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::*;
 
-fn now_s() -> i64 {
+pub fn now_s() -> i64 {
     paydesk_central::clock::now().unix_ms() / 1000
 }
 
-async fn deliver(app: &TestApp, body: &str, signature: Option<String>) -> (u16, Value) {
+pub async fn deliver(app: &TestApp, body: &str, signature: Option<String>) -> (u16, Value) {
     let mut req = app
         .client
         .post(app.url("/webhooks/stripe"))
@@ -24,20 +24,47 @@ async fn deliver(app: &TestApp, body: &str, signature: Option<String>) -> (u16, 
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-fn signed(body: &str, secret: &str, t: i64) -> Option<String> {
+pub fn signed(body: &str, secret: &str, t: i64) -> Option<String> {
     Some(format!("t={t},v1={}", sign(secret, t, body.as_bytes())))
 }
 
-fn succeeded(event: &str, intent: &str, order: &str, minor: i64) -> String {
-    json!({"id": event, "type": "payment_intent.succeeded", "data": {"object": {
+/// A test-mode success of `intent` for `order`, charging the customer and payment method
+/// `TestApp::orders` gives every order.
+pub fn succeeded(event: &str, intent: &str, order: &str, minor: i64) -> String {
+    json!({"id": event, "type": "payment_intent.succeeded", "livemode": false, "data": {"object": {
         "id": intent, "object": "payment_intent", "amount": minor, "amount_received": minor,
-        "currency": "eur", "status": "succeeded", "metadata": {"order_id": order}}}})
+        "currency": "eur", "status": "succeeded", "customer": "cus_test",
+        "payment_method": "pm_card_visa", "metadata": {"order_id": order}}}})
     .to_string()
+}
+
+/// Claims `order` on `terminal` as alice and registers `intent` for it, as a terminal does
+/// before it confirms: the intent a webhook's success may then pay the order with.
+pub async fn registered(app: &TestApp, terminal: &str, order: &str, intent: &str) -> (u64, u64) {
+    let (s, claim) = app.claim(terminal, order, "alice").await;
+    assert_eq!(s, 201, "{claim}");
+    let (tok, att) = (
+        claim["claim_token"].as_u64().unwrap(),
+        claim["attempt_number"].as_u64().unwrap(),
+    );
+    let (s, b) = app
+        .post(
+            &format!("/v1/orders/{order}/intent"),
+            terminal,
+            json!({
+        "claim_token": tok, "attempt_number": att, "intent_id": intent}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    (tok, att)
 }
 
 both_backends! {
     async fn signed_events_are_stored_once_and_applied(app) {
         app.orders(&[("o-1", 1250, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        registered(app, &t1, "o-1", "pi_1").await;
         let body = succeeded("evt_1", "pi_1", "o-1", 1250);
         let (s, b) = deliver(app, &body, signed(&body, WEBHOOK_SECRET, now_s())).await;
         assert_eq!(s, 200, "{b}");
