@@ -122,6 +122,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    private_sqlite_file(&cli.db)
+        .with_context(|| format!("preparing the database file {}", redact(&cli.db)))?;
     let store = Store::open(&cli.db)
         .await
         .with_context(|| format!("opening the database {}", redact(&cli.db)))?;
@@ -311,6 +313,44 @@ fn print_import(r: &ImportOrdersResponse) {
     }
 }
 
+/// Creates a SQLite database file (a plain path, not a URL) readable by its owner only before
+/// SQLite opens it (a missing folder is left for SQLite to report); an existing file that others may read is
+/// tightened to 0600 with its `-wal`/`-shm` (SQLite gives those the database file's mode). It
+/// holds PIN hashes, token hashes and customer data (review M5). PostgreSQL URLs are left alone.
+fn private_sqlite_file(db: &str) -> std::io::Result<()> {
+    if db.contains("://") || db.starts_with("sqlite:") {
+        return Ok(());
+    }
+    let path = std::path::Path::new(db);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // No such folder: opening the database says so, in its words.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{db}{suffix}"));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Hides a password in a database URL before it is logged or printed.
 fn redact(db: &str) -> String {
     match (db.find("://"), db.rfind('@')) {
@@ -433,6 +473,26 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_sqlite_file_is_private_from_the_start_and_an_old_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("central.db");
+        super::private_sqlite_file(fresh.to_str().unwrap()).unwrap();
+        assert_eq!(mode(&fresh), 0o600);
+        let nowhere = dir.path().join("missing/central.db");
+        super::private_sqlite_file(nowhere.to_str().unwrap()).unwrap();
+        assert!(!nowhere.parent().unwrap().exists(), "no folder is made");
+        let old = dir.path().join("old.db");
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        super::private_sqlite_file(old.to_str().unwrap()).unwrap();
+        assert_eq!(mode(&old), 0o600);
+        super::private_sqlite_file("postgres://u@h/db").unwrap();
+    }
 
     #[test]
     fn passwords_in_database_urls_are_hidden() {
