@@ -71,14 +71,10 @@ enum Command {
         #[arg(long, conflicts_with = "tls_cert")]
         insecure_http: bool,
         /// The Ed25519 key (PKCS#8) that signs offline allowances; made (mode 0600) when the
-        /// file does not exist. Back it up: terminals pin its public key.
-        #[arg(
-            long,
-            env = "PAYDESK_ALLOWANCE_KEY_FILE",
-            default_value = "paydesk-allowance.key",
-            value_name = "FILE"
-        )]
-        allowance_key_file: PathBuf,
+        /// file does not exist. Back it up: terminals pin its public key. Default:
+        /// `paydesk-allowance.key` next to a SQLite database, else in the working directory.
+        #[arg(long, env = "PAYDESK_ALLOWANCE_KEY_FILE", value_name = "FILE")]
+        allowance_key_file: Option<PathBuf>,
     },
     /// Create the database (or bring its schema up to date) and exit.
     InitDb,
@@ -127,12 +123,12 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&cli.db)
         .await
         .with_context(|| format!("opening the database {}", redact(&cli.db)))?;
-    let result = run(cli.command, &store).await;
+    let result = run(cli.command, &cli.db, &store).await;
     store.close().await;
     result
 }
 
-async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
+async fn run(command: Command, db: &str, store: &Store) -> anyhow::Result<()> {
     match command {
         Command::Serve {
             listen,
@@ -152,7 +148,8 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
             if sweep_interval_ms < SWEEP_INTERVAL_MS_MIN {
                 bail!("--sweep-interval-ms must be at least {SWEEP_INTERVAL_MS_MIN}");
             }
-            let key = paydesk_central::allowances::load_or_create_key(&allowance_key_file)
+            let key_file = allowance_key_file.unwrap_or_else(|| default_allowance_key_file(db));
+            let key = paydesk_central::allowances::load_or_create_key(&key_file)
                 .map_err(anyhow::Error::msg)
                 .context("the offline-allowance signing key (--allowance-key-file)")?;
             serve(
@@ -282,6 +279,19 @@ async fn run(command: Command, store: &Store) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Where the allowance key lives unless `--allowance-key-file` says: next to a SQLite database
+/// file (backed up with it), else in the working directory.
+fn default_allowance_key_file(db: &str) -> PathBuf {
+    const NAME: &str = "paydesk-allowance.key";
+    let (_, backend) = paydesk_central::store::database_url(db);
+    if backend == paydesk_central::Backend::Sqlite && !db.starts_with("sqlite:") {
+        if let Some(dir) = std::path::Path::new(db).parent() {
+            return dir.join(NAME);
+        }
+    }
+    PathBuf::from(NAME)
 }
 
 /// Records a token event of the CLI in the authentication audit.
@@ -472,7 +482,23 @@ async fn serve(
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{default_allowance_key_file, redact};
+
+    #[test]
+    fn the_allowance_key_defaults_to_the_databases_directory() {
+        assert_eq!(
+            default_allowance_key_file("/var/lib/paydesk/central.db"),
+            std::path::PathBuf::from("/var/lib/paydesk/paydesk-allowance.key")
+        );
+        assert_eq!(
+            default_allowance_key_file("central.db"),
+            std::path::PathBuf::from("paydesk-allowance.key")
+        );
+        assert_eq!(
+            default_allowance_key_file("postgres://u@h/db"),
+            std::path::PathBuf::from("paydesk-allowance.key")
+        );
+    }
 
     #[cfg(unix)]
     #[test]

@@ -334,11 +334,6 @@ impl TestApp {
         }
     }
 
-    /// Forgets the cached sessions (after a restart, or to sign in afresh).
-    pub fn forget_sessions(&self) {
-        self.sessions.lock().unwrap().clear();
-    }
-
     /// Sends a request with a terminal token and an operator session; returns (status, body).
     pub async fn send_as(
         &self,

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod allowances;
 mod bad_input;
 mod claims;
 mod connections;
@@ -15,8 +16,11 @@ mod orders;
 mod refunds;
 mod results;
 mod review_holds;
+mod revocation;
+mod roles;
 mod sandbox;
 mod schema;
+mod sessions;
 mod sweeper;
 mod tls;
 mod untrusted;
