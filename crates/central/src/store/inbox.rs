@@ -452,7 +452,7 @@ impl Store {
                 let receipt = self
                     .apply_one(tx, terminal, item, row, &mut facts, &mut stored, now)
                     .await?;
-                if receipt.status != ItemStatus::Duplicate {
+                if !matches!(receipt.status, ItemStatus::Duplicate | ItemStatus::Rejected) {
                     applied += 1;
                 }
             }
