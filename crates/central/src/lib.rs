@@ -17,6 +17,7 @@ pub mod gateway_lookup;
 pub mod http;
 pub mod http_auth;
 mod http_error;
+mod http_input;
 mod http_sessions;
 pub mod import;
 pub mod openapi;
