@@ -441,6 +441,8 @@ async fn serve(
             let key = std::env::var(GATEWAY_KEY_ENV)
                 .with_context(|| format!("--gateway-url needs the key in {GATEWAY_KEY_ENV}"))?;
             let key = paydesk_gateway::ApiKey::new(key).context("gateway key")?;
+            // Webhook events of the other mode (test vs live) are refused (M6).
+            let livemode = !key.is_test_mode();
             let stripe = paydesk_gateway::StripeGateway::new(
                 key,
                 paydesk_gateway::StripeConfig {
@@ -449,7 +451,9 @@ async fn serve(
                 },
             )
             .context("gateway configuration")?;
-            Some(Arc::new(GatewayLookup::new(Arc::new(stripe))))
+            Some(Arc::new(
+                GatewayLookup::new(Arc::new(stripe)).with_livemode(livemode),
+            ))
         }
     };
     let listener = tokio::net::TcpListener::bind(listen)
