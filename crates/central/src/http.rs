@@ -513,7 +513,7 @@ async fn claim(
             &order_id,
             &session.operator_id,
             &session.terminal.terminal_id,
-            &session.session_id,
+            Some(&session.session_id),
             clock::now(),
             state.config.lease_ms,
         )

@@ -23,6 +23,9 @@ use paydesk_testkit::PgDatabase;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 
+/// The benchmark operator's PIN (six digits, the operators' minimum).
+const BENCH_PIN: &str = "246813";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "central-bench",
@@ -102,7 +105,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         .upsert_operator(
             &OperatorId::new("bench-op")?,
             Role::Operator,
-            "$argon2id$bench",
+            &auth::hash_pin(BENCH_PIN).map_err(anyhow::Error::msg)?,
             clock::now(),
         )
         .await?;
@@ -113,6 +116,20 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.clients)
         .build()?;
     let duration = Duration::from_secs(args.seconds);
+    // A claim is made by a person signed in: one session, sent with every claim.
+    let grant: serde_json::Value = client
+        .post(format!("{base}/v1/sessions"))
+        .bearer_auth(&token)
+        .json(&json!({"operator_id": "bench-op", "pin": BENCH_PIN}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let session = grant["session_token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("sign-in answered no session token"))?
+        .to_string();
 
     println!(
         "central-bench: PostgreSQL, {} clients, {} s per claim phase, {} results in batches of {}",
@@ -126,6 +143,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         let client = client.clone();
         let base = base.clone();
         let token = token.clone();
+        let session = session.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
@@ -134,6 +152,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                 let r = client
                     .post(format!("{base}/v1/orders/claim-{i}/claim"))
                     .bearer_auth(&token)
+                    .header(paydesk_protocol::SESSION_HEADER, &session)
                     .json(&json!({"operator_id": "bench-op"}))
                     .send()
                     .await;

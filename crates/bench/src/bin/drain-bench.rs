@@ -141,6 +141,7 @@ async fn queue_results(
                 &order,
                 &central.operator,
                 &central.terminal,
+                None,
                 clock::now(),
                 BENCH_LEASE_MS,
             )

@@ -135,13 +135,14 @@ impl Store {
     /// this claim follows; the holding therefore starts at the later of `now` and `ended_at`, and
     /// the audit never shows two holders at once. On PostgreSQL the UPDATE and its audit row are
     /// one statement (a data-modifying CTE): one round trip per claim. The audit row records
-    /// `session_id`, the operator session the claim was made in.
+    /// `session_id`, the operator session the claim was made in (`None` for a tool working on
+    /// the store directly, such as a benchmark).
     pub async fn claim(
         &self,
         order_id: &OrderId,
         operator: &OperatorId,
         terminal: &TerminalId,
-        session_id: &str,
+        session_id: Option<&str>,
         now: Timestamp,
         lease_ms: i64,
     ) -> CentralResult<Claim> {
