@@ -9,7 +9,7 @@
 //! offline, marked so, and reach the central once it is back.
 
 use crate::crash_matrix::sync_again_changes_nothing;
-use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal};
+use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal, MANAGER, OPERATOR, OPERATOR_PIN};
 use crate::invariants::{assert_clean, check_order, Expect, Truth};
 
 #[test]
@@ -151,41 +151,6 @@ fn central_dying_between_create_and_register_leaves_nothing_confirmed_until_it_r
     assert_clean("central died mid-charge", &bad);
 }
 
-/// Runs `paydesk offline allow` for `manager` with `pin` on stdin.
-fn allow_offline(
-    terminal: &Terminal,
-    manager: &str,
-    pin: &str,
-    per_charge: &str,
-    per_shift: &str,
-) -> std::process::Output {
-    use std::io::Write as _;
-    let mut cmd = terminal.command(&[
-        "offline",
-        "allow",
-        "--manager",
-        manager,
-        "--per-charge",
-        per_charge,
-        "--per-shift",
-        per_shift,
-        "--hours",
-        "1",
-    ]);
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("paydesk offline allow");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{pin}\n").as_bytes())
-        .expect("writing the PIN");
-    // Bounded: the command's own central request times out in seconds.
-    child.wait_with_output().expect("paydesk offline allow")
-}
-
 #[test]
 fn offline_allowed_by_a_manager_charges_within_the_caps_and_syncs_once_when_the_central_returns() {
     let mut env = Env::start(EnvOptions::default());
@@ -196,26 +161,17 @@ fn offline_allowed_by_a_manager_charges_within_the_caps_and_syncs_once_when_the_
         OrderSpec::new("c-offline-3", 9_000, "pm_card_visa"),
     ];
     env.add_orders(&orders);
-    let (status, body) = env.central_request(
-        reqwest::Method::POST,
-        "/v1/admin/operators",
-        crate::harness::ADMIN_TOKEN,
-        Some(serde_json::json!({"operator_id": "sys-manager", "role": "manager", "pin": "9999"})),
-    );
-    assert!(
-        (200..300).contains(&status),
-        "adding the manager: {status} {body}"
-    );
 
     // The queue is cached while the central is up; an operator (not a manager) and a wrong PIN
-    // cannot allow offline work.
+    // cannot allow offline work; the manager can, with an allowance the central signs.
     terminal
         .run(&["--json", "queue"])
         .expect_code(exit::SUCCESS);
-    let wrong = allow_offline(&terminal, "sys-manager", "1111", "50.00 EUR", "50.00 EUR");
-    assert_eq!(wrong.status.code(), Some(exit::REFUSED), "{wrong:?}");
-    let granted = allow_offline(&terminal, "sys-manager", "9999", "50.00 EUR", "50.00 EUR");
-    assert_eq!(granted.status.code(), Some(exit::SUCCESS), "{granted:?}");
+    let wrong = terminal.allow_offline_as(MANAGER, "11111111", "50.00 EUR", "50.00 EUR", 60);
+    assert_eq!(wrong.code(), Some(exit::REFUSED), "{wrong:?}");
+    let operator = terminal.allow_offline_as(OPERATOR, OPERATOR_PIN, "50.00 EUR", "50.00 EUR", 60);
+    assert_eq!(operator.code(), Some(exit::REFUSED), "{operator:?}");
+    terminal.allow_offline("50.00 EUR", "50.00 EUR", 60);
 
     env.kill_central();
     // Within the caps: charged offline and marked so.

@@ -16,12 +16,16 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// The admin token the central is started with (set-up over HTTP: terminals, orders).
-pub const ADMIN_TOKEN: &str = "system-test-admin-token";
+pub const ADMIN_TOKEN: &str = "system-test-admin-token-0123456789abcdef";
 /// Any `sk_test_` key is accepted by a sandbox started without `--api-key`.
 pub const GATEWAY_KEY: &str = "sk_test_paydesk_system";
 /// The operator every terminal charges as (inserted straight into the database, see
-/// [`Env::start`]).
+/// [`Env::start`]), and their PIN, which `paydesk charge --pin-stdin` reads from stdin.
 pub const OPERATOR: &str = "sys-operator";
+pub const OPERATOR_PIN: &str = "246810";
+/// The manager who allows offline charging ([`Terminal::allow_offline`]), and their PIN.
+pub const MANAGER: &str = "sys-manager";
+pub const MANAGER_PIN: &str = "13572468";
 
 /// How long a server may take to print its address: a debug build on two busy cores.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -155,14 +159,29 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn spawn(mut cmd: Command, what: impl Into<String>) -> Running {
+    /// Starts `cmd` with `input` (if any) written to its stdin, then closed.
+    pub fn spawn_with_input(
+        mut cmd: Command,
+        what: impl Into<String>,
+        input: Option<String>,
+    ) -> Running {
+        use std::io::Write as _;
         let what = what.into();
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            // A child that exits before reading (bad usage) closes the pipe: not our failure.
+            let _ = stdin.write_all(input.as_bytes());
+        }
         let stdout = drain(child.stdout.take().expect("piped stdout"));
         let stderr = drain(child.stderr.take().expect("piped stderr"));
         Running {
@@ -354,13 +373,12 @@ impl OrderSpec {
     }
 }
 
-/// How the central of an environment runs.
+/// How the central of an environment runs. It always has the sandbox as its gateway: it marks
+/// an order paid only with the gateway's evidence, and its sweeper resolves expired claims there.
 #[derive(Debug, Clone)]
 pub struct EnvOptions {
     pub lease_ms: i64,
     pub sweep_interval_ms: u64,
-    /// Give the central's sweeper the sandbox to resolve expired claims that have an intent.
-    pub sweeper_uses_gateway: bool,
 }
 
 impl Default for EnvOptions {
@@ -368,9 +386,22 @@ impl Default for EnvOptions {
         EnvOptions {
             lease_ms: 60_000,
             sweep_interval_ms: 3_600_000,
-            sweeper_uses_gateway: false,
         }
     }
+}
+
+/// A PHC string of `pin` as the central stores it, but cheap (argon2id, 64 KiB, one pass): the
+/// central verifies with the parameters the hash names, and the default cost would make every
+/// sign-in of a debug build slow. Only for test data.
+pub fn cheap_pin_hash(pin: &str) -> String {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    let params = argon2::Params::new(64, 1, 1, None).expect("valid argon2 parameters");
+    let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"paydesk-system-test").expect("a valid salt");
+    argon2
+        .hash_password(pin.as_bytes(), &salt)
+        .expect("hashing a test PIN")
+        .to_string()
 }
 
 /// One central (on its own PostgreSQL database) and one sandbox gateway.
@@ -430,12 +461,18 @@ impl Env {
             central_starts: 0,
         };
         env.start_central();
-        // Operators are inserted directly: the API hashes a PIN with argon2, which takes seconds
-        // in a debug build, and no test here signs in.
-        env.db.execute(&format!(
-            "INSERT INTO operators (operator_id, role, pin_hash, updated_at) \
-             VALUES ('{OPERATOR}', 'operator', '$argon2id$placeholder', 0)"
-        ));
+        // The operator and the manager are inserted directly, with cheap PIN hashes: every
+        // charge signs in, and the API's hash cost would slow each one down in a debug build.
+        for (id, role, pin) in [
+            (OPERATOR, "operator", OPERATOR_PIN),
+            (MANAGER, "manager", MANAGER_PIN),
+        ] {
+            env.db.execute(&format!(
+                "INSERT INTO operators (operator_id, role, pin_hash, updated_at) \
+                 VALUES ('{id}', '{role}', '{}', 0)",
+                cheap_pin_hash(pin)
+            ));
+        }
         env
     }
 
@@ -464,11 +501,13 @@ impl Env {
                 .args([
                     "--sweep-interval-ms",
                     &self.options.sweep_interval_ms.to_string(),
-                ]);
-            if self.options.sweeper_uses_gateway {
-                cmd.env("PAYDESK_GATEWAY_KEY", GATEWAY_KEY)
-                    .args(["--gateway-url", &self.gateway_url]);
-            }
+                ])
+                .env("PAYDESK_GATEWAY_KEY", GATEWAY_KEY)
+                .args(["--gateway-url", &self.gateway_url])
+                // The key that signs offline allowances: kept across restarts (terminals pin it),
+                // in the environment's directory rather than the working directory.
+                .arg("--allowance-key-file")
+                .arg(self.dir.path().join("allowance.key"));
             match try_start_server(cmd, "paydesk-central", &log) {
                 Ok((guard, addr)) => {
                     self.central_addr = addr.trim().to_string();
@@ -650,7 +689,20 @@ impl Terminal {
         cmd
     }
 
+    /// Runs `paydesk ARGS`; a `charge … --pin-stdin` gets the operator's PIN on stdin.
     pub fn spawn(&self, args: &[&str], crash_at: Option<&str>) -> Running {
+        let input = args
+            .contains(&"--pin-stdin")
+            .then(|| format!("{OPERATOR_PIN}\n"));
+        self.spawn_with_input(args, crash_at, input)
+    }
+
+    pub fn spawn_with_input(
+        &self,
+        args: &[&str],
+        crash_at: Option<&str>,
+        input: Option<String>,
+    ) -> Running {
         let mut cmd = self.command(args);
         if let Some(point) = crash_at {
             cmd.env("PAYDESK_CRASH_AT", point);
@@ -663,7 +715,7 @@ impl Terminal {
                 .unwrap_or_default(),
             self.id
         );
-        Running::spawn(cmd, what)
+        Running::spawn_with_input(cmd, what, input)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -683,6 +735,7 @@ impl Terminal {
             OPERATOR.into(),
             "--amount".into(),
             order.amount_arg(),
+            "--pin-stdin".into(),
         ]
     }
 
@@ -692,8 +745,59 @@ impl Terminal {
         self.run(&args)
     }
 
+    /// Gets this terminal ready to charge offline: caches the queue, signs [`OPERATOR`] in online
+    /// once (offline sign-in is only for operators who did, here, recently), then `paydesk
+    /// offline allow` as [`MANAGER`] (PIN on stdin): the manager signs in at the central, which
+    /// signs the allowance for this terminal (one hour). Asserts each step.
+    pub fn allow_offline(&self, per_charge: &str, per_shift: &str, cache_minutes: u32) {
+        self.run(&["--json", "queue"]).expect_code(exit::SUCCESS);
+        self.sign_in().expect_code(exit::SUCCESS);
+        self.allow_offline_as(MANAGER, MANAGER_PIN, per_charge, per_shift, cache_minutes)
+            .expect_code(exit::SUCCESS);
+    }
+
+    /// `paydesk offline allow --manager MANAGER` with `pin` on stdin, whatever the outcome.
+    pub fn allow_offline_as(
+        &self,
+        manager: &str,
+        pin: &str,
+        per_charge: &str,
+        per_shift: &str,
+        cache_minutes: u32,
+    ) -> Run {
+        let minutes = cache_minutes.to_string();
+        let args = [
+            "offline",
+            "allow",
+            "--manager",
+            manager,
+            "--per-charge",
+            per_charge,
+            "--per-shift",
+            per_shift,
+            "--hours",
+            "1",
+            "--cache-minutes",
+            &minutes,
+        ];
+        self.spawn_with_input(&args, None, Some(format!("{pin}\n")))
+            .wait(COMMAND_TIMEOUT)
+    }
+
+    /// `paydesk sign-in --operator OPERATOR`, PIN on stdin.
+    pub fn sign_in(&self) -> Run {
+        self.spawn_with_input(
+            &["--json", "sign-in", "--operator", OPERATOR],
+            None,
+            Some(format!("{OPERATOR_PIN}\n")),
+        )
+        .wait(COMMAND_TIMEOUT)
+    }
+
+    /// `paydesk recover` with [`OPERATOR`] signed in (an unfinished offline attempt claims its
+    /// order in its operator's session once the central is back).
     pub fn recover(&self) -> Run {
-        self.run(&["--json", "recover"])
+        self.run(&["--json", "recover", "--operator", OPERATOR, "--pin-stdin"])
     }
 
     pub fn sync(&self) -> Run {

@@ -7,65 +7,24 @@
 //! The central is killed with SIGKILL and restarted on the same database; the gateway stays up
 //! (offline means the central is unreachable, not the gateway).
 
-use std::io::Write as _;
 use std::net::TcpListener;
-use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal, ADMIN_TOKEN};
+use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal};
 use crate::invariants::{assert_clean, check_order, Expect, Truth};
 
-const MANAGER: &str = "sys-offline-manager";
-const MANAGER_PIN: &str = "9999";
-
-/// An environment with a manager who can allow offline charging, and one order.
+/// An environment with one order (every environment has a manager who can allow offline work).
 fn env_with_order(id: &str) -> (Env, OrderSpec) {
     let env = Env::start(EnvOptions::default());
     let order = OrderSpec::new(id, 2_500, "pm_card_visa");
     env.add_orders(std::slice::from_ref(&order));
-    let (status, body) = env.central_request(
-        reqwest::Method::POST,
-        "/v1/admin/operators",
-        ADMIN_TOKEN,
-        Some(serde_json::json!({"operator_id": MANAGER, "role": "manager", "pin": MANAGER_PIN})),
-    );
-    assert!(
-        (200..300).contains(&status),
-        "adding the manager: {status} {body}"
-    );
     (env, order)
 }
 
 /// Caches the queue on `terminal` and has the manager allow offline charging there.
 fn cache_and_allow(terminal: &Terminal) {
-    terminal
-        .run(&["--json", "queue"])
-        .expect_code(exit::SUCCESS);
-    let mut cmd = terminal.command(&[
-        "offline",
-        "allow",
-        "--manager",
-        MANAGER,
-        "--per-charge",
-        "100.00 EUR",
-        "--per-shift",
-        "500.00 EUR",
-        "--hours",
-        "1",
-    ]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("paydesk offline allow");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{MANAGER_PIN}\n").as_bytes())
-        .expect("writing the PIN");
-    let out = child.wait_with_output().expect("paydesk offline allow");
-    assert_eq!(out.status.code(), Some(exit::SUCCESS), "{out:?}");
+    terminal.allow_offline("100.00 EUR", "500.00 EUR", 60);
 }
 
 /// The ledger's succeeded intents of `order`.

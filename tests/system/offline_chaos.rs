@@ -8,11 +8,9 @@
 //!
 //! Seeded like `race.rs`: the seed is printed, `PAYDESK_SYSTEM_SEED=<n>` replays the schedule.
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::harness::{exit, Env, EnvOptions, OrderSpec, Running, Terminal, COMMAND_TIMEOUT};
+use crate::harness::{Env, EnvOptions, OrderSpec, Running, Terminal, COMMAND_TIMEOUT};
 use crate::invariants::{assert_clean, check_order, Expect, Truth};
 
 const TERMINALS: usize = 3;
@@ -28,42 +26,11 @@ const KILL_AFTER_MS_MAX: u64 = 600;
 const LEASE_MS: i64 = 2_500;
 /// How long the final healing may take before an order counts as stuck.
 const HEAL_BUDGET: Duration = Duration::from_secs(45);
-const MANAGER: &str = "sys-chaos-manager";
-const MANAGER_PIN: &str = "9999";
 
 /// Caches `terminal`'s queue now and has the manager allow offline charging there: at most 40 EUR
 /// a charge and 120 EUR a shift, from a queue at most `cache_minutes` old.
 fn allow_offline(terminal: &Terminal, cache_minutes: u32) {
-    terminal
-        .run(&["--json", "queue"])
-        .expect_code(exit::SUCCESS);
-    let minutes = cache_minutes.to_string();
-    let mut cmd = terminal.command(&[
-        "offline",
-        "allow",
-        "--manager",
-        MANAGER,
-        "--per-charge",
-        "40.00 EUR",
-        "--per-shift",
-        "120.00 EUR",
-        "--hours",
-        "1",
-        "--cache-minutes",
-        &minutes,
-    ]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("paydesk offline allow");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{MANAGER_PIN}\n").as_bytes())
-        .expect("writing the PIN");
-    let out = child.wait_with_output().expect("paydesk offline allow");
-    assert_eq!(out.status.code(), Some(exit::SUCCESS), "{out:?}");
+    terminal.allow_offline("40.00 EUR", "120.00 EUR", cache_minutes);
 }
 
 #[test]
@@ -79,18 +46,7 @@ fn three_terminals_with_offline_allowed_central_restarts_and_stored_500s_never_d
     let mut env = Env::start(EnvOptions {
         lease_ms: LEASE_MS,
         sweep_interval_ms: 500,
-        sweeper_uses_gateway: true,
     });
-    let (status, body) = env.central_request(
-        reqwest::Method::POST,
-        "/v1/admin/operators",
-        crate::harness::ADMIN_TOKEN,
-        Some(serde_json::json!({"operator_id": MANAGER, "role": "manager", "pin": MANAGER_PIN})),
-    );
-    assert!(
-        (200..300).contains(&status),
-        "adding the manager: {status} {body}"
-    );
     let terminals: Vec<Terminal> = (1..=TERMINALS)
         .map(|i| env.terminal(&format!("chaos-{i}")))
         .collect();

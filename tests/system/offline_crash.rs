@@ -4,10 +4,7 @@
 //! the same journal, and I1–I7 are checked for the order: paid exactly once, nothing stuck, the
 //! result applied once. A second terminal then tries the order online and must not charge it.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
-use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal, ADMIN_TOKEN};
+use crate::harness::{exit, Env, EnvOptions, OrderSpec, Terminal};
 use crate::invariants::{assert_clean, check_order, Expect, Truth};
 
 /// The crash points an offline charge passes (no claim before it; the relay and recovery run
@@ -21,52 +18,14 @@ const OFFLINE_CRASH_POINTS: [&str; 7] = [
     "after_confirm_before_result",
     "after_result",
 ];
-const MANAGER: &str = "sys-crash-manager";
-const MANAGER_PIN: &str = "9999";
 
 fn allow_offline(terminal: &Terminal) {
-    terminal
-        .run(&["--json", "queue"])
-        .expect_code(exit::SUCCESS);
-    let mut cmd = terminal.command(&[
-        "offline",
-        "allow",
-        "--manager",
-        MANAGER,
-        "--per-charge",
-        "100.00 EUR",
-        "--per-shift",
-        "1000.00 EUR",
-        "--hours",
-        "1",
-    ]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("paydesk offline allow");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{MANAGER_PIN}\n").as_bytes())
-        .expect("writing the PIN");
-    let out = child.wait_with_output().expect("paydesk offline allow");
-    assert_eq!(out.status.code(), Some(exit::SUCCESS), "{out:?}");
+    terminal.allow_offline("100.00 EUR", "1000.00 EUR", 60);
 }
 
 #[test]
 fn offline_crash_matrix_every_point_recovers_to_one_charge() {
     let mut env = Env::start(EnvOptions::default());
-    let (status, body) = env.central_request(
-        reqwest::Method::POST,
-        "/v1/admin/operators",
-        ADMIN_TOKEN,
-        Some(serde_json::json!({"operator_id": MANAGER, "role": "manager", "pin": MANAGER_PIN})),
-    );
-    assert!(
-        (200..300).contains(&status),
-        "adding the manager: {status} {body}"
-    );
     let terminal = env.terminal("offline-matrix");
     let other = env.terminal("online-after-matrix");
     let orders: Vec<OrderSpec> = OFFLINE_CRASH_POINTS

@@ -42,7 +42,6 @@ fn three_terminals_racing_over_fifty_orders_with_random_kills_never_double_charg
     let env = Env::start(EnvOptions {
         lease_ms: RACE_LEASE_MS,
         sweep_interval_ms: 500,
-        sweeper_uses_gateway: true,
     });
     let terminals: Vec<Terminal> = (1..=TERMINALS)
         .map(|i| env.terminal(&format!("race-{i}")))

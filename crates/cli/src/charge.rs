@@ -9,7 +9,7 @@ use paydesk_core::{AttemptState, Money, OperatorId, OrderId};
 use paydesk_engine::{
     CentralError, ChargeReport, ChargeRequest, EngineError, Progress, RecoveryReport,
 };
-use paydesk_terminal::{ChargeError, DrainReport, DrainWait, Terminal};
+use paydesk_terminal::{ChargeError, DrainReport, DrainWait, SignInError, Terminal};
 use serde::Serialize;
 
 use crate::central::{read_pin, sign_in_failure};
@@ -257,14 +257,32 @@ struct RecoverOutput<'a> {
     exit_code: u8,
 }
 
-pub async fn recover(settings: &Settings) -> CmdResult {
+pub async fn recover(settings: &Settings, operator: Option<&str>) -> CmdResult {
+    let operator = operator
+        .map(|o| OperatorId::new(o).map_err(|e| Failure::usage(format!("--operator: {e}"))))
+        .transpose()?;
+    let pin = match &operator {
+        Some(_) => Some(read_pin("paydesk recover --operator ID --pin-stdin")?),
+        None => None,
+    };
     let terminal = settings.open().await?;
+    if let (Some(operator), Some(pin)) = (&operator, pin) {
+        match terminal.sign_in(operator, pin).await {
+            Ok(_) => {}
+            // Recovery needs no one while the central is down: go on without a session.
+            Err(e @ SignInError::UnreachableNoCache { .. }) => {
+                eprintln!("paydesk: recovering without a session: {e}")
+            }
+            Err(e) => return Err(sign_in_failure(e)),
+        }
+    }
     let json = settings.json;
     // A journal that fails verification: no attempt is driven and nothing is synced (exit 6).
     let report = terminal
         .recover_checked(&move |p| print_progress(json, &p))
-        .await
-        .map_err(engine_failure)?;
+        .await;
+    terminal.sign_out().await;
+    let report = report.map_err(engine_failure)?;
     let awaiting_manager = terminal
         .unresolved()
         .await

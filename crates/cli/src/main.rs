@@ -127,8 +127,17 @@ enum Command {
     },
     /// Show an attempt and its history.
     Show { attempt: String },
-    /// Finish every unfinished attempt from its last durable state (one pass).
-    Recover,
+    /// Finish every unfinished attempt from its last durable state (one pass). An offline
+    /// attempt that must claim its order now that the central is back needs its operator
+    /// signed in: pass --operator ID --pin-stdin.
+    Recover {
+        /// Sign this operator in first (PIN on stdin), for the claims of their offline attempts.
+        #[arg(long, requires = "pin_stdin")]
+        operator: Option<String>,
+        /// Read the operator's PIN from stdin (one line).
+        #[arg(long, requires = "operator")]
+        pin_stdin: bool,
+    },
     /// Deliver queued results to the central until the outbox is empty or the central is down.
     Sync,
     /// Review the local journal.
@@ -301,7 +310,7 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             pin_stdin,
         } => charge::charge(settings, &order, &operator, &amount, pin_stdin).await,
         Command::Show { attempt } => journal::show(settings, &attempt),
-        Command::Recover => charge::recover(settings).await,
+        Command::Recover { operator, .. } => charge::recover(settings, operator.as_deref()).await,
         Command::Sync => charge::sync(settings).await,
         Command::Offline { command } => match command {
             OfflineCommand::Allow {
