@@ -771,12 +771,12 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     assert_eq!(unknown.code, Some(REFUSED), "{unknown:?}");
     assert_eq!(wrong.stdout, unknown.stdout, "no hint which ids exist");
     // The manager signs in online only: no offline verifier is kept for them.
-    let manager = run(
-        h.command(),
-        &["sign-in", "--operator", DEMO_MANAGER],
-        Some(&format!("{}\n", paydesk_stack::DEMO_MANAGER_PIN)),
+    let (sign_in_mgr, mgr_pin) = (
+        ["sign-in", "--operator", DEMO_MANAGER],
+        format!("{}\n", paydesk_stack::DEMO_MANAGER_PIN),
     );
-    assert_eq!(manager.code, Some(SUCCESS), "{manager:?}");
+    let mgr = run(h.command(), &sign_in_mgr, Some(&mgr_pin));
+    assert_eq!(mgr.code, Some(SUCCESS), "{mgr:?}");
     let badpin = run(
         h.command(),
         &["sign-in", "--operator", DEMO_OPERATOR],
@@ -793,20 +793,10 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     );
     assert_eq!(offline.code, Some(SUCCESS), "{offline:?}");
     assert!(offline.stdout.contains("offline"), "{offline:?}");
-    let manager_offline = run(
-        h.command(),
-        &["sign-in", "--operator", DEMO_MANAGER],
-        Some(&format!("{}\n", paydesk_stack::DEMO_MANAGER_PIN)),
-    );
-    assert_eq!(
-        manager_offline.code,
-        Some(UNREACHABLE),
-        "{manager_offline:?}"
-    );
-    assert!(
-        manager_offline.stderr.contains("not managers"),
-        "{manager_offline:?}"
-    );
+    // Never a manager offline.
+    let mgr = run(h.command(), &sign_in_mgr, Some(&mgr_pin));
+    assert_eq!(mgr.code, Some(UNREACHABLE), "{mgr:?}");
+    assert!(mgr.stderr.contains("not managers"), "{mgr:?}");
     let queue = h.run(&["--json", "queue"]);
     assert_eq!(queue.code, Some(UNREACHABLE), "{queue:?}");
     assert_eq!(queue.json()["offline"], true);
