@@ -467,3 +467,77 @@ impl Central for HttpCentral {
         Ok(statuses)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A one-shot HTTP server on loopback that answers every request with `head` and then
+    /// `body_bytes` bytes of JSON-ish filler.
+    async fn server(head: String, body_bytes: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let head = head.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let chunk = vec![b' '; 64 * 1024];
+                    let mut left = body_bytes;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if socket.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn client(url: &str) -> HttpCentral {
+        HttpCentral::new(url, TerminalToken::new("pdt_test")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_size_cap_is_not_read_into_memory() {
+        let huge = CENTRAL_ANSWER_BYTES_MAX + 1;
+        // Announced by its length: refused before reading.
+        let announced = server(
+            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {huge}\r\n\r\n"),
+            huge,
+        )
+        .await;
+        let e = client(&announced)
+            .get_json::<serde_json::Value>("/v1/orders")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than 8 MiB"), "{e}");
+        // Not announced (read until the connection closes): cut off at the cap.
+        let unannounced = server(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n"
+                .to_string(),
+            huge,
+        )
+        .await;
+        let e = client(&unannounced)
+            .get_json::<serde_json::Value>("/v1/orders")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than 8 MiB"), "{e}");
+        // Within the cap: read as usual.
+        let small = server(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+                .to_string(),
+            0,
+        )
+        .await;
+        let ok: serde_json::Value = client(&small).get_json("/v1/orders").await.unwrap();
+        assert_eq!(ok, serde_json::json!({}));
+    }
+}
