@@ -42,7 +42,7 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The demo operator the embedded default seeds (demo data, not a secret).
 const OPERATOR: &str = "demo-operator";
-const OPERATOR_PIN: &str = "1234";
+const OPERATOR_PIN: &str = "123456";
 /// Demo orders: 129.00 EUR on `pm_card_visa` (succeeds), 19.99 EUR on `pm_card_chargeDeclined`.
 const PAID_ORDER: (&str, &str) = ("demo-1001", "129.00 EUR");
 const DECLINED_ORDER: (&str, &str) = ("demo-1004", "19.99 EUR");

@@ -48,8 +48,6 @@ pub struct Desk {
 struct Inner {
     /// Starting, running or failed; replaced once by the start-up task and once at shutdown.
     phase: Mutex<Phase>,
-    /// The person signed in on this terminal, from `sign_in` to `sign_out` (memory only).
-    session: Mutex<Option<Session>>,
     /// The last recovery pass, for the status bar.
     last_recovery: Mutex<Option<RecoverySummary>>,
     /// Set once at shutdown; every background loop watches it.
@@ -87,7 +85,6 @@ impl Desk {
         let desk = Desk {
             inner: Arc::new(Inner {
                 phase: Mutex::new(Phase::Starting),
-                session: Mutex::new(None),
                 last_recovery: Mutex::new(None),
                 shutdown,
                 tasks: Mutex::new(Vec::new()),
@@ -287,19 +284,28 @@ impl Desk {
         }
     }
 
+    /// Who is signed in, as the terminal keeps it: nobody once the session went idle or past its
+    /// maximum age (the terminal's clock; the central enforces both too).
     fn session(&self) -> Option<Session> {
-        self.inner.session.lock().ok().and_then(|s| s.clone())
+        let running = self.running().ok()?;
+        running.terminal.signed_in().map(Session::from)
     }
 
     /// The running engine and the signed-in person; an error when either is missing.
     fn signed_in(&self) -> Result<(Arc<Running>, Session), UiError> {
         let running = self.running()?;
-        let session = self.session().ok_or_else(UiError::not_signed_in)?;
+        let session = running
+            .terminal
+            .signed_in()
+            .map(Session::from)
+            .ok_or_else(UiError::not_signed_in)?;
         Ok((running, session))
     }
 
-    /// Checks the PIN against the central (offline: the cached operator list) and keeps the
-    /// session. Operators and managers both sign in here.
+    /// Signs in at the central, which checks the PIN (with a lockout) and opens a session for
+    /// this terminal; while the central is unreachable, an operator who signed in online here
+    /// recently signs in against this terminal's own verifier. Operators and managers both sign
+    /// in here; a manager only online.
     pub async fn sign_in(&self, operator: &str, pin: String) -> Result<Session, UiError> {
         let running = self.running()?;
         let operator = OperatorId::new(operator.trim()).map_err(|_| {
@@ -314,26 +320,18 @@ impl Desk {
                 "Type your PIN again (digits only).",
             )
         })?;
-        let terminal = &running.terminal;
-        let signed = terminal
+        let signed = running
+            .terminal
             .sign_in(&operator, pin)
             .await
             .map_err(|e| sign_in_error(&e))?;
-        let session = Session {
-            operator: signed.operator,
-            role: signed.role,
-            offline: signed.offline,
-            signed_in_at: terminal.now(),
-        };
-        if let Ok(mut slot) = self.inner.session.lock() {
-            *slot = Some(session.clone());
-        }
-        Ok(session)
+        Ok(Session::from(signed))
     }
 
-    pub fn sign_out(&self) {
-        if let Ok(mut slot) = self.inner.session.lock() {
-            *slot = None;
+    /// Signs out here at once and ends the session at the central (best effort).
+    pub async fn sign_out(&self) {
+        if let Ok(running) = self.running() {
+            running.terminal.sign_out().await;
         }
     }
 

@@ -39,6 +39,8 @@ pub enum UiErrorKind {
     NotSignedIn,
     /// Unknown operator or wrong PIN (one kind for both, so it reveals neither).
     SignInRefused,
+    /// Too many wrong PINs (or sign-in attempts from this terminal): sign-in waits until a time.
+    SignInLocked,
     /// What was typed is not valid (a PIN with letters, an empty order id).
     BadInput,
     /// The central server cannot be reached.
@@ -302,6 +304,33 @@ pub fn central_error(error: &CentralError) -> UiError {
                 "Reload the queue to see where it stands.",
             )
         }
+        CentralError::SessionRequired | CentralError::SessionExpired => UiError::new(
+            UiErrorKind::NotSignedIn,
+            "Your session has ended (15 minutes without a charge, or the end of its shift), so \
+             nothing was charged.",
+            "Sign in again with your operator id and PIN.",
+        ),
+        CentralError::Locked(message) => UiError::new(
+            UiErrorKind::SignInLocked,
+            sentence(message),
+            "Wait until then, or ask a manager. Each further lock lasts longer.",
+        ),
+        CentralError::RateLimited(message) => {
+            log_detail("central rate limit", message);
+            UiError::new(
+                UiErrorKind::SignInLocked,
+                "Too many attempts from this terminal in a short time.",
+                "Wait a minute, then try again.",
+            )
+        }
+        CentralError::Forbidden(message) => {
+            log_detail("central forbade", message);
+            UiError::new(
+                UiErrorKind::NotSignedIn,
+                "You may not do this with the session you are signed in with.",
+                "Sign in as the person who should do it (a manager for manager actions).",
+            )
+        }
         CentralError::Refused { code, message } => {
             log_detail(&format!("central refused ({})", code.as_str()), message);
             UiError::new(
@@ -413,6 +442,17 @@ pub fn charge_error(journal: &Path, error: &ChargeError) -> UiError {
                 "Call your manager: the journal must be reconciled before anyone charges here.",
             )
         }
+        ChargeError::NotSignedIn => UiError::new(
+            UiErrorKind::NotSignedIn,
+            "Your session has ended (15 minutes without a charge, or the end of its shift), so \
+             nothing was charged.",
+            "Sign in again with your operator id and PIN.",
+        ),
+        ChargeError::OtherOperator { signed_in, .. } => UiError::new(
+            UiErrorKind::NotSignedIn,
+            format!("{signed_in} is signed in on this terminal, so nothing was charged."),
+            "Sign out and sign in as yourself to charge.",
+        ),
         ChargeError::Engine(e) => engine_error(journal, e),
     }
 }
@@ -555,16 +595,40 @@ pub fn sign_in_error(error: &SignInError) -> UiError {
             "Unknown operator or wrong PIN.",
             "Check your operator id and type your PIN again.",
         ),
+        SignInError::Locked(message) => UiError::new(
+            UiErrorKind::SignInLocked,
+            sentence(message),
+            "Wait until then, or ask a manager. Each further lock lasts longer.",
+        ),
+        SignInError::RateLimited(message) => {
+            log_detail("sign-in rate limit", message);
+            UiError::new(
+                UiErrorKind::SignInLocked,
+                "Too many sign-in attempts from this terminal in a short time.",
+                "Wait a minute, then try again.",
+            )
+        }
         SignInError::UnreachableNoCache { detail } => {
             log_detail("sign-in", detail);
             UiError::new(
                 UiErrorKind::CentralUnreachable,
-                "The central server cannot be reached, and this terminal has never seen your \
-                 operator id.",
-                "Sign in once while the central is reachable; after that, sign-in works offline.",
+                "The central server cannot be reached, and you have not signed in online on this \
+                 terminal in the last 12 hours (managers sign in online only).",
+                "Sign in once while the central is reachable; for 12 hours after that, an operator \
+                 can also sign in here while it is down.",
             )
         }
         SignInError::Central(e) => central_error(e),
         SignInError::Internal(detail) => UiError::internal(detail),
+    }
+}
+
+/// A message from the terminal or the central as a sentence: capital first letter, one full stop.
+fn sentence(text: &str) -> String {
+    let text = text.trim().trim_end_matches('.');
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
     }
 }

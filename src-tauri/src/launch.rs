@@ -58,7 +58,7 @@ pub async fn start(launch: Launch, data_dir: PathBuf) -> Result<Started, UiError
     let settings = &launch.settings;
     let journal = settings.journal_path(&data_dir);
     let (connection, stack) = if launch.is_embedded() {
-        std::fs::create_dir_all(&data_dir).map_err(|e| {
+        paydesk_terminal::private_dir(&data_dir).map_err(|e| {
             stack_error(&paydesk_stack::StackError::DataDir {
                 path: data_dir.clone(),
                 detail: e.to_string(),

@@ -111,7 +111,7 @@ async fn sign_in(desk: State<'_, Desk>, operator: String, pin: String) -> Result
 
 #[tauri::command]
 async fn sign_out(desk: State<'_, Desk>) -> Result<(), UiError> {
-    desk.sign_out();
+    desk.sign_out().await;
     Ok(())
 }
 

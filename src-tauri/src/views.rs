@@ -15,14 +15,32 @@ use paydesk_protocol::{Order, Role};
 use serde::Serialize;
 use ts_rs::TS;
 
-/// Who is signed in.
+/// Who is signed in. The session token stays in the terminal's memory; the UI never sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Session {
     pub operator: OperatorId,
     pub role: Role,
-    /// Checked against the cached operator list because the central was unreachable.
+    /// Signed in against this terminal's own verifier because the central was unreachable: no
+    /// session at the central, so charges can only go offline.
     pub offline: bool,
     pub signed_in_at: Timestamp,
+    /// The session's hard end; it ends earlier after `idle_ms` without a charge.
+    pub expires_at: Timestamp,
+    #[ts(type = "number")]
+    pub idle_ms: i64,
+}
+
+impl From<paydesk_terminal::SignedIn> for Session {
+    fn from(signed: paydesk_terminal::SignedIn) -> Session {
+        Session {
+            operator: signed.operator,
+            role: signed.role,
+            offline: signed.offline,
+            signed_in_at: signed.signed_in_at,
+            expires_at: signed.expires_at,
+            idle_ms: signed.idle_ms,
+        }
+    }
 }
 
 /// One attempt as the UI shows it: the journal's record plus the amount's currency exponent, so

@@ -574,6 +574,8 @@ fn status_json_matches_its_typescript() {
             role: Role::Manager,
             offline: true,
             signed_in_at: at(1_795_336_758_123),
+            expires_at: at(1_795_379_958_123),
+            idle_ms: 900_000,
         }),
         journal: JournalStatus {
             path: "/tmp/journal.sqlite".into(),

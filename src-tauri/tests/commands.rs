@@ -149,7 +149,7 @@ fn the_embedded_default_signs_in_charges_and_journals() {
     }
 
     // A wrong PIN and an unknown operator get the same answer.
-    for (operator, pin) in [("demo-operator", "0000"), ("nobody", "1234")] {
+    for (operator, pin) in [("demo-operator", "000000"), ("nobody", "123456")] {
         let refused = invoke(
             &window,
             "sign_in",
@@ -170,7 +170,7 @@ fn the_embedded_default_signs_in_charges_and_journals() {
     let session = invoke(
         &window,
         "sign_in",
-        json!({"operator": "demo-operator", "pin": "1234"}),
+        json!({"operator": "demo-operator", "pin": "123456"}),
     )
     .unwrap();
     assert_eq!(session["operator"], "demo-operator");
@@ -308,7 +308,7 @@ fn the_embedded_default_signs_in_charges_and_journals() {
     let manager = invoke(
         &window,
         "sign_in",
-        json!({"operator": "demo-manager", "pin": "9999"}),
+        json!({"operator": "demo-manager", "pin": "87654321"}),
     )
     .unwrap();
     assert_eq!(manager["role"], "manager");
@@ -359,7 +359,7 @@ fn without_a_keyring_the_app_says_so_and_what_to_do() {
     let refused = invoke(
         &window,
         "sign_in",
-        json!({"operator": "demo-operator", "pin": "1234"}),
+        json!({"operator": "demo-operator", "pin": "123456"}),
     )
     .unwrap_err();
     assert_eq!(refused["kind"], "keyring_unavailable");
@@ -412,7 +412,7 @@ fn an_external_central_that_does_not_answer_shows_offline_and_says_what_to_do() 
     let refused = invoke(
         &window,
         "sign_in",
-        json!({"operator": "demo-operator", "pin": "1234"}),
+        json!({"operator": "demo-operator", "pin": "123456"}),
     )
     .unwrap_err();
     assert_eq!(refused["kind"], "central_unreachable", "{refused}");

@@ -4,10 +4,15 @@ import type { Role } from "./Role";
 import type { Timestamp } from "./Timestamp";
 
 /**
- * Who is signed in.
+ * Who is signed in. The session token stays in the terminal's memory; the UI never sees it.
  */
 export type Session = { operator: OperatorId, role: Role,
 /**
- * Checked against the cached operator list because the central was unreachable.
+ * Signed in against this terminal's own verifier because the central was unreachable: no
+ * session at the central, so charges can only go offline.
  */
-offline: boolean, signed_in_at: Timestamp, };
+offline: boolean, signed_in_at: Timestamp,
+/**
+ * The session's hard end; it ends earlier after `idle_ms` without a charge.
+ */
+expires_at: Timestamp, idle_ms: number, };
