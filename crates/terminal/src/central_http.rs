@@ -431,7 +431,13 @@ impl Central for HttpCentral {
                     outcome: outcome_of(r.state)?,
                     amount: r.amount,
                     intent_id: r.intent_id.clone(),
-                    offline: r.offline,
+                    // An attempt that began offline but claimed its order before it confirmed
+                    // (the central was back) is bound to that claim: on the wire it is a
+                    // claim-bound result, which the central checks against the claims it granted
+                    // this terminal. Only a result without a claim is "offline" (checked against
+                    // the manager's grants).
+                    offline: r.offline
+                        && r.claim_token.get() == paydesk_engine::OFFLINE_CLAIM_TOKEN,
                     occurred_at: r.decided_at,
                 })
             })
