@@ -50,6 +50,8 @@ pub const DEMO_MANAGER_PIN: &str = "87654321";
 
 /// The central's database file in the data directory.
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
+/// The embedded central's offline-allowance signing key (Ed25519, PKCS#8, mode 0600).
+pub const ALLOWANCE_SIGNING_KEY_FILE: &str = "central-allowance.key";
 /// The terminal id of this installation (not a secret), kept across restarts.
 const TERMINAL_FILE: &str = "terminal.json";
 /// Provisioned terminal ids are this prefix and eight random hex digits.
@@ -182,13 +184,22 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         .map_err(|e| {
             StackError::Central(format!("listening on port {}: {e}", config.central_port))
         })?;
+    // The key that signs offline allowances lives as long as the data directory, so the key a
+    // terminal pinned still verifies after a restart.
+    let allowance_key =
+        paydesk_central::allowances::load_or_create_key(&data_dir.join(ALLOWANCE_SIGNING_KEY_FILE))
+            .map_err(StackError::Central)?;
     let central = paydesk_central::start(
         store,
         paydesk_central::Config {
             lease_ms: config.lease_ms,
+            allowance_key: Some(Arc::new(allowance_key)),
             ..paydesk_central::Config::default()
         },
-        Some(Arc::new(GatewayLookup::new(Arc::new(lookup_gateway)))),
+        // The sandbox is test mode: webhook events of live mode are refused.
+        Some(Arc::new(
+            GatewayLookup::new(Arc::new(lookup_gateway)).with_livemode(false),
+        )),
         listener,
     )
     .map_err(|e| StackError::Central(e.to_string()))?;

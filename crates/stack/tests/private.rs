@@ -82,6 +82,7 @@ async fn the_stack_is_private_keyed_by_need_and_believed_only_while_it_runs() {
             STACK_FILE,
             "terminal.json",
             "stack.lock",
+            "central-allowance.key",
         ] {
             assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
         }

@@ -85,6 +85,12 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         OrderStatus::Paid
     );
     let terminal_id = stack.terminal.clone();
+    let allowance_key: paydesk_protocol::AllowanceKey = stack
+        .central_client()
+        .unwrap()
+        .get_json("/v1/allowance-key")
+        .await
+        .unwrap();
     drop(terminal);
     // A data directory from before the PIN minimums: the demo operator's PIN was 1234.
     let old = paydesk_central::auth::hash_pin("1234").unwrap();
@@ -118,6 +124,14 @@ async fn a_fresh_stack_charges_and_a_restart_keeps_terminal_and_orders() {
         .await
         .unwrap();
     assert_eq!(queue.orders.len(), 19, "seeding again adds nothing");
+    // The allowance a terminal pinned is still the central's after the restart.
+    let key_again: paydesk_protocol::AllowanceKey = again
+        .central_client()
+        .unwrap()
+        .get_json("/v1/allowance-key")
+        .await
+        .unwrap();
+    assert_eq!(key_again, allowance_key);
     // The journal of the first run is still there and still intact.
     let terminal = again
         .terminal(&dir.path().join(JOURNAL_FILE))
