@@ -189,7 +189,8 @@ impl Engine {
     /// attempt claims the order and registers like an online one before anything is confirmed:
     /// the claim must come with the attempt's own number (nobody claimed the order since this
     /// terminal last saw it), and the order must still be chargeable at the same amount with no
-    /// other intent open — otherwise the intent is canceled unconfirmed. If the central is still
+    /// other intent open — otherwise (also when the attempt's operator is not signed in to claim
+    /// for) the intent is canceled unconfirmed. If the central is still
     /// unreachable, the manager's allowance is checked again (it may have lapsed, or been
     /// withdrawn, since the attempt began); only then does the attempt go ahead offline.
     pub(crate) async fn register_offline(
@@ -257,6 +258,18 @@ impl Engine {
                 | CentralError::NotChargeable(_)
                 | CentralError::UnknownOrder(_),
             ) => RegisterOutcome::StaleClaim,
+            // The central is back but the attempt's operator is not signed in (nobody is, or
+            // someone else is): it cannot claim for them, and an unconfirmed intent must not wait
+            // for a person who may never come back. Nothing was confirmed, so cancelling it ends
+            // the attempt with no money moved and the order back in the queue.
+            Err(
+                CentralError::SessionRequired
+                | CentralError::SessionExpired
+                | CentralError::Forbidden(_),
+            ) => {
+                tracing::warn!(attempt = %attempt.id, order = %attempt.order, operator = %attempt.operator, "the central is back but the offline attempt's operator is not signed in; its intent is canceled unconfirmed");
+                RegisterOutcome::StaleClaim
+            }
             Err(e) => return Err(e.into()),
         };
         Ok(Performed::Event(AttemptEvent::RegisterAnswered(outcome)))

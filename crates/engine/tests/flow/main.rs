@@ -713,6 +713,47 @@ async fn offline_allowed_within_limits_charges_marks_and_syncs_later() {
 }
 
 #[tokio::test]
+async fn an_offline_intent_whose_operator_is_not_signed_in_when_the_central_returns_is_canceled() {
+    let h = Harness::new(&[("ORD-F9", "30.00 EUR", "pm_card_visa")]).await;
+    let clock = manual_clock();
+    let engine = h.engine_on(Arc::clone(&clock));
+    engine.set_offline_policy(allowance("50.00 EUR", "50.00 EUR", clock.now()));
+    // The claim finds the central down, so the charge goes offline; when the offline intent is
+    // registered the central answers again, but refuses the claim: nobody is signed in for it.
+    h.central.claims_down(1);
+    h.central.require_sessions(true);
+    let report = engine
+        .charge_with_cache(
+            &request("ORD-F9", "30.00 EUR"),
+            Some(&snapshot(&h, "ORD-F9")),
+            &quiet,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.state(), AttemptState::Canceled, "{report:?}");
+    let ledger = h.ledger().await;
+    let statuses: Vec<&str> = ledger["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["order_id"] == "ORD-F9")
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["canceled"],
+        "never confirmed, canceled: {ledger}"
+    );
+    assert_eq!(h.central.status("ORD-F9"), OrderStatus::Unpaid);
+    let attempts = engine.attempts(AttemptFilter::default()).await.unwrap();
+    assert!(
+        attempts.iter().all(|a| a.state == AttemptState::Canceled),
+        "nothing left waiting: {attempts:?}"
+    );
+    h.check_invariants(&engine).await;
+}
+
+#[tokio::test]
 async fn offline_refuses_a_cached_queue_older_than_the_allowance_accepts() {
     let h = Harness::new(&[("ORD-F6", "3.00 EUR", "pm_card_visa")]).await;
     let engine = h.engine();

@@ -46,6 +46,10 @@ struct CentralState {
 pub struct MemCentral {
     state: Mutex<CentralState>,
     down: AtomicBool,
+    /// Claims this many more times unreachable, then as `down` says.
+    claims_down: std::sync::atomic::AtomicUsize,
+    /// Claims are refused for want of a signed-in person's session.
+    sessions_required: AtomicBool,
 }
 
 impl MemCentral {
@@ -72,6 +76,17 @@ impl MemCentral {
 
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The next `claims` claims find the central unreachable (a claim, then a charge goes
+    /// offline, then the central is back for the registration).
+    pub fn claims_down(&self, claims: usize) {
+        self.claims_down.store(claims, Ordering::SeqCst);
+    }
+
+    /// Claims need a session (nobody, or somebody else, is signed in).
+    pub fn require_sessions(&self, required: bool) {
+        self.sessions_required.store(required, Ordering::SeqCst);
     }
 
     fn check_up(&self) -> Result<(), CentralError> {
@@ -127,7 +142,19 @@ impl MemCentral {
 #[async_trait]
 impl Central for MemCentral {
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError> {
+        let down_once = self
+            .claims_down
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if down_once {
+            return Err(CentralError::Unreachable {
+                detail: "connection refused".into(),
+            });
+        }
         self.check_up()?;
+        if self.sessions_required.load(Ordering::SeqCst) {
+            return Err(CentralError::SessionRequired);
+        }
         let mut s = self.state.lock().unwrap();
         let order = s
             .orders
