@@ -8,7 +8,9 @@
 //! It does not build anything: `PAYDESK_DESKTOP_BIN` names the app binary (scripts/test-e2e.sh
 //! builds it and sets the variable). Without it the test fails, unless `PAYDESK_SKIP_E2E=1` says to
 //! skip. Optional: `PAYDESK_E2E_SCREENSHOT=<file.png>` saves what the webview showed after the
-//! first charge (and the journal view beside it, as `<file>.journal.png`); `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open that long before closing it.
+//! first charge (and beside it the sign-in screen refusing a wrong PIN, as `<file>.sign-in.png`,
+//! and the journal view, as `<file>.journal.png`); `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open
+//! that long before closing it.
 #![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
@@ -137,6 +139,11 @@ fn the_app_charges_demo_orders_against_the_embedded_default() {
         .wait_for_text(s, "[data-testid='sign-in-error']", "wrong PIN")
         .unwrap_or_else(|| panic!("no refusal: {}", driver.page_text(s)));
     assert!(refused.contains("type your PIN again"), "{refused}");
+    // The sign-in screen as the central refused the PIN (`<name>.sign-in.png`).
+    if let Some(path) = std::env::var_os("PAYDESK_E2E_SCREENSHOT") {
+        sleep(Duration::from_millis(SCREENSHOT_SETTLE_MS));
+        driver.save_screenshot(s, &Path::new(&path).with_extension("sign-in.png"));
+    }
     driver.send_keys(s, &pin_input, &format!("{OPERATOR_PIN}\n"));
 
     // The queue, from the embedded central.
@@ -211,7 +218,7 @@ fn the_app_charges_demo_orders_against_the_embedded_default() {
         assert!(timeline.contains(step), "{step} missing from: {timeline}");
     }
 
-    // The journal with the timeline open, beside the first screenshot (`<name>-journal.png`).
+    // The journal with the timeline open, beside the first screenshot (`<name>.journal.png`).
     if let Some(path) = std::env::var_os("PAYDESK_E2E_SCREENSHOT") {
         sleep(Duration::from_millis(SCREENSHOT_SETTLE_MS));
         driver.save_screenshot(s, &Path::new(&path).with_extension("journal.png"));
