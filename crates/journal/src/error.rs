@@ -33,8 +33,26 @@ pub enum JournalError {
     },
 
     #[error(
-        "journal {path} is already open in another Paydesk window or process ({holder}); close \
-         it there, or wait for it to exit, then try again"
+        "journal {path} was written by an older Paydesk (schema version {found}; this build \
+         reads version {supported}); it was not modified: open it once for charging (the desktop \
+         or `paydesk recover`) to bring it up to date, then read it again"
+    )]
+    OlderSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error(
+        "there is no journal at {path} yet: the first charge on this terminal creates it (check \
+         the data directory or journal path if you expected one there)"
+    )]
+    Missing { path: PathBuf },
+
+    #[error(
+        "journal {path} is already open for charging in another Paydesk window or process \
+         ({holder}); one program at a time charges from a journal: close it there, or wait for \
+         it to exit, then try again (reading the journal works meanwhile)"
     )]
     Locked { path: PathBuf, holder: String },
 
@@ -103,6 +121,8 @@ impl JournalError {
             JournalError::Corrupt { .. } => "corrupt",
             JournalError::NotAJournal { .. } => "not_a_journal",
             JournalError::NewerSchema { .. } => "newer_schema",
+            JournalError::OlderSchema { .. } => "older_schema",
+            JournalError::Missing { .. } => "missing",
             JournalError::Locked { .. } => "locked",
             JournalError::ReadOnly { .. } => "read_only",
             JournalError::CannotOpen { .. } => "cannot_open",

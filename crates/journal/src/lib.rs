@@ -15,6 +15,7 @@ mod lock;
 mod outbox;
 mod parked;
 mod query;
+mod reader;
 mod rows;
 mod schema;
 mod types;
@@ -34,6 +35,7 @@ use rusqlite::{
 pub use error::JournalError;
 pub use integrity::{outbox_digest, OUTBOX_DIGEST_KEY, ROW_DIGEST_KEY, SEALED_KIND};
 pub use parked::{OutboxListing, OUTBOX_ARCHIVED_KIND, OUTBOX_LIST_ROWS_MAX, OUTBOX_RETRIED_KIND};
+pub use reader::JournalReader;
 pub use schema::SCHEMA_VERSION;
 pub use types::{
     AttemptFilter, BreakKind, BrokenLink, OperatorDayTotal, OutboxMessage, OutboxStats,
@@ -88,7 +90,8 @@ type CrashHook = Box<dyn FnMut(CrashPoint) + Send>;
 
 /// One open journal file, and its single writer. Lives as long as the application keeps the
 /// journal open (normally the whole session); dropping it closes the database, then releases the
-/// lock.
+/// lock. (A [`JournalReader`] wraps one opened read-only, without the lock: it reads beside the
+/// writer and can only reach the `&self` methods, which never write.)
 pub struct Journal {
     /// The only connection to the file. Reads and writes go through it; writes take `&mut self`,
     /// so a write transaction never interleaves with a read of the same journal. Declared before
@@ -97,7 +100,8 @@ pub struct Journal {
     /// The journal file's path as given to `open`, named in every error message.
     path: PathBuf,
     /// The exclusive `flock` on `<path>.lock`, held from `open` until drop: one writer per file.
-    lock: lock::WriterLock,
+    /// `None` only inside a [`JournalReader`], whose connection is read-only.
+    lock: Option<lock::WriterLock>,
     /// Test-only: called at each [`CrashPoint`] of a write so a crash test can abort the process
     /// there. `None` in production.
     crash_hook: Option<CrashHook>,
@@ -107,7 +111,7 @@ impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Journal")
             .field("path", &self.path)
-            .field("lock", &self.lock.path)
+            .field("lock", &self.lock.as_ref().map(|l| &l.path))
             .field("crash_hook", &self.crash_hook.is_some())
             .finish_non_exhaustive()
     }
@@ -140,7 +144,7 @@ impl Journal {
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
-            lock,
+            lock: Some(lock),
             crash_hook: None,
         })
     }

@@ -77,8 +77,17 @@ pub(crate) fn acquire(journal: &Path) -> Result<WriterLock, JournalError> {
     let _ = file
         .set_len(0)
         .and_then(|()| file.seek(SeekFrom::Start(0)))
-        .and_then(|_| writeln!(file, "process {}", std::process::id()));
+        .and_then(|_| writeln!(file, "process {} ({})", std::process::id(), program_name()));
     Ok(WriterLock { _file: file, path })
+}
+
+/// The running program's file name ("paydesk", "paydesk-desktop"), for the holder note: says
+/// which front end charges, never its arguments.
+fn program_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown program".into())
 }
 
 fn holder_note(file: &mut File, path: &Path) -> String {

@@ -151,40 +151,7 @@ ALTER TABLE outbox ADD COLUMN archive_reason TEXT;
 pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
         .map_err(db(path, "setting the busy timeout"))?;
-
-    // The first read of the header: garbage fails here with "file is not a database".
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(db(path, "reading the schema version"))?;
-    let app_id: i64 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .map_err(db(path, "reading the application id"))?;
-    let objects: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(db(path, "reading the schema"))?;
-
-    if version == 0 && (objects > 0 || app_id != 0) {
-        return Err(JournalError::NotAJournal {
-            path: path.to_path_buf(),
-            detail: format!("a SQLite database with {objects} objects but no journal schema"),
-        });
-    }
-    if version != 0 && app_id != APPLICATION_ID {
-        return Err(JournalError::NotAJournal {
-            path: path.to_path_buf(),
-            detail: format!("application id {app_id:#x}, schema version {version}"),
-        });
-    }
-    if version > SCHEMA_VERSION {
-        return Err(JournalError::NewerSchema {
-            path: path.to_path_buf(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if version < 0 {
-        return Err(corrupt(path, format!("negative schema version {version}")));
-    }
+    let version = identify(conn, path)?;
 
     quick_check(conn, path)?;
 
@@ -223,6 +190,74 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), JournalE
     }
 
     migrate(conn, path, version)
+}
+
+/// Checks a file opened read-only for reading: ours, intact, and at exactly this build's schema
+/// (the queries name this version's columns). Writes nothing, migrates nothing, and sets only
+/// this connection's own settings (`query_only` as a second guard behind the read-only open).
+pub(crate) fn prepare_read(conn: &Connection, path: &Path) -> Result<(), JournalError> {
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
+        .map_err(db(path, "setting the busy timeout"))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(db(path, "making the connection read-only"))?;
+    conn.pragma_update(None, "cell_size_check", true)
+        .map_err(db(path, "enabling cell size checks"))?;
+    match identify(conn, path)? {
+        // A file the writer created but has not initialised yet (or an empty file).
+        0 => {
+            return Err(JournalError::Missing {
+                path: path.to_path_buf(),
+            })
+        }
+        version if version < SCHEMA_VERSION => {
+            return Err(JournalError::OlderSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            })
+        }
+        _ => {}
+    }
+    quick_check(conn, path)
+}
+
+/// Reads the header and tells a journal (its schema version, 0 for a new empty file) from a
+/// damaged, foreign or newer file, without writing anything.
+fn identify(conn: &Connection, path: &Path) -> Result<i64, JournalError> {
+    // The first read of the header: garbage fails here with "file is not a database".
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db(path, "reading the schema version"))?;
+    let app_id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(db(path, "reading the application id"))?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(db(path, "reading the schema"))?;
+
+    if version == 0 && (objects > 0 || app_id != 0) {
+        return Err(JournalError::NotAJournal {
+            path: path.to_path_buf(),
+            detail: format!("a SQLite database with {objects} objects but no journal schema"),
+        });
+    }
+    if version != 0 && app_id != APPLICATION_ID {
+        return Err(JournalError::NotAJournal {
+            path: path.to_path_buf(),
+            detail: format!("application id {app_id:#x}, schema version {version}"),
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(JournalError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 0 {
+        return Err(corrupt(path, format!("negative schema version {version}")));
+    }
+    Ok(version)
 }
 
 /// Refuses a file whose pages or b-trees are damaged.

@@ -7,6 +7,7 @@ mod crash;
 mod integrity;
 mod outbox;
 mod parked;
+mod readers;
 mod tamper;
 
 use std::path::{Path, PathBuf};
