@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Stripe keeps keys "for at least 24 hours"; the sandbox prunes at exactly 24 hours so that a
@@ -18,20 +18,20 @@ pub const IDEMPOTENCY_KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
 
 /// A response stored under a key, replayed on every later request with that key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredResponse {
     pub status: u16,
     pub body: Value,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 enum RecordState {
     /// The first request is executing; a concurrent retry gets 409.
     InFlight,
     Done(StoredResponse),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Record {
     /// Method, path and canonical parameters of the first request: what "same request" means.
     fingerprint: String,
@@ -42,7 +42,7 @@ struct Record {
 
 /// How often a key was used: ground truth for system tests ("did the client reuse its key?").
 /// Kept after the stored response is pruned, until an admin reset.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KeyUsage {
     /// Every POST that carried the key.
     pub requests: u64,
@@ -68,8 +68,8 @@ pub enum Begin {
     InUse,
 }
 
-/// All keys the sandbox remembers.
-#[derive(Debug, Default)]
+/// All keys the sandbox remembers (saved in the state file, see `persist.rs`).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct IdempotencyStore {
     records: HashMap<String, Record>,
     usage: BTreeMap<String, KeyUsage>,
@@ -139,6 +139,13 @@ impl IdempotencyStore {
         ) {
             self.records.remove(key);
         }
+    }
+
+    /// Forgets keys whose first request was still executing when the state was saved: after a
+    /// restart nothing is executing, and no answer was given under them, so a retry runs afresh.
+    pub fn forget_in_flight(&mut self) {
+        self.records
+            .retain(|_, r| !matches!(r.state, RecordState::InFlight));
     }
 
     /// Drops stored responses older than the TTL. In-flight keys are never pruned.

@@ -17,12 +17,15 @@ pub mod form;
 pub mod idempotency;
 pub mod keys;
 pub mod params;
+pub mod persist;
 pub mod search;
 pub mod server;
 pub mod store;
 pub mod webhook;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -59,6 +62,10 @@ pub struct SandboxConfig {
     pub search_lag_ms: u64,
     /// Faults armed at start.
     pub faults: Vec<FaultRule>,
+    /// Where the state (intents, charges, refunds, events, idempotency keys and their answers,
+    /// the clock offset) is kept across restarts, in `persist::STATE_FILE`; created if missing
+    /// (0700). `None`: in memory only, gone when the sandbox stops.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +79,7 @@ impl Default for SandboxConfig {
             webhook: WebhookSettings::default(),
             search_lag_ms: SEARCH_LAG_MS_DEFAULT,
             faults: Vec::new(),
+            state_dir: None,
         }
     }
 }
@@ -98,6 +106,13 @@ impl SandboxHandle {
 
 /// Binds the listener and starts the server and the webhook dispatcher on the current runtime.
 pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
+    let (state, saved) = match &config.state_dir {
+        Some(dir) => {
+            let (state, saved) = persist::StateFile::open(dir).map_err(anyhow::Error::msg)?;
+            (Some(Arc::new(state)), saved)
+        }
+        None => (None, None),
+    };
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -111,6 +126,9 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         ..server::World::default()
     };
     world.store.webhooks_enabled = config.webhook.url.is_some();
+    if let Some(saved) = saved {
+        world.restore(saved);
+    }
     for rule in config.faults {
         world.faults.add(rule);
     }
@@ -124,6 +142,8 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         webhook: Arc::new(Mutex::new(config.webhook)),
         webhook_tx,
         deliveries: Arc::new(Mutex::new(Vec::new())),
+        state,
+        changes: AtomicU64::new(0),
     });
     let webhook_task = tokio::spawn(webhook::dispatch(
         webhook_rx,

@@ -57,6 +57,10 @@ struct Args {
     /// execute_late=MS. Example: --fault confirm:drop_after_execute:1
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<FaultRule>,
+    /// Keep the state (intents, refunds, events, idempotency keys and their answers) in
+    /// DIR/sandbox-state.json across restarts; created if missing. Default: in memory only.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_fault(s: &str) -> Result<FaultRule, String> {
@@ -105,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
         },
         search_lag_ms: args.search_lag_ms,
         faults: args.faults,
+        state_dir: args.state_dir,
     })
     .await?;
     {

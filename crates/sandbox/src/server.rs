@@ -6,6 +6,7 @@
 //! so. The accept loop is hand-written over hyper because "execute, then close the connection
 //! without answering" needs control over the connection that `axum::serve` does not give.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +30,7 @@ use crate::error::ApiError;
 use crate::faults::{Endpoint, FaultKind, FaultPlan, FaultRule};
 use crate::idempotency::{Begin, IdempotencyStore, StoredResponse, IDEMPOTENCY_KEY_LEN_MAX};
 use crate::keys::{redact, unrouted_permission, KeyKind, Keys};
+use crate::persist::StateFile;
 use crate::store::{new_id, RequestContext, Store, API_VERSION};
 use crate::webhook::{DeliveryRecord, WebhookSettings};
 use crate::{form, params};
@@ -67,6 +69,10 @@ pub struct Shared {
     pub webhook_tx: mpsc::UnboundedSender<Value>,
     /// Every delivery attempt, for the ledger.
     pub deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
+    /// Where the state is saved, if anywhere (see `persist.rs`).
+    pub state: Option<Arc<StateFile>>,
+    /// How many changes the state has seen (counted under the world lock): what `save` writes.
+    pub changes: AtomicU64,
 }
 
 impl Shared {
@@ -367,6 +373,10 @@ async fn api(
             }
         };
         if let Some((status, body, replayed)) = answer {
+            // A replayed answer whose change could not be saved yet is saved before it is sent.
+            if replayed && shared.save().await.is_err() {
+                return error_response(&ApiError::internal(), &request_id);
+            }
             // Nothing executes here, so only the connection-level faults apply.
             tokio::time::sleep(latency).await;
             if applied.action == Some(FaultKind::DropAfterExecute) {
@@ -384,7 +394,7 @@ async fn api(
     let job_key = key.clone();
     let action = applied.action;
     // The operation runs in its own task: once accepted, it completes and its answer is stored
-    // under the key even if the client has gone, as on a real server.
+    // under the key (and saved) even if the client has gone, as on a real server.
     let job = tokio::spawn(async move {
         tokio::time::sleep(latency + Duration::from_millis(late_ms)).await;
         let (status, body, events) = {
@@ -432,7 +442,18 @@ async fn api(
                     );
                 }
             }
+            if is_post {
+                job_shared.changed();
+            }
             (status, body, w.store.drain_undelivered())
+        };
+        // Saved before anyone hears of it: the answer below, a replay, a webhook.
+        let (status, body) = match job_shared.save().await {
+            Ok(()) => (status, body),
+            Err(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ApiError::internal().body(),
+            ),
         };
         for event in events {
             // Fails only once the dispatcher has stopped at shutdown; the event stays listed.
@@ -509,6 +530,10 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
             ..World::default()
         };
         w.store.webhooks_enabled = webhooks_enabled;
+        shared.changed();
+    }
+    if let Err(e) = shared.save().await {
+        return admin_error(e);
     }
     if let Ok(mut d) = shared.deliveries.lock() {
         d.clear();
@@ -603,9 +628,16 @@ async fn advance_clock(
             "advance_ms must be between 0 and {CLOCK_ADVANCE_MS_MAX}"
         ));
     }
-    let mut w = shared.lock();
-    w.clock_offset_ms = w.clock_offset_ms.saturating_add(req.advance_ms);
-    Json(clock_state(&w)).into_response()
+    let answer = {
+        let mut w = shared.lock();
+        w.clock_offset_ms = w.clock_offset_ms.saturating_add(req.advance_ms);
+        shared.changed();
+        clock_state(&w)
+    };
+    if let Err(e) = shared.save().await {
+        return admin_error(e);
+    }
+    Json(answer).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -691,8 +723,12 @@ async fn authenticate_intent(
         let mut w = shared.lock();
         let now = w.now_ms();
         let result = w.store.complete_authentication(&id, now);
+        shared.changed();
         (result, w.store.drain_undelivered())
     };
+    if let Err(e) = shared.save().await {
+        return admin_error(e);
+    }
     for event in events {
         let _ = shared.webhook_tx.send(event);
     }

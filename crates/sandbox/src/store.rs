@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::cards::{self, CardBehavior};
@@ -25,7 +25,7 @@ pub struct RequestContext {
 }
 
 /// A PaymentIntent's lifecycle states (the subset reachable with automatic capture).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     RequiresPaymentMethod,
@@ -49,7 +49,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Intent {
     id: String,
     amount: i64,
@@ -73,7 +73,7 @@ struct Intent {
     client_secret: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Charge {
     id: String,
     payment_intent: String,
@@ -85,13 +85,13 @@ struct Charge {
     payment_method: String,
     metadata: BTreeMap<String, String>,
     succeeded: bool,
-    failure_code: Option<&'static str>,
-    failure_message: Option<&'static str>,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
     created_ms: i64,
     refunds: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Refund {
     id: String,
     amount: i64,
@@ -105,8 +105,8 @@ struct Refund {
     created_ms: i64,
 }
 
-/// The whole simulated account.
-#[derive(Debug, Default)]
+/// The whole simulated account (saved in the state file, see `persist.rs`).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Store {
     intents: HashMap<String, Intent>,
     /// Intent ids in creation order (search and the ledger list newest first from here).
@@ -116,8 +116,10 @@ pub struct Store {
     /// Every event, oldest first.
     events: Vec<Value>,
     /// Events created since the server last drained them for webhook delivery.
+    #[serde(skip)]
     undelivered: Vec<Value>,
-    /// Whether events count a pending webhook (a URL is configured).
+    /// Whether events count a pending webhook (a URL is configured): configuration, not state.
+    #[serde(skip)]
     pub webhooks_enabled: bool,
 }
 
@@ -483,8 +485,8 @@ impl Store {
             payment_method: pm.to_string(),
             metadata: i.metadata.clone(),
             succeeded,
-            failure_code,
-            failure_message,
+            failure_code: failure_code.map(str::to_string),
+            failure_message: failure_message.map(str::to_string),
             created_ms: now_ms,
             refunds: Vec::new(),
         };

@@ -9,5 +9,6 @@ mod sandbox {
     mod idempotency;
     mod keys;
     mod payments;
+    mod persistence;
     mod webhooks;
 }
