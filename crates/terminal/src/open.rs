@@ -59,7 +59,34 @@ pub enum OpenError {
     Internal(String),
 }
 
+/// The default data directory's name under the OS's per-user data folder.
+const DATA_DIR_NAME: &str = "paydesk";
+
+/// The folder an earlier desktop kept its data in by default (Tauri's app data folder, named
+/// after the app's identifier), under the same OS data folder.
+const FORMER_DESKTOP_DATA_DIR_NAME: &str = "com.paydesk.desktop";
+
 impl TerminalSettings {
+    /// The default data directory of both front ends, the command line and the desktop, so they
+    /// share one journal, caches and embedded stack: `paydesk` under the OS's per-user data folder
+    /// (`$XDG_DATA_HOME/paydesk`, i.e. `~/.local/share/paydesk`, on Linux;
+    /// `~/Library/Application Support/paydesk` on macOS; `%APPDATA%\paydesk` on Windows).
+    /// `None` when the OS names no such folder (no home directory); `PAYDESK_DATA_DIR` and
+    /// `--data-dir` override it.
+    pub fn default_data_dir() -> Option<PathBuf> {
+        dirs::data_dir().map(|d| d.join(DATA_DIR_NAME))
+    }
+
+    /// The folder an earlier desktop used by default (`com.paydesk.desktop` under the same OS data
+    /// folder), when it holds a journal and the shared default does not: its data is not moved
+    /// (a journal is evidence, and it may be open), so the front end says where it is instead.
+    pub fn former_desktop_data_dir() -> Option<PathBuf> {
+        let base = dirs::data_dir()?;
+        let former = base.join(FORMER_DESKTOP_DATA_DIR_NAME);
+        let journal = |dir: &Path| dir.join(crate::settings::JOURNAL_FILE).is_file();
+        (journal(&former) && !journal(&base.join(DATA_DIR_NAME))).then_some(former)
+    }
+
     /// Resolves every setting against a running stack's `stack.json` in the data directory (if
     /// any), and reads the two secrets. `default_data_dir` is the front end's default place.
     pub async fn connect(
