@@ -65,6 +65,10 @@ pub enum CentralError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Refused outright for what the request itself says (a results batch every item of which
+    /// no honest terminal sends): 403 with a message naming why; nothing was written.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("{0}")]

@@ -75,7 +75,7 @@ impl IntoResponse for CentralError {
             E::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
             E::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
-            E::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            E::Forbidden(_) | E::Refused(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             E::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge),
             E::UnsupportedMediaType(_) => (

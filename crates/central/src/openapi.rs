@@ -439,11 +439,11 @@ fn operations() -> Vec<Op> {
         Op {
             method: "post",
             path: "/v1/results",
-            summary: "Deliver a batch of results; each is applied exactly once (an attempt's interim needs_review and its final result are two results; a rejected one is decided again when delivered again)",
+            summary: "Deliver a batch of results; each is applied exactly once (an attempt's interim needs_review and its final result are two results; a rejected one is decided again when delivered again). A result no honest terminal sends (under a claim never granted to this terminal, offline without the offline claim token, a success naming no intent) is rejected and not stored; a batch of nothing else is 403 forbidden, nothing written",
             security: T,
             request: Some("ResultBatch"),
             success: ("200", Some("ResultBatchResponse")),
-            errors: &["400", "401", "413", "415"],
+            errors: &["400", "401", "403", "413", "415"],
             parameters: none.clone(),
         },
         Op {

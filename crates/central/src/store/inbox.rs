@@ -16,7 +16,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::claims::{audit, AuditEvent};
 use super::inbox_rules::{decide, Admission, Context, Decision, OrderChange, FLAG_SOURCE_RESULT};
-use super::inbox_trust::{Evidence, SUSPECT_RESULTS_PER_HOUR_MAX};
+use super::inbox_trust::{refused_batch, Evidence, Refusal, SUSPECT_RESULTS_PER_HOUR_MAX};
 use super::{
     attempt_number, claim_token, corrupt, order_from_row, row_key, OrderRow, Store, ORDER_COLUMNS,
     TX_RETRIES_MAX,
@@ -51,6 +51,11 @@ impl Store {
     /// Successes are checked at the gateway first (`gateway`; none configured means none is
     /// verified, and such orders wait in review), outside the transaction so no row is locked
     /// while the gateway answers.
+    ///
+    /// A result no honest terminal sends (an online one under a claim never granted to this
+    /// terminal, an offline one without the offline claim token, a success naming no intent) is
+    /// answered `rejected` and not stored at all; if every item is such, the whole batch is
+    /// refused with [`CentralError::Refused`] and nothing is written.
     pub async fn apply_results(
         &self,
         terminal: &TerminalId,
@@ -59,11 +64,23 @@ impl Store {
         gateway: Option<&dyn IntentLookup>,
         now: Timestamp,
     ) -> CentralResult<ResultBatchResponse> {
-        let evidence = self.gateway_evidence(terminal, items, gateway).await?;
+        // What no honest terminal sends is not stored at all; a batch of nothing else is refused
+        // whole, before anything (the journal head included) is written.
+        let refused = self.structural_refusals(terminal, items).await?;
+        if !items.is_empty() && refused.iter().all(Option::is_some) {
+            return Err(refused_batch(items, &refused));
+        }
+        let admitted: Vec<ResultItem> = items
+            .iter()
+            .zip(&refused)
+            .filter(|(_, r)| r.is_none())
+            .map(|(i, _)| i.clone())
+            .collect();
+        let evidence = self.gateway_evidence(terminal, &admitted, gateway).await?;
         let mut attempt = 0;
         loop {
             match self
-                .apply_results_once(terminal, head, items, &evidence, now)
+                .apply_results_once(terminal, head, items, &refused, &evidence, now)
                 .await
             {
                 Err(e) if e.is_retryable() && attempt < TX_RETRIES_MAX => attempt += 1,
@@ -77,6 +94,7 @@ impl Store {
         terminal: &TerminalId,
         head: &JournalHead,
         items: &[ResultItem],
+        refused: &[Option<Refusal>],
         evidence: &Evidence,
         now: Timestamp,
     ) -> CentralResult<ResultBatchResponse> {
@@ -100,7 +118,12 @@ impl Store {
         // replayed batch without locking their orders (a replay costs less than a first pass).
         // A report stored as rejected (its order was unknown) is decided again.
         let mut stored = self.stored_reports(&mut tx, items).await?;
-        let fresh: Vec<&ResultItem> = items.iter().filter(|i| !is_duplicate(&stored, i)).collect();
+        let fresh: Vec<&ResultItem> = items
+            .iter()
+            .zip(refused)
+            .filter(|(i, r)| r.is_none() && !is_duplicate(&stored, i))
+            .map(|(i, _)| i)
+            .collect();
         // Every order the batch touches, locked in one statement in order-id order (concurrent
         // batches therefore cannot deadlock), and kept in memory as the items change them.
         let mut rows = self.lock_orders(&mut tx, &fresh).await?;
@@ -111,7 +134,14 @@ impl Store {
         };
         for i in order {
             let item = &items[i];
-            let receipt = if is_duplicate(&stored, item) {
+            let receipt = if let Some(refusal) = &refused[i] {
+                // Refused outright: not stored, no flag, no quota, no effect.
+                ItemReceipt {
+                    attempt_id: item.attempt_id,
+                    status: ItemStatus::Rejected,
+                    reason: Some(format!("{}: not stored", refusal.reason)),
+                }
+            } else if is_duplicate(&stored, item) {
                 ItemReceipt {
                     attempt_id: item.attempt_id,
                     status: ItemStatus::Duplicate,

@@ -36,8 +36,9 @@ pub(super) enum Admission {
     Bound,
     /// An offline result covered by an offline grant the central issued to this terminal.
     Granted,
-    /// An online result under a claim this terminal was never granted: stored as rejected, no
-    /// effect on the order.
+    /// An online result under a claim this terminal was never granted: no effect on the order.
+    /// (A fresh one is refused before it gets here and not stored; this decides a report stored
+    /// as rejected earlier, when its order is imported.)
     Unbound(String),
     /// An offline result no grant covers (none, out of its window, another currency, over its
     /// caps): stored and flagged, no effect on the order.

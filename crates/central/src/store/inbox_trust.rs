@@ -3,6 +3,10 @@
 //! result is covered by an offline grant the central issued to it, the gateway's evidence about
 //! each success (read before the transaction), and the terminal's hourly quota of suspect results.
 //!
+//! Before all of that, the structural refusals: results no honest terminal ever sends (the engine
+//! claims before it charges online, uses the offline claim token offline, and has an intent for
+//! every success). Those are not stored at all.
+//!
 //! Deliberately absent: what a result then means for its order (`inbox_rules::decide`) and the
 //! writes (`inbox.rs`).
 
@@ -16,7 +20,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::inbox_rules::Admission;
 use super::Store;
-use crate::error::CentralResult;
+use crate::error::{CentralError, CentralResult};
 use crate::sweeper::{IntentEvidence, IntentLookup};
 
 /// The claim token every offline attempt carries (the engine's `OFFLINE_CLAIM_TOKEN`): no central
@@ -43,7 +47,119 @@ pub(super) const QUOTA_WINDOW_MS: i64 = 3_600_000;
 /// The gateway's answer for each intent a batch's successes name, by intent id.
 pub(super) type Evidence = HashMap<String, Result<IntentEvidence, String>>;
 
+/// Why one result of a batch is refused outright and not stored: `what` is a fixed phrase for
+/// the log (no token, no value from the request), `reason` the words for the terminal.
+#[derive(Debug, Clone)]
+pub(super) struct Refusal {
+    pub(super) what: &'static str,
+    pub(super) reason: String,
+}
+
+/// The error that answers a batch every item of which is refused (`refused` holds one refusal
+/// per item, all `Some`): the first one's reason, and that nothing was stored.
+pub(super) fn refused_batch(items: &[ResultItem], refused: &[Option<Refusal>]) -> CentralError {
+    let first = items
+        .iter()
+        .zip(refused)
+        .enumerate()
+        .find_map(|(i, (item, r))| r.as_ref().map(|r| (i, item, r)));
+    let Some((i, item, refusal)) = first else {
+        return CentralError::Refused("nothing in this batch was stored".into());
+    };
+    let more = match items.len() {
+        1 => String::new(),
+        n => format!(" (and the other {} results of the batch likewise)", n - 1),
+    };
+    CentralError::Refused(format!(
+        "results[{i}] (order {}): {}{more}; nothing in this batch was stored: a terminal reports \
+         a result only under a claim the central granted it (or, offline, under the offline \
+         claim token), and a success names the payment intent it charged",
+        item.order_id, refusal.reason
+    ))
+}
+
 impl Store {
+    /// The results of `items` no honest terminal sends, one entry per item (`None`: not
+    /// refused): an online result under a claim (order, token) the claim audit shows was never
+    /// granted to `terminal` (for an order the central does not know no claim can have been), an
+    /// offline result without the offline claim token, a success naming no intent. A granted
+    /// claim stays in the audit for good, so what this reads cannot change under the batch.
+    pub(super) async fn structural_refusals(
+        &self,
+        terminal: &TerminalId,
+        items: &[ResultItem],
+    ) -> CentralResult<Vec<Option<Refusal>>> {
+        let mut orders: Vec<&str> = items
+            .iter()
+            .filter(|i| !i.offline)
+            .map(|i| i.order_id.as_str())
+            .collect();
+        orders.sort_unstable();
+        orders.dedup();
+        let mut claimed: HashSet<(String, i64)> = HashSet::new();
+        for chunk in orders.chunks(500) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT order_id, claim_token FROM claim_audit \
+                 WHERE terminal_id = $1 AND event = 'claimed' AND order_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(terminal.as_str());
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                claimed.insert((r.try_get("order_id")?, r.try_get("claim_token")?));
+            }
+        }
+        let refusals = items
+            .iter()
+            .map(|item| {
+                let token = item.claim_token.get();
+                let order = item.order_id.as_str();
+                if item.offline && token != OFFLINE_CLAIM_TOKEN {
+                    Some(Refusal {
+                        what: "an offline result without the offline claim token",
+                        reason: format!(
+                            "an offline result carries the offline claim token \
+                             {OFFLINE_CLAIM_TOKEN}, not {token}"
+                        ),
+                    })
+                } else if !item.offline && !claimed.contains(&(order.to_string(), token as i64)) {
+                    Some(Refusal {
+                        what: "a result under a claim never granted to this terminal",
+                        reason: format!(
+                            "claim token {token} of order {order} was never granted to terminal \
+                             {terminal}"
+                        ),
+                    })
+                } else if item.outcome == ResultOutcome::Succeeded && item.intent_id.is_none() {
+                    Some(Refusal {
+                        what: "a success naming no payment intent",
+                        reason: format!(
+                            "a success for order {order} names no payment intent (intent_id is \
+                             null): no charge can stand behind it"
+                        ),
+                    })
+                } else {
+                    None
+                }
+            })
+            .collect::<Vec<_>>();
+        for (item, refusal) in items.iter().zip(&refusals) {
+            if let Some(refusal) = refusal {
+                tracing::warn!(
+                    terminal = %terminal,
+                    order = %item.order_id,
+                    attempt = %item.attempt_id,
+                    reason = refusal.what,
+                    "a result no honest terminal sends was refused and not stored"
+                );
+            }
+        }
+        Ok(refusals)
+    }
+
     /// Reads at the gateway, before the batch's transaction, the intents of the successes that
     /// could mark an order paid: from a terminal the claim (or an offline grant) admits, naming
     /// an intent not registered for another order, for an order not already paid by it. Bounded

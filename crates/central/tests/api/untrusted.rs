@@ -43,6 +43,68 @@ async fn intent_state(app: &TestApp, order: &str, intent: &str) -> String {
         .to_string()
 }
 
+/// The rows of every table a results batch may write (results, flags, quota drops, journal
+/// heads, intents, the claim audit) and every order's status, holder and last change: equal
+/// before and after a refused batch, or something was written.
+async fn written(app: &TestApp) -> Vec<String> {
+    use sqlx::Row;
+    let mut seen = Vec::new();
+    for table in [
+        "results",
+        "flags",
+        "result_drops",
+        "journal_heads",
+        "intents",
+        "claim_audit",
+    ] {
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        seen.push(format!("{table}: {n}"));
+    }
+    let orders = sqlx::query(
+        "SELECT order_id, status, holder_terminal, updated_at FROM orders ORDER BY order_id",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    for o in orders {
+        seen.push(format!(
+            "{} {} {:?} {}",
+            o.try_get::<String, _>("order_id").unwrap(),
+            o.try_get::<String, _>("status").unwrap(),
+            o.try_get::<Option<String>, _>("holder_terminal").unwrap(),
+            o.try_get::<i64, _>("updated_at").unwrap()
+        ));
+    }
+    seen
+}
+
+/// Posts a batch the central must refuse whole: 403 `forbidden`, nothing written. The message.
+async fn refused(app: &TestApp, terminal: &str, body: Value) -> String {
+    let before = written(app).await;
+    let (s, r) = app.post("/v1/results", terminal, body).await;
+    assert_eq!(
+        (s, r["error"]["code"].clone()),
+        (403, json!("forbidden")),
+        "{r}"
+    );
+    assert_eq!(
+        written(app).await,
+        before,
+        "a refused batch wrote nothing: {r}"
+    );
+    let message = r["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("nothing in this batch was stored"),
+        "{message}"
+    );
+    message
+}
+
 async fn flags(app: &TestApp, query: &str) -> Value {
     let (s, f) = app.get(&format!("/v1/flags{query}"), ADMIN_TOKEN).await;
     assert_eq!(s, 200, "{f}");
@@ -69,18 +131,22 @@ both_backends! {
         let (tok, att) = registered(app, &t1, "o-1", "pi_1").await;
         // Even with real money behind the intent, t2 cannot speak for t1's claim.
         app.gateway_paid("pi_1", "o-1").await;
-        for offline in [false, true] {
-            let mut it = result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1000, "EUR",
-                Some("pi_1"));
-            it["offline"] = json!(offline);
-            let (s, r) = app.post("/v1/results", &t2, batch(1, vec![it])).await;
-            assert_eq!(s, 200, "{r}");
-            assert_eq!(statuses(&r), ["rejected"], "offline {offline}: {r}");
-        }
+        // Refused whole (403), nothing stored, not even the journal head.
+        let it = result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1000, "EUR",
+            Some("pi_1"));
+        let message = refused(app, &t2, batch(1, vec![it.clone()])).await;
+        assert!(message.contains(&format!(
+            "results[0] (order o-1): claim token {tok} of order o-1 was never granted to terminal t2"
+        )), "{message}");
+        // Called offline, under t1's token: no offline attempt carries a claim token.
+        let mut it = it;
+        it["attempt_id"] = json!(attempt_id());
+        it["offline"] = json!(true);
+        let message = refused(app, &t2, batch(1, vec![it])).await;
+        assert!(message.contains("offline claim token"), "{message}");
         // A decline under t1's current token: neither fails the order nor ends t1's claim.
         let it = result_item(&attempt_id(), "o-1", att, tok, "declined", 1000, "EUR", Some("pi_1"));
-        let (_, r) = app.post("/v1/results", &t2, batch(2, vec![it])).await;
-        assert_eq!(statuses(&r), ["rejected"], "{r}");
+        refused(app, &t2, batch(2, vec![it])).await;
         let o = app.order("o-1").await;
         assert_eq!(o["order"]["status"], "unpaid", "{o}");
         assert_eq!(o["order"]["claim"]["terminal_id"], "t1", "t1 still holds it: {o}");
@@ -102,16 +168,90 @@ both_backends! {
         let it = json!({"attempt_id": attempt_id(), "order_id": "INV-4711", "attempt_number": 1,
             "claim_token": 1, "outcome": "succeeded", "amount": {"minor": 129_000, "currency": "EUR"},
             "intent_id": null, "offline": true, "occurred_at": 0});
-        let (s, r) = app.post("/v1/results", &t, batch(1, vec![it])).await;
-        assert_eq!(s, 200, "{r}");
-        assert_ne!(r["items"][0]["status"], "applied", "{r}");
-        // Under the offline claim token and no grant: flagged, still not paid.
+        // No honest terminal sends it: refused whole (403), nothing written.
+        let message = refused(app, &t, batch(1, vec![it])).await;
+        assert!(message.starts_with("results[0] (order INV-4711): "), "{message}");
+        let o = app.order("INV-4711").await;
+        assert_eq!(o["order"]["status"], "unpaid", "{o}");
+        assert_eq!(o["results"].as_array().unwrap().len(), 0, "{o}");
+        // Under the offline claim token but naming no intent: refused too.
         let mut it = offline_now(result_item(&attempt_id(), "INV-4711", 1, 1, "succeeded", 129_000,
             "EUR", None));
         it["occurred_at"] = json!(0);
-        let (_, r) = app.post("/v1/results", &t, batch(2, vec![it])).await;
+        let message = refused(app, &t, batch(2, vec![it.clone()])).await;
+        assert!(message.contains("names no payment intent"), "{message}");
+        // Naming an intent, with no grant: stored and flagged (money may have moved), not paid.
+        it["intent_id"] = json!("pi_forged");
+        let (_, r) = app.post("/v1/results", &t, batch(3, vec![it])).await;
         assert_eq!(statuses(&r), ["flagged"], "{r}");
         assert_eq!(app.order("INV-4711").await["order"]["status"], "unpaid");
+    }
+}
+
+both_backends! {
+    /// One honest result and forged ones in a batch: the honest one is applied, each forged
+    /// one answered `rejected` and not stored (no result row, no flag, no quota row).
+    async fn a_mixed_batch_stores_only_the_honest_results(app) {
+        use sqlx::Row;
+        app.orders(&[("o-1", 1000, "EUR"), ("o-2", 2000, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let (tok, att) = registered(app, &t1, "o-1", "pi_1").await;
+        app.gateway_paid("pi_1", "o-1").await;
+        let honest = result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1000, "EUR",
+            Some("pi_1"));
+        // o-2 was never claimed; "ghost" is no order at all; the last is the review's curl.
+        let unclaimed = result_item(&attempt_id(), "o-2", 1, 1, "succeeded", 2000, "EUR",
+            Some("pi_2"));
+        let ghost = result_item(&attempt_id(), "ghost", 1, 1, "declined", 100, "EUR", None);
+        let curl = json!({"attempt_id": attempt_id(), "order_id": "o-2", "attempt_number": 1,
+            "claim_token": 1, "outcome": "succeeded", "amount": {"minor": 2000, "currency": "EUR"},
+            "intent_id": null, "offline": true, "occurred_at": 0});
+        let (s, r) = app.post("/v1/results", &t1, batch(1, vec![unclaimed, honest, ghost, curl]))
+            .await;
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(statuses(&r), ["rejected", "applied", "rejected", "rejected"], "{r}");
+        assert!(r["items"][0]["reason"].as_str().unwrap()
+            .contains("claim token 1 of order o-2 was never granted to terminal t1"), "{r}");
+        assert!(r["items"][2]["reason"].as_str().unwrap().contains("order ghost"), "{r}");
+        assert!(r["items"][3]["reason"].as_str().unwrap().contains("offline claim token"), "{r}");
+        assert_eq!(app.order("o-1").await["order"]["status"], "paid");
+        let o = app.order("o-2").await;
+        assert_eq!(o["order"]["status"], "unpaid", "{o}");
+        assert_eq!(o["results"].as_array().unwrap().len(), 0, "{o}");
+        assert_eq!(app.store.result_count().await.unwrap(), 1, "only the honest one is stored");
+        let f = flags(app, "").await;
+        assert_eq!(f["flags"].as_array().unwrap().len(), 0, "{f}");
+        let drops: i64 = sqlx::query("SELECT COUNT(*) AS n FROM result_drops")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(drops, 0);
+    }
+}
+
+both_backends! {
+    /// A claim-bound result for an order the central does not know: no claim can have been
+    /// granted for it, so it is refused, not stored as awaiting the order's import.
+    async fn an_online_result_for_an_unknown_order_is_refused(app) {
+        let t1 = app.terminal("t1").await;
+        let it = result_item(&attempt_id(), "nope", 1, 1, "succeeded", 100, "EUR", Some("pi_1"));
+        let message = refused(app, &t1, batch(1, vec![it.clone()])).await;
+        assert!(message.contains("claim token 1 of order nope was never granted to terminal t1"),
+            "{message}");
+        // Every item refused, however many: still nothing written.
+        let mut other = it.clone();
+        other["attempt_id"] = json!(attempt_id());
+        other["order_id"] = json!("nope-2");
+        let message = refused(app, &t1, batch(1, vec![it, other])).await;
+        assert!(message.contains("and the other 1 results of the batch likewise"), "{message}");
+        // Imported later, the order does not pick up anything from them.
+        app.orders(&[("nope", 100, "EUR")]).await;
+        let o = app.order("nope").await;
+        assert_eq!(o["order"]["status"], "unpaid", "{o}");
+        assert_eq!(o["results"].as_array().unwrap().len(), 0, "{o}");
     }
 }
 
@@ -160,13 +300,16 @@ both_backends! {
         assert_eq!(statuses(&r), ["flagged"], "{r}");
         assert!(r["items"][0]["reason"].as_str().unwrap().contains("cus_someone_else"), "{r}");
         assert_eq!(app.order("o-1").await["order"]["status"], "needs_review");
-        // A success without an intent id is never paid either.
+        // A success without an intent id, under the sender's own claim, is refused whole.
         let (tok, att) = registered(app, &t1, "o-2", "pi_2").await;
         app.gateway_paid("pi_2", "o-2").await;
         let it = result_item(&attempt_id(), "o-2", att, tok, "succeeded", 1000, "EUR", None);
-        let (_, r) = app.post("/v1/results", &t1, batch(2, vec![it])).await;
-        assert_eq!(statuses(&r), ["flagged"], "{r}");
-        assert_ne!(app.order("o-2").await["order"]["status"], "paid");
+        let message = refused(app, &t1, batch(2, vec![it])).await;
+        assert!(message.contains("results[0] (order o-2): a success for order o-2 names no \
+            payment intent"), "{message}");
+        let o = app.order("o-2").await;
+        assert_eq!(o["order"]["status"], "unpaid", "{o}");
+        assert_eq!(o["order"]["claim"]["terminal_id"], "t1", "{o}");
         // The sweeper does not pay o-1 from that evidence either: the contradiction is flagged.
         app.sweep().await;
         assert_eq!(app.order("o-1").await["order"]["status"], "needs_review");
@@ -179,8 +322,10 @@ both_backends! {
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
         let (tok, att) = registered(app, &t1, "o-1", "pi_1").await;
-        // Dated 1970 and naming no intent: still reported, by when the central received it.
-        let mut it = result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1000, "EUR", None);
+        // Dated 1970 and naming an intent the gateway never charged: still reported, by when
+        // the central received it.
+        let mut it = result_item(&attempt_id(), "o-1", att, tok, "succeeded", 1000, "EUR",
+            Some("pi_forged"));
         it["occurred_at"] = json!(0);
         app.post("/v1/results", &t1, batch(1, vec![it])).await;
         // An order marked paid with no paying intent (as a forged result used to leave it).
