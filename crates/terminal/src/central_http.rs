@@ -449,7 +449,22 @@ impl Central for HttpCentral {
             },
             results: items,
         };
-        let response: proto::ResultBatchResponse = self.post("/v1/results", &batch).await?;
+        let response: proto::ResultBatchResponse = match self.post("/v1/results", &batch).await {
+            Ok(response) => response,
+            // The central answers 403 only when it refused every item as something no honest
+            // terminal sends, and stored none: sending the batch again can never succeed, so
+            // each result is parked for a person instead of retried forever.
+            Err(CentralError::Forbidden(reason)) => {
+                tracing::error!(%reason, results = results.len(), "the central refused every result of a batch");
+                return Ok(results
+                    .iter()
+                    .map(|_| DeliveryStatus::Rejected {
+                        reason: reason.clone(),
+                    })
+                    .collect());
+            }
+            Err(e) => return Err(e),
+        };
         if response.journal.flagged {
             tracing::error!(reason = ?response.journal.reason, "the central flagged this terminal's journal head");
         }

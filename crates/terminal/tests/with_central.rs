@@ -358,3 +358,57 @@ async fn a_wrong_token_and_an_unknown_order_are_clear_errors() {
     assert!(!format!("{intruder:?}").contains("not-a-token"));
     let _ = &stack.sandbox;
 }
+
+/// A batch the central refuses whole (403: every result is one no honest terminal sends, here a
+/// journal relayed with another till's token, so its claim was never granted to the sender) is
+/// parked for a person, kept in the journal, and not retried; the central stored nothing.
+#[tokio::test]
+async fn a_batch_the_central_refuses_whole_is_parked_not_retried() {
+    let stack = Stack::start(60_000).await;
+    let path = stack.dir.path().join("journal-0.sqlite");
+    {
+        let engine = stack.engine(0);
+        let paid = engine
+            .charge(&charge("ORD-1", "op-anna", "12.34 EUR"), &quiet)
+            .await
+            .unwrap();
+        assert_eq!(paid.state(), AttemptState::Succeeded);
+    }
+    // Till-1's journal, relayed with till-2's credentials.
+    let mut config = EngineConfig::new(stack.tokens[0].0.clone());
+    config.ambiguous_backoff_ms_base = 5;
+    let engine = Engine::new(
+        Journal::open(&path).unwrap(),
+        Arc::clone(&stack.gateway),
+        stack.client(1),
+        Arc::new(SystemClock),
+        config,
+    );
+    assert_eq!(
+        engine.relay_once().await.unwrap(),
+        RelayOutcome::Sent {
+            delivered: 0,
+            parked: 1
+        }
+    );
+    let parked = engine
+        .outbox_list(paydesk_journal::OutboxListing::Parked, 10)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    let reason = parked[0].parked_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("never granted to terminal till-2"),
+        "{reason}"
+    );
+    // Parked, so never due again: the relay does not hammer the central with it.
+    assert_eq!(engine.relay_once().await.unwrap(), RelayOutcome::Empty);
+    // The central stored nothing and till-1 still holds its claim.
+    let one = stack.order("ORD-1").await;
+    assert_eq!(one.order.status, OrderStatus::Unpaid);
+    assert!(one.results.is_empty(), "{:?}", one.results);
+    assert_eq!(
+        one.order.claim.as_ref().map(|c| c.terminal_id.as_str()),
+        Some("till-1")
+    );
+}
