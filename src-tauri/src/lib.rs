@@ -47,7 +47,27 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
         .setup(move |app| {
             // Start-up runs in the background so the window shows at once; a failure is kept by
             // the desk and shown by the UI with what to do.
-            let default_data_dir = app.path().app_data_dir().map_err(|e| e.to_string());
+            // The command line's default too (one journal for both): the OS data folder + paydesk.
+            use paydesk_terminal::TerminalSettings;
+            let default_data_dir = TerminalSettings::default_data_dir();
+            if let (None, Some(former), Some(new)) = (
+                &launch.settings.data_dir,
+                TerminalSettings::former_desktop_data_dir(),
+                &default_data_dir,
+            ) {
+                error::log_detail(
+                    "data directory",
+                    &format!(
+                        "an earlier Paydesk kept its journal in {}; this one uses {}: set {} to \
+                         the earlier folder to keep using it (see the README)",
+                        former.display(),
+                        new.display(),
+                        paydesk_terminal::DATA_DIR_ENV
+                    ),
+                );
+            }
+            let default_data_dir = default_data_dir
+                .ok_or_else(|| "the OS names no per-user data folder (no home directory)".into());
             app.manage(Desk::start(launch.clone(), default_data_dir));
             exit_on_sigterm(app.handle().clone());
             Ok(())
