@@ -6,7 +6,8 @@
 //! terminal then opens over it through [`Stack::connection`] and `paydesk_terminal::Terminal`.
 //! Deliberately absent: charging and every other terminal service (`paydesk-terminal`), a
 //! window, and any plaintext secret on disk — the data directory holds the central's database, the
-//! terminal's id and the URLs of a running stack, never a token or a key.
+//! sandbox's state (`sandbox/`, so a restart forgets no charge), the terminal's id and the URLs of
+//! a running stack, never a token or a key.
 //!
 //! Keys by need (review H4): the terminal's gateway key in the secret store is a *restricted*
 //! test key ([`DEMO_GATEWAY_KEY`], PaymentIntents only); the central gets a full `sk_test_` key of
@@ -52,6 +53,9 @@ pub const DEMO_MANAGER_PIN: &str = "87654321";
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
 /// The embedded central's offline-allowance signing key (Ed25519, PKCS#8, mode 0600).
 pub const ALLOWANCE_SIGNING_KEY_FILE: &str = "central-allowance.key";
+/// The sandbox's state directory in the data directory: its intents, refunds and idempotency
+/// keys outlive a restart of the stack, as a real gateway's would (issue 15).
+pub const SANDBOX_STATE_DIR: &str = "sandbox";
 /// The terminal id of this installation (not a secret), kept across restarts.
 const TERMINAL_FILE: &str = "terminal.json";
 /// Provisioned terminal ids are this prefix and eight random hex digits.
@@ -169,6 +173,7 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         api_key: Some(central_key.clone()),
         restricted_keys: vec![DEMO_GATEWAY_KEY.to_string()],
         admin: config.sandbox_admin.clone(),
+        state_dir: Some(data_dir.join(SANDBOX_STATE_DIR)),
         ..paydesk_sandbox::SandboxConfig::default()
     })
     .await
