@@ -93,14 +93,20 @@ pub struct SandboxHandle {
     shutdown_tx: watch::Sender<bool>,
     server_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
+    state: Option<Arc<persist::StateFile>>,
 }
 
 impl SandboxHandle {
     /// Stops accepting, lets open requests finish (bounded), stops webhook delivery, and waits.
+    /// Then the state file (if any) is closed: an operation whose client was cut off by the
+    /// shutdown and that is still running writes nothing, as if the process had exited.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.server_task.await;
         let _ = self.webhook_task.await;
+        if let Some(state) = &self.state {
+            state.close();
+        }
     }
 }
 
@@ -132,6 +138,7 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     for rule in config.faults {
         world.faults.add(rule);
     }
+    let state_file = state.clone();
     let shared = Arc::new(server::Shared {
         world: Mutex::new(world),
         keys: Keys {
@@ -158,5 +165,6 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         shutdown_tx,
         server_task,
         webhook_task,
+        state: state_file,
     })
 }

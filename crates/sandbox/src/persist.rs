@@ -51,8 +51,16 @@ pub struct SnapshotRef<'a> {
 pub struct StateFile {
     dir: PathBuf,
     path: PathBuf,
+    written: Mutex<Written>,
+}
+
+#[derive(Debug, Default)]
+struct Written {
     /// The sequence number of the newest snapshot written; an older one is never written over it.
-    written: Mutex<u64>,
+    seq: u64,
+    /// Set at shutdown: an operation still running then (its client long gone) writes nothing,
+    /// as if the process had stopped, and cannot overwrite a newer sandbox's file.
+    closed: bool,
 }
 
 impl StateFile {
@@ -91,7 +99,7 @@ impl StateFile {
         let file = StateFile {
             dir: dir.to_path_buf(),
             path,
-            written: Mutex::new(0),
+            written: Mutex::new(Written::default()),
         };
         Ok((file, snapshot))
     }
@@ -103,14 +111,25 @@ impl StateFile {
 
     /// Whether snapshot number `seq` (or a newer one) is already on disk.
     pub fn holds(&self, seq: u64) -> bool {
-        *self.written.lock().unwrap_or_else(|e| e.into_inner()) >= seq
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).seq >= seq
+    }
+
+    /// Stops all writes; a write in progress finishes first.
+    pub fn close(&self) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
     }
 
     /// Writes snapshot number `seq` (serialized as `bytes`) unless a newer one is already on
     /// disk, which then holds this one's changes too.
     pub fn write(&self, seq: u64, bytes: &[u8]) -> std::io::Result<()> {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        if *written >= seq {
+        if written.closed {
+            return Err(std::io::Error::other("the sandbox has stopped"));
+        }
+        if written.seq >= seq {
             return Ok(());
         }
         let tmp = self.dir.join(format!(
@@ -124,7 +143,7 @@ impl StateFile {
             let _ = fs::remove_file(&tmp);
         }
         result?;
-        *written = seq;
+        written.seq = seq;
         Ok(())
     }
 }

@@ -43,9 +43,10 @@ async fn intents_and_idempotency_keys_survive_a_restart() {
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     assert_eq!(confirmed.body["status"], "succeeded");
     // Saved before the answer was sent: the file already holds the succeeded intent.
-    let on_disk = saved(&state_dir).to_string();
-    assert!(on_disk.contains(&id));
-    assert!(on_disk.contains("succeeded"));
+    assert_eq!(
+        saved(&state_dir)["store"]["intents"][&id]["status"],
+        "succeeded"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -177,4 +178,36 @@ async fn a_damaged_state_file_is_refused_with_its_path_not_replaced() {
     assert!(err.contains(&file.display().to_string()), "{err}");
     assert!(err.contains("move it away"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"{ not json");
+}
+
+#[tokio::test]
+async fn an_operation_still_running_after_shutdown_writes_nothing_and_its_key_runs_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_on(dir.path()).await;
+    let pi = sb.create(900, "pm_card_visa", "O-9").await;
+    let id = pi["id"].as_str().unwrap().to_string();
+    // The connection closes at once; the confirm runs 300 ms later, after the shutdown.
+    sb.fault("confirm:execute_late=300:1").await;
+    let cut = sb
+        .try_post(
+            &format!("/v1/payment_intents/{id}/confirm"),
+            &[],
+            Some("confirm-9"),
+        )
+        .await;
+    assert!(cut.is_err());
+    sb.handle.shutdown().await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        saved(dir.path())["store"]["intents"][&id]["status"],
+        "requires_confirmation",
+        "a stopped sandbox writes nothing"
+    );
+
+    let sb = start_on(dir.path()).await;
+    assert_eq!(sb.intent(&id).await["status"], "requires_confirmation");
+    let retry = sb.confirm(&id, "confirm-9").await;
+    assert!(!retry.replayed(), "no answer was ever given under the key");
+    assert_eq!(retry.body["status"], "succeeded");
+    sb.handle.shutdown().await;
 }
