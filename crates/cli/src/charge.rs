@@ -98,31 +98,7 @@ fn state_code(report: &ChargeReport) -> u8 {
 }
 
 fn print_progress(json: bool, progress: &Progress) {
-    if json {
-        // Progress goes to stderr so stdout stays one JSON document.
-        if let Ok(text) = serde_json::to_string(progress) {
-            eprintln!("{text}");
-        }
-        return;
-    }
-    match progress {
-        Progress::Claimed {
-            order,
-            attempt_number,
-        } => out!("claimed {order} (attempt #{attempt_number})"),
-        Progress::Step {
-            attempt_id,
-            event,
-            state,
-        } => out!("  {event:<20} -> {state}   ({attempt_id})"),
-        Progress::Waiting { what, delay_ms, .. } => {
-            out!("  waiting {delay_ms} ms: {what}")
-        }
-        Progress::Offline { order, approved_by } => out!(
-            "the central is unreachable: charging {order} offline under the allowance of \
-             {approved_by}"
-        ),
-    }
+    output::progress(json, progress);
 }
 
 #[derive(Serialize)]

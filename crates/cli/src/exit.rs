@@ -24,6 +24,21 @@ pub const JOURNAL_BROKEN: u8 = 6;
 /// Bad input or missing configuration (sysexits' EX_USAGE).
 pub const USAGE: u8 = 64;
 
+/// The code's name in a `--json` error document (`{"error": {"kind": …}}`): what a script
+/// branches on besides the number.
+pub fn name(code: u8) -> &'static str {
+    match code {
+        SUCCESS => "success",
+        REFUSED => "refused",
+        PENDING => "pending",
+        CONFLICT => "conflict",
+        UNREACHABLE => "unreachable",
+        JOURNAL_BROKEN => "journal_broken",
+        USAGE => "usage",
+        _ => "other",
+    }
+}
+
 /// A command that did not succeed, and the code to exit with.
 pub struct Failure {
     pub code: u8,

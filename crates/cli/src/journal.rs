@@ -4,21 +4,18 @@
 //! Deliberately absent: any write. Reviewing never changes the journal (resolving an attempt is
 //! the desktop's manager screen).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context as _;
 use paydesk_core::{Attempt, AttemptId, AttemptState, OperatorId, OrderId, Timestamp};
-use paydesk_journal::{AttemptFilter, Journal, ATTEMPT_ROWS_MAX};
+use paydesk_journal::{AttemptFilter, Journal, OperatorDayTotal, ATTEMPT_ROWS_MAX};
 use serde::Serialize;
 
 use crate::config::{journal_failure, Settings};
 use crate::exit::{CmdResult, Failure, JOURNAL_BROKEN, OTHER, SUCCESS};
 use crate::output;
-use crate::time::parse_time;
-
-/// Milliseconds in a day, for the default totals range (today, UTC).
-const DAY_MS: i64 = 86_400_000;
+use crate::time::{day_start, parse_end, parse_time, DAY_MS};
 
 /// The filters of `journal list`, as typed.
 #[derive(Debug, Default)]
@@ -60,12 +57,10 @@ fn parse_filter(args: &ListArgs) -> Result<AttemptFilter, Failure> {
     let to = args
         .to
         .as_deref()
-        .map(|t| parse_time("--to", t))
+        .map(|t| parse_end("--to", t))
         .transpose()?;
     if let (Some(from), Some(to)) = (from, to) {
-        if to < from {
-            return Err(Failure::usage("--to is before --from"));
-        }
+        check_range(from, to)?;
     }
     Ok(AttemptFilter {
         state,
@@ -125,16 +120,16 @@ pub fn show(settings: &Settings, id: &str) -> CmdResult {
 /// Every attempt in the journal, oldest first. The journal caps one query, so this pages
 /// backwards by creation time; attempts sharing the boundary millisecond are read twice and
 /// de-duplicated by id.
-fn all_attempts(journal: &Journal) -> Result<Vec<Attempt>, Failure> {
+fn all_attempts(journal: &Journal, filter: &AttemptFilter) -> Result<Vec<Attempt>, Failure> {
     let mut seen = HashSet::new();
     let mut all = Vec::new();
-    let mut to: Option<Timestamp> = None;
+    let mut to: Option<Timestamp> = filter.to;
     loop {
         let page = journal
             .attempts(&AttemptFilter {
                 to,
                 limit: Some(ATTEMPT_ROWS_MAX),
-                ..AttemptFilter::default()
+                ..filter.clone()
             })
             .map_err(journal_failure)?;
         let full = page.len() >= ATTEMPT_ROWS_MAX as usize;
@@ -187,14 +182,67 @@ fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `io::Error` in plain words, without the OS's error number.
+fn plain_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "its directory does not exist".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::IsADirectory => "it is a directory".into(),
+        ErrorKind::ReadOnlyFilesystem => "the file system is read-only".into(),
+        ErrorKind::StorageFull => "the disk is full".into(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(at) => text[..at].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// `paydesk journal export --csv FILE` (`-`: stdout). A file that cannot be created is bad
+/// input (exit 64) with a plain reason; a write that fails half-way is an error (exit 1).
 pub fn export_csv(settings: &Settings, file: &Path) -> CmdResult {
+    let to_stdout = file.as_os_str() == "-";
+    if to_stdout && settings.json {
+        return Err(Failure::usage(
+            "--csv - writes the CSV to stdout, where --json's document would go: pass a file \
+             name with --json, or leave --json out",
+        ));
+    }
     let journal = settings.open_journal()?;
-    let attempts = all_attempts(&journal)?;
-    let mut writer =
-        csv::Writer::from_path(file).with_context(|| format!("creating {}", file.display()))?;
-    writer
-        .write_record(CSV_HEADER)
-        .with_context(|| format!("writing {}", file.display()))?;
+    let attempts = all_attempts(&journal, &AttemptFilter::default())?;
+    let sink: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        let created = std::fs::File::create(file).map_err(|e| {
+            Failure::usage(format!(
+                "cannot write the CSV to {}: {}; pass a file in an existing directory you may \
+                 write to, or `--csv -` for stdout",
+                file.display(),
+                plain_io(&e)
+            ))
+        })?;
+        Box::new(created)
+    };
+    let where_to = if to_stdout {
+        "stdout".to_string()
+    } else {
+        file.display().to_string()
+    };
+    let write_failed = |e: csv::Error| {
+        let reason = match e.kind() {
+            csv::ErrorKind::Io(io) => plain_io(io),
+            _ => e.to_string(),
+        };
+        Failure::new(
+            OTHER,
+            anyhow::anyhow!("writing the CSV to {where_to} failed: {reason}"),
+        )
+    };
+    let mut writer = csv::Writer::from_writer(sink);
+    writer.write_record(CSV_HEADER).map_err(write_failed)?;
     for a in &attempts {
         let record = [
             a.id.to_string(),
@@ -218,19 +266,18 @@ pub fn export_csv(settings: &Settings, file: &Path) -> CmdResult {
         ];
         writer
             .write_record(record.iter().map(|cell| csv_cell(cell).into_owned()))
-            .with_context(|| format!("writing {}", file.display()))?;
+            .map_err(write_failed)?;
     }
     writer
         .flush()
-        .with_context(|| format!("writing {}", file.display()))?;
+        .map_err(|e| write_failed(csv::Error::from(e)))?;
     if settings.json {
         output::json(&serde_json::json!({ "exported": attempts.len(), "file": file }));
+    } else if to_stdout {
+        // stdout is the CSV; the count goes beside it.
+        eprintln!("exported {} attempt(s) to stdout", attempts.len());
     } else {
-        out!(
-            "exported {} attempt(s) to {}",
-            attempts.len(),
-            file.display()
-        );
+        out!("exported {} attempt(s) to {where_to}", attempts.len());
     }
     Ok(SUCCESS)
 }
@@ -278,11 +325,79 @@ pub fn verify(settings: &Settings) -> CmdResult {
     Ok(code)
 }
 
+/// A range must not end before it starts; the message shows both ends as they were understood.
+fn check_range(from: Timestamp, to: Timestamp) -> Result<(), Failure> {
+    if to < from {
+        return Err(Failure::usage(format!(
+            "--to is before --from: the range runs from {from} up to {to} (a date given to --to \
+             includes that whole day)"
+        )));
+    }
+    Ok(())
+}
+
+/// The range of `journal totals`, from what was typed and `now`: today (UTC) by default; a date
+/// given to `--to` includes that day; `--to` alone starts at the beginning of its day, `--from`
+/// alone ends at the end of today (or of its own day, if later).
+pub fn totals_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp), Failure> {
+    let today = day_start(now);
+    let from = from.map(|t| parse_time("--from", t)).transpose()?;
+    let to = to.map(|t| parse_end("--to", t)).transpose()?;
+    let (from, to) = match (from, to) {
+        (Some(from), Some(to)) => (from, to),
+        // The last instant in the range decides its day (`--to 2026-11-29` is that whole day).
+        (None, Some(to)) => (day_start(to.plus_ms(-1)), to),
+        (Some(from), None) => (from, today.max(day_start(from)).plus_ms(DAY_MS)),
+        (None, None) => (today, today.plus_ms(DAY_MS)),
+    };
+    check_range(from, to)?;
+    Ok((from, to))
+}
+
+/// One row of `journal totals`: the journal's counts, with the attempts the journal's totals
+/// leave out (requires action, canceled) counted here so the columns add up to `attempts`.
+#[derive(Serialize)]
+struct TotalsRow<'a> {
+    #[serde(flatten)]
+    total: &'a OperatorDayTotal,
+    requires_action: i64,
+    canceled: i64,
+}
+
 #[derive(Serialize)]
 struct TotalsOutput<'a> {
     from: Timestamp,
     to: Timestamp,
-    totals: &'a [paydesk_journal::OperatorDayTotal],
+    totals: &'a [TotalsRow<'a>],
+}
+
+/// How many attempts in `[from, to)` ended in `state`, per (operator, day, currency).
+fn count_by_day(
+    journal: &Journal,
+    state: AttemptState,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<BTreeMap<(String, String, String), i64>, Failure> {
+    let filter = AttemptFilter {
+        state: Some(state),
+        from: Some(from),
+        to: Some(to),
+        ..AttemptFilter::default()
+    };
+    let mut counts = BTreeMap::new();
+    for a in all_attempts(journal, &filter)? {
+        let key = (
+            a.operator.to_string(),
+            a.created_at.utc_day(),
+            a.amount.currency().code().to_string(),
+        );
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    Ok(counts)
 }
 
 pub fn totals(
@@ -291,33 +406,44 @@ pub fn totals(
     to: Option<&str>,
     now: Timestamp,
 ) -> CmdResult {
-    let today = Timestamp::from_unix_ms(now.unix_ms().div_euclid(DAY_MS) * DAY_MS);
-    let from = match from {
-        Some(t) => parse_time("--from", t)?,
-        None => today,
-    };
-    let to = match to {
-        Some(t) => parse_time("--to", t)?,
-        None => today.plus_ms(DAY_MS),
-    };
-    if to < from {
-        return Err(Failure::usage("--to is before --from"));
-    }
+    let (from, to) = totals_range(from, to, now)?;
     let journal = settings.open_journal()?;
     let totals = journal.totals(from, to).map_err(journal_failure)?;
+    let requires_action = count_by_day(&journal, AttemptState::RequiresAction, from, to)?;
+    let canceled = count_by_day(&journal, AttemptState::Canceled, from, to)?;
+    let rows: Vec<TotalsRow> = totals
+        .iter()
+        .map(|t| {
+            let key = (
+                t.operator.to_string(),
+                t.day.clone(),
+                t.currency.code().to_string(),
+            );
+            TotalsRow {
+                total: t,
+                requires_action: requires_action.get(&key).copied().unwrap_or(0),
+                canceled: canceled.get(&key).copied().unwrap_or(0),
+            }
+        })
+        .collect();
     if settings.json {
         output::json(&TotalsOutput {
             from,
             to,
-            totals: &totals,
+            totals: &rows,
         });
-    } else if totals.is_empty() {
-        out!("no attempts from {from} to {to}");
+    } else if rows.is_empty() {
+        out!("no attempts from {from} up to {to} (not included)");
     } else {
-        out!("day         operator        currency  attempts  succeeded        amount  declined  unresolved");
-        for t in &totals {
+        out!("attempts from {from} up to {to} (not included), by the day they began (UTC)");
+        out!(
+            "day         operator        currency  attempts  succeeded        amount  declined  \
+             requires action  canceled  unresolved"
+        );
+        for r in &rows {
+            let t = r.total;
             out!(
-                "{day}  {operator:<14}  {currency:<8}  {attempts:>8}  {succeeded:>9}  {sum:>12}  {declined:>8}  {unresolved:>10}",
+                "{day}  {operator:<14}  {currency:<8}  {attempts:>8}  {succeeded:>9}  {sum:>12}  {declined:>8}  {requires_action:>15}  {canceled:>8}  {unresolved:>10}",
                 day = t.day,
                 operator = t.operator.as_str(),
                 currency = t.currency.code(),
@@ -325,6 +451,8 @@ pub fn totals(
                 succeeded = t.succeeded,
                 sum = output::decimal(&t.succeeded_sum),
                 declined = t.declined,
+                requires_action = r.requires_action,
+                canceled = r.canceled,
                 unresolved = t.unresolved,
             );
         }
@@ -334,7 +462,38 @@ pub fn totals(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_cell;
+    use super::{csv_cell, totals_range};
+    use paydesk_core::Timestamp;
+
+    fn t(text: &str) -> Timestamp {
+        crate::time::parse_time("t", text).unwrap()
+    }
+
+    #[test]
+    fn a_totals_range_includes_the_day_given_to_to() {
+        let now = t("2026-11-30T15:00:00Z");
+        let range = |from, to| totals_range(from, to, now).map_err(|e| e.error.to_string());
+        let day = |d: &str| (t(d), t(d).plus_ms(86_400_000));
+        assert_eq!(range(None, None), Ok(day("2026-11-30")));
+        assert_eq!(
+            range(Some("2026-11-30"), Some("2026-11-30")),
+            Ok(day("2026-11-30"))
+        );
+        assert_eq!(range(None, Some("2026-11-29")), Ok(day("2026-11-29")));
+        assert_eq!(
+            range(None, Some("2026-11-29T12:00:00Z")),
+            Ok((t("2026-11-29"), t("2026-11-29T12:00:00Z")))
+        );
+        assert_eq!(
+            range(Some("2026-11-28"), None),
+            Ok((t("2026-11-28"), t("2026-12-01")))
+        );
+        let backwards = range(Some("2026-11-30"), Some("2026-11-28")).unwrap_err();
+        assert!(
+            backwards.contains("from 2026-11-30T00:00:00.000Z up to 2026-11-29T00:00:00.000Z"),
+            "{backwards}"
+        );
+    }
 
     #[test]
     fn cells_a_spreadsheet_would_run_as_formulas_are_quoted() {

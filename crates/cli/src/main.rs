@@ -29,10 +29,12 @@ mod charge;
 mod config;
 mod exit;
 mod journal;
+mod logging;
 mod outbox;
 mod output;
 mod setup;
 mod time;
+mod words;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,9 +62,13 @@ use crate::exit::{CmdResult, SUCCESS, USAGE};
                   64 bad input or missing configuration."
 )]
 struct Cli {
-    /// Machine-readable output: one JSON document on stdout (progress as JSON lines on stderr).
+    /// Machine-readable output: one JSON document on stdout, errors included, always with
+    /// `exit_code` and times in RFC 3339 (progress as JSON lines on stderr).
     #[arg(long, global = true)]
     json: bool,
+    /// Log to stderr instead of `paydesk.log` in the data directory (-vv: debug detail).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     /// Data directory (journal, caches, the embedded stack) [default: ~/.local/share/paydesk].
     #[arg(long, global = true, env = DATA_DIR_ENV)]
     data_dir: Option<PathBuf>,
@@ -197,7 +203,7 @@ enum JournalCommand {
         /// From this time (inclusive; RFC 3339 or a UTC date).
         #[arg(long)]
         from: Option<String>,
-        /// Up to this time (exclusive).
+        /// Up to this time (exclusive); a UTC date includes that whole day.
         #[arg(long)]
         to: Option<String>,
         #[arg(long)]
@@ -207,6 +213,7 @@ enum JournalCommand {
     Show { attempt: String },
     /// Export every attempt as CSV.
     Export {
+        /// The file to write (`-`: stdout).
         #[arg(long)]
         csv: PathBuf,
     },
@@ -214,8 +221,12 @@ enum JournalCommand {
     Verify,
     /// Per operator, day and currency [default range: today, UTC].
     Totals {
+        /// From this time (inclusive; RFC 3339 or a UTC date) [default: today, or the day of
+        /// --to].
         #[arg(long)]
         from: Option<String>,
+        /// Up to this time (exclusive); a UTC date includes that whole day [default: the end of
+        /// today].
         #[arg(long)]
         to: Option<String>,
     },
@@ -233,24 +244,26 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
             // Help and version are answers, not errors; every other parse error is bad usage
             // (clap's own code 2 would read as "declined").
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::from(SUCCESS)
-                }
-                _ => ExitCode::from(USAGE),
-            };
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                let _ = e.print();
+                return ExitCode::from(SUCCESS);
+            }
+            // The arguments did not parse, so `--json` is looked for by hand: a script that
+            // asked for JSON gets its one document, errors included.
+            if std::env::args_os().skip(1).any(|a| a == "--json") {
+                let text = e.render().to_string();
+                let message = text.trim().trim_start_matches("error: ");
+                output::error_message(USAGE, message);
+            }
+            let _ = e.print();
+            return ExitCode::from(USAGE);
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,paydesk_stack=info".into()),
-        )
-        .init();
     // The secrets' automation overrides are read here, never taken as flags (`ps` shows flags).
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut terminal = TerminalSettings::new(cli.keyring_service);
@@ -265,6 +278,7 @@ fn main() -> ExitCode {
         json: cli.json,
         terminal,
     };
+    logging::init(cli.verbose, settings.data_dir().ok());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -272,16 +286,21 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::OTHER);
         }
     };
+    if matches!(cli.command, Command::Stack { .. }) {
+        // The stack runs until Ctrl-C; scripts wait for its URLs.
+        output::print_immediately();
+    }
     let result = runtime.block_on(run(&settings, cli.command));
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => {
+            output::finish(code);
+            ExitCode::from(code)
+        }
         Err(failure) => {
             if settings.json {
-                output::json(&serde_json::json!({
-                    "error": format!("{:#}", failure.error),
-                    "exit_code": failure.code,
-                }));
+                output::error(&failure);
             }
+            output::stop_waiting();
             eprintln!("paydesk: {:#}", failure.error);
             ExitCode::from(failure.code)
         }

@@ -304,7 +304,7 @@ async fn json_output_parses_everywhere() {
     assert!(shown["timeline"].as_array().unwrap().len() >= 5);
     let human = h.run(&["journal", "show", &attempt_id]);
     assert!(human.stdout.contains("timeline:"), "{human:?}");
-    assert!(human.stdout.contains("confirm_answered"), "{human:?}");
+    assert!(human.stdout.contains("the card was charged"), "{human:?}");
 
     let queue = h.run(&["--json", "queue"]);
     assert_eq!(queue.code, Some(SUCCESS), "{queue:?}");
@@ -657,7 +657,7 @@ async fn bad_input_and_missing_configuration_exit_64_with_a_next_step() {
                 "--from",
                 "2026-11-22",
                 "--to",
-                "2026-11-21",
+                "2026-11-20",
             ],
             "before",
         ),
