@@ -12,10 +12,11 @@ use paydesk_engine::{
 use paydesk_terminal::{ChargeError, DrainReport, DrainWait, SignInError, Terminal};
 use serde::Serialize;
 
-use crate::central::{read_pin, sign_in_failure};
+use crate::central::{read_pin, sign_in_failure, sign_in_failure_in};
 use crate::config::Settings;
 use crate::exit::{
     CmdResult, Failure, CONFLICT, JOURNAL_BROKEN, OTHER, PENDING, REFUSED, SUCCESS, UNREACHABLE,
+    USAGE,
 };
 use crate::output;
 
@@ -59,10 +60,11 @@ pub fn engine_failure(e: EngineError) -> Failure {
             | CentralError::NotChargeable(_),
         )
         | EngineError::NotChargeable { .. }
-        | EngineError::AmountChanged { .. }
         | EngineError::ChargedHere { .. }
         | EngineError::OpenHere { .. }
         | EngineError::PreviousIntentCharged { .. } => CONFLICT,
+        // The amount typed is not the order's: the operator's input, like any bad input.
+        EngineError::AmountChanged { .. } => USAGE,
         EngineError::JournalBroken { .. }
         | EngineError::Journal(paydesk_journal::JournalError::Corrupt { .. }) => JOURNAL_BROKEN,
         _ => OTHER,
@@ -86,6 +88,39 @@ fn charge_failure(e: ChargeError) -> Failure {
         }
         ChargeError::Engine(e) => engine_failure(e),
     }
+}
+
+/// What the operator does next after a decline or a required action, from the gateway's reason
+/// (Stripe's decline codes; the order stays in the queue and can be charged again).
+pub fn next_step(state: AttemptState, reason: &str) -> Option<&'static str> {
+    let code = reason.split([':', ' ', ',']).next().unwrap_or(reason);
+    Some(match (state, code) {
+        (AttemptState::RequiresAction, _) | (_, "authentication_required") => {
+            "the bank wants the customer to confirm (3-D Secure), which a terminal cannot do: ask              the customer to confirm it or to pay another way; the order stays in the queue"
+        }
+        (AttemptState::Declined, "insufficient_funds") => {
+            "the card has not enough funds: ask the customer for another card, or to top it up,              then charge again"
+        }
+        (AttemptState::Declined, "expired_card") => {
+            "the card on file has expired: ask the customer for a new card, then charge again"
+        }
+        (AttemptState::Declined, "incorrect_cvc" | "incorrect_number" | "invalid_expiry_year") => {
+            "the card details on file are wrong: ask the customer to update their card"
+        }
+        (AttemptState::Declined, "lost_card" | "stolen_card" | "pickup_card" | "fraudulent") => {
+            "the bank refused this card for security reasons: do not retry it; ask the customer              for another way to pay, and tell a manager"
+        }
+        (AttemptState::Declined, "card_velocity_exceeded" | "withdrawal_count_limit_exceeded") => {
+            "the card's limit is reached: ask the customer for another card, or try again later"
+        }
+        (AttemptState::Declined, "processing_error" | "try_again_later" | "issuer_not_available") => {
+            "the bank could not process it just now: try again in a few minutes"
+        }
+        (AttemptState::Declined, _) => {
+            "the bank declined without saying why: ask the customer to call their bank or to use              another card; the order stays in the queue"
+        }
+        _ => return None,
+    })
 }
 
 /// The exit code of an attempt's state after a run.
@@ -136,7 +171,7 @@ pub async fn charge(
     let signed = terminal
         .sign_in(&operator, pin)
         .await
-        .map_err(sign_in_failure)?;
+        .map_err(|e| sign_in_failure_in(settings, e))?;
     if signed.offline {
         eprintln!(
             "paydesk: the central is unreachable; {operator} signed in with this terminal's \
@@ -173,7 +208,15 @@ async fn charge_signed_in(
     let report = terminal
         .charge(&request, &move |p| print_progress(json, &p))
         .await
-        .map_err(charge_failure)?;
+        .map_err(|e| match e {
+            ChargeError::Engine(EngineError::Offline { refusal, detail }) => {
+                charge_failure(ChargeError::Engine(EngineError::Offline {
+                    refusal,
+                    detail: settings.unreachable_detail(detail),
+                }))
+            }
+            other => charge_failure(other),
+        })?;
     let code = state_code(&report);
     // The result is in the outbox; hand it to the central now so the order's flag is released.
     // Failing here changes nothing about the charge: the result waits in the journal.
@@ -209,6 +252,9 @@ async fn charge_signed_in(
         );
         if let Some(reason) = &attempt.reason {
             out!("reason: {reason}");
+        }
+        if let Some(next) = next_step(attempt.state, attempt.reason.as_deref().unwrap_or("")) {
+            out!("next: {next}");
         }
         if let Some(pending) = &report.pending {
             out!("not finished: {pending}");

@@ -128,6 +128,13 @@ pub enum CentralError {
 /// The central server, as the engine needs it.
 #[async_trait]
 pub trait Central: Send + Sync + Debug {
+    /// The order's amount and status as the central has them now, read without claiming, so a
+    /// charge that would stop (wrong amount, not chargeable) stops before it takes a claim and an
+    /// attempt number. `Ok(None)`: this central cannot say (the claim still checks).
+    async fn peek_order(&self, _order: &OrderId) -> Result<Option<OrderSnapshot>, CentralError> {
+        Ok(None)
+    }
+
     /// Claims the order's processing flag and re-reads the order.
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError>;
 

@@ -26,7 +26,7 @@ use paydesk_gateway::{
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
-use crate::central::{is_chargeable, Central, CentralError, ClaimRequest};
+use crate::central::{is_chargeable, Central, CentralError, ClaimRequest, OrderSnapshot};
 use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
@@ -133,10 +133,8 @@ pub enum EngineError {
     Central(#[from] CentralError),
     #[error("order {order} is {status} at the central and cannot be charged")]
     NotChargeable { order: OrderId, status: String },
-    #[error(
-        "the amount of order {order} changed from {expected} to {current}: reload the order and \
-         check it with the customer before charging"
-    )]
+    /// The order's amount at the central (`current`) is not the one the operator expects.
+    #[error("{}", amount_mismatch(order, expected, current))]
     AmountChanged {
         order: OrderId,
         expected: Money,
@@ -188,6 +186,38 @@ pub enum EngineError {
     JournalBroken { message: String },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// "order X is 45.50 EUR, not the 12.34 EUR you typed", with what to do; a different currency
+/// is named as such.
+fn amount_mismatch(order: &OrderId, expected: &Money, current: &Money) -> String {
+    let what = if expected.currency() != current.currency() {
+        "the currency differs"
+    } else {
+        "the amount differs"
+    };
+    format!(
+        "order {order} is {current}, not the {expected} you typed ({what}): check the amount with \
+         the customer, then charge it as {current}; nothing was charged"
+    )
+}
+
+/// Stops a charge of an order that is not chargeable or not the amount the operator expects.
+fn check_order(order: &OrderSnapshot, request: &ChargeRequest) -> Result<(), EngineError> {
+    if !is_chargeable(order.status) {
+        return Err(EngineError::NotChargeable {
+            order: order.id.clone(),
+            status: order.status.as_str().replace('_', " "),
+        });
+    }
+    if order.amount != request.expected_amount {
+        return Err(EngineError::AmountChanged {
+            order: order.id.clone(),
+            expected: request.expected_amount,
+            current: order.amount,
+        });
+    }
+    Ok(())
 }
 
 impl EngineError {
@@ -333,6 +363,21 @@ impl Engine {
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
         let here = self.refuse_if_open_here(&request.order).await?;
+        // Read first, claim after: a wrong amount or a paid order stops here without taking the
+        // claim (and an attempt number). The claim re-reads the order, for a change in between.
+        match self.central.peek_order(&request.order).await {
+            Ok(Some(order)) => check_order(&order, request)?,
+            Err(CentralError::Unreachable { detail }) => {
+                return self
+                    .charge_offline(request, cached, &here, &detail, progress)
+                    .await
+            }
+            Err(CentralError::UnknownOrder(order)) => {
+                return Err(CentralError::UnknownOrder(order).into())
+            }
+            // Anything else: the claim answers for itself.
+            Ok(None) | Err(_) => {}
+        }
         let claimed = self
             .central
             .claim(&ClaimRequest {
@@ -358,21 +403,7 @@ impl Engine {
             attempt_number: claim.attempt_number.get(),
         });
         let order = &claim.order;
-        let stop = if !is_chargeable(order.status) {
-            Some(EngineError::NotChargeable {
-                order: order.id.clone(),
-                status: order.status.as_str().replace('_', " "),
-            })
-        } else if order.amount != request.expected_amount {
-            Some(EngineError::AmountChanged {
-                order: order.id.clone(),
-                expected: request.expected_amount,
-                current: order.amount,
-            })
-        } else {
-            None
-        };
-        if let Some(stop) = stop {
+        if let Err(stop) = check_order(order, request) {
             // Nothing was journaled or sent: giving the flag back is safe.
             if let Err(e) = self.central.release(&order.id, claim.token).await {
                 tracing::warn!(order = %order.id, error = %e, "could not release a claim; its lease will expire");

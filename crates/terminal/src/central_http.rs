@@ -338,6 +338,31 @@ fn order_path(order: &OrderId) -> String {
 
 #[async_trait]
 impl Central for HttpCentral {
+    async fn peek_order(&self, order: &OrderId) -> Result<Option<OrderSnapshot>, CentralError> {
+        let detail: proto::OrderDetail =
+            self.get_json(&order_path(order))
+                .await
+                .map_err(|e| match e {
+                    CentralError::Refused {
+                        code: proto::ErrorCode::OrderNotFound,
+                        ..
+                    } => CentralError::UnknownOrder(order.clone()),
+                    other => other,
+                })?;
+        // Only the amount and the status are checked before the claim; the claim re-reads all.
+        let Ok(payment_method) = PaymentMethodId::new(detail.order.payment_method_id.as_str())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(OrderSnapshot {
+            id: detail.order.order_id,
+            amount: detail.order.amount,
+            status: detail.order.status,
+            customer: CustomerId::new(detail.order.customer_id.as_str()).ok(),
+            payment_method,
+        }))
+    }
+
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError> {
         // The operator comes from the session at the central; the body's must match it. Sent
         // without one too (a person signed in offline): an unreachable central is then offline,
