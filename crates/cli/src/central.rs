@@ -1,4 +1,5 @@
-//! The commands that talk to the central without the journal: `queue` (unpaid orders),
+//! The commands that talk to the central without the journal: `queue` (the orders an operator
+//! can charge: unpaid, failed, needing action),
 //! `sign-in` (the PIN checked by the central; offline, by this terminal's verifier) and
 //! `offline` (a manager's allowance, signed by the central). The offline copies and the sign-in
 //! are `paydesk-terminal`'s, shared with the desktop, so an operator can keep working while the
@@ -29,15 +30,24 @@ struct QueueOutput<'a> {
 pub async fn queue(settings: &Settings) -> CmdResult {
     let client = settings.central_client().await?;
     let data_dir = settings.cache_dir()?;
-    let queue = paydesk_terminal::fetch_queue(&client, &data_dir, SystemClock.now())
-        .await
-        .map_err(|e| match e {
-            QueueError::UnreachableNoCache { .. } => {
-                Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
-            }
-            QueueError::Central(e) => Failure::new(OTHER, e),
-        })?;
+    let queue = paydesk_terminal::fetch_queue_of(
+        &client,
+        &data_dir,
+        SystemClock.now(),
+        &paydesk_terminal::ACTIONABLE_STATES,
+    )
+    .await
+    .map_err(|e| match e {
+        QueueError::UnreachableNoCache { detail } => {
+            let e = QueueError::UnreachableNoCache {
+                detail: settings.unreachable_detail(detail),
+            };
+            Failure::new(UNREACHABLE, anyhow::anyhow!("{e}"))
+        }
+        QueueError::Central(e) => Failure::new(OTHER, e),
+    })?;
     if let (Some(reason), Some(at)) = (&queue.offline_reason, queue.cached_at) {
+        let reason = settings.unreachable_detail(reason.clone());
         eprintln!(
             "paydesk: the central is unreachable ({reason}); showing the queue cached at {at}"
         );
@@ -52,13 +62,13 @@ pub async fn queue(settings: &Settings) -> CmdResult {
             exit_code: code,
         });
     } else if orders.is_empty() {
-        out!("the queue is empty: no unpaid orders");
+        out!("the queue is empty: no order is unpaid, declined or waiting for an action");
     } else {
         out!(
-            "{:<16} {:>14}  {:<8} {:<28} description",
+            "{:<16} {:>14}  {:<12} {:<28} description",
             "order",
             "amount",
-            "status",
+            "state",
             "held by"
         );
         for o in &orders {
@@ -68,16 +78,27 @@ pub async fn queue(settings: &Settings) -> CmdResult {
                 .map(|c| format!("{} on {}", c.operator_id, c.terminal_id))
                 .unwrap_or_else(|| "-".into());
             out!(
-                "{:<16} {:>14}  {:<8} {:<28} {}",
-                o.order_id.as_str(),
+                "{:<16} {:>14}  {:<12} {:<28} {}",
+                fit(o.order_id.as_str(), 16),
                 o.amount.to_string(),
                 o.status.as_str(),
-                holder,
+                fit(&holder, 28),
                 o.description
             );
         }
     }
     Ok(code)
+}
+
+/// `text` in at most `width` characters: a longer one is cut and ends with "…", so the table's
+/// columns stay aligned.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 #[derive(Serialize)]
@@ -101,6 +122,18 @@ pub fn read_pin(example: &str) -> Result<Pin, Failure> {
             "the PIN on stdin: {e}, e.g. `printf '%s\\n' \"$PIN\" | {example}`"
         ))
     })
+}
+
+/// [`sign_in_failure`], with a stopped embedded stack said in words.
+pub fn sign_in_failure_in(settings: &Settings, e: SignInError) -> Failure {
+    match e {
+        SignInError::UnreachableNoCache { detail } => {
+            sign_in_failure(SignInError::UnreachableNoCache {
+                detail: settings.unreachable_detail(detail),
+            })
+        }
+        other => sign_in_failure(other),
+    }
 }
 
 /// The exit code and message of a refused or failed sign-in.
@@ -143,7 +176,7 @@ pub async fn sign_in(settings: &Settings, operator: &str) -> CmdResult {
             (true, Some(signed.role.as_str()), signed.offline)
         }
         Err(SignInError::Refused) => (false, None, false),
-        Err(e) => return Err(sign_in_failure(e)),
+        Err(e) => return Err(sign_in_failure_in(settings, e)),
     };
     let code = if verified { SUCCESS } else { REFUSED };
     if settings.json {
@@ -183,6 +216,24 @@ pub async fn allow_offline(
         Money::parse(per_charge).map_err(|e| Failure::usage(format!("--per-charge: {e}")))?;
     let per_shift =
         Money::parse(per_shift).map_err(|e| Failure::usage(format!("--per-shift: {e}")))?;
+    if !(1..=12).contains(&hours) {
+        return Err(Failure::usage(format!(
+            "--hours {hours}: an offline allowance lasts between 1 and 12 hours"
+        )));
+    }
+    if cache_minutes == 0 {
+        return Err(Failure::usage(
+            "--cache-minutes 0: the cached queue must be allowed at least 1 minute of age",
+        ));
+    }
+    if per_charge.currency() != per_shift.currency() {
+        return Err(Failure::usage(format!(
+            "--per-charge is {} and --per-shift {}: an allowance covers one currency, and orders \
+             in any other are refused offline",
+            per_charge.currency(),
+            per_shift.currency()
+        )));
+    }
     let pin = read_pin("paydesk offline allow --manager ID …")?;
     let client = settings.central_client().await?;
     let data_dir = settings.cache_dir()?;
@@ -190,7 +241,7 @@ pub async fn allow_offline(
     let now = SystemClock.now();
     let signed = paydesk_terminal::sign_in(&client, &data_dir, &manager, pin.clone(), now)
         .await
-        .map_err(sign_in_failure)?;
+        .map_err(|e| sign_in_failure_in(settings, e))?;
     if signed.offline {
         return Err(Failure::new(
             UNREACHABLE,
@@ -256,12 +307,14 @@ fn print_offline(settings: &Settings, policy: &OfflinePolicy) {
         OfflinePolicy::Block => out!("offline charging: blocked"),
         OfflinePolicy::Allow(a) => out!(
             "offline charging: allowed by {} until {}, at most {} per charge and {} in all, from \
-             a cached queue at most {} minutes old",
+             a cached queue at most {} minutes old; orders in another currency than {} are \
+             refused offline",
             a.approved_by,
             a.until,
             a.per_charge_max,
             a.per_shift_max,
-            a.cache_age_ms_max / 60_000
+            a.cache_age_ms_max / 60_000,
+            a.per_charge_max.currency()
         ),
     }
 }

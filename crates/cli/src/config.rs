@@ -1,23 +1,21 @@
 //! The command line's settings: clap fills the terminal's settings from flags and the same
 //! environment variables the desktop reads (their names are `paydesk-terminal`'s), and this file
 //! maps what the terminal crate resolves into exit codes. The data directory defaults to
-//! `~/.local/share/paydesk`.
+//! `~/.local/share/paydesk`. When the embedded stack of the data directory is stopped, its central
+//! is "unreachable" (`paydesk_terminal::STOPPED_STACK_URL`): the commands take their offline paths.
 //!
 //! Deliberately absent: any rule of its own about where a setting comes from (the terminal
 //! crate's `TerminalSettings`), and any secret on the command line (visible in `ps`) or in a file.
 
 use std::path::PathBuf;
 
-use paydesk_journal::{Journal, JournalError};
+use paydesk_journal::{JournalError, JournalReader};
 use paydesk_terminal::{
     ConnectError, HttpCentral, OpenError, SecretError, SecretLoadError, SettingsError, Terminal,
     TerminalSettings, GATEWAY_KEY_ENV,
 };
 
 use crate::exit::{Failure, JOURNAL_BROKEN, OTHER};
-
-/// The data directory under the user's data directory (`~/.local/share/paydesk` on Linux).
-const DATA_DIR_NAME: &str = "paydesk";
 
 /// The global options: output format and the terminal's settings.
 #[derive(Debug, Clone)]
@@ -27,8 +25,9 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The desktop's default too (one journal for both): `~/.local/share/paydesk` on Linux.
     fn default_data_dir() -> Option<PathBuf> {
-        dirs::data_dir().map(|d| d.join(DATA_DIR_NAME))
+        TerminalSettings::default_data_dir()
     }
 
     pub fn data_dir(&self) -> Result<PathBuf, Failure> {
@@ -53,10 +52,10 @@ impl Settings {
     /// Opens this terminal: resolves the settings, reads the secrets, opens and locks the journal.
     pub async fn open(&self) -> Result<Terminal, Failure> {
         let connection = self
-            .terminal
+            .resolved()?
             .connect(Self::default_data_dir())
             .await
-            .map_err(connect_failure)?;
+            .map_err(|e| self.missing_data_dir(connect_failure(e)))?;
         Terminal::open(connection).await.map_err(open_failure)
     }
 
@@ -64,13 +63,12 @@ impl Settings {
     /// commands need no journal, so they work while another process holds it.
     pub async fn central_client(&self) -> Result<HttpCentral, Failure> {
         let data_dir = self.data_dir()?;
+        let terminal = self.resolved()?;
         let stack = paydesk_terminal::read_stack_file(&data_dir);
-        let url = self
-            .terminal
+        let url = terminal
             .require_central_url(stack.as_ref())
-            .map_err(settings_failure)?;
-        let token = self
-            .terminal
+            .map_err(|e| self.missing_data_dir(settings_failure(e)))?;
+        let token = terminal
             .secret(paydesk_terminal::SecretKind::TerminalToken)
             .await
             .map_err(secret_failure)?;
@@ -79,23 +77,68 @@ impl Settings {
 
     /// This terminal's id (the flag, the environment, or the running stack's).
     pub fn terminal_id(&self) -> Result<paydesk_core::TerminalId, Failure> {
-        let stack = paydesk_terminal::read_stack_file(&self.data_dir()?);
-        self.terminal
+        let data_dir = self.data_dir()?;
+        let stack = paydesk_terminal::read_stack_file(&data_dir);
+        self.resolved()?
             .terminal(stack.as_ref())
-            .map_err(settings_failure)
+            .map_err(|e| self.missing_data_dir(settings_failure(e)))
     }
 
-    /// Opens the journal alone (the journal commands need no central, gateway or secret).
-    pub fn open_journal(&self) -> Result<Journal, Failure> {
-        let path = self.journal_path()?;
-        if !path.exists() {
-            return Err(Failure::usage(format!(
-                "there is no journal at {}: pass --journal PATH or set {}",
-                path.display(),
-                paydesk_terminal::JOURNAL_ENV
-            )));
+    /// The terminal's settings, over the embedded stack of the data directory when it is stopped
+    /// (its central unreachable without a connection: the commands answer offline).
+    fn resolved(&self) -> Result<TerminalSettings, Failure> {
+        let data_dir = self.data_dir()?;
+        Ok(self
+            .terminal
+            .over_stopped_stack(&data_dir)
+            .unwrap_or_else(|| self.terminal.clone()))
+    }
+
+    /// Why the central could not be reached, in words: a stopped embedded stack says so (the
+    /// transport's own detail names the placeholder URL, which means nothing to a person).
+    pub fn unreachable_detail(&self, detail: String) -> String {
+        if self.stack_stopped() {
+            "the embedded stack is stopped; `paydesk stack` starts it again".into()
+        } else {
+            detail
         }
-        Journal::open(&path).map_err(journal_failure)
+    }
+
+    /// True when the central is the embedded stack of the data directory and it is stopped.
+    pub fn stack_stopped(&self) -> bool {
+        self.data_dir()
+            .is_ok_and(|dir| self.terminal.over_stopped_stack(&dir).is_some())
+    }
+
+    /// A data directory that does not exist explains a missing setting better than the setting.
+    fn missing_data_dir(&self, failure: Failure) -> Failure {
+        match self.data_dir() {
+            Ok(dir) if !dir.exists() => Failure::usage(format!(
+                "the data directory {} does not exist: pass the --data-dir of your `paydesk \
+                 stack` (or set {}), start the embedded stack there with `paydesk stack`, or \
+                 name a central with --central URL ({})",
+                dir.display(),
+                paydesk_terminal::DATA_DIR_ENV,
+                paydesk_terminal::CENTRAL_URL_ENV
+            )),
+            _ => failure,
+        }
+    }
+
+    /// Opens the journal alone and read-only (the journal commands need no central, gateway or
+    /// secret, and no writer lock: they read while the desktop or another `paydesk` charges).
+    pub fn open_journal(&self) -> Result<JournalReader, Failure> {
+        let path = self.journal_path()?;
+        JournalReader::open(&path).map_err(|e| match e {
+            JournalError::Missing { .. } => Failure::usage(format!(
+                "there is no journal at {} yet: the first charge on this terminal creates it; to \
+                 read another journal pass --journal PATH or --data-dir DIR (or set {} or {})",
+                path.display(),
+                paydesk_terminal::JOURNAL_ENV,
+                paydesk_terminal::DATA_DIR_ENV
+            )),
+            e => journal_failure(e),
+        })
     }
 }
 

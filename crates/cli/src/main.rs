@@ -58,8 +58,8 @@ use crate::exit::{CmdResult, SUCCESS, USAGE};
                   PAYDESK_TERMINAL_TOKEN and PAYDESK_GATEWAY_KEY override the keyring.\n\
                   Exit codes: 0 done/succeeded, 1 other error, 2 declined/requires action/canceled \
                   (sign-in refused), 3 pending/unknown (recovery continues), 4 held by someone \
-                  else/not chargeable/amount changed, 5 central unreachable, 6 journal broken, \
-                  64 bad input or missing configuration."
+                  else/not chargeable, 5 central unreachable (or the embedded stack stopped), 6 \
+                  journal broken, 64 bad input (a wrong --amount too) or missing configuration."
 )]
 struct Cli {
     /// Machine-readable output: one JSON document on stdout, errors included, always with
@@ -101,6 +101,10 @@ enum Command {
         /// Port of the sandbox gateway on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 0)]
         gateway_port: u16,
+        /// Try offline work: the sandbox charges, but terminals are told the central is down
+        /// (they answer from their caches, exit 5, and charge under an offline allowance).
+        #[arg(long)]
+        central_down: bool,
     },
     /// Store a secret read from stdin in the OS keyring.
     Provision {
@@ -113,7 +117,8 @@ enum Command {
         #[arg(long)]
         operator: String,
     },
-    /// List the unpaid orders (offline: the cached queue, exit code 5).
+    /// List the orders an operator can charge — unpaid, failed, declined, needing action — with
+    /// their state (offline: the cached queue, exit code 5).
     Queue,
     /// Charge an order's saved payment method.
     Charge {
@@ -131,8 +136,11 @@ enum Command {
         #[arg(long)]
         amount: String,
     },
-    /// Show an attempt and its history.
-    Show { attempt: String },
+    /// Show an attempt and its history (the same as `journal show`).
+    Show {
+        /// The attempt's id, as `charge` and `journal list` print it.
+        attempt: String,
+    },
     /// Finish every unfinished attempt from its last durable state (one pass). An offline
     /// attempt that must claim its order now that the central is back needs its operator
     /// signed in: pass --operator ID --pin-stdin.
@@ -170,13 +178,14 @@ enum OfflineCommand {
         /// The manager who approves it.
         #[arg(long)]
         manager: String,
-        /// No single offline charge above this, e.g. "50.00 EUR".
+        /// No single offline charge above this, e.g. "50.00 EUR". The allowance covers this one
+        /// currency: orders in another are refused offline.
         #[arg(long)]
         per_charge: String,
         /// All offline charges of this allowance together stay within this, e.g. "300.00 EUR".
         #[arg(long)]
         per_shift: String,
-        /// How long the allowance lasts, in hours (at most 12).
+        /// How long the allowance lasts, in whole hours, 1 to 12.
         #[arg(long, default_value_t = 4)]
         hours: u32,
         /// Charge offline only from a cached queue at most this many minutes old: an older copy
@@ -312,7 +321,8 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
         Command::Stack {
             central_port,
             gateway_port,
-        } => setup::stack(settings, central_port, gateway_port).await,
+            central_down,
+        } => setup::stack(settings, central_port, gateway_port, central_down).await,
         Command::Provision { secret } => {
             let kind = match secret {
                 SecretArg::TerminalToken => SecretKind::TerminalToken,

@@ -7,27 +7,83 @@
 use std::io::{Read as _, Write as _};
 
 use anyhow::Context as _;
-use paydesk_stack::{
-    StackConfig, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
-};
-use paydesk_terminal::SecretKind;
+use std::sync::Arc;
 
-use crate::config::Settings;
-use crate::exit::{CmdResult, Failure, SUCCESS};
+use paydesk_stack::{
+    StackConfig, StackError, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
+};
+use paydesk_terminal::{MemorySecretStore, SecretError, SecretKind, SecretStore};
+
+use crate::config::{secret_failure, Settings};
+use crate::exit::{CmdResult, Failure, OTHER, SUCCESS};
 use crate::output;
 
-pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) -> CmdResult {
+/// Where the stack keeps the terminal's secrets: the OS keyring; with the automation overrides
+/// (`PAYDESK_TERMINAL_TOKEN`, `PAYDESK_GATEWAY_KEY`) set, memory seeded from them, so a headless
+/// stack and the commands run with the same variables agree (the stack registers a given token
+/// the central does not know yet as its terminal's).
+async fn stack_secrets(settings: &Settings) -> Result<Arc<dyn SecretStore>, Failure> {
+    let t = &settings.terminal;
+    if t.terminal_token_override.is_none() && t.gateway_key_override.is_none() {
+        return Ok(t.secrets.clone());
+    }
+    let memory = MemorySecretStore::new();
+    for kind in [SecretKind::TerminalToken, SecretKind::GatewayKey] {
+        let given = match kind {
+            SecretKind::TerminalToken => &t.terminal_token_override,
+            SecretKind::GatewayKey => &t.gateway_key_override,
+        };
+        // The other secret, when not given, comes from the keyring if there is one.
+        let value = match given {
+            Some(_) => Some(t.secret(kind).await.map_err(secret_failure)?),
+            None => {
+                let store = t.secrets.clone();
+                tokio::task::spawn_blocking(move || store.get(kind.entry()))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+            }
+        };
+        if let Some(value) = value {
+            memory
+                .set(kind.entry(), &value)
+                .map_err(|e| Failure::new(OTHER, anyhow::anyhow!("{e}")))?;
+        }
+    }
+    Ok(Arc::new(memory))
+}
+
+pub async fn stack(
+    settings: &Settings,
+    central_port: u16,
+    gateway_port: u16,
+    central_down: bool,
+) -> CmdResult {
     let data_dir = settings.data_dir()?;
-    let mut config = StackConfig::new(&data_dir, settings.terminal.secrets.clone());
+    let mut config = StackConfig::new(&data_dir, stack_secrets(settings).await?);
     config.central_port = central_port;
     config.gateway_port = gateway_port;
-    let stack = paydesk_stack::start(config)
-        .await
-        .context("starting the embedded stack")?;
+    config.central_down = central_down;
+    // The error's own words only: its source repeats them (the keyring's message twice).
+    let stack = paydesk_stack::start(config).await.map_err(|e| {
+        let hint = match &e {
+            StackError::Secrets(SecretError::Unavailable { .. }) => format!(
+                "; for a headless stack set {} to a token of your choice (`pdt_` and 64 hex \
+                 digits, e.g. pdt_$(openssl rand -hex 32)) and give the other commands the same",
+                paydesk_terminal::TERMINAL_TOKEN_ENV
+            ),
+            _ => String::new(),
+        };
+        Failure::new(
+            OTHER,
+            anyhow::anyhow!("starting the embedded stack: {e}{hint}"),
+        )
+    })?;
     // The URLs come first on stdout, for scripts and tests that bind port 0.
     if settings.json {
         output::json(&serde_json::json!({
-            "central_url": stack.central_url,
+            "central_url": if central_down { None } else { Some(&stack.central_url) },
             "gateway_url": stack.gateway_url,
             "terminal_id": stack.terminal,
             "data_dir": stack.data_dir,
@@ -36,19 +92,37 @@ pub async fn stack(settings: &Settings, central_port: u16, gateway_port: u16) ->
             "manager": { "id": DEMO_MANAGER, "pin": DEMO_MANAGER_PIN },
         }));
     } else {
-        out!("central {}", stack.central_url);
+        if central_down {
+            out!(
+                "central down (--central-down): terminals see it unreachable and work offline; \
+                 restart without --central-down to bring it back"
+            );
+        } else {
+            out!("central {}", stack.central_url);
+        }
         out!("gateway {}", stack.gateway_url);
         out!("terminal {}", stack.terminal);
         out!("data-dir {}", stack.data_dir.display());
         out!("demo operator {DEMO_OPERATOR} PIN {DEMO_OPERATOR_PIN}");
         out!("demo manager {DEMO_MANAGER} PIN {DEMO_MANAGER_PIN}");
-        out!(
-            "the terminal token and the sandbox key are in the OS keyring (service {}); other \
-             paydesk commands with the same --data-dir find this stack; Ctrl-C stops it",
-            settings.terminal.keyring_service
-        );
+        let t = &settings.terminal;
+        if t.terminal_token_override.is_some() || t.gateway_key_override.is_some() {
+            out!(
+                "the secrets come from {} / {} (not the keyring); other paydesk commands with the \
+                 same variables and --data-dir find this stack; Ctrl-C stops it",
+                paydesk_terminal::TERMINAL_TOKEN_ENV,
+                paydesk_terminal::GATEWAY_KEY_ENV
+            );
+        } else {
+            out!(
+                "the terminal token and the sandbox key are in the OS keyring (service {}); other \
+                 paydesk commands with the same --data-dir find this stack; Ctrl-C stops it",
+                t.keyring_service
+            );
+        }
     }
-    std::io::stdout().flush().context("writing to stdout")?;
+    // Best effort: a reader that went away (`paydesk stack | head -1`) does not stop the stack.
+    let _ = std::io::stdout().flush();
     paydesk_stack::shutdown_signal().await;
     eprintln!("paydesk: stopping the embedded stack");
     stack.shutdown().await;

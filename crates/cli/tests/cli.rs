@@ -371,7 +371,10 @@ async fn an_order_held_by_another_terminal_exits_4_and_names_the_holder() {
 
     let changed = h.charge("demo-1003", "890.01 EUR");
     assert_eq!(changed.code, Some(USAGE), "{changed:?}");
-    assert!(changed.stderr.contains("is 890.00 EUR, not the"), "{changed:?}");
+    assert!(
+        changed.stderr.contains("is 890.00 EUR, not the"),
+        "{changed:?}"
+    );
 
     let unknown = h.charge("demo-9999", "1.00 EUR");
     assert_eq!(unknown.code, Some(CONFLICT), "{unknown:?}");

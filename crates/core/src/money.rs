@@ -87,7 +87,11 @@ pub enum MoneyError {
          the code, e.g. \"12.34 EUR\" or \"1200 JPY\""
     )]
     Malformed { input: String },
-    #[error("{input:?} has {given} decimals but {currency} has {exponent}")]
+    #[error(
+        "{input:?} has {} but {currency} has {}",
+        decimals(*given as u64),
+        decimals(u64::from(*exponent))
+    )]
     WrongDecimals {
         input: String,
         given: usize,
@@ -338,6 +342,15 @@ impl<'de> Deserialize<'de> for Money {
         }
         let w = Wire::deserialize(d)?;
         Money::new(w.minor, w.currency).map_err(serde::de::Error::custom)
+    }
+}
+
+/// "1 decimal", "2 decimals", "no decimals".
+fn decimals(n: u64) -> String {
+    match n {
+        0 => "no decimals".into(),
+        1 => "1 decimal".into(),
+        n => format!("{n} decimals"),
     }
 }
 

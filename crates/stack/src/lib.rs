@@ -100,6 +100,10 @@ pub struct StackConfig {
     /// local user could otherwise redirect webhooks or inject faults); tests that drive faults
     /// set [`SandboxAdmin::LoopbackOnly`] or a token.
     pub sandbox_admin: SandboxAdmin,
+    /// To try offline work: the central runs, but `stack.json` names it unreachable
+    /// ([`paydesk_terminal::STOPPED_STACK_URL`]), so terminals take their offline paths while the
+    /// sandbox still charges. Off by default.
+    pub central_down: bool,
 }
 
 impl StackConfig {
@@ -111,6 +115,7 @@ impl StackConfig {
             gateway_port: 0,
             lease_ms: paydesk_central::http::LEASE_MS_DEFAULT,
             sandbox_admin: SandboxAdmin::Off,
+            central_down: false,
         }
     }
 }
@@ -224,7 +229,11 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
     files::write_stack_file(
         &stack.data_dir,
         &StackFile {
-            central_url: stack.central_url.clone(),
+            central_url: if config.central_down {
+                paydesk_terminal::STOPPED_STACK_URL.to_string()
+            } else {
+                stack.central_url.clone()
+            },
             gateway_url: stack.gateway_url.clone(),
             terminal_id: stack.terminal.clone(),
         },
@@ -355,8 +364,20 @@ async fn seed_demo(store: &Store, now: Timestamp) -> Result<(), StackError> {
     Ok(())
 }
 
+/// The shape of the tokens the central issues: `pdt_` and 64 lower-case hex digits.
+fn is_terminal_token(token: &str) -> bool {
+    token.strip_prefix("pdt_").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// Reuses the terminal of the last start when the secret store still holds a token the central
-/// knows for it; otherwise registers a new terminal id and stores its token.
+/// knows for it; otherwise registers a new terminal id and stores its token (the store's own
+/// token when the central has never seen it and it has the central's format: a headless stack's
+/// `PAYDESK_TERMINAL_TOKEN`).
 async fn provision_terminal(
     store: &Store,
     secrets: Arc<dyn SecretStore>,
@@ -368,16 +389,20 @@ async fn provision_terminal(
         let secrets = Arc::clone(&secrets);
         blocking(move || secrets.get(TERMINAL_TOKEN)).await?
     };
-    if let (Some(terminal), Some(token)) = (&known, &token) {
+    // A token in the store that the central has never seen, in the central's own format: one a
+    // headless stack was given (`PAYDESK_TERMINAL_TOKEN`), registered below for a new terminal.
+    let mut given = None;
+    if let Some(token) = &token {
         let registered = store
             .terminal_by_token_hash(&auth::token_sha256(token.expose()), now)
             .await
             .map_err(central_error)?;
-        if registered
-            .as_ref()
-            .is_some_and(|r| &r.terminal_id == terminal && r.revoked_at.is_none())
-        {
-            return Ok((terminal.clone(), token.clone(), false));
+        match (&known, &registered) {
+            (Some(terminal), Some(r)) if &r.terminal_id == terminal && r.revoked_at.is_none() => {
+                return Ok((terminal.clone(), token.clone(), false));
+            }
+            (_, None) if is_terminal_token(token.expose()) => given = Some(token.clone()),
+            _ => {}
         }
     }
     // A terminal's token cannot be re-issued (the central has no such route), so a lost token
@@ -387,7 +412,10 @@ async fn provision_terminal(
         tries += 1;
         let candidate = TerminalId::new(format!("{TERMINAL_PREFIX}{:08x}", fastrand::u32(..)))
             .expect("generated terminal ids are valid");
-        let token = auth::new_token();
+        let token = match &given {
+            Some(given) => given.expose().to_string(),
+            None => auth::new_token(),
+        };
         match store
             .add_terminal(&candidate, &auth::token_sha256(&token), now)
             .await

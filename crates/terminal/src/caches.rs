@@ -9,7 +9,7 @@ use std::path::Path;
 
 use paydesk_core::{CustomerId, OrderId, PaymentMethodId, Timestamp};
 use paydesk_engine::{CachedOrder, CentralError, OrderSnapshot};
-use paydesk_protocol::{Order, OrderPage, PAGE_ROWS_MAX};
+use paydesk_protocol::{Order, OrderPage, OrderStatus, PAGE_ROWS_MAX};
 use serde::{Deserialize, Serialize};
 
 use crate::central_http::HttpCentral;
@@ -63,20 +63,50 @@ pub async fn fetch_queue(
     data_dir: &Path,
     now: Timestamp,
 ) -> Result<Queue, QueueError> {
+    fetch_queue_of(client, data_dir, now, &[OrderStatus::Unpaid]).await
+}
+
+/// Every state an operator can charge from: unpaid, failed (declined) and needing action (3-D
+/// Secure) — the `paydesk queue` list, in that order of states.
+pub const ACTIONABLE_STATES: [OrderStatus; 3] = [
+    OrderStatus::Unpaid,
+    OrderStatus::Failed,
+    OrderStatus::NeedsAction,
+];
+
+/// [`fetch_queue`] for the orders in `states` (each state's pages in turn), cached the same way.
+pub async fn fetch_queue_of(
+    client: &HttpCentral,
+    data_dir: &Path,
+    now: Timestamp,
+    states: &[OrderStatus],
+) -> Result<Queue, QueueError> {
     let cache = data_dir.join(QUEUE_CACHE_FILE);
     let mut orders = Vec::new();
+    let pages = states
+        .iter()
+        .flat_map(|s| (0..QUEUE_PAGES_MAX).map(move |_| *s));
     let mut after: Option<String> = None;
-    for _ in 0..QUEUE_PAGES_MAX {
+    let (mut current, mut done) = (None, false);
+    for status in pages {
+        // Each state starts from its first page.
+        if current != Some(status) {
+            (current, after, done) = (Some(status), None, false);
+        }
+        if done {
+            continue;
+        }
+        let state = status.as_str();
         let path = match &after {
-            None => format!("/v1/orders?limit={PAGE_ROWS_MAX}"),
-            Some(a) => format!("/v1/orders?limit={PAGE_ROWS_MAX}&after={a}"),
+            None => format!("/v1/orders?status={state}&limit={PAGE_ROWS_MAX}"),
+            Some(a) => format!("/v1/orders?status={state}&limit={PAGE_ROWS_MAX}&after={a}"),
         };
         match client.get_json::<OrderPage>(&path).await {
             Ok(page) => {
                 orders.extend(page.orders);
                 match page.next_after {
                     Some(next) => after = Some(next.to_string()),
-                    None => break,
+                    None => done = true,
                 }
             }
             // A read changes nothing at the central: no answer in time is as good as none.

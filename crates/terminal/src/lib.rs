@@ -27,7 +27,10 @@ pub use allowance::{
     block_offline, grant_offline, offline_policy, pin_allowance_key, GrantError,
     ALLOWANCE_KEY_FILE, OFFLINE_POLICY_FILE,
 };
-pub use caches::{cached_order, fetch_queue, Queue, QueueError, QUEUE_CACHE_FILE};
+pub use caches::{
+    cached_order, fetch_queue, fetch_queue_of, Queue, QueueError, ACTIONABLE_STATES,
+    QUEUE_CACHE_FILE,
+};
 pub use central_http::{
     HttpCentral, SessionToken, TerminalToken, CENTRAL_ANSWER_BYTES_MAX, CENTRAL_CONNECT_TIMEOUT_MS,
     CENTRAL_REQUEST_TIMEOUT_MS,
@@ -44,10 +47,11 @@ pub use session::{
     OFFLINE_SIGN_IN_MS_MAX, OPERATORS_CACHE_FILE, VERIFIERS_FILE,
 };
 pub use settings::{
-    read_stack_file, stack_alive, SecretKind, SecretLoadError, SettingsError, StackFile,
-    TerminalSettings, CENTRAL_URL_ENV, DATA_DIR_ENV, GATEWAY_KEY_ENV, GATEWAY_URL_DEFAULT,
-    GATEWAY_URL_ENV, JOURNAL_ENV, JOURNAL_FILE, KEYRING_SERVICE_ENV, STACK_FILE, STACK_LOCK_FILE,
-    TERMINAL_ENV, TERMINAL_TOKEN_ENV,
+    read_stack_file, stack_alive, stopped_stack_terminal, SecretKind, SecretLoadError,
+    SettingsError, StackFile, TerminalSettings, CENTRAL_URL_ENV, DATA_DIR_ENV, GATEWAY_KEY_ENV,
+    GATEWAY_URL_DEFAULT, GATEWAY_URL_ENV, JOURNAL_ENV, JOURNAL_FILE, KEYRING_SERVICE_ENV,
+    STACK_FILE, STACK_LOCK_FILE, STACK_TERMINAL_FILE, STOPPED_STACK_URL, TERMINAL_ENV,
+    TERMINAL_TOKEN_ENV,
 };
 pub use terminal::{
     ChargeError, DrainReport, DrainWait, JournalHealth, ManagerActionError, RecoveryTurn, Terminal,

@@ -47,6 +47,16 @@ pub const STACK_FILE: &str = "stack.json";
 /// drops the lock when the stack's process ends, however it ends.
 pub const STACK_LOCK_FILE: &str = "stack.lock";
 
+/// The embedded stack's terminal id in its data directory, kept across restarts (written by
+/// `paydesk-stack`); it outlives the stack, so a terminal still knows who it is once it stops.
+pub const STACK_TERMINAL_FILE: &str = "terminal.json";
+/// The central (and gateway) URL of an embedded stack that is not running: port 0, where no
+/// process can listen (binding port 0 picks another), so every connection is refused by this
+/// machine's kernel. A terminal over a stopped stack thus takes its offline paths — the cached
+/// queue, the offline sign-in verifier, the signed allowance — and its token goes nowhere, not even
+/// to whoever binds the stopped stack's old port (review L6).
+pub const STOPPED_STACK_URL: &str = "http://127.0.0.1:0";
+
 /// Where a running embedded stack can be reached, and which terminal it provisioned. Written by
 /// `paydesk-stack`, read here so a terminal finds the stack without flags. No secret in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +87,22 @@ pub fn read_stack_file(data_dir: &Path) -> Option<StackFile> {
     }
     let bytes = std::fs::read(data_dir.join(STACK_FILE)).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// The terminal id of an embedded stack that ran over `data_dir` and is not running now (its
+/// [`STACK_TERMINAL_FILE`] is there, its [`STACK_LOCK_FILE`] is not held).
+pub fn stopped_stack_terminal(data_dir: &Path) -> Option<TerminalId> {
+    #[derive(Deserialize)]
+    struct TerminalFile {
+        terminal_id: TerminalId,
+    }
+    if stack_alive(data_dir) {
+        return None;
+    }
+    let bytes = std::fs::read(data_dir.join(STACK_TERMINAL_FILE)).ok()?;
+    serde_json::from_slice::<TerminalFile>(&bytes)
+        .ok()
+        .map(|f| f.terminal_id)
 }
 
 /// A setting that is missing or malformed; the message says how to supply it.
@@ -215,6 +241,27 @@ impl TerminalSettings {
         })
     }
 
+    /// When no central is given and the embedded stack of `data_dir` is stopped: these settings
+    /// with that stack's central and gateway at [`STOPPED_STACK_URL`] (unreachable without a
+    /// connection) and its terminal id, so the commands answer offline (exit 5, the cached queue)
+    /// instead of "no central configured". `None` when a central is given, the stack runs, or no
+    /// stack ever ran there.
+    pub fn over_stopped_stack(&self, data_dir: &Path) -> Option<TerminalSettings> {
+        if self.central_url.is_some() {
+            return None;
+        }
+        let terminal = stopped_stack_terminal(data_dir)?;
+        let mut settings = self.clone();
+        settings.central_url = Some(STOPPED_STACK_URL.to_string());
+        settings
+            .gateway_url
+            .get_or_insert(STOPPED_STACK_URL.to_string());
+        settings
+            .terminal
+            .get_or_insert(terminal.as_str().to_string());
+        Some(settings)
+    }
+
     /// The journal given, or [`JOURNAL_FILE`] in `data_dir`.
     pub fn journal_path(&self, data_dir: &Path) -> PathBuf {
         self.journal
@@ -346,6 +393,40 @@ mod tests {
             Some("https://central.example")
         );
         assert_eq!(s.terminal(Some(&stack())).unwrap().as_str(), "desk-2");
+    }
+
+    #[test]
+    fn a_stopped_stack_is_an_unreachable_central_and_keeps_its_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings();
+        assert!(s.over_stopped_stack(dir.path()).is_none(), "no stack ran");
+        std::fs::write(
+            dir.path().join(STACK_TERMINAL_FILE),
+            br#"{"terminal_id":"desk-0000abcd"}"#,
+        )
+        .unwrap();
+        // A stack.json left behind is still not believed: only the record of who we are is.
+        std::fs::write(
+            dir.path().join(STACK_FILE),
+            serde_json::to_vec(&stack()).unwrap(),
+        )
+        .unwrap();
+        assert!(read_stack_file(dir.path()).is_none());
+        let stopped = s.over_stopped_stack(dir.path()).unwrap();
+        assert_eq!(
+            stopped.central_url(None).unwrap().as_deref(),
+            Some(STOPPED_STACK_URL)
+        );
+        assert_eq!(stopped.gateway_url(None).unwrap(), STOPPED_STACK_URL);
+        assert_eq!(stopped.terminal(None).unwrap().as_str(), "desk-0000abcd");
+        // A running stack is the stack itself, and a given central wins.
+        let lock = std::fs::File::create(dir.path().join(STACK_LOCK_FILE)).unwrap();
+        fs4::FileExt::try_lock(&lock).unwrap();
+        assert!(s.over_stopped_stack(dir.path()).is_none());
+        drop(lock);
+        let mut given = settings();
+        given.central_url = Some("https://central.example".into());
+        assert!(given.over_stopped_stack(dir.path()).is_none());
     }
 
     #[test]
