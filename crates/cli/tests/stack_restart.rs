@@ -151,13 +151,9 @@ async fn a_charge_cut_off_by_a_stack_restart_is_finished_by_recover_and_the_orde
     assert!(held.claim.is_some(), "the cut-off charge holds the order");
 
     // Ctrl-C on `paydesk stack`, and start it again over the same data directory.
-    let old_gateway = stack.gateway_url.clone();
+    // Its ports are picked afresh (0); the binary finds them in the new stack.json.
     stack.shutdown().await;
     let stack = paydesk_stack::start(config).await.unwrap();
-    assert_ne!(
-        stack.gateway_url, old_gateway,
-        "a new port: nothing kept the old one"
-    );
 
     let recovered = paydesk(&data_dir, &secrets, &["recover"], "");
     assert_eq!(recovered.code, Some(SUCCESS), "{recovered:?}");
