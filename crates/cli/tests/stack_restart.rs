@@ -2,9 +2,9 @@
 //! `paydesk` binary charges through an embedded stack (in this test process, its sandbox's admin
 //! routes open to arm faults), found the way a newcomer's shell finds it: `stack.json` in the
 //! shared data directory. The sandbox charges the card but every answer is lost, so `paydesk
-//! charge` exits 3 with the order held; the stack stops and starts again (ports picked afresh) over the
-//! same data directory; `paydesk recover` then finds the charge at the gateway, and the order
-//! ends paid — not in a manager's review, as it did when the sandbox forgot its intents.
+//! charge` exits 3 with the order held; the stack stops and starts again (ports picked afresh)
+//! over the same data directory; `paydesk recover` then finds the charge at the gateway, and the
+//! order ends paid — not in a manager's review, as it did when the sandbox forgot its intents.
 
 use std::io::Write as _;
 use std::path::Path;
