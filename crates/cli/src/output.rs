@@ -180,6 +180,14 @@ pub fn attempt_detail(a: &Attempt, timeline: &[StoredEvent]) -> String {
     out
 }
 
+/// Who a running charge waits for after `progress`; `None` once nothing more happens.
+fn next_wait(progress: &Progress) -> Option<&'static str> {
+    match progress {
+        Progress::Step { state, .. } => words::waiting_for(*state),
+        _ => Some("the gateway"),
+    }
+}
+
 /// How long a charge may be silent before the person is told it still waits, and how often
 /// after that: long enough that a normal charge (well under a second) never shows it, short
 /// enough that nobody wonders whether the command hung.
@@ -188,6 +196,8 @@ const STILL_WAITING_EVERY: Duration = Duration::from_secs(5);
 /// What a running charge waits for, and since when (`None` when nothing runs).
 struct Waiting {
     what: &'static str,
+    /// `--json`: the notice is a JSON line (`{"still_waiting": {"for", "seconds"}}`).
+    json: bool,
     since: Instant,
     /// The last "still waiting" line, so one comes every `STILL_WAITING_EVERY`.
     told: Instant,
@@ -209,11 +219,15 @@ fn start_ticker() {
                 if let Some(w) = waiting.as_mut() {
                     if w.told.elapsed() >= STILL_WAITING_EVERY {
                         w.told = Instant::now();
-                        eprintln!(
-                            "still waiting for {} ({} s)…",
-                            w.what,
-                            w.since.elapsed().as_secs()
-                        );
+                        let seconds = w.since.elapsed().as_secs();
+                        if w.json {
+                            let notice = serde_json::json!({
+                                "still_waiting": { "for": w.what, "seconds": seconds }
+                            });
+                            eprintln!("{notice}");
+                        } else {
+                            eprintln!("still waiting for {} ({seconds} s)…", w.what);
+                        }
                     }
                 }
             });
@@ -223,10 +237,11 @@ fn start_ticker() {
     });
 }
 
-fn wait_for(what: Option<&'static str>) {
+fn wait_for(json: bool, what: Option<&'static str>) {
     let now = Instant::now();
     *WAITING.lock().unwrap_or_else(|e| e.into_inner()) = what.map(|what| Waiting {
         what,
+        json,
         since: now,
         told: now,
     });
@@ -234,48 +249,38 @@ fn wait_for(what: Option<&'static str>) {
 
 /// Stops the "still waiting" lines (the charge finished or the command is printing its result).
 pub fn stop_waiting() {
-    wait_for(None);
+    wait_for(false, None);
 }
 
 /// Shows one step of a running charge or recovery: with `--json` as a JSON line on stderr
 /// (stdout stays one document), otherwise in the operator's words on stdout; while the next
-/// step is slow, "still waiting for …" comes on stderr every few seconds.
+/// step is slow, "still waiting for …" comes on stderr every few seconds (a JSON line with
+/// `--json`).
 pub fn progress(json: bool, progress: &Progress) {
+    start_ticker();
     if json {
         if let Ok(mut value) = serde_json::to_value(progress) {
             times_to_rfc3339(&mut value);
             eprintln!("{value}");
         }
-        return;
-    }
-    start_ticker();
-    match progress {
-        Progress::Claimed {
-            order,
-            attempt_number,
-        } => {
-            out!("claimed {order} (attempt #{attempt_number})");
-            wait_for(Some("the gateway"));
-        }
-        Progress::Step { event, state, .. } => {
-            out!("  {}", words::step(event, *state));
-            wait_for(words::waiting_for(*state));
-        }
-        Progress::Waiting { delay_ms, .. } => {
-            out!(
+    } else {
+        match progress {
+            Progress::Claimed {
+                order,
+                attempt_number,
+            } => out!("claimed {order} (attempt #{attempt_number})"),
+            Progress::Step { event, state, .. } => out!("  {}", words::step(event, *state)),
+            Progress::Waiting { delay_ms, .. } => out!(
                 "  no clear answer yet; asking the gateway again in {:.1} s",
                 *delay_ms as f64 / 1000.0
-            );
-            wait_for(Some("the gateway"));
-        }
-        Progress::Offline { order, approved_by } => {
-            out!(
+            ),
+            Progress::Offline { order, approved_by } => out!(
                 "the central is unreachable: charging {order} offline under the allowance of \
                  {approved_by}"
-            );
-            wait_for(Some("the gateway"));
+            ),
         }
     }
+    wait_for(json, next_wait(progress));
 }
 
 #[cfg(test)]

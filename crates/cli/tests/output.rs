@@ -232,7 +232,23 @@ async fn a_slow_gateway_is_announced_and_steps_read_in_the_operators_words() {
         !paid.stdout.contains("register_answered") && !paid.stdout.contains("->"),
         "no engine event names in the progress: {paid:?}"
     );
-    let id = h.run(&["--json", "journal", "list"]).json()["attempts"][0]["id"]
+    // With --json the notice is a JSON line on stderr, and stdout stays one document.
+    h.add_fault("confirm:latency=6500:1").await;
+    let scripted = h.charge(&["--json"], "demo-1002", "45.50 EUR");
+    assert_eq!(scripted.code, Some(SUCCESS), "{scripted:?}");
+    assert_eq!(scripted.json()["outcome"], "succeeded");
+    let notice = scripted
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| !v["still_waiting"].is_null())
+        .unwrap_or_else(|| panic!("a still_waiting line: {scripted:?}"));
+    assert_eq!(notice["still_waiting"]["for"], "the gateway", "{notice}");
+    assert_eq!(notice["still_waiting"]["seconds"], 5, "{notice}");
+
+    let id = h
+        .run(&["--json", "journal", "list", "--order", "demo-1001"])
+        .json()["attempts"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
