@@ -372,8 +372,9 @@ impl Engine {
                     .charge_offline(request, cached, &here, &detail, progress)
                     .await
             }
-            Err(CentralError::UnknownOrder(order)) => {
-                return Err(CentralError::UnknownOrder(order).into())
+            // No answer in time: the claim would wait as long again, and stop the same way.
+            Err(e @ (CentralError::UnknownOrder(_) | CentralError::NoAnswer { .. })) => {
+                return Err(e.into())
             }
             // Anything else: the claim answers for itself.
             Ok(None) | Err(_) => {}
