@@ -38,6 +38,12 @@ pub(crate) const GUARD_TRIGGERS: [&str; 4] = [
 /// before failing: long enough to ride out a checkpoint, short enough that the UI never hangs.
 const BUSY_TIMEOUT_MS: u64 = 2_000;
 
+/// How often, and how far apart, a reader reads an older schema version again before calling the
+/// file older: 20 × 50 ms rides out a writer's migrations (each commits in milliseconds) and keeps
+/// a truly old file's refusal to about a second.
+const MIGRATION_WAIT_TRIES: u32 = 20;
+const MIGRATION_WAIT_STEP_MS: u64 = 50;
+
 /// `PRAGMA synchronous` reads back as a number; FULL is 2.
 const SYNCHRONOUS_FULL: i64 = 2;
 
@@ -195,6 +201,11 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), JournalE
 /// Checks a file opened read-only for reading: ours, intact, and at exactly this build's schema
 /// (the queries name this version's columns). Writes nothing, migrates nothing, and sets only
 /// this connection's own settings (`query_only` as a second guard behind the read-only open).
+///
+/// A writer may be creating or migrating the file at this very moment: the header is read in one
+/// snapshot (a version and a schema from the same commit), and a version below this build's is
+/// read again for a short while — migrations commit one version at a time, within milliseconds —
+/// before the file is called older.
 pub(crate) fn prepare_read(conn: &Connection, path: &Path) -> Result<(), JournalError> {
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
         .map_err(db(path, "setting the busy timeout"))?;
@@ -202,23 +213,35 @@ pub(crate) fn prepare_read(conn: &Connection, path: &Path) -> Result<(), Journal
         .map_err(db(path, "making the connection read-only"))?;
     conn.pragma_update(None, "cell_size_check", true)
         .map_err(db(path, "enabling cell size checks"))?;
-    match identify(conn, path)? {
-        // A file the writer created but has not initialised yet (or an empty file).
-        0 => {
-            return Err(JournalError::Missing {
-                path: path.to_path_buf(),
-            })
+    let mut tries = 0;
+    loop {
+        let version = {
+            let snapshot = conn
+                .unchecked_transaction()
+                .map_err(db(path, "reading the schema version"))?;
+            identify(&snapshot, path)?
+        };
+        match version {
+            // A file the writer created but has not initialised yet (or an empty file).
+            0 => {
+                return Err(JournalError::Missing {
+                    path: path.to_path_buf(),
+                })
+            }
+            version if version < SCHEMA_VERSION && tries < MIGRATION_WAIT_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(MIGRATION_WAIT_STEP_MS));
+            }
+            version if version < SCHEMA_VERSION => {
+                return Err(JournalError::OlderSchema {
+                    path: path.to_path_buf(),
+                    found: version,
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            _ => return quick_check(conn, path),
         }
-        version if version < SCHEMA_VERSION => {
-            return Err(JournalError::OlderSchema {
-                path: path.to_path_buf(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            })
-        }
-        _ => {}
     }
-    quick_check(conn, path)
 }
 
 /// Reads the header and tells a journal (its schema version, 0 for a new empty file) from a

@@ -190,3 +190,48 @@ fn files_this_build_cannot_read_as_they_are_are_refused_untouched() {
     let err = JournalReader::open(&garbage).unwrap_err();
     assert!(matches!(err, JournalError::Corrupt { .. }), "{err}");
 }
+
+/// A reader racing the writer that creates and migrates a new journal sees it missing or whole:
+/// never "not a journal" (a version and a schema from different commits), never "older".
+#[test]
+fn a_reader_racing_the_creation_of_the_journal_sees_it_missing_or_whole() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (mut missing, mut whole) = (0, 0);
+    for round in 0..50u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    seen.push(JournalReader::open(&path).and_then(|r| r.head()));
+                }
+                seen
+            })
+        };
+        // As the terminal does: the file is created (empty, private) before SQLite opens it.
+        fs::write(&path, b"").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(round % 3));
+        let writer = Journal::open(&path).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        stop.store(true, Ordering::Relaxed);
+        for result in reader.join().unwrap() {
+            match result {
+                Ok(head) => {
+                    assert_eq!(head.0, 0);
+                    whole += 1;
+                }
+                Err(JournalError::Missing { .. }) => missing += 1,
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        drop(writer);
+    }
+    assert!(
+        missing > 0 && whole > 0,
+        "the race was run: {missing} / {whole}"
+    );
+}
