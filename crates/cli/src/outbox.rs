@@ -5,6 +5,9 @@
 //! central checks (the manager signs in there for this one action, online only); the journal
 //! records who did it, and why, as a chained event.
 //!
+//! `list` opens the journal read-only, so it works while another process charges from it; retry
+//! and archive write, so they take the journal's writer lock.
+//!
 //! Deliberately absent: deleting anything, and deciding whether a result is right (the central
 //! applies a re-delivered result once the order exists).
 
