@@ -28,7 +28,7 @@ fn retry_notice(wait_ms: u64, depth: i64) {
     );
 }
 
-fn sync_line(report: &DrainReport) -> String {
+fn sync_line(settings: &Settings, report: &DrainReport) -> String {
     let mut line = format!(
         "sync: {} delivered, {} parked, {} waiting",
         report.delivered, report.parked, report.waiting
@@ -40,6 +40,7 @@ fn sync_line(report: &DrainReport) -> String {
         ));
     }
     if let Some(why) = &report.unreachable {
+        let why = settings.unreachable_detail(why.clone());
         line.push_str(&format!(
             "\nthe central is unreachable ({why}): results stay in the journal; run `paydesk sync` \
              when it is back"
@@ -210,10 +211,18 @@ async fn charge_signed_in(
         .await
         .map_err(|e| match e {
             ChargeError::Engine(EngineError::Offline { refusal, detail }) => {
-                charge_failure(ChargeError::Engine(EngineError::Offline {
+                let mut failure = charge_failure(ChargeError::Engine(EngineError::Offline {
                     refusal,
                     detail: settings.unreachable_detail(detail),
-                }))
+                }));
+                if settings.stack_stopped() {
+                    // The stopped stack's sandbox is stopped too: no gateway to charge through.
+                    failure.error = failure.error.context(
+                        "the embedded stack is stopped, its sandbox gateway too; to charge \
+                         offline with it, run `paydesk stack --central-down`",
+                    );
+                }
+                failure
             }
             other => charge_failure(other),
         })?;
@@ -265,7 +274,7 @@ async fn charge_signed_in(
             );
         }
         if let Some(sync) = &sync {
-            out!("{}", sync_line(sync));
+            out!("{}", sync_line(settings, sync));
         }
     }
     Ok(code)
@@ -340,7 +349,7 @@ pub async fn recover(settings: &Settings, operator: Option<&str>) -> CmdResult {
             out!("{awaiting_manager} attempt(s) wait for a manager's review");
         }
         if let Some(sync) = &sync {
-            out!("{}", sync_line(sync));
+            out!("{}", sync_line(settings, sync));
         }
     }
     Ok(code)
@@ -360,7 +369,7 @@ pub async fn sync(settings: &Settings) -> CmdResult {
     if settings.json {
         output::json(&serde_json::json!({ "sync": report, "exit_code": code }));
     } else {
-        out!("{}", sync_line(&report));
+        out!("{}", sync_line(settings, &report));
     }
     Ok(code)
 }

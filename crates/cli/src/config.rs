@@ -98,10 +98,19 @@ impl Settings {
     /// transport's own detail names the placeholder URL, which means nothing to a person).
     pub fn unreachable_detail(&self, detail: String) -> String {
         if self.stack_stopped() {
-            "the embedded stack is stopped; `paydesk stack` starts it again".into()
-        } else {
-            detail
+            return "the embedded stack is stopped; `paydesk stack` starts it again".into();
         }
+        let down = self.data_dir().ok().and_then(|dir| {
+            let stack = paydesk_terminal::read_stack_file(&dir)?;
+            let url = self.terminal.central_url(Some(&stack)).ok()??;
+            Some(url == paydesk_terminal::STOPPED_STACK_URL)
+        });
+        if down == Some(true) {
+            return "the embedded stack runs with --central-down; restart it without to bring the \
+                    central back"
+                .into();
+        }
+        detail
     }
 
     /// True when the central is the embedded stack of the data directory and it is stopped.

@@ -202,7 +202,15 @@ async fn offline_can_be_tried_with_the_embedded_default() {
         manager.stderr.contains("the embedded stack is stopped"),
         "{manager:?}"
     );
-    for out in [&queue, &signed, &manager] {
+    // Its sandbox stopped too: nothing can be charged, and the message says how to try it.
+    let stopped = demo.charge("demo-1006", "73.00 EUR");
+    assert_eq!(stopped.code, Some(UNREACHABLE), "{stopped:?}");
+    assert!(
+        stopped.stderr.contains("paydesk stack --central-down")
+            && stopped.stderr.contains("nothing was charged"),
+        "{stopped:?}"
+    );
+    for out in [&queue, &signed, &manager, &stopped] {
         assert!(
             !out.stderr.contains("no central server configured"),
             "{out:?}"
@@ -221,6 +229,7 @@ async fn offline_can_be_tried_with_the_embedded_default() {
     assert_eq!(order(&down, "demo-1002").await.order.attempt_seq, 0);
     let sync = demo.run(&["sync"], None);
     assert_eq!(sync.code, Some(UNREACHABLE), "{sync:?}");
+    assert!(sync.stdout.contains("runs with --central-down"), "{sync:?}");
     down.shutdown().await;
 
     // The central back: the waiting result is delivered.
