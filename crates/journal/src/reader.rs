@@ -16,7 +16,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::db;
-use crate::{schema, Journal, JournalError};
+use crate::{schema, Journal, JournalError, VerifyReport};
 
 /// A journal opened read-only, without the writer's lock. Reads see every transaction committed
 /// before each statement starts (a charge in flight shows its last durable step).
@@ -68,6 +68,35 @@ impl JournalReader {
                 crash_hook: None,
             },
         })
+    }
+}
+
+impl JournalReader {
+    /// Runs `read` in one read transaction: every query in it sees the journal as of one commit,
+    /// whatever the writer commits meanwhile (without it, each statement sees the latest commit,
+    /// so two related reads could straddle a step of a charge in flight).
+    pub fn snapshot<T>(
+        &self,
+        read: impl FnOnce(&Journal) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let path = &self.journal.path;
+        let tx = self
+            .journal
+            .conn
+            .unchecked_transaction()
+            .map_err(db(path, "starting a read transaction"))?;
+        let out = read(&self.journal)?;
+        // Nothing was written; ending the transaction only releases the snapshot.
+        tx.rollback()
+            .map_err(db(path, "ending a read transaction"))?;
+        Ok(out)
+    }
+
+    /// [`Journal::verify`] in one snapshot: its checks span many statements, and a charge
+    /// committing between two of them (an attempt row and its outbox payload moving on) must not
+    /// read as a broken journal.
+    pub fn verify(&self) -> Result<VerifyReport, JournalError> {
+        self.snapshot(Journal::verify)
     }
 }
 

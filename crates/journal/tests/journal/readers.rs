@@ -235,3 +235,40 @@ fn a_reader_racing_the_creation_of_the_journal_sees_it_missing_or_whole() {
         "the race was run: {missing} / {whole}"
     );
 }
+
+/// Inside `snapshot`, every read sees one commit: the writer's step committed between two reads
+/// is not seen until the snapshot ends (so `verify`, which runs in one, never reads an attempt
+/// row and its outbox payload from different commits).
+#[test]
+fn reads_in_one_snapshot_do_not_straddle_a_commit() {
+    let mut f = fixture();
+    let id = run(
+        &mut f.journal,
+        new_attempt("order-1", "alice", 100, "EUR", T0, 1),
+        T0,
+        &to_confirm_sent("pi_1"),
+    );
+    let reader = JournalReader::open(&f.path).unwrap();
+    let (before, during) = reader
+        .snapshot(|j| {
+            let before = j.attempt(&id)?.unwrap().state;
+            f.journal.apply(&id, &succeeded(), ts(T0 + 10)).unwrap();
+            let during = (j.attempt(&id)?.unwrap().state, j.timeline(&id)?.len());
+            Ok((before, during))
+        })
+        .unwrap();
+    assert_eq!(before, AttemptState::ConfirmSent);
+    assert_eq!(
+        during,
+        (AttemptState::ConfirmSent, 4),
+        "the commit is not seen inside"
+    );
+    assert_eq!(
+        reader.attempt(&id).unwrap().unwrap().state,
+        AttemptState::Succeeded,
+        "and is seen once the snapshot ends"
+    );
+    let report = reader.verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.events, 5);
+}
