@@ -61,7 +61,8 @@ pub async fn stack(
     central_down: bool,
 ) -> CmdResult {
     let data_dir = settings.data_dir()?;
-    let mut config = StackConfig::new(&data_dir, stack_secrets(settings).await?);
+    let secrets = stack_secrets(settings).await?;
+    let mut config = StackConfig::new(&data_dir, secrets.clone());
     config.central_port = central_port;
     config.gateway_port = gateway_port;
     config.central_down = central_down;
@@ -80,6 +81,21 @@ pub async fn stack(
             anyhow::anyhow!("starting the embedded stack: {e}{hint}"),
         )
     })?;
+    // A given token the stack could not use (revoked, not the central's format, another
+    // terminal's) was replaced in memory only: the other commands, with the variable, would be
+    // refused. Say so now rather than run a stack nobody can reach.
+    if let Some(given) = &settings.terminal.terminal_token_override {
+        let kept = secrets.get(paydesk_terminal::TERMINAL_TOKEN).ok().flatten();
+        if kept.as_ref().map(|k| k.expose()) != Some(given.as_str()) {
+            stack.shutdown().await;
+            return Err(Failure::usage(format!(
+                "{env} is not a token this stack can use (revoked, already another terminal's, \
+                 or not `pdt_` and 64 lower-case hex digits): set a new one, e.g. \
+                 {env}=pdt_$(openssl rand -hex 32)",
+                env = paydesk_terminal::TERMINAL_TOKEN_ENV
+            )));
+        }
+    }
     // The URLs come first on stdout, for scripts and tests that bind port 0.
     if settings.json {
         output::json(&serde_json::json!({

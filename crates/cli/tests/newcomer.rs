@@ -385,6 +385,13 @@ fn a_headless_stack_honours_the_automation_variables_and_says_a_missing_keyring_
     assert!(queue.stdout.contains("demo-1001"), "{queue:?}");
     drop(stack);
 
+    // A token the stack cannot register is refused at once, not replaced behind the scenes.
+    let mut weak = paydesk(&tmp.path().join("weak"), "not-a-central-token");
+    without_keyring(&mut weak);
+    let weak = run(weak, &["stack"], None);
+    assert_eq!(weak.code, Some(USAGE), "{weak:?}");
+    assert!(weak.stderr.contains("pdt_"), "{weak:?}");
+
     // Without the variables and without a keyring: one clear error, said once.
     let mut bare = paydesk(&tmp.path().join("other"), &token);
     bare.env_remove("PAYDESK_TERMINAL_TOKEN")
