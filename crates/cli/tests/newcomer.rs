@@ -221,6 +221,10 @@ async fn offline_can_be_tried_with_the_embedded_default() {
     let down = start_stack(&demo.dir, &demo.secrets, true).await;
     let queue = demo.run(&["queue"], None);
     assert_eq!(queue.code, Some(UNREACHABLE), "{queue:?}");
+    // The allowance is in EUR: an order in another currency is refused offline, with the rule.
+    let usd = demo.charge("demo-2001", "34.50 USD");
+    assert_eq!(usd.code, Some(UNREACHABLE), "{usd:?}");
+    assert!(usd.stderr.contains("allowed in EUR only"), "{usd:?}");
     let paid = demo.charge("demo-1002", "45.50 EUR");
     assert_eq!(paid.code, Some(SUCCESS), "{paid:?}");
     assert!(paid.stdout.contains("offline"), "{paid:?}");
