@@ -1,5 +1,8 @@
 //! The manager's commands over the local journal: list, show, export CSV, verify, totals. They
-//! open the journal file alone — no central, gateway or secret is needed to review the work.
+//! open the journal file alone — no central, gateway or secret is needed to review the work — and
+//! read-only, without the writer's lock (`Settings::open_journal`), so they work while the desktop
+//! or another `paydesk` charges from it. A command that reads more than once reads in one snapshot
+//! (`JournalReader::snapshot`), so its parts agree even while a charge commits its steps.
 //!
 //! Deliberately absent: any write. Reviewing never changes the journal (resolving an attempt is
 //! the desktop's manager screen).
@@ -96,8 +99,11 @@ pub fn show(settings: &Settings, id: &str) -> CmdResult {
         ))
     })?;
     let journal = settings.open_journal()?;
-    let attempt = journal
-        .attempt(&id)
+    let (attempt, timeline) = journal
+        .snapshot(|j| match j.attempt(&id)? {
+            Some(attempt) => Ok(Some((attempt, j.timeline(&id)?))),
+            None => Ok(None),
+        })
         .map_err(journal_failure)?
         .ok_or_else(|| {
             Failure::new(
@@ -108,7 +114,6 @@ pub fn show(settings: &Settings, id: &str) -> CmdResult {
                 ),
             )
         })?;
-    let timeline = journal.timeline(&id).map_err(journal_failure)?;
     if settings.json {
         output::json(&serde_json::json!({ "attempt": attempt, "timeline": timeline }));
     } else {
@@ -212,7 +217,9 @@ pub fn export_csv(settings: &Settings, file: &Path) -> CmdResult {
         ));
     }
     let journal = settings.open_journal()?;
-    let attempts = all_attempts(&journal, &AttemptFilter::default())?;
+    let attempts = journal
+        .snapshot(|j| Ok(all_attempts(j, &AttemptFilter::default())))
+        .map_err(journal_failure)??;
     let sink: Box<dyn Write> = if to_stdout {
         Box::new(std::io::stdout().lock())
     } else {
@@ -408,9 +415,19 @@ pub fn totals(
 ) -> CmdResult {
     let (from, to) = totals_range(from, to, now)?;
     let journal = settings.open_journal()?;
-    let totals = journal.totals(from, to).map_err(journal_failure)?;
-    let requires_action = count_by_day(&journal, AttemptState::RequiresAction, from, to)?;
-    let canceled = count_by_day(&journal, AttemptState::Canceled, from, to)?;
+    let (totals, requires_action, canceled) = journal
+        .snapshot(|j| {
+            Ok(j.totals(from, to)
+                .map_err(journal_failure)
+                .and_then(|totals| {
+                    Ok((
+                        totals,
+                        count_by_day(j, AttemptState::RequiresAction, from, to)?,
+                        count_by_day(j, AttemptState::Canceled, from, to)?,
+                    ))
+                }))
+        })
+        .map_err(journal_failure)??;
     let rows: Vec<TotalsRow> = totals
         .iter()
         .map(|t| {
