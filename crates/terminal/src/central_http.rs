@@ -230,13 +230,56 @@ impl HttpCentral {
 /// A transport failure: only a failure to connect is "unreachable" (offline); a timeout or a
 /// broken answer after the connection was made is "no answer", since the central may have acted.
 fn unreachable(e: reqwest::Error) -> CentralError {
-    // reqwest's Display never includes headers, so the token cannot appear here.
-    let detail = e.to_string();
+    let detail = transport_words(&e);
     if e.is_connect() {
         CentralError::Unreachable { detail }
     } else {
         CentralError::NoAnswer { detail }
     }
+}
+
+/// A transport failure in a person's words, naming the central's host and port: the library's
+/// own text ("error sending request for url (…)", "tcp connect error … (os error 111)") means
+/// nothing to an operator. Never the path or a header, so no token can appear here.
+fn transport_words(e: &reqwest::Error) -> String {
+    let place = e
+        .url()
+        .and_then(|u| {
+            let host = u.host_str()?;
+            Some(match u.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            })
+        })
+        .unwrap_or_else(|| "the central".into());
+    let io_kind = {
+        let mut source = std::error::Error::source(e);
+        let mut kind = None;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                kind = Some(io.kind());
+            }
+            source = s.source();
+        }
+        kind
+    };
+    if e.is_timeout() {
+        return format!("{place} did not answer in time");
+    }
+    if e.is_connect() {
+        return match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => {
+                format!("nothing answers at {place} (connection refused)")
+            }
+            Some(std::io::ErrorKind::TimedOut) => format!("{place} did not answer in time"),
+            Some(std::io::ErrorKind::NotFound) => format!("{place} is not a known host name"),
+            _ if format!("{e:?}").contains("dns error") => {
+                format!("{place} is not a known host name")
+            }
+            _ => format!("could not connect to {place}"),
+        };
+    }
+    format!("the connection to {place} broke before the answer was complete")
 }
 
 /// Reads an answer's body, at most [`CENTRAL_ANSWER_BYTES_MAX`] bytes.
@@ -548,6 +591,25 @@ mod tests {
 
     fn client(url: &str) -> HttpCentral {
         HttpCentral::new(url, TerminalToken::new("pdt_test")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_central_nobody_answers_for_is_said_in_words() {
+        // A port nothing listens on: bind one, then free it.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let central = client(&format!("http://127.0.0.1:{port}"));
+        match central.get_json::<serde_json::Value>("/v1/orders").await {
+            Err(CentralError::Unreachable { detail }) => {
+                assert_eq!(
+                    detail,
+                    format!("nothing answers at 127.0.0.1:{port} (connection refused)")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
