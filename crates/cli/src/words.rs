@@ -129,9 +129,9 @@ pub fn step(kind: &str, to: AttemptState) -> String {
         ("create_searched", _) => "searched the gateway for this attempt's payment".into(),
         (_, AttemptState::Intent) => "no clear answer from the gateway yet; asking again…".into(),
         (_, AttemptState::Created) => {
-            "the gateway created the payment; registering it at the central…".into()
+            "the gateway created the payment (nothing charged yet)…".into()
         }
-        (_, AttemptState::Registered) => "registered; charging the card…".into(),
+        (_, AttemptState::Registered) => "cleared to charge".into(),
         (_, AttemptState::ConfirmSent) => "charging the card…".into(),
         (_, AttemptState::Unknown) => {
             "no clear answer from the gateway; checking the payment…".into()
@@ -189,7 +189,11 @@ mod tests {
     fn a_step_says_what_happens_next() {
         assert_eq!(
             step("register_answered", AttemptState::Registered),
-            "registered; charging the card…"
+            "cleared to charge"
+        );
+        assert_eq!(
+            step("confirm_begun", AttemptState::ConfirmSent),
+            "charging the card…"
         );
         assert_eq!(waiting_for(AttemptState::Registered), Some("the gateway"));
         assert_eq!(waiting_for(AttemptState::Created), Some("the central"));
