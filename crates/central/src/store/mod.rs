@@ -90,6 +90,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0005_verified_results.sql"),
         include_str!("../../migrations/sqlite/0005_verified_results.sql"),
     ),
+    (
+        6,
+        "reversals",
+        include_str!("../../migrations/postgres/0006_reversals.sql"),
+        include_str!("../../migrations/sqlite/0006_reversals.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
