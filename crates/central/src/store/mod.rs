@@ -96,6 +96,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0006_reversals.sql"),
         include_str!("../../migrations/sqlite/0006_reversals.sql"),
     ),
+    (
+        8,
+        "audit and day close",
+        include_str!("../../migrations/postgres/0008_audit_day_close.sql"),
+        include_str!("../../migrations/sqlite/0008_audit_day_close.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
