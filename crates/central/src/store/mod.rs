@@ -97,6 +97,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_reversals.sql"),
     ),
     (
+        7,
+        "resolutions",
+        include_str!("../../migrations/postgres/0007_resolutions.sql"),
+        include_str!("../../migrations/sqlite/0007_resolutions.sql"),
+    ),
+    (
         8,
         "audit and day close",
         include_str!("../../migrations/postgres/0008_audit_day_close.sql"),
