@@ -87,6 +87,13 @@ pub struct Config {
     /// Shortest pause between two reconciliation reports of one terminal, in milliseconds (each
     /// costs up to 100 gateway calls, and the gateway's rate limit is shared with charging).
     pub reconcile_interval_ms: i64,
+    /// The gateway the central reverses payments at (`None`: reversals answer 503).
+    pub gateway_actions: Option<Arc<dyn crate::gateway_actions::GatewayActions>>,
+    /// A reversal of more than this many minor units (in any currency) needs a second
+    /// manager's approval.
+    pub reversal_approval_above_minor: i64,
+    /// How long an approval may be used after it was made, in milliseconds.
+    pub approval_ttl_ms: i64,
 }
 
 /// Claim lease used when none is configured: long enough for a slow gateway round trip and a
@@ -109,6 +116,11 @@ pub const CONNECTIONS_MAX_DEFAULT: usize = 512;
 /// One reconciliation report per terminal per minute: a manager re-reading a report waits a
 /// minute; a looping terminal cannot use up the gateway's rate limit (finding M2).
 pub const RECONCILE_INTERVAL_MS_DEFAULT: i64 = 60_000;
+/// Four eyes above 100.00 (10,000 minor units, whatever the currency): a routine refund needs
+/// one manager, a large one two.
+pub const REVERSAL_APPROVAL_ABOVE_MINOR_DEFAULT: i64 = 10_000;
+/// An approval is used within ten minutes: long enough to walk to the other desk.
+pub const APPROVAL_TTL_MS_DEFAULT: i64 = 600_000;
 
 impl Default for Config {
     fn default() -> Config {
@@ -126,6 +138,9 @@ impl Default for Config {
             session_idle_ms: paydesk_protocol::SESSION_IDLE_MS,
             session_age_ms_max: paydesk_protocol::SESSION_AGE_MS_MAX,
             reconcile_interval_ms: RECONCILE_INTERVAL_MS_DEFAULT,
+            gateway_actions: None,
+            reversal_approval_above_minor: REVERSAL_APPROVAL_ABOVE_MINOR_DEFAULT,
+            approval_ttl_ms: APPROVAL_TTL_MS_DEFAULT,
         }
     }
 }
@@ -168,6 +183,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/unresolved"),
     ("get", "/v1/flags"),
     ("get", "/v1/reconcile"),
+    ("post", "/v1/orders/{order_id}/reversals"),
+    ("get", "/v1/orders/{order_id}/reversals"),
+    ("post", "/v1/approvals"),
     ("post", "/webhooks/stripe"),
 ];
 
@@ -197,6 +215,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/import", post(import_orders))
         .route("/v1/orders", get(list_orders))
         .route("/v1/orders/{order_id}", get(get_order))
+        .route(
+            "/v1/orders/{order_id}/reversals",
+            post(crate::http_reversals::create_reversal).get(crate::http_reversals::list_reversals),
+        )
+        .route(
+            "/v1/approvals",
+            post(crate::http_reversals::create_approval),
+        )
         .route("/v1/orders/{order_id}/claim", post(claim))
         .route("/v1/orders/{order_id}/claim/renew", post(renew))
         .route("/v1/orders/{order_id}/claim/release", post(release))

@@ -129,7 +129,7 @@ pub fn check(o: &ImportOrder) -> Result<(), String> {
 
 /// Zero-width characters, bidi marks, embeddings, overrides and isolates, and the byte-order
 /// mark: characters that change how text displays without showing themselves.
-fn is_invisible_format(c: char) -> bool {
+pub(crate) fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
         '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'

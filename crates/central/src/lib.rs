@@ -3,7 +3,8 @@
 //! exactly once, signature-verified gateway webhooks, the sweeper and reconciliation.
 //!
 //! Deliberately absent: charging. The central never creates or confirms a payment; it records
-//! what terminals and the gateway report, and reads the gateway only to resolve stale claims.
+//! what terminals and the gateway report, reads the gateway to resolve stale claims, and
+//! cancels or refunds only when a manager reverses a payment (`http_reversals`).
 
 // The OpenAPI document's schema table is one large `json!` literal.
 #![recursion_limit = "512"]
@@ -13,11 +14,13 @@ pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod error;
+pub mod gateway_actions;
 pub mod gateway_lookup;
 pub mod http;
 pub mod http_auth;
 mod http_error;
 mod http_input;
+pub mod http_reversals;
 mod http_sessions;
 pub mod import;
 pub mod openapi;

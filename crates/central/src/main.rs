@@ -405,7 +405,7 @@ async fn serve(
     if lease_ms <= 0 {
         bail!("--lease-ms must be positive");
     }
-    let config = Config {
+    let mut config = Config {
         lease_ms,
         admin_token: std::env::var(ADMIN_TOKEN_ENV)
             .ok()
@@ -451,9 +451,12 @@ async fn serve(
                 },
             )
             .context("gateway configuration")?;
-            Some(Arc::new(
-                GatewayLookup::new(Arc::new(stripe)).with_livemode(livemode),
-            ))
+            let stripe: Arc<dyn paydesk_gateway::Gateway> = Arc::new(stripe);
+            // Managers' reversals (cancel, refund) go through the same connector and key.
+            config.gateway_actions = Some(Arc::new(
+                paydesk_central::gateway_actions::GatewayActor::new(stripe.clone()),
+            ));
+            Some(Arc::new(GatewayLookup::new(stripe).with_livemode(livemode)))
         }
     };
     let listener = tokio::net::TcpListener::bind(listen)

@@ -206,6 +206,35 @@ fn schemas() -> Value {
         "RotateTerminalResponse": object(&["terminal_id", "token_id", "token"], json!({
             "terminal_id": id("terminal"), "token_id": string(),
             "token": { "type": "string", "description": "the new token, shown once" } }), false),
+        "ReversalRequest": object(&["reversal_key", "reason", "pin"], json!({
+            "reversal_key": { "type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+                              "description": "client-chosen idempotency key (a UUID)" },
+            "amount": nullable(reference("Money")),
+            "reason": { "type": "string", "minLength": 1, "maxLength": 500 },
+            "pin": pin(),
+            "approval_id": nullable(string()) }), true),
+        "Reversal": object(&["reversal_id", "reversal_key", "order_id", "intent_id", "kind",
+                             "requested_minor", "amount_minor", "currency", "reason",
+                             "requested_by", "approved_by", "approval_id", "terminal_id",
+                             "session_id", "gateway_key", "gateway_id", "state", "failure",
+                             "created_at", "updated_at"], json!({
+            "reversal_id": string(), "reversal_key": string(), "order_id": id("order"),
+            "intent_id": string(), "kind": { "type": "string", "enum": ["cancel", "refund"] },
+            "requested_minor": nullable(int64()), "amount_minor": int64(),
+            "currency": string(), "reason": string(), "requested_by": id("manager"),
+            "approved_by": nullable(id("manager")), "approval_id": nullable(string()),
+            "terminal_id": id("terminal"), "session_id": string(), "gateway_key": string(),
+            "gateway_id": nullable(string()),
+            "state": { "type": "string", "enum": ["pending", "succeeded", "failed"] },
+            "failure": nullable(string()), "created_at": timestamp(), "updated_at": timestamp() }), false),
+        "ReversalList": object(&["items"], json!({ "items": array(reference("Reversal")) }), false),
+        "ApprovalRequest": object(&["action", "order_id", "amount", "pin"], json!({
+            "action": { "type": "string", "enum": ["reversal"] }, "order_id": id("order"),
+            "amount": reference("Money"), "pin": pin() }), true),
+        "Approval": object(&["approval_id", "action", "order_id", "amount", "approved_by",
+                             "expires_at"], json!({
+            "approval_id": string(), "action": string(), "order_id": id("order"),
+            "amount": reference("Money"), "approved_by": id("manager"), "expires_at": timestamp() }), false),
         "WebhookAck": object(&["received", "duplicate"], json!({
             "received": { "type": "boolean" }, "duplicate": { "type": "boolean" } }), false),
     })
@@ -491,6 +520,36 @@ fn operations() -> Vec<Op> {
             parameters: json!([
                  { "name": "from", "in": "query", "required": true, "schema": timestamp() },
                  { "name": "to", "in": "query", "required": true, "schema": timestamp() }]),
+        },
+        Op {
+            method: "post",
+            path: "/v1/orders/{order_id}/reversals",
+            summary: "A manager (session and PIN again) cancels the uncaptured intent or refunds all or part of the paid one, read live at the gateway; idempotent per reversal_key; above the threshold an approval of another manager",
+            security: S,
+            request: Some("ReversalRequest"),
+            success: ("201", Some("Reversal")),
+            errors: &["400", "401", "403", "404", "409", "413", "415", "429", "503"],
+            parameters: order_id_param(),
+        },
+        Op {
+            method: "get",
+            path: "/v1/orders/{order_id}/reversals",
+            summary: "The order's reversals (manager or admin); pending ones are re-sent to the gateway under their keys",
+            security: MA,
+            request: None,
+            success: ("200", Some("ReversalList")),
+            errors: &["400", "401", "403", "404"],
+            parameters: order_id_param(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/approvals",
+            summary: "A second manager (session and PIN again) approves one reversal of one order for one amount: single use, expires",
+            security: S,
+            request: Some("ApprovalRequest"),
+            success: ("201", Some("Approval")),
+            errors: &["400", "401", "403", "404", "413", "415", "429"],
+            parameters: none.clone(),
         },
         Op {
             method: "post",

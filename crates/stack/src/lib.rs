@@ -184,11 +184,13 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
     .await
     .map_err(|e| StackError::Sandbox(format!("{e:#}")))?;
     // The central's sweeper asks the same sandbox about stale claims, with the full key.
-    let lookup_gateway = StripeGateway::new(
-        ApiKey::new(central_key).map_err(|e| StackError::Gateway(e.to_string()))?,
-        StripeConfig::with_base_url(sandbox.base_url.clone()),
-    )
-    .map_err(|e| StackError::Gateway(e.to_string()))?;
+    let lookup_gateway: Arc<dyn paydesk_gateway::Gateway> = Arc::new(
+        StripeGateway::new(
+            ApiKey::new(central_key).map_err(|e| StackError::Gateway(e.to_string()))?,
+            StripeConfig::with_base_url(sandbox.base_url.clone()),
+        )
+        .map_err(|e| StackError::Gateway(e.to_string()))?,
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.central_port))
         .await
         .map_err(|e| {
@@ -204,11 +206,15 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         paydesk_central::Config {
             lease_ms: config.lease_ms,
             allowance_key: Some(Arc::new(allowance_key)),
+            // Managers' reversals go to the same sandbox with the same key.
+            gateway_actions: Some(Arc::new(
+                paydesk_central::gateway_actions::GatewayActor::new(lookup_gateway.clone()),
+            )),
             ..paydesk_central::Config::default()
         },
         // The sandbox is test mode: webhook events of live mode are refused.
         Some(Arc::new(
-            GatewayLookup::new(Arc::new(lookup_gateway)).with_livemode(false),
+            GatewayLookup::new(lookup_gateway).with_livemode(false),
         )),
         listener,
     )

@@ -34,6 +34,7 @@ mod inbox_trust;
 mod orders;
 mod people;
 mod reconcile;
+mod reversals;
 mod sessions;
 mod sweep;
 mod webhooks;
@@ -42,6 +43,7 @@ pub use claims::AuditRow;
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
+pub use reversals::{ApprovalRow, Recorded, ReversalRow, ORDER_REVERSALS_MAX};
 pub use sessions::{AuthEvent, LockState, NewSession, SessionRow};
 pub use sweep::{ExpiredClaim, SweepResolution};
 

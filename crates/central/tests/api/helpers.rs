@@ -98,6 +98,9 @@ pub struct TestOptions {
     pub reconcile_interval_ms: Option<i64>,
     /// The database to use instead of a fresh one (a restart over the same data).
     pub db_arg: Option<String>,
+    /// The gateway reversals go to (none: reversals answer 503).
+    pub gateway_actions: Option<Arc<dyn paydesk_central::gateway_actions::GatewayActions>>,
+    pub approval_ttl_ms: Option<i64>,
 }
 
 /// A running central with its database and an HTTP client.
@@ -166,6 +169,10 @@ impl TestApp {
             reconcile_interval_ms: options
                 .reconcile_interval_ms
                 .unwrap_or(paydesk_central::http::RECONCILE_INTERVAL_MS_DEFAULT),
+            gateway_actions: options.gateway_actions.clone(),
+            approval_ttl_ms: options
+                .approval_ttl_ms
+                .unwrap_or(paydesk_central::http::APPROVAL_TTL_MS_DEFAULT),
             ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -15,6 +15,7 @@ mod openapi;
 mod orders;
 mod refunds;
 mod results;
+mod reversals;
 mod review_holds;
 mod revocation;
 mod roles;

@@ -207,6 +207,25 @@ const TABLE: &[Row] = &[
         "/v1/reconcile?from={from}&to={to}",
         [401, 401, 403, 200, 200, 401],
     ),
+    // No gateway actions in this app: a manager's well-formed reversal reaches the 503.
+    (
+        "post",
+        "/v1/orders/{order_id}/reversals",
+        "/v1/orders/r-1/reversals",
+        [401, 401, 403, 503, 401, 401],
+    ),
+    (
+        "get",
+        "/v1/orders/{order_id}/reversals",
+        "/v1/orders/r-1/reversals",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
+        "post",
+        "/v1/approvals",
+        "/v1/approvals",
+        [401, 401, 403, 201, 401, 401],
+    ),
     (
         "post",
         "/webhooks/stripe",
@@ -248,6 +267,11 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
             json!({ "claim_token": 1, "attempt_number": 1, "intent_id": "pi_roles" })
         }
         "/v1/results" => batch(n as u64 + 1, Vec::new()),
+        "/v1/orders/{order_id}/reversals" => {
+            json!({ "reversal_key": format!("roles-{n}"), "reason": "roles", "pin": pin })
+        }
+        "/v1/approvals" => json!({ "action": "reversal", "order_id": "r-1",
+            "amount": {"minor": 100, "currency": "EUR"}, "pin": pin }),
         "/webhooks/stripe" => json!({ "id": "evt_roles" }),
         _ => return None,
     })

@@ -1,0 +1,69 @@
+//! The gateway calls that change state which the central itself makes: a manager's reversal
+//! (cancel an uncaptured intent, refund a paid one) — the [`GatewayActions`] trait and its
+//! adapter over the gateway crate's connector (`paydesk_gateway::Gateway`).
+//!
+//! Deliberately absent: deciding whether a reversal is allowed and which one it is (the route
+//! `http_reversals` does, from the live intent this trait reads) and charging.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use paydesk_core::GatewayIntentId;
+use paydesk_gateway::{CancelResult, Gateway, IntentView, RefundRequest, RefundResult};
+
+/// What a reversal needs from the gateway: the live intent, a cancel and a refund. Every call
+/// that changes state carries the caller's idempotency key, so a re-sent one lands once.
+#[async_trait]
+pub trait GatewayActions: Send + Sync + fmt::Debug {
+    /// The intent as the gateway shows it now.
+    async fn intent(&self, intent_id: &GatewayIntentId) -> Result<IntentView, String>;
+    /// Cancels an intent that captured nothing.
+    async fn cancel(
+        &self,
+        intent_id: &GatewayIntentId,
+        key: &paydesk_core::IdempotencyKey,
+    ) -> Result<CancelResult, String>;
+    /// Refunds all or part of a succeeded intent.
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, String>;
+}
+
+/// A gateway connector seen through [`GatewayActions`].
+#[derive(Debug, Clone)]
+pub struct GatewayActor {
+    gateway: Arc<dyn Gateway>,
+}
+
+impl GatewayActor {
+    pub fn new(gateway: Arc<dyn Gateway>) -> GatewayActor {
+        GatewayActor { gateway }
+    }
+}
+
+#[async_trait]
+impl GatewayActions for GatewayActor {
+    async fn intent(&self, intent_id: &GatewayIntentId) -> Result<IntentView, String> {
+        self.gateway
+            .retrieve_intent(intent_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn cancel(
+        &self,
+        intent_id: &GatewayIntentId,
+        key: &paydesk_core::IdempotencyKey,
+    ) -> Result<CancelResult, String> {
+        self.gateway
+            .cancel_intent(intent_id, key)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, String> {
+        self.gateway
+            .refund(request)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
