@@ -32,6 +32,7 @@ mod journal;
 mod logging;
 mod outbox;
 mod output;
+mod reverse;
 mod setup;
 mod time;
 mod words;
@@ -168,6 +169,41 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: outbox::OutboxCommand,
+    },
+    /// A manager cancels or refunds a paid order (the central picks which, from the gateway).
+    Reverse {
+        /// The order id.
+        order: String,
+        /// The manager who reverses it (PIN on stdin).
+        #[arg(long)]
+        manager: String,
+        /// Why, in a few words (kept with the reversal).
+        #[arg(long)]
+        reason: String,
+        /// How much to refund, e.g. "12.34 EUR" [default: all that is left].
+        #[arg(long)]
+        amount: Option<String>,
+        /// Another manager's approval (`paydesk approve`), needed above the threshold.
+        #[arg(long)]
+        approval: Option<String>,
+        /// The reversal key of an earlier run, to repeat that reversal instead of a new one.
+        #[arg(long)]
+        key: Option<String>,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// A second manager approves a reversal of one order for one amount; prints its id.
+    Approve {
+        order: String,
+        #[arg(long)]
+        manager: String,
+        /// The amount the other manager will reverse, e.g. "150.00 EUR".
+        #[arg(long)]
+        amount: String,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
     },
 }
 
@@ -363,6 +399,32 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             OfflineCommand::Show => central::show_offline(settings),
         },
         Command::Outbox { command } => outbox::run(settings, command).await,
+        Command::Reverse {
+            order,
+            manager,
+            reason,
+            amount,
+            approval,
+            key,
+            pin_stdin,
+        } => {
+            let args = reverse::ReverseArgs {
+                order: &order,
+                manager: &manager,
+                reason: &reason,
+                amount: amount.as_deref(),
+                approval: approval.as_deref(),
+                key: key.as_deref(),
+                pin_stdin,
+            };
+            reverse::reverse(settings, args).await
+        }
+        Command::Approve {
+            order,
+            manager,
+            amount,
+            pin_stdin,
+        } => reverse::approve(settings, &order, &manager, &amount, pin_stdin).await,
         Command::Journal { command } => match command {
             JournalCommand::List {
                 state,
