@@ -6,21 +6,33 @@
 //! journal) is shown by its stored name rather than dropped.
 
 use paydesk_core::{
-    AttemptEvent, AttemptState, ChargeOutcome, CreateOutcome, IntentStatus, RegisterOutcome,
-    Resolution,
+    AttemptEvent, AttemptState, ChargeOutcome, CreateOutcome, IntentStatus, OfflineGrant,
+    RegisterOutcome, Resolution, OFFLINE_GRANT_KEY,
 };
 use paydesk_journal::StoredEvent;
 
 /// One journal event in words, e.g. "the gateway created payment pi_123".
 pub fn event(e: &StoredEvent) -> String {
     if e.kind == "begun" {
-        return "attempt started".into();
+        return match serde_json::from_value::<OfflineGrant>(e.detail[OFFLINE_GRANT_KEY].clone()) {
+            Ok(grant) => format!("attempt started, {}", allowed_offline(&grant)),
+            Err(_) => "attempt started".into(),
+        };
     }
     match serde_json::from_value::<AttemptEvent>(e.detail["event"].clone()) {
         Ok(event) => attempt_event(&event),
         // Not an event this version knows: its name is still better than nothing.
         Err(_) => e.kind.replace('_', " "),
     }
+}
+
+/// The signed grant an offline attempt began under, e.g. "allowed offline by mgr-bo under grant
+/// g-1 (50.00 EUR per charge, 300.00 EUR per shift, until 2026-11-30T18:00:00.000Z)".
+fn allowed_offline(grant: &OfflineGrant) -> String {
+    format!(
+        "allowed offline by {} under grant {} ({} per charge, {} per shift, until {})",
+        grant.approved_by, grant.grant_id, grant.per_charge_max, grant.per_shift_max, grant.until
+    )
 }
 
 fn attempt_event(event: &AttemptEvent) -> String {
@@ -183,6 +195,27 @@ mod tests {
             ..e
         };
         assert_eq!(event(&unknown), "from the future");
+        let online = StoredEvent {
+            kind: "begun".into(),
+            detail: serde_json::json!({ "offline": false }),
+            ..unknown.clone()
+        };
+        assert_eq!(event(&online), "attempt started");
+        let offline = StoredEvent {
+            detail: serde_json::json!({ "offline": true, "offline_grant": {
+                "grant_id": "grant-7f3a", "terminal_id": "till-1", "approved_by": "mgr-bo",
+                "per_charge_max": { "minor": 5000, "currency": "EUR" },
+                "per_shift_max": { "minor": 30000, "currency": "EUR" },
+                "cache_age_ms_max": 3600000, "granted_at": 1795336758123_i64,
+                "until": 1795340358123_i64, "signature": "ab".repeat(64),
+            } }),
+            ..online
+        };
+        assert_eq!(
+            event(&offline),
+            "attempt started, allowed offline by mgr-bo under grant grant-7f3a (50.00 EUR per \
+             charge, 300.00 EUR per shift, until 2026-11-22T09:39:18.123Z)"
+        );
     }
 
     #[test]

@@ -229,6 +229,21 @@ async fn offline_can_be_tried_with_the_embedded_default() {
     assert_eq!(paid.code, Some(SUCCESS), "{paid:?}");
     assert!(paid.stdout.contains("offline"), "{paid:?}");
     assert!(paid.stdout.contains("succeeded"), "{paid:?}");
+    // Its journal record names the signed grant that allowed it.
+    let list = demo.run(&["--json", "journal", "list"], None);
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).expect("JSON");
+    let id = list["attempts"][0]["id"].as_str().unwrap().to_string();
+    let shown = demo.run(&["journal", "show", &id], None);
+    assert_eq!(shown.code, Some(SUCCESS), "{shown:?}");
+    assert!(
+        shown
+            .stdout
+            .contains("allowed offline by demo-manager under grant ")
+            && shown
+                .stdout
+                .contains("(200.00 EUR per charge, 500.00 EUR per shift, until "),
+        "{shown:?}"
+    );
     // The central never heard of it yet: the result waits in the journal.
     assert_eq!(order(&down, "demo-1002").await.order.attempt_seq, 0);
     let sync = demo.run(&["sync"], None);

@@ -5,6 +5,7 @@
 //! come in as arguments, so every function here is deterministic and exhaustively testable.
 
 pub mod attempt;
+pub mod grant;
 pub mod ids;
 pub mod money;
 pub mod pin;
@@ -16,6 +17,7 @@ pub use attempt::{
     next_action, step, Action, Attempt, AttemptEvent, AttemptState, ChargeOutcome, CreateOutcome,
     Effect, IntentStatus, NewAttempt, RecoveryPolicy, RegisterOutcome, Resolution,
 };
+pub use grant::{OfflineGrant, OFFLINE_GRANT_KEY};
 pub use ids::{
     AttemptId, AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, IdError, IdempotencyKey,
     OperatorId, OrderId, PaymentMethodId, TerminalId,

@@ -6,7 +6,8 @@
 //! operators it cached and then hands the engine an allowance naming the manager).
 
 use paydesk_core::{
-    AttemptNumber, ClaimToken, Currency, GatewayIntentId, Money, OperatorId, Timestamp,
+    AttemptNumber, ClaimToken, Currency, GatewayIntentId, Money, OfflineGrant, OperatorId,
+    TerminalId, Timestamp,
 };
 
 use crate::central::OrderSnapshot;
@@ -40,6 +41,28 @@ pub struct OfflineAllowance {
     /// copy, the likelier someone charged the order since.
     #[serde(default = "cache_age_ms_max_default")]
     pub cache_age_ms_max: i64,
+    /// The central's id of the signed grant this allowance comes from.
+    pub grant_id: String,
+    /// The central's Ed25519 signature over the grant (lower-case hex), checked by the front end
+    /// against the key it pinned; every offline attempt's journal record carries it.
+    pub signature: String,
+}
+
+impl OfflineAllowance {
+    /// The signed grant as an offline attempt on `terminal` records it in the journal.
+    pub fn grant_record(&self, terminal: &TerminalId) -> OfflineGrant {
+        OfflineGrant {
+            grant_id: self.grant_id.clone(),
+            terminal_id: terminal.clone(),
+            approved_by: self.approved_by.clone(),
+            per_charge_max: self.per_charge_max,
+            per_shift_max: self.per_shift_max,
+            cache_age_ms_max: self.cache_age_ms_max,
+            granted_at: self.granted_at,
+            until: self.until,
+            signature: self.signature.clone(),
+        }
+    }
 }
 
 fn cache_age_ms_max_default() -> i64 {
@@ -215,6 +238,8 @@ mod tests {
             until: Timestamp::from_unix_ms(10_000),
             approved_by: OperatorId::new("mgr-bo").unwrap(),
             cache_age_ms_max: CACHE_AGE_MS_MAX_DEFAULT,
+            grant_id: "grant-1".into(),
+            signature: "ab".repeat(64),
         })
     }
 
@@ -293,7 +318,7 @@ mod tests {
     fn an_allowance_saved_before_the_cache_limit_existed_gets_the_default() {
         let old = r#"{"per_charge_max":{"minor":5000,"currency":"EUR"},
             "per_shift_max":{"minor":10000,"currency":"EUR"},"granted_at":1,"until":2,
-            "approved_by":"mgr-bo"}"#;
+            "approved_by":"mgr-bo","grant_id":"grant-1","signature":"abab"}"#;
         let allowance: OfflineAllowance = serde_json::from_str(old).unwrap();
         assert_eq!(allowance.cache_age_ms_max, CACHE_AGE_MS_MAX_DEFAULT);
     }

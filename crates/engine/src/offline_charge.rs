@@ -157,8 +157,10 @@ impl Engine {
             terminal: self.config.terminal.clone(),
             offline: true,
         };
+        // The begun event names the signed grant that allowed this charge.
+        let grant = allowance.grant_record(&self.config.terminal);
         let (attempt, effects) = self
-            .with_journal(move |j| j.begin_attempt(new, now))
+            .with_journal(move |j| j.begin_offline_attempt(new, &grant, now))
             .await?;
         crash_point(CrashPoint::AfterIntentCommit);
         progress(Progress::Step {

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 
 use paydesk_core::record::{EventRecord, GENESIS_HASH};
 use paydesk_core::{
-    step, Attempt, AttemptEvent, AttemptId, AttemptState, Effect, NewAttempt, Timestamp,
+    step, Attempt, AttemptEvent, AttemptId, AttemptState, Effect, NewAttempt, OfflineGrant,
+    Timestamp, OFFLINE_GRANT_KEY,
 };
 use rusqlite::{
     named_params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
@@ -156,9 +157,56 @@ impl Journal {
 
     /// Starts an attempt: `Attempt::begin`, persisted with its "begun" event before returning,
     /// so nothing can reach the gateway before this record is durable.
+    ///
+    /// An offline attempt is refused here: it must name the grant that allowed it
+    /// ([`Journal::begin_offline_attempt`]).
     pub fn begin_attempt(
         &mut self,
         new: NewAttempt,
+        now: Timestamp,
+    ) -> Result<(Attempt, Vec<Effect>), JournalError> {
+        if new.offline {
+            return Err(JournalError::InvalidRecord {
+                id: new.id.to_string(),
+                problem: "an offline attempt must name the signed grant that allowed it".into(),
+            });
+        }
+        self.begin(new, None, now)
+    }
+
+    /// Starts an offline attempt like [`Journal::begin_attempt`], recording in its "begun" event
+    /// (under [`OFFLINE_GRANT_KEY`]) the central's signed grant that allowed it, so the chain
+    /// itself proves which grant allowed each offline charge. The grant must be for this
+    /// attempt's terminal; the caller has checked its signature and window.
+    pub fn begin_offline_attempt(
+        &mut self,
+        new: NewAttempt,
+        grant: &OfflineGrant,
+        now: Timestamp,
+    ) -> Result<(Attempt, Vec<Effect>), JournalError> {
+        let problem = if !new.offline {
+            Some("only an offline attempt names an offline grant".to_string())
+        } else if grant.terminal_id != new.terminal {
+            Some(format!(
+                "the offline grant {} is for terminal {}, not {}",
+                grant.grant_id, grant.terminal_id, new.terminal
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(JournalError::InvalidRecord {
+                id: new.id.to_string(),
+                problem,
+            });
+        }
+        self.begin(new, Some(grant), now)
+    }
+
+    fn begin(
+        &mut self,
+        new: NewAttempt,
+        grant: Option<&OfflineGrant>,
         now: Timestamp,
     ) -> Result<(Attempt, Vec<Effect>), JournalError> {
         let (attempt, effects) = Attempt::begin(new, now);
@@ -177,6 +225,10 @@ impl Journal {
             "effects": effects,
         });
         let mut detail = detail;
+        if let Some(grant) = grant {
+            detail[OFFLINE_GRANT_KEY] =
+                serde_json::to_value(grant).expect("an offline grant serializes");
+        }
         let path = &self.path;
         let tx = self
             .conn

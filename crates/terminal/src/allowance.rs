@@ -10,8 +10,9 @@
 //! The pinned key is a file in the data directory, not the keyring: it is not a secret, and the
 //! keyring (no per-application ACL on Linux) would guard it no better against this user's own
 //! processes. Forging a local grant therefore needs the same access as replacing the pin; the
-//! central re-checks every offline result against the grants it issued. Deliberately absent: the
-//! grant in the hash-chained journal (its events belong to attempts; that needs a schema change).
+//! central re-checks every offline result against the grants it issued, and every offline
+//! attempt's "begun" event in the hash-chained journal records the signed grant (id, manager,
+//! caps, window, signature) that allowed it.
 
 use std::path::Path;
 
@@ -135,6 +136,8 @@ fn verify(
         until: grant.until,
         approved_by: grant.approved_by.clone(),
         cache_age_ms_max: grant.cache_age_ms_max,
+        grant_id: grant.grant_id.clone(),
+        signature: hex::encode(&signature),
     })
 }
 
@@ -375,6 +378,36 @@ mod tests {
         // Withdrawn: blocked.
         block_offline(dir.path()).unwrap();
         assert_eq!(policy(&dir, NOW), OfflinePolicy::Block);
+    }
+
+    /// What an offline attempt's journal record holds is enough to prove the grant: the
+    /// central's grant rebuilt from it has the signed bytes, and its signature verifies.
+    #[test]
+    fn the_grant_an_offline_attempt_records_verifies_against_the_centrals_key() {
+        let key = key_pair();
+        let signed = sign(&key, grant("till-1"));
+        let dir = saved(&key, &signed);
+        let OfflinePolicy::Allow(allowance) = policy(&dir, NOW) else {
+            panic!("a valid grant allows");
+        };
+        assert_eq!(allowance.grant_id, "grant-1");
+        assert_eq!(allowance.signature, signed.signature);
+        let record = allowance.grant_record(&terminal("till-1"));
+        let rebuilt = AllowanceGrant {
+            grant_id: record.grant_id,
+            terminal_id: record.terminal_id,
+            approved_by: record.approved_by,
+            per_charge_max: record.per_charge_max,
+            per_shift_max: record.per_shift_max,
+            cache_age_ms_max: record.cache_age_ms_max,
+            granted_at: record.granted_at,
+            until: record.until,
+        };
+        assert_eq!(rebuilt, signed.grant);
+        let signature = hex::decode(&record.signature).unwrap();
+        UnparsedPublicKey::new(&ED25519, key.public_key().as_ref())
+            .verify(&rebuilt.signing_bytes(), &signature)
+            .expect("the recorded signature verifies");
     }
 
     #[test]

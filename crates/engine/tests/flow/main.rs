@@ -619,6 +619,8 @@ fn allowance(per_charge: &str, per_shift: &str, now: Timestamp) -> OfflinePolicy
         // These tests mix a manual clock with caches stamped by the system clock: the cache's
         // age is not what they test.
         cache_age_ms_max: 365 * 24 * 3_600_000,
+        grant_id: "grant-test-1".into(),
+        signature: "5e".repeat(64),
     })
 }
 
@@ -669,6 +671,19 @@ async fn offline_allowed_within_limits_charges_marks_and_syncs_later() {
     assert!(seen.lock().unwrap().iter().any(
         |p| matches!(p, Progress::Offline { approved_by, .. } if approved_by.as_str() == "mgr-bo")
     ));
+    // Its chained "begun" record names the signed grant that allowed it.
+    let id = report.attempt.id;
+    let begun = engine
+        .with_journal(move |j| j.timeline(&id))
+        .await
+        .unwrap()
+        .remove(0);
+    let grant = &begun.detail[paydesk_core::OFFLINE_GRANT_KEY];
+    assert_eq!(begun.kind, "begun");
+    assert_eq!(grant["grant_id"], "grant-test-1");
+    assert_eq!(grant["signature"], "5e".repeat(64));
+    assert_eq!(grant["approved_by"], "mgr-bo");
+    assert_eq!(grant["terminal_id"], report.attempt.terminal.as_str());
 
     // Per charge and per shift limits.
     let over_charge = engine

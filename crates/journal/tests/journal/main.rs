@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use paydesk_core::{
     AttemptEvent, AttemptId, AttemptNumber, ChargeOutcome, ClaimToken, CreateOutcome, Currency,
-    CustomerId, GatewayIntentId, Money, NewAttempt, OperatorId, OrderId, PaymentMethodId,
-    RegisterOutcome, TerminalId, Timestamp,
+    CustomerId, GatewayIntentId, Money, NewAttempt, OfflineGrant, OperatorId, OrderId,
+    PaymentMethodId, RegisterOutcome, TerminalId, Timestamp,
 };
 use paydesk_journal::Journal;
 use tempfile::TempDir;
@@ -99,7 +99,23 @@ pub fn to_confirm_sent(intent: &str) -> Vec<AttemptEvent> {
     vec![created(intent), registered(), AttemptEvent::ConfirmBegun]
 }
 
-/// Begins an attempt and applies `events` one millisecond apart; returns its id.
+/// The signed grant an offline attempt on till-1 records (the signature is not checked here).
+pub fn offline_grant() -> OfflineGrant {
+    OfflineGrant {
+        grant_id: "grant-7f3a".into(),
+        terminal_id: TerminalId::new("till-1").unwrap(),
+        approved_by: OperatorId::new("mgr-bo").unwrap(),
+        per_charge_max: Money::parse("50.00 EUR").unwrap(),
+        per_shift_max: Money::parse("300.00 EUR").unwrap(),
+        cache_age_ms_max: 3_600_000,
+        granted_at: ts(T0 - 60_000),
+        until: ts(T0 + 3_600_000),
+        signature: "c0ffee".repeat(21) + "00",
+    }
+}
+
+/// Begins an attempt (an offline one under [`offline_grant`]) and applies `events` one
+/// millisecond apart; returns its id.
 pub fn run(
     journal: &mut Journal,
     new: NewAttempt,
@@ -107,7 +123,13 @@ pub fn run(
     events: &[AttemptEvent],
 ) -> AttemptId {
     let id = new.id;
-    journal.begin_attempt(new, ts(at_ms)).unwrap();
+    if new.offline {
+        journal
+            .begin_offline_attempt(new, &offline_grant(), ts(at_ms))
+            .unwrap();
+    } else {
+        journal.begin_attempt(new, ts(at_ms)).unwrap();
+    }
     for (i, event) in events.iter().enumerate() {
         journal.apply(&id, event, ts(at_ms + 1 + i as i64)).unwrap();
     }

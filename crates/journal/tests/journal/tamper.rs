@@ -263,3 +263,69 @@ fn a_dropped_guard_trigger_is_named_even_when_nothing_else_changed() {
         broken.message
     );
 }
+
+/// An offline attempt's "begun" event names the signed grant that allowed it; raising a cap or
+/// swapping the grant id or signature in that record breaks the chain at that event.
+#[test]
+fn an_edited_offline_grant_is_named() {
+    let mut f = fixture();
+    let mut new = new_attempt("order-9", "alice", 900, "EUR", T0, 9);
+    new.offline = true;
+    let id = run(&mut f.journal, new, T0, &[created("pi_9")]);
+    let begun = f.journal.timeline(&id).unwrap().remove(0);
+    assert_eq!(begun.kind, "begun");
+    let grant = &begun.detail[paydesk_core::OFFLINE_GRANT_KEY];
+    assert_eq!(grant["grant_id"], "grant-7f3a");
+    assert_eq!(grant["signature"], offline_grant().signature);
+    assert_eq!(grant["approved_by"], "mgr-bo");
+    let seq = begun.seq;
+    let stored = begun.detail.to_string();
+    drop(f.journal);
+    for (from, to) in [
+        ("grant-7f3a", "grant-0000"),
+        ("\"minor\":5000}", "\"minor\":500000}"),
+        ("c0ffeec0ffee", "c0ffeec0ffef"),
+    ] {
+        assert!(stored.contains(from), "{from} in {stored}");
+        let copy = tempfile::tempdir().unwrap();
+        let path = copy.path().join("journal.sqlite");
+        std::fs::copy(&f.path, &path).unwrap();
+        let broken = tamper(
+            &path,
+            &format!(
+                "UPDATE events SET detail = replace(detail, '{from}', '{to}') WHERE seq = {seq}"
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (broken.kind, broken.seq),
+            (BreakKind::HashMismatch, Some(seq)),
+            "{from} -> {to}: {broken:?}"
+        );
+    }
+}
+
+#[test]
+fn an_offline_attempt_cannot_begin_without_its_grant() {
+    let mut f = fixture();
+    let mut new = new_attempt("order-9", "alice", 900, "EUR", T0, 9);
+    new.offline = true;
+    let err = f.journal.begin_attempt(new.clone(), ts(T0)).unwrap_err();
+    assert!(matches!(err, JournalError::InvalidRecord { .. }), "{err}");
+    assert!(err.to_string().contains("grant"), "{err}");
+    // A grant for another terminal, or a grant on an online attempt: refused too.
+    let mut elsewhere = offline_grant();
+    elsewhere.terminal_id = paydesk_core::TerminalId::new("till-2").unwrap();
+    let err = f
+        .journal
+        .begin_offline_attempt(new.clone(), &elsewhere, ts(T0))
+        .unwrap_err();
+    assert!(err.to_string().contains("till-2"), "{err}");
+    let mut online = new;
+    online.offline = false;
+    assert!(f
+        .journal
+        .begin_offline_attempt(online, &offline_grant(), ts(T0))
+        .is_err());
+    assert_eq!(f.journal.head().unwrap().0, 0, "nothing was written");
+}
