@@ -430,21 +430,39 @@ impl FromRequestParts<AppState> for OperatorSession {
 #[derive(Debug, Clone)]
 pub struct ManagerSession(pub OperatorSession);
 
-fn manager_only(session: OperatorSession) -> Result<OperatorSession, AuthError> {
+/// Lets a manager's session through; an operator's is refused 403 and audited as `forbidden`
+/// with the route it asked for (best effort: a failing audit is logged, the refusal stands).
+async fn manager_only(
+    session: OperatorSession,
+    parts: &Parts,
+    state: &AppState,
+) -> Result<OperatorSession, AuthError> {
     if session.role == Role::Manager {
-        Ok(session)
-    } else {
-        Err(CentralError::Forbidden("this needs a manager signed in: ask a manager").into())
+        return Ok(session);
     }
+    let detail = format!("{} {} needs a manager", parts.method, parts.uri.path());
+    if let Err(e) = state
+        .store
+        .audit_forbidden(
+            session.terminal.terminal_id.as_str(),
+            session.operator_id.as_str(),
+            &session.session_id,
+            &detail,
+            clock::now().unix_ms(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not audit a refused manager route");
+    }
+    Err(CentralError::Forbidden("this needs a manager signed in: ask a manager").into())
 }
 
 impl FromRequestParts<AppState> for ManagerSession {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AuthError> {
-        Ok(ManagerSession(manager_only(
-            operator_session(parts, state).await?,
-        )?))
+        let session = operator_session(parts, state).await?;
+        Ok(ManagerSession(manager_only(session, parts, state).await?))
     }
 }
 
@@ -464,9 +482,10 @@ impl FromRequestParts<AppState> for ManagerOrAdmin {
         if is_admin(parts, state)? {
             return Ok(ManagerOrAdmin::Admin);
         }
-        Ok(ManagerOrAdmin::Manager(manager_only(
-            operator_session(parts, state).await?,
-        )?))
+        let session = operator_session(parts, state).await?;
+        Ok(ManagerOrAdmin::Manager(
+            manager_only(session, parts, state).await?,
+        ))
     }
 }
 

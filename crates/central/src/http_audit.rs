@@ -1,0 +1,452 @@
+//! The manager's audit log (`GET /v1/audit`, JSON or CSV) and the day close
+//! (`GET /v1/day-close`, `POST /v1/day-close/{day}/sign-off`).
+//!
+//! Days are UTC calendar days (`YYYY-MM-DD`), counted by when the central received a result.
+//! Deliberately absent: the terminal's journal side of the day close (the CLI adds it).
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use paydesk_core::{OperatorId, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::CentralError;
+use crate::http::AppState;
+use crate::http_auth::{rfc3339, AuthError, ManagerOrAdmin, ManagerSession};
+use crate::http_input::ApiJson;
+use crate::rate_limit::Limit;
+use crate::store::{AuditCursor, AuditEntry, AuditFilter, DaySignOff, AUDIT_PAGE_ROWS_MAX};
+use crate::{auth, clock, reconcile, sessions};
+
+const DAY_MS: i64 = 86_400_000;
+/// Entries of an audit page when the caller does not say.
+const AUDIT_PAGE_ROWS_DEFAULT: i64 = 100;
+/// Longest sign-off note, in characters.
+const NOTE_CHARS_MAX: usize = 500;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+    terminal: Option<String>,
+    operator: Option<String>,
+    kind: Option<String>,
+    outcome: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+    format: Option<String>,
+}
+
+fn entry_json(e: &AuditEntry) -> serde_json::Value {
+    json!({
+        "at": rfc3339(e.at),
+        "at_ms": e.at,
+        "kind": e.kind,
+        "outcome": e.outcome,
+        "operator_id": e.operator_id,
+        "terminal_id": e.terminal_id,
+        "approver": e.approver,
+        "order_id": e.order_id,
+        "amount_minor": e.amount_minor,
+        "currency": e.currency,
+        "detail": e.detail,
+        "source": e.source,
+    })
+}
+
+/// A CSV cell a spreadsheet never runs as a formula: a leading `=`, `+`, `-`, `@`, tab or CR
+/// gets a `'` before it; quotes, commas and line breaks are quoted.
+pub fn csv_cell(s: &str) -> String {
+    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+fn csv(entries: &[AuditEntry]) -> String {
+    let mut out = String::from(
+        "at,kind,outcome,operator_id,terminal_id,approver,order_id,amount_minor,currency,detail\n",
+    );
+    for e in entries {
+        let cells = [
+            rfc3339(e.at),
+            e.kind.clone(),
+            e.outcome.clone(),
+            e.operator_id.clone().unwrap_or_default(),
+            e.terminal_id.clone().unwrap_or_default(),
+            e.approver.clone().unwrap_or_default(),
+            e.order_id.clone().unwrap_or_default(),
+            e.amount_minor.map(|a| a.to_string()).unwrap_or_default(),
+            e.currency.clone().unwrap_or_default(),
+            e.detail.clone(),
+        ];
+        let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out += &row.join(",");
+        out.push('\n');
+    }
+    out
+}
+
+fn cursor(s: &str) -> Result<AuditCursor, CentralError> {
+    let bad = || {
+        CentralError::Invalid(
+            "`cursor` is not one this central gave: pass next_cursor from the last page".into(),
+        )
+    };
+    let mut parts = s.splitn(3, '.');
+    let at = parts.next().and_then(|a| a.parse().ok()).ok_or_else(bad)?;
+    let source = parts.next().ok_or_else(bad)?.to_string();
+    let row_id = parts.next().ok_or_else(bad)?.to_string();
+    Ok(AuditCursor { at, source, row_id })
+}
+
+/// The audit log, newest first, one page at a time; CSV with `Accept: text/csv` or `format=csv`.
+pub(crate) async fn audit_log(
+    State(state): State<AppState>,
+    _caller: ManagerOrAdmin,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, AuthError> {
+    let Query(q) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    let limit = q.limit.unwrap_or(AUDIT_PAGE_ROWS_DEFAULT);
+    if !(1..=AUDIT_PAGE_ROWS_MAX).contains(&limit) {
+        return Err(
+            CentralError::Invalid(format!("`limit` must be 1 to {AUDIT_PAGE_ROWS_MAX}")).into(),
+        );
+    }
+    if let (Some(f), Some(t)) = (q.from, q.to) {
+        if t <= f {
+            return Err(CentralError::Invalid(
+                "`from` must be before `to` (milliseconds since the epoch)".into(),
+            )
+            .into());
+        }
+    }
+    if let Some(o) = q
+        .outcome
+        .as_deref()
+        .filter(|o| !["done", "refused"].contains(o))
+    {
+        return Err(
+            CentralError::Invalid(format!("`outcome` {o:?} is not done or refused")).into(),
+        );
+    }
+    let as_csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(
+                CentralError::Invalid(format!("`format` {other:?} is not csv or json")).into(),
+            )
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv")),
+    };
+    let filter = AuditFilter {
+        from: q.from,
+        to: q.to,
+        terminal: q.terminal,
+        operator: q.operator,
+        kind: q.kind,
+        outcome: q.outcome,
+        after: q.cursor.as_deref().map(cursor).transpose()?,
+        limit,
+    };
+    let mut entries = state.store.audit_entries(&filter).await?;
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    let next = entries
+        .last()
+        .filter(|_| more)
+        .map(|e| format!("{}.{}.{}", e.at, e.source, e.row_id));
+    if as_csv {
+        let mut response = (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            csv(&entries),
+        )
+            .into_response();
+        if let Some(n) = next.as_deref().and_then(|n| n.parse().ok()) {
+            response.headers_mut().insert("x-paydesk-next-cursor", n);
+        }
+        return Ok(response);
+    }
+    let list: Vec<_> = entries.iter().map(entry_json).collect();
+    Ok(Json(json!({ "entries": list, "next_cursor": next })).into_response())
+}
+
+/// Milliseconds of the start of a UTC day `YYYY-MM-DD`.
+pub fn day_start_ms(day: &str) -> Option<i64> {
+    let b = day.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = day[0..4].parse().ok()?;
+    let m: i64 = day[5..7].parse().ok()?;
+    let d: i64 = day[8..10].parse().ok()?;
+    if !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = days * DAY_MS;
+    // A day that does not exist (31 April) reads back as another date.
+    (rfc3339(ms).get(0..10) == Some(day)).then_some(ms)
+}
+
+fn parse_day(day: &str) -> Result<i64, CentralError> {
+    day_start_ms(day).ok_or_else(|| {
+        CentralError::Invalid(format!("day {day:?} is not a date: write YYYY-MM-DD (UTC)"))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DayQuery {
+    day: String,
+    operator: Option<String>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+struct TotalRow {
+    operator_id: Option<String>,
+    currency: String,
+    /// The result's outcome, or `refused` for a result the central rejected.
+    outcome: String,
+    count: u64,
+    sum_minor: i64,
+}
+
+/// The day's totals per operator, currency and outcome, and their digest.
+async fn day_totals(
+    state: &AppState,
+    from: i64,
+    operator: Option<&str>,
+) -> Result<(Vec<TotalRow>, String), CentralError> {
+    let results = state.store.day_results(from, from + DAY_MS).await?;
+    let mut totals: BTreeMap<(Option<String>, String, String), (u64, i64)> = BTreeMap::new();
+    for r in results
+        .iter()
+        .filter(|r| operator.is_none_or(|o| r.operator_id.as_deref() == Some(o)))
+    {
+        let outcome = if r.status == "rejected" {
+            "refused".to_string()
+        } else {
+            r.outcome.clone()
+        };
+        let t = totals
+            .entry((r.operator_id.clone(), r.currency.clone(), outcome))
+            .or_default();
+        t.0 += 1;
+        t.1 += r.amount_minor;
+    }
+    let rows: Vec<TotalRow> = totals
+        .into_iter()
+        .map(
+            |((operator_id, currency, outcome), (count, sum_minor))| TotalRow {
+                operator_id,
+                currency,
+                outcome,
+                count,
+                sum_minor,
+            },
+        )
+        .collect();
+    let canonical = serde_json::to_string(&rows).unwrap_or_default();
+    Ok((rows, auth::token_sha256(&canonical)))
+}
+
+fn sign_off_json(s: &DaySignOff) -> serde_json::Value {
+    json!({
+        "day": s.day,
+        "signed_by": s.signed_by,
+        "terminal_id": s.terminal_id,
+        "signed_at": rfc3339(s.signed_at),
+        "totals_digest": s.totals_digest,
+        "note": s.note,
+    })
+}
+
+/// The day close: the central's totals for a UTC day, the differences with the gateway's
+/// intents of that day (rate-limited per terminal like reconciliation), and the sign-off.
+pub(crate) async fn day_close(
+    State(state): State<AppState>,
+    caller: ManagerOrAdmin,
+    query: Result<Query<DayQuery>, QueryRejection>,
+) -> Result<Response, AuthError> {
+    let Query(q) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    let from = parse_day(&q.day)?;
+    if let ManagerOrAdmin::Manager(session) = &caller {
+        let limit = Limit {
+            events_max: 1,
+            window_ms: state.config.reconcile_interval_ms,
+        };
+        let key = format!("day-close {}", session.terminal.terminal_id);
+        if let Err(retry_after_ms) =
+            state
+                .terminals
+                .reconciles
+                .take(limit, &key, clock::now().unix_ms())
+        {
+            return Err(AuthError::RateLimited {
+                what: "day close reports",
+                retry_after_ms,
+            });
+        }
+    }
+    let (totals, digest) = day_totals(&state, from, q.operator.as_deref()).await?;
+    let (start, end) = (
+        Timestamp::from_unix_ms(from),
+        Timestamp::from_unix_ms(from + DAY_MS),
+    );
+    let mut differences = Vec::new();
+    let gateway_checked = match &state.gateway {
+        Some(gateway) => {
+            let recorded = state.store.recorded_successes(start, end).await?;
+            let intents = gateway.intents_between(start, end).await.map_err(|e| {
+                tracing::warn!(error = %e, "day close could not list gateway intents");
+                CentralError::Unavailable("the gateway could not be read; retry later")
+            })?;
+            let report = reconcile::reconcile(start, end, &recorded, &intents);
+            for (kind, list) in [
+                ("gateway_success_not_paid", &report.charged_not_recorded),
+                ("paid_without_gateway_success", &report.recorded_not_charged),
+                ("amount_differs", &report.amount_mismatch),
+                ("multiple_successes", &report.multiple_successes),
+            ] {
+                for e in list {
+                    differences.push(json!({
+                        "kind": kind,
+                        "order_id": e.order_id,
+                        "intent_id": e.intent_id,
+                        "detail": e.detail,
+                    }));
+                }
+            }
+            true
+        }
+        None => false,
+    };
+    let sign_off = state.store.day_sign_off(&q.day).await?;
+    Ok(Json(json!({
+        "day": q.day,
+        "timezone": "UTC",
+        "from": rfc3339(from),
+        "to": rfc3339(from + DAY_MS),
+        "operator": q.operator,
+        "totals": totals,
+        "totals_digest": digest,
+        "gateway_checked": gateway_checked,
+        "differences": differences,
+        "sign_off": sign_off.as_ref().map(sign_off_json),
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignOffRequest {
+    pin: String,
+    note: Option<String>,
+}
+
+/// A manager signs off a UTC day, PIN again: once per day (a second sign-off is 409).
+pub(crate) async fn sign_off(
+    State(state): State<AppState>,
+    ManagerSession(session): ManagerSession,
+    day: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<SignOffRequest>,
+) -> Result<Response, AuthError> {
+    let Path(day) = day.map_err(|e| CentralError::Invalid(e.body_text()))?;
+    let from = parse_day(&day)?;
+    if from > clock::now().unix_ms() {
+        return Err(CentralError::Invalid(format!(
+            "day {day} has not begun: sign off today or an earlier day"
+        ))
+        .into());
+    }
+    let note = req
+        .note
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > NOTE_CHARS_MAX || n.chars().any(char::is_control))
+    {
+        return Err(CentralError::Invalid(format!(
+            "the note must be one line of at most {NOTE_CHARS_MAX} characters"
+        ))
+        .into());
+    }
+    let operator: &OperatorId = &session.operator_id;
+    sessions::verify_pin_guarded(
+        &state,
+        &session.terminal,
+        operator,
+        &req.pin,
+        Some(&session.session_id),
+    )
+    .await?;
+    let (_, digest) = day_totals(&state, from, None).await?;
+    let record = DaySignOff {
+        day: day.clone(),
+        signed_by: operator.to_string(),
+        terminal_id: session.terminal.terminal_id.to_string(),
+        session_id: session.session_id.clone(),
+        signed_at: clock::now().unix_ms(),
+        totals_digest: digest,
+        note,
+    };
+    if !state.store.sign_off_day(&record).await? {
+        let by = state
+            .store
+            .day_sign_off(&day)
+            .await?
+            .map(|s| format!(" by {} at {}", s.signed_by, rfc3339(s.signed_at)))
+            .unwrap_or_default();
+        return Err(CentralError::Conflict(format!("day {day} was signed off already{by}")).into());
+    }
+    tracing::info!(%day, manager = %operator, "day signed off");
+    Ok((StatusCode::CREATED, Json(sign_off_json(&record))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_parse_as_utc_midnight() {
+        assert_eq!(day_start_ms("1970-01-01"), Some(0));
+        assert_eq!(day_start_ms("2000-02-29"), Some(951_782_400_000));
+        assert_eq!(day_start_ms("2001-02-29"), None);
+        assert_eq!(day_start_ms("2026-4-01"), None);
+    }
+
+    #[test]
+    fn cells_never_start_a_formula() {
+        assert_eq!(csv_cell("=1+1"), "'=1+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@x"), "'@x");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("ok"), "ok");
+    }
+}

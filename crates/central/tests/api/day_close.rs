@@ -1,0 +1,263 @@
+//! The day close (issue 11): a UTC day's totals per operator, currency and outcome from the
+//! central's results, matched against the gateway's intents of the day (a success the central
+//! does not know is listed with its order id), rate-limited per terminal; the sign-off is
+//! recorded once (a second is 409, a wrong PIN is refused) and shown by the report.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use paydesk_central::sweeper::{GatewayIntent, IntentEvidence, IntentLookup};
+use paydesk_core::{Currency, GatewayIntentId, Money, OrderId, Timestamp};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A gateway whose intents are a fixed list: `intent` answers from it, `intents_between` lists
+/// it whole.
+#[derive(Debug)]
+struct ListedGateway(Vec<(&'static str, &'static str, i64)>);
+
+fn money(minor: i64) -> Money {
+    Money::new(minor, Currency::from_code("EUR").unwrap()).unwrap()
+}
+
+#[async_trait]
+impl IntentLookup for ListedGateway {
+    async fn intent(&self, id: &GatewayIntentId) -> Result<IntentEvidence, String> {
+        self.0
+            .iter()
+            .find(|(i, _, _)| *i == id.as_str())
+            .map(|(_, order, minor)| succeeded_for(order, *minor, "EUR"))
+            .ok_or_else(|| format!("no such intent: {id}"))
+    }
+
+    async fn intents_between(
+        &self,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<Vec<GatewayIntent>, String> {
+        Ok(self
+            .0
+            .iter()
+            .map(|(i, order, minor)| GatewayIntent {
+                intent_id: GatewayIntentId::new(*i).unwrap(),
+                order_id: Some(OrderId::new(*order).unwrap()),
+                amount: money(*minor),
+                succeeded: true,
+            })
+            .collect())
+    }
+}
+
+async fn spawn(db: Db) -> TestApp {
+    // pi_ghost: a success at the gateway for an order the central never heard of.
+    let gateway = ListedGateway(vec![
+        ("pi_paid", "o-paid", 1250),
+        ("pi_ghost", "o-ghost", 999),
+    ]);
+    let options = TestOptions {
+        gateway: Some(Arc::new(gateway)),
+        ..Default::default()
+    };
+    TestApp::spawn(db, options).await
+}
+
+/// Claims `order` for otto at `t`, registers `intent` and reports `outcome` for `minor`.
+async fn charge(app: &TestApp, t: &str, order: &str, intent: &str, outcome: &str, minor: i64) {
+    let (s, claim) = app.claim(t, order, "otto").await;
+    assert_eq!(s, 201, "{claim}");
+    let (token, attempt) = (
+        claim["claim_token"].as_u64().unwrap(),
+        claim["attempt_number"].as_u64().unwrap(),
+    );
+    let (s, body) = app
+        .post(
+            &format!("/v1/orders/{order}/intent"),
+            t,
+            json!({"claim_token": token, "attempt_number": attempt, "intent_id": intent}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let item = result_item(
+        &attempt_id(),
+        order,
+        attempt,
+        token,
+        outcome,
+        minor,
+        "EUR",
+        Some(intent),
+    );
+    let (s, resp) = app.post("/v1/results", t, batch(1, vec![item])).await;
+    assert_eq!(s, 200, "{resp}");
+    assert_eq!(resp["items"][0]["status"], "applied", "{resp}");
+}
+
+fn today() -> String {
+    let now = paydesk_central::clock::now().unix_ms();
+    paydesk_central::http_auth::rfc3339(now)[..10].to_string()
+}
+
+fn total<'a>(report: &'a Value, outcome: &str) -> &'a Value {
+    report["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["outcome"] == outcome)
+        .unwrap_or_else(|| panic!("no {outcome} total in {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn totals_by_operator_currency_outcome_and_gateway_differences() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = &spawn(db).await;
+        app.orders(&[("o-paid", 1250, "EUR"), ("o-declined", 800, "EUR")])
+            .await;
+        app.operators(&["otto"]).await;
+        let t = app.terminal("t-day").await;
+        charge(app, &t, "o-paid", "pi_paid", "succeeded", 1250).await;
+        charge(app, &t, "o-declined", "pi_declined", "declined", 800).await;
+        assert_eq!(app.order("o-paid").await["order"]["status"], "paid");
+        let day = today();
+        let (s, report) = app.manager_get(&format!("/v1/day-close?day={day}")).await;
+        assert_eq!(s, 200, "{report}");
+        assert_eq!(report["timezone"], "UTC");
+        assert_eq!(report["from"], format!("{day}T00:00:00Z"));
+        assert_eq!(report["totals"].as_array().unwrap().len(), 2, "{report}");
+        let paid = total(&report, "succeeded");
+        assert_eq!(
+            (&paid["operator_id"], &paid["currency"]),
+            (&json!("otto"), &json!("EUR"))
+        );
+        assert_eq!(
+            (&paid["count"], &paid["sum_minor"]),
+            (&json!(1), &json!(1250))
+        );
+        let declined = total(&report, "declined");
+        assert_eq!(
+            (&declined["count"], &declined["sum_minor"]),
+            (&json!(1), &json!(800))
+        );
+        assert_eq!(report["gateway_checked"], true);
+        let differences = report["differences"].as_array().unwrap();
+        assert_eq!(differences.len(), 1, "{report}");
+        assert_eq!(differences[0]["kind"], "gateway_success_not_paid");
+        assert_eq!(differences[0]["order_id"], "o-ghost");
+        assert_eq!(differences[0]["intent_id"], "pi_ghost");
+        assert!(report["sign_off"].is_null());
+        // One report per terminal per interval, like reconciliation.
+        let (s, body) = app.manager_get(&format!("/v1/day-close?day={day}")).await;
+        assert_eq!(s, 429, "{body}");
+        // The admin is not limited; one operator's view, another day, a bad day.
+        let (s, mine) = app
+            .get(
+                &format!("/v1/day-close?day={day}&operator=otto"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(s, 200, "{mine}");
+        assert_eq!(mine["totals"], report["totals"]);
+        assert_eq!(mine["totals_digest"], report["totals_digest"]);
+        let (_, nobody) = app
+            .get(
+                &format!("/v1/day-close?day={day}&operator=olga"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(nobody["totals"], json!([]));
+        let (_, old) = app.get("/v1/day-close?day=2001-02-03", ADMIN_TOKEN).await;
+        assert_eq!(old["totals"], json!([]));
+        for bad in ["2026-02-30", "yesterday", "2026-1-01"] {
+            let (s, body) = app
+                .get(&format!("/v1/day-close?day={bad}"), ADMIN_TOKEN)
+                .await;
+            assert_eq!(s, 400, "{bad}: {body}");
+        }
+        // An operator's session is refused.
+        let session = app.session(&t, "otto").await;
+        let path = format!("/v1/day-close?day={day}");
+        let (s, body) = app
+            .send_as(reqwest::Method::GET, &path, &t, &session, None)
+            .await;
+        assert_eq!(s, 403, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_is_signed_off_once_with_the_pin_again() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = &spawn(db).await;
+        app.orders(&[("o-paid", 1250, "EUR")]).await;
+        app.operators(&["otto"]).await;
+        app.managers(&["mia"]).await;
+        let t = app.terminal("t-close").await;
+        charge(app, &t, "o-paid", "pi_paid", "succeeded", 1250).await;
+        let day = today();
+        let session = app.session(&t, "mia").await;
+        let path = format!("/v1/day-close/{day}/sign-off");
+        let post = |body: Value| {
+            let (path, t, session) = (path.clone(), t.clone(), session.clone());
+            async move {
+                app.send_as(reqwest::Method::POST, &path, &t, &session, Some(body))
+                    .await
+            }
+        };
+        let (s, body) = post(json!({ "pin": "00000000" })).await;
+        assert_eq!(s, 401, "{body}");
+        let (_, report) = app
+            .get(&format!("/v1/day-close?day={day}"), ADMIN_TOKEN)
+            .await;
+        assert!(
+            report["sign_off"].is_null(),
+            "a wrong PIN writes nothing: {report}"
+        );
+        let (s, signed) = post(json!({ "pin": MANAGER_PIN, "note": "till counted" })).await;
+        assert_eq!(s, 201, "{signed}");
+        assert_eq!(signed["signed_by"], "mia");
+        assert_eq!(signed["terminal_id"], "t-close");
+        assert_eq!(signed["totals_digest"], report["totals_digest"]);
+        let (s, again) = post(json!({ "pin": MANAGER_PIN })).await;
+        assert_eq!(s, 409, "{again}");
+        assert!(
+            again["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("by mia"),
+            "{again}"
+        );
+        let (_, report) = app
+            .get(&format!("/v1/day-close?day={day}"), ADMIN_TOKEN)
+            .await;
+        assert_eq!(report["sign_off"], signed);
+        assert_eq!(report["sign_off"]["note"], "till counted");
+        let (_, audit) = app.get("/v1/audit?kind=day_signed_off", ADMIN_TOKEN).await;
+        assert_eq!(audit["entries"][0]["operator_id"], "mia");
+        assert_eq!(audit["entries"][0]["terminal_id"], "t-close");
+        // An operator may not sign off; a day not begun cannot be.
+        let op = app.session(&t, "otto").await;
+        let (s, body) = app
+            .send_as(
+                reqwest::Method::POST,
+                &path,
+                &t,
+                &op,
+                Some(json!({ "pin": OPERATOR_PIN })),
+            )
+            .await;
+        assert_eq!(s, 403, "{body}");
+        let (s, body) = post_day(app, &t, &session, "2999-01-01").await;
+        assert_eq!(s, 400, "{body}");
+    }
+}
+
+async fn post_day(app: &TestApp, t: &str, session: &str, day: &str) -> (u16, Value) {
+    let path = format!("/v1/day-close/{day}/sign-off");
+    app.send_as(
+        reqwest::Method::POST,
+        &path,
+        t,
+        session,
+        Some(json!({ "pin": MANAGER_PIN })),
+    )
+    .await
+}
