@@ -183,12 +183,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/unresolved"),
     ("get", "/v1/flags"),
     ("get", "/v1/reconcile"),
-    ("get", "/v1/audit"),
-    ("get", "/v1/day-close"),
-    ("post", "/v1/day-close/{day}/sign-off"),
     ("post", "/v1/orders/{order_id}/reversals"),
     ("get", "/v1/orders/{order_id}/reversals"),
     ("post", "/v1/approvals"),
+    ("get", "/v1/exceptions"),
+    ("post", "/v1/orders/{order_id}/resolutions"),
     ("post", "/webhooks/stripe"),
 ];
 
@@ -226,6 +225,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/approvals",
             post(crate::http_reversals::create_approval),
         )
+        .route("/v1/exceptions", get(crate::http_inbox::list_exceptions))
+        .route(
+            "/v1/orders/{order_id}/resolutions",
+            post(crate::http_inbox::resolve),
+        )
         .route("/v1/orders/{order_id}/claim", post(claim))
         .route("/v1/orders/{order_id}/claim/renew", post(renew))
         .route("/v1/orders/{order_id}/claim/release", post(release))
@@ -235,12 +239,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/unresolved", get(list_unresolved))
         .route("/v1/flags", get(list_flags))
         .route("/v1/reconcile", get(reconcile_report))
-        .route("/v1/audit", get(crate::http_audit::audit_log))
-        .route("/v1/day-close", get(crate::http_audit::day_close))
-        .route(
-            "/v1/day-close/{day}/sign-off",
-            post(crate::http_audit::sign_off),
-        )
         .route("/webhooks/stripe", post(stripe_webhook))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -26,7 +26,6 @@ use sqlx::{AnyPool, Row};
 
 use crate::error::{CentralError, CentralResult};
 
-mod audit;
 mod claims;
 mod grants;
 mod inbox;
@@ -35,16 +34,17 @@ mod inbox_trust;
 mod orders;
 mod people;
 mod reconcile;
+mod resolutions;
 mod reversals;
 mod sessions;
 mod sweep;
 mod webhooks;
 
-pub use audit::{AuditCursor, AuditEntry, AuditFilter, DayResult, DaySignOff, AUDIT_PAGE_ROWS_MAX};
 pub use claims::AuditRow;
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
+pub use resolutions::{ExceptionItem, NewResolution, EXCEPTION_ROWS_PER_KIND_MAX};
 pub use reversals::{ApprovalRow, Recorded, ReversalRow, ORDER_REVERSALS_MAX};
 pub use sessions::{AuthEvent, LockState, NewSession, SessionRow};
 pub use sweep::{ExpiredClaim, SweepResolution};

@@ -4,12 +4,11 @@
 mod helpers;
 
 mod allowances;
-mod audit;
 mod bad_input;
 mod claims;
 mod connections;
 mod contention;
-mod day_close;
+mod exceptions;
 mod fuzz;
 mod hostile_input;
 mod late_results;
