@@ -12,6 +12,12 @@
 //! unexpired; the approval is spent in the same transaction that records the reversal. Every
 //! refusal after the session check is audited (`auth_audit`, ids only).
 //!
+//! A reversal whose gateway call was never sent or may have landed stays `pending` and is re-sent
+//! under the same gateway key on a replay or a `GET` of the order's reversals. A refund the
+//! gateway itself answered `pending` is re-sent the same way, but a gateway replays its first
+//! answer to a reused key, so it moves on only once the connector can read a refund by id (the
+//! `Gateway` trait has no such call yet).
+//!
 //! Deliberately absent: SQL (`store::reversals`), the gateway connector (`gateway_actions`) and
 //! changing the order's status (refunds reach it through the gateway's webhooks).
 

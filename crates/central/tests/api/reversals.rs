@@ -418,6 +418,23 @@ async fn above_the_threshold_another_managers_approval_is_used_once() {
             .await;
         assert_eq!(s, 201, "{b}");
         assert_eq!(b["approved_by"], Value::Null);
+        // Every refusal and every approval is in the audit, by who asked.
+        let count = |who: &'static str, event: &'static str| async move {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM auth_audit WHERE operator_id = $1 AND event = $2",
+            )
+            .bind(who)
+            .bind(event)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+            sqlx::Row::get::<i64, _>(&row, "n")
+        };
+        assert_eq!(count("mia", "reversal_refused").await, 1);
+        assert_eq!(count("mia", "approval_refused").await, 6);
+        assert_eq!(count("mia", "approval_granted").await, 1);
+        assert_eq!(count("max", "approval_granted").await, 4);
+        assert_eq!(count("mia", "reversal_requested").await, 2);
         owned.stop().await;
     }
     rig.sandbox.shutdown().await;
