@@ -183,6 +183,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/unresolved"),
     ("get", "/v1/flags"),
     ("get", "/v1/reconcile"),
+    ("get", "/v1/audit"),
+    ("get", "/v1/day-close"),
+    ("post", "/v1/day-close/{day}/sign-off"),
     ("post", "/v1/orders/{order_id}/reversals"),
     ("get", "/v1/orders/{order_id}/reversals"),
     ("post", "/v1/approvals"),
@@ -239,6 +242,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/unresolved", get(list_unresolved))
         .route("/v1/flags", get(list_flags))
         .route("/v1/reconcile", get(reconcile_report))
+        .route("/v1/audit", get(crate::http_audit::audit_log))
+        .route("/v1/day-close", get(crate::http_audit::day_close))
+        .route(
+            "/v1/day-close/{day}/sign-off",
+            post(crate::http_audit::sign_off),
+        )
         .route("/webhooks/stripe", post(stripe_webhook))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -175,6 +175,41 @@ fn schemas() -> Value {
             "recorded_not_charged": array(reference("ReconcileEntry")),
             "amount_mismatch": array(reference("ReconcileEntry")),
             "multiple_successes": array(reference("ReconcileEntry")) }), false),
+        "AuditEntry": object(&["at", "at_ms", "kind", "outcome", "operator_id", "terminal_id",
+                               "approver", "order_id", "amount_minor", "currency", "detail", "source"], json!({
+            "at": { "type": "string", "description": "RFC 3339, UTC" }, "at_ms": timestamp(),
+            "kind": { "type": "string", "description": "pin_wrong, locked, forbidden, signed_in, claim_claimed, stale_token, result_succeeded, allowance_granted, day_signed_off, ..." },
+            "outcome": { "type": "string", "enum": ["done", "refused"] },
+            "operator_id": nullable(string()), "terminal_id": nullable(string()),
+            "approver": nullable(string()), "order_id": nullable(string()),
+            "amount_minor": nullable(int64()), "currency": nullable(string()),
+            "detail": string(), "source": string() }), false),
+        "AuditPage": object(&["entries", "next_cursor"], json!({
+            "entries": array(reference("AuditEntry")),
+            "next_cursor": nullable(json!({ "type": "string",
+                "description": "pass as `cursor` for the next (older) page; null on the last" })) }), false),
+        "DayCloseTotal": object(&["operator_id", "currency", "outcome", "count", "sum_minor"], json!({
+            "operator_id": nullable(string()), "currency": string(),
+            "outcome": { "type": "string", "description": "the result's outcome, or refused" },
+            "count": int64(), "sum_minor": int64() }), false),
+        "DayCloseDifference": object(&["kind", "order_id", "intent_id", "detail"], json!({
+            "kind": { "type": "string", "enum": ["gateway_success_not_paid", "paid_without_gateway_success",
+                                                  "amount_differs", "multiple_successes"] },
+            "order_id": nullable(string()), "intent_id": nullable(string()), "detail": string() }), false),
+        "DaySignOff": object(&["day", "signed_by", "terminal_id", "signed_at", "totals_digest", "note"], json!({
+            "day": string(), "signed_by": string(), "terminal_id": string(),
+            "signed_at": { "type": "string", "description": "RFC 3339, UTC" },
+            "totals_digest": string(), "note": nullable(string()) }), false),
+        "DayCloseReport": object(&["day", "timezone", "from", "to", "operator", "totals", "totals_digest",
+                                   "gateway_checked", "differences", "sign_off"], json!({
+            "day": string(), "timezone": { "type": "string", "enum": ["UTC"] },
+            "from": string(), "to": string(), "operator": nullable(string()),
+            "totals": array(reference("DayCloseTotal")), "totals_digest": string(),
+            "gateway_checked": { "type": "boolean" },
+            "differences": array(reference("DayCloseDifference")),
+            "sign_off": nullable(reference("DaySignOff")) }), false),
+        "DaySignOffRequest": object(&["pin"], json!({
+            "pin": pin(), "note": nullable(json!({ "type": "string", "maxLength": 500 })) }), true),
         "SignInRequest": object(&["operator_id", "pin"], json!({
             "operator_id": id("operator"), "pin": pin() }), true),
         "SessionGrant": object(&["session_token", "session_id", "operator_id", "role", "terminal_id",
@@ -547,6 +582,48 @@ fn operations() -> Vec<Op> {
             parameters: json!([
                  { "name": "from", "in": "query", "required": true, "schema": timestamp() },
                  { "name": "to", "in": "query", "required": true, "schema": timestamp() }]),
+        },
+        Op {
+            method: "get",
+            path: "/v1/audit",
+            summary: "The audit log, newest first (manager or admin): sign-ins, wrong PINs, lockouts, refusals, claims, stale tokens, results, grants, sign-offs; CSV with Accept: text/csv or format=csv (next page cursor in x-paydesk-next-cursor)",
+            security: MA,
+            request: None,
+            success: ("200", Some("AuditPage")),
+            errors: &["400", "401", "403"],
+            parameters: json!([
+                 { "name": "from", "in": "query", "required": false, "schema": timestamp() },
+                 { "name": "to", "in": "query", "required": false, "schema": timestamp() },
+                 { "name": "terminal", "in": "query", "required": false, "schema": string() },
+                 { "name": "operator", "in": "query", "required": false, "schema": string() },
+                 { "name": "kind", "in": "query", "required": false, "schema": string() },
+                 { "name": "outcome", "in": "query", "required": false, "schema": { "type": "string", "enum": ["done", "refused"] } },
+                 { "name": "cursor", "in": "query", "required": false, "schema": string() },
+                 { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 500 } },
+                 { "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "csv"] } }]),
+        },
+        Op {
+            method: "get",
+            path: "/v1/day-close",
+            summary: "A UTC day's totals per operator, currency and outcome, the differences with the gateway's intents of the day, and the sign-off (manager or admin; one report per terminal per minute)",
+            security: MA,
+            request: None,
+            success: ("200", Some("DayCloseReport")),
+            errors: &["400", "401", "403", "429", "503"],
+            parameters: json!([
+                 { "name": "day", "in": "query", "required": true, "schema": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "UTC day" } },
+                 { "name": "operator", "in": "query", "required": false, "schema": string() }]),
+        },
+        Op {
+            method: "post",
+            path: "/v1/day-close/{day}/sign-off",
+            summary: "A manager (session and PIN again) signs off a UTC day with the digest of its totals; once per day (409 after)",
+            security: S,
+            request: Some("DaySignOffRequest"),
+            success: ("201", Some("DaySignOff")),
+            errors: &["400", "401", "403", "409", "413", "415", "429"],
+            parameters: json!([
+                 { "name": "day", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "UTC day" } }]),
         },
         Op {
             method: "post",

@@ -26,6 +26,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::error::{CentralError, CentralResult};
 
+mod audit;
 mod claims;
 mod grants;
 mod inbox;
@@ -40,6 +41,7 @@ mod sessions;
 mod sweep;
 mod webhooks;
 
+pub use audit::{AuditCursor, AuditEntry, AuditFilter, DayResult, DaySignOff, AUDIT_PAGE_ROWS_MAX};
 pub use claims::AuditRow;
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;

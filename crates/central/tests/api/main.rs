@@ -4,11 +4,13 @@
 mod helpers;
 
 mod allowances;
+mod audit;
 mod bad_input;
 mod claims;
 mod connections;
 mod contention;
 mod exceptions;
+mod day_close;
 mod fuzz;
 mod hostile_input;
 mod late_results;

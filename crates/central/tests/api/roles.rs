@@ -207,6 +207,24 @@ const TABLE: &[Row] = &[
         "/v1/reconcile?from={from}&to={to}",
         [401, 401, 403, 200, 200, 401],
     ),
+    (
+        "get",
+        "/v1/audit",
+        "/v1/audit",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
+        "get",
+        "/v1/day-close",
+        "/v1/day-close?day=2026-01-15",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
+        "post",
+        "/v1/day-close/{day}/sign-off",
+        "/v1/day-close/2026-01-15/sign-off",
+        [401, 401, 403, 201, 401, 401],
+    ),
     // No gateway actions in this app: a manager's well-formed reversal reaches the 503.
     (
         "post",
@@ -284,6 +302,7 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         }
         "/v1/approvals" => json!({ "action": "reversal", "order_id": "r-1",
             "amount": {"minor": 100, "currency": "EUR"}, "pin": pin }),
+        "/v1/day-close/{day}/sign-off" => json!({ "pin": pin, "note": "roles" }),
         "/v1/orders/{order_id}/resolutions" => {
             json!({ "action": "mark_not_charged", "reason": "roles", "pin": pin })
         }
