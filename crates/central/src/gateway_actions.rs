@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use paydesk_core::GatewayIntentId;
-use paydesk_gateway::{CancelResult, Gateway, IntentView, RefundRequest, RefundResult};
+use paydesk_gateway::{CancelResult, Gateway, IntentView, RefundRequest, RefundResult, RefundView};
 
 /// What a reversal needs from the gateway: the live intent, a cancel and a refund. Every call
 /// that changes state carries the caller's idempotency key, so a re-sent one lands once.
@@ -26,6 +26,8 @@ pub trait GatewayActions: Send + Sync + fmt::Debug {
     ) -> Result<CancelResult, String>;
     /// Refunds all or part of a succeeded intent.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, String>;
+    /// A refund as the gateway shows it now (to follow a `pending` one to its end).
+    async fn refund_view(&self, refund_id: &str) -> Result<RefundView, String>;
 }
 
 /// A gateway connector seen through [`GatewayActions`].
@@ -63,6 +65,13 @@ impl GatewayActions for GatewayActor {
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, String> {
         self.gateway
             .refund(request)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn refund_view(&self, refund_id: &str) -> Result<RefundView, String> {
+        self.gateway
+            .retrieve_refund(refund_id)
             .await
             .map_err(|e| e.to_string())
     }

@@ -13,10 +13,9 @@
 //! refusal after the session check is audited (`auth_audit`, ids only).
 //!
 //! A reversal whose gateway call was never sent or may have landed stays `pending` and is re-sent
-//! under the same gateway key on a replay or a `GET` of the order's reversals. A refund the
-//! gateway itself answered `pending` is re-sent the same way, but a gateway replays its first
-//! answer to a reused key, so it moves on only once the connector can read a refund by id (the
-//! `Gateway` trait has no such call yet).
+//! under the same gateway key on a replay or a `GET` of the order's reversals; a refund the
+//! gateway answered `pending` is read again by its id then (a re-send would only replay the
+//! first answer), until it succeeded or failed.
 //!
 //! Deliberately absent: SQL (`store::reversals`), the gateway connector (`gateway_actions`) and
 //! changing the order's status (refunds reach it through the gateway's webhooks).
@@ -26,7 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use paydesk_core::{GatewayIntentId, IdempotencyKey, IntentStatus, Money, OrderId, Timestamp};
-use paydesk_gateway::{CancelResult, RefundRequest, RefundResult, RefundStatus};
+use paydesk_gateway::{CancelResult, RefundRequest, RefundResult, RefundStatus, RefundView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CentralError;
@@ -166,6 +165,16 @@ fn same_request(row: &ReversalRow, order: &OrderId, req: &ReversalRequest, reaso
         && row.reason == reason
 }
 
+/// (state, refund id, failure) of a refund as the gateway shows it.
+fn refund_state(view: &RefundView) -> (&'static str, Option<String>, Option<String>) {
+    let state = match view.status {
+        RefundStatus::Succeeded => "succeeded",
+        RefundStatus::Pending | RefundStatus::RequiresAction => "pending",
+        RefundStatus::Failed | RefundStatus::Canceled => "failed",
+    };
+    (state, Some(view.id.clone()), view.failure_reason.clone())
+}
+
 /// Sends a pending reversal to the gateway under its key and records the answer.
 async fn drive(state: &AppState, row: &ReversalRow) -> AuthResult<ReversalRow> {
     let gateway = actions(state)?;
@@ -189,6 +198,14 @@ async fn drive(state: &AppState, row: &ReversalRow) -> AuthResult<ReversalRow> {
             )),
             Ok(CancelResult::NotSent { .. } | CancelResult::Unknown { .. }) => None,
             Err(e) => Some(("failed", None, Some(format!("the gateway refused: {e}")))),
+        }
+    } else if let Some(refund_id) = &row.gateway_id {
+        match gateway.refund_view(refund_id).await {
+            Ok(view) => Some(refund_state(&view)),
+            Err(e) => {
+                tracing::warn!(refund = %refund_id, error = %e, "pending refund: read failed");
+                None
+            }
         }
     } else {
         let currency = paydesk_core::Currency::from_code(&row.currency)
@@ -214,14 +231,7 @@ async fn drive(state: &AppState, row: &ReversalRow) -> AuthResult<ReversalRow> {
             key,
         };
         match gateway.refund(&request).await {
-            Ok(RefundResult::Created(view)) => {
-                let state = match view.status {
-                    RefundStatus::Succeeded => "succeeded",
-                    RefundStatus::Pending | RefundStatus::RequiresAction => "pending",
-                    RefundStatus::Failed | RefundStatus::Canceled => "failed",
-                };
-                Some((state, Some(view.id), view.failure_reason))
-            }
+            Ok(RefundResult::Created(view)) => Some(refund_state(&view)),
             Ok(RefundResult::Refused { message, .. }) => Some((
                 "failed",
                 None,

@@ -9,7 +9,7 @@ use paydesk_core::{GatewayIntentId, IdempotencyKey};
 use crate::error::GatewayError;
 use crate::model::{
     CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, EventPage,
-    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult,
+    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
 
 /// A payment gateway. Object-safe (`Arc<dyn Gateway>`) so the engine can hold Stripe, PayPal or a
@@ -50,6 +50,14 @@ pub trait Gateway: Send + Sync + std::fmt::Debug {
 
     /// Refunds all or part of a succeeded intent's payment.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError>;
+
+    /// Reads a refund by id: how a `pending` refund is followed to its end (re-sending it under
+    /// its key only replays the first answer). Connectors without it say so.
+    async fn retrieve_refund(&self, refund_id: &str) -> Result<RefundView, GatewayError> {
+        Err(GatewayError::Config {
+            detail: format!("{} cannot read refund {refund_id} by id", self.name()),
+        })
+    }
 
     /// Lists recent events, newest first (for reconciliation when webhooks were missed).
     async fn list_events(&self, query: &EventQuery) -> Result<EventPage, GatewayError>;

@@ -1,12 +1,13 @@
 //! Reversals against the real sandbox gateway (a full `sk_test_` key, which may refund): refunds
 //! of paid orders (partial, the rest, whole), a cancel of an intent that captured nothing, replay
 //! by reversal key, over-refunds, an operator's session, and four eyes above the threshold with
-//! every refusal of an approval (nothing written) and one approval used once. Each test runs on
-//! SQLite and PostgreSQL in turn against one sandbox.
+//! every refusal of an approval (nothing written) and one approval used once; a refund answered
+//! `pending` followed to its end. Each test runs on SQLite and PostgreSQL in turn against one
+//! sandbox.
 
 use std::sync::Arc;
 
-use paydesk_central::gateway_actions::GatewayActor;
+use paydesk_central::gateway_actions::{GatewayActions, GatewayActor};
 use paydesk_central::gateway_lookup::GatewayLookup;
 use paydesk_central::sweeper::{sweep_once, IntentLookup};
 use paydesk_core::{
@@ -15,7 +16,7 @@ use paydesk_core::{
 };
 use paydesk_gateway::{
     ApiKey, ConfirmRequest, CreateIntentRequest, CreateResult, Gateway, IntentMetadata,
-    StripeConfig, StripeGateway,
+    RefundRequest, RefundResult, RefundStatus, StripeConfig, StripeGateway,
 };
 use serde_json::{json, Value};
 
@@ -458,3 +459,88 @@ both_backends!(
         assert_eq!((s, b["items"].as_array().map(Vec::len)), (200, Some(0)), "{b}");
     }
 );
+
+/// The real connector, except that a new refund is answered `pending` (as a bank may leave it
+/// for days); reading it by id shows the gateway's real state.
+#[derive(Debug)]
+struct PendingRefunds(GatewayActor);
+
+#[async_trait::async_trait]
+impl GatewayActions for PendingRefunds {
+    async fn intent(&self, id: &GatewayIntentId) -> Result<paydesk_gateway::IntentView, String> {
+        self.0.intent(id).await
+    }
+    async fn cancel(
+        &self,
+        id: &GatewayIntentId,
+        key: &IdempotencyKey,
+    ) -> Result<paydesk_gateway::CancelResult, String> {
+        self.0.cancel(id, key).await
+    }
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, String> {
+        Ok(match self.0.refund(request).await? {
+            RefundResult::Created(mut view) => {
+                view.status = RefundStatus::Pending;
+                RefundResult::Created(view)
+            }
+            other => other,
+        })
+    }
+    async fn refund_view(&self, id: &str) -> Result<paydesk_gateway::RefundView, String> {
+        self.0.refund_view(id).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pending_refund_is_read_again_until_it_ends() {
+    let rig = rig().await;
+    for db in [Db::Sqlite, Db::Postgres] {
+        let actions = PendingRefunds(GatewayActor::new(rig.gateway.clone()));
+        let owned = TestApp::spawn(
+            db,
+            TestOptions {
+                gateway: Some(Arc::new(GatewayLookup::new(rig.gateway.clone()))),
+                gateway_actions: Some(Arc::new(actions)),
+                ..Default::default()
+            },
+        )
+        .await;
+        let app = &owned;
+        let order = format!("{db:?}-slow").to_lowercase();
+        app.orders(&[(&order, 2500, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        app.managers(&["mia"]).await;
+        let t1 = app.terminal("t1").await;
+        charge(app, &rig, &t1, &order, 2500, true).await;
+        let desk = Desk {
+            app,
+            token: app.terminal("t-desk").await,
+        };
+        let (s, b) = desk
+            .reverse(
+                "mia",
+                &order,
+                json!({ "reversal_key": "slow-1", "reason": "returned" }),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        assert_eq!(b["state"], "pending", "{b}");
+        assert!(b["gateway_id"].as_str().unwrap().starts_with("re_"), "{b}");
+        // While pending it still counts against what is left to refund.
+        let (s, more) = desk
+            .reverse(
+                "mia",
+                &order,
+                json!({ "reversal_key": "slow-2", "amount": eur(1), "reason": "more" }),
+            )
+            .await;
+        assert_eq!(s, 409, "{more}");
+        // Reading the order's reversals follows the refund to the gateway's answer.
+        let items = desk.list(&order).await;
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["state"], "succeeded", "{items:?}");
+        assert_eq!(items[0]["gateway_id"], b["gateway_id"]);
+        owned.stop().await;
+    }
+    rig.sandbox.shutdown().await;
+}

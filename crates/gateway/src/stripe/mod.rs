@@ -24,7 +24,7 @@ use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::model::{
     CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, EventPage,
-    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult,
+    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
 use crate::secret::ApiKey;
 use form::Form;
@@ -468,6 +468,39 @@ impl Gateway for StripeGateway {
                 self.common_refusal(status, &error, request_id.as_deref(), None)?;
                 if status == 404 || error.is_code("resource_missing") {
                     Err(self.not_found(intent.as_str(), &error))
+                } else {
+                    Err(self.invalid(status, &error))
+                }
+            }
+        }
+    }
+
+    async fn retrieve_refund(&self, refund_id: &str) -> Result<RefundView, GatewayError> {
+        if refund_id.is_empty()
+            || refund_id.len() > 255
+            || !refund_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(GatewayError::InvalidRequest {
+                status: 0,
+                code: None,
+                param: Some("refund".into()),
+                message: format!("{refund_id:?} is not a refund id"),
+            });
+        }
+        let path = format!("/v1/refunds/{refund_id}");
+        match self.send(Method::GET, &path, None, None, None).await {
+            Err(failure) => Err(StripeGateway::read_failure(failure)),
+            Ok(Reply::Object(object)) => parse_refund(&object).map_err(|e| GatewayError::Unknown {
+                detail: e.to_string(),
+            }),
+            Ok(Reply::Refusal {
+                status,
+                error,
+                request_id,
+            }) => {
+                self.common_refusal(status, &error, request_id.as_deref(), None)?;
+                if status == 404 || error.is_code("resource_missing") {
+                    Err(self.not_found(refund_id, &error))
                 } else {
                     Err(self.invalid(status, &error))
                 }
