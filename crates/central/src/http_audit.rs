@@ -229,6 +229,8 @@ pub(crate) struct DayQuery {
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
 struct TotalRow {
     operator_id: Option<String>,
+    /// The terminal the results came from (a terminal compares its journal with its rows).
+    terminal_id: String,
     currency: String,
     /// The result's outcome, or `refused` for a result the central rejected.
     outcome: String,
@@ -236,14 +238,15 @@ struct TotalRow {
     sum_minor: i64,
 }
 
-/// The day's totals per operator, currency and outcome, and their digest.
+/// The day's totals per operator, terminal, currency and outcome, and their digest.
 async fn day_totals(
     state: &AppState,
     from: i64,
     operator: Option<&str>,
 ) -> Result<(Vec<TotalRow>, String), CentralError> {
     let results = state.store.day_results(from, from + DAY_MS).await?;
-    let mut totals: BTreeMap<(Option<String>, String, String), (u64, i64)> = BTreeMap::new();
+    type Key = (Option<String>, String, String, String);
+    let mut totals: BTreeMap<Key, (u64, i64)> = BTreeMap::new();
     for r in results
         .iter()
         .filter(|r| operator.is_none_or(|o| r.operator_id.as_deref() == Some(o)))
@@ -254,7 +257,12 @@ async fn day_totals(
             r.outcome.clone()
         };
         let t = totals
-            .entry((r.operator_id.clone(), r.currency.clone(), outcome))
+            .entry((
+                r.operator_id.clone(),
+                r.terminal_id.clone(),
+                r.currency.clone(),
+                outcome,
+            ))
             .or_default();
         t.0 += 1;
         t.1 += r.amount_minor;
@@ -262,8 +270,9 @@ async fn day_totals(
     let rows: Vec<TotalRow> = totals
         .into_iter()
         .map(
-            |((operator_id, currency, outcome), (count, sum_minor))| TotalRow {
+            |((operator_id, terminal_id, currency, outcome), (count, sum_minor))| TotalRow {
                 operator_id,
+                terminal_id,
                 currency,
                 outcome,
                 count,

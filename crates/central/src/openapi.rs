@@ -188,8 +188,8 @@ fn schemas() -> Value {
             "entries": array(reference("AuditEntry")),
             "next_cursor": nullable(json!({ "type": "string",
                 "description": "pass as `cursor` for the next (older) page; null on the last" })) }), false),
-        "DayCloseTotal": object(&["operator_id", "currency", "outcome", "count", "sum_minor"], json!({
-            "operator_id": nullable(string()), "currency": string(),
+        "DayCloseTotal": object(&["operator_id", "terminal_id", "currency", "outcome", "count", "sum_minor"], json!({
+            "operator_id": nullable(string()), "terminal_id": string(), "currency": string(),
             "outcome": { "type": "string", "description": "the result's outcome, or refused" },
             "count": int64(), "sum_minor": int64() }), false),
         "DayCloseDifference": object(&["kind", "order_id", "intent_id", "detail"], json!({
@@ -605,7 +605,7 @@ fn operations() -> Vec<Op> {
         Op {
             method: "get",
             path: "/v1/day-close",
-            summary: "A UTC day's totals per operator, currency and outcome, the differences with the gateway's intents of the day, and the sign-off (manager or admin; one report per terminal per minute)",
+            summary: "A UTC day's totals per operator, terminal, currency and outcome, the differences with the gateway's intents of the day, and the sign-off (manager or admin; one report per terminal per minute)",
             security: MA,
             request: None,
             success: ("200", Some("DayCloseReport")),

@@ -129,6 +129,7 @@ async fn totals_by_operator_currency_outcome_and_gateway_differences() {
             (&paid["operator_id"], &paid["currency"]),
             (&json!("otto"), &json!("EUR"))
         );
+        assert_eq!(paid["terminal_id"], "t-day");
         assert_eq!(
             (&paid["count"], &paid["sum_minor"]),
             (&json!(1), &json!(1250))
