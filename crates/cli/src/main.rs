@@ -27,6 +27,7 @@ macro_rules! out_raw {
 mod central;
 mod charge;
 mod config;
+mod day_close;
 mod exit;
 mod journal;
 mod logging;
@@ -201,6 +202,68 @@ enum Command {
         /// The amount the other manager will reverse, e.g. "150.00 EUR".
         #[arg(long)]
         amount: String,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// A manager's close of a UTC day: the central's totals per operator, terminal, currency
+    /// and outcome, the differences with the gateway, this terminal's journal beside its rows.
+    /// Exit 0 when all agree, 4 when differences are listed.
+    DayClose {
+        #[command(subcommand)]
+        command: Option<DayCloseCommand>,
+        /// The UTC day, YYYY-MM-DD [default: today].
+        #[arg(long)]
+        day: Option<String>,
+        /// The manager who reads it (PIN on stdin).
+        #[arg(long)]
+        manager: Option<String>,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Also write the report as CSV to this file (`-`: stdout instead of the report).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// The central's audit log, newest first: sign-ins, wrong PINs, lockouts, refusals, claims,
+    /// results, grants, reversals, sign-offs (a manager's view).
+    Audit {
+        /// From this time (inclusive; RFC 3339 or a UTC date).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this time (exclusive); a UTC date includes that whole day.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only entries of this operator (who acted or approved).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Only entries of this kind (pin_wrong, locked, forbidden, claim_claimed, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// The manager who reads it (PIN on stdin).
+        #[arg(long)]
+        manager: String,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Write the entries as CSV to this file (`-`: stdout), cells safe from formulas.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DayCloseCommand {
+    /// Sign the day off (once per day), with the PIN again.
+    SignOff {
+        /// The UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+        #[arg(long)]
+        manager: String,
+        /// A note kept with the sign-off (one line).
+        #[arg(long)]
+        note: Option<String>,
         /// Read the manager's PIN from stdin (one line). Required.
         #[arg(long)]
         pin_stdin: bool,
@@ -425,6 +488,52 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             amount,
             pin_stdin,
         } => reverse::approve(settings, &order, &manager, &amount, pin_stdin).await,
+        Command::DayClose {
+            command:
+                Some(DayCloseCommand::SignOff {
+                    day,
+                    manager,
+                    note,
+                    pin_stdin,
+                }),
+            ..
+        } => day_close::sign_off(settings, &day, &manager, pin_stdin, note.as_deref()).await,
+        Command::DayClose {
+            command: None,
+            day,
+            manager,
+            pin_stdin,
+            csv,
+        } => {
+            day_close::report(
+                settings,
+                day.as_deref(),
+                manager.as_deref(),
+                pin_stdin,
+                csv.as_deref(),
+            )
+            .await
+        }
+        Command::Audit {
+            from,
+            to,
+            operator,
+            kind,
+            manager,
+            pin_stdin,
+            csv,
+        } => {
+            let args = day_close::AuditArgs {
+                from: from.as_deref(),
+                to: to.as_deref(),
+                operator: operator.as_deref(),
+                kind: kind.as_deref(),
+                manager: &manager,
+                pin_stdin,
+                csv: csv.as_deref(),
+            };
+            day_close::audit(settings, args).await
+        }
         Command::Journal { command } => match command {
             JournalCommand::List {
                 state,

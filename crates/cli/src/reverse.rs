@@ -47,7 +47,7 @@ fn central_failure(e: CentralError) -> Failure {
 }
 
 /// Signs `manager` in (PIN from stdin), checks the role, runs `act` with the PIN, signs out.
-async fn as_manager(
+pub(crate) async fn as_manager(
     settings: &Settings,
     manager: &str,
     pin_stdin: bool,
