@@ -54,18 +54,19 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// Every source of the audit view that exists at migration 0008, as one SELECT each with the
-/// same columns. Reversals and approvals (0006) and resolutions (0007) join here: each adds its
-/// SELECTs to [`later_sources`].
+/// Every source of the audit view, as one SELECT each with the same columns. The rows another
+/// table holds in full (grants, reversals, approvals) are not repeated from `auth_audit`; its
+/// refusals (`…_refused`, before any row was written) are kept.
 fn audit_sources() -> Vec<&'static str> {
     let mut v = vec![
         "SELECT a.at AS at, 'auth' AS src, CAST(a.id AS TEXT) AS rid, a.event AS kind, \
          CASE WHEN a.event IN ('pin_wrong', 'locked', 'rate_limited', 'admin_401', 'forbidden') \
-         THEN 'refused' ELSE 'done' END AS outcome, a.operator_id AS operator_id, \
+         OR a.event LIKE '%refused' THEN 'refused' ELSE 'done' END AS outcome, a.operator_id AS operator_id, \
          a.terminal_id AS terminal_id, CAST(NULL AS TEXT) AS approver, \
          CAST(NULL AS TEXT) AS order_id, CAST(NULL AS BIGINT) AS amount_minor, \
          CAST(NULL AS TEXT) AS currency, COALESCE(a.detail, '') AS detail \
-         FROM auth_audit a WHERE a.event <> 'allowance_granted'",
+         FROM auth_audit a WHERE a.event NOT IN ('allowance_granted', 'reversal_requested', \
+         'approval_granted')",
         "SELECT c.at, 'claim', CAST(c.audit_id AS TEXT), 'claim_' || c.event, 'done', \
          c.operator_id, c.terminal_id, CAST(NULL AS TEXT), c.order_id, CAST(NULL AS BIGINT), \
          CAST(NULL AS TEXT), 'claim token ' || CAST(c.claim_token AS TEXT) \
@@ -96,12 +97,28 @@ fn audit_sources() -> Vec<&'static str> {
     v
 }
 
-/// Where the reversals/approvals (engineer R, migration 0006) and resolutions (engineer X,
-/// migration 0007) join the audit view: one SELECT per table with the columns of
+/// The manager's desk of issue 11 in the audit view: reversals and approvals (migration 0006)
+/// and resolutions (migration 0007), one SELECT per table with the columns of
 /// [`audit_sources`] (at, src, rid, kind, outcome, operator_id, terminal_id, approver, order_id,
-/// amount_minor, currency, detail). Empty until those land, since SQL on a missing table fails.
+/// amount_minor, currency, detail). A table added later joins here.
 fn later_sources() -> Vec<&'static str> {
-    Vec::new()
+    vec![
+        "SELECT v.created_at, 'reversal', v.reversal_id, 'reversal_' || v.kind, \
+         CASE WHEN v.state = 'failed' THEN 'refused' ELSE 'done' END, v.requested_by, \
+         v.terminal_id, v.approved_by, v.order_id, v.amount_minor, v.currency, \
+         v.state || ': ' || v.reason || COALESCE(' (' || v.failure || ')', '') \
+         FROM reversals v",
+        "SELECT p.created_at, 'approval', p.approval_id, 'approval_granted', 'done', \
+         p.approved_by, p.terminal_id, p.approved_by, p.order_id, p.amount_minor, p.currency, \
+         'approves a ' || p.action || COALESCE(', used by ' || p.used_by, ', unused') \
+         FROM approvals p",
+        "SELECT z.at, 'resolution', CAST(z.resolution_id AS TEXT), 'resolution_' || z.action, \
+         CASE WHEN z.outcome = 'refused' THEN 'refused' ELSE 'done' END, z.manager_id, \
+         z.terminal_id, CAST(NULL AS TEXT), z.order_id, CAST(NULL AS BIGINT), \
+         CAST(NULL AS TEXT), z.outcome || ': ' || z.reason || COALESCE(' (intent ' || \
+         z.intent_id || ')', '') \
+         FROM resolutions z",
+    ]
 }
 
 fn entry(r: &AnyRow) -> CentralResult<AuditEntry> {

@@ -211,3 +211,39 @@ both_backends! {
         assert_eq!(first(&page, "forbidden")["detail"], "GET /v1/audit needs a manager");
     }
 }
+
+both_backends! {
+    async fn approvals_and_resolutions_join_the_audit(app) {
+        events(app).await;
+        app.managers(&["mia"]).await;
+        let tm = app.terminal("t-desk").await;
+        let session = app.session(&tm, "mia").await;
+        let (s, body) = app
+            .send_as(reqwest::Method::POST, "/v1/approvals", &tm, &session,
+                Some(json!({ "action": "reversal", "order_id": "o-1",
+                    "amount": {"minor": 1250, "currency": "EUR"}, "pin": MANAGER_PIN })))
+            .await;
+        assert_eq!(s, 201, "{body}");
+        // The gateway says the intent failed: marking o-1 charged is refused, and recorded.
+        app.book.says("pi_a1", paydesk_central::IntentEvidence::Declined);
+        let (s, body) = app
+            .send_as(reqwest::Method::POST, "/v1/orders/o-1/resolutions", &tm, &session,
+                Some(json!({ "action": "mark_charged", "intent_id": "pi_a1",
+                    "reason": "=customer shows a receipt", "pin": MANAGER_PIN })))
+            .await;
+        assert_eq!(s, 409, "{body}");
+        let (s, page) = app.get("/v1/audit?operator=mia", ADMIN_TOKEN).await;
+        assert_eq!(s, 200, "{page}");
+        let approval = first(&page, "approval_granted");
+        assert_eq!((&approval["approver"], &approval["terminal_id"]), (&json!("mia"), &json!("t-desk")));
+        assert_eq!((&approval["order_id"], &approval["amount_minor"]), (&json!("o-1"), &json!(1250)));
+        let resolution = first(&page, "resolution_mark_charged");
+        assert_eq!(resolution["outcome"], "refused");
+        assert_eq!(resolution["order_id"], "o-1");
+        assert!(resolution["detail"].as_str().unwrap().contains("=customer shows a receipt"));
+        // Each once: the authentication audit does not repeat the approval.
+        let approvals = page["entries"].as_array().unwrap().iter()
+            .filter(|e| e["kind"] == "approval_granted").count();
+        assert_eq!(approvals, 1);
+    }
+}
