@@ -29,6 +29,7 @@ mod charge;
 mod config;
 mod day_close;
 mod exit;
+mod inbox;
 mod journal;
 mod logging;
 mod outbox;
@@ -190,6 +191,37 @@ enum Command {
         /// The reversal key of an earlier run, to repeat that reversal instead of a new one.
         #[arg(long)]
         key: Option<String>,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// A manager's exception inbox: everything at the central that needs a person, and this
+    /// terminal's attempts in review or of unknown outcome and parked outbox messages.
+    Inbox {
+        /// The manager who reads it (PIN on stdin).
+        #[arg(long)]
+        manager: String,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// A manager decides an order from the inbox; the central applies it only when the
+    /// gateway's evidence allows: mark-charged --intent pi_…, or mark-not-charged (released).
+    Resolve {
+        /// The order id.
+        order: String,
+        /// mark-charged or mark-not-charged.
+        #[arg(long)]
+        action: String,
+        /// mark-charged: the gateway intent that charged the order.
+        #[arg(long)]
+        intent: Option<String>,
+        /// Why, in a few words (kept with the decision).
+        #[arg(long)]
+        reason: String,
+        /// The manager who decides (PIN on stdin).
+        #[arg(long)]
+        manager: String,
         /// Read the manager's PIN from stdin (one line). Required.
         #[arg(long)]
         pin_stdin: bool,
@@ -488,6 +520,26 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             amount,
             pin_stdin,
         } => reverse::approve(settings, &order, &manager, &amount, pin_stdin).await,
+        Command::Inbox { manager, pin_stdin } => inbox::inbox(settings, &manager, pin_stdin).await,
+        Command::Resolve {
+            order,
+            action,
+            intent,
+            reason,
+            manager,
+            pin_stdin,
+        } => {
+            inbox::resolve(
+                settings,
+                &order,
+                &action,
+                intent.as_deref(),
+                &reason,
+                &manager,
+                pin_stdin,
+            )
+            .await
+        }
         Command::DayClose {
             command:
                 Some(DayCloseCommand::SignOff {
