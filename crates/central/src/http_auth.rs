@@ -32,6 +32,9 @@ pub const AUTH_CACHE_MS: u64 = 5_000;
 /// Rows of `admin_401` written to the audit per minute at most, so a flood of bad admin tokens
 /// cannot flood the database; every refusal is still logged.
 const ADMIN_401_AUDIT_PER_MINUTE: usize = 60;
+/// Rows of `forbidden` written per terminal per minute at most (a script of a signed-in
+/// operator cannot flood the audit); every refusal is still logged.
+const FORBIDDEN_AUDIT_PER_MINUTE: usize = 60;
 
 /// The refusals of authentication and authorization, with the codes a client acts on, plus any
 /// other error of the central (a database failure while checking).
@@ -169,6 +172,8 @@ pub struct AuthState {
     pub reconciles: RateLimiter,
     /// `admin_401` audit rows written, against [`ADMIN_401_AUDIT_PER_MINUTE`].
     admin_401_audits: RateLimiter,
+    /// `forbidden` audit rows written per terminal, against [`FORBIDDEN_AUDIT_PER_MINUTE`].
+    forbidden_audits: RateLimiter,
     /// A signing key made in memory on first use when `Config::allowance_key` is `None`.
     ephemeral_key: OnceLock<std::sync::Arc<Ed25519KeyPair>>,
 }
@@ -431,7 +436,8 @@ impl FromRequestParts<AppState> for OperatorSession {
 pub struct ManagerSession(pub OperatorSession);
 
 /// Lets a manager's session through; an operator's is refused 403 and audited as `forbidden`
-/// with the route it asked for (best effort: a failing audit is logged, the refusal stands).
+/// with the route it asked for (at most [`FORBIDDEN_AUDIT_PER_MINUTE`] rows per terminal; best
+/// effort: a failing audit is logged, the refusal stands).
 async fn manager_only(
     session: OperatorSession,
     parts: &Parts,
@@ -441,18 +447,32 @@ async fn manager_only(
         return Ok(session);
     }
     let detail = format!("{} {} needs a manager", parts.method, parts.uri.path());
-    if let Err(e) = state
-        .store
-        .audit_forbidden(
-            session.terminal.terminal_id.as_str(),
-            session.operator_id.as_str(),
-            &session.session_id,
-            &detail,
-            clock::now().unix_ms(),
-        )
-        .await
+    tracing::warn!(operator = %session.operator_id, terminal = %session.terminal.terminal_id, %detail, "manager route refused to an operator");
+    let limit = Limit {
+        events_max: FORBIDDEN_AUDIT_PER_MINUTE,
+        window_ms: 60_000,
+    };
+    let now = clock::now().unix_ms();
+    let key = session.terminal.terminal_id.as_str();
+    if state
+        .terminals
+        .forbidden_audits
+        .take(limit, key, now)
+        .is_ok()
     {
-        tracing::warn!(error = %e, "could not audit a refused manager route");
+        let audited = state
+            .store
+            .audit_forbidden(
+                key,
+                session.operator_id.as_str(),
+                &session.session_id,
+                &detail,
+                now,
+            )
+            .await;
+        if let Err(e) = audited {
+            tracing::warn!(error = %e, "could not audit a refused manager route");
+        }
     }
     Err(CentralError::Forbidden("this needs a manager signed in: ask a manager").into())
 }
