@@ -251,6 +251,13 @@ both_backends! {
             "intent_id": "pi_u", "reason": "again", "pin": pin})).await;
         assert_eq!(s, 409, "already paid: {body}");
 
+        // The gateway cannot tell about o-3's intent pi_x: 503, nothing written.
+        let before = count(app, "SELECT COUNT(*) FROM resolutions").await;
+        let (s, body) = resolve(app, &tm, &session, "o-3", json!({"action": "mark_not_charged",
+            "reason": "terminal crashed", "pin": pin})).await;
+        assert_eq!(s, 503, "{body}");
+        assert_eq!(count(app, "SELECT COUNT(*) FROM resolutions").await, before);
+        assert!(!app.order("o-3").await["order"]["claim"].is_null());
         // o-3's intent succeeded at the gateway: it cannot be marked not charged.
         app.book.says("pi_x", succeeded_for("o-3", 1250, "EUR"));
         let (s, body) = resolve(app, &tm, &session, "o-3", json!({"action": "mark_not_charged",
