@@ -833,12 +833,15 @@ async fn fuzz_every_route(db: Db) {
                 .map(|(t, (b, a))| format!("{t} {b}->{a}"))
                 .collect();
             let only_refusal = changed.len() == 1 && changed[0].starts_with("fencing_refusals ");
-            // An authentication refusal is audited, and a wrong PIN counts toward the lockout.
+            // An authentication refusal is audited, and a wrong PIN counts toward the lockout;
+            // a role's refusal (403) is audited as `forbidden`.
             let only_auth_records = changed
                 .iter()
                 .all(|c| c.starts_with("auth_audit ") || c.starts_with("sign_in_failures "));
-            let allowed =
-                (stale && only_refusal) || (matches!(status, 401 | 429) && only_auth_records);
+            let only_audit = changed.iter().all(|c| c.starts_with("auth_audit "));
+            let allowed = (stale && only_refusal)
+                || (matches!(status, 401 | 429) && only_auth_records)
+                || (status == 403 && only_audit);
             if !allowed {
                 failures.push(format!(
                     "{shown}\n    -> {status} but changed {}: {body_shown}",
