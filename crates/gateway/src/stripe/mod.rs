@@ -478,7 +478,9 @@ impl Gateway for StripeGateway {
     async fn retrieve_refund(&self, refund_id: &str) -> Result<RefundView, GatewayError> {
         if refund_id.is_empty()
             || refund_id.len() > 255
-            || !refund_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || !refund_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             return Err(GatewayError::InvalidRequest {
                 status: 0,
