@@ -6,9 +6,10 @@
 //! Secrets reach the child through `PAYDESK_TERMINAL_TOKEN` / `PAYDESK_GATEWAY_KEY` (the keyring
 //! path is tested in `keyring.rs`, under a real Secret Service).
 
-use std::io::Write as _;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use paydesk_central::auth;
@@ -22,14 +23,10 @@ use paydesk_terminal::{
 };
 use serde_json::Value;
 
-/// Exit codes, as documented in `paydesk --help`.
-const SUCCESS: i32 = 0;
-const REFUSED: i32 = 2;
-const PENDING: i32 = 3;
-const CONFLICT: i32 = 4;
-const UNREACHABLE: i32 = 5;
+use common::{run_with_stdin, Run, CONFLICT, PENDING, REFUSED, SUCCESS, UNREACHABLE, USAGE};
+
+/// Exit code of a broken journal, as documented in `paydesk --help`.
 const JOURNAL_BROKEN: i32 = 6;
-const USAGE: i32 = 64;
 
 struct Harness {
     stack: Option<Stack>,
@@ -44,29 +41,6 @@ struct Harness {
     token: String,
     gateway_key: String,
     _dir: tempfile::TempDir,
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 impl Harness {
@@ -105,8 +79,7 @@ impl Harness {
 
     /// `paydesk` configured for this stack through the environment only.
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-        clear_paydesk_env(&mut cmd);
+        let mut cmd = common::paydesk();
         cmd.env("PAYDESK_DATA_DIR", &self.cli_dir)
             .env("PAYDESK_CENTRAL_URL", &self.central_url)
             .env("PAYDESK_GATEWAY_URL", &self.gateway_url)
@@ -182,35 +155,9 @@ fn charge_args<'a>(order: &'a str, amount: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// No setting of the developer's environment leaks into a test run.
-fn clear_paydesk_env(cmd: &mut Command) {
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PAYDESK_") {
-            cmd.env_remove(name);
-        }
-    }
-    // A keyring service nobody uses, in case a Secret Service is running.
-    cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused");
-}
-
-fn run(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the paydesk binary starts");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `cmd ARGS`, with `stdin` (if any) on its standard input, which is closed either way.
+fn run(cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
+    run_with_stdin(cmd, args, stdin.unwrap_or(""))
 }
 
 /// Succeeded intents the sandbox (the gateway's ground truth) holds for `order`.
@@ -677,8 +624,7 @@ async fn bad_input_and_missing_configuration_exit_64_with_a_next_step() {
     }
 
     // No central configured at all: the message says how to configure one.
-    let mut bare = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-    clear_paydesk_env(&mut bare);
+    let mut bare = common::paydesk();
     bare.env("PAYDESK_DATA_DIR", h.cli_dir.join("empty"));
     let run = run_cmd(bare, &["queue"]);
     assert_eq!(run.code, Some(USAGE), "{run:?}");

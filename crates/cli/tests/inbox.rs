@@ -3,99 +3,12 @@
 //! this terminal's own items; a paid order cannot be marked charged again (exit 4); an unpaid
 //! order with no intent is marked not charged; an operator is refused; the PIN only on stdin.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+mod common;
 
-use paydesk_stack::{
-    Stack, StackConfig, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
-};
-use paydesk_terminal::{MemorySecretStore, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN};
+use paydesk_stack::{DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN};
 use serde_json::Value;
 
-const SUCCESS: i32 = 0;
-const REFUSED: i32 = 2;
-const CONFLICT: i32 = 4;
-const USAGE: i32 = 64;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-struct Desk {
-    stack: Stack,
-    cli_dir: std::path::PathBuf,
-    token: String,
-    gateway_key: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Desk {
-    async fn start() -> Desk {
-        let dir = tempfile::tempdir().unwrap();
-        let secrets = Arc::new(MemorySecretStore::new());
-        let stack =
-            paydesk_stack::start(StackConfig::new(dir.path().join("stack"), secrets.clone()))
-                .await
-                .unwrap();
-        let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
-        let key = secrets.get(GATEWAY_API_KEY).unwrap().unwrap();
-        let cli_dir = dir.path().join("cli");
-        std::fs::create_dir_all(&cli_dir).unwrap();
-        Desk {
-            stack,
-            cli_dir,
-            token: token.expose().to_string(),
-            gateway_key: key.expose().to_string(),
-            _dir: dir,
-        }
-    }
-
-    fn run(&self, args: &[&str], pin: &str) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("PAYDESK_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused")
-            .env("PAYDESK_DATA_DIR", &self.cli_dir)
-            .env("PAYDESK_CENTRAL_URL", &self.stack.central_url)
-            .env("PAYDESK_GATEWAY_URL", &self.stack.gateway_url)
-            .env("PAYDESK_TERMINAL", self.stack.terminal.as_str())
-            .env("PAYDESK_TERMINAL_TOKEN", &self.token)
-            .env("PAYDESK_GATEWAY_KEY", &self.gateway_key)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("the paydesk binary starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{pin}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
+use common::{Desk, CONFLICT, REFUSED, SUCCESS, USAGE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_reads_the_inbox_and_resolves_only_what_the_evidence_allows() {

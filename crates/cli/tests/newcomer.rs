@@ -9,7 +9,9 @@
 //! as the READMEs tell a newcomer; secrets reach them through `PAYDESK_TERMINAL_TOKEN` /
 //! `PAYDESK_GATEWAY_KEY`.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+mod common;
+
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -21,60 +23,20 @@ use paydesk_stack::{
 };
 use paydesk_terminal::{MemorySecretStore, SecretStore, TERMINAL_TOKEN};
 
-const SUCCESS: i32 = 0;
-const REFUSED: i32 = 2;
-const UNREACHABLE: i32 = 5;
-const USAGE: i32 = 64;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
+use common::{run_with_stdin, Run, REFUSED, SUCCESS, UNREACHABLE, USAGE};
 
 /// `paydesk` with nothing configured but the data directory and the two secrets.
 fn paydesk(data_dir: &Path, token: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PAYDESK_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused")
-        .env("PAYDESK_DATA_DIR", data_dir)
+    let mut cmd = common::paydesk();
+    cmd.env("PAYDESK_DATA_DIR", data_dir)
         .env("PAYDESK_TERMINAL_TOKEN", token)
         .env("PAYDESK_GATEWAY_KEY", DEMO_GATEWAY_KEY);
     cmd
 }
 
-fn run(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the paydesk binary starts");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `cmd ARGS`, with `stdin` (if any) on its standard input, which is closed either way.
+fn run(cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
+    run_with_stdin(cmd, args, stdin.unwrap_or(""))
 }
 
 /// The embedded default over `dir`, as `paydesk stack` starts it (`central_down` as its flag).

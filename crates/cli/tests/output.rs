@@ -7,19 +7,17 @@
 //! The real binary as a child process against the embedded stack in this test process; secrets
 //! through `PAYDESK_TERMINAL_TOKEN` / `PAYDESK_GATEWAY_KEY`.
 
-use std::io::Write as _;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use paydesk_stack::{Stack, StackConfig, DEMO_OPERATOR, DEMO_OPERATOR_PIN};
 use paydesk_terminal::{MemorySecretStore, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN};
 use serde_json::Value;
 
-const SUCCESS: i32 = 0;
-const REFUSED: i32 = 2;
-const UNREACHABLE: i32 = 5;
-const USAGE: i32 = 64;
+use common::{run_with_stdin, Run, REFUSED, SUCCESS, UNREACHABLE, USAGE};
 
 struct Harness {
     stack: Option<Stack>,
@@ -30,29 +28,6 @@ struct Harness {
     token: String,
     gateway_key: String,
     _dir: tempfile::TempDir,
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 impl Harness {
@@ -79,13 +54,8 @@ impl Harness {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("PAYDESK_") || name == "RUST_LOG" {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused")
+        let mut cmd = common::paydesk();
+        cmd.env_remove("RUST_LOG")
             .env("PAYDESK_DATA_DIR", &self.cli_dir)
             .env("PAYDESK_CENTRAL_URL", &self.central_url)
             .env("PAYDESK_GATEWAY_URL", &self.gateway_url)
@@ -134,24 +104,9 @@ impl Harness {
     }
 }
 
-fn run(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the paydesk binary starts");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `cmd ARGS`, with `stdin` (if any) on its standard input, which is closed either way.
+fn run(cmd: Command, args: &[&str], stdin: Option<&str>) -> Run {
+    run_with_stdin(cmd, args, stdin.unwrap_or(""))
 }
 
 /// Output an operator reads: no escape codes, no log records, no Rust debug forms.

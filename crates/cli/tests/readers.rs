@@ -7,115 +7,31 @@
 //! The stack (central on SQLite + sandbox gateway) runs in this test process; the sandbox's
 //! `latency` fault holds the charge at the gateway's confirm long enough to read beside it.
 
+mod common;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use paydesk_stack::{Stack, StackConfig, DEMO_OPERATOR, DEMO_OPERATOR_PIN};
-use paydesk_terminal::{MemorySecretStore, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN};
+use paydesk_stack::{DEMO_OPERATOR, DEMO_OPERATOR_PIN};
 use serde_json::Value;
 
-const SUCCESS: i32 = 0;
-const OTHER: i32 = 1;
-const USAGE: i32 = 64;
+use common::{paydesk, run_no_stdin as run, Desk as Harness, OTHER, SUCCESS, USAGE};
 
 /// How long the sandbox holds the confirm: ample time for the reads below, far below the
 /// connector's 30 s request timeout.
 const CONFIRM_LATENCY_MS: u64 = 8_000;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
-    }
-}
-
-/// A `paydesk` command with none of the developer's `PAYDESK_*` settings.
-fn paydesk() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PAYDESK_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused");
-    cmd
-}
-
-fn run(mut cmd: Command, args: &[&str]) -> Run {
-    let out = cmd
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the paydesk binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-struct Harness {
-    stack: Stack,
-    cli_dir: PathBuf,
-    token: String,
-    gateway_key: String,
-    _dir: tempfile::TempDir,
+/// The embedded stack with the sandbox's admin routes open on loopback (to arm faults).
+async fn start_harness() -> Harness {
+    Harness::start_with(|config| {
+        config.sandbox_admin = paydesk_stack::SandboxAdmin::LoopbackOnly;
+    })
+    .await
 }
 
 impl Harness {
-    async fn start() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let secrets = Arc::new(MemorySecretStore::new());
-        let mut config = StackConfig::new(dir.path().join("stack"), secrets.clone());
-        config.sandbox_admin = paydesk_stack::SandboxAdmin::LoopbackOnly;
-        let stack = paydesk_stack::start(config).await.unwrap();
-        let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
-        let key = secrets.get(GATEWAY_API_KEY).unwrap().unwrap();
-        let cli_dir = dir.path().join("cli");
-        std::fs::create_dir_all(&cli_dir).unwrap();
-        Harness {
-            stack,
-            cli_dir,
-            token: token.expose().to_string(),
-            gateway_key: key.expose().to_string(),
-            _dir: dir,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = paydesk();
-        cmd.env("PAYDESK_DATA_DIR", &self.cli_dir)
-            .env("PAYDESK_CENTRAL_URL", &self.stack.central_url)
-            .env("PAYDESK_GATEWAY_URL", &self.stack.gateway_url)
-            .env("PAYDESK_TERMINAL", self.stack.terminal.as_str())
-            .env("PAYDESK_TERMINAL_TOKEN", &self.token)
-            .env("PAYDESK_GATEWAY_KEY", &self.gateway_key);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        run(self.command(), args)
-    }
-
     /// `paydesk charge` as the demo operator, started and left running.
     fn start_charge(&self, order: &str, amount: &str) -> Child {
         let mut child = self
@@ -154,14 +70,14 @@ impl Harness {
 
 /// The attempts of `order` as `paydesk --json journal list` shows them; the listing must succeed.
 fn listed(h: &Harness, order: &str) -> Vec<Value> {
-    let list = h.run(&["--json", "journal", "list", "--order", order]);
+    let list = h.run_without_stdin(&["--json", "journal", "list", "--order", order]);
     assert_eq!(list.code, Some(SUCCESS), "journal list: {list:?}");
     list.json()["attempts"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_is_read_from_other_processes_while_a_charge_runs() {
-    let h = Harness::start().await;
+    let h = start_harness().await;
     h.add_fault(&format!("confirm:latency={CONFIRM_LATENCY_MS}:1"))
         .await;
     let mut charge = h.start_charge("demo-1001", "129.00 EUR");
@@ -174,7 +90,7 @@ async fn the_journal_is_read_from_other_processes_while_a_charge_runs() {
     let attempt = loop {
         reads += 1;
         assert!(reads < 200, "the charge never reached confirm_sent");
-        let list = h.run(&["--json", "journal", "list", "--order", "demo-1001"]);
+        let list = h.run_without_stdin(&["--json", "journal", "list", "--order", "demo-1001"]);
         if !journal_seen && list.code == Some(USAGE) && list.stderr.contains("no journal at") {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -195,25 +111,25 @@ async fn the_journal_is_read_from_other_processes_while_a_charge_runs() {
 
     // The charge holds the journal's writer lock and waits at the gateway. Every read command
     // works beside it.
-    let show = h.run(&["--json", "journal", "show", &id]);
+    let show = h.run_without_stdin(&["--json", "journal", "show", &id]);
     assert_eq!(show.code, Some(SUCCESS), "{show:?}");
     assert_eq!(show.json()["attempt"]["state"], "confirm_sent");
-    let show_top = h.run(&["show", &id]);
+    let show_top = h.run_without_stdin(&["show", &id]);
     assert_eq!(show_top.code, Some(SUCCESS), "{show_top:?}");
-    let verify = h.run(&["--json", "journal", "verify"]);
+    let verify = h.run_without_stdin(&["--json", "journal", "verify"]);
     assert_eq!(verify.code, Some(SUCCESS), "{verify:?}");
     assert_eq!(verify.json()["intact"], true, "{verify:?}");
-    let totals = h.run(&["journal", "totals"]);
+    let totals = h.run_without_stdin(&["journal", "totals"]);
     assert_eq!(totals.code, Some(SUCCESS), "{totals:?}");
-    let outbox = h.run(&["outbox", "list"]);
+    let outbox = h.run_without_stdin(&["outbox", "list"]);
     assert_eq!(outbox.code, Some(SUCCESS), "{outbox:?}");
     let csv = h.cli_dir.join("during.csv");
-    let export = h.run(&["journal", "export", "--csv", csv.to_str().unwrap()]);
+    let export = h.run_without_stdin(&["journal", "export", "--csv", csv.to_str().unwrap()]);
     assert_eq!(export.code, Some(SUCCESS), "{export:?}");
     assert!(std::fs::read_to_string(&csv).unwrap().contains(&id));
 
     // A second writer is refused, and told which process charges.
-    let recover = h.run(&["recover"]);
+    let recover = h.run_without_stdin(&["recover"]);
     assert_eq!(recover.code, Some(OTHER), "{recover:?}");
     assert!(
         recover.stderr.contains("already open for charging")

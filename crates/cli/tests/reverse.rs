@@ -3,111 +3,34 @@
 //! larger one refused without an approval and with the manager's own, done with a second
 //! manager's approval; an operator refused; the PIN only on stdin.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+mod common;
 
 use paydesk_engine::{Clock as _, SystemClock};
-use paydesk_stack::{
-    Stack, StackConfig, DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN,
-};
-use paydesk_terminal::{MemorySecretStore, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN};
+use paydesk_stack::{DEMO_MANAGER, DEMO_MANAGER_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN};
 use serde_json::Value;
 
-const SUCCESS: i32 = 0;
-const REFUSED: i32 = 2;
-const USAGE: i32 = 64;
+use common::{Desk, Run, REFUSED, SUCCESS, USAGE};
+
 const SECOND_MANAGER: &str = "second-manager";
 const SECOND_MANAGER_PIN: &str = "13572468";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
+/// The demo stack with a second manager (to approve another manager's refund).
+async fn start_desk() -> Desk {
+    let desk = Desk::start().await;
+    desk.stack
+        .central_store()
+        .upsert_operator(
+            &SECOND_MANAGER.parse().unwrap(),
+            paydesk_protocol::Role::Manager,
+            &paydesk_central::auth::hash_pin(SECOND_MANAGER_PIN).unwrap(),
+            SystemClock.now(),
         )
-    }
-}
-
-struct Desk {
-    stack: Stack,
-    cli_dir: std::path::PathBuf,
-    token: String,
-    gateway_key: String,
-    _dir: tempfile::TempDir,
+        .await
+        .unwrap();
+    desk
 }
 
 impl Desk {
-    async fn start() -> Desk {
-        let dir = tempfile::tempdir().unwrap();
-        let secrets = Arc::new(MemorySecretStore::new());
-        let stack =
-            paydesk_stack::start(StackConfig::new(dir.path().join("stack"), secrets.clone()))
-                .await
-                .unwrap();
-        let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
-        let key = secrets.get(GATEWAY_API_KEY).unwrap().unwrap();
-        let cli_dir = dir.path().join("cli");
-        std::fs::create_dir_all(&cli_dir).unwrap();
-        stack
-            .central_store()
-            .upsert_operator(
-                &SECOND_MANAGER.parse().unwrap(),
-                paydesk_protocol::Role::Manager,
-                &paydesk_central::auth::hash_pin(SECOND_MANAGER_PIN).unwrap(),
-                SystemClock.now(),
-            )
-            .await
-            .unwrap();
-        Desk {
-            stack,
-            cli_dir,
-            token: token.expose().to_string(),
-            gateway_key: key.expose().to_string(),
-            _dir: dir,
-        }
-    }
-
-    fn run(&self, args: &[&str], pin: &str) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("PAYDESK_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused")
-            .env("PAYDESK_DATA_DIR", &self.cli_dir)
-            .env("PAYDESK_CENTRAL_URL", &self.stack.central_url)
-            .env("PAYDESK_GATEWAY_URL", &self.stack.gateway_url)
-            .env("PAYDESK_TERMINAL", self.stack.terminal.as_str())
-            .env("PAYDESK_TERMINAL_TOKEN", &self.token)
-            .env("PAYDESK_GATEWAY_KEY", &self.gateway_key)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("the paydesk binary starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{pin}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
     fn reverse(&self, who: &str, pin: &str, extra: &[&str]) -> Run {
         let mut args = vec![
             "reverse",
@@ -125,7 +48,7 @@ impl Desk {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_refunds_and_a_second_approves_above_the_threshold() {
-    let desk = Desk::start().await;
+    let desk = start_desk().await;
     let charge = desk.run(
         &[
             "charge",

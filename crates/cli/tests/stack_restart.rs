@@ -6,9 +6,9 @@
 //! over the same data directory; `paydesk recover` then finds the charge at the gateway, and the
 //! order ends paid — not in a manager's review, as it did when the sandbox forgot its intents.
 
-use std::io::Write as _;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use paydesk_protocol::{OrderDetail, OrderStatus};
@@ -16,58 +16,18 @@ use paydesk_stack::{Stack, StackConfig, DEMO_OPERATOR, DEMO_OPERATOR_PIN};
 use paydesk_terminal::{MemorySecretStore, SecretStore, GATEWAY_API_KEY, TERMINAL_TOKEN};
 use serde_json::{json, Value};
 
-/// Exit codes, as documented in `paydesk --help`.
-const SUCCESS: i32 = 0;
-const PENDING: i32 = 3;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
+use common::{run_with_stdin, Run, PENDING, SUCCESS};
 
 /// `paydesk ARGS` over `data_dir` (where the stack's `stack.json` is), secrets from the
 /// environment, nothing else from the developer's environment.
 fn paydesk(data_dir: &Path, secrets: &MemorySecretStore, args: &[&str], stdin: &str) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PAYDESK_") {
-            cmd.env_remove(name);
-        }
-    }
     let token = secrets.get(TERMINAL_TOKEN).unwrap().unwrap();
     let key = secrets.get(GATEWAY_API_KEY).unwrap().unwrap();
-    cmd.env("PAYDESK_KEYRING_SERVICE", "paydesk-cli-test-unused")
-        .env("PAYDESK_DATA_DIR", data_dir)
+    let mut cmd = common::paydesk();
+    cmd.env("PAYDESK_DATA_DIR", data_dir)
         .env("PAYDESK_TERMINAL_TOKEN", token.expose())
-        .env("PAYDESK_GATEWAY_KEY", key.expose())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the paydesk binary starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env("PAYDESK_GATEWAY_KEY", key.expose());
+    run_with_stdin(cmd, args, stdin)
 }
 
 async fn admin(stack: &Stack, path: &str, body: Option<Value>) -> Value {
