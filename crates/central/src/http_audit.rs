@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use paydesk_core::{OperatorId, Timestamp};
+use paydesk_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -21,7 +21,7 @@ use crate::http_auth::{rfc3339, AuthError, ManagerOrAdmin, ManagerSession};
 use crate::http_input::ApiJson;
 use crate::rate_limit::Limit;
 use crate::store::{AuditCursor, AuditEntry, AuditFilter, DaySignOff, AUDIT_PAGE_ROWS_MAX};
-use crate::{auth, clock, reconcile, sessions};
+use crate::{auth, clock, reconcile};
 
 const DAY_MS: i64 = 86_400_000;
 /// Entries of an audit page when the caller does not say.
@@ -406,19 +406,11 @@ pub(crate) async fn sign_off(
         ))
         .into());
     }
-    let operator: &OperatorId = &session.operator_id;
-    sessions::verify_pin_guarded(
-        &state,
-        &session.terminal,
-        operator,
-        &req.pin,
-        Some(&session.session_id),
-    )
-    .await?;
+    session.recheck_pin(&state, &req.pin).await?;
     let (_, digest) = day_totals(&state, from, None).await?;
     let record = DaySignOff {
         day: day.clone(),
-        signed_by: operator.to_string(),
+        signed_by: session.operator_id.to_string(),
         terminal_id: session.terminal.terminal_id.to_string(),
         session_id: session.session_id.clone(),
         signed_at: clock::now().unix_ms(),
@@ -434,7 +426,7 @@ pub(crate) async fn sign_off(
             .unwrap_or_default();
         return Err(CentralError::Conflict(format!("day {day} was signed off already{by}")).into());
     }
-    tracing::info!(%day, manager = %operator, "day signed off");
+    tracing::info!(%day, manager = %session.operator_id, "day signed off");
     Ok((StatusCode::CREATED, Json(sign_off_json(&record))).into_response())
 }
 

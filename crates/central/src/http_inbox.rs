@@ -17,13 +17,13 @@ use paydesk_protocol::OrderStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::clock;
 use crate::error::CentralError;
 use crate::http::{ApiJson, AppState};
 use crate::http_auth::{rfc3339, AuthError, ManagerOrAdmin, ManagerSession};
 use crate::http_input::order_path;
 use crate::store::{ExceptionItem, NewResolution};
 use crate::sweeper::{verify_success, Expected, IntentEvidence, Verification};
-use crate::{clock, sessions};
 
 type AuthResult<T> = Result<T, AuthError>;
 
@@ -198,15 +198,7 @@ pub(crate) async fn resolve(
         reason,
         evidence,
     };
-    if let Err(e) = sessions::verify_pin_guarded(
-        &state,
-        &session.terminal,
-        &session.operator_id,
-        &req.pin,
-        Some(&session.session_id),
-    )
-    .await
-    {
+    if let Err(e) = session.recheck_pin(&state, &req.pin).await {
         state
             .store
             .record_resolution(

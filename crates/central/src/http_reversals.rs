@@ -28,13 +28,13 @@ use paydesk_core::{GatewayIntentId, IdempotencyKey, IntentStatus, Money, OrderId
 use paydesk_gateway::{CancelResult, RefundRequest, RefundResult, RefundStatus, RefundView};
 use serde::{Deserialize, Serialize};
 
+use crate::clock;
 use crate::error::CentralError;
 use crate::gateway_actions::GatewayActions;
 use crate::http::{ApiJson, AppState};
 use crate::http_auth::{AuthError, ManagerOrAdmin, ManagerSession, OperatorSession};
 use crate::http_input::order_path;
 use crate::store::{ApprovalRow, AuthEvent, Recorded, ReversalRow};
-use crate::{clock, sessions};
 
 type AuthResult<T> = Result<T, AuthError>;
 
@@ -322,14 +322,7 @@ pub(crate) async fn create_reversal(
     if let Some(id) = &req.approval_id {
         check_key(id).map_err(|_| invalid("approval_id is not an approval id".into()))?;
     }
-    sessions::verify_pin_guarded(
-        &state,
-        &session.terminal,
-        &session.operator_id,
-        &req.pin,
-        Some(&session.session_id),
-    )
-    .await?;
+    session.recheck_pin(&state, &req.pin).await?;
     let order = state.store.order(&order_id).await?;
     if let Some(row) = state.store.reversal_by_key(&req.reversal_key).await? {
         if !same_request(&row, &order_id, &req, &reason) {
@@ -525,14 +518,7 @@ pub(crate) async fn create_approval(
     if req.amount.minor() <= 0 {
         return Err(invalid("amount must be more than zero".into()));
     }
-    sessions::verify_pin_guarded(
-        &state,
-        &session.terminal,
-        &session.operator_id,
-        &req.pin,
-        Some(&session.session_id),
-    )
-    .await?;
+    session.recheck_pin(&state, &req.pin).await?;
     state.store.order(&order_id).await?;
     let now = clock::now();
     let row = ApprovalRow {

@@ -69,14 +69,7 @@ pub(crate) async fn check_pin(
     session: OperatorSession,
     ApiJson(req): ApiJson<PinCheckRequest>,
 ) -> AuthResult<StatusCode> {
-    sessions::verify_pin_guarded(
-        &state,
-        &session.terminal,
-        &session.operator_id,
-        &req.pin,
-        Some(&session.session_id),
-    )
-    .await?;
+    session.recheck_pin(&state, &req.pin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -87,14 +80,7 @@ pub(crate) async fn issue_allowance(
 ) -> AuthResult<(StatusCode, Json<SignedAllowance>)> {
     // The caps first: a mistyped cap costs the manager no PIN try and writes nothing.
     allowances::check_request(&req).map_err(CentralError::Invalid)?;
-    sessions::verify_pin_guarded(
-        &state,
-        &session.terminal,
-        &session.operator_id,
-        &req.pin,
-        Some(&session.session_id),
-    )
-    .await?;
+    session.recheck_pin(&state, &req.pin).await?;
     let now = clock::now();
     let signed = allowances::grant(
         allowance_key(&state),

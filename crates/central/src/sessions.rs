@@ -12,7 +12,7 @@ use paydesk_protocol::{Role, SessionGrant};
 
 use crate::error::CentralError;
 use crate::http::AppState;
-use crate::http_auth::{AuthError, TerminalIdentity};
+use crate::http_auth::{AuthError, OperatorSession, TerminalIdentity};
 use crate::rate_limit::Limit;
 use crate::store::{AuthEvent, NewSession};
 use crate::{auth, clock};
@@ -57,6 +57,21 @@ impl LockoutPolicy {
 async fn audit(state: &AppState, event: AuthEvent<'_>, now: Timestamp) -> Result<(), AuthError> {
     state.store.audit_auth(&event, now).await?;
     Ok(())
+}
+
+impl OperatorSession {
+    /// The signed-in person's PIN again, before an action that moves money out or lifts a guard:
+    /// [`verify_pin_guarded`] for this session's operator and terminal, audited under its id.
+    pub async fn recheck_pin(&self, state: &AppState, pin: &str) -> Result<Role, AuthError> {
+        verify_pin_guarded(
+            state,
+            &self.terminal,
+            &self.operator_id,
+            pin,
+            Some(&self.session_id),
+        )
+        .await
+    }
 }
 
 /// Checks `pin` for `operator` at `terminal` under the lockout and the terminal's limit, and
