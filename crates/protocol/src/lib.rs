@@ -11,7 +11,9 @@ use paydesk_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod manager;
 pub mod session;
+pub mod settings;
 pub use session::*;
 
 /// Longest free-text field accepted on an order (description), in characters.
@@ -264,7 +266,7 @@ pub struct OrderPage {
 }
 
 /// One result received for an order, as stored in the results inbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PaymentRecord {
     pub attempt_id: AttemptId,
     pub attempt_number: AttemptNumber,
@@ -281,7 +283,7 @@ pub struct PaymentRecord {
 }
 
 /// A gateway intent registered against a claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct IntentRecord {
     pub intent_id: GatewayIntentId,
     pub attempt_number: AttemptNumber,
@@ -292,7 +294,7 @@ pub struct IntentRecord {
 }
 
 /// An order with its payment history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OrderDetail {
     pub order: Order,
     pub results: Vec<PaymentRecord>,
@@ -368,7 +370,7 @@ pub struct RegisterIntentResponse {
 }
 
 /// What a charge attempt ended with, as the desktop reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ResultOutcome {
     Succeeded,
@@ -433,7 +435,7 @@ pub struct ResultBatch {
 }
 
 /// What the central did with one result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// Stored and applied to the order.
