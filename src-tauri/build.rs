@@ -19,6 +19,15 @@ fn main() {
             "status",
             "recover_now",
             "sync_now",
+            // manager: inbox and reversals (D1)
+            "manager_inbox",
+            "order_evidence",
+            "resolve_order",
+            "retry_attempt",
+            "request_reversal",
+            "reversal_requests",
+            "approve_reversal",
+            "send_reversal",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         // `{:#}` keeps the whole cause chain, which is where tauri-build says what it disliked.

@@ -68,9 +68,9 @@ enum Phase {
 
 /// An open terminal and what belongs to it, for the life of the process.
 #[derive(Debug)]
-struct Running {
+pub(crate) struct Running {
     /// The engine, the journal, the central's client and the caches.
-    terminal: Terminal,
+    pub(crate) terminal: Terminal,
     /// The embedded demo central and sandbox gateway (not a real one).
     embedded: bool,
     /// The embedded central and gateway; taken and stopped at shutdown.
@@ -291,8 +291,9 @@ impl Desk {
         running.terminal.signed_in().map(Session::from)
     }
 
-    /// The running engine and the signed-in person; an error when either is missing.
-    fn signed_in(&self) -> Result<(Arc<Running>, Session), UiError> {
+    /// The running engine and the signed-in person; an error when either is missing. The
+    /// manager's modules (`manager.rs`, `reports.rs`) start every command here.
+    pub(crate) fn signed_in(&self) -> Result<(Arc<Running>, Session), UiError> {
         let running = self.running()?;
         let session = running
             .terminal

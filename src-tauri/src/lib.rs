@@ -9,6 +9,9 @@
 pub mod desk;
 pub mod error;
 pub mod launch;
+pub mod manager;
+pub mod manager_reversals;
+pub mod manager_views;
 pub mod views;
 
 use paydesk_core::Money;
@@ -81,7 +84,16 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             attempt_timeline,
             status,
             recover_now,
-            sync_now
+            sync_now,
+            // manager: inbox and reversals (D1)
+            manager_inbox,
+            order_evidence,
+            resolve_order,
+            retry_attempt,
+            request_reversal,
+            reversal_requests,
+            approve_reversal,
+            send_reversal,
         ])
 }
 
@@ -187,4 +199,76 @@ async fn recover_now(desk: State<'_, Desk>) -> Result<paydesk_engine::RecoveryRe
 #[tauri::command]
 async fn sync_now(desk: State<'_, Desk>) -> Result<SyncView, UiError> {
     desk.sync_now().await
+}
+
+// manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on
+// it, reversals with a second manager's approval; each a one-line adapter over `manager.rs` and
+// `manager_reversals.rs`.
+
+#[tauri::command]
+async fn manager_inbox(desk: State<'_, Desk>) -> Result<manager_views::InboxView, UiError> {
+    desk.manager_inbox().await
+}
+
+#[tauri::command]
+async fn order_evidence(
+    desk: State<'_, Desk>,
+    order_id: String,
+) -> Result<manager_views::EvidenceView, UiError> {
+    desk.order_evidence(&order_id).await
+}
+
+#[tauri::command]
+async fn resolve_order(
+    desk: State<'_, Desk>,
+    order_id: String,
+    decision: manager::Decision,
+) -> Result<manager_views::DecisionView, UiError> {
+    desk.resolve_order(&order_id, decision).await
+}
+
+#[tauri::command]
+async fn retry_attempt(
+    desk: State<'_, Desk>,
+    attempt_id: String,
+    reason: String,
+    pin: String,
+) -> Result<manager_views::DecisionView, UiError> {
+    desk.retry_attempt(&attempt_id, &reason, &pin).await
+}
+
+#[tauri::command]
+async fn request_reversal(
+    desk: State<'_, Desk>,
+    order_id: String,
+    amount: Option<Money>,
+    reason: String,
+    pin: String,
+) -> Result<manager_views::ReversalView, UiError> {
+    desk.request_reversal(&order_id, amount, &reason, &pin).await
+}
+
+#[tauri::command]
+async fn reversal_requests(
+    desk: State<'_, Desk>,
+) -> Result<Vec<manager_views::ReversalRequestView>, UiError> {
+    desk.reversal_requests().await
+}
+
+#[tauri::command]
+async fn approve_reversal(
+    desk: State<'_, Desk>,
+    reversal_key: String,
+    pin: String,
+) -> Result<manager_views::ReversalView, UiError> {
+    desk.approve_reversal(&reversal_key, &pin).await
+}
+
+#[tauri::command]
+async fn send_reversal(
+    desk: State<'_, Desk>,
+    reversal_key: String,
+    pin: String,
+) -> Result<manager_views::ReversalView, UiError> {
+    desk.send_reversal(&reversal_key, &pin).await
 }

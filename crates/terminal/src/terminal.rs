@@ -383,6 +383,14 @@ impl Terminal {
         self.engine.with_journal(|j| j.unresolved()).await
     }
 
+    /// This terminal's own items for the manager's inbox (attempts in review or of unknown
+    /// outcome, parked outbox messages), from the journal.
+    pub async fn local_inbox(&self) -> Result<Vec<crate::inbox::InboxItem>, EngineError> {
+        self.engine
+            .with_journal(|j| crate::inbox::local_items(j))
+            .await
+    }
+
     /// Attempts of this terminal's journal, newest first.
     pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<Attempt>, EngineError> {
         self.engine.attempts(filter).await
