@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use paydesk_core::csv::csv_cell;
 use paydesk_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -58,21 +59,6 @@ fn entry_json(e: &AuditEntry) -> serde_json::Value {
         "detail": e.detail,
         "source": e.source,
     })
-}
-
-/// A CSV cell a spreadsheet never runs as a formula: a leading `=`, `+`, `-`, `@`, tab or CR
-/// gets a `'` before it; quotes, commas and line breaks are quoted.
-pub fn csv_cell(s: &str) -> String {
-    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
 }
 
 fn csv(entries: &[AuditEntry]) -> String {

@@ -8,32 +8,21 @@
 //! the outbox, or delivered after midnight, shows as a difference until it arrives.
 //! Deliberately absent: PINs anywhere but in memory, and any fixing (a manager decides).
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
+use paydesk_core::csv::csv_row;
+use paydesk_core::Timestamp;
 use paydesk_engine::{Clock as _, SystemClock};
+use paydesk_journal::OperatorDayTotal;
+use paydesk_terminal::day_close::{day_start, CentralDayClose, DayClose, DAY_MS};
 use serde_json::{json, Value};
 
 use crate::config::{journal_failure, Settings};
 use crate::exit::{CmdResult, Failure, CONFLICT, OTHER, SUCCESS};
 use crate::output;
 use crate::reverse::as_manager;
-use crate::time::{parse_time, DAY_MS};
-
-/// A CSV cell a spreadsheet never runs as a formula (as the central's audit export does).
-fn cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
+use crate::time::parse_time;
 
 fn text(v: &Value) -> String {
     match v {
@@ -48,10 +37,14 @@ fn write_csv(file: &Path, header: &str, rows: &[Vec<String>]) -> Result<(), Fail
     let mut out = String::from(header);
     out.push('\n');
     for r in rows {
-        let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
-        out += &cells.join(",");
+        out += &csv_row(r);
         out.push('\n');
     }
+    write_text(file, &out)
+}
+
+/// Writes `out` to `file` (`-`: stdout).
+fn write_text(file: &Path, out: &str) -> Result<(), Failure> {
     if file == Path::new("-") {
         let _ = std::io::stdout().write_all(out.as_bytes());
         return Ok(());
@@ -64,62 +57,17 @@ fn write_csv(file: &Path, header: &str, rows: &[Vec<String>]) -> Result<(), Fail
     })
 }
 
-/// The start of the UTC day `YYYY-MM-DD` given to `--day`, in milliseconds.
-fn day_arg(day: &str) -> Result<i64, Failure> {
-    if day.len() != 10 {
-        return Err(Failure::usage(format!(
-            "--day {day:?}: write a UTC date, YYYY-MM-DD"
-        )));
-    }
-    Ok(parse_time("--day", day)?.unix_ms())
+/// The start of the UTC day `YYYY-MM-DD` given to `--day`.
+fn day_arg(day: &str) -> Result<Timestamp, Failure> {
+    day_start(day).map_err(|e| Failure::usage(format!("--day {e}")))
 }
 
-/// One (operator, currency) of this terminal: succeeded count, succeeded sum, declined count.
-type Counts = BTreeMap<(String, String), (i64, i64, i64)>;
-
-/// This terminal's journal totals for the UTC day starting at `from_ms`.
-fn journal_counts(settings: &Settings, from_ms: i64) -> Result<Counts, Failure> {
-    let journal = settings.open_journal()?;
-    let from = paydesk_core::Timestamp::from_unix_ms(from_ms);
-    let to = from.plus_ms(DAY_MS);
-    let totals = journal
-        .snapshot(|j| j.totals(from, to))
-        .map_err(journal_failure)?;
-    let mut counts = Counts::new();
-    for t in totals {
-        let c = counts
-            .entry((t.operator.to_string(), t.currency.code().to_string()))
-            .or_default();
-        c.0 += t.succeeded;
-        c.1 += t.succeeded_sum.minor();
-        c.2 += t.declined;
-    }
-    Ok(counts)
-}
-
-/// The central's rows of `terminal`, counted like the journal's.
-fn central_counts(report: &Value, terminal: &str) -> Counts {
-    let mut counts = Counts::new();
-    for t in report["totals"].as_array().into_iter().flatten() {
-        if t["terminal_id"] != terminal {
-            continue;
-        }
-        let key = (text(&t["operator_id"]), text(&t["currency"]));
-        let c = counts.entry(key).or_default();
-        let (n, sum) = (
-            t["count"].as_i64().unwrap_or(0),
-            t["sum_minor"].as_i64().unwrap_or(0),
-        );
-        match t["outcome"].as_str() {
-            Some("succeeded") => {
-                c.0 += n;
-                c.1 += sum;
-            }
-            Some("declined") => c.2 += n,
-            _ => {}
-        }
-    }
-    counts
+/// This terminal's journal totals for the UTC day starting at `from`.
+fn journal_totals(settings: &Settings, from: Timestamp) -> Result<Vec<OperatorDayTotal>, String> {
+    let journal = settings.open_journal().map_err(|e| e.error.to_string())?;
+    journal
+        .snapshot(|j| j.totals(from, from.plus_ms(DAY_MS)))
+        .map_err(|e| journal_failure(e).error.to_string())
 }
 
 /// `paydesk day-close [--day D] --manager M --pin-stdin [--csv FILE|-]`.
@@ -135,7 +83,8 @@ pub async fn report(
         .map(str::to_string)
         .unwrap_or_else(|| SystemClock.now().utc_day());
     let from = day_arg(&day)?;
-    let terminal = settings.terminal_id()?.to_string();
+    let terminal_id = settings.terminal_id()?;
+    let terminal = terminal_id.to_string();
     let example = format!("paydesk day-close --day {day} --manager ID --pin-stdin");
     let path = format!("/v1/day-close?day={day}");
     let report = as_manager(
@@ -147,89 +96,19 @@ pub async fn report(
     )
     .await?;
     // The journal may be absent on a manager's own terminal: the central's part still stands.
-    let journal = journal_counts(settings, from);
-    let central = central_counts(&report, &terminal);
-    let mut comparison = Vec::new();
-    let mut mismatches = 0;
-    if let Ok(journal) = &journal {
-        let keys: std::collections::BTreeSet<_> = journal.keys().chain(central.keys()).collect();
-        for key in keys {
-            let j = journal.get(key).copied().unwrap_or_default();
-            let c = central.get(key).copied().unwrap_or_default();
-            let differs = j != c;
-            mismatches += usize::from(differs);
-            comparison.push(json!({
-                "operator_id": key.0, "currency": key.1,
-                "journal": { "succeeded": j.0, "succeeded_minor": j.1, "declined": j.2 },
-                "central": { "succeeded": c.0, "succeeded_minor": c.1, "declined": c.2 },
-                "differs": differs,
-            }));
-        }
-    }
-    let differences = report["differences"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let code = if differences.is_empty() && mismatches == 0 {
-        SUCCESS
-    } else {
-        CONFLICT
-    };
+    let central: CentralDayClose = serde_json::from_value(report.clone()).map_err(|e| {
+        Failure::new(
+            OTHER,
+            anyhow::anyhow!("the central's day close could not be read: {e}"),
+        )
+    })?;
+    let close = DayClose::new(central, &terminal_id, journal_totals(settings, from));
+    let comparison = &close.comparison;
+    let journal: Result<(), &String> = close.journal_error.as_ref().map_or(Ok(()), Err);
+    let differences = &close.central.differences;
+    let code = if close.agrees() { SUCCESS } else { CONFLICT };
     if let Some(file) = csv {
-        let mut rows = Vec::new();
-        for t in report["totals"].as_array().into_iter().flatten() {
-            rows.push(vec![
-                "central".into(),
-                text(&t["operator_id"]),
-                text(&t["terminal_id"]),
-                text(&t["currency"]),
-                text(&t["outcome"]),
-                text(&t["count"]),
-                text(&t["sum_minor"]),
-                String::new(),
-                String::new(),
-            ]);
-        }
-        for c in &comparison {
-            for (outcome, count, sum) in [
-                ("succeeded", "succeeded", Some("succeeded_minor")),
-                ("declined", "declined", None),
-            ] {
-                rows.push(vec![
-                    "journal".into(),
-                    text(&c["operator_id"]),
-                    terminal.clone(),
-                    text(&c["currency"]),
-                    outcome.into(),
-                    text(&c["journal"][count]),
-                    sum.map(|s| text(&c["journal"][s])).unwrap_or_default(),
-                    String::new(),
-                    if c["differs"] == true {
-                        "differs from the central".into()
-                    } else {
-                        String::new()
-                    },
-                ]);
-            }
-        }
-        for d in &differences {
-            rows.push(vec![
-                "gateway".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                text(&d["kind"]),
-                String::new(),
-                String::new(),
-                text(&d["order_id"]),
-                text(&d["detail"]),
-            ]);
-        }
-        write_csv(
-            file,
-            "section,operator_id,terminal_id,currency,outcome,count,amount_minor,order_id,detail",
-            &rows,
-        )?;
+        write_text(file, &close.csv())?;
         if file == Path::new("-") {
             return Ok(code);
         }
@@ -239,7 +118,7 @@ pub async fn report(
             "central": report,
             "terminal_id": terminal,
             "journal_vs_central": comparison,
-            "journal_error": journal.as_ref().err().map(|e| e.error.to_string()),
+            "journal_error": close.journal_error,
             "exit_code": code,
         }));
         return Ok(code);
@@ -263,34 +142,34 @@ pub async fn report(
         out!("the gateway agrees: no differences");
     } else {
         out!("differences with the gateway ({}):", differences.len());
-        for d in &differences {
+        for d in differences {
             out!(
                 "  {} order {}: {}",
-                text(&d["kind"]),
-                text(&d["order_id"]),
-                text(&d["detail"])
+                d.kind,
+                d.order_id.as_deref().unwrap_or("-"),
+                d.detail
             );
         }
     }
     match &journal {
-        Err(e) => out!("this terminal's journal was not read: {}", e.error),
+        Err(e) => out!("this terminal's journal was not read: {e}"),
         Ok(_) if comparison.is_empty() => {
             out!("this terminal ({terminal}): no attempts in its journal or at the central")
         }
         Ok(_) => {
             out!("this terminal ({terminal}), journal vs central (succeeded, amount, declined):");
-            for c in &comparison {
+            for c in comparison {
                 out!(
                     "  {:<14}  {:<8}  journal {} / {} / {}   central {} / {} / {}{}",
-                    text(&c["operator_id"]),
-                    text(&c["currency"]),
-                    c["journal"]["succeeded"],
-                    c["journal"]["succeeded_minor"],
-                    c["journal"]["declined"],
-                    c["central"]["succeeded"],
-                    c["central"]["succeeded_minor"],
-                    c["central"]["declined"],
-                    if c["differs"] == true {
+                    c.operator_id,
+                    c.currency,
+                    c.journal.succeeded,
+                    c.journal.succeeded_minor,
+                    c.journal.declined,
+                    c.central.succeeded,
+                    c.central.succeeded_minor,
+                    c.central.declined,
+                    if c.differs {
                         "   DIFFERS (an undelivered or late result?)"
                     } else {
                         ""

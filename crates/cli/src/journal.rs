@@ -7,12 +7,14 @@
 //! Deliberately absent: any write. Reviewing never changes the journal (resolving an attempt is
 //! the desktop's manager screen).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use paydesk_core::csv::formula_guard;
 use paydesk_core::{Attempt, AttemptId, AttemptState, OperatorId, OrderId, Timestamp};
-use paydesk_journal::{AttemptFilter, Journal, OperatorDayTotal, ATTEMPT_ROWS_MAX};
+use paydesk_journal::{AttemptFilter, Journal, OperatorDayTotal};
+use paydesk_terminal::export::{attempt_record, JOURNAL_CSV_HEADER as CSV_HEADER};
 use serde::Serialize;
 
 use crate::config::{journal_failure, Settings};
@@ -122,69 +124,9 @@ pub fn show(settings: &Settings, id: &str) -> CmdResult {
     Ok(SUCCESS)
 }
 
-/// Every attempt in the journal, oldest first. The journal caps one query, so this pages
-/// backwards by creation time; attempts sharing the boundary millisecond are read twice and
-/// de-duplicated by id.
+/// Every attempt `filter` matches, oldest first (the terminal's paging reader).
 fn all_attempts(journal: &Journal, filter: &AttemptFilter) -> Result<Vec<Attempt>, Failure> {
-    let mut seen = HashSet::new();
-    let mut all = Vec::new();
-    let mut to: Option<Timestamp> = filter.to;
-    loop {
-        let page = journal
-            .attempts(&AttemptFilter {
-                to,
-                limit: Some(ATTEMPT_ROWS_MAX),
-                ..filter.clone()
-            })
-            .map_err(journal_failure)?;
-        let full = page.len() >= ATTEMPT_ROWS_MAX as usize;
-        let oldest = page.iter().map(|a| a.created_at).min();
-        let mut new = 0;
-        for a in page {
-            if seen.insert(a.id) {
-                new += 1;
-                all.push(a);
-            }
-        }
-        match oldest {
-            // A full page that added nothing new is a millisecond holding more attempts than
-            // one query returns; stop rather than loop (cannot happen at human charge rates).
-            Some(oldest) if full && new > 0 => to = Some(oldest.plus_ms(1)),
-            _ => break,
-        }
-    }
-    all.sort_by_key(|a| (a.created_at, a.id));
-    Ok(all)
-}
-
-/// The CSV columns, in order.
-const CSV_HEADER: [&str; 15] = [
-    "attempt_id",
-    "order_id",
-    "attempt_number",
-    "operator_id",
-    "terminal_id",
-    "amount",
-    "amount_minor",
-    "currency",
-    "state",
-    "intent_id",
-    "claim_token",
-    "created_at",
-    "updated_at",
-    "reason",
-    "offline",
-];
-
-/// A cell as a spreadsheet may safely open it: one starting with `=`, `+`, `-`, `@`, a tab or a
-/// carriage return would be read as a formula (the reason is gateway or decline text, not ours),
-/// so it gets a leading `'`.
-fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{text}"))
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
+    paydesk_terminal::export::all_attempts(journal, filter).map_err(journal_failure)
 }
 
 /// `io::Error` in plain words, without the OS's error number.
@@ -251,28 +193,9 @@ pub fn export_csv(settings: &Settings, file: &Path) -> CmdResult {
     let mut writer = csv::Writer::from_writer(sink);
     writer.write_record(CSV_HEADER).map_err(write_failed)?;
     for a in &attempts {
-        let record = [
-            a.id.to_string(),
-            a.order.to_string(),
-            a.number.get().to_string(),
-            a.operator.to_string(),
-            a.terminal.to_string(),
-            output::decimal(&a.amount),
-            a.amount.minor().to_string(),
-            a.amount.currency().code().to_string(),
-            a.state.as_str().to_string(),
-            a.intent_id
-                .as_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_default(),
-            a.claim_token.to_string(),
-            a.created_at.rfc3339(),
-            a.updated_at.rfc3339(),
-            a.reason.clone().unwrap_or_default(),
-            a.offline.to_string(),
-        ];
+        let record = attempt_record(a);
         writer
-            .write_record(record.iter().map(|cell| csv_cell(cell).into_owned()))
+            .write_record(record.iter().map(|cell| formula_guard(cell).into_owned()))
             .map_err(write_failed)?;
     }
     writer
@@ -479,7 +402,7 @@ pub fn totals(
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_cell, totals_range};
+    use super::totals_range;
     use paydesk_core::Timestamp;
 
     fn t(text: &str) -> Timestamp {
@@ -510,22 +433,5 @@ mod tests {
             backwards.contains("from 2026-11-30T00:00:00.000Z up to 2026-11-29T00:00:00.000Z"),
             "{backwards}"
         );
-    }
-
-    #[test]
-    fn cells_a_spreadsheet_would_run_as_formulas_are_quoted() {
-        for (cell, exported) in [
-            ("=1+1", "'=1+1"),
-            ("+SUM(A1)", "'+SUM(A1)"),
-            ("-2+3", "'-2+3"),
-            ("@cmd", "'@cmd"),
-            ("\tx", "'\tx"),
-            ("\rx", "'\rx"),
-            ("generic_decline", "generic_decline"),
-            ("129.00", "129.00"),
-            ("", ""),
-        ] {
-            assert_eq!(csv_cell(cell), exported, "{cell:?}");
-        }
     }
 }

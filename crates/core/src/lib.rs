@@ -1,10 +1,12 @@
 //! Paydesk's pure core: money, identifiers, the attempt state machine of the charge protocol,
-//! recovery decisions, the journal record format and the outbox retry policy.
+//! recovery decisions, the journal record format, the outbox retry policy and spreadsheet-safe
+//! CSV cells.
 //!
 //! Deliberately absent: I/O of any kind, clock reads and randomness. Time, ids and random numbers
 //! come in as arguments, so every function here is deterministic and exhaustively testable.
 
 pub mod attempt;
+pub mod csv;
 pub mod grant;
 pub mod ids;
 pub mod money;

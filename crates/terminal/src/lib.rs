@@ -5,7 +5,8 @@
 //! here recently (`session.rs`); the central-signed offline allowance (`allowance.rs`); the cached
 //! queue (`caches.rs`) and the private files they live in (`files.rs`); and [`Terminal`], which
 //! holds who is signed in, opens the journal and the engine and charges, recovers, drains the
-//! outbox and reports the journal's health (`terminal.rs`, `open.rs`); the manager's exception
+//! outbox and reports the journal's health (`terminal.rs`, `open.rs`); the day close beside the
+//! journal, and the journal's CSV export (`day_close.rs`, `export.rs`); the manager's exception
 //! inbox, the central's items beside this terminal's own (`inbox.rs`).
 //!
 //! Deliberately absent: wording and exit codes (each front end renders for its people), the
@@ -15,6 +16,8 @@
 mod allowance;
 mod caches;
 mod central_http;
+pub mod day_close;
+pub mod export;
 mod files;
 pub mod inbox;
 mod open;
