@@ -15,9 +15,10 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use paydesk_core::{OrderId, Timestamp};
+use paydesk_protocol::settings::Action::Charge;
 use paydesk_protocol::{
     ClaimRequest, ClaimTokenRequest, CreateOperatorRequest, CreateTerminalRequest,
     CreateTerminalResponse, ErrorCode, FlagList, Health, OperatorList, OrderPage, OrderStatus,
@@ -191,6 +192,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/approvals"),
     ("get", "/v1/exceptions"),
     ("post", "/v1/orders/{order_id}/resolutions"),
+    ("get", "/v1/settings"),
+    ("put", "/v1/settings/approval-threshold"),
+    ("put", "/v1/settings/permissions/{role}"),
+    ("put", "/v1/settings/limits/{operator_id}/{currency}"),
     ("post", "/webhooks/stripe"),
 ];
 
@@ -247,6 +252,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/day-close/{day}/sign-off",
             post(crate::http_audit::sign_off),
+        )
+        .route("/v1/settings", get(crate::http_settings::get_settings))
+        .route(
+            "/v1/settings/approval-threshold",
+            put(crate::http_settings::put_threshold),
+        )
+        .route(
+            "/v1/settings/permissions/{role}",
+            put(crate::http_settings::put_permissions),
+        )
+        .route(
+            "/v1/settings/limits/{operator_id}/{currency}",
+            put(crate::http_settings::put_limit),
         )
         .route("/webhooks/stripe", post(stripe_webhook))
         .fallback(not_found)
@@ -549,6 +567,7 @@ async fn claim(
              operator to claim for them",
         ));
     }
+    crate::http_settings::require(&state, &session, Charge).await?;
     let claim = state
         .store
         .claim(

@@ -101,10 +101,18 @@ fn cursor(s: &str) -> Result<AuditCursor, CentralError> {
 /// The audit log, newest first, one page at a time; CSV with `Accept: text/csv` or `format=csv`.
 pub(crate) async fn audit_log(
     State(state): State<AppState>,
-    _caller: ManagerOrAdmin,
+    caller: ManagerOrAdmin,
     headers: HeaderMap,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, AuthError> {
+    if let ManagerOrAdmin::Manager(session) = &caller {
+        crate::http_settings::require(
+            &state,
+            session,
+            paydesk_protocol::settings::Action::ExportAudit,
+        )
+        .await?;
+    }
     let Query(q) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
     let limit = q.limit.unwrap_or(AUDIT_PAGE_ROWS_DEFAULT);
     if !(1..=AUDIT_PAGE_ROWS_MAX).contains(&limit) {
@@ -392,6 +400,12 @@ pub(crate) async fn sign_off(
         ))
         .into());
     }
+    crate::http_settings::require(
+        &state,
+        &session,
+        paydesk_protocol::settings::Action::SignOffDay,
+    )
+    .await?;
     session.recheck_pin(&state, &req.pin).await?;
     let (_, digest) = day_totals(&state, from, None).await?;
     let record = DaySignOff {

@@ -198,6 +198,12 @@ pub(crate) async fn resolve(
         reason,
         evidence,
     };
+    crate::http_settings::require(
+        &state,
+        &session,
+        paydesk_protocol::settings::Action::Resolve,
+    )
+    .await?;
     if let Err(e) = session.recheck_pin(&state, &req.pin).await {
         state
             .store

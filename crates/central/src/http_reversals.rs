@@ -322,6 +322,12 @@ pub(crate) async fn create_reversal(
     if let Some(id) = &req.approval_id {
         check_key(id).map_err(|_| invalid("approval_id is not an approval id".into()))?;
     }
+    crate::http_settings::require(
+        &state,
+        &session,
+        paydesk_protocol::settings::Action::Reverse,
+    )
+    .await?;
     session.recheck_pin(&state, &req.pin).await?;
     let order = state.store.order(&order_id).await?;
     if let Some(row) = state.store.reversal_by_key(&req.reversal_key).await? {
@@ -410,7 +416,17 @@ pub(crate) async fn create_reversal(
     };
     let now = clock::now();
     let requester = session.operator_id.as_str().to_string();
-    let needs_approval = amount.minor() > state.config.reversal_approval_above_minor;
+    // The person's own refund limits first (settings), then the four-eyes threshold.
+    if kind == "refund" {
+        if let Some(message) =
+            crate::http_settings::check_refund_limits(&state, &requester, amount, now).await?
+        {
+            let e = CentralError::Refused(message);
+            return Err(refuse(&state, &session, "reversal_refused", e.into()).await);
+        }
+    }
+    let threshold = crate::http_settings::approval_threshold(&state).await?;
+    let needs_approval = amount.minor() > threshold;
     let mut approved_by = None;
     match (&req.approval_id, needs_approval) {
         (None, true) => {
@@ -418,7 +434,7 @@ pub(crate) async fn create_reversal(
                 "a reversal of {amount} is above {} minor units and needs another manager's \
                  approval: ask them to run `paydesk approve {order_id} --amount \"{amount}\"` and \
                  pass its id as approval_id",
-                state.config.reversal_approval_above_minor
+                threshold
             ));
             return Err(refuse(&state, &session, "reversal_refused", e.into()).await);
         }
@@ -518,6 +534,12 @@ pub(crate) async fn create_approval(
     if req.amount.minor() <= 0 {
         return Err(invalid("amount must be more than zero".into()));
     }
+    crate::http_settings::require(
+        &state,
+        &session,
+        paydesk_protocol::settings::Action::ApproveReversal,
+    )
+    .await?;
     session.recheck_pin(&state, &req.pin).await?;
     state.store.order(&order_id).await?;
     let now = clock::now();

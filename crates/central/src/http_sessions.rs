@@ -80,6 +80,12 @@ pub(crate) async fn issue_allowance(
 ) -> AuthResult<(StatusCode, Json<SignedAllowance>)> {
     // The caps first: a mistyped cap costs the manager no PIN try and writes nothing.
     allowances::check_request(&req).map_err(CentralError::Invalid)?;
+    crate::http_settings::require(
+        &state,
+        &session,
+        paydesk_protocol::settings::Action::GrantOffline,
+    )
+    .await?;
     session.recheck_pin(&state, &req.pin).await?;
     let now = clock::now();
     let signed = allowances::grant(

@@ -24,6 +24,7 @@ mod http_inbox;
 mod http_input;
 pub mod http_reversals;
 mod http_sessions;
+pub mod http_settings;
 pub mod import;
 pub mod openapi;
 pub mod rate_limit;

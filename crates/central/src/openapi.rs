@@ -8,6 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
+mod settings;
+
 /// A JSON object schema. Requests refuse unknown fields, so theirs say so.
 fn object(required: &[&str], properties: Value, closed: bool) -> Value {
     let mut schema = json!({ "type": "object", "required": required, "properties": properties });
@@ -56,7 +58,7 @@ fn positive() -> Value {
 fn schemas() -> Value {
     let intent =
         json!({ "type": "string", "maxLength": 128, "description": "gateway intent id (pi_…)" });
-    json!({
+    let mut all = json!({
         "Error": object(&["error"], json!({ "error": reference("ErrorDetail") }), false),
         "ErrorDetail": object(&["code", "message"], json!({
             "code": string(), "message": string(), "holder": reference("ClaimHolder") }), false),
@@ -299,7 +301,11 @@ fn schemas() -> Value {
             "evidence": string(), "decided_by": id("manager"), "order": reference("Order") }), false),
         "WebhookAck": object(&["received", "duplicate"], json!({
             "received": { "type": "boolean" }, "duplicate": { "type": "boolean" } }), false),
-    })
+    });
+    all.as_object_mut()
+        .expect("an object")
+        .extend(settings::schemas());
+    all
 }
 
 /// One operation: summary, security, request body schema, success status and schema, and the
@@ -688,6 +694,9 @@ fn operations() -> Vec<Op> {
             parameters: json!([{ "name": "Stripe-Signature", "in": "header", "required": true, "schema": string() }]),
         },
     ]
+    .into_iter()
+    .chain(settings::operations())
+    .collect()
 }
 
 fn status_text(status: &str) -> &'static str {

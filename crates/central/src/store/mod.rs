@@ -38,6 +38,7 @@ mod reconcile;
 mod resolutions;
 mod reversals;
 mod sessions;
+mod settings;
 mod sweep;
 mod webhooks;
 
@@ -49,6 +50,7 @@ pub use reconcile::RecordedSuccess;
 pub use resolutions::{ExceptionItem, NewResolution, EXCEPTION_ROWS_PER_KIND_MAX};
 pub use reversals::{ApprovalRow, Recorded, ReversalRow, ORDER_REVERSALS_MAX};
 pub use sessions::{AuthEvent, LockState, NewSession, SessionRow};
+pub use settings::{LimitRow, SettingChange, SETTING_APPROVAL_THRESHOLD};
 pub use sweep::{ExpiredClaim, SweepResolution};
 
 /// Connections to PostgreSQL. Enough for the 50-client benchmark to keep the server busy without
@@ -113,6 +115,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "audit and day close",
         include_str!("../../migrations/postgres/0008_audit_day_close.sql"),
         include_str!("../../migrations/sqlite/0008_audit_day_close.sql"),
+    ),
+    (
+        10,
+        "settings",
+        include_str!("../../migrations/postgres/0010_settings.sql"),
+        include_str!("../../migrations/sqlite/0010_settings.sql"),
     ),
 ];
 

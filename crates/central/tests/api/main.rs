@@ -25,6 +25,7 @@ mod roles;
 mod sandbox;
 mod schema;
 mod sessions;
+mod settings;
 mod sweeper;
 mod tls;
 mod untrusted;

@@ -257,6 +257,30 @@ const TABLE: &[Row] = &[
         [401, 401, 403, 200, 401, 401],
     ),
     (
+        "get",
+        "/v1/settings",
+        "/v1/settings",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
+        "put",
+        "/v1/settings/approval-threshold",
+        "/v1/settings/approval-threshold",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
+        "put",
+        "/v1/settings/permissions/{role}",
+        "/v1/settings/permissions/manager",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
+        "put",
+        "/v1/settings/limits/{operator_id}/{currency}",
+        "/v1/settings/limits/mia/EUR",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    (
         "post",
         "/webhooks/stripe",
         "/webhooks/stripe",
@@ -305,6 +329,16 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         "/v1/day-close/{day}/sign-off" => json!({ "pin": pin, "note": "roles" }),
         "/v1/orders/{order_id}/resolutions" => {
             json!({ "action": "mark_not_charged", "reason": "roles", "pin": pin })
+        }
+        "/v1/settings/approval-threshold" => {
+            json!({ "reversal_approval_above_minor": 10_000 + n, "pin": pin })
+        }
+        // The manager keeps every action, so the rows after this one are unchanged.
+        "/v1/settings/permissions/{role}" => json!({ "pin": pin, "actions": ["charge",
+            "reverse", "approve_reversal", "resolve", "sign_off_day", "grant_offline",
+            "export_audit"] }),
+        "/v1/settings/limits/{operator_id}/{currency}" => {
+            json!({ "per_refund_minor": 1_000_000 + n, "pin": pin })
         }
         "/webhooks/stripe" => json!({ "id": "evt_roles" }),
         _ => return None,
