@@ -314,10 +314,15 @@ impl Desk {
                     });
                 }
                 if request.state != "sending" {
-                    // A kept request: remember the central's refusal beside it.
+                    // A kept request: remember the central's refusal beside it. An approval the
+                    // central refused (the requester's own, used, expired) is dropped, so the
+                    // request waits for another manager's approval again.
                     request.problem = Some(format!("{} {}", error.message, error.next_step));
                     if request.approval_id.is_some() && error.kind == UiErrorKind::CentralRefused {
-                        request.state = "refused".into();
+                        request.state = "waiting_for_approval".into();
+                        request.approval_id = None;
+                        request.approved_by = None;
+                        request.approval_expires_at_ms = None;
                     }
                     store(terminal.data_dir(), request)?;
                 }

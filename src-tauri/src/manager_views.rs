@@ -70,8 +70,9 @@ pub struct ReversalRequestView {
     /// Unix milliseconds.
     #[ts(type = "number")]
     pub requested_at_ms: i64,
-    /// `waiting_for_approval`, `approved` (a second manager approved; the requester sends it),
-    /// `sent` (the central answered; see `result`) or `refused` (see `problem`).
+    /// `waiting_for_approval`, `approved` (a second manager approved; the requester sends it)
+    /// or `sent` (the central answered; see `result`). `problem` keeps the central's last
+    /// refusal.
     pub state: String,
     pub approval_id: Option<String>,
     pub approved_by: Option<String>,

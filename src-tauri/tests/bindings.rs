@@ -58,6 +58,14 @@ fn generated_files() -> BTreeMap<String, String> {
     // AttemptView), attempts' `filter` an `AttemptFilter`.
     collect.visit::<AttemptFilter>();
 
+    // manager: inbox and reversals (D1) — the inbox, an order's evidence, a decision's answer,
+    // the reversal requests and a reversal's answer.
+    collect.visit::<paydesk_desktop::manager_views::InboxView>();
+    collect.visit::<paydesk_desktop::manager_views::EvidenceView>();
+    collect.visit::<paydesk_desktop::manager_views::DecisionView>();
+    collect.visit::<paydesk_desktop::manager_views::ReversalRequestView>();
+    collect.visit::<paydesk_desktop::manager_views::ReversalView>();
+
     // The `charge-progress` event and the one error shape.
     collect.visit::<ChargeProgress>();
     collect.visit::<UiError>();

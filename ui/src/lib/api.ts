@@ -81,3 +81,40 @@ export const syncNow = (): Promise<SyncView> => call("sync_now");
 export function onChargeProgress(handler: (event: ChargeProgress) => void): Promise<UnlistenFn> {
   return listen<ChargeProgress>("charge-progress", (event) => handler(event.payload));
 }
+
+// manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on
+// it (reason + PIN), retrying an attempt here, and reversals with a second manager's approval.
+import type {
+  DecisionView,
+  EvidenceView,
+  InboxView,
+  ReversalRequestView,
+  ReversalView,
+} from "./bindings";
+
+/** A decision the central takes on an order (`acknowledge` closes an item with a reason). */
+export interface Decision {
+  action: "mark_charged" | "mark_not_charged" | "cancel_open_intent" | "acknowledge";
+  intent_id?: string | null;
+  item_id?: string | null;
+  reason: string;
+  pin: string;
+}
+
+export const loadInbox = (): Promise<InboxView> => call("manager_inbox");
+export const loadEvidence = (orderId: string): Promise<EvidenceView> => call("order_evidence", { orderId });
+export const resolveOrder = (orderId: string, decision: Decision): Promise<DecisionView> =>
+  call("resolve_order", { orderId, decision });
+export const retryAttempt = (attemptId: string, reason: string, pin: string): Promise<DecisionView> =>
+  call("retry_attempt", { attemptId, reason, pin });
+export const requestReversal = (
+  orderId: string,
+  amount: Money | null,
+  reason: string,
+  pin: string,
+): Promise<ReversalView> => call("request_reversal", { orderId, amount, reason, pin });
+export const loadReversalRequests = (): Promise<ReversalRequestView[]> => call("reversal_requests");
+export const approveReversal = (reversalKey: string, pin: string): Promise<ReversalView> =>
+  call("approve_reversal", { reversalKey, pin });
+export const sendReversal = (reversalKey: string, pin: string): Promise<ReversalView> =>
+  call("send_reversal", { reversalKey, pin });
