@@ -1,16 +1,20 @@
 //! The gateway calls that change state which the central itself makes: a manager's reversal
-//! (cancel an uncaptured intent, refund a paid one) — the [`GatewayActions`] trait and its
-//! adapter over the gateway crate's connector (`paydesk_gateway::Gateway`).
+//! (cancel an uncaptured intent, refund a paid one) and a resolution's cancel of an open intent —
+//! the [`GatewayActions`] trait and its adapter over the gateway crate's connector
+//! (`paydesk_gateway::Gateway`) — with the reads they decide on (an intent, a refund, the
+//! intents the gateway's search finds for an order).
 //!
-//! Deliberately absent: deciding whether a reversal is allowed and which one it is (the route
-//! `http_reversals` does, from the live intent this trait reads) and charging.
+//! Deliberately absent: deciding whether a reversal or a cancel is allowed (the routes
+//! `http_reversals` and `http_inbox` do, from the live intents this trait reads) and charging.
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use paydesk_core::GatewayIntentId;
-use paydesk_gateway::{CancelResult, Gateway, IntentView, RefundRequest, RefundResult, RefundView};
+use paydesk_core::{GatewayIntentId, OrderId};
+use paydesk_gateway::{
+    CancelResult, Gateway, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
+};
 
 /// What a reversal needs from the gateway: the live intent, a cancel and a refund. Every call
 /// that changes state carries the caller's idempotency key, so a re-sent one lands once.
@@ -28,6 +32,13 @@ pub trait GatewayActions: Send + Sync + fmt::Debug {
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, String>;
     /// A refund as the gateway shows it now (to follow a `pending` one to its end).
     async fn refund_view(&self, refund_id: &str) -> Result<RefundView, String>;
+    /// The intents the gateway's search finds with `metadata['order_id']` = `order`. A search
+    /// lags writes: finding nothing proves nothing. Gateways without a search say so.
+    async fn search_order(&self, order: &OrderId) -> Result<Vec<IntentView>, String> {
+        Err(format!(
+            "this gateway cannot search intents of order {order}"
+        ))
+    }
 }
 
 /// A gateway connector seen through [`GatewayActions`].
@@ -72,6 +83,13 @@ impl GatewayActions for GatewayActor {
     async fn refund_view(&self, refund_id: &str) -> Result<RefundView, String> {
         self.gateway
             .retrieve_refund(refund_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn search_order(&self, order: &OrderId) -> Result<Vec<IntentView>, String> {
+        self.gateway
+            .search_intents(&MetadataQuery::order(order))
             .await
             .map_err(|e| e.to_string())
     }

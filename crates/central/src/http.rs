@@ -191,6 +191,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orders/{order_id}/reversals"),
     ("post", "/v1/approvals"),
     ("get", "/v1/exceptions"),
+    ("post", "/v1/exceptions/acknowledgements"),
+    ("get", "/v1/orders/{order_id}/evidence"),
     ("post", "/v1/orders/{order_id}/resolutions"),
     ("get", "/v1/settings"),
     ("put", "/v1/settings/approval-threshold"),
@@ -234,6 +236,14 @@ pub fn router(state: AppState) -> Router {
             post(crate::http_reversals::create_approval),
         )
         .route("/v1/exceptions", get(crate::http_inbox::list_exceptions))
+        .route(
+            "/v1/exceptions/acknowledgements",
+            post(crate::http_inbox::acknowledge),
+        )
+        .route(
+            "/v1/orders/{order_id}/evidence",
+            get(crate::http_evidence::order_evidence),
+        )
         .route(
             "/v1/orders/{order_id}/resolutions",
             post(crate::http_inbox::resolve),

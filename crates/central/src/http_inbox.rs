@@ -1,29 +1,39 @@
 //! The manager's exception inbox and guided resolutions (issue 11):
 //! `GET /v1/exceptions` lists everything at the central that needs a person, counted per kind
 //! for a badge and paged; `POST /v1/orders/{order_id}/resolutions` applies a manager's decision
-//! only when the gateway's evidence, read by the central itself, allows it.
+//! — mark charged, mark not charged, cancel an open intent, acknowledge an item — only when the
+//! order's evidence, gathered again by the central itself (`http_evidence::gather`), offers it
+//! (`resolution_rules`); `POST /v1/exceptions/acknowledgements` closes an item that names no
+//! order. Each decision takes a reason and the PIN again, is recorded (applied or refused), and
+//! a re-sent one answers the first decision again (`repeated`).
 //!
-//! Deliberately absent: cancelling an open intent (a gateway action: the reversals of
-//! `crate::http_reversals` cancel what was not captured) and the terminal's own exceptions
-//! (the `paydesk inbox` command adds them).
+//! Deliberately absent: retrying an attempt (the terminal holding it does, with its keys),
+//! reversals (`crate::http_reversals`) and the terminal's own exceptions (the `paydesk inbox`
+//! command adds them).
 
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use paydesk_core::GatewayIntentId;
+use paydesk_core::{GatewayIntentId, IdempotencyKey, OrderId};
+use paydesk_gateway::CancelResult;
+use paydesk_protocol::manager::{
+    AcknowledgeRequest, ExceptionItem as ItemWire, ExceptionList, ResolutionAction,
+    ResolutionOutcome, ResolutionRequest,
+};
 use paydesk_protocol::OrderStatus;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::clock;
 use crate::error::CentralError;
 use crate::http::{ApiJson, AppState};
-use crate::http_auth::{rfc3339, AuthError, ManagerOrAdmin, ManagerSession};
+use crate::http_auth::{rfc3339, AuthError, ManagerOrAdmin, ManagerSession, OperatorSession};
+use crate::http_evidence::gather;
 use crate::http_input::order_path;
+use crate::resolution_rules::{offers, refusal, Facts};
 use crate::store::{ExceptionItem, NewResolution};
-use crate::sweeper::{verify_success, Expected, IntentEvidence, Verification};
+use crate::sweeper::{verify_success, Expected, Verification};
 
 type AuthResult<T> = Result<T, AuthError>;
 
@@ -32,6 +42,8 @@ pub const EXCEPTION_PAGE_DEFAULT: usize = 100;
 pub const EXCEPTION_PAGE_MAX: usize = 500;
 /// The longest reason a decision takes, in characters.
 pub const RESOLUTION_REASON_MAX: usize = 500;
+/// The longest inbox item id accepted (ids are a kind and a gateway or row id: ~60 characters).
+const ITEM_ID_LEN_MAX: usize = 200;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,13 +52,19 @@ pub(crate) struct ExceptionQuery {
     limit: Option<usize>,
 }
 
-fn item_json(item: &ExceptionItem, now_ms: i64) -> Value {
-    json!({
-        "kind": item.kind, "item_id": item.item_id, "order_id": item.order_id,
-        "since": rfc3339(item.since_ms), "since_ms": item.since_ms,
-        "age_ms": (now_ms - item.since_ms).max(0), "summary": item.summary,
-        "evidence": item.evidence,
-    })
+/// An inbox item as the wire shows it at `now_ms`.
+pub(crate) fn item_of(item: &ExceptionItem, now_ms: i64) -> ItemWire {
+    ItemWire {
+        kind: item.kind,
+        item_id: item.item_id.clone(),
+        order_id: item.order_id.clone(),
+        since: rfc3339(item.since_ms),
+        since_ms: item.since_ms,
+        age_ms: (now_ms - item.since_ms).max(0),
+        summary: item.summary.clone(),
+        evidence: item.evidence.clone(),
+        acknowledgeable: item.kind.is_acknowledgeable(),
+    }
 }
 
 fn cursor_of(item: &ExceptionItem) -> String {
@@ -57,7 +75,7 @@ pub(crate) async fn list_exceptions(
     State(state): State<AppState>,
     _who: ManagerOrAdmin,
     query: Result<Query<ExceptionQuery>, QueryRejection>,
-) -> AuthResult<Json<Value>> {
+) -> AuthResult<Json<ExceptionList>> {
     let Query(q) = query.map_err(|e| {
         CentralError::Invalid(format!(
             "{}: the query takes cursor and limit (1 to {EXCEPTION_PAGE_MAX})",
@@ -83,10 +101,11 @@ pub(crate) async fn list_exceptions(
             })?)
         }
     };
-    let items = state.store.exceptions().await?;
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let now = clock::now();
+    let items = state.store.exceptions(now, state.config.lease_ms).await?;
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for item in &items {
-        *counts.entry(item.kind).or_default() += 1;
+        *counts.entry(item.kind.as_str().to_string()).or_default() += 1;
     }
     let rest: Vec<&ExceptionItem> = items
         .iter()
@@ -95,22 +114,15 @@ pub(crate) async fn list_exceptions(
             Some((ms, id)) => (i.since_ms, &i.item_id) > (*ms, id),
         })
         .collect();
-    let now = clock::now().unix_ms();
-    let page: Vec<Value> = rest.iter().take(limit).map(|i| item_json(i, now)).collect();
+    let now = now.unix_ms();
+    let page: Vec<ItemWire> = rest.iter().take(limit).map(|i| item_of(i, now)).collect();
     let next = (rest.len() > limit).then(|| cursor_of(rest[limit - 1]));
-    Ok(Json(json!({
-        "total": items.len(), "counts": counts, "items": page, "next_cursor": next,
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ResolutionRequest {
-    action: String,
-    #[serde(default)]
-    intent_id: Option<String>,
-    reason: String,
-    pin: String,
+    Ok(Json(ExceptionList {
+        total: u32::try_from(items.len()).unwrap_or(u32::MAX),
+        counts,
+        items: page,
+        next_cursor: next,
+    }))
 }
 
 fn invalid(message: String) -> AuthError {
@@ -149,55 +161,157 @@ async fn refuse(state: &AppState, r: &NewResolution<'_>, message: String) -> Aut
     CentralError::Conflict(message).into()
 }
 
-pub(crate) async fn resolve(
-    State(state): State<AppState>,
-    ManagerSession(session): ManagerSession,
-    path: Result<Path<String>, PathRejection>,
-    ApiJson(req): ApiJson<ResolutionRequest>,
-) -> AuthResult<Json<Value>> {
-    // The input first: a mistyped request costs no PIN try and writes nothing.
-    let order_id = order_path(path)?;
-    let reason = check_reason(&req.reason).map_err(invalid)?;
-    let intent = match (req.action.as_str(), &req.intent_id) {
-        ("mark_charged", Some(i)) => {
-            Some(GatewayIntentId::new(i.clone()).map_err(|e| invalid(format!("intent_id: {e}")))?)
-        }
-        ("mark_charged", None) => {
-            return Err(invalid(
-                "mark_charged needs intent_id: the gateway intent that charged this order".into(),
-            ))
-        }
-        ("mark_not_charged", None) => None,
-        ("mark_not_charged", Some(_)) => {
-            return Err(invalid(
-                "mark_not_charged takes no intent_id: the central checks every intent of the \
-                 order"
+/// A decision as the request names it, checked before anything is read or any PIN try is spent.
+struct Decision {
+    action: ResolutionAction,
+    intent: Option<GatewayIntentId>,
+    item_id: Option<String>,
+}
+
+fn parse_decision(req: &ResolutionRequest) -> Result<Decision, String> {
+    let intent = req
+        .intent_id
+        .as_ref()
+        .map(|i| GatewayIntentId::new(i.clone()).map_err(|e| format!("intent_id: {e}")))
+        .transpose()?;
+    let item_id = req.item_id.clone();
+    let (action, wants_intent, wants_item) = match req.action.as_str() {
+        "mark_charged" => (ResolutionAction::MarkCharged, true, false),
+        "mark_not_charged" => (ResolutionAction::MarkNotCharged, false, false),
+        "cancel_open_intent" => (ResolutionAction::CancelOpenIntent, true, false),
+        "acknowledge" => (ResolutionAction::Acknowledge, false, true),
+        "retry" => {
+            return Err(
+                "retry is done on the terminal that holds the attempt (it reuses the \
+                        attempt's keys, so it cannot charge twice): retry it there"
                     .into(),
-            ))
+            )
         }
-        ("cancel_open_intent", _) => {
-            return Err(invalid(
-                "cancel_open_intent is not done here: cancel an uncaptured intent with a \
-                 reversal (POST /v1/orders/{order_id}/reversals), then mark the order not charged"
+        "reverse" => {
+            return Err(
+                "reverse with POST /v1/orders/{order_id}/reversals: it takes its own \
+                        reversal key and, above the threshold, another manager's approval"
                     .into(),
-            ))
+            )
         }
-        (other, _) => {
-            return Err(invalid(format!(
-                "action {other:?} is not one of mark_charged, mark_not_charged"
-            )))
+        other => {
+            return Err(format!(
+                "action {other:?} is not one of mark_charged, mark_not_charged, \
+                 cancel_open_intent, acknowledge"
+            ))
         }
     };
-    let record = |evidence: &'static str| NewResolution {
-        order_id: order_id.as_str(),
-        action: req.action.as_str(),
-        intent_id: intent.as_ref().map(|i| i.as_str()),
+    let name = action.as_str();
+    match (wants_intent, &intent) {
+        (true, None) if action == ResolutionAction::MarkCharged => {
+            return Err(
+                "mark_charged needs intent_id: the gateway intent that charged this order".into(),
+            )
+        }
+        (true, None) => {
+            return Err(format!(
+                "{name} needs intent_id: the open intent to cancel at the gateway"
+            ))
+        }
+        (false, Some(_)) if action == ResolutionAction::MarkNotCharged => {
+            return Err(
+                "mark_not_charged takes no intent_id: the central checks every intent \
+                        of the order"
+                    .into(),
+            )
+        }
+        (false, Some(_)) => return Err(format!("{name} takes no intent_id")),
+        _ => {}
+    }
+    match (wants_item, &item_id) {
+        (true, None) => {
+            return Err("acknowledge needs item_id: the inbox item to close".into());
+        }
+        (true, Some(i)) if i.is_empty() || i.chars().count() > ITEM_ID_LEN_MAX => {
+            return Err(format!(
+                "item_id must be 1 to {ITEM_ID_LEN_MAX} characters: pass it as the inbox gave it"
+            ));
+        }
+        (false, Some(_)) => return Err(format!("{name} takes no item_id")),
+        _ => {}
+    }
+    Ok(Decision {
+        action,
+        intent,
+        item_id,
+    })
+}
+
+/// The recorded decision, for a refusal or an applied one.
+fn record<'a>(
+    session: &'a OperatorSession,
+    order_id: &'a str,
+    action: &'a str,
+    intent: Option<&'a str>,
+    reason: &'a str,
+    evidence: &'a str,
+) -> NewResolution<'a> {
+    NewResolution {
+        order_id,
+        action,
+        intent_id: intent,
         manager_id: session.operator_id.as_str(),
         session_id: &session.session_id,
         terminal_id: session.terminal.terminal_id.as_str(),
         reason,
         evidence,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn outcome(
+    state: &AppState,
+    session: &OperatorSession,
+    order_id: Option<&OrderId>,
+    d: &Decision,
+    resolution_id: i64,
+    evidence: String,
+    repeated: bool,
+) -> AuthResult<Json<ResolutionOutcome>> {
+    let order = match order_id {
+        Some(o) => Some(state.store.order(o).await?),
+        None => None,
     };
+    Ok(Json(ResolutionOutcome {
+        resolution_id,
+        order_id: order_id.map(|o| o.to_string()),
+        action: d.action,
+        intent_id: d.intent.as_ref().map(|i| i.to_string()),
+        item_id: d.item_id.clone(),
+        outcome: "applied".into(),
+        evidence,
+        decided_by: session.operator_id.to_string(),
+        repeated,
+        order,
+    }))
+}
+
+fn gateway_unreadable() -> AuthError {
+    CentralError::Unavailable(
+        "the gateway could not be read for every intent of the order: nothing was decided; try \
+         again",
+    )
+    .into()
+}
+
+pub(crate) async fn resolve(
+    State(state): State<AppState>,
+    ManagerSession(session): ManagerSession,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<ResolutionRequest>,
+) -> AuthResult<Json<ResolutionOutcome>> {
+    // The input first: a mistyped request costs no PIN try and writes nothing.
+    let order_id = order_path(path)?;
+    let reason = check_reason(&req.reason).map_err(invalid)?;
+    let d = parse_decision(&req).map_err(invalid)?;
+    let intent = d.intent.as_ref().map(|i| i.as_str());
+    let action = d.action.as_str();
+    let base = record(&session, order_id.as_str(), action, intent, reason, "");
     crate::http_settings::require(
         &state,
         &session,
@@ -205,105 +319,86 @@ pub(crate) async fn resolve(
     )
     .await?;
     if let Err(e) = session.recheck_pin(&state, &req.pin).await {
+        let r = NewResolution {
+            evidence: "the manager's PIN was refused",
+            ..base.clone()
+        };
         state
             .store
-            .record_resolution(
-                &record("the manager's PIN was refused"),
-                "refused",
-                clock::now(),
-            )
+            .record_resolution(&r, "refused", clock::now())
             .await?;
         return Err(e);
     }
-    let gateway = state.gateway.clone().ok_or(CentralError::Unavailable(
-        "no gateway configured at the central: a decision needs its evidence (--gateway-url)",
-    ))?;
-    let order = state.store.order(&order_id).await?;
-    let base = record("");
-    let applied = match &intent {
-        Some(intent) => {
-            if order.status == OrderStatus::Paid {
-                let by = order
-                    .paid_intent_id
-                    .as_ref()
-                    .map_or("another intent".to_string(), |i| format!("intent {i}"));
-                let m = format!("order {order_id} is already paid by {by}: nothing to mark");
-                return Err(refuse(&state, &base, m).await);
-            }
-            let evidence = gateway.intent(intent).await;
-            if let Err(e) = &evidence {
-                tracing::warn!(intent = %intent, error = %e, "resolution: gateway not readable");
-                return Err(CentralError::Unavailable(
-                    "the gateway could not be read: nothing was decided; try again",
-                )
-                .into());
-            }
-            match verify_success(intent, &evidence, Expected::from(&order)) {
-                Verification::Verified => {}
-                Verification::Unverified(why) | Verification::Mismatch(why) => {
-                    let m = format!("{why}: it cannot be marked charged");
-                    return Err(refuse(&state, &base, m).await);
+    // A re-sent decision finds the first one and changes nothing.
+    if let Some((id, evidence)) = repeated(&state, &order_id, &d, reason).await? {
+        return outcome(&state, &session, Some(&order_id), &d, id, evidence, true).await;
+    }
+    if d.action != ResolutionAction::Acknowledge
+        && state.gateway.is_none()
+        && state.config.gateway_actions.is_none()
+    {
+        return Err(CentralError::Unavailable(
+            "no gateway configured at the central: a decision needs its evidence (--gateway-url)",
+        )
+        .into());
+    }
+    let evidence = gather(&state, &order_id).await?;
+    let now_ms = clock::now().unix_ms();
+    let facts = Facts {
+        order: &evidence.central.detail.order,
+        now_ms,
+        gateway: &evidence.gateway,
+        items: &evidence.exceptions,
+    };
+    let item = d.item_id.as_deref();
+    if !offers(&evidence.allowed_actions, d.action, intent, item) {
+        if d.action != ResolutionAction::Acknowledge && !evidence.gateway.unreadable.is_empty() {
+            return Err(gateway_unreadable());
+        }
+        return Err(refuse(&state, &base, refusal(&facts, d.action, intent, item)).await);
+    }
+    let order = &evidence.central.detail.order;
+    let applied = match d.action {
+        ResolutionAction::MarkCharged => {
+            let gid = d
+                .intent
+                .as_ref()
+                .expect("parse_decision: mark_charged has an intent");
+            // The read-only lookup also checks the customer and payment method it charged.
+            if let Some(lookup) = state.gateway.as_deref() {
+                let read = lookup.intent(gid).await;
+                if read.is_err() {
+                    return Err(gateway_unreadable());
+                }
+                match verify_success(gid, &read, Expected::from(order)) {
+                    Verification::Verified => {}
+                    Verification::Unverified(why) | Verification::Mismatch(why) => {
+                        let m = format!("{why}: it cannot be marked charged");
+                        return Err(refuse(&state, &base, m).await);
+                    }
                 }
             }
-            let evidence = format!("intent {intent} succeeded at the gateway for this order");
+            let evidence = format!("intent {gid} succeeded at the gateway for this order");
             let r = NewResolution {
                 evidence: &evidence,
                 ..base.clone()
             };
             state
                 .store
-                .resolve_charged(&r, intent.as_str(), clock::now())
+                .resolve_charged(&r, gid.as_str(), clock::now())
                 .await?
                 .map(|id| (id, evidence.clone()))
         }
-        None => {
-            if order.status == OrderStatus::Paid {
-                let m = format!(
-                    "order {order_id} is paid: it cannot be marked not charged (reverse it \
-                     instead)"
-                );
-                return Err(refuse(&state, &base, m).await);
-            }
-            let mut seen = Vec::new();
-            for id in state.store.order_intents(order_id.as_str()).await? {
-                let Ok(gid) = GatewayIntentId::new(id.clone()) else {
-                    continue;
-                };
-                let status = match gateway.intent(&gid).await {
-                    Err(e) => {
-                        tracing::warn!(intent = %id, error = %e, "resolution: gateway not readable");
-                        return Err(CentralError::Unavailable(
-                            "the gateway could not be read for every intent of the order: \
-                             nothing was decided; try again",
-                        )
-                        .into());
-                    }
-                    Ok(IntentEvidence::Succeeded { .. }) => {
-                        let m = format!(
-                            "intent {id} succeeded at the gateway: the order cannot be marked \
-                             not charged (mark it charged by {id}, or reverse it)"
-                        );
-                        return Err(refuse(&state, &base, m).await);
-                    }
-                    Ok(IntentEvidence::Pending { status }) => {
-                        let m = format!(
-                            "intent {id} is still {status} at the gateway and may yet charge: \
-                             cancel it first"
-                        );
-                        return Err(refuse(&state, &base, m).await);
-                    }
-                    Ok(IntentEvidence::RequiresAction) => {
-                        let m = format!(
-                            "intent {id} requires the customer's action at the gateway and may \
-                             yet charge: cancel it first"
-                        );
-                        return Err(refuse(&state, &base, m).await);
-                    }
-                    Ok(IntentEvidence::Declined) => "declined",
-                    Ok(IntentEvidence::Canceled) => "canceled",
-                };
-                seen.push(format!("{id} {status}"));
-            }
+        ResolutionAction::MarkNotCharged => {
+            let seen: Vec<String> = evidence
+                .gateway
+                .intents
+                .iter()
+                .map(|i| {
+                    let word = if i.declined { "declined" } else { &i.status };
+                    format!("{} {word}", i.intent_id)
+                })
+                .collect();
             let evidence = if seen.is_empty() {
                 "no intent registered for this order".to_string()
             } else {
@@ -319,6 +414,30 @@ pub(crate) async fn resolve(
                 .await?
                 .map(|id| (id, evidence.clone()))
         }
+        ResolutionAction::CancelOpenIntent => {
+            let gid = d
+                .intent
+                .as_ref()
+                .expect("parse_decision: cancel has an intent");
+            Some(cancel_open_intent(&state, &order_id, gid, &base).await?)
+        }
+        ResolutionAction::Acknowledge => {
+            let item = evidence
+                .exceptions
+                .iter()
+                .find(|i| Some(i.item_id.as_str()) == d.item_id.as_deref())
+                .expect("offers: an acknowledged item is open");
+            let text = format!("acknowledged {}: {}", item.item_id, item.summary);
+            let r = NewResolution {
+                evidence: &text,
+                ..base.clone()
+            };
+            let (id, again) = state.store.acknowledge(item, &r, clock::now()).await?;
+            return outcome(&state, &session, Some(&order_id), &d, id, text, again).await;
+        }
+        ResolutionAction::Retry | ResolutionAction::Reverse => {
+            unreachable!("parse_decision refuses retry and reverse")
+        }
     };
     let Some((resolution_id, evidence)) = applied else {
         let m = format!(
@@ -327,10 +446,190 @@ pub(crate) async fn resolve(
         );
         return Err(refuse(&state, &base, m).await);
     };
-    let order = state.store.order(&order_id).await?;
-    Ok(Json(json!({
-        "resolution_id": resolution_id, "order_id": order_id, "action": req.action,
-        "intent_id": intent.as_ref().map(|i| i.as_str()), "outcome": "applied",
-        "evidence": evidence, "decided_by": session.operator_id, "order": order,
-    })))
+    outcome(
+        &state,
+        &session,
+        Some(&order_id),
+        &d,
+        resolution_id,
+        evidence,
+        false,
+    )
+    .await
+}
+
+/// The first decision, when this request repeats one already applied (same action, intent and
+/// reason) and the order still shows it.
+async fn repeated(
+    state: &AppState,
+    order_id: &OrderId,
+    d: &Decision,
+    reason: &str,
+) -> AuthResult<Option<(i64, String)>> {
+    if let Some(item) = &d.item_id {
+        return Ok(state
+            .store
+            .acknowledgement_of(item)
+            .await?
+            .map(|id| (id, format!("{item} was already acknowledged"))));
+    }
+    let intent = d.intent.as_ref().map(|i| i.as_str());
+    let Some(first) = state
+        .store
+        .applied_resolution(order_id.as_str(), d.action.as_str(), intent, reason)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let order = state.store.order(order_id).await?;
+    let still = match d.action {
+        ResolutionAction::MarkCharged => {
+            order.paid_intent_id.as_ref().map(|i| i.as_str()) == intent
+        }
+        ResolutionAction::MarkNotCharged => order.status != OrderStatus::Paid,
+        _ => true,
+    };
+    Ok(still.then_some(first))
+}
+
+/// Cancels `intent` at the gateway under its cancel key (the one any cancel of it uses, so a
+/// re-sent or concurrent cancel lands once), then releases the order when the evidence, read
+/// again, allows marking it not charged. Returns the decision's id and its evidence.
+async fn cancel_open_intent(
+    state: &AppState,
+    order_id: &OrderId,
+    intent: &GatewayIntentId,
+    base: &NewResolution<'_>,
+) -> AuthResult<(i64, String)> {
+    let actions = state
+        .config
+        .gateway_actions
+        .as_deref()
+        .ok_or(CentralError::Unavailable(
+            "the central may only read this gateway: cancelling needs the full key (--gateway-url \
+         with a key that may write)",
+        ))?;
+    match actions
+        .cancel(intent, &IdempotencyKey::for_cancel(intent))
+        .await
+    {
+        Ok(CancelResult::Canceled(_)) => {}
+        Ok(CancelResult::NotCancelable(view)) => {
+            let m = format!(
+                "the gateway refused to cancel {intent}: it is {} now; look at the evidence again",
+                view.status_raw
+            );
+            return Err(refuse(state, base, m).await);
+        }
+        Ok(CancelResult::NotSent { detail }) | Err(detail) => {
+            tracing::warn!(intent = %intent, %detail, "resolution: cancel not sent");
+            return Err(CentralError::Unavailable(
+                "the cancel did not reach the gateway: nothing changed; try again",
+            )
+            .into());
+        }
+        Ok(CancelResult::Unknown { detail }) => {
+            tracing::warn!(intent = %intent, %detail, "resolution: cancel answer lost");
+            return Err(CentralError::Unavailable(
+                "the gateway's answer to the cancel was lost: try again (the same key makes it \
+                 safe)",
+            )
+            .into());
+        }
+    }
+    let cancelled = format!("intent {intent} cancelled at the gateway");
+    let after = gather(state, order_id).await?;
+    if offers(
+        &after.allowed_actions,
+        ResolutionAction::MarkNotCharged,
+        None,
+        None,
+    ) {
+        let evidence = format!("{cancelled}; no intent of the order can charge: released");
+        let r = NewResolution {
+            evidence: &evidence,
+            ..base.clone()
+        };
+        if let Some(id) = state.store.resolve_not_charged(&r, clock::now()).await? {
+            return Ok((id, evidence));
+        }
+    }
+    let evidence = format!("{cancelled}; the order stays as it is (another intent or a claim)");
+    let r = NewResolution {
+        evidence: &evidence,
+        ..base.clone()
+    };
+    let id = state
+        .store
+        .record_resolution(&r, "applied", clock::now())
+        .await?;
+    Ok((id, evidence))
+}
+
+/// `POST /v1/exceptions/acknowledgements`: closes an open item that may be acknowledged, also
+/// one that names no order (recorded with order id `''`).
+pub(crate) async fn acknowledge(
+    State(state): State<AppState>,
+    ManagerSession(session): ManagerSession,
+    ApiJson(req): ApiJson<AcknowledgeRequest>,
+) -> AuthResult<Json<ResolutionOutcome>> {
+    let reason = check_reason(&req.reason).map_err(invalid)?;
+    if req.item_id.is_empty() || req.item_id.chars().count() > ITEM_ID_LEN_MAX {
+        return Err(invalid(format!(
+            "item_id must be 1 to {ITEM_ID_LEN_MAX} characters: pass it as the inbox gave it"
+        )));
+    }
+    let d = Decision {
+        action: ResolutionAction::Acknowledge,
+        intent: None,
+        item_id: Some(req.item_id.clone()),
+    };
+    let now = clock::now();
+    let items = state.store.exceptions(now, state.config.lease_ms).await?;
+    let open = items.iter().find(|i| i.item_id == req.item_id);
+    let order_id = open.and_then(|i| i.order_id.clone()).unwrap_or_default();
+    let base = record(&session, &order_id, "acknowledge", None, reason, "");
+    crate::http_settings::require(
+        &state,
+        &session,
+        paydesk_protocol::settings::Action::Resolve,
+    )
+    .await?;
+    if let Err(e) = session.recheck_pin(&state, &req.pin).await {
+        let r = NewResolution {
+            evidence: "the manager's PIN was refused",
+            ..base.clone()
+        };
+        state.store.record_resolution(&r, "refused", now).await?;
+        return Err(e);
+    }
+    let order = open
+        .and_then(|i| i.order_id.as_deref())
+        .and_then(|o| OrderId::new(o).ok());
+    if let Some(id) = state.store.acknowledgement_of(&req.item_id).await? {
+        let text = format!("{} was already acknowledged", req.item_id);
+        return outcome(&state, &session, order.as_ref(), &d, id, text, true).await;
+    }
+    let Some(open) = open else {
+        return Err(CentralError::NotFound(format!(
+            "item {} is not open in the inbox: refresh the inbox and pick it again",
+            req.item_id
+        ))
+        .into());
+    };
+    if !open.kind.is_acknowledgeable() {
+        let m = format!(
+            "a {} item is closed by a decision about the money, not acknowledged",
+            open.kind.as_str()
+        );
+        return Err(refuse(&state, &base, m).await);
+    }
+    let wire = item_of(open, now.unix_ms());
+    let text = format!("acknowledged {}: {}", open.item_id, open.summary);
+    let r = NewResolution {
+        evidence: &text,
+        ..base.clone()
+    };
+    let (id, again) = state.store.acknowledge(&wire, &r, clock::now()).await?;
+    outcome(&state, &session, order.as_ref(), &d, id, text, again).await
 }

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod manager;
 mod settings;
 
 /// A JSON object schema. Requests refuse unknown fields, so theirs say so.
@@ -272,39 +273,15 @@ fn schemas() -> Value {
                              "expires_at"], json!({
             "approval_id": string(), "action": string(), "order_id": id("order"),
             "amount": reference("Money"), "approved_by": id("manager"), "expires_at": timestamp() }), false),
-        "ExceptionItem": object(&["kind", "item_id", "order_id", "since", "since_ms", "age_ms",
-                                  "summary", "evidence"], json!({
-            "kind": { "type": "string", "enum": ["needs_review", "flag", "stale_token",
-                "dropped_results", "unresolved_claim", "refund_pending", "refund_failed",
-                "reversal_pending", "reversal_failed", "outside_refund"] },
-            "item_id": string(), "order_id": nullable(string()),
-            "since": { "type": "string", "description": "RFC 3339, UTC" }, "since_ms": timestamp(),
-            "age_ms": int64(), "summary": string(), "evidence": array(string()) }), false),
-        "ExceptionPage": object(&["total", "counts", "items", "next_cursor"], json!({
-            "total": int64(),
-            "counts": { "type": "object", "additionalProperties": int64(),
-                        "description": "items per kind, over the whole inbox (for a badge)" },
-            "items": array(reference("ExceptionItem")),
-            "next_cursor": nullable(json!({ "type": "string",
-                "description": "pass as `cursor` for the next page; null on the last" })) }), false),
-        "ResolutionRequest": object(&["action", "reason", "pin"], json!({
-            "action": { "type": "string", "enum": ["mark_charged", "mark_not_charged"] },
-            "intent_id": nullable(json!({ "type": "string",
-                "description": "mark_charged: the intent that charged the order" })),
-            "reason": { "type": "string", "minLength": 1, "maxLength": 500 },
-            "pin": pin() }), true),
-        "Resolution": object(&["resolution_id", "order_id", "action", "intent_id", "outcome",
-                               "evidence", "decided_by", "order"], json!({
-            "resolution_id": int64(), "order_id": id("order"),
-            "action": { "type": "string", "enum": ["mark_charged", "mark_not_charged"] },
-            "intent_id": nullable(string()), "outcome": { "type": "string", "enum": ["applied"] },
-            "evidence": string(), "decided_by": id("manager"), "order": reference("Order") }), false),
         "WebhookAck": object(&["received", "duplicate"], json!({
             "received": { "type": "boolean" }, "duplicate": { "type": "boolean" } }), false),
     });
     all.as_object_mut()
         .expect("an object")
         .extend(settings::schemas());
+    all.as_object_mut()
+        .expect("an object")
+        .extend(manager::schemas());
     all
 }
 
@@ -662,28 +639,6 @@ fn operations() -> Vec<Op> {
             parameters: none.clone(),
         },
         Op {
-            method: "get",
-            path: "/v1/exceptions",
-            summary: "The exception inbox (manager or admin): orders in review, flags, stale tokens, dropped results, claims held past their lease, refunds and reversals pending or failed, refunds made outside Paydesk; oldest first, counted per kind",
-            security: MA,
-            request: None,
-            success: ("200", Some("ExceptionPage")),
-            errors: &["400", "401", "403"],
-            parameters: json!([
-                 { "name": "cursor", "in": "query", "required": false, "schema": string() },
-                 { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }]),
-        },
-        Op {
-            method: "post",
-            path: "/v1/orders/{order_id}/resolutions",
-            summary: "A manager (session and PIN again, a reason) decides an order: mark_charged by an intent the gateway shows succeeded for it, or mark_not_charged (back to unpaid, claim released) when none of its intents succeeded; refusals are recorded",
-            security: S,
-            request: Some("ResolutionRequest"),
-            success: ("200", Some("Resolution")),
-            errors: &["400", "401", "403", "404", "409", "413", "415", "429", "503"],
-            parameters: order_id_param(),
-        },
-        Op {
             method: "post",
             path: "/webhooks/stripe",
             summary: "Stripe webhook, verified with Stripe-Signature and stored once per event id",
@@ -696,6 +651,7 @@ fn operations() -> Vec<Op> {
     ]
     .into_iter()
     .chain(settings::operations())
+    .chain(manager::operations())
     .collect()
 }
 

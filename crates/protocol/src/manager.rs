@@ -313,7 +313,9 @@ pub struct GatewayIntentEvidence {
     pub declined: bool,
     /// The payment error's most specific reason, when there is one.
     pub decline_reason: Option<String>,
-    pub amount: Money,
+    /// The intent's amount (`None` when read through a lookup that reports only the amount of
+    /// a success, i.e. a central configured with a read-only gateway).
+    pub amount: Option<Money>,
     /// What the gateway received, in minor units of `amount`'s currency (0 until it succeeded).
     #[ts(type = "number")]
     pub amount_received_minor: i64,

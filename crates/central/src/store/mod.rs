@@ -28,6 +28,7 @@ use crate::error::{CentralError, CentralResult};
 
 mod audit;
 mod claims;
+mod evidence;
 mod grants;
 mod inbox;
 mod inbox_rules;
@@ -44,6 +45,7 @@ mod webhooks;
 
 pub use audit::{AuditCursor, AuditEntry, AuditFilter, DayResult, DaySignOff, AUDIT_PAGE_ROWS_MAX};
 pub use claims::AuditRow;
+pub use evidence::{RefundRow, ResolutionRow};
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
@@ -115,6 +117,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "audit and day close",
         include_str!("../../migrations/postgres/0008_audit_day_close.sql"),
         include_str!("../../migrations/sqlite/0008_audit_day_close.sql"),
+    ),
+    (
+        9,
+        "acknowledgements",
+        include_str!("../../migrations/postgres/0009_acknowledgements.sql"),
+        include_str!("../../migrations/sqlite/0009_acknowledgements.sql"),
     ),
     (
         10,

@@ -1,12 +1,15 @@
 //! The exception inbox and a manager's resolutions (issue 11): everything at the central that
-//! needs a person, read as one typed list, and the two decisions the central can apply from the
-//! gateway's evidence — an order charged by an intent, or not charged and released.
+//! needs a person, read as one typed list, and the decisions the central applies from the
+//! gateway's evidence — an order charged by an intent, or not charged and released (the
+//! acknowledgements, unknown outcomes and an order's record for the evidence are in
+//! `store::evidence`).
 //!
 //! Deliberately absent: asking the gateway and deciding which action the evidence allows
 //! (`crate::http_inbox`); this file lists what is stored and applies a decision already checked,
 //! fenced on the order not being paid meanwhile.
 
 use paydesk_core::Timestamp;
+use paydesk_protocol::manager::ExceptionKind;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -20,9 +23,7 @@ pub const EXCEPTION_ROWS_PER_KIND_MAX: i64 = 1_000;
 /// One thing at the central that needs a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionItem {
-    /// `needs_review`, `flag`, `stale_token`, `dropped_results`, `unresolved_claim`,
-    /// `refund_pending`, `refund_failed`, `reversal_pending`, `reversal_failed`, `outside_refund`.
-    pub kind: &'static str,
+    pub kind: ExceptionKind,
     /// Unique across the inbox (`flag:12`, `order:o-1`, …): the paging key with `since_ms`.
     pub item_id: String,
     pub order_id: Option<String>,
@@ -45,18 +46,24 @@ pub struct NewResolution<'a> {
     pub evidence: &'a str,
 }
 
-fn text(r: &AnyRow, col: &str) -> CentralResult<String> {
+pub(super) fn text(r: &AnyRow, col: &str) -> CentralResult<String> {
     Ok(r.try_get::<String, _>(col)?)
 }
 
-fn opt(r: &AnyRow, col: &str) -> CentralResult<Option<String>> {
+pub(super) fn opt(r: &AnyRow, col: &str) -> CentralResult<Option<String>> {
     Ok(r.try_get::<Option<String>, _>(col)?)
 }
 
 impl Store {
-    /// Everything that needs a person, oldest first (at most `EXCEPTION_ROWS_PER_KIND_MAX` of
-    /// each kind).
-    pub async fn exceptions(&self) -> CentralResult<Vec<ExceptionItem>> {
+    /// Everything that needs a person at `now`, oldest first (at most
+    /// `EXCEPTION_ROWS_PER_KIND_MAX` of each kind), without the items a manager acknowledged.
+    /// `lease_ms` is how long a charge is expected to take: an intent registered longer ago
+    /// with no outcome is an unknown outcome.
+    pub async fn exceptions(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+    ) -> CentralResult<Vec<ExceptionItem>> {
         let mut items = Vec::new();
         self.review_items(&mut items).await?;
         self.flag_items(&mut items).await?;
@@ -64,7 +71,7 @@ impl Store {
         self.drop_items(&mut items).await?;
         for u in self.unresolved().await? {
             items.push(ExceptionItem {
-                kind: "unresolved_claim",
+                kind: ExceptionKind::UnresolvedClaim,
                 item_id: format!("unresolved:{}:{}", u.order_id, u.claim_token.get()),
                 order_id: Some(u.order_id.to_string()),
                 since_ms: u.since.unix_ms(),
@@ -75,6 +82,10 @@ impl Store {
         self.refund_items(&mut items).await?;
         self.reversal_items(&mut items).await;
         self.outside_refund_items(&mut items).await?;
+        self.unknown_outcome_items(&mut items, now, lease_ms)
+            .await?;
+        let acknowledged = self.acknowledged_items().await?;
+        items.retain(|i| !acknowledged.contains(&i.item_id));
         items.sort_by(|a, b| (a.since_ms, &a.item_id).cmp(&(b.since_ms, &b.item_id)));
         Ok(items)
     }
@@ -106,7 +117,7 @@ impl Store {
                 summary.push_str(&format!(" ({flags} open flag(s))"));
             }
             items.push(ExceptionItem {
-                kind: "needs_review",
+                kind: ExceptionKind::NeedsReview,
                 item_id: format!("order:{order}"),
                 order_id: Some(order),
                 since_ms: r.try_get("updated_at")?,
@@ -128,7 +139,7 @@ impl Store {
         for r in &rows {
             let id: i64 = r.try_get("flag_id")?;
             items.push(ExceptionItem {
-                kind: "flag",
+                kind: ExceptionKind::Flag,
                 item_id: format!("flag:{id}"),
                 order_id: opt(r, "order_id")?,
                 since_ms: r.try_get("at")?,
@@ -154,7 +165,7 @@ impl Store {
             let presented: i64 = r.try_get("presented_token")?;
             let current: i64 = r.try_get("current_token")?;
             items.push(ExceptionItem {
-                kind: "stale_token",
+                kind: ExceptionKind::StaleToken,
                 item_id: format!("stale:{id}"),
                 order_id: Some(text(r, "order_id")?),
                 since_ms: r.try_get("at")?,
@@ -182,7 +193,7 @@ impl Store {
             let start: i64 = r.try_get("window_start")?;
             let dropped: i64 = r.try_get("dropped")?;
             items.push(ExceptionItem {
-                kind: "dropped_results",
+                kind: ExceptionKind::DroppedResults,
                 item_id: format!("drops:{terminal}:{start}"),
                 order_id: None,
                 since_ms: start,
@@ -213,9 +224,9 @@ impl Store {
             let currency = opt(r, "currency")?.unwrap_or_default();
             items.push(ExceptionItem {
                 kind: if status == "failed" {
-                    "refund_failed"
+                    ExceptionKind::RefundFailed
                 } else {
-                    "refund_pending"
+                    ExceptionKind::RefundPending
                 },
                 item_id: format!("refund:{refund}"),
                 order_id: Some(text(r, "order_id")?),
@@ -255,9 +266,9 @@ impl Store {
                     .unwrap_or_default();
                 Ok(ExceptionItem {
                     kind: if state == "failed" {
-                        "reversal_failed"
+                        ExceptionKind::ReversalFailed
                     } else {
-                        "reversal_pending"
+                        ExceptionKind::ReversalPending
                     },
                     item_id: format!("reversal:{id}"),
                     order_id: Some(text(r, "order_id")?),
@@ -315,7 +326,7 @@ impl Store {
                 "refund"
             };
             items.push(ExceptionItem {
-                kind: "outside_refund",
+                kind: ExceptionKind::OutsideRefund,
                 item_id: format!("outside:{refund}"),
                 order_id: Some(text(r, "order_id")?),
                 since_ms: r.try_get("received_at")?,
@@ -492,7 +503,7 @@ async fn settle(
     insert_resolution(tx, r, "applied", now).await
 }
 
-async fn insert_resolution(
+pub(super) async fn insert_resolution(
     tx: &mut Transaction<'static, Any>,
     r: &NewResolution<'_>,
     outcome: &str,

@@ -258,6 +258,19 @@ const TABLE: &[Row] = &[
     ),
     (
         "get",
+        "/v1/orders/{order_id}/evidence",
+        "/v1/orders/r-1/evidence",
+        [401, 401, 403, 200, 200, 401],
+    ),
+    // No item of that id is open: a manager is answered 404 once allowed.
+    (
+        "post",
+        "/v1/exceptions/acknowledgements",
+        "/v1/exceptions/acknowledgements",
+        [401, 401, 403, 404, 401, 401],
+    ),
+    (
+        "get",
         "/v1/settings",
         "/v1/settings",
         [401, 401, 403, 200, 200, 401],
@@ -329,6 +342,9 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         "/v1/day-close/{day}/sign-off" => json!({ "pin": pin, "note": "roles" }),
         "/v1/orders/{order_id}/resolutions" => {
             json!({ "action": "mark_not_charged", "reason": "roles", "pin": pin })
+        }
+        "/v1/exceptions/acknowledgements" => {
+            json!({ "item_id": "flag:999999", "reason": "roles", "pin": pin })
         }
         "/v1/settings/approval-threshold" => {
             json!({ "reversal_approval_above_minor": 10_000 + n, "pin": pin })
