@@ -8,8 +8,8 @@
 //! Deliberately absent: any gateway call (the central makes them), and writing the journal
 //! (it is read read-only, beside a charging process).
 
-use paydesk_core::{AttemptState, OrderId};
-use paydesk_journal::{JournalError, JournalReader, OutboxListing};
+use paydesk_core::OrderId;
+use paydesk_journal::{JournalError, JournalReader};
 use serde_json::{json, Value};
 
 use crate::config::{journal_failure, Settings};
@@ -17,12 +17,8 @@ use crate::exit::{CmdResult, Failure, SUCCESS};
 use crate::output;
 use crate::reverse::as_manager;
 
-/// The most central items one `paydesk inbox` shows (the central's page cap).
-const CENTRAL_ITEMS_MAX: u32 = 500;
-/// The most parked outbox messages listed.
-const PARKED_MAX: u32 = 500;
-
-/// This terminal's own exceptions from its journal, as inbox items.
+/// This terminal's own exceptions from its journal, read read-only (the shared inbox logic of
+/// `paydesk_terminal::inbox`), as JSON for the output.
 fn local_items(settings: &Settings) -> Result<Vec<Value>, Failure> {
     let journal = match JournalReader::open(&settings.journal_path()?) {
         Ok(journal) => journal,
@@ -30,37 +26,16 @@ fn local_items(settings: &Settings) -> Result<Vec<Value>, Failure> {
         Err(JournalError::Missing { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(journal_failure(e)),
     };
-    let mut items = Vec::new();
-    for a in journal.unresolved().map_err(journal_failure)? {
-        if !matches!(a.state, AttemptState::Unknown | AttemptState::NeedsReview) {
-            continue;
-        }
-        let intent = a.intent_id.as_ref().map(|i| i.to_string());
-        let evidence: Vec<String> = std::iter::once(a.id.to_string())
-            .chain(intent.clone())
-            .collect();
-        items.push(json!({
-            "kind": format!("attempt_{}", a.state.as_str()),
-            "order_id": a.order.as_str(), "since_ms": a.updated_at.unix_ms(),
-            "summary": format!("attempt {} of {} is {} on this terminal{}", a.number.get(),
-                a.amount, a.state.as_str(),
-                intent.as_ref().map(|i| format!(" (intent {i})")).unwrap_or_default()),
-            "evidence": evidence,
-        }));
-    }
-    for m in journal
-        .outbox_list(OutboxListing::Parked, PARKED_MAX)
-        .map_err(journal_failure)?
-    {
-        items.push(json!({
-            "kind": "parked_message",
-            "order_id": m.payload["order"].as_str(), "since_ms": m.created_at.unix_ms(),
-            "summary": format!("outbox message {} parked: {}", m.id,
-                m.parked_reason.as_deref().unwrap_or("?")),
-            "evidence": [format!("outbox:{}", m.id), m.attempt_id.to_string()],
-        }));
-    }
-    Ok(items)
+    let items = paydesk_terminal::inbox::local_items(&journal).map_err(journal_failure)?;
+    Ok(items
+        .into_iter()
+        .map(|i| {
+            json!({
+                "kind": i.kind, "item_id": i.item_id, "order_id": i.order_id,
+                "since_ms": i.since_ms, "summary": i.summary, "evidence": i.evidence,
+            })
+        })
+        .collect())
 }
 
 /// `paydesk inbox --manager M --pin-stdin [--json]`.
@@ -74,7 +49,7 @@ pub async fn inbox(settings: &Settings, manager: &str, pin_stdin: bool) -> CmdRe
         example,
         async |client, _pin| {
             client
-                .get_json_in_session::<Value>(&format!("/v1/exceptions?limit={CENTRAL_ITEMS_MAX}"))
+                .get_json_in_session::<Value>(&paydesk_terminal::inbox::exceptions_path())
                 .await
         },
     )
