@@ -28,6 +28,20 @@ fn main() {
             "reversal_requests",
             "approve_reversal",
             "send_reversal",
+            // manager: reports (D2)
+            "day_close",
+            "sign_off_day",
+            "export_day_close",
+            "audit",
+            "export_audit",
+            "journal_review",
+            "export_journal",
+            "outbox",
+            "outbox_retry",
+            "outbox_archive",
+            "offline_allowance",
+            "grant_offline",
+            "withdraw_offline",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         // `{:#}` keeps the whole cause chain, which is where tauri-build says what it disliked.

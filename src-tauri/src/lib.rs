@@ -12,6 +12,8 @@ pub mod launch;
 pub mod manager;
 pub mod manager_reversals;
 pub mod manager_views;
+pub mod report_views;
+pub mod reports;
 pub mod views;
 
 use paydesk_core::Money;
@@ -47,6 +49,9 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 /// commands. `main` (through [`configure`]) and the tests build their app through this function.
 pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) -> tauri::Builder<R> {
     builder
+        // The OS save dialog for the manager's CSV exports: the UI gets only the chosen path,
+        // and the shell writes the file (`reports.rs`).
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             // Start-up runs in the background so the window shows at once; a failure is kept by
             // the desk and shown by the UI with what to do.
@@ -94,6 +99,20 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             reversal_requests,
             approve_reversal,
             send_reversal,
+            // manager: reports (D2)
+            day_close,
+            sign_off_day,
+            export_day_close,
+            audit,
+            export_audit,
+            journal_review,
+            export_journal,
+            outbox,
+            outbox_retry,
+            outbox_archive,
+            offline_allowance,
+            grant_offline,
+            withdraw_offline,
         ])
 }
 
@@ -199,6 +218,112 @@ async fn recover_now(desk: State<'_, Desk>) -> Result<paydesk_engine::RecoveryRe
 #[tauri::command]
 async fn sync_now(desk: State<'_, Desk>) -> Result<SyncView, UiError> {
     desk.sync_now().await
+}
+
+// manager: reports (D2) — the day close, the audit log, the journal review, the outbox and the
+// offline allowance; each a one-line adapter over `reports.rs`.
+
+#[tauri::command]
+async fn day_close(
+    desk: State<'_, Desk>,
+    day: String,
+) -> Result<paydesk_terminal::day_close::DayClose, UiError> {
+    desk.day_close(&day).await
+}
+
+#[tauri::command]
+async fn sign_off_day(
+    desk: State<'_, Desk>,
+    day: String,
+    pin: String,
+    note: Option<String>,
+) -> Result<paydesk_terminal::day_close::DaySignOff, UiError> {
+    desk.sign_off_day(&day, &pin, note).await
+}
+
+#[tauri::command]
+async fn export_day_close(
+    desk: State<'_, Desk>,
+    close: paydesk_terminal::day_close::DayClose,
+    path: String,
+) -> Result<report_views::ExportView, UiError> {
+    desk.export_day_close(close, &path).await
+}
+
+#[tauri::command]
+async fn audit(
+    desk: State<'_, Desk>,
+    query: Option<report_views::AuditQuery>,
+) -> Result<report_views::AuditPage, UiError> {
+    desk.audit(query.unwrap_or_default()).await
+}
+
+#[tauri::command]
+async fn export_audit(
+    desk: State<'_, Desk>,
+    query: Option<report_views::AuditQuery>,
+    path: String,
+) -> Result<report_views::ExportView, UiError> {
+    desk.export_audit(query.unwrap_or_default(), &path).await
+}
+
+#[tauri::command]
+async fn journal_review(
+    desk: State<'_, Desk>,
+    search: Option<paydesk_terminal::export::JournalSearch>,
+) -> Result<report_views::JournalReviewView, UiError> {
+    desk.journal_review(search.unwrap_or_default()).await
+}
+
+#[tauri::command]
+async fn export_journal(
+    desk: State<'_, Desk>,
+    search: Option<paydesk_terminal::export::JournalSearch>,
+    path: String,
+) -> Result<report_views::ExportView, UiError> {
+    desk.export_journal(search.unwrap_or_default(), &path).await
+}
+
+#[tauri::command]
+async fn outbox(desk: State<'_, Desk>) -> Result<report_views::OutboxView, UiError> {
+    desk.outbox().await
+}
+
+#[tauri::command]
+async fn outbox_retry(
+    desk: State<'_, Desk>,
+    id: i64,
+    pin: String,
+) -> Result<report_views::OutboxView, UiError> {
+    desk.outbox_retry(id, &pin).await
+}
+
+#[tauri::command]
+async fn outbox_archive(
+    desk: State<'_, Desk>,
+    id: i64,
+    pin: String,
+    reason: String,
+) -> Result<report_views::OutboxView, UiError> {
+    desk.outbox_archive(id, &pin, &reason).await
+}
+
+#[tauri::command]
+async fn offline_allowance(desk: State<'_, Desk>) -> Result<report_views::OfflineView, UiError> {
+    desk.offline().await
+}
+
+#[tauri::command]
+async fn grant_offline(
+    desk: State<'_, Desk>,
+    request: report_views::GrantOfflineRequest,
+) -> Result<report_views::OfflineView, UiError> {
+    desk.grant_offline(request).await
+}
+
+#[tauri::command]
+async fn withdraw_offline(desk: State<'_, Desk>) -> Result<report_views::OfflineView, UiError> {
+    desk.withdraw_offline().await
 }
 
 // manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on

@@ -58,6 +58,19 @@ fn generated_files() -> BTreeMap<String, String> {
     // AttemptView), attempts' `filter` an `AttemptFilter`.
     collect.visit::<AttemptFilter>();
 
+    // manager: reports (D2) — the day close (with its sign-off), the audit log, the journal
+    // review and the exports, the outbox and the offline allowance; and their arguments.
+    collect.visit::<paydesk_terminal::day_close::DayClose>();
+    collect.visit::<paydesk_terminal::day_close::DaySignOff>();
+    collect.visit::<paydesk_terminal::export::JournalSearch>();
+    collect.visit::<paydesk_desktop::report_views::AuditQuery>();
+    collect.visit::<paydesk_desktop::report_views::AuditPage>();
+    collect.visit::<paydesk_desktop::report_views::JournalReviewView>();
+    collect.visit::<paydesk_desktop::report_views::ExportView>();
+    collect.visit::<paydesk_desktop::report_views::OutboxView>();
+    collect.visit::<paydesk_desktop::report_views::OfflineView>();
+    collect.visit::<paydesk_desktop::report_views::GrantOfflineRequest>();
+
     // manager: inbox and reversals (D1) — the inbox, an order's evidence, a decision's answer,
     // the reversal requests and a reversal's answer.
     collect.visit::<paydesk_desktop::manager_views::InboxView>();

@@ -82,6 +82,40 @@ export function onChargeProgress(handler: (event: ChargeProgress) => void): Prom
   return listen<ChargeProgress>("charge-progress", (event) => handler(event.payload));
 }
 
+// manager: reports (D2) — the day close, the audit log, the journal review, the outbox and the
+// offline allowance. An export takes the path the person chose in the save dialog (./csv.ts); the
+// shell writes the file.
+import type {
+  AuditPage,
+  AuditQuery,
+  DayClose,
+  DaySignOff,
+  ExportView,
+  GrantOfflineRequest,
+  JournalReviewView,
+  JournalSearch,
+  OfflineView,
+  OutboxView,
+} from "./bindings";
+
+export const loadDayClose = (day: string): Promise<DayClose> => call("day_close", { day });
+export const signOffDay = (day: string, pin: string, note: string | null): Promise<DaySignOff> =>
+  call("sign_off_day", { day, pin, note });
+export const exportDayClose = (close: DayClose, path: string): Promise<ExportView> =>
+  call("export_day_close", { close, path });
+export const loadAudit = (query: AuditQuery): Promise<AuditPage> => call("audit", { query });
+export const exportAudit = (query: AuditQuery, path: string): Promise<ExportView> => call("export_audit", { query, path });
+export const reviewJournal = (search: JournalSearch): Promise<JournalReviewView> => call("journal_review", { search });
+export const exportJournal = (search: JournalSearch, path: string): Promise<ExportView> =>
+  call("export_journal", { search, path });
+export const loadOutbox = (): Promise<OutboxView> => call("outbox");
+export const retryParked = (id: number, pin: string): Promise<OutboxView> => call("outbox_retry", { id, pin });
+export const archiveParked = (id: number, pin: string, reason: string): Promise<OutboxView> =>
+  call("outbox_archive", { id, pin, reason });
+export const loadOfflineAllowance = (): Promise<OfflineView> => call("offline_allowance");
+export const grantOffline = (request: GrantOfflineRequest): Promise<OfflineView> => call("grant_offline", { request });
+export const withdrawOffline = (): Promise<OfflineView> => call("withdraw_offline");
+
 // manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on
 // it (reason + PIN), retrying an attempt here, and reversals with a second manager's approval.
 import type {

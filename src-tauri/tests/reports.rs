@@ -1,0 +1,336 @@
+//! The manager's report commands (issue 11, items 4–7) through Tauri's mock runtime, against the
+//! real embedded default (central on SQLite + sandbox gateway on loopback) in a temp directory:
+//! the day close beside the journal and its sign-off with the PIN, the audit log, the journal
+//! review's search and its CSV export written by the shell, the outbox, and granting and
+//! withdrawing the offline allowance. An operator is refused each manager command.
+//!
+//! Deliberately absent: the real webview and the save dialog (tests/e2e_reports.rs).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paydesk_desktop::{configure_with, Launch};
+use paydesk_terminal::MemorySecretStore;
+use serde_json::{json, Value};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+
+/// Start-up of the embedded default on a busy machine (argon2 hashes two demo PINs).
+const READY_MS_MAX: u64 = 60_000;
+
+fn mock_app(dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let launch = Launch::embedded(dir.to_path_buf(), Arc::new(MemorySecretStore::new()));
+    let mut app = configure_with(mock_builder(), launch)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    #[allow(deprecated)]
+    app.run_iteration(|_, _| {});
+    let window = app.get_webview_window("main").unwrap_or_else(|| {
+        WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap()
+    });
+    (app, window)
+}
+
+/// Sends `cmd` with `args` as the page would; `Err` carries the rejected call's JSON.
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: tauri::test::INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(window, request).map(|body| body.deserialize::<Value>().unwrap())
+}
+
+fn ok(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Value {
+    invoke(window, cmd, args).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+}
+
+fn refused(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Value {
+    let e = invoke(window, cmd, args).expect_err(cmd);
+    assert!(
+        !e["message"].as_str().unwrap_or_default().is_empty()
+            && !e["next_step"].as_str().unwrap_or_default().is_empty(),
+        "{cmd}: every error says what happened and what to do: {e}"
+    );
+    e
+}
+
+fn wait_until_ready(window: &WebviewWindow<MockRuntime>) -> Value {
+    let deadline = Instant::now() + Duration::from_millis(READY_MS_MAX);
+    loop {
+        let status = ok(window, "status", json!({}));
+        if status["phase"] == "ready" {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "not ready: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sign_in(window: &WebviewWindow<MockRuntime>, who: &str, pin: &str) {
+    ok(window, "sign_in", json!({"operator": who, "pin": pin}));
+}
+
+/// Charges `order` at the amount the queue shows.
+fn charge(window: &WebviewWindow<MockRuntime>, order: &str) -> Value {
+    let queue = ok(window, "queue", json!({}));
+    let amount = queue["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == order)
+        .unwrap_or_else(|| panic!("{order} not in the queue: {queue}"))["amount"]
+        .clone();
+    ok(
+        window,
+        "charge",
+        json!({"orderId": order, "expectedAmount": amount}),
+    )
+}
+
+#[test]
+fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_allowance() {
+    let dir = tempfile::tempdir().unwrap();
+    let exports = tempfile::tempdir().unwrap();
+    let (_app, window) = mock_app(dir.path());
+    let status = wait_until_ready(&window);
+    let terminal = status["terminal"].as_str().unwrap().to_string();
+
+    // An operator charges two orders (one paid, one declined) and the results reach the central.
+    sign_in(&window, "demo-operator", "123456");
+    let paid = charge(&window, "demo-1001");
+    assert_eq!(paid["attempt"]["state"], "succeeded", "{paid}");
+    let declined = charge(&window, "demo-1004");
+    assert_eq!(declined["attempt"]["state"], "declined", "{declined}");
+    let synced = ok(&window, "sync_now", json!({}));
+    assert_eq!(synced["waiting"], 0, "{synced}");
+
+    // The operator may review the journal but none of the manager's commands.
+    let review = ok(&window, "journal_review", json!({}));
+    assert_eq!(review["matched"], 2, "{review}");
+    let csv_path = exports.path().join("journal.csv");
+    let path = csv_path.to_str().unwrap();
+    for (cmd, args) in [
+        ("day_close", json!({"day": "2026-11-30"})),
+        ("audit", json!({})),
+        ("outbox", json!({})),
+        ("withdraw_offline", json!({})),
+        ("export_journal", json!({"path": path})),
+    ] {
+        let e = refused(&window, cmd, args);
+        assert_eq!(e["kind"], "not_signed_in", "{cmd}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("manager"), "{e}");
+    }
+    assert!(!csv_path.exists(), "nothing written for an operator");
+
+    sign_in(&window, "demo-manager", "87654321");
+
+    // Journal review: search by order and gateway id, amount range, bad input.
+    let by_order = ok(
+        &window,
+        "journal_review",
+        json!({"search": {"text": "demo-1001"}}),
+    );
+    assert_eq!(by_order["matched"], 1, "{by_order}");
+    let intent = by_order["attempts"][0]["intent_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_intent = ok(
+        &window,
+        "journal_review",
+        json!({"search": {"text": intent}}),
+    );
+    assert_eq!(by_intent["attempts"][0]["order"], "demo-1001");
+    let dear = ok(
+        &window,
+        "journal_review",
+        json!({"search": {"amount_min": "129.00", "amount_max": "129"}}),
+    );
+    assert_eq!(dear["matched"], 1, "129.00 EUR only: {dear}");
+    let by_state = ok(
+        &window,
+        "journal_review",
+        json!({"search": {"filter": {"state": "declined"}}}),
+    );
+    assert_eq!(by_state["attempts"][0]["order"], "demo-1004");
+    let e = refused(
+        &window,
+        "journal_review",
+        json!({"search": {"amount_min": "12,50"}}),
+    );
+    assert_eq!(e["kind"], "bad_input", "{e}");
+
+    // The export: the shell writes every match to the chosen path, spreadsheet-safe.
+    let e = refused(&window, "export_journal", json!({"path": "relative.csv"}));
+    assert_eq!(e["kind"], "bad_input", "{e}");
+    let e = refused(
+        &window,
+        "export_journal",
+        json!({"path": exports.path().join("missing/x.csv").to_str().unwrap()}),
+    );
+    assert_eq!(e["kind"], "bad_input", "{e}");
+    let written = ok(&window, "export_journal", json!({"path": path}));
+    assert_eq!(written["rows"], 2, "{written}");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("attempt_id,order_id,"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",demo-1001,") && r.contains(",129.00,12900,EUR,succeeded,")),
+        "{text}"
+    );
+
+    // The day close: the central's totals, this terminal's journal beside them, all agreeing.
+    // A day that is not a date is refused before the central is asked.
+    let e = refused(&window, "day_close", json!({"day": "2026-02-30"}));
+    assert_eq!(e["kind"], "bad_input", "{e}");
+    let close = ok(&window, "day_close", json!({"day": utc_today()}));
+    assert_eq!(close["terminal_id"], terminal, "{close}");
+    let mine: Vec<&Value> = close["comparison"].as_array().unwrap().iter().collect();
+    assert_eq!(mine.len(), 1, "{close}");
+    assert_eq!(mine[0]["operator_id"], "demo-operator");
+    assert_eq!(
+        mine[0]["journal"],
+        json!({"succeeded": 1, "succeeded_minor": 12900, "declined": 1})
+    );
+    assert_eq!(mine[0]["differs"], false, "{close}");
+    assert_eq!(
+        close["exponents"],
+        json!([{"currency": "EUR", "exponent": 2}])
+    );
+    assert_eq!(close["central"]["sign_off"], Value::Null);
+
+    // Signing off takes the PIN again: a wrong one changes nothing.
+    let e = refused(
+        &window,
+        "sign_off_day",
+        json!({"day": utc_today(), "pin": "11112222", "note": null}),
+    );
+    assert_eq!(e["kind"], "sign_in_refused", "{e}");
+    let signed = ok(
+        &window,
+        "sign_off_day",
+        json!({"day": utc_today(), "pin": "87654321", "note": "checked by hand"}),
+    );
+    assert_eq!(signed["signed_by"], "demo-manager", "{signed}");
+    assert_eq!(signed["note"], "checked by hand");
+    let e = refused(
+        &window,
+        "sign_off_day",
+        json!({"day": utc_today(), "pin": "87654321", "note": null}),
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("already signed off"),
+        "{e}"
+    );
+
+    let day_csv = exports.path().join("day.csv");
+    let written = ok(
+        &window,
+        "export_day_close",
+        json!({"close": close, "path": day_csv.to_str().unwrap()}),
+    );
+    let text = std::fs::read_to_string(&day_csv).unwrap();
+    assert_eq!(written["rows"], text.lines().count() - 1);
+    assert!(
+        text.starts_with("section,operator_id,terminal_id,"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "journal,demo-operator,{terminal},EUR,succeeded,1,12900,,"
+        )),
+        "{text}"
+    );
+
+    // The audit log shows the sign-off and the wrong PIN, and exports them.
+    let audit = ok(
+        &window,
+        "audit",
+        json!({"query": {"kind": "day_signed_off"}}),
+    );
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["operator_id"], "demo-manager");
+    assert_eq!(entries[0]["terminal_id"], terminal.as_str());
+    let wrong = ok(&window, "audit", json!({"query": {"outcome": "refused"}}));
+    assert!(
+        wrong["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "pin_wrong"),
+        "{wrong}"
+    );
+    let e = refused(&window, "audit", json!({"query": {"operator": "a&b=c"}}));
+    assert_eq!(e["kind"], "bad_input", "{e}");
+    let audit_csv = exports.path().join("audit.csv");
+    let written = ok(
+        &window,
+        "export_audit",
+        json!({"query": {}, "path": audit_csv.to_str().unwrap()}),
+    );
+    assert!(written["rows"].as_u64().unwrap() >= 3, "{written}");
+    let text = std::fs::read_to_string(&audit_csv).unwrap();
+    assert!(text.starts_with("at,kind,outcome,operator_id,"), "{text}");
+    assert!(
+        text.contains(",day_signed_off,done,demo-manager,"),
+        "{text}"
+    );
+
+    // The outbox: nothing waits after the sync.
+    let outbox = ok(&window, "outbox", json!({}));
+    assert_eq!(outbox["depth"], 0, "{outbox}");
+    assert_eq!(outbox["messages"], json!([]));
+    let e = refused(
+        &window,
+        "outbox_archive",
+        json!({"id": 1, "pin": "87654321", "reason": " "}),
+    );
+    assert_eq!(e["kind"], "bad_input", "{e}");
+
+    // Offline: blocked, granted (PIN again, signed by the central), withdrawn.
+    assert_eq!(
+        ok(&window, "offline_allowance", json!({}))["allowance"],
+        Value::Null
+    );
+    let request = |pin: &str, per_charge: &str| {
+        json!({"request": {"pin": pin, "currency": "EUR", "per_charge_max": per_charge,
+            "per_shift_max": "500.00", "duration_ms": 3_600_000}})
+    };
+    let e = refused(&window, "grant_offline", request("87654321", "fifty"));
+    assert_eq!(e["kind"], "bad_input", "{e}");
+    let granted = ok(&window, "grant_offline", request("87654321", "50.00"));
+    let allowance = &granted["allowance"];
+    assert_eq!(allowance["approved_by"], "demo-manager", "{granted}");
+    assert_eq!(
+        allowance["per_charge_max"],
+        json!({"minor": 5000, "currency": "EUR"})
+    );
+    assert_eq!(ok(&window, "offline_allowance", json!({})), granted);
+    let withdrawn = ok(&window, "withdraw_offline", json!({}));
+    assert_eq!(withdrawn["allowance"], Value::Null);
+}
+
+/// Today's UTC day, as the central closes it.
+fn utc_today() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    paydesk_core::Timestamp::from_unix_ms(ms).utc_day()
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { AuditEntryView } from "./bindings";
+import { EMPTY_AUDIT_FORM, entryAmount, kindLabel, localDayStartMs, toAuditQuery, whoText } from "./audit";
+
+const entry = (over: Partial<AuditEntryView> = {}): AuditEntryView => ({
+  at: "2026-11-30T10:00:00.000Z",
+  at_ms: 0,
+  kind: "reversal",
+  outcome: "done",
+  operator_id: "ann",
+  terminal_id: "t-1",
+  approver: null,
+  order_id: "o-1",
+  amount_minor: 1250,
+  currency: "EUR",
+  amount_exponent: 2,
+  detail: "",
+  ...over,
+});
+
+describe("audit wording", () => {
+  it("names kinds in words and keeps unknown ones readable", () => {
+    expect(kindLabel("pin_wrong")).toBe("Wrong PIN");
+    expect(kindLabel("new_thing")).toBe("new thing");
+    expect(kindLabel("result_succeeded")).toBe("Charge result: succeeded");
+    expect(kindLabel("claim_released")).toBe("Order claim: released");
+  });
+  it("names the approver beside the person", () => {
+    expect(whoText(entry())).toBe("ann");
+    expect(whoText(entry({ approver: "bob" }))).toBe("ann (approved by bob)");
+    expect(whoText(entry({ operator_id: null }))).toBe("—");
+  });
+  it("formats the amount when there is one", () => {
+    expect(entryAmount(entry())).toBe("12.50 EUR");
+    expect(entryAmount(entry({ amount_minor: null }))).toBe("");
+  });
+});
+
+describe("toAuditQuery", () => {
+  it("turns local dates into UTC instants, the end date counting in full", () => {
+    const q = toAuditQuery({ ...EMPTY_AUDIT_FORM, fromDate: "2026-11-30", toDate: "2026-11-30", outcome: "refused" }, 60);
+    expect(q.from_ms).toBe(Date.UTC(2026, 10, 30) - 3_600_000);
+    expect(q.to_ms).toBe(Date.UTC(2026, 11, 1) - 3_600_000);
+    expect(q.outcome).toBe("refused");
+    expect(q.operator).toBeUndefined();
+  });
+  it("leaves out what is empty or not a date", () => {
+    expect(toAuditQuery({ ...EMPTY_AUDIT_FORM, fromDate: "2026-02-30", operator: "  ann " }, 0)).toEqual({ operator: "ann" });
+    expect(localDayStartMs("30.11.2026", 0)).toBeNull();
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import type { DayClose } from "./bindings";
+import { amountText, countsText, differenceLabel, outcomeLabel, totalRows, utcDay, verdict } from "./dayclose";
+
+function close(over: Partial<DayClose> = {}): DayClose {
+  return {
+    central: {
+      day: "2026-11-30",
+      totals: [
+        { operator_id: "zoe", terminal_id: "t-1", currency: "EUR", outcome: "succeeded", count: 2, sum_minor: 3000 },
+        { operator_id: "ann", terminal_id: "t-1", currency: "JPY", outcome: "declined", count: 1, sum_minor: 500 },
+      ],
+      totals_digest: "d",
+      gateway_checked: true,
+      differences: [],
+      sign_off: null,
+    },
+    terminal_id: "t-1",
+    comparison: [],
+    journal_error: null,
+    exponents: [
+      { currency: "EUR", exponent: 2 },
+      { currency: "JPY", exponent: 0 },
+    ],
+    ...over,
+  };
+}
+
+describe("day close wording", () => {
+  it("names outcomes and differences in words", () => {
+    expect(outcomeLabel("succeeded")).toBe("Paid");
+    expect(outcomeLabel("something_new")).toBe("something new");
+    expect(differenceLabel("multiple_successes")).toBe("The customer was charged more than once.");
+    expect(differenceLabel("odd_kind")).toContain("odd kind");
+  });
+  it("formats amounts with the exponent the shell sent", () => {
+    expect(amountText(3000, "EUR", [{ currency: "EUR", exponent: 2 }])).toBe("30.00 EUR");
+    expect(amountText(500, "JPY", [{ currency: "JPY", exponent: 0 }])).toBe("500 JPY");
+    expect(amountText(7, "XXX", [])).toBe("7 XXX (minor units)");
+  });
+  it("sorts the central's totals by operator", () => {
+    const rows = totalRows(close());
+    expect(rows.map((r) => r.operator)).toEqual(["ann", "zoe"]);
+    expect(rows[1]).toMatchObject({ outcome: "Paid", count: 2, amount: "30.00 EUR" });
+  });
+  it("says everything agrees only when nothing differs", () => {
+    expect(verdict(close())).toEqual({ tone: "ok", text: "Everything agrees: this terminal's journal, the central, the gateway." });
+    const mismatch = close({
+      comparison: [
+        {
+          operator_id: "zoe",
+          currency: "EUR",
+          journal: { succeeded: 3, succeeded_minor: 4000, declined: 0 },
+          central: { succeeded: 2, succeeded_minor: 3000, declined: 0 },
+          differs: true,
+        },
+      ],
+    });
+    mismatch.central.differences.push({ kind: "amount_differs", order_id: "o-1", intent_id: null, detail: "x" });
+    expect(verdict(mismatch)).toEqual({
+      tone: "attention",
+      text: "Look at 1 difference with the gateway and 1 row where this terminal's journal and the central disagree before signing off.",
+    });
+    expect(countsText(mismatch.comparison[0]!.journal, "EUR", [{ currency: "EUR", exponent: 2 }])).toBe("3 paid (40.00 EUR), 0 declined");
+  });
+  it("gives the UTC day", () => {
+    expect(utcDay(1_795_336_758_123)).toBe("2026-11-22");
+  });
+});
