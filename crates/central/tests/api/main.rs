@@ -10,6 +10,7 @@ mod claims;
 mod connections;
 mod contention;
 mod day_close;
+mod evidence;
 mod exceptions;
 mod fuzz;
 mod hostile_input;
