@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs only the desktop end-to-end test (tests/e2e_desktop.rs) with everything it needs: Debian
-# packages, tauri-driver, the UI build, the app build, then the test with PAYDESK_DESKTOP_BIN set.
+# Runs only the desktop end-to-end tests (tests/e2e_desktop.rs, tests/e2e_manager.rs) with everything
+# they need: Debian packages, tauri-driver, the UI build, the app build, then the tests with
+# PAYDESK_DESKTOP_BIN set.
 # The full test command (scripts/test.sh) runs it too; this is the quick loop for UI work.
 #
 # Usage: scripts/test-e2e.sh [extra args for the test binary, e.g. --nocapture]
@@ -14,4 +15,4 @@ ensure_ui_built
 build_desktop
 
 step "end-to-end test"
-PAYDESK_DESKTOP_BIN="$DESKTOP_BIN" cargo test -p paydesk-system-tests --test e2e_desktop -- "$@"
+PAYDESK_DESKTOP_BIN="$DESKTOP_BIN" cargo test -p paydesk-system-tests --test e2e_desktop --test e2e_manager -- "$@"

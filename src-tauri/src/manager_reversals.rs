@@ -134,6 +134,13 @@ fn exponent_of(currency: &str) -> u8 {
         .unwrap_or(2)
 }
 
+/// The amount in the central's "a reversal of 129.00 EUR is above …" refusal.
+fn amount_named(message: &str) -> Option<Money> {
+    let rest = message.split("reversal of ").nth(1)?;
+    let amount = rest.split(" is above").next()?;
+    Money::parse(amount.trim()).ok()
+}
+
 /// Whether the central's refusal says the reversal needs a second manager's approval.
 fn needs_approval(error: &UiError) -> bool {
     error.kind == UiErrorKind::CentralRefused && error.message.contains("needs another manager")
@@ -301,6 +308,11 @@ impl Desk {
             Err(e) => {
                 let error = manager_error(&e, "nothing was reversed");
                 if needs_approval(&error) && request.approval_id.is_none() {
+                    // An approval binds an amount: "everything still paid" becomes the amount
+                    // the central named.
+                    if request.amount.is_none() {
+                        request.amount = amount_named(&error.message);
+                    }
                     request.state = "waiting_for_approval".into();
                     request.problem = None;
                     store(terminal.data_dir(), request)?;
@@ -347,6 +359,15 @@ fn find(data_dir: &Path, reversal_key: &str) -> Result<ReversalRequestView, UiEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_amount_the_central_named_is_read_back() {
+        let m = "The central refused: A reversal of 129.00 EUR is above 10000 minor units and \
+                 needs another manager's approval.";
+        let amount = amount_named(m).unwrap();
+        assert_eq!((amount.minor(), amount.currency().code()), (12900, "EUR"));
+        assert_eq!(amount_named("something else"), None);
+    }
 
     #[test]
     fn amounts_read_in_their_currency() {

@@ -1,7 +1,8 @@
 //! The end-to-end tests' shared harness: a private Xvfb display, a private D-Bus session with
 //! gnome-keyring's Secret Service, tauri-driver + WebKitWebDriver starting the built desktop app
 //! with no configuration (so it runs the embedded default), a minimal W3C WebDriver client, the
-//! cleanup that stops every process on success and on failure, screenshots and signing in.
+//! cleanup that stops every process on success and on failure, screenshots, signing in and out,
+//! and clicking and typing into what a selector names.
 //!
 //! Used by `tests/e2e_desktop.rs` (the operator's path) and `tests/e2e_manager.rs` (the manager's
 //! desk) through `#[path]`; each test keeps its own steps and assertions. Deliberately absent: any
@@ -167,7 +168,8 @@ pub fn screenshot(driver: &Driver, session: &str, suffix: Option<&str>) {
     }
 }
 
-/// Signs in from the sign-in screen (waiting for it) and waits for the queue.
+/// Signs in from the sign-in screen (waiting for it) and waits for the desk (the header names who
+/// is signed in; an operator lands on the queue, a manager on the inbox).
 pub fn sign_in(driver: &Driver, s: &str, operator: &str, pin: &str) {
     let operator_input = driver
         .wait_for_element(s, "[data-testid='operator-input']")
@@ -181,13 +183,40 @@ pub fn sign_in(driver: &Driver, s: &str, operator: &str, pin: &str) {
     let pin_input = driver.find(s, "[data-testid='pin-input']").unwrap();
     driver.send_keys(s, &pin_input, &format!("{pin}\n"));
     driver
-        .wait_for_element(s, "[data-testid='queue-table']")
+        .wait_for_text(s, "[data-testid='signed-in-as']", operator)
+        .unwrap_or_else(|| panic!("not signed in as {operator}: {}", driver.page_text(s)));
+}
+
+/// Signs out (the header's button) and waits for the sign-in screen.
+pub fn sign_out(driver: &Driver, s: &str) {
+    let button = driver
+        .find(s, "[data-testid='sign-out']")
+        .unwrap_or_else(|| panic!("no sign-out button: {}", driver.page_text(s)));
+    driver.click(s, &button);
+    driver
+        .wait_for_element(s, "[data-testid='operator-input']")
         .unwrap_or_else(|| {
             panic!(
-                "no queue after signing in as {operator}: {}",
+                "no sign-in screen after signing out: {}",
                 driver.page_text(s)
             )
         });
+}
+
+/// Clicks the element `css` names, waiting for it first.
+pub fn click_on(driver: &Driver, s: &str, css: &str) {
+    let element = driver
+        .wait_for_element(s, css)
+        .unwrap_or_else(|| panic!("no {css} on the page: {}", driver.page_text(s)));
+    driver.click(s, &element);
+}
+
+/// Types `text` into the element `css` names, waiting for it first.
+pub fn type_into(driver: &Driver, s: &str, css: &str, text: &str) {
+    let element = driver
+        .wait_for_element(s, css)
+        .unwrap_or_else(|| panic!("no {css} on the page: {}", driver.page_text(s)));
+    driver.send_keys(s, &element, text);
 }
 
 /// The pid of the running `binary` among the processes of group `group` (this test's own

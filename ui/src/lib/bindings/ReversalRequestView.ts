@@ -20,8 +20,9 @@ amount: Money | null, reason: string, requested_by: string,
  */
 requested_at_ms: number,
 /**
- * `waiting_for_approval`, `approved` (a second manager approved; the requester sends it),
- * `sent` (the central answered; see `result`) or `refused` (see `problem`).
+ * `waiting_for_approval`, `approved` (a second manager approved; the requester sends it)
+ * or `sent` (the central answered; see `result`). `problem` keeps the central's last
+ * refusal.
  */
 state: string, approval_id: string | null, approved_by: string | null,
 /**
