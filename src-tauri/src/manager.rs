@@ -154,8 +154,9 @@ impl Desk {
     }
 
     /// A decision on `order` at the central (`mark_charged` with `intent_id`,
-    /// `mark_not_charged`, `cancel_open_intent` with `intent_id`, `acknowledge` with `item_id`),
-    /// with a reason and the manager's PIN. The central applies it only when the evidence it
+    /// `mark_not_charged`, `cancel_open_intent` with `intent_id`, `acknowledge` with `item_id`;
+    /// an empty `order` acknowledges an item that names none), with a reason and the manager's
+    /// PIN. The central applies it only when the evidence it
     /// reads itself allows it.
     pub async fn resolve_order(
         &self,
@@ -163,10 +164,35 @@ impl Desk {
         decision: Decision,
     ) -> Result<DecisionView, UiError> {
         let (running, _) = self.manager()?;
-        let order = order_id(order)?;
         let reason = reason(&decision.reason)?;
         let pin = pin(&decision.pin)?;
         let action = decision.action.as_str();
+        if order.trim().is_empty() {
+            // An item that names no order (results dropped over a terminal's quota) can only
+            // be acknowledged, through the inbox's own route.
+            let Some(item_id) = decision
+                .item_id
+                .as_deref()
+                .filter(|_| action == "acknowledge")
+            else {
+                return Err(UiError::bad_input(
+                    "This item names no order, so only \"acknowledge\" applies to it.",
+                    "Choose acknowledge, say why, and type your PIN.",
+                ));
+            };
+            let body = json!({ "item_id": item_id, "reason": reason, "pin": pin.expose() });
+            let outcome: ResolutionOutcome = running
+                .terminal
+                .central()
+                .post_in_session("/v1/exceptions/acknowledgements", &body)
+                .await
+                .map_err(|e| manager_error(&e, "nothing was acknowledged"))?;
+            return Ok(DecisionView {
+                message: decision_words(&outcome),
+                outcome: Some(outcome),
+            });
+        }
+        let order = order_id(order)?;
         if !matches!(
             action,
             "mark_charged" | "mark_not_charged" | "cancel_open_intent" | "acknowledge"

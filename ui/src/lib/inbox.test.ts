@@ -1,7 +1,7 @@
 // The inbox's words and the actions the resolution offers.
 import { describe, expect, it } from "vitest";
 import type { AllowedAction, EvidenceView, InboxItem, InboxView, TimelineView } from "./bindings";
-import { ageWords, badgeText, inboxHeadline, isDoubleSuccess, kindWords, localRetryAttempt, offeredActions } from "./inbox";
+import { ageWords, badgeText, inboxHeadline, isDoubleSuccess, kindWords, localRetryAttempt, offeredActions, orderlessActions } from "./inbox";
 
 function item(over: Partial<InboxItem> = {}): InboxItem {
   return {
@@ -101,5 +101,19 @@ describe("localRetryAttempt and isDoubleSuccess", () => {
   it("tells a double success from another flag", () => {
     expect(isDoubleSuccess(item({ kind: "flag", summary: "second success for the order (sweeper)" }))).toBe(true);
     expect(isDoubleSuccess(item({ kind: "flag", summary: "dispute opened" }))).toBe(false);
+  });
+});
+
+describe("this terminal's parked results and items without an order", () => {
+  it("offers sending a parked result again or archiving it, beside the central's actions", () => {
+    const parked = item({ kind: "parked_message", source: "terminal", item_id: "outbox:4", outbox_id: 4, attempt_id: "a-1" });
+    const offered = offeredActions(evidence([allowed("mark_charged", { intent_id: "pi_1" })]), parked);
+    expect(offered.map((o) => o.action)).toEqual(["mark_charged", "send_again", "archive"]);
+  });
+  it("offers only acknowledging an item without an order, and only when the central allows it", () => {
+    const dropped = item({ kind: "dropped_results", order_id: null, item_id: "drops:t:1", acknowledgeable: true });
+    expect(orderlessActions(dropped).map((o) => [o.action, o.item_id])).toEqual([["acknowledge", "drops:t:1"]]);
+    expect(orderlessActions({ ...dropped, acknowledgeable: false })).toEqual([]);
+    expect(orderlessActions(item({ acknowledgeable: true }))).toEqual([]);
   });
 });

@@ -49,11 +49,14 @@ export function sourceWords(item: InboxItem): string {
   return item.source === "terminal" ? "this terminal" : "central";
 }
 
-/** An action the resolution panel offers: the central's, or "retry" on this terminal. */
+/** What this terminal does itself with a result the central did not accept (its outbox). */
+export type ParkedAction = "send_again" | "archive";
+
+/** An action the resolution panel offers: the central's, "retry" on this terminal, or a parked result's. */
 export interface OfferedAction {
   /** Unique among the offered actions (the key of the button). */
   key: string;
-  action: AllowedAction["action"];
+  action: AllowedAction["action"] | ParkedAction;
   intent_id: string | null;
   item_id: string | null;
   via: AllowedAction["via"];
@@ -85,6 +88,7 @@ export function offeredActions(view: EvidenceView, item: InboxItem | null): Offe
       movesMoney: a.action === "reverse" || a.action === "cancel_open_intent",
     });
   }
+  offered.push(...parkedActions(item));
   if (localAttempt !== null && !offered.some((o) => o.action === "retry") && view.evidence === null) {
     offered.push({
       key: "retry::",
@@ -97,6 +101,32 @@ export function offeredActions(view: EvidenceView, item: InboxItem | null): Offe
     });
   }
   return offered;
+}
+
+/** For a result this terminal's outbox set aside: send it again, or archive it with a reason. */
+export function parkedActions(item: InboxItem | null): OfferedAction[] {
+  if (item?.kind !== "parked_message" || item.outbox_id === null) return [];
+  const base = { intent_id: null, item_id: item.item_id, via: "terminal" as const, movesMoney: false };
+  return [
+    { ...base, key: "send_again::", action: "send_again", label: "Send this result to the central again (after the cause was fixed)." },
+    { ...base, key: "archive::", action: "archive", label: "Archive this result: keep it in the journal, stop sending it." },
+  ];
+}
+
+/** For an item that names no order: only acknowledging it (with a reason), when the central allows that. */
+export function orderlessActions(item: InboxItem): OfferedAction[] {
+  if (item.order_id !== null || !item.acknowledgeable) return [];
+  return [
+    {
+      key: `acknowledge::${item.item_id}`,
+      action: "acknowledge",
+      intent_id: null,
+      item_id: item.item_id,
+      via: "resolution",
+      label: "Acknowledge: I have looked at this; no money is involved.",
+      movesMoney: false,
+    },
+  ];
 }
 
 /** The attempt of this terminal a retry would drive: the item's own, else the order's newest unfinished one. */
