@@ -1,9 +1,10 @@
 //! `paydesk inbox` and `paydesk resolve`: a manager's exception inbox — the central's (orders
-//! in review, flags, stale tokens, claims held past their lease, refunds pending, failed or
-//! made outside Paydesk) beside this terminal's own (attempts in review or of unknown outcome,
-//! parked outbox messages) — and a decision on one order, which the central applies only when
-//! the gateway's evidence allows it. Each signs the manager in (PIN on stdin), sends the PIN
-//! again with a decision, and signs out.
+//! in review, flags, stale tokens, claims held past their lease, intents with no result past
+//! their expected end, refunds pending, failed or made outside Paydesk) beside this terminal's
+//! own (attempts in review or of unknown outcome, parked outbox messages) — and a decision on
+//! one order (mark charged, mark not charged, cancel an open intent, acknowledge an item),
+//! which the central applies only when the gateway's evidence allows it. Each signs the manager
+//! in (PIN on stdin), sends the PIN again with a decision, and signs out.
 //!
 //! Deliberately absent: any gateway call (the central makes them), and writing the journal
 //! (it is read read-only, beside a charging process).
@@ -105,37 +106,74 @@ pub async fn inbox(settings: &Settings, manager: &str, pin_stdin: bool) -> CmdRe
     Ok(SUCCESS)
 }
 
-/// `paydesk resolve ORDER --action mark-charged --intent pi_… | --action mark-not-charged
-/// --reason TEXT --manager M --pin-stdin`.
+/// What `paydesk resolve` was asked to decide.
+pub struct ResolveArgs<'a> {
+    pub order: &'a str,
+    /// `mark-charged`, `mark-not-charged`, `cancel-open-intent` or `acknowledge`.
+    pub action: &'a str,
+    pub intent: Option<&'a str>,
+    pub item: Option<&'a str>,
+    pub reason: &'a str,
+}
+
+/// `paydesk resolve ORDER --action mark-charged --intent pi_… | mark-not-charged |
+/// cancel-open-intent --intent pi_… | acknowledge --item ID --reason TEXT --manager M
+/// --pin-stdin`.
 pub async fn resolve(
     settings: &Settings,
-    order: &str,
-    action: &str,
-    intent: Option<&str>,
-    reason: &str,
+    args: &ResolveArgs<'_>,
     manager: &str,
     pin_stdin: bool,
 ) -> CmdResult {
+    let ResolveArgs {
+        order,
+        action,
+        intent,
+        item,
+        reason,
+    } = *args;
     let order = OrderId::new(order).map_err(|e| Failure::usage(format!("ORDER: {e}")))?;
-    let action = match (action, intent) {
-        ("mark-charged", Some(_)) => "mark_charged",
-        ("mark-charged", None) => {
-            return Err(Failure::usage(
-                "--action mark-charged needs --intent pi_…: the intent that charged the order",
-            ))
-        }
-        ("mark-not-charged", None) => "mark_not_charged",
-        ("mark-not-charged", Some(_)) => {
-            return Err(Failure::usage(
-                "--action mark-not-charged takes no --intent: the central checks every intent",
-            ))
-        }
-        (other, _) => {
-            return Err(Failure::usage(format!(
-                "--action {other}: choose mark-charged or mark-not-charged"
+    let action =
+        match (action, intent, item) {
+            ("mark-charged", Some(_), None) => "mark_charged",
+            ("mark-charged", None, _) => {
+                return Err(Failure::usage(
+                    "--action mark-charged needs --intent pi_…: the intent that charged the order",
+                ))
+            }
+            ("mark-not-charged", None, None) => "mark_not_charged",
+            ("mark-not-charged", Some(_), _) => {
+                return Err(Failure::usage(
+                    "--action mark-not-charged takes no --intent: the central checks every intent",
+                ))
+            }
+            ("cancel-open-intent", Some(_), None) => "cancel_open_intent",
+            ("cancel-open-intent", None, _) => {
+                return Err(Failure::usage(
+                    "--action cancel-open-intent needs --intent pi_…: the open intent to cancel \
+                 (`paydesk evidence ORDER` lists them)",
+                ))
+            }
+            ("acknowledge", None, Some(_)) => "acknowledge",
+            ("acknowledge", _, None) => return Err(Failure::usage(
+                "--action acknowledge needs --item ID: the inbox item to close (`paydesk inbox` \
+                 lists them)",
+            )),
+            ("acknowledge", Some(_), _) => {
+                return Err(Failure::usage("--action acknowledge takes no --intent"))
+            }
+            (a @ ("mark-charged" | "mark-not-charged" | "cancel-open-intent"), _, Some(_)) => {
+                return Err(Failure::usage(format!(
+                    "--action {a} takes no --item: --item is for acknowledge"
+                )))
+            }
+            (other, _, _) => {
+                return Err(Failure::usage(format!(
+                "--action {other}: choose mark-charged, mark-not-charged, cancel-open-intent or \
+                 acknowledge"
             )))
-        }
-    };
+            }
+        };
     if reason.trim().is_empty() {
         return Err(Failure::usage(
             "--reason is required: say why in a few words",
@@ -152,7 +190,8 @@ pub async fn resolve(
         &example,
         async |client, pin| {
             let body = json!({
-                "action": action, "intent_id": intent, "reason": reason, "pin": pin.expose(),
+                "action": action, "intent_id": intent, "item_id": item, "reason": reason,
+                "pin": pin.expose(),
             });
             client
                 .post_in_session::<_, Value>(&format!("/v1/orders/{order}/resolutions"), &body)
@@ -171,6 +210,9 @@ pub async fn resolve(
             answer["order"]["status"].as_str().unwrap_or("?"),
             answer["evidence"].as_str().unwrap_or(""),
         );
+        if answer["repeated"] == true {
+            out!("  this decision was already made earlier: nothing new was done");
+        }
     }
     Ok(SUCCESS)
 }

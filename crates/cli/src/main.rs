@@ -28,6 +28,7 @@ mod central;
 mod charge;
 mod config;
 mod day_close;
+mod evidence;
 mod exit;
 mod inbox;
 mod journal;
@@ -206,20 +207,38 @@ enum Command {
         pin_stdin: bool,
     },
     /// A manager decides an order from the inbox; the central applies it only when the
-    /// gateway's evidence allows: mark-charged --intent pi_…, or mark-not-charged (released).
+    /// gateway's evidence allows: mark-charged --intent pi_…, mark-not-charged (released),
+    /// cancel-open-intent --intent pi_… (cancelled at the gateway, then released when nothing
+    /// else can charge), or acknowledge --item ID (closes an item with no money effect).
     Resolve {
         /// The order id.
         order: String,
-        /// mark-charged or mark-not-charged.
+        /// mark-charged, mark-not-charged, cancel-open-intent or acknowledge.
         #[arg(long)]
         action: String,
-        /// mark-charged: the gateway intent that charged the order.
+        /// mark-charged: the gateway intent that charged the order; cancel-open-intent: the
+        /// intent to cancel.
         #[arg(long)]
         intent: Option<String>,
+        /// acknowledge: the inbox item to close (its id as `paydesk inbox --json` shows it).
+        #[arg(long)]
+        item: Option<String>,
         /// Why, in a few words (kept with the decision).
         #[arg(long)]
         reason: String,
         /// The manager who decides (PIN on stdin).
+        #[arg(long)]
+        manager: String,
+        /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// A manager reads an order's evidence: the central's record beside the gateway looked up
+    /// now, its open inbox items, and the decisions this evidence allows.
+    Evidence {
+        /// The order id.
+        order: String,
+        /// The manager who reads it (PIN on stdin).
         #[arg(long)]
         manager: String,
         /// Read the manager's PIN from stdin (one line). Required.
@@ -525,21 +544,25 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             order,
             action,
             intent,
+            item,
             reason,
             manager,
             pin_stdin,
         } => {
-            inbox::resolve(
-                settings,
-                &order,
-                &action,
-                intent.as_deref(),
-                &reason,
-                &manager,
-                pin_stdin,
-            )
-            .await
+            let args = inbox::ResolveArgs {
+                order: &order,
+                action: &action,
+                intent: intent.as_deref(),
+                item: item.as_deref(),
+                reason: &reason,
+            };
+            inbox::resolve(settings, &args, &manager, pin_stdin).await
         }
+        Command::Evidence {
+            order,
+            manager,
+            pin_stdin,
+        } => evidence::evidence(settings, &order, &manager, pin_stdin).await,
         Command::DayClose {
             command:
                 Some(DayCloseCommand::SignOff {
