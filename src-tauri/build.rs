@@ -42,6 +42,10 @@ fn main() {
             "offline_allowance",
             "grant_offline",
             "withdraw_offline",
+            "settings",
+            "set_approval_threshold",
+            "set_permissions",
+            "set_limit",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         // `{:#}` keeps the whole cause chain, which is where tauri-build says what it disliked.

@@ -9,6 +9,7 @@
 pub mod desk;
 pub mod error;
 pub mod launch;
+pub mod permissions;
 pub mod manager;
 pub mod manager_reversals;
 pub mod manager_views;
@@ -113,6 +114,10 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             offline_allowance,
             grant_offline,
             withdraw_offline,
+            settings,
+            set_approval_threshold,
+            set_permissions,
+            set_limit,
         ])
 }
 
@@ -396,4 +401,42 @@ async fn send_reversal(
     pin: String,
 ) -> Result<manager_views::ReversalView, UiError> {
     desk.send_reversal(&reversal_key, &pin).await
+}
+
+#[tauri::command]
+async fn settings(desk: State<'_, Desk>) -> Result<permissions::SettingsView, UiError> {
+    desk.settings().await
+}
+
+#[tauri::command]
+async fn set_approval_threshold(
+    desk: State<'_, Desk>,
+    amount: String,
+    currency: String,
+    pin: String,
+) -> Result<permissions::SettingsView, UiError> {
+    desk.set_approval_threshold(&amount, &currency, &pin).await
+}
+
+#[tauri::command]
+async fn set_permissions(
+    desk: State<'_, Desk>,
+    role: paydesk_protocol::Role,
+    actions: Vec<paydesk_protocol::settings::Action>,
+    pin: String,
+) -> Result<permissions::SettingsView, UiError> {
+    desk.set_permissions(role, actions, &pin).await
+}
+
+#[tauri::command]
+async fn set_limit(
+    desk: State<'_, Desk>,
+    operator: String,
+    currency: String,
+    per_refund: String,
+    per_day: String,
+    pin: String,
+) -> Result<permissions::SettingsView, UiError> {
+    desk.set_limit(&operator, &currency, &per_refund, &per_day, &pin)
+        .await
 }

@@ -40,7 +40,7 @@ const AUDIT_EXPORT_ROWS_MAX: usize = 20_000;
 const ARCHIVE_REASON_CHARS_MAX: usize = 500;
 
 /// The signed-in manager's terminal, or a sentence saying why there is none.
-fn manager(desk: &Desk) -> Result<std::sync::Arc<crate::desk::Running>, UiError> {
+pub(crate) fn manager(desk: &Desk) -> Result<std::sync::Arc<crate::desk::Running>, UiError> {
     let (running, session) = desk.signed_in()?;
     if session.role != Role::Manager || session.offline {
         return Err(UiError::new(
@@ -53,7 +53,7 @@ fn manager(desk: &Desk) -> Result<std::sync::Arc<crate::desk::Running>, UiError>
 }
 
 /// A PIN as typed, or what is wrong with it.
-fn pin(text: &str) -> Result<Pin, UiError> {
+pub(crate) fn pin(text: &str) -> Result<Pin, UiError> {
     Pin::parse(text).map_err(|e| {
         UiError::bad_input(
             format!("That is not a PIN: {e}."),
@@ -64,7 +64,7 @@ fn pin(text: &str) -> Result<Pin, UiError> {
 
 /// The central's refusal of a manager's request, in a manager's words. `with_pin`: the request
 /// carried the PIN again, so an "unauthorized" answer means the PIN was wrong.
-fn manager_error(error: &CentralError, with_pin: bool) -> UiError {
+pub(crate) fn manager_error(error: &CentralError, with_pin: bool) -> UiError {
     match error {
         CentralError::Unauthorized if with_pin => UiError::new(
             UiErrorKind::SignInRefused,

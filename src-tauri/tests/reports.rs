@@ -2,7 +2,8 @@
 //! real embedded default (central on SQLite + sandbox gateway on loopback) in a temp directory:
 //! the day close beside the journal and its sign-off with the PIN, the audit log, the journal
 //! review's search and its CSV export written by the shell, the outbox, and granting and
-//! withdrawing the offline allowance. An operator is refused each manager command.
+//! withdrawing the offline allowance, and the settings (threshold, limits) with the PIN again. An
+//! operator is refused each manager command.
 //!
 //! Deliberately absent: the real webview and the save dialog (tests/e2e_reports.rs).
 
@@ -324,6 +325,42 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
     assert_eq!(ok(&window, "offline_allowance", json!({})), granted);
     let withdrawn = ok(&window, "withdraw_offline", json!({}));
     assert_eq!(withdrawn["allowance"], Value::Null);
+
+    // Settings: read, a change refused without the right PIN or with a bad amount, then saved.
+    let settings = ok(&window, "settings", json!({}));
+    assert!(
+        settings["settings"]["reversal_approval_above_minor"].is_number(),
+        "{settings}"
+    );
+    assert_eq!(settings["actions"][1]["words"], "cancel or refund payments");
+    let e = refused(
+        &window,
+        "set_approval_threshold",
+        json!({"amount": "200.00", "currency": "EUR", "pin": "11112222"}),
+    );
+    assert_eq!(e["kind"], "sign_in_refused", "{e}");
+    let limit = |per_refund: &str| {
+        json!({"operator": "demo-operator", "currency": "EUR", "perRefund": per_refund,
+            "perDay": "", "pin": "87654321"})
+    };
+    let e = refused(&window, "set_limit", limit("12,50"));
+    assert_eq!(e["kind"], "bad_input", "{e}");
+    let saved = ok(&window, "set_limit", limit("25.00"));
+    let limits = saved["settings"]["limits"].as_array().unwrap();
+    assert_eq!(limits.len(), 1, "{saved}");
+    assert_eq!(limits[0]["per_refund_minor"], 2500);
+    assert_eq!(limits[0]["per_day_minor"], Value::Null);
+    assert_eq!(
+        saved["exponents"],
+        json!([{"currency": "EUR", "exponent": 2}])
+    );
+    let saved = ok(
+        &window,
+        "set_approval_threshold",
+        json!({"amount": "200", "currency": "EUR", "pin": "87654321"}),
+    );
+    assert_eq!(saved["settings"]["reversal_approval_above_minor"], 20000);
+    assert_eq!(saved["settings"]["updated_by"], "demo-manager");
 }
 
 /// Today's UTC day, as the central closes it.

@@ -192,6 +192,17 @@ impl HttpCentral {
             .await
     }
 
+    /// PUT in the signed-in person's session (a manager's change to the settings).
+    pub async fn put_in_session<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CentralError> {
+        let session = self.session_token().ok_or(CentralError::SessionRequired)?;
+        self.send(self.http.put(self.url(path)).json(body), Some(&session))
+            .await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

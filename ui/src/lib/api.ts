@@ -152,3 +152,20 @@ export const approveReversal = (reversalKey: string, pin: string): Promise<Rever
   call("approve_reversal", { reversalKey, pin });
 export const sendReversal = (reversalKey: string, pin: string): Promise<ReversalView> =>
   call("send_reversal", { reversalKey, pin });
+
+// manager: settings (D2) — permissions per role, refund limits per person, the four-eyes threshold;
+// every change takes the manager's PIN again.
+import type { Action, Role, SettingsView } from "./bindings";
+
+export const loadSettings = (): Promise<SettingsView> => call("settings");
+export const setApprovalThreshold = (amount: string, currency: string, pin: string): Promise<SettingsView> =>
+  call("set_approval_threshold", { amount, currency, pin });
+export const setPermissions = (role: Role, actions: Action[], pin: string): Promise<SettingsView> =>
+  call("set_permissions", { role, actions, pin });
+export const setLimit = (
+  operator: string,
+  currency: string,
+  perRefund: string,
+  perDay: string,
+  pin: string,
+): Promise<SettingsView> => call("set_limit", { operator, currency, perRefund, perDay, pin });

@@ -22,8 +22,9 @@ describe("audit wording", () => {
   it("names kinds in words and keeps unknown ones readable", () => {
     expect(kindLabel("pin_wrong")).toBe("Wrong PIN");
     expect(kindLabel("new_thing")).toBe("new thing");
-    expect(kindLabel("result_succeeded")).toBe("Charge result: succeeded");
-    expect(kindLabel("claim_released")).toBe("Order claim: released");
+    expect(kindLabel("result_succeeded")).toBe("Payment result: succeeded");
+    expect(kindLabel("claim_released")).toBe("Gave an order back uncharged");
+    expect(kindLabel("claim_renewed")).toBe("Order claim: renewed");
   });
   it("names the approver beside the person", () => {
     expect(whoText(entry())).toBe("ann");

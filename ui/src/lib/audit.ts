@@ -23,11 +23,15 @@ const KINDS: Record<string, string> = {
   approval_granted: "Second manager approved",
   approval_refused: "Approval refused",
   reversal_refused: "Refund or cancel refused",
+  setting_changed: "Setting changed",
+  claim_claimed: "Took an order to charge",
+  claim_released: "Gave an order back uncharged",
+  claim_swept: "An order's hold ran out and was released",
 };
 
 /** Kinds the central builds from a prefix and a detail (`result_succeeded`, `claim_released`). */
 const PREFIXES: [string, string][] = [
-  ["result_", "Charge result"],
+  ["result_", "Payment result"],
   ["claim_", "Order claim"],
   ["reversal_", "Refund or cancel"],
   ["resolution_", "Manager's resolution"],
