@@ -1,7 +1,7 @@
 // The inbox's words and the actions the resolution offers.
 import { describe, expect, it } from "vitest";
 import type { AllowedAction, EvidenceView, InboxItem, InboxView, TimelineView } from "./bindings";
-import { ageWords, badgeText, inboxHeadline, isDoubleSuccess, kindWords, localRetryAttempt, offeredActions, orderlessActions } from "./inbox";
+import { ageWords, badgeText, inboxHeadline, isDoubleSuccess, kindWords, localRetryAttempt, offeredActions, orderlessActions, orderStatusWords } from "./inbox";
 
 function item(over: Partial<InboxItem> = {}): InboxItem {
   return {
@@ -115,5 +115,13 @@ describe("this terminal's parked results and items without an order", () => {
     expect(orderlessActions(dropped).map((o) => [o.action, o.item_id])).toEqual([["acknowledge", "drops:t:1"]]);
     expect(orderlessActions({ ...dropped, acknowledgeable: false })).toEqual([]);
     expect(orderlessActions(item({ acknowledgeable: true }))).toEqual([]);
+  });
+});
+
+describe("orderStatusWords", () => {
+  it("says what the central's status means", () => {
+    expect(orderStatusWords("needs_review")).toBe("in review: a manager decides");
+    expect(orderStatusWords("unpaid")).toBe("not paid");
+    expect(orderStatusWords("something_new")).toBe("something new");
   });
 });

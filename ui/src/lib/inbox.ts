@@ -136,6 +136,24 @@ export function localRetryAttempt(view: EvidenceView, item: InboxItem | null): s
   return open ? open.attempt.id : null;
 }
 
+/** The central's order status in a manager's words. */
+export function orderStatusWords(status: string): string {
+  switch (status) {
+    case "unpaid":
+      return "not paid";
+    case "paid":
+      return "paid";
+    case "failed":
+      return "not paid (the last charge failed)";
+    case "needs_action":
+      return "waiting for the customer";
+    case "needs_review":
+      return "in review: a manager decides";
+    default:
+      return status.replaceAll("_", " ");
+  }
+}
+
 /** Items a double success produced: a flag whose words say the order was charged twice. */
 export function isDoubleSuccess(item: InboxItem): boolean {
   return item.kind === "flag" && /second success|charged twice|double|multiple succe/i.test(item.summary);
