@@ -17,6 +17,7 @@ pub mod form;
 pub mod idempotency;
 pub mod keys;
 pub mod params;
+pub mod paypal;
 pub mod persist;
 pub mod search;
 pub mod server;

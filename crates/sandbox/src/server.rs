@@ -53,6 +53,7 @@ pub struct World {
     pub clock_offset_ms: i64,
     /// How long a new intent stays invisible to search.
     pub search_lag_ms: i64,
+    pub paypal: crate::paypal::state::PaypalState,
 }
 
 /// State shared by every request handler and the webhook dispatcher, for the server's lifetime.
@@ -125,7 +126,7 @@ pub struct ConnKill(Arc<Notify>);
 
 impl ConnKill {
     /// Asks the connection task to drop the connection, then waits for that to cancel us.
-    async fn drop_connection(&self) -> Response {
+    pub(crate) async fn drop_connection(&self) -> Response {
         self.0.notify_one();
         std::future::pending::<()>().await;
         unreachable!("the connection task drops this future")
@@ -516,6 +517,7 @@ async fn ledger(State(shared): State<Arc<Shared>>) -> Response {
         "idempotency_keys": keys,
         "faults": w.faults.rules().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "webhook_deliveries": deliveries,
+        "paypal": crate::paypal::ledger_of(&w),
     }))
     .into_response()
 }
@@ -762,6 +764,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             crate::admin_access::gate,
         ));
     admin
+        .merge(crate::paypal::router(shared.clone()))
         .fallback(api)
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)
