@@ -64,7 +64,9 @@ pub async fn start(launch: Launch, data_dir: PathBuf) -> Result<Started, UiError
                 detail: e.to_string(),
             })
         })?;
-        let stack = paydesk_stack::start(StackConfig::new(&data_dir, settings.secrets.clone()))
+        // The demo a person starts: a fresh one has exceptions for a manager to resolve.
+        let config = StackConfig::new(&data_dir, settings.secrets.clone()).with_demo_exceptions();
+        let stack = paydesk_stack::start(config)
             .await
             .map_err(|e| stack_error(&e))?;
         (stack.connection(&journal), Some(stack))

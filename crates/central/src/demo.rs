@@ -1,5 +1,7 @@
-//! The demo data set: twenty unpaid post-sale orders in EUR, USD and JPY whose saved payment
-//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure.
+//! The demo data set: twenty-two unpaid post-sale orders in EUR, USD and JPY whose saved payment
+//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure. Two
+//! of them (`demo-1008`, `demo-2008`) are the embedded stack's seeded exceptions
+//! (`paydesk_stack`'s `demo_exceptions`); the operator's queue keeps the other twenty.
 //!
 //! Deliberately absent: randomness — the same ids every time, so seeding twice changes nothing.
 
@@ -64,6 +66,15 @@ const DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
         "pm_card_visa",
         "Deposit: conservatory",
     ),
+    // Seeded as an exception by the embedded stack (a charge on another card, never reported).
+    (
+        "demo-1008",
+        21_500,
+        "EUR",
+        "cus_demo_vera",
+        "pm_card_visa",
+        "Phone order: bookshelf",
+    ),
     (
         "demo-2001",
         3_450,
@@ -119,6 +130,15 @@ const DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
         "cus_demo_noah",
         "pm_card_chargeDeclined",
         "Deposit: catering",
+    ),
+    // Seeded as an exception by the embedded stack (charged and refunded in the dashboard).
+    (
+        "demo-2008",
+        4_900,
+        "USD",
+        "cus_demo_walt",
+        "pm_card_visa",
+        "Phone order: desk lamp",
     ),
     (
         "demo-3001",
@@ -196,7 +216,7 @@ mod tests {
     #[test]
     fn demo_orders_pass_the_import_checks() {
         let orders = demo_orders();
-        assert_eq!(orders.len(), 20);
+        assert_eq!(orders.len(), 22);
         for o in &orders {
             crate::import::check(o).unwrap();
         }

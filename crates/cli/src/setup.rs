@@ -62,7 +62,8 @@ pub async fn stack(
 ) -> CmdResult {
     let data_dir = settings.data_dir()?;
     let secrets = stack_secrets(settings).await?;
-    let mut config = StackConfig::new(&data_dir, secrets.clone());
+    // The demo a person starts: a fresh one has exceptions for a manager to resolve.
+    let mut config = StackConfig::new(&data_dir, secrets.clone()).with_demo_exceptions();
     config.central_port = central_port;
     config.gateway_port = gateway_port;
     config.central_down = central_down;

@@ -16,6 +16,7 @@
 //! (review M5); the sandbox's admin routes are off unless [`StackConfig::sandbox_admin`] says
 //! otherwise (review L11).
 
+mod demo_exceptions;
 mod files;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,12 @@ pub const DEMO_OPERATOR_PIN: &str = "123456";
 /// The demo manager and their PIN.
 pub const DEMO_MANAGER: &str = "demo-manager";
 pub const DEMO_MANAGER_PIN: &str = "87654321";
+/// A second demo manager, to approve a large refund the first one asks for (four eyes).
+pub const DEMO_MANAGER_2: &str = "demo-manager-2";
+pub const DEMO_MANAGER_2_PIN: &str = "24681357";
+pub use demo_exceptions::{
+    OUTSIDE_REFUND_ORDER, SEEDED_FILE as DEMO_EXCEPTIONS_FILE, UNVERIFIED_ORDER,
+};
 
 /// The central's database file in the data directory.
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
@@ -104,6 +111,11 @@ pub struct StackConfig {
     /// ([`paydesk_terminal::STOPPED_STACK_URL`]), so terminals take their offline paths while the
     /// sandbox still charges. Off by default.
     pub central_down: bool,
+    /// The demo a person starts (the desktop app, `paydesk stack`): the sandbox sends its signed
+    /// webhooks to the central, and a fresh data directory is seeded once with exceptions for a
+    /// manager (`demo_exceptions`: a refund made outside Paydesk, a charge the central could not
+    /// verify). Off by default, so tests see only what they do themselves.
+    pub demo_exceptions: bool,
 }
 
 impl StackConfig {
@@ -116,7 +128,14 @@ impl StackConfig {
             lease_ms: paydesk_central::http::LEASE_MS_DEFAULT,
             sandbox_admin: SandboxAdmin::Off,
             central_down: false,
+            demo_exceptions: false,
         }
+    }
+
+    /// The same, with the demo's webhooks and exceptions on (see [`StackConfig::demo_exceptions`]).
+    pub fn with_demo_exceptions(mut self) -> StackConfig {
+        self.demo_exceptions = true;
+        self
     }
 }
 
@@ -173,12 +192,35 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
     let (terminal, terminal_token, newly_provisioned) =
         provision_terminal(&store, Arc::clone(&config.secrets), &data_dir, now).await?;
 
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.central_port))
+        .await
+        .map_err(|e| {
+            StackError::Central(format!("listening on port {}: {e}", config.central_port))
+        })?;
+    let central_addr = listener
+        .local_addr()
+        .map_err(|e| StackError::Central(format!("the central's address: {e}")))?;
+    // The sandbox signs its webhooks with a secret new at every start, held in memory only, and
+    // sends them to the central: refunds made outside Paydesk reach the inbox at once.
+    let webhook_secret = format!(
+        "whsec_{}",
+        auth::new_token()
+            .split_once('_')
+            .map_or("", |(_, random)| random)
+    );
     let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig {
         port: config.gateway_port,
         api_key: Some(central_key.clone()),
         restricted_keys: vec![DEMO_GATEWAY_KEY.to_string()],
         admin: config.sandbox_admin.clone(),
         state_dir: Some(data_dir.join(SANDBOX_STATE_DIR)),
+        webhook: paydesk_sandbox::WebhookSettings {
+            url: config
+                .demo_exceptions
+                .then(|| format!("http://{central_addr}/webhooks/stripe")),
+            secret: webhook_secret.clone(),
+            ..paydesk_sandbox::WebhookSettings::default()
+        },
         ..paydesk_sandbox::SandboxConfig::default()
     })
     .await
@@ -191,11 +233,6 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         )
         .map_err(|e| StackError::Gateway(e.to_string()))?,
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.central_port))
-        .await
-        .map_err(|e| {
-            StackError::Central(format!("listening on port {}: {e}", config.central_port))
-        })?;
     // The key that signs offline allowances lives as long as the data directory, so the key a
     // terminal pinned still verifies after a restart.
     let allowance_key =
@@ -205,6 +242,11 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         store,
         paydesk_central::Config {
             lease_ms: config.lease_ms,
+            webhook_secrets: if config.demo_exceptions {
+                vec![webhook_secret]
+            } else {
+                Vec::new()
+            },
             allowance_key: Some(Arc::new(allowance_key)),
             // Managers' reversals go to the same sandbox with the same key.
             gateway_actions: Some(Arc::new(
@@ -214,12 +256,32 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         },
         // The sandbox is test mode: webhook events of live mode are refused.
         Some(Arc::new(
-            GatewayLookup::new(lookup_gateway).with_livemode(false),
+            GatewayLookup::new(lookup_gateway.clone()).with_livemode(false),
         )),
         listener,
     )
     .map_err(|e| StackError::Central(e.to_string()))?;
 
+    // Something for a manager to do in a fresh demo; a failure here leaves a working stack.
+    let sweeper_view = GatewayLookup::new(lookup_gateway.clone()).with_livemode(false);
+    let seeded = if !config.demo_exceptions {
+        Ok(())
+    } else {
+        demo_exceptions::seed(
+            &data_dir,
+            &central.store,
+            lookup_gateway.as_ref(),
+            &sweeper_view,
+            &terminal,
+            DEMO_OPERATOR,
+            config.lease_ms,
+            now,
+        )
+        .await
+    };
+    if let Err(e) = seeded {
+        tracing::warn!(error = %e, "the demo's exceptions could not be seeded; the demo works without them");
+    }
     let stack = Stack {
         central_url: format!("http://{}", central.addr),
         gateway_url: sandbox.base_url.clone(),
@@ -344,6 +406,7 @@ async fn seed_demo(store: &Store, now: Timestamp) -> Result<(), StackError> {
     for (id, pin, role) in [
         (DEMO_OPERATOR, DEMO_OPERATOR_PIN, Role::Operator),
         (DEMO_MANAGER, DEMO_MANAGER_PIN, Role::Manager),
+        (DEMO_MANAGER_2, DEMO_MANAGER_2_PIN, Role::Manager),
     ] {
         let id = OperatorId::new(id).expect("demo operator ids are valid");
         if let Some((hash, _)) = store
