@@ -36,6 +36,7 @@ mod logging;
 mod outbox;
 mod output;
 mod reverse;
+mod settings;
 mod setup;
 mod time;
 mod words;
@@ -244,6 +245,12 @@ enum Command {
         /// Read the manager's PIN from stdin (one line). Required.
         #[arg(long)]
         pin_stdin: bool,
+    },
+    /// A manager reads or changes permissions and limits: which actions each role may take,
+    /// each person's refund limits, the four-eyes threshold (PIN on stdin; changes audited).
+    Settings {
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
     },
     /// A second manager approves a reversal of one order for one amount; prints its id.
     Approve {
@@ -533,6 +540,7 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             };
             reverse::reverse(settings, args).await
         }
+        Command::Settings { command } => settings::run(settings, command).await,
         Command::Approve {
             order,
             manager,
