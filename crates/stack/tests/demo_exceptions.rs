@@ -41,14 +41,6 @@ async fn inbox(stack: &Stack, token: &str, session: &str) -> Vec<(String, String
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let body: Value = resp.json().await.unwrap();
-    if std::env::var("C2_DEBUG").is_ok() {
-        for i in body["items"].as_array().unwrap() {
-            eprintln!(
-                "ITEM {} {} {} | {}",
-                i["kind"], i["order_id"], i["item_id"], i["summary"]
-            );
-        }
-    }
     let mut items: Vec<(String, String)> = body["items"]
         .as_array()
         .unwrap()
