@@ -130,6 +130,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0010_settings.sql"),
         include_str!("../../migrations/sqlite/0010_settings.sql"),
     ),
+    (
+        11,
+        "paypal events",
+        include_str!("../../migrations/postgres/0011_paypal_events.sql"),
+        include_str!("../../migrations/sqlite/0011_paypal_events.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
