@@ -36,6 +36,7 @@ pub mod sessions;
 pub mod store;
 pub mod sweeper;
 pub mod webhook;
+pub mod webhook_paypal;
 
 pub use error::{CentralError, CentralResult};
 pub use http::{router, AppState, Config};
