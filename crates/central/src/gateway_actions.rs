@@ -13,7 +13,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use paydesk_core::{GatewayIntentId, OrderId};
 use paydesk_gateway::{
-    CancelResult, Gateway, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
+    CancelResult, ChargeView, Gateway, IntentView, MetadataQuery, RefundRequest, RefundResult,
+    RefundView,
 };
 
 /// What a reversal needs from the gateway: the live intent, a cancel and a refund. Every call
@@ -38,6 +39,10 @@ pub trait GatewayActions: Send + Sync + fmt::Debug {
         Err(format!(
             "this gateway cannot search intents of order {order}"
         ))
+    }
+    /// A charge as the gateway shows it now (how much of it was refunded, by anyone).
+    async fn charge(&self, charge_id: &str) -> Result<ChargeView, String> {
+        Err(format!("this gateway cannot read charge {charge_id}"))
     }
 }
 
@@ -90,6 +95,13 @@ impl GatewayActions for GatewayActor {
     async fn search_order(&self, order: &OrderId) -> Result<Vec<IntentView>, String> {
         self.gateway
             .search_intents(&MetadataQuery::order(order))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn charge(&self, charge_id: &str) -> Result<ChargeView, String> {
+        self.gateway
+            .retrieve_charge(charge_id)
             .await
             .map_err(|e| e.to_string())
     }

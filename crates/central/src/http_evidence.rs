@@ -279,6 +279,22 @@ async fn lookup(
                 );
             }
         }
+        // How much of each success was refunded, by Paydesk or in the gateway's dashboard.
+        for i in out.intents.iter_mut().filter(|i| i.status == "succeeded") {
+            let Some(charge) = i.latest_charge.clone() else {
+                continue;
+            };
+            match actions.charge(&charge).await {
+                Ok(c) => i.amount_refunded_minor = Some(c.amount_refunded),
+                Err(e) => {
+                    tracing::warn!(charge = %charge, error = %e, "evidence: charge not readable");
+                    out.notes.push(format!(
+                        "How much of {} was refunded could not be read from the gateway.",
+                        i.intent_id
+                    ));
+                }
+            }
+        }
     } else if let Some(lookup) = state.gateway.as_deref() {
         for (id, gid) in &ids {
             let read = match gid {

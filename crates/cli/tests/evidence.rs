@@ -91,6 +91,52 @@ async fn a_manager_reads_an_orders_evidence_and_its_allowed_decisions() {
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["reverse"], "{doc}");
+    let paid = &evidence["gateway"]["intents"][0];
+    assert_eq!(paid["amount_received_minor"], 12900, "{doc}");
+    assert_eq!(
+        paid["amount_refunded_minor"], 0,
+        "read from the charge: {doc}"
+    );
+
+    // After a refund of 20.00, the gateway's charge says so, and 109.00 is left to reverse.
+    let refund = desk.run(
+        &[
+            "reverse",
+            "demo-1001",
+            "--manager",
+            DEMO_MANAGER,
+            "--reason",
+            "returned a part",
+            "--amount",
+            "20.00 EUR",
+            "--pin-stdin",
+        ],
+        DEMO_MANAGER_PIN,
+    );
+    assert_eq!(refund.code, Some(SUCCESS), "{refund:?}");
+    let json = desk.run(
+        &[
+            "--json",
+            "evidence",
+            "demo-1001",
+            "--manager",
+            DEMO_MANAGER,
+            "--pin-stdin",
+        ],
+        DEMO_MANAGER_PIN,
+    );
+    let doc: Value = serde_json::from_str(&json.stdout).expect("one JSON document");
+    let paid = &doc["evidence"]["gateway"]["intents"][0];
+    assert_eq!(paid["amount_refunded_minor"], 2000, "{doc}");
+    assert_eq!(paid["refunds"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(
+        doc["evidence"]["central"]["reversals"][0]["state"], "succeeded",
+        "{doc}"
+    );
+    let label = doc["evidence"]["allowed_actions"][0]["label"]
+        .as_str()
+        .unwrap();
+    assert!(label.contains("10900"), "{label}");
 
     // Arguments are checked before the PIN is read.
     for args in [

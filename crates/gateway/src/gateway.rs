@@ -8,8 +8,8 @@ use paydesk_core::{GatewayIntentId, IdempotencyKey};
 
 use crate::error::GatewayError;
 use crate::model::{
-    CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, EventPage,
-    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
+    CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
+    EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
 
 /// A payment gateway. Object-safe (`Arc<dyn Gateway>`) so the engine can hold Stripe, PayPal or a
@@ -56,6 +56,14 @@ pub trait Gateway: Send + Sync + std::fmt::Debug {
     async fn retrieve_refund(&self, refund_id: &str) -> Result<RefundView, GatewayError> {
         Err(GatewayError::Config {
             detail: format!("{} cannot read refund {refund_id} by id", self.name()),
+        })
+    }
+
+    /// Reads a charge by id (an intent's `latest_charge`): how much of it was refunded, by
+    /// Paydesk or anyone else. Connectors without it say so.
+    async fn retrieve_charge(&self, charge_id: &str) -> Result<ChargeView, GatewayError> {
+        Err(GatewayError::Config {
+            detail: format!("{} cannot read charge {charge_id} by id", self.name()),
         })
     }
 

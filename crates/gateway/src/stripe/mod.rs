@@ -6,7 +6,7 @@
 //! every decision about what to do next belongs to the engine.
 
 mod form;
-mod transport;
+pub(crate) mod transport;
 mod wire;
 
 #[cfg(test)]
@@ -23,8 +23,8 @@ use reqwest::Method;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::model::{
-    CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, EventPage,
-    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
+    CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
+    EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
 use crate::secret::ApiKey;
 use form::Form;
@@ -503,6 +503,41 @@ impl Gateway for StripeGateway {
                 self.common_refusal(status, &error, request_id.as_deref(), None)?;
                 if status == 404 || error.is_code("resource_missing") {
                     Err(self.not_found(refund_id, &error))
+                } else {
+                    Err(self.invalid(status, &error))
+                }
+            }
+        }
+    }
+
+    async fn retrieve_charge(&self, charge_id: &str) -> Result<ChargeView, GatewayError> {
+        if charge_id.is_empty()
+            || charge_id.len() > 255
+            || !charge_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(GatewayError::InvalidRequest {
+                status: 0,
+                code: None,
+                param: Some("charge".into()),
+                message: format!("{charge_id:?} is not a charge id"),
+            });
+        }
+        let path = format!("/v1/charges/{charge_id}");
+        match self.send(Method::GET, &path, None, None, None).await {
+            Err(failure) => Err(StripeGateway::read_failure(failure)),
+            Ok(Reply::Object(object)) => parse_charge(&object).map_err(|e| GatewayError::Unknown {
+                detail: e.to_string(),
+            }),
+            Ok(Reply::Refusal {
+                status,
+                error,
+                request_id,
+            }) => {
+                self.common_refusal(status, &error, request_id.as_deref(), None)?;
+                if status == 404 || error.is_code("resource_missing") {
+                    Err(self.not_found(charge_id, &error))
                 } else {
                     Err(self.invalid(status, &error))
                 }

@@ -353,3 +353,42 @@ async fn the_key_never_leaks_into_errors_results_or_logs() {
     );
     assert_no_secret(&text);
 }
+
+#[tokio::test]
+async fn a_charge_is_read_by_id_with_what_was_refunded() {
+    let charge = serde_json::json!({"id": "ch_1", "object": "charge", "amount": 1250,
+        "amount_captured": 1250, "amount_refunded": 500, "currency": "eur", "status": "succeeded",
+        "paid": true, "refunded": false, "disputed": false, "payment_intent": "pi_123",
+        "metadata": {"order_id": "ORD-1"}, "created": 1});
+    let server = Scripted::start(vec![
+        reply(200, &charge.to_string()),
+        error(
+            404,
+            serde_json::json!({"type": "invalid_request_error", "code": "resource_missing",
+                "message": "No such charge: 'ch_404'"}),
+        ),
+    ])
+    .await;
+    let gateway = gateway(&server.base_url);
+    let read = gateway.retrieve_charge("ch_1").await.unwrap();
+    assert_eq!((read.amount.minor(), read.amount_refunded), (1250, 500));
+    assert_eq!(read.payment_intent.as_deref(), Some("pi_123"));
+    let missing = gateway.retrieve_charge("ch_404").await.unwrap_err();
+    assert!(
+        matches!(missing, GatewayError::NotFound { .. }),
+        "{missing:?}"
+    );
+    // Not an id: refused before anything is sent.
+    let bad = gateway
+        .retrieve_charge("ch_1/../refunds")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bad, GatewayError::InvalidRequest { .. }),
+        "{bad:?}"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].target, "/v1/charges/ch_1");
+}
