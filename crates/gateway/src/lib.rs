@@ -13,6 +13,7 @@
 mod error;
 mod gateway;
 mod model;
+pub mod paypal;
 mod secret;
 pub mod stripe;
 pub mod url_policy;
@@ -24,5 +25,6 @@ pub use model::{
     DisputeView, EventPage, EventQuery, EventView, IntentMetadata, IntentView, MetadataQuery,
     PaymentError, RefundReason, RefundRequest, RefundResult, RefundStatus, RefundView,
 };
+pub use paypal::{PaypalConfig, PaypalGateway};
 pub use secret::{ApiKey, ApiKeyError};
 pub use stripe::{StripeConfig, StripeGateway};

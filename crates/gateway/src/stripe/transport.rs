@@ -82,7 +82,7 @@ impl StripeGateway {
                 Ok(response) => response,
                 Err(error) => {
                     let detail = self.describe(&error);
-                    let failure = if (error.is_connect() || error.is_builder()) && !maybe_landed {
+                    let failure = if provably_not_sent(&error, maybe_landed) {
                         Failure::NotSent(detail)
                     } else {
                         Failure::Unknown(detail)
@@ -157,25 +157,16 @@ impl StripeGateway {
     /// "Full jitter" (AWS architecture blog): uniform in `[0, min(base·2^(n-1), max)]`, so several
     /// terminals throttled together do not come back in lock-step.
     fn backoff_ms(&self, retry: u32) -> u64 {
-        let shift = retry.saturating_sub(1).min(20);
-        let ceiling = self
-            .config
-            .backoff_ms_base
-            .saturating_mul(1u64 << shift)
-            .min(self.config.backoff_ms_max);
-        fastrand::u64(0..=ceiling)
+        full_jitter_ms(
+            retry,
+            self.config.backoff_ms_base,
+            self.config.backoff_ms_max,
+        )
     }
 
     /// A transport error with its causes ("error sending request: connection refused"), scrubbed.
     fn describe(&self, error: &reqwest::Error) -> String {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        self.scrub(&text)
+        self.scrub(&error_chain(error))
     }
 
     /// Removes the API key from any text that is about to leave the connector. Defence in depth:
@@ -192,9 +183,38 @@ impl StripeGateway {
     }
 }
 
+/// "Full jitter" for the `retry`-th retry (1-based): uniform in `[0, min(base·2^(n-1), max)]`.
+/// Shared by every connector.
+pub(crate) fn full_jitter_ms(retry: u32, base_ms: u64, max_ms: u64) -> u64 {
+    let shift = retry.saturating_sub(1).min(20);
+    let ceiling = base_ms.saturating_mul(1u64 << shift).min(max_ms);
+    fastrand::u64(0..=ceiling)
+}
+
+/// An error with its causes ("error sending request: connection refused"). Not scrubbed: the
+/// caller scrubs with its own secret.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether a failed `send()` provably never reached the gateway: only a failure to connect (or
+/// to build the request) qualifies, and only while nothing showed the request may be executing.
+/// Every other transport failure (timeout, reset after sending) may have landed. Shared by every
+/// connector: this is the one rule for `NotSent` versus `Unknown`.
+pub(crate) fn provably_not_sent(error: &reqwest::Error, maybe_landed: bool) -> bool {
+    (error.is_connect() || error.is_builder()) && !maybe_landed
+}
+
 /// Reads a whole body, refusing more than [`RESPONSE_BYTES_MAX`]. A body cut short (the server
 /// closed before `Content-Length` bytes arrived) is an error here.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -205,16 +225,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
-            Err(error) => {
-                let mut text = error.to_string();
-                let mut source = std::error::Error::source(&error);
-                while let Some(cause) = source {
-                    text.push_str(": ");
-                    text.push_str(&cause.to_string());
-                    source = cause.source();
-                }
-                return Err(text);
-            }
+            Err(error) => return Err(error_chain(&error)),
         }
     }
 }
