@@ -20,6 +20,9 @@ use crate::error::CentralResult;
 pub const ORDER_RESOLUTIONS_MAX: i64 = 200;
 /// Refunds read at most for one order's evidence.
 pub const ORDER_REFUNDS_MAX: i64 = 200;
+/// Item ids per query when looking up acknowledgements: far below the bind limits of SQLite
+/// (32,766) and PostgreSQL (65,535).
+const ACKNOWLEDGED_CHUNK_ROWS: usize = 500;
 
 /// A decision recorded for an order, as the evidence lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +50,29 @@ pub struct RefundRow {
 }
 
 impl Store {
-    /// Item ids a manager acknowledged (they leave the inbox).
-    pub(super) async fn acknowledged_items(&self) -> CentralResult<HashSet<String>> {
-        let rows = sqlx::query("SELECT item_id FROM acknowledgements")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| text(r, "item_id")).collect()
+    /// Which of `candidates` a manager acknowledged (they leave the inbox). Asked in chunks of
+    /// [`ACKNOWLEDGED_CHUNK_ROWS`] ids, so the work follows the inbox, not every acknowledgement
+    /// ever made.
+    pub(super) async fn acknowledged_items(
+        &self,
+        candidates: &[&str],
+    ) -> CentralResult<HashSet<String>> {
+        let mut out = HashSet::new();
+        for chunk in candidates.chunks(ACKNOWLEDGED_CHUNK_ROWS) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT item_id FROM acknowledgements WHERE item_id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.insert(text(&r, "item_id")?);
+            }
+        }
+        Ok(out)
     }
 
     /// Intents registered at the central with no result for longer than a charge takes

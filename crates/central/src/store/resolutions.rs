@@ -84,7 +84,8 @@ impl Store {
         self.outside_refund_items(&mut items).await?;
         self.unknown_outcome_items(&mut items, now, lease_ms)
             .await?;
-        let acknowledged = self.acknowledged_items().await?;
+        let ids: Vec<&str> = items.iter().map(|i| i.item_id.as_str()).collect();
+        let acknowledged = self.acknowledged_items(&ids).await?;
         items.retain(|i| !acknowledged.contains(&i.item_id));
         items.sort_by(|a, b| (a.since_ms, &a.item_id).cmp(&(b.since_ms, &b.item_id)));
         Ok(items)
