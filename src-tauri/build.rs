@@ -35,6 +35,7 @@ fn main() {
             "audit",
             "export_audit",
             "journal_review",
+            "journal_receipt",
             "export_journal",
             "outbox",
             "outbox_retry",

@@ -3,7 +3,8 @@
 //! embedded default. An operator charges an order; someone charges another order at the gateway
 //! directly, outside Paydesk (the deliberate mismatch); the manager's day close lists it as a
 //! difference linked to the inbox, and the manager signs the day off with the PIN and exports it;
-//! the journal review finds the charge by its order and exports it as CSV (the file is read back);
+//! the journal review shows the central's matching receipt, finds the charge by its order and
+//! exports it as CSV (the file is read back);
 //! the audit log shows the sign-off; the outbox screen shows nothing waiting.
 //!
 //! The OS save dialog cannot be clicked over WebDriver: the test puts the path in
@@ -202,6 +203,12 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         s,
         "[data-testid='journal-review-integrity']",
         "Integrity check passed",
+    );
+    wait_text(
+        &driver,
+        s,
+        "[data-testid='journal-receipt']",
+        "The central's receipt matches",
     );
     type_into(&driver, s, "[data-testid='journal-search']", "demo-1001\n");
     wait_text(

@@ -107,6 +107,7 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             audit,
             export_audit,
             journal_review,
+            journal_receipt,
             export_journal,
             outbox,
             outbox_retry,
@@ -278,6 +279,11 @@ async fn journal_review(
     search: Option<paydesk_terminal::export::JournalSearch>,
 ) -> Result<report_views::JournalReviewView, UiError> {
     desk.journal_review(search.unwrap_or_default()).await
+}
+
+#[tauri::command]
+async fn journal_receipt(desk: State<'_, Desk>) -> Result<report_views::ReceiptView, UiError> {
+    desk.journal_receipt().await
 }
 
 #[tauri::command]

@@ -186,3 +186,38 @@ pub struct GrantOfflineRequest {
     #[ts(type = "number")]
     pub duration_ms: i64,
 }
+
+/// The central's receipt for this terminal's journal: the newest head it received with a result,
+/// compared with this journal's own event at that position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReceiptView {
+    /// The central holds this journal's chain up to `seq` and the hash there matches;
+    /// `local_seq` is this journal's head now (later steps are not delivered yet).
+    Matches {
+        #[ts(type = "number")]
+        seq: i64,
+        received_at: Timestamp,
+        #[ts(type = "number")]
+        local_seq: i64,
+    },
+    /// The event at `seq` here is not the one the central received: the journal was rewritten.
+    Differs {
+        #[ts(type = "number")]
+        seq: i64,
+        received_at: Timestamp,
+    },
+    /// The central received step `seq`, which this journal does not have (it was replaced or
+    /// cut short).
+    Missing {
+        #[ts(type = "number")]
+        seq: i64,
+        received_at: Timestamp,
+        #[ts(type = "number")]
+        local_seq: i64,
+    },
+    /// This terminal never delivered a result, so the central holds no head yet.
+    NoneYet,
+    /// The central could not be asked now.
+    Unavailable { message: String },
+}

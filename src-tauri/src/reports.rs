@@ -27,7 +27,7 @@ use crate::desk::Desk;
 use crate::error::{central_error, engine_error, log_detail, sign_in_error, UiError, UiErrorKind};
 use crate::report_views::{
     AuditEntryView, AuditPage, AuditQuery, ExportView, GrantOfflineRequest, JournalReviewView,
-    OfflineView, OutboxMessageView, OutboxView,
+    OfflineView, OutboxMessageView, OutboxView, ReceiptView,
 };
 use crate::views::AttemptView;
 
@@ -173,6 +173,14 @@ fn export_view(path: PathBuf, rows: usize) -> ExportView {
 struct AuditAnswer {
     entries: Vec<AuditEntryView>,
     next_cursor: Option<serde_json::Value>,
+}
+
+/// The central's answer of `GET /v1/journal-head`.
+#[derive(Debug, Deserialize)]
+struct CentralHead {
+    seq: Option<i64>,
+    hash: Option<String>,
+    received_at: Option<i64>,
 }
 
 /// A filter value the central accepts in a query string (ids and kinds), or what is wrong.
@@ -468,6 +476,51 @@ impl Desk {
             attempts: all.into_iter().map(AttemptView::from).collect(),
             matched,
             truncated: matched > REVIEW_ROWS_MAX,
+        })
+    }
+
+    /// The central's receipt for this journal (`GET /v1/journal-head`) beside this journal's own
+    /// event at the same position.
+    pub async fn journal_receipt(&self) -> Result<ReceiptView, UiError> {
+        let (running, _) = self.signed_in()?;
+        let terminal = &running.terminal;
+        let head: CentralHead = match terminal.central().get_json("/v1/journal-head").await {
+            Ok(head) => head,
+            Err(e) => {
+                log_detail("journal receipt", &e.to_string());
+                let why = match e {
+                    CentralError::Unreachable { .. } | CentralError::NoAnswer { .. } => {
+                        "the central cannot be reached now"
+                    }
+                    _ => "the central refused the request",
+                };
+                return Ok(ReceiptView::Unavailable {
+                    message: format!("The central's receipt could not be read: {why}."),
+                });
+            }
+        };
+        let (Some(seq), Some(hash), Some(received)) = (head.seq, head.hash, head.received_at)
+        else {
+            return Ok(ReceiptView::NoneYet);
+        };
+        let received_at = Timestamp::from_unix_ms(received);
+        let (local, (local_seq, _)) = terminal
+            .engine()
+            .with_journal(move |j| Ok((j.event_hash(seq)?, j.head()?)))
+            .await
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?;
+        Ok(match local {
+            Some(ours) if ours == hash => ReceiptView::Matches {
+                seq,
+                received_at,
+                local_seq,
+            },
+            Some(_) => ReceiptView::Differs { seq, received_at },
+            None => ReceiptView::Missing {
+                seq,
+                received_at,
+                local_seq,
+            },
         })
     }
 

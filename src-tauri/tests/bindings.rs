@@ -70,6 +70,7 @@ fn generated_files() -> BTreeMap<String, String> {
     collect.visit::<paydesk_desktop::report_views::OutboxView>();
     collect.visit::<paydesk_desktop::report_views::OfflineView>();
     collect.visit::<paydesk_desktop::report_views::GrantOfflineRequest>();
+    collect.visit::<paydesk_desktop::report_views::ReceiptView>();
     collect.visit::<paydesk_desktop::permissions::SettingsView>();
 
     // manager: inbox and reversals (D1) — the inbox, an order's evidence, a decision's answer,

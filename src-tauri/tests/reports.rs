@@ -170,6 +170,16 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
     );
     assert_eq!(e["kind"], "bad_input", "{e}");
 
+    // The central's receipt: it holds this journal's head, and the hash there matches.
+    let receipt = ok(&window, "journal_receipt", json!({}));
+    assert_eq!(receipt["state"], "matches", "{receipt}");
+    assert_eq!(receipt["seq"], receipt["local_seq"], "{receipt}");
+    let status = ok(&window, "status", json!({}));
+    assert_eq!(
+        receipt["seq"], status["journal"]["events_checked"],
+        "{receipt} {status}"
+    );
+
     // The export: the shell writes every match to the chosen path, spreadsheet-safe.
     let e = refused(&window, "export_journal", json!({"path": "relative.csv"}));
     assert_eq!(e["kind"], "bad_input", "{e}");

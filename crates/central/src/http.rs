@@ -180,6 +180,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders/{order_id}/claim/release"),
     ("post", "/v1/orders/{order_id}/intent"),
     ("post", "/v1/results"),
+    ("get", "/v1/journal-head"),
     ("get", "/v1/operators"),
     ("get", "/v1/unresolved"),
     ("get", "/v1/flags"),
@@ -253,6 +254,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{order_id}/claim/release", post(release))
         .route("/v1/orders/{order_id}/intent", post(register_intent))
         .route("/v1/results", post(post_results))
+        .route(
+            "/v1/journal-head",
+            get(crate::http_journal_head::journal_head),
+        )
         .route("/v1/operators", get(list_operators))
         .route("/v1/unresolved", get(list_unresolved))
         .route("/v1/flags", get(list_flags))

@@ -23,6 +23,7 @@ mod http_error;
 mod http_evidence;
 mod http_inbox;
 mod http_input;
+mod http_journal_head;
 pub mod http_reversals;
 mod http_sessions;
 pub mod http_settings;

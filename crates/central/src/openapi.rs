@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod journal;
 mod manager;
 mod settings;
 
@@ -282,6 +283,9 @@ fn schemas() -> Value {
     all.as_object_mut()
         .expect("an object")
         .extend(manager::schemas());
+    all.as_object_mut()
+        .expect("an object")
+        .extend(journal::schemas());
     all
 }
 
@@ -652,6 +656,7 @@ fn operations() -> Vec<Op> {
     .into_iter()
     .chain(settings::operations())
     .chain(manager::operations())
+    .chain(journal::operations())
     .collect()
 }
 

@@ -67,6 +67,16 @@ impl Journal {
         )
     }
 
+    /// The chain hash (hex) of the event at `seq`, or `None` when the journal has no such event:
+    /// what a terminal compares with the head the central holds as its receipt.
+    pub fn event_hash(&self, seq: i64) -> Result<Option<String>, JournalError> {
+        use rusqlite::OptionalExtension as _;
+        self.conn
+            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |r| r.get(0))
+            .optional()
+            .map_err(db(&self.path, "reading an event's hash"))
+    }
+
     /// An attempt's history, oldest first.
     pub fn timeline(&self, id: &AttemptId) -> Result<Vec<StoredEvent>, JournalError> {
         let path = &self.path;

@@ -96,6 +96,7 @@ import type {
   JournalSearch,
   OfflineView,
   OutboxView,
+  ReceiptView,
 } from "./bindings";
 
 export const loadDayClose = (day: string): Promise<DayClose> => call("day_close", { day });
@@ -106,6 +107,7 @@ export const exportDayClose = (close: DayClose, path: string): Promise<ExportVie
 export const loadAudit = (query: AuditQuery): Promise<AuditPage> => call("audit", { query });
 export const exportAudit = (query: AuditQuery, path: string): Promise<ExportView> => call("export_audit", { query, path });
 export const reviewJournal = (search: JournalSearch): Promise<JournalReviewView> => call("journal_review", { search });
+export const journalReceipt = (): Promise<ReceiptView> => call("journal_receipt");
 export const exportJournal = (search: JournalSearch, path: string): Promise<ExportView> =>
   call("export_journal", { search, path });
 export const loadOutbox = (): Promise<OutboxView> => call("outbox");

@@ -3,7 +3,8 @@
 // and the CSV export match the same attempts.
 //
 // Pure, so the conversions are unit-tested; the screen is Journal.svelte.
-import type { AttemptState, JournalSearch } from "./bindings";
+import type { AttemptState, JournalSearch, ReceiptView } from "./bindings";
+import { formatTimestamp } from "./time";
 import { localDayStartMs } from "./audit";
 
 const DAY_MS = 86_400_000;
@@ -59,4 +60,33 @@ export function matchedLine(shown: number, matched: number, filtered: boolean): 
   return filtered
     ? `${matched} ${noun} ${matched === 1 ? "matches" : "match"} the filters.`
     : `${matched} ${noun} in this terminal's journal.`;
+}
+
+/** The central's receipt in one sentence, and whether it needs a person's attention. */
+export function receiptLine(r: ReceiptView, offsetMinutes: number): { tone: "ok" | "attention" | "neutral"; text: string } {
+  switch (r.state) {
+    case "matches": {
+      const pending = r.local_seq - r.seq;
+      const tail =
+        pending > 0 ? ` ${pending} newer ${pending === 1 ? "step waits" : "steps wait"} to be sent with the next result.` : "";
+      return {
+        tone: "ok",
+        text: `The central's receipt matches: it holds this journal up to step ${r.seq}, received ${formatTimestamp(r.received_at, offsetMinutes)}, and that step is the same here.${tail}`,
+      };
+    }
+    case "differs":
+      return {
+        tone: "attention",
+        text: `The central's receipt does not match: step ${r.seq}, received ${formatTimestamp(r.received_at, offsetMinutes)}, is different in this journal, so the journal was changed after it was sent. Stop charging on this terminal and call your manager.`,
+      };
+    case "missing":
+      return {
+        tone: "attention",
+        text: `The central received step ${r.seq} of this journal on ${formatTimestamp(r.received_at, offsetMinutes)}, but this journal has only ${r.local_seq} steps: it was replaced or cut short. Stop charging on this terminal and call your manager.`,
+      };
+    case "none_yet":
+      return { tone: "neutral", text: "No receipt from the central yet: this terminal has not delivered a result." };
+    case "unavailable":
+      return { tone: "neutral", text: `${r.message} The check on this terminal above still stands.` };
+  }
 }

@@ -33,6 +33,7 @@ mod grants;
 mod inbox;
 mod inbox_rules;
 mod inbox_trust;
+mod journal_heads;
 mod orders;
 mod people;
 mod reconcile;

@@ -185,6 +185,12 @@ const TABLE: &[Row] = &[
     ),
     (
         "get",
+        "/v1/journal-head",
+        "/v1/journal-head",
+        [401, 200, 200, 200, 401, 401],
+    ),
+    (
+        "get",
         "/v1/operators",
         "/v1/operators",
         [401, 200, 200, 200, 200, 401],

@@ -65,6 +65,7 @@ export type { PaymentRecord } from "./PaymentRecord";
 export type { Progress } from "./Progress";
 export type { QueueView } from "./QueueView";
 export type { ReadyStatus } from "./ReadyStatus";
+export type { ReceiptView } from "./ReceiptView";
 export type { RecoveryReport } from "./RecoveryReport";
 export type { RecoverySummary } from "./RecoverySummary";
 export type { RefundRecord } from "./RefundRecord";
