@@ -88,6 +88,13 @@ pub async fn inbox(settings: &Settings, manager: &str, pin_stdin: bool) -> CmdRe
             i["summary"].as_str().unwrap_or(""),
             i["since"].as_str().unwrap_or("?"),
         );
+        // What `paydesk resolve … --action acknowledge --item ID` needs.
+        if i["acknowledgeable"] == true {
+            out!(
+                "      may be acknowledged as item {}",
+                i["item_id"].as_str().unwrap_or("?")
+            );
+        }
     }
     if central["next_cursor"].is_string() {
         out!("  … more at the central than shown here");
