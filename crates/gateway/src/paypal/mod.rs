@@ -376,7 +376,7 @@ impl Gateway for PaypalGateway {
                             .into(),
                     });
                 }
-                if status == 422 {
+                if status == 422 && !error.is_issue("PAYPAL_REQUEST_ID_PREVIOUSLY_USED") {
                     return Ok(CreateResult::Refused {
                         reason: error.reason(),
                         message: self.scrub(&error.text()),
@@ -411,15 +411,9 @@ impl Gateway for PaypalGateway {
             }
             Err(e) => return Err(e),
         };
-        if matches!(
-            view.status,
-            IntentStatus::Succeeded | IntentStatus::Processing | IntentStatus::Canceled
-        ) {
-            return Ok(PaypalGateway::confirm_from_order(
-                view,
-                "already captured before this confirm",
-            ));
-        }
+        // No short cut when the order is already captured: the capture is re-sent under its
+        // request id (PayPal replays the first answer) or a newer one (ORDER_ALREADY_CAPTURED,
+        // then the order is judged), so PayPal, not this code, says what happened.
         let reference = view.payment_method.clone().unwrap_or_default();
         let (kind, vault) = payment_source(&reference).map_err(|_| GatewayError::InvalidRequest {
             status: 0,
@@ -612,7 +606,7 @@ impl Gateway for PaypalGateway {
                             .into(),
                     });
                 }
-                if status == 422 {
+                if status == 422 && !error.is_issue("PAYPAL_REQUEST_ID_PREVIOUSLY_USED") {
                     return Ok(RefundResult::Refused {
                         reason: error.reason(),
                         message: self.scrub(&error.text()),

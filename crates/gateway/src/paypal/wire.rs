@@ -342,17 +342,13 @@ pub fn parse_order(object: &Value, livemode: bool) -> Result<IntentView, ParseEr
     })
 }
 
-/// The id of the capture that holds the order's money, for a refund.
+/// The id of the capture that holds the order's money, for a refund (also when it is refunded
+/// already: PayPal then says `CAPTURE_FULLY_REFUNDED`, not this code).
 pub(crate) fn paid_capture(object: &Value) -> Option<String> {
     object["purchase_units"][0]["payments"]["captures"]
         .as_array()?
         .iter()
-        .find(|c| {
-            matches!(
-                c["status"].as_str(),
-                Some("COMPLETED" | "PARTIALLY_REFUNDED")
-            )
-        })
+        .find(|c| c["status"].as_str().is_some_and(is_paid))
         .and_then(|c| c["id"].as_str().map(str::to_string))
 }
 
