@@ -65,6 +65,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Webhook signing secrets; several during a rotation. Empty disables the webhook route.
     pub webhook_secrets: Vec<String>,
+    /// Verifies PayPal's webhooks (webhook id, certificate); `None` disables the PayPal route.
+    pub paypal_webhook: Option<Arc<crate::webhook_paypal::PaypalVerifier>>,
     /// Pause between sweeper passes, in milliseconds.
     pub sweep_interval_ms: u64,
     /// Longest a client may take to send a request's headers, in milliseconds; also how long a
@@ -129,6 +131,7 @@ impl Default for Config {
             lease_ms: LEASE_MS_DEFAULT,
             admin_token: None,
             webhook_secrets: Vec::new(),
+            paypal_webhook: None,
             sweep_interval_ms: SWEEP_INTERVAL_MS_DEFAULT,
             header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
             idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
@@ -200,6 +203,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/settings/permissions/{role}"),
     ("put", "/v1/settings/limits/{operator_id}/{currency}"),
     ("post", "/webhooks/stripe"),
+    ("post", "/webhooks/paypal"),
 ];
 
 /// Builds the router.
@@ -282,6 +286,7 @@ pub fn router(state: AppState) -> Router {
             put(crate::http_settings::put_limit),
         )
         .route("/webhooks/stripe", post(stripe_webhook))
+        .route("/webhooks/paypal", post(crate::http_paypal::paypal_webhook))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))

@@ -24,6 +24,7 @@ mod http_evidence;
 mod http_inbox;
 mod http_input;
 mod http_journal_head;
+mod http_paypal;
 pub mod http_reversals;
 mod http_sessions;
 pub mod http_settings;

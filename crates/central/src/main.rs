@@ -75,6 +75,8 @@ enum Command {
         /// `paydesk-allowance.key` next to a SQLite database, else in the working directory.
         #[arg(long, env = "PAYDESK_ALLOWANCE_KEY_FILE", value_name = "FILE")]
         allowance_key_file: Option<PathBuf>,
+        #[command(flatten)]
+        paypal: PaypalArgs,
     },
     /// Create the database (or bring its schema up to date) and exit.
     InitDb,
@@ -100,6 +102,52 @@ enum Command {
     ImportOrders { file: PathBuf },
     /// Import the demo data set (twenty unpaid orders in EUR, USD and JPY).
     SeedDemo,
+}
+
+/// PayPal webhooks (`POST /webhooks/paypal`), verified offline; off without a webhook id.
+#[derive(Debug, clap::Args)]
+struct PaypalArgs {
+    /// The webhook id PayPal shows for this central's webhook (the simulator's is WEBHOOK_ID).
+    #[arg(long, env = "PAYDESK_PAYPAL_WEBHOOK_ID", value_name = "ID")]
+    paypal_webhook_id: Option<String>,
+    /// Verify with this PEM certificate instead of fetching the one PAYPAL-CERT-URL names.
+    #[arg(
+        long,
+        env = "PAYDESK_PAYPAL_CERT_FILE",
+        value_name = "FILE",
+        requires = "paypal_webhook_id"
+    )]
+    paypal_cert_file: Option<PathBuf>,
+    /// A further host PAYPAL-CERT-URL may name (https only), besides PayPal's four API hosts.
+    #[arg(long, value_name = "HOST", requires = "paypal_webhook_id")]
+    paypal_cert_host: Vec<String>,
+    /// How far PAYPAL-TRANSMISSION-TIME may be from this server's clock, in seconds.
+    #[arg(long, default_value_t = paydesk_central::webhook_paypal::TRANSMISSION_TOLERANCE_S_DEFAULT)]
+    paypal_tolerance_s: i64,
+}
+
+impl PaypalArgs {
+    /// The verifier, or `None` when no webhook id is configured; errors name the flag to fix.
+    fn verifier(
+        self,
+    ) -> anyhow::Result<Option<Arc<paydesk_central::webhook_paypal::PaypalVerifier>>> {
+        use paydesk_central::webhook_paypal::{PaypalVerifier, PaypalWebhookSettings};
+        let Some(id) = self.paypal_webhook_id else {
+            return Ok(None);
+        };
+        let mut settings = PaypalWebhookSettings::new(id);
+        settings.tolerance_s = self.paypal_tolerance_s;
+        settings.cert_hosts.extend(self.paypal_cert_host);
+        if let Some(file) = &self.paypal_cert_file {
+            let pem = std::fs::read(file)
+                .with_context(|| format!("--paypal-cert-file: cannot read {}", file.display()))?;
+            settings.cert_pem = Some(pem);
+        }
+        let verifier = PaypalVerifier::new(settings)
+            .map_err(anyhow::Error::msg)
+            .context("PayPal webhooks (--paypal-webhook-id, --paypal-cert-file)")?;
+        Ok(Some(Arc::new(verifier)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -139,7 +187,9 @@ async fn run(command: Command, db: &str, store: &Store) -> anyhow::Result<()> {
             tls_key,
             insecure_http,
             allowance_key_file,
+            paypal,
         } => {
+            let paypal_webhook = paypal.verifier()?;
             let transport = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Transport::Tls { cert, key },
                 _ if insecure_http => Transport::InsecureHttp,
@@ -160,6 +210,7 @@ async fn run(command: Command, db: &str, store: &Store) -> anyhow::Result<()> {
                 gateway_url,
                 transport,
                 Arc::new(key),
+                paypal_webhook,
             )
             .await
         }
@@ -386,6 +437,8 @@ enum Transport {
     InsecureHttp,
 }
 
+// The PayPal verifier made the eighth argument.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     store: &Store,
     listen: &str,
@@ -394,6 +447,7 @@ async fn serve(
     gateway_url: Option<String>,
     transport: Transport,
     allowance_key: Arc<ring::signature::Ed25519KeyPair>,
+    paypal_webhook: Option<Arc<paydesk_central::webhook_paypal::PaypalVerifier>>,
 ) -> anyhow::Result<()> {
     // The certificate is read before anything else, so a bad file stops the start at once.
     let tls = match &transport {
@@ -419,6 +473,7 @@ async fn serve(
             .collect(),
         sweep_interval_ms,
         allowance_key: Some(allowance_key),
+        paypal_webhook,
         ..Config::default()
     };
     match config

@@ -652,6 +652,22 @@ fn operations() -> Vec<Op> {
             errors: &["400", "413", "503"],
             parameters: json!([{ "name": "Stripe-Signature", "in": "header", "required": true, "schema": string() }]),
         },
+        Op {
+            method: "post",
+            path: "/webhooks/paypal",
+            summary: "PayPal webhook, verified offline (RSA-SHA256 over transmission id, time, webhook id and the body's CRC-32, with the configured or PayPal-hosted certificate) and stored once per event id",
+            security: &[],
+            request: None,
+            success: ("200", Some("WebhookAck")),
+            errors: &["400", "413", "503"],
+            parameters: json!([
+                { "name": "PAYPAL-TRANSMISSION-ID", "in": "header", "required": true, "schema": string() },
+                { "name": "PAYPAL-TRANSMISSION-TIME", "in": "header", "required": true, "schema": string() },
+                { "name": "PAYPAL-TRANSMISSION-SIG", "in": "header", "required": true, "schema": string() },
+                { "name": "PAYPAL-AUTH-ALGO", "in": "header", "required": true, "schema": string() },
+                { "name": "PAYPAL-CERT-URL", "in": "header", "required": false, "schema": string() }
+            ]),
+        },
     ]
     .into_iter()
     .chain(settings::operations())

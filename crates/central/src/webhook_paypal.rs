@@ -17,6 +17,8 @@
 //! because an administrator put it there); parsing events and their effect on orders
 //! (`http_paypal` and the store); reading the clock (`now` is passed).
 
+pub mod event;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

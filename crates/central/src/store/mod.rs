@@ -35,6 +35,7 @@ mod inbox_rules;
 mod inbox_trust;
 mod journal_heads;
 mod orders;
+mod paypal_events;
 mod people;
 mod reconcile;
 mod resolutions;

@@ -17,6 +17,7 @@ mod hostile_input;
 mod late_results;
 mod openapi;
 mod orders;
+mod paypal_webhook;
 mod refunds;
 mod results;
 mod reversals;

@@ -305,6 +305,14 @@ const TABLE: &[Row] = &[
         "/webhooks/stripe",
         [400, 400, 400, 400, 400, 400],
     ),
+    // Signature-authenticated like Stripe's; the test central has no PayPal webhook id, so the
+    // route is off for everyone (tests/api/paypal_webhook.rs runs it configured).
+    (
+        "post",
+        "/webhooks/paypal",
+        "/webhooks/paypal",
+        [503, 503, 503, 503, 503, 503],
+    ),
 ];
 
 /// The body each route is sent with, for a caller.
@@ -363,6 +371,7 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
             json!({ "per_refund_minor": 1_000_000 + n, "pin": pin })
         }
         "/webhooks/stripe" => json!({ "id": "evt_roles" }),
+        "/webhooks/paypal" => json!({ "id": "WH-roles" }),
         _ => return None,
     })
 }

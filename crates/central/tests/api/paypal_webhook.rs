@@ -1,0 +1,289 @@
+//! `POST /webhooks/paypal` over HTTP: events signed with a test key whose certificate the
+//! central is configured with (as an operator configures PayPal's), on both backends — a
+//! completed capture of a registered PayPal order, one only the invoice names, a duplicate
+//! delivery, an amount that differs, an event that matches no order, and forgeries (tampered
+//! body, another webhook id, a bad signature, missing headers, an expired transmission), each
+//! refused 400 with nothing written.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use paydesk_central::store::FlagFilter;
+use paydesk_central::webhook_paypal::{
+    signed_message, PaypalVerifier, PaypalWebhookSettings, AUTH_ALGO,
+};
+use paydesk_central::{Config, RunningCentral};
+use paydesk_core::Timestamp;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::PrivatePkcs8KeyDer;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const WEBHOOK_ID: &str = "1JE4291016473214C";
+/// A 2048-bit RSA key for this test's certificate (test-only, made with OpenSSL).
+const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDTctCDP01lxVvF\nlhRjBwTZhxt3AndMOJF1TA64rhAZrIn8Eyg11KkR3vKI4CYIrxNPutTY1R+Qkuag\n2QtfwTCngN9gSNN550pKdTDvOia2C8gyGhnXzWOP7Q0vOgQVGkR5TbFD/ct3/ZAB\nWOeOUsjgC+e8dENDM24BVHOr9PkPbW4Ed4eJ3kUaazUnW0UYgwY9kn/MYB+/+570\nMK1U4GFUnmi1MVqa55o/l807ywA4rWixrnaFb1rNMsed4sDK/JbAWNlqnHzwZ4Cd\n94Hq8UowwWpw+f8Gp22k94LqykVHPqOSRDTuImmz1nVkw4Vkh2IapEsQldhpsN+n\ncdkoQ51JAgMBAAECggEAEeZqWHIHb1IhzrxBxZBWjMOvQ4fl6YHwbmmd5Wx22HWO\nyNQmV0hFd8nT5lpzXdDUZa9/TUvdfDOzanJ1UAnewI9cWZ5QqMU3uM3q8pWNqWOd\n8v/aqDYu84Qx1YmnxtGOcmZtV0Ao9WN1yWdpUtcXQkA/wehluU6lRV+M20XFv9Rw\nUmrF6XK4vSHqciG+Iysw2zVt33RnZ8ht4Yov9a4DxCbSbGvAMeYIxhDd8fskil++\nBclfLIZ2alKMLBJwgmg3DG2MtSCzsc2bjuUzBAIY5j5cVkqdn74IPj7XghAa/ljz\nqH6UWjSY8wDgHw7BP77EZur2Hj/ULrdA/JxzCvWHsQKBgQDsDmNLu3Q39GPKkx7r\nSdwP0NNESWe4+ToLRZERA0oFQGhg2dkudzWtSYZuCLiU7DmrXs7cPlWd2fuZza5U\nkJKe9RrUpw92eKGh6tlgLIbQuojEk7maZ7BzN/ERfeA+YNFV+otEBGfS9ku8tm1t\nngveSE0Kuk+UkRVMjYlkasz2ewKBgQDlUDEC8r7aZfPfCol9M+ufMlEtoMQJMLUi\nQ8Dy433t+YNug2NnIEUXCe0CyFb2lGv4IZ71XkfuAn2R6hvZFgUgAC/BFlu09Noc\nI3yLQ0F1M3DSr1d35GEbc4cCFl5CCMJ7e+77NndxqPhloIuatJQOW1JnmELUnfCs\n8ocz+6MyCwKBgQCH5/C7VX2gCZC6vOF8TdXpNS2tjyWslbEZdEAFL4Oaam6t9D7a\nRcAduMsw5sx+0VKSm881dp4Md8gn0QehoGsKIcwEyvpYFzPX6UKl4HzuB7delj6x\n6yjn7TlZ/MLypwNfIRS1YGP2Td9lExMFnYzvuWjB2Gqg+rbskECeE+9VqQKBgAjA\nP66SHvBstZrMZyTNB2/i1rA8E18aab8uAL4EKnkbbYWZJAD6fUh8y3uws4jjbx9g\nARXyDCKsG6im23s0WOu4thnTRZqpQW2TeRxDa8sSNHsFz/u2TnJivUM6IUy50tot\nh5g0ouhGf3w5XTqBK6lEmOd1Kw+8G0QuWTSFpNuzAoGAT6iYbqnYzjMhgGODS34z\nq0sy5m7e7w5oLwHV/mTd0EFE6bSdUEUkV8BatAgzOlH5onQcybJkR7qZ8kv/k+Cx\nURYD5cRnkEc3CX17kRjnW76b3OHgakKN6VPPVHlcpGA1zoIBR1u6/VFJTbGJ5IuG\n0+nBvNI9ECMSMKSWtSr6guw=\n-----END PRIVATE KEY-----";
+
+struct Signer {
+    key: ring::signature::RsaKeyPair,
+}
+
+impl Signer {
+    /// The key and a self-signed certificate of it (PEM).
+    fn new() -> (Signer, String) {
+        let kp = rcgen::KeyPair::from_pem(TEST_KEY).unwrap();
+        let cert =
+            rcgen::CertificateParams::new(vec!["messageverificationcerts.paypal.com".into()])
+                .unwrap()
+                .self_signed(&kp)
+                .unwrap();
+        let der = PrivatePkcs8KeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+        let key = ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
+        (Signer { key }, cert.pem())
+    }
+
+    /// The signature headers for `body`, signed for `webhook_id` at `time`.
+    fn headers(&self, body: &str, webhook_id: &str, time: &str) -> Vec<(&'static str, String)> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let message = signed_message(&id, time, webhook_id, body.as_bytes());
+        let mut sig = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                message.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+        vec![
+            ("paypal-transmission-id", id),
+            ("paypal-transmission-time", time.to_string()),
+            (
+                "paypal-transmission-sig",
+                base64::engine::general_purpose::STANDARD.encode(sig),
+            ),
+            ("paypal-auth-algo", AUTH_ALGO.to_string()),
+            (
+                "paypal-cert-url",
+                "https://api.paypal.com/v1/notifications/certs/CERT-test".to_string(),
+            ),
+        ]
+    }
+}
+
+fn now_rfc3339() -> String {
+    Timestamp::from_unix_ms(paydesk_central::clock::now().unix_ms()).rfc3339()
+}
+
+fn capture_event(event_id: &str, paypal_order: &str, invoice: &str, value: &str) -> String {
+    json!({
+        "id": event_id,
+        "event_version": "1.0",
+        "create_time": now_rfc3339(),
+        "resource_type": "capture",
+        "event_type": "PAYMENT.CAPTURE.COMPLETED",
+        "resource": {
+            "id": format!("CAP-{event_id}"),
+            "status": "COMPLETED",
+            "amount": { "currency_code": "EUR", "value": value },
+            "invoice_id": invoice,
+            "supplementary_data": { "related_ids": { "order_id": paypal_order } }
+        }
+    })
+    .to_string()
+}
+
+/// The test app's central restarted over the same store with PayPal webhooks on.
+async fn with_paypal(app: &mut TestApp, cert_pem: &str) -> RunningCentral {
+    app.shutdown_server().await;
+    let mut settings = PaypalWebhookSettings::new(WEBHOOK_ID);
+    settings.cert_pem = Some(cert_pem.as_bytes().to_vec());
+    let config = Config {
+        admin_token: Some(ADMIN_TOKEN.to_string()),
+        paypal_webhook: Some(Arc::new(PaypalVerifier::new(settings).unwrap())),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = paydesk_central::start(app.store.clone(), config, None, listener).unwrap();
+    app.base = format!("http://{}", running.addr);
+    running
+}
+
+async fn deliver(app: &TestApp, body: &str, headers: &[(&str, String)]) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url("/webhooks/paypal"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn flags(app: &TestApp, order: &str) -> Vec<(String, String)> {
+    let list = app
+        .store
+        .flags(&FlagFilter {
+            order_id: Some(order.to_string()),
+            ..FlagFilter::default()
+        })
+        .await
+        .unwrap();
+    list.flags
+        .into_iter()
+        .map(|f| (f.source, f.reason))
+        .collect()
+}
+
+async fn run(app: &mut TestApp) {
+    let (signer, cert) = Signer::new();
+    let running = with_paypal(app, &cert).await;
+    app.orders(&[
+        ("o-1", 1250, "EUR"),
+        ("o-2", 1250, "EUR"),
+        ("o-3", 1250, "EUR"),
+    ])
+    .await;
+    app.operators(&["alice"]).await;
+    let t1 = app.terminal("t1").await;
+    let (_, claim) = app.claim(&t1, "o-1", "alice").await;
+    let reg = json!({"claim_token": claim["claim_token"], "attempt_number": claim["attempt_number"],
+                     "intent_id": "PPO1"});
+    let (status, body) = app.post("/v1/orders/o-1/intent", &t1, reg).await;
+    assert_eq!(status, 200, "{body}");
+    let time = now_rfc3339();
+
+    // Forgeries first: each refused 400 naming what is wrong, nothing stored, no order changed.
+    let real = capture_event("WH-2", "PPO2", "o-2", "12.50");
+    let tampered = real.replace("12.50", "1.00");
+    let other_id = signer.headers(&real, "ANOTHER-WEBHOOK", &time);
+    let mut bad_sig = signer.headers(&real, WEBHOOK_ID, &time);
+    bad_sig[2].1 = base64::engine::general_purpose::STANDARD.encode([7u8; 256]);
+    let old =
+        Timestamp::from_unix_ms(paydesk_central::clock::now().unix_ms() - 3_600_000).rfc3339();
+    let expired = signer.headers(&real, WEBHOOK_ID, &old);
+    let mut no_algo = signer.headers(&real, WEBHOOK_ID, &time);
+    no_algo.retain(|(n, _)| *n != "paypal-auth-algo");
+    for (what, body, headers, says) in [
+        (
+            "tampered body",
+            &tampered,
+            signer.headers(&real, WEBHOOK_ID, &time),
+            "does not match",
+        ),
+        ("another webhook id", &real, other_id, "does not match"),
+        ("bad signature", &real, bad_sig, "does not match"),
+        ("expired", &real, expired, "send it again"),
+        ("no algorithm", &real, no_algo, "paypal-auth-algo"),
+        ("unsigned", &real, Vec::new(), "paypal-transmission-id"),
+    ] {
+        let (status, answer) = deliver(app, body, &headers).await;
+        assert_eq!(status, 400, "{what}: {answer}");
+        assert_eq!(
+            answer["error"]["code"], "invalid_signature",
+            "{what}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{what}: {answer}");
+        assert!(
+            !message.contains(WEBHOOK_ID),
+            "{what}: the webhook id leaked: {answer}"
+        );
+    }
+    assert_eq!(app.store.paypal_event_outcome("WH-2").await.unwrap(), None);
+    assert!(flags(app, "o-2").await.is_empty());
+    assert_eq!(app.order("o-2").await["order"]["status"], "unpaid");
+
+    // A capture only the invoice names: held for review, never paid, and said so.
+    let (status, answer) = deliver(app, &real, &signer.headers(&real, WEBHOOK_ID, &time)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({"received": true, "duplicate": false}));
+    let o2 = app.order("o-2").await;
+    assert_eq!(o2["order"]["status"], "needs_review", "{o2}");
+    let f = flags(app, "o-2").await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "unverified");
+    assert!(
+        f[0].1.contains("no claim registered") && f[0].1.contains("cannot look PayPal orders up"),
+        "{f:?}"
+    );
+    assert_eq!(
+        app.store
+            .paypal_event_outcome("WH-2")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("applied")
+    );
+
+    // The same event again (PayPal retries): accepted as a duplicate, nothing new written.
+    let (status, answer) = deliver(app, &real, &signer.headers(&real, WEBHOOK_ID, &time)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true);
+    assert_eq!(flags(app, "o-2").await.len(), 1);
+
+    // A capture of the registered PayPal order while alice's terminal holds the order: the
+    // terminal's own result decides; the order is not marked paid by the webhook.
+    let e1 = capture_event("WH-1", "PPO1", "o-1", "12.50");
+    let (status, answer) = deliver(app, &e1, &signer.headers(&e1, WEBHOOK_ID, &time)).await;
+    assert_eq!(status, 200, "{answer}");
+    let o1 = app.order("o-1").await;
+    assert_eq!(o1["order"]["status"], "unpaid", "{o1}");
+    assert_eq!(o1["intents"][0]["state"], "succeeded", "{o1}");
+    let f = flags(app, "o-1").await;
+    assert!(
+        f.len() == 1
+            && f[0]
+                .1
+                .contains("the terminal holding it reports the result"),
+        "{f:?}"
+    );
+
+    // Another amount than the order's: review, with both amounts named.
+    let e3 = capture_event("WH-3", "PPO3", "o-3", "99.00");
+    let (status, answer) = deliver(app, &e3, &signer.headers(&e3, WEBHOOK_ID, &time)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(app.order("o-3").await["order"]["status"], "needs_review");
+    let f = flags(app, "o-3").await;
+    assert!(
+        f[0].1.contains("99.00 EUR") && f[0].1.contains("12.50 EUR"),
+        "{f:?}"
+    );
+
+    // No such order: stored as unmatched and flagged.
+    let e4 = capture_event("WH-4", "PPO4", "o-404", "12.50");
+    let (status, answer) = deliver(app, &e4, &signer.headers(&e4, WEBHOOK_ID, &time)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        app.store
+            .paypal_event_outcome("WH-4")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("unmatched")
+    );
+
+    // A verified delivery whose body is no event is refused 400, nothing stored.
+    let junk = r#"{"id":"WH-5","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{"id":"C"}}"#;
+    let (status, answer) = deliver(app, junk, &signer.headers(junk, WEBHOOK_ID, &time)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(app.store.paypal_event_outcome("WH-5").await.unwrap(), None);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_paypal_events_apply_once_and_forgeries_write_nothing_sqlite() {
+    let mut app = TestApp::spawn(Db::Sqlite, TestOptions::default()).await;
+    run(&mut app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_paypal_events_apply_once_and_forgeries_write_nothing_postgres() {
+    let mut app = TestApp::spawn(Db::Postgres, TestOptions::default()).await;
+    run(&mut app).await;
+    app.stop().await;
+}
