@@ -1,7 +1,6 @@
-//! The demo data set: twenty-two unpaid post-sale orders in EUR, USD and JPY whose saved payment
-//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure. Two
-//! of them (`demo-1008`, `demo-2008`) are the embedded stack's seeded exceptions
-//! (`paydesk_stack`'s `demo_exceptions`); the operator's queue keeps the other twenty.
+//! The demo data set: twenty unpaid post-sale orders in EUR, USD and JPY whose saved payment
+//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure; and
+//! two more that the embedded stack's demo seeds as exceptions for a manager.
 //!
 //! Deliberately absent: randomness — the same ids every time, so seeding twice changes nothing.
 
@@ -66,15 +65,6 @@ const DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
         "pm_card_visa",
         "Deposit: conservatory",
     ),
-    // Seeded as an exception by the embedded stack (a charge on another card, never reported).
-    (
-        "demo-1008",
-        21_500,
-        "EUR",
-        "cus_demo_vera",
-        "pm_card_visa",
-        "Phone order: bookshelf",
-    ),
     (
         "demo-2001",
         3_450,
@@ -131,15 +121,6 @@ const DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
         "pm_card_chargeDeclined",
         "Deposit: catering",
     ),
-    // Seeded as an exception by the embedded stack (charged and refunded in the dashboard).
-    (
-        "demo-2008",
-        4_900,
-        "USD",
-        "cus_demo_walt",
-        "pm_card_visa",
-        "Phone order: desk lamp",
-    ),
     (
         "demo-3001",
         4_800,
@@ -190,9 +171,41 @@ const DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The orders the embedded stack's demo seeds as exceptions for a manager (`paydesk_stack`'s
+/// `demo_exceptions`), imported only by that demo, so the operator's queue stays the twenty.
+const EXCEPTION_DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
+    // Charged on another card by a terminal that never reported.
+    (
+        "demo-1008",
+        21_500,
+        "EUR",
+        "cus_demo_vera",
+        "pm_card_visa",
+        "Phone order: bookshelf",
+    ),
+    // Charged and refunded in the gateway's dashboard.
+    (
+        "demo-2008",
+        4_900,
+        "USD",
+        "cus_demo_walt",
+        "pm_card_visa",
+        "Phone order: desk lamp",
+    ),
+];
+
 /// The demo orders.
 pub fn demo_orders() -> Vec<ImportOrder> {
-    DEMO.iter()
+    orders(DEMO)
+}
+
+/// The orders the embedded demo seeds as exceptions (see [`EXCEPTION_DEMO`]).
+pub fn exception_orders() -> Vec<ImportOrder> {
+    orders(EXCEPTION_DEMO)
+}
+
+fn orders(rows: &[(&str, i64, &str, &str, &str, &str)]) -> Vec<ImportOrder> {
+    rows.iter()
         .map(
             |(id, minor, currency, customer, pm, description)| ImportOrder {
                 order_id: OrderId::new(*id).expect("demo ids are valid"),
@@ -216,9 +229,21 @@ mod tests {
     #[test]
     fn demo_orders_pass_the_import_checks() {
         let orders = demo_orders();
-        assert_eq!(orders.len(), 22);
-        for o in &orders {
+        assert_eq!(orders.len(), 20);
+        let extra = exception_orders();
+        assert_eq!(extra.len(), 2);
+        for o in orders.iter().chain(&extra) {
             crate::import::check(o).unwrap();
+            assert_eq!(
+                orders
+                    .iter()
+                    .chain(&extra)
+                    .filter(|p| p.order_id == o.order_id)
+                    .count(),
+                1,
+                "{} twice",
+                o.order_id
+            );
         }
         assert!(orders
             .iter()

@@ -69,6 +69,10 @@ pub async fn seed(
     if marker.exists() {
         return Ok(());
     }
+    store
+        .import_orders(&paydesk_central::demo::exception_orders(), now)
+        .await
+        .map_err(|e| format!("importing the exception orders: {e}"))?;
     outside_refund(gateway, terminal).await?;
     unverified_charge(store, gateway, terminal, operator, lease_ms, now).await?;
     // The sweeper's own pass, now rather than in a few seconds.
@@ -108,7 +112,7 @@ fn order(id: &str) -> OrderId {
 
 /// The demo order's amount, customer and saved card, from the demo data.
 fn demo_order(id: &str) -> Result<paydesk_protocol::ImportOrder, String> {
-    paydesk_central::demo::demo_orders()
+    paydesk_central::demo::exception_orders()
         .into_iter()
         .find(|o| o.order_id.as_str() == id)
         .ok_or_else(|| format!("the demo data has no order {id}"))

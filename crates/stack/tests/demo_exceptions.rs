@@ -97,6 +97,19 @@ async fn a_fresh_demo_has_exceptions_once_and_a_second_manager() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    // The operator's queue is the twenty demo orders, as without the exceptions.
+    let queue: paydesk_protocol::OrderPage = stack
+        .central_client()
+        .unwrap()
+        .get_json("/v1/orders?status=unpaid")
+        .await
+        .unwrap();
+    assert_eq!(queue.orders.len(), 20, "{queue:?}");
+    assert!(queue
+        .orders
+        .iter()
+        .all(|o| o.order_id.as_str() != UNVERIFIED_ORDER
+            && o.order_id.as_str() != OUTSIDE_REFUND_ORDER));
     // The operator's happy path is untouched.
     for order in ["demo-1001", "demo-1004"] {
         assert!(
