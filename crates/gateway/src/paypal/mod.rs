@@ -56,7 +56,6 @@ mod transport;
 mod wire;
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use paydesk_core::{GatewayIntentId, IdempotencyKey, IntentStatus};
@@ -226,15 +225,10 @@ impl PaypalGateway {
                 ),
             });
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("paydesk-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GatewayError::Config {
-                detail: format!("HTTP client: {e}"),
-            })?;
+        let http = crate::stripe::transport::http_client(
+            config.request_timeout_ms,
+            config.connect_timeout_ms,
+        )?;
         Ok(PaypalGateway {
             http,
             client_id,

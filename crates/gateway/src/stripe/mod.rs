@@ -13,7 +13,6 @@ mod wire;
 mod tests;
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use paydesk_core::{GatewayIntentId, IdempotencyKey, IntentStatus};
@@ -152,15 +151,7 @@ impl StripeGateway {
         .map_err(|detail| GatewayError::Config {
             detail: format!("base URL: {detail}"),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("paydesk-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GatewayError::Config {
-                detail: format!("HTTP client: {e}"),
-            })?;
+        let http = transport::http_client(config.request_timeout_ms, config.connect_timeout_ms)?;
         Ok(StripeGateway {
             http,
             key,

@@ -183,6 +183,23 @@ impl StripeGateway {
     }
 }
 
+/// The HTTP client every connector uses: the two timeouts, redirects off (an API answer is never
+/// a redirect to follow), Paydesk's user agent.
+pub(crate) fn http_client(
+    request_timeout_ms: u64,
+    connect_timeout_ms: u64,
+) -> Result<reqwest::Client, crate::error::GatewayError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(request_timeout_ms))
+        .connect_timeout(Duration::from_millis(connect_timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("paydesk-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| crate::error::GatewayError::Config {
+            detail: format!("HTTP client: {e}"),
+        })
+}
+
 /// "Full jitter" for the `retry`-th retry (1-based): uniform in `[0, min(base·2^(n-1), max)]`.
 /// Shared by every connector.
 pub(crate) fn full_jitter_ms(retry: u32, base_ms: u64, max_ms: u64) -> u64 {
