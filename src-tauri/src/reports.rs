@@ -75,8 +75,9 @@ pub(crate) fn manager_error(error: &CentralError, with_pin: bool) -> UiError {
             log_detail("central rate limit", message);
             UiError::new(
                 UiErrorKind::CentralRefused,
-                "The central prepares this report at most once a minute for each terminal.",
-                "Wait a minute, then press Reload.",
+                "The central was asked too often from this terminal in a short time (it \
+                 prepares a day close at most once a minute).",
+                "Wait a minute, then try again.",
             )
         }
         CentralError::Refused { message, .. } | CentralError::Invalid(message) => {

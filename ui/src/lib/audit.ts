@@ -27,6 +27,7 @@ const KINDS: Record<string, string> = {
   claim_claimed: "Took an order to charge",
   claim_released: "Gave an order back uncharged",
   claim_swept: "An order's hold ran out and was released",
+  claim_result: "An order's hold ended with its payment result",
 };
 
 /** Kinds the central builds from a prefix and a detail (`result_succeeded`, `claim_released`). */
