@@ -9,10 +9,10 @@
 pub mod desk;
 pub mod error;
 pub mod launch;
-pub mod permissions;
 pub mod manager;
 pub mod manager_reversals;
 pub mod manager_views;
+pub mod permissions;
 pub mod report_views;
 pub mod reports;
 pub mod views;
@@ -381,7 +381,8 @@ async fn request_reversal(
     reason: String,
     pin: String,
 ) -> Result<manager_views::ReversalView, UiError> {
-    desk.request_reversal(&order_id, amount, &reason, &pin).await
+    desk.request_reversal(&order_id, amount, &reason, &pin)
+        .await
 }
 
 #[tauri::command]

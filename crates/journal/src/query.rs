@@ -72,7 +72,9 @@ impl Journal {
     pub fn event_hash(&self, seq: i64) -> Result<Option<String>, JournalError> {
         use rusqlite::OptionalExtension as _;
         self.conn
-            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |r| r.get(0))
+            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(db(&self.path, "reading an event's hash"))
     }
