@@ -203,12 +203,38 @@ pub fn sign_out(driver: &Driver, s: &str) {
         });
 }
 
-/// Clicks the element `css` names, waiting for it first.
+/// Clicks the element `css` names, waiting for it first. A button the page just rendered may not
+/// be laid out yet ("element not interactable"): it is scrolled into view and tried again for a
+/// moment.
 pub fn click_on(driver: &Driver, s: &str, css: &str) {
-    let element = driver
-        .wait_for_element(s, css)
-        .unwrap_or_else(|| panic!("no {css} on the page: {}", driver.page_text(s)));
-    driver.click(s, &element);
+    let deadline = Instant::now() + Duration::from_millis(PROCESS_READY_MS_MAX);
+    loop {
+        let element = driver
+            .wait_for_element(s, css)
+            .unwrap_or_else(|| panic!("no {css} on the page: {}", driver.page_text(s)));
+        let scroll = json!({
+            "script": "arguments[0].scrollIntoView({block: 'center'});",
+            "args": [{ ELEMENT_KEY: element }],
+        });
+        let _ = driver.call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/execute/sync"),
+            Some(scroll),
+        );
+        let clicked = driver.call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/element/{element}/click"),
+            Some(json!({})),
+        );
+        match clicked {
+            Ok(_) => return,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("clicking {css} again: {e}");
+                sleep(Duration::from_millis(POLL_MS));
+            }
+            Err(e) => panic!("clicking {css}: {e}: {}", driver.page_text(s)),
+        }
+    }
 }
 
 /// Types `text` into the element `css` names, waiting for it first.
@@ -543,6 +569,18 @@ impl Driver {
             Some(json!({ "text": text })),
         )
         .unwrap_or_else(|e| panic!("typing into an element: {e}"));
+    }
+
+    /// An attribute of the element `css` names (which must exist); `None` when it has none.
+    pub fn attribute_of(&self, session: &str, css: &str, name: &str) -> Option<String> {
+        let element = self
+            .find(session, css)
+            .unwrap_or_else(|| panic!("no {css} on the page: {}", self.page_text(session)));
+        let path = format!("/session/{session}/element/{element}/attribute/{name}");
+        let value = self
+            .call(reqwest::Method::GET, &path, None)
+            .unwrap_or_else(|e| panic!("reading {name} of {css}: {e}"));
+        value.as_str().map(str::to_string)
     }
 
     /// The text of the element `css` names (which must exist).

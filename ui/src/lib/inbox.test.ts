@@ -125,3 +125,15 @@ describe("orderStatusWords", () => {
     expect(orderStatusWords("something_new")).toBe("something new");
   });
 });
+
+describe("the open item's own acknowledgement", () => {
+  it("comes first among the order's acknowledgements", () => {
+    const view = evidence([
+      allowed("acknowledge", { item_id: "flag:1" }),
+      allowed("reverse", { intent_id: "pi_1" }),
+      allowed("acknowledge", { item_id: "outside:re_1" }),
+    ]);
+    const offered = offeredActions(view, item({ kind: "outside_refund", item_id: "outside:re_1" }));
+    expect(offered.map((o) => o.item_id ?? o.action)).toEqual(["outside:re_1", "flag:1", "reverse"]);
+  });
+});

@@ -88,6 +88,9 @@ export function offeredActions(view: EvidenceView, item: InboxItem | null): Offe
       movesMoney: a.action === "reverse" || a.action === "cancel_open_intent",
     });
   }
+  // The open item's own "acknowledge" first: the order's other items may be closed here too.
+  const own = offered.findIndex((o) => o.action === "acknowledge" && o.item_id !== null && o.item_id === item?.item_id);
+  if (own > 0) offered.unshift(...offered.splice(own, 1));
   offered.push(...parkedActions(item));
   if (localAttempt !== null && !offered.some((o) => o.action === "retry") && view.evidence === null) {
     offered.push({
