@@ -416,7 +416,10 @@ pub(crate) async fn create_reversal(
     };
     let now = clock::now();
     let requester = session.operator_id.as_str().to_string();
-    // The person's own refund limits first (settings), then the four-eyes threshold.
+    // The person's own refund limits first (settings), then the four-eyes threshold. One
+    // refund per person at a time from here until it is recorded, so two at once cannot both
+    // fit under the limit per day.
+    let _one_at_a_time = crate::http_settings::one_refund_at_a_time(&requester).await;
     if kind == "refund" {
         if let Some(message) =
             crate::http_settings::check_refund_limits(&state, &requester, amount, now).await?

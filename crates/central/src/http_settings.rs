@@ -9,6 +9,9 @@
 //! [`OPERATOR_ACTIONS_POSSIBLE`] — the other routes need a manager whatever the settings say.
 //! Deliberately absent: SQL (`store::settings`), and the threshold's use (`http_reversals`).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -76,6 +79,25 @@ pub async fn require(
         s.role.as_str(),
         action.words()
     )))
+}
+
+/// Held by a person's reversal from its limit check until it is recorded (and sent): one at a
+/// time per person in this central, so two refunds at once cannot both fit under the limit per
+/// day. Several centrals on one PostgreSQL database do not share it: there the limit per day can
+/// be passed by refunds made at the same moment through different centrals.
+pub async fn one_refund_at_a_time(operator: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    static PEOPLE: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let lock = {
+        let mut people = PEOPLE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Locks nobody holds or waits for are dropped, so the map stays as small as the people
+        // refunding right now.
+        people.retain(|_, l| Arc::strong_count(l) > 1);
+        Arc::clone(people.entry(operator.to_string()).or_default())
+    };
+    lock.lock_owned().await
 }
 
 /// The message refusing a refund of `amount` by `operator` under their limits, if it breaks

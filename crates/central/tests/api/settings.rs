@@ -474,6 +474,25 @@ async fn limits_and_the_threshold_apply_to_refunds_at_the_sandbox() {
             "{message}"
         );
         assert_eq!(count(&desk, &path).await, 3, "nothing written");
+
+        // Two refunds at once that each fit under the limit per day, but not together: one is
+        // refused (max refunded 20.01 today; 30.01 a day; 6.00 + 6.00 is 12.00 more).
+        let (st, b) = desk
+            .put(
+                "mia",
+                "/v1/settings/limits/max/EUR",
+                json!({ "per_day_minor": 3_001 }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let (one, two) = tokio::join!(
+            desk.send("max", Method::POST, &path, Some(refund("g", 600))),
+            desk.send("max", Method::POST, &path, Some(refund("h", 600))),
+        );
+        let mut statuses = [one.0, two.0];
+        statuses.sort();
+        assert_eq!(statuses, [201, 403], "{one:?} {two:?}");
+        assert_eq!(count(&desk, &path).await, 4);
         owned.stop().await;
     }
 }
