@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod params;
 pub mod paypal;
+pub mod paypal_webhook;
 pub mod persist;
 pub mod search;
 pub mod server;
@@ -150,6 +151,10 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         webhook: Arc::new(Mutex::new(config.webhook)),
         webhook_tx,
         deliveries: Arc::new(Mutex::new(Vec::new())),
+        paypal_webhooks: paypal_webhook::PaypalWebhooks::start(
+            &format!("http://{addr}"),
+            shutdown_rx.clone(),
+        ),
         state,
         changes: AtomicU64::new(0),
     });

@@ -70,6 +70,8 @@ pub struct Shared {
     pub webhook_tx: mpsc::UnboundedSender<Value>,
     /// Every delivery attempt, for the ledger.
     pub deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
+    /// Signed PayPal webhooks (`paypal_webhook.rs`).
+    pub paypal_webhooks: Arc<crate::paypal_webhook::PaypalWebhooks>,
     /// Where the state is saved, if anywhere (see `persist.rs`).
     pub state: Option<Arc<StateFile>>,
     /// How many changes the state has seen (counted under the world lock): what `save` writes.
@@ -765,6 +767,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         ));
     admin
         .merge(crate::paypal::router(shared.clone()))
+        .merge(crate::paypal_webhook::router(shared.clone()))
         .fallback(api)
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)

@@ -226,7 +226,6 @@ fn headers_are_read_and_missing_ones_named() {
         ("paypal-cert-url", "https://api.paypal.com/c"),
     ];
     let get = |skip: &str| {
-        let all = all;
         let skip = skip.to_string();
         move |name: &str| {
             all.iter()

@@ -287,3 +287,106 @@ async fn signed_paypal_events_apply_once_and_forgeries_write_nothing_postgres() 
     run(&mut app).await;
     app.stop().await;
 }
+
+/// System level: a capture made at the sandbox's PayPal side reaches the central as a webhook
+/// the sandbox signed with its test key, and the central, given that key's certificate and the
+/// sandbox's webhook id, verifies it and holds the order for review (no claim registered it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sandbox_paypal_capture_reaches_the_central_signed_and_verified() {
+    use paydesk_sandbox::paypal_webhook::{SANDBOX_CERT_PEM, SANDBOX_WEBHOOK_ID};
+    let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let mut app = TestApp::spawn(Db::Sqlite, TestOptions::default()).await;
+    app.shutdown_server().await;
+    let mut settings = PaypalWebhookSettings::new(SANDBOX_WEBHOOK_ID);
+    settings.cert_pem = Some(SANDBOX_CERT_PEM.as_bytes().to_vec());
+    let config = Config {
+        admin_token: Some(ADMIN_TOKEN.to_string()),
+        paypal_webhook: Some(Arc::new(PaypalVerifier::new(settings).unwrap())),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = paydesk_central::start(app.store.clone(), config, None, listener).unwrap();
+    app.base = format!("http://{}", running.addr);
+    app.orders(&[("o-pp", 1250, "EUR")]).await;
+
+    let http = reqwest::Client::new();
+    let sb = |path: &str| format!("{}{path}", sandbox.base_url);
+    let set = http
+        .post(sb("/admin/paypal/webhooks"))
+        .json(&json!({ "url": app.url("/webhooks/paypal") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let token: Value = http
+        .post(sb("/v1/oauth2/token"))
+        .basic_auth("paydesk-client", Some("paydesk-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["access_token"].as_str().expect("a token").to_string();
+    let created = http
+        .post(sb("/v2/checkout/orders"))
+        .bearer_auth(&bearer)
+        .header("PayPal-Request-Id", "o-pp-1-1")
+        .json(&json!({
+            "intent": "CAPTURE",
+            "purchase_units": [{ "invoice_id": "o-pp",
+                                 "amount": { "currency_code": "EUR", "value": "12.50" } }],
+            "payment_source": { "card": { "vault_id": "vault_approve" } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let order: Value = created.json().await.unwrap();
+    let paypal_order = order["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        order["purchase_units"][0]["payments"]["captures"][0]["status"],
+        "COMPLETED"
+    );
+
+    // The delivery is asynchronous: wait (bounded) for the central's flag.
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = flags(&app, "o-pp").await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        found.len(),
+        1,
+        "no verified PayPal webhook reached the central"
+    );
+    assert!(
+        found[0].1.contains(&paypal_order) && found[0].1.contains("cannot look PayPal orders up"),
+        "{found:?}"
+    );
+    assert_eq!(app.order("o-pp").await["order"]["status"], "needs_review");
+    let log: Value = http
+        .get(sb("/admin/paypal/webhooks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deliveries = log["deliveries"].as_array().unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d["event_type"] == "PAYMENT.CAPTURE.COMPLETED" && d["status"] == 200),
+        "{log}"
+    );
+    running.shutdown().await;
+    app.stop().await;
+    sandbox.shutdown().await;
+}

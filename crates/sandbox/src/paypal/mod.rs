@@ -7,8 +7,9 @@
 //! `create`, capture is `confirm`, refund is `refund`, reads are `retrieve`) → request id →
 //! execute in a task of its own → store the answer under the request id → respond, or drop the
 //! connection when a fault says so. The ledger is `GET /admin/paypal/ledger` (also under `paypal`
-//! in `/admin/ledger`). Deliberately absent: webhooks, `intent: AUTHORIZE`, payer approval in a
-//! browser, Transaction Search, and persistence (PayPal state is in memory only; an admin reset
+//! in `/admin/ledger`). Signed webhooks are sent by `crate::paypal_webhook` from each executed
+//! answer. Deliberately absent: `intent: AUTHORIZE`, payer approval in a browser, Transaction
+//! Search, and persistence (PayPal state is in memory only; an admin reset
 //! clears it with the rest).
 
 pub mod errors;
@@ -238,6 +239,10 @@ async fn pipeline(
                 Err(e) => (e.status.as_u16(), e.body()),
             }
         };
+        // Executed: PayPal announces its captures and refunds even if the answer is lost.
+        if (200..300).contains(&status) {
+            job_shared.paypal_webhooks.observe(&body);
+        }
         let (status, body) = if action == Some(FaultKind::Http500AfterExecute) {
             (500, PaypalError::internal().body())
         } else {
