@@ -588,6 +588,22 @@ async fn mock_responses_cancel_search_and_an_unreachable_gateway() {
         matches!(cancel, CancelResult::NotCancelable(_)),
         "{cancel:?}"
     );
+    // PayPal's rate limit is waited out under the same request id: one capture.
+    let order = order_id("429");
+    let limited = created(
+        &env.gateway,
+        &create_request(&order, 1, 300, "card:vault_approve"),
+    )
+    .await;
+    env.admin("/admin/faults", json!({"spec": "confirm:http_429:2"}))
+        .await;
+    let result = env
+        .gateway
+        .confirm_intent(&confirm_request(&limited))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome(), ChargeOutcome::Succeeded, "{result:?}");
+    assert_eq!(captures(&env.ledger().await, &limited).len(), 1);
     // No search at PayPal: an empty list, which proves nothing.
     assert!(env
         .gateway

@@ -179,6 +179,11 @@ impl PaypalGateway {
                 }
             };
             let status = response.status().as_u16();
+            let debug_id = response
+                .headers()
+                .get("paypal-debug-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let bytes = read_body(response).await.map_err(|e| {
                 Failure::Unknown(format!(
                     "HTTP {status}, then the body could not be read: {}",
@@ -186,7 +191,7 @@ impl PaypalGateway {
                 ))
             })?;
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            tracing::info!(%method, path, request_id = key_text, status, elapsed_ms, "PayPal answered");
+            tracing::info!(%method, path, request_id = key_text, status, debug_id = debug_id.as_deref(), elapsed_ms, "PayPal answered");
             if (200..300).contains(&status) {
                 return serde_json::from_slice::<Value>(&bytes)
                     .map(Reply::Object)
@@ -197,11 +202,8 @@ impl PaypalGateway {
             if status >= 500 {
                 return Err(Failure::Unknown(format!("HTTP {status} from PayPal")));
             }
-            let Ok(error) = serde_json::from_slice::<WireError>(&bytes) else {
-                return Err(Failure::Unknown(format!(
-                    "HTTP {status} with a body that is not a PayPal error"
-                )));
-            };
+            // 401 and 429 mean "not executed" whatever their body says (a proxy may answer them).
+            let parsed = serde_json::from_slice::<WireError>(&bytes).ok();
             if status == 401 {
                 // An expired or revoked token: PayPal executed nothing. Fetch a new one, once.
                 if !fresh_token {
@@ -211,7 +213,7 @@ impl PaypalGateway {
                     continue;
                 }
                 return Err(Failure::Refused(GatewayError::Authentication {
-                    request_id: error.debug_id,
+                    request_id: debug_id.or_else(|| parsed.and_then(|e| e.debug_id)),
                 }));
             }
             if status == 429 {
@@ -236,6 +238,11 @@ impl PaypalGateway {
                     "HTTP 429 persisted after {retries} retries with the same request id"
                 )));
             }
+            let Some(error) = parsed else {
+                return Err(Failure::Unknown(format!(
+                    "HTTP {status} with a body that is not a PayPal error"
+                )));
+            };
             return Ok(Reply::Refusal { status, error });
         }
     }
