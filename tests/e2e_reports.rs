@@ -5,7 +5,8 @@
 //! difference linked to the inbox, and the manager signs the day off with the PIN and exports it;
 //! the journal review shows the central's matching receipt, finds the charge by its order and
 //! exports it as CSV (the file is read back);
-//! the audit log shows the sign-off; the outbox screen shows nothing waiting.
+//! the audit log shows the sign-off; the outbox screen shows nothing waiting, and offline charging
+//! is allowed with the PIN and withdrawn.
 //!
 //! The OS save dialog cannot be clicked over WebDriver: the test puts the path in
 //! `window.__PAYDESK_E2E_SAVE_PATH__` (ui/src/lib/csv.ts), and the shell writes the file as it
@@ -253,7 +254,22 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         "Nothing waits",
     );
     wait_text(&driver, s, "[data-testid='offline-blocked']", "Blocked");
+    // Allowed with the PIN (the central signs the grant), shown with its limits, then withdrawn.
+    type_into(&driver, s, "[data-testid='offline-pin']", MANAGER.1);
+    click(&driver, s, "[data-testid='offline-allow']");
+    let granted = wait_text(
+        &driver,
+        s,
+        "[data-testid='offline-granted']",
+        "approved by demo-manager",
+    );
+    assert!(
+        granted.contains("50.00 EUR per charge") && granted.contains("500.00 EUR in all"),
+        "{granted}"
+    );
     screenshot(&driver, s, Some("outbox"));
+    click(&driver, s, "[data-testid='offline-withdraw']");
+    wait_text(&driver, s, "[data-testid='offline-blocked']", "Blocked");
 
     if let Some(settings) = driver.find(s, "[data-testid='nav-settings']") {
         driver.click(s, &settings);
