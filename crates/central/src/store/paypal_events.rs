@@ -6,8 +6,8 @@
 //! an order paid here: Stripe's webhook pays an order only after binding the charge to the
 //! order's customer and payment method, and a PayPal capture event carries neither, while the
 //! central cannot yet look a PayPal order up at PayPal. So a completed capture on an unpaid order
-//! holds the order for review (left to its holder's own result while a terminal holds it) and
-//! says why; on an order paid by that PayPal order it changes nothing. A denied capture fails
+//! holds the order for review and says why, unless the terminal whose claim registered that
+//! PayPal order still holds it (its own result is on its way: no flag, no change); on an order paid by that PayPal order it changes nothing. A denied capture fails
 //! the order the way Stripe's `payment_intent.payment_failed` does; a pending one changes
 //! nothing (pending is never paid). A refund is recorded like Stripe's refunds and the order's
 //! refunded amount recomputed.
@@ -224,7 +224,10 @@ impl Store {
 
     /// A completed capture of the order's amount on an order not yet paid: held for review
     /// with the reason, since the central cannot look the PayPal order up to bind it to the
-    /// order. While a terminal holds the order the status is left to that terminal's result.
+    /// order. While a terminal holds the order under the claim that registered this PayPal
+    /// order, nothing changes: that terminal's result is on its way (the event row and the
+    /// intent's state record what PayPal said; were the result lost, the lease runs out and the
+    /// inbox's unknown-outcome item brings it to a manager).
     async fn hold_paypal_success(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -236,37 +239,33 @@ impl Store {
     ) -> CentralResult<()> {
         let order_id = row.order.order_id.as_str();
         let paypal_order = event.paypal_order_id.as_deref().unwrap_or("-");
-        let held = row.holder_terminal.is_some() && registered;
+        if row.holder_terminal.is_some() && registered {
+            return Ok(());
+        }
         let reason = format!(
             "PayPal reports a completed capture of {amount} for order {order_id} (PayPal order \
              {paypal_order}, event {}){}; the central cannot look PayPal orders up yet, so it \
-             does not mark the order paid: {}",
+             does not mark the order paid: held for review; the terminal's result or a person \
+             settles it",
             event.id,
             if registered {
                 ""
             } else {
                 ", which no claim registered"
             },
-            if held {
-                "the terminal holding it reports the result"
-            } else {
-                "held for review; the terminal's result or a person settles it"
-            }
         );
         let source = if registered { "webhook" } else { "unverified" };
         self.flag(tx, Some(order_id), source, &reason, now).await?;
-        if !held {
-            sqlx::query(
-                "UPDATE orders SET status = 'needs_review', updated_at = $1, \
-                 open_intent_id = CASE WHEN open_intent_id IS NULL THEN $2 ELSE open_intent_id END \
-                 WHERE order_id = $3",
-            )
-            .bind(now.unix_ms())
-            .bind(event.paypal_order_id.clone())
-            .bind(order_id)
-            .execute(&mut **tx)
-            .await?;
-        }
+        sqlx::query(
+            "UPDATE orders SET status = 'needs_review', updated_at = $1, \
+             open_intent_id = CASE WHEN open_intent_id IS NULL THEN $2 ELSE open_intent_id END \
+             WHERE order_id = $3",
+        )
+        .bind(now.unix_ms())
+        .bind(event.paypal_order_id.clone())
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
