@@ -14,10 +14,12 @@
 //!   `reference_id` = the payment source reference (`card:<vault id>` or `paypal:<vault id>`), so
 //!   the confirm (which is given only the order id) and every later lookup can read them back.
 //! - **confirm** = read the order, then `POST /v2/checkout/orders/{id}/capture` with
-//!   `payment_source.card.vault_id` plus `stored_credential` (MERCHANT / UNSCHEDULED /
-//!   SUBSEQUENT), or `payment_source.paypal.vault_id`. PayPal's capture request accepts a
-//!   `payment_source` "if the buyer has not approved the order" (order_capture_request schema).
-//!   A failed read before the capture means no capture was sent: `NotSent`.
+//!   `payment_source.card.vault_id` plus the card `stored_credential` (`payment_initiator`
+//!   MERCHANT, `payment_type` UNSCHEDULED, `usage` SUBSEQUENT), or `payment_source.paypal.vault_id`
+//!   plus the wallet's (`payment_initiator` MERCHANT, `usage_pattern` UNSCHEDULED_POSTPAID,
+//!   `usage` SUBSEQUENT; the wallet schema has no `payment_type`). PayPal's capture reference:
+//!   "the buyer must first approve the order or a valid payment_source must be provided in the
+//!   request". A failed read before the capture means no capture was sent: `NotSent`.
 //!
 //! `invoice_id` is the order, **not** the attempt: a second attempt after an unknown outcome must
 //! hit PayPal's permanent guard (`DUPLICATE_INVOICE_ID`, with "Block accidental payments" on) if
@@ -418,11 +420,19 @@ impl Gateway for PaypalGateway {
                 request.intent
             ),
         })?;
-        let stored_credential = json!({
-            "payment_initiator": "MERCHANT",
-            "payment_type": "UNSCHEDULED",
-            "usage": "SUBSEQUENT",
-        });
+        let stored_credential = if kind == "paypal" {
+            json!({
+                "payment_initiator": "MERCHANT",
+                "usage_pattern": "UNSCHEDULED_POSTPAID",
+                "usage": "SUBSEQUENT",
+            })
+        } else {
+            json!({
+                "payment_initiator": "MERCHANT",
+                "payment_type": "UNSCHEDULED",
+                "usage": "SUBSEQUENT",
+            })
+        };
         let body = json!({
             "payment_source": { kind: { "vault_id": vault, "stored_credential": stored_credential } },
         });

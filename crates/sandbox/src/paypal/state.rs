@@ -666,6 +666,7 @@ fn source(source: &Value) -> Result<(String, String), PaypalError> {
                     "vault_id must match ^[0-9a-zA-Z_-]+$.",
                 ));
             }
+            check_stored_credential(kind, &source[kind]["stored_credential"])?;
             return Ok((kind.to_string(), vault.to_string()));
         }
     }
@@ -675,6 +676,52 @@ fn source(source: &Value) -> Result<(String, String), PaypalError> {
         "The sandbox charges vaulted sources only: payment_source.card.vault_id or \
          payment_source.paypal.vault_id is required.",
     ))
+}
+
+/// `stored_credential`, when given, in the shape PayPal documents for the source: the card's
+/// (`payment_initiator`, `payment_type`, `usage`, `previous_network_transaction_reference`) or
+/// the wallet's (`payment_initiator`, `usage_pattern`, `charge_pattern`, `usage`).
+fn check_stored_credential(kind: &str, credential: &Value) -> Result<(), PaypalError> {
+    let Some(fields) = credential.as_object() else {
+        return match credential {
+            Value::Null => Ok(()),
+            _ => Err(PaypalError::invalid(
+                &format!("/payment_source/{kind}/stored_credential"),
+                "INVALID_PARAMETER_SYNTAX",
+                "stored_credential must be an object.",
+            )),
+        };
+    };
+    let allowed: &[&str] = if kind == "card" {
+        &[
+            "payment_initiator",
+            "payment_type",
+            "usage",
+            "previous_network_transaction_reference",
+        ]
+    } else {
+        &[
+            "payment_initiator",
+            "usage_pattern",
+            "charge_pattern",
+            "usage",
+        ]
+    };
+    if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(PaypalError::invalid(
+            &format!("/payment_source/{kind}/stored_credential/{unknown}"),
+            "INVALID_PARAMETER",
+            format!("{unknown} is not a field of a {kind} stored_credential."),
+        ));
+    }
+    match fields.get("payment_initiator").and_then(Value::as_str) {
+        Some("MERCHANT" | "CUSTOMER") => Ok(()),
+        _ => Err(PaypalError::invalid(
+            &format!("/payment_source/{kind}/stored_credential/payment_initiator"),
+            "MISSING_REQUIRED_PARAMETER",
+            "payment_initiator (CUSTOMER or MERCHANT) is required.",
+        )),
+    }
 }
 
 fn render_refund(r: &Refund) -> Value {
