@@ -27,6 +27,7 @@ const SECRET_PART: &str = "UnitTestSecretValueMustNotLeak";
 mod charge;
 mod keys;
 mod refunds_and_reads;
+mod retry_after;
 
 /// One request as the scripted server received it.
 #[derive(Debug, Clone)]

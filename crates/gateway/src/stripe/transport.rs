@@ -3,18 +3,24 @@
 //!
 //! This is the only place that decides, from a transport error, whether a request can have
 //! reached the gateway, and the only place that retries (429 and 409 `idempotency_key_in_use`,
-//! under the same idempotency key, bounded). It knows nothing about what the request meant.
+//! under the same idempotency key, bounded). A 429's `Retry-After` is honoured, within
+//! [`RETRY_AFTER_MS_MAX`] in all. It knows nothing about what the request meant.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use paydesk_core::IdempotencyKey;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
 
 use super::form::Form;
 use super::wire::{WireError, WireErrorEnvelope};
 use super::{StripeGateway, RESPONSE_BYTES_MAX, STRIPE_VERSION};
+
+/// The most a request waits in all for the `Retry-After`s of its 429s. A gateway that asks for
+/// longer gets no retry: the request ends as if its retries had run out (`Unknown`, and recovery
+/// asks again later under the same key), since an operator is waiting at the desk.
+pub const RETRY_AFTER_MS_MAX: u64 = 5_000;
 
 /// A usable answer from Stripe.
 #[derive(Debug)]
@@ -62,6 +68,8 @@ impl StripeGateway {
         // at the gateway: from then on, a connection failure can no longer be called "not sent".
         let mut maybe_landed = false;
         let mut retries: u32 = 0;
+        // What the gateway's `Retry-After`s have made this request wait so far.
+        let mut waited_for_gateway_ms: u64 = 0;
         loop {
             let started = Instant::now();
             let mut request = self
@@ -97,6 +105,9 @@ impl StripeGateway {
                 .get("request-id")
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string);
+            let retry_after = (status == 429)
+                .then(|| retry_after_ms(response.headers(), SystemTime::now()))
+                .flatten();
             let bytes = match read_body(response).await {
                 Ok(bytes) => bytes,
                 Err(error) => {
@@ -134,10 +145,28 @@ impl StripeGateway {
             let in_use = status == 409 && error.is_code("idempotency_key_in_use");
             if status == 429 || in_use {
                 maybe_landed |= in_use;
+                if let Some(asked_ms) = retry_after {
+                    if waited_for_gateway_ms.saturating_add(asked_ms) > RETRY_AFTER_MS_MAX {
+                        tracing::warn!(%method, path, idempotency_key = key_text, status, retries, asked_ms, waited_for_gateway_ms, "gateway asked to wait longer than the connector waits; giving up");
+                        return Err(Failure::Unknown(format!(
+                            "HTTP 429 ({}): the gateway asked to wait {} before trying again, \
+                             more than the {} s a request waits in all; try again later",
+                            error.code.as_deref().unwrap_or("rate limited"),
+                            seconds_text(asked_ms),
+                            RETRY_AFTER_MS_MAX / 1000
+                        )));
+                    }
+                }
                 if retries < self.config.retries_max {
                     retries += 1;
-                    let wait_ms = self.backoff_ms(retries);
-                    tracing::warn!(%method, path, idempotency_key = key_text, status, code = error.code.as_deref(), retries, wait_ms, "gateway asked to retry; retrying with the same key");
+                    let wait_ms = match retry_after {
+                        Some(asked_ms) => {
+                            waited_for_gateway_ms += asked_ms;
+                            asked_ms
+                        }
+                        None => self.backoff_ms(retries),
+                    };
+                    tracing::warn!(%method, path, idempotency_key = key_text, status, code = error.code.as_deref(), retries, wait_ms, retry_after_ms = retry_after, "gateway asked to retry; retrying with the same key");
                     tokio::time::sleep(Duration::from_millis(wait_ms)).await;
                     continue;
                 }
@@ -200,6 +229,66 @@ pub(crate) fn http_client(
         })
 }
 
+/// What a `Retry-After` header asks for, in milliseconds from `now`: delta-seconds (`"2"`) or an
+/// IMF-fixdate (`"Sun, 06 Nov 1994 08:49:37 GMT"`, RFC 9110 §5.6.7; a date in the past is 0).
+/// `None` when absent or in a form this does not read (the obsolete date formats, fractions,
+/// garbage): the caller then falls back to its own backoff.
+pub(crate) fn retry_after_ms(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only: a value too large for u64 is "very long", which the bound refuses anyway.
+        return Some(text.parse::<u64>().unwrap_or(u64::MAX).saturating_mul(1000));
+    }
+    let at_s = imf_fixdate_unix_s(text)?;
+    let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis();
+    let at_ms = i128::from(at_s) * 1000;
+    Some(u64::try_from((at_ms - now_ms as i128).max(0)).unwrap_or(u64::MAX))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn imf_fixdate_unix_s(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = text.split(' ').collect();
+    let [weekday, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    if weekday.len() != 4 || !weekday.ends_with(',') || day.len() != 2 || year.len() != 4 {
+        return None;
+    }
+    let number = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (day, year) = (number(day)?, number(year)?);
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let hms: Vec<i64> = time.split(':').map(number).collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's `days_from_civil`), proleptic Gregorian.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3_600 + m * 60 + s)
+}
+
+/// `2 s`, or `1.5 s`, for a wait in milliseconds.
+fn seconds_text(ms: u64) -> String {
+    let text = format!("{:.1}", ms as f64 / 1000.0);
+    format!("{} s", text.strip_suffix(".0").unwrap_or(&text))
+}
+
 /// "Full jitter" for the `retry`-th retry (1-based): uniform in `[0, min(base·2^(n-1), max)]`.
 /// Shared by every connector.
 pub(crate) fn full_jitter_ms(retry: u32, base_ms: u64, max_ms: u64) -> u64 {
@@ -244,5 +333,72 @@ pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>
             Ok(None) => return Ok(body),
             Err(error) => return Err(error_chain(&error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    /// 1994-11-06 08:49:37 UTC, the RFC's example date.
+    fn rfc_example() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(784_111_777)
+    }
+
+    #[test]
+    fn delta_seconds_and_dates_are_read() {
+        let now = rfc_example();
+        assert_eq!(retry_after_ms(&headers("2"), now), Some(2_000));
+        assert_eq!(retry_after_ms(&headers(" 0 "), now), Some(0));
+        assert_eq!(
+            retry_after_ms(&headers("99999999999999999999"), now),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            retry_after_ms(&headers("Sun, 06 Nov 1994 08:49:40 GMT"), now),
+            Some(3_000)
+        );
+        // A date already past asks for no wait at all.
+        assert_eq!(
+            retry_after_ms(&headers("Sat, 05 Nov 1994 08:49:37 GMT"), now),
+            Some(0)
+        );
+        // Leap day and year boundaries (checked against `date -u -d ... +%s`).
+        assert_eq!(
+            imf_fixdate_unix_s("Thu, 29 Feb 2024 23:59:59 GMT"),
+            Some(1_709_251_199)
+        );
+        assert_eq!(imf_fixdate_unix_s("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+    }
+
+    #[test]
+    fn unreadable_values_fall_back_to_the_backoff() {
+        let now = rfc_example();
+        assert_eq!(retry_after_ms(&HeaderMap::new(), now), None);
+        for value in [
+            "",
+            "1.5",
+            "-1",
+            "soon",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 PST",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+        ] {
+            assert_eq!(retry_after_ms(&headers(value), now), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn waits_are_said_in_seconds() {
+        assert_eq!(seconds_text(30_000), "30 s");
+        assert_eq!(seconds_text(6_500), "6.5 s");
     }
 }
