@@ -568,6 +568,37 @@ async fn mock_responses_cancel_search_and_an_unreachable_gateway() {
         "a mock executes nothing"
     );
 
+    // PayPal's single-step charge (create with a vaulted source) needs a PayPal-Request-Id, and
+    // captures at once; the invoice guard applies to it too.
+    let single = |request_id: Option<&str>, invoice: &str| {
+        let mut post = reqwest::Client::new()
+            .post(format!("{}/v2/checkout/orders", env.base_url))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .json(&json!({
+                "intent": "CAPTURE",
+                "purchase_units": [{ "invoice_id": invoice, "amount": { "currency_code": "EUR", "value": "5.00" } }],
+                "payment_source": { "card": { "vault_id": "vault_approve" } },
+            }));
+        if let Some(id) = request_id {
+            post = post.header("PayPal-Request-Id", id);
+        }
+        post.send()
+    };
+    let invoice = order_id("single");
+    let refused = single(None, invoice.as_str()).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let paid = single(Some("single-1"), invoice.as_str()).await.unwrap();
+    assert_eq!(paid.status().as_u16(), 201);
+    let paid: Value = paid.json().await.unwrap();
+    assert_eq!(
+        paid["purchase_units"][0]["payments"]["captures"][0]["status"],
+        "COMPLETED"
+    );
+    let twice = single(Some("single-2"), invoice.as_str()).await.unwrap();
+    assert_eq!(twice.status().as_u16(), 422);
+    let twice: Value = twice.json().await.unwrap();
+    assert_eq!(twice["details"][0]["issue"], "DUPLICATE_INVOICE_ID");
+
     // Cancel: an uncaptured order is never captured; a captured one cannot be cancelled.
     let cancel = env
         .gateway
