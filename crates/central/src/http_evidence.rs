@@ -166,6 +166,8 @@ fn from_view(
         metadata_order_id: view.meta("order_id").map(str::to_string),
         metadata_attempt_id: view.meta("attempt_id").map(str::to_string),
         metadata_terminal_id: view.meta("terminal_id").map(str::to_string),
+        customer: view.customer.clone(),
+        payment_method: view.payment_method.clone(),
         latest_charge: view.latest_charge.clone(),
         cancellation_reason: view.cancellation_reason.clone(),
         created: view.created,
@@ -179,19 +181,31 @@ fn from_lookup(
     evidence: &IntentEvidence,
     refunds: &BTreeMap<String, Vec<String>>,
 ) -> GatewayIntentEvidence {
-    let (status, declined, amount, order) = match evidence {
+    let (status, declined, amount, order, customer, payment_method) = match evidence {
         IntentEvidence::Succeeded {
-            amount, order_id, ..
+            amount,
+            order_id,
+            customer,
+            payment_method,
         } => (
             "succeeded".to_string(),
             false,
             Some(*amount),
             order_id.clone(),
+            customer.clone(),
+            payment_method.clone(),
         ),
-        IntentEvidence::Declined => ("requires_payment_method".into(), true, None, None),
-        IntentEvidence::Canceled => ("canceled".into(), false, None, None),
-        IntentEvidence::RequiresAction => ("requires_action".into(), false, None, None),
-        IntentEvidence::Pending { status } => (status.clone(), false, None, None),
+        IntentEvidence::Declined => (
+            "requires_payment_method".into(),
+            true,
+            None,
+            None,
+            None,
+            None,
+        ),
+        IntentEvidence::Canceled => ("canceled".into(), false, None, None, None, None),
+        IntentEvidence::RequiresAction => ("requires_action".into(), false, None, None, None, None),
+        IntentEvidence::Pending { status } => (status.clone(), false, None, None, None, None),
     };
     GatewayIntentEvidence {
         intent_id: id.to_string(),
@@ -206,6 +220,8 @@ fn from_lookup(
         metadata_order_id: order,
         metadata_attempt_id: None,
         metadata_terminal_id: None,
+        customer,
+        payment_method,
         latest_charge: None,
         cancellation_reason: None,
         created: 0,

@@ -7,10 +7,13 @@
 //!
 //! Deliberately absent: I/O, the clock (`now_ms` is passed) and carrying anything out.
 
+use paydesk_core::{GatewayIntentId, Money};
 use paydesk_protocol::manager::{
     AllowedAction, ExceptionItem, GatewayEvidence, GatewayIntentEvidence, ResolutionAction,
 };
 use paydesk_protocol::{Order, OrderStatus};
+
+use crate::sweeper::{binds_to_order, Expected, Verification};
 
 /// Everything the rules look at.
 #[derive(Debug, Clone, Copy)]
@@ -62,21 +65,26 @@ fn not_a_charge_of(i: &GatewayIntentEvidence, order: &Order) -> Option<String> {
             format!("intent {id} is {} at the gateway, not succeeded", i.status)
         });
     }
-    if let Some(meta) = i.metadata_order_id.as_deref() {
-        if meta != order.order_id.as_str() {
-            return Some(format!("intent {id} was made for order {meta}"));
-        }
-    }
-    let currency_differs = i
-        .amount
-        .is_some_and(|a| a.currency() != order.amount.currency());
-    if currency_differs || i.amount_received_minor != order.amount.minor() {
-        return Some(format!(
-            "intent {id} received {} minor units, the order is {} {}",
-            i.amount_received_minor,
-            order.amount.minor(),
-            order.amount.currency().code()
-        ));
+    let currency = i.amount.map_or(order.amount.currency(), |a| a.currency());
+    let Ok(received) = Money::new(i.amount_received_minor, currency) else {
+        return Some(format!("intent {id} received an amount out of range"));
+    };
+    // The same check the resolution route and the sweeper make against the gateway: amount,
+    // customer, payment method and metadata order, all exactly the order's.
+    let Ok(gid) = GatewayIntentId::new(&i.intent_id) else {
+        return Some(format!("intent {id} is not a gateway intent id"));
+    };
+    let bound = binds_to_order(
+        &gid,
+        received,
+        i.customer.as_deref(),
+        i.payment_method.as_deref(),
+        i.metadata_order_id.as_deref(),
+        Expected::from(order),
+    );
+    match bound {
+        Verification::Verified => {}
+        Verification::Unverified(why) | Verification::Mismatch(why) => return Some(why),
     }
     None
 }
@@ -394,6 +402,8 @@ mod tests {
             metadata_order_id: Some(meta),
             metadata_attempt_id: None,
             metadata_terminal_id: None,
+            customer: Some("cus_1".into()),
+            payment_method: Some("pm_1".into()),
             latest_charge: None,
             cancellation_reason: None,
             created: 0,
@@ -477,6 +487,36 @@ mod tests {
         let o = || order(NeedsReview, None, None);
         check(o(), &["pi_1=succeeded:999"], &[], &[], &["reverse pi_1"]);
         check(o(), &["pi_1=succeeded@o-9"], &[], &[], &["reverse pi_1"]);
+    }
+
+    #[test]
+    fn a_success_on_another_card_or_customer_is_not_a_charge_of_this_order() {
+        // What the resolution route checks at the gateway: offering it here would be a promise
+        // the route then refuses (the demo's demo-1008, charged on the customer's other card).
+        let o = || order(NeedsReview, None, None);
+        let mut other_card = intent("pi_1=succeeded");
+        other_card.payment_method = Some("pm_2".into());
+        let mut other_customer = intent("pi_1=succeeded");
+        other_customer.customer = Some("cus_2".into());
+        for i in [other_card, other_customer] {
+            let g = GatewayEvidence {
+                intents: vec![i],
+                unreadable: vec![],
+                searched: true,
+                notes: vec![],
+            };
+            let order = o();
+            let f = Facts {
+                order: &order,
+                now_ms: NOW,
+                gateway: &g,
+                items: &[],
+            };
+            let offered: Vec<ResolutionAction> =
+                allowed_actions(&f).iter().map(|a| a.action).collect();
+            assert!(!offered.contains(&MarkCharged), "{offered:?}");
+            assert!(offered.contains(&Reverse), "{offered:?}");
+        }
     }
 
     #[test]

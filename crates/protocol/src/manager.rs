@@ -328,6 +328,10 @@ pub struct GatewayIntentEvidence {
     pub metadata_order_id: Option<String>,
     pub metadata_attempt_id: Option<String>,
     pub metadata_terminal_id: Option<String>,
+    /// The customer and the payment method the intent charged (Stripe `cus_…`, `pm_…`): a success
+    /// on another card or customer is not this order's charge.
+    pub customer: Option<String>,
+    pub payment_method: Option<String>,
     pub latest_charge: Option<String>,
     pub cancellation_reason: Option<String>,
     /// Unix seconds.

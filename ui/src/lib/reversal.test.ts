@@ -17,6 +17,8 @@ function intent(over: Partial<GatewayIntentEvidence> = {}): GatewayIntentEvidenc
     metadata_order_id: "o-1",
     metadata_attempt_id: null,
     metadata_terminal_id: null,
+    customer: null,
+    payment_method: null,
     latest_charge: null,
     cancellation_reason: null,
     created: 0,

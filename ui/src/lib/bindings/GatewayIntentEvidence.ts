@@ -39,7 +39,12 @@ refunds: Array<string>,
 /**
  * The intent's own metadata: the order, attempt and terminal it was made for.
  */
-metadata_order_id: string | null, metadata_attempt_id: string | null, metadata_terminal_id: string | null, latest_charge: string | null, cancellation_reason: string | null,
+metadata_order_id: string | null, metadata_attempt_id: string | null, metadata_terminal_id: string | null,
+/**
+ * The customer and the payment method the intent charged (Stripe `cus_…`, `pm_…`): a success
+ * on another card or customer is not this order's charge.
+ */
+customer: string | null, payment_method: string | null, latest_charge: string | null, cancellation_reason: string | null,
 /**
  * Unix seconds.
  */
