@@ -407,6 +407,11 @@ pub(crate) fn manager_error(error: &CentralError, nothing: &str) -> UiError {
                 "Wait a minute, then try again.",
             )
         }
+        CentralError::Forbidden(message) if message.contains("another manager") => UiError::new(
+            UiErrorKind::CentralRefused,
+            format!("The central refused: {}", said(message)),
+            "Ask another manager to sign in on this desk and approve it.",
+        ),
         CentralError::Forbidden(message) => UiError::new(
             UiErrorKind::CentralRefused,
             format!("The central refused: {}", said(message)),
