@@ -11,7 +11,7 @@
 //! and dispute event types, duplicate/reorder modes (Stripe's side has them), and persistence.
 //! The key is a test key, public in this file: it proves the scheme, never PayPal's trust.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,6 +63,8 @@ pub struct PaypalWebhooks {
     /// `capture:<id>:<status>` and `refund:<id>` already announced (reads return the same
     /// objects again).
     announced: Mutex<HashSet<String>>,
+    /// Each announced capture's `invoice_id`: PayPal's refund resource carries the capture's.
+    invoices: Mutex<HashMap<String, String>>,
     log: Arc<Mutex<Vec<Delivery>>>,
     tx: mpsc::UnboundedSender<Value>,
     cert_url: String,
@@ -90,6 +92,7 @@ impl PaypalWebhooks {
                 webhook_id: SANDBOX_WEBHOOK_ID.into(),
             }),
             announced: Mutex::new(HashSet::new()),
+            invoices: Mutex::new(HashMap::new()),
             log: Arc::new(Mutex::new(Vec::new())),
             tx,
             cert_url: format!("{base_url}{CERT_PATH}"),
@@ -140,6 +143,11 @@ impl PaypalWebhooks {
                 if !announced.insert(format!("capture:{id}:{status}")) {
                     continue;
                 }
+                if let Some(invoice) = capture["invoice_id"].as_str() {
+                    if let Ok(mut invoices) = self.invoices.lock() {
+                        invoices.insert(id.to_string(), invoice.to_string());
+                    }
+                }
                 let mut resource = capture.clone();
                 resource["supplementary_data"] = json!({ "related_ids": { "order_id": order_id } });
                 events.push(event(event_type, "capture", resource));
@@ -147,7 +155,19 @@ impl PaypalWebhooks {
         } else if body["supplementary_data"]["related_ids"]["capture_id"].is_string() {
             let id = body["id"].as_str().unwrap_or_default();
             if announced.insert(format!("refund:{id}")) {
-                events.push(event("PAYMENT.CAPTURE.REFUNDED", "refund", body.clone()));
+                let mut resource = body.clone();
+                let capture = body["supplementary_data"]["related_ids"]["capture_id"]
+                    .as_str()
+                    .unwrap_or_default();
+                let invoice = self
+                    .invoices
+                    .lock()
+                    .ok()
+                    .and_then(|i| i.get(capture).cloned());
+                if let (None, Some(invoice)) = (resource.get("invoice_id"), invoice) {
+                    resource["invoice_id"] = json!(invoice);
+                }
+                events.push(event("PAYMENT.CAPTURE.REFUNDED", "refund", resource));
             }
         }
         drop(announced);

@@ -388,6 +388,49 @@ async fn a_sandbox_paypal_capture_reaches_the_central_signed_and_verified() {
             .any(|d| d["event_type"] == "PAYMENT.CAPTURE.COMPLETED" && d["status"] == 200),
         "{log}"
     );
+
+    // A refund at the sandbox arrives too (PAYMENT.CAPTURE.REFUNDED), verified and recorded.
+    let capture = order["purchase_units"][0]["payments"]["captures"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refunded = http
+        .post(sb(&format!("/v2/payments/captures/{capture}/refund")))
+        .bearer_auth(&bearer)
+        .header("PayPal-Request-Id", "o-pp-refund-1")
+        .json(&json!({ "amount": { "currency_code": "EUR", "value": "2.50" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refunded.status(), 201);
+    let mut refund_event = None;
+    for _ in 0..100 {
+        let log: Value = http
+            .get(sb("/admin/paypal/webhooks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        refund_event = log["deliveries"].as_array().unwrap().iter().find_map(|d| {
+            (d["event_type"] == "PAYMENT.CAPTURE.REFUNDED" && d["status"] == 200)
+                .then(|| d["event_id"].as_str().unwrap().to_string())
+        });
+        if refund_event.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let refund_event = refund_event.expect("the refund's webhook was accepted");
+    assert_eq!(
+        app.store
+            .paypal_event_outcome(&refund_event)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("applied")
+    );
     running.shutdown().await;
     app.stop().await;
     sandbox.shutdown().await;
