@@ -268,6 +268,12 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         "{granted}"
     );
     screenshot(&driver, s, Some("outbox"));
+    type_into(
+        &driver,
+        s,
+        "[data-testid='offline-withdraw-pin']",
+        MANAGER.1,
+    );
     click(&driver, s, "[data-testid='offline-withdraw']");
     wait_text(&driver, s, "[data-testid='offline-blocked']", "Blocked");
 

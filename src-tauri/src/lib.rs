@@ -333,8 +333,11 @@ async fn grant_offline(
 }
 
 #[tauri::command]
-async fn withdraw_offline(desk: State<'_, Desk>) -> Result<report_views::OfflineView, UiError> {
-    desk.withdraw_offline().await
+async fn withdraw_offline(
+    desk: State<'_, Desk>,
+    pin: String,
+) -> Result<report_views::OfflineView, UiError> {
+    desk.withdraw_offline(&pin).await
 }
 
 // manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on

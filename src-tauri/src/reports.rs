@@ -637,20 +637,58 @@ impl Desk {
         Ok(terminal.offline_policy().into())
     }
 
-    /// Withdraws the offline allowance on this terminal at once (back to blocked). Taking a
-    /// permission away needs no PIN: only a signed-in manager.
-    pub async fn withdraw_offline(&self) -> Result<OfflineView, UiError> {
+    /// Withdraws the offline allowance at once: the central closes the grant's window (PIN
+    /// again), then this terminal deletes its copy (back to blocked). While the central cannot be
+    /// reached, this terminal still stops at once and says that the central was not told.
+    pub async fn withdraw_offline(&self, pin_text: &str) -> Result<OfflineView, UiError> {
         let running = manager(self)?;
+        let pin = pin(pin_text)?;
         let terminal = &running.terminal;
-        paydesk_terminal::block_offline(terminal.data_dir()).map_err(|detail| {
-            log_detail("withdrawing the offline allowance", &detail);
-            UiError::new(
-                UiErrorKind::JournalRead,
-                "The offline allowance could not be removed from this terminal.",
-                "Make sure Paydesk's data folder is writable, then try again.",
-            )
-        })?;
-        Ok(terminal.offline_policy().into())
+        let block_here = || {
+            paydesk_terminal::block_offline(terminal.data_dir()).map_err(|detail| {
+                log_detail("withdrawing the offline allowance", &detail);
+                UiError::new(
+                    UiErrorKind::JournalRead,
+                    "The offline allowance could not be removed from this terminal.",
+                    "Make sure Paydesk's data folder is writable, then try again.",
+                )
+            })
+        };
+        let allowance = match terminal.offline_policy() {
+            paydesk_engine::OfflinePolicy::Allow(a) => a,
+            // Nothing in force here: nothing for the central to close.
+            paydesk_engine::OfflinePolicy::Block => {
+                block_here()?;
+                return Ok(terminal.offline_policy().into());
+            }
+        };
+        let path = format!("/v1/offline-allowances/{}", allowance.grant_id);
+        let body = json!({ "pin": pin.expose() });
+        match terminal
+            .central()
+            .delete_in_session::<_, serde_json::Value>(&path, &body)
+            .await
+        {
+            Ok(_) => {
+                block_here()?;
+                Ok(terminal.offline_policy().into())
+            }
+            Err(CentralError::Unreachable { detail } | CentralError::NoAnswer { detail }) => {
+                log_detail("withdrawing the offline allowance at the central", &detail);
+                block_here()?;
+                Err(UiError::new(
+                    UiErrorKind::CentralUnreachable,
+                    "Offline charging is withdrawn on this terminal, but the central could not be \
+                     reached to close the allowance there.",
+                    format!(
+                        "Nothing more is needed here. At the central the allowance still ends \
+                         by itself at {}.",
+                        allowance.until
+                    ),
+                ))
+            }
+            Err(e) => Err(manager_error(&e, true)),
+        }
     }
 }
 

@@ -123,7 +123,7 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
         ("day_close", json!({"day": "2026-11-30"})),
         ("audit", json!({})),
         ("outbox", json!({})),
-        ("withdraw_offline", json!({})),
+        ("withdraw_offline", json!({"pin": "123456"})),
         ("export_journal", json!({"path": path})),
     ] {
         let e = refused(&window, cmd, args);
@@ -333,8 +333,25 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
         json!({"minor": 5000, "currency": "EUR"})
     );
     assert_eq!(ok(&window, "offline_allowance", json!({})), granted);
-    let withdrawn = ok(&window, "withdraw_offline", json!({}));
+    let e = refused(&window, "withdraw_offline", json!({"pin": "11112222"}));
+    assert_eq!(e["kind"], "sign_in_refused", "{e}");
+    assert_eq!(
+        ok(&window, "offline_allowance", json!({})),
+        granted,
+        "a wrong PIN changes nothing"
+    );
+    let withdrawn = ok(&window, "withdraw_offline", json!({"pin": "87654321"}));
     assert_eq!(withdrawn["allowance"], Value::Null);
+    // The central closed the grant and audited it.
+    let audit = ok(
+        &window,
+        "audit",
+        json!({"query": {"kind": "allowance_withdrawn"}}),
+    );
+    assert_eq!(
+        audit["entries"][0]["operator_id"], "demo-manager",
+        "{audit}"
+    );
 
     // Settings: read, a change refused without the right PIN or with a bad amount, then saved.
     let settings = ok(&window, "settings", json!({}));

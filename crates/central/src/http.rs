@@ -174,6 +174,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/sessions/current"),
     ("post", "/v1/sessions/check"),
     ("post", "/v1/offline-allowances"),
+    ("delete", "/v1/offline-allowances/{grant_id}"),
     ("get", "/v1/allowance-key"),
     ("post", "/v1/orders/import"),
     ("get", "/v1/orders"),
@@ -228,6 +229,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/current", delete(people::sign_out))
         .route("/v1/sessions/check", post(people::check_pin))
         .route("/v1/offline-allowances", post(people::issue_allowance))
+        .route(
+            "/v1/offline-allowances/{grant_id}",
+            delete(crate::http_allowance_withdraw::withdraw_allowance),
+        )
         .route("/v1/allowance-key", get(people::allowance_public_key))
         .route("/v1/orders/import", post(import_orders))
         .route("/v1/orders", get(list_orders))

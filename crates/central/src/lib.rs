@@ -17,6 +17,7 @@ pub mod error;
 pub mod gateway_actions;
 pub mod gateway_lookup;
 pub mod http;
+mod http_allowance_withdraw;
 pub mod http_audit;
 pub mod http_auth;
 mod http_error;

@@ -192,6 +192,18 @@ impl HttpCentral {
             .await
     }
 
+    /// DELETE with a body in the signed-in person's session (a manager withdrawing an offline
+    /// allowance, PIN again).
+    pub async fn delete_in_session<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CentralError> {
+        let session = self.session_token().ok_or(CentralError::SessionRequired)?;
+        self.send(self.http.delete(self.url(path)).json(body), Some(&session))
+            .await
+    }
+
     /// PUT in the signed-in person's session (a manager's change to the settings).
     pub async fn put_in_session<B: Serialize, T: DeserializeOwned>(
         &self,

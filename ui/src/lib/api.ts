@@ -116,7 +116,7 @@ export const archiveParked = (id: number, pin: string, reason: string): Promise<
   call("outbox_archive", { id, pin, reason });
 export const loadOfflineAllowance = (): Promise<OfflineView> => call("offline_allowance");
 export const grantOffline = (request: GrantOfflineRequest): Promise<OfflineView> => call("grant_offline", { request });
-export const withdrawOffline = (): Promise<OfflineView> => call("withdraw_offline");
+export const withdrawOffline = (pin: string): Promise<OfflineView> => call("withdraw_offline", { pin });
 
 // manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on
 // it (reason + PIN), retrying an attempt here, and reversals with a second manager's approval.

@@ -18,6 +18,7 @@ const KINDS: Record<string, string> = {
   admin_401: "Administrator key refused",
   token_revoked: "Terminal credentials revoked",
   allowance_granted: "Offline charging allowed",
+  allowance_withdrawn: "Offline charging withdrawn",
   stale_token: "Refused: the order was taken over by another terminal",
   day_signed_off: "Day signed off",
   approval_granted: "Second manager approved",

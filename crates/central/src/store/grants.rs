@@ -38,3 +38,61 @@ impl Store {
         Ok(())
     }
 }
+
+/// What withdrawing a grant did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The grant now ends at the time of the withdrawal.
+    Ended {
+        terminal_id: String,
+        until_at: i64,
+    },
+    /// The grant had already ended (or was withdrawn before) at `until_at`.
+    AlreadyEnded {
+        terminal_id: String,
+        until_at: i64,
+    },
+    NotFound,
+}
+
+impl Store {
+    /// Ends the grant `grant_id` at `now`: its window closes, so the results inbox applies no
+    /// offline result dated after it (the check reads `until_at`). A grant that had ended
+    /// stays as it was.
+    pub async fn withdraw_offline_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+    ) -> CentralResult<Withdrawal> {
+        let ended = sqlx::query(
+            "UPDATE offline_grants SET until_at = $1 WHERE grant_id = $2 AND until_at > $1",
+        )
+        .bind(now)
+        .bind(grant_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        let row =
+            sqlx::query("SELECT terminal_id, until_at FROM offline_grants WHERE grant_id = $1")
+                .bind(grant_id)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some(row) = row else {
+            return Ok(Withdrawal::NotFound);
+        };
+        use sqlx::Row as _;
+        let terminal_id: String = row.try_get("terminal_id")?;
+        let until_at: i64 = row.try_get("until_at")?;
+        Ok(if ended > 0 {
+            Withdrawal::Ended {
+                terminal_id,
+                until_at,
+            }
+        } else {
+            Withdrawal::AlreadyEnded {
+                terminal_id,
+                until_at,
+            }
+        })
+    }
+}

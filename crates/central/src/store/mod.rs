@@ -48,6 +48,7 @@ mod webhooks;
 pub use audit::{AuditCursor, AuditEntry, AuditFilter, DayResult, DaySignOff, AUDIT_PAGE_ROWS_MAX};
 pub use claims::AuditRow;
 pub use evidence::{RefundRow, ResolutionRow};
+pub use grants::Withdrawal;
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;

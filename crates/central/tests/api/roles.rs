@@ -130,6 +130,12 @@ const TABLE: &[Row] = &[
         [401, 401, 403, 201, 401, 401],
     ),
     (
+        "delete",
+        "/v1/offline-allowances/{grant_id}",
+        "/v1/offline-allowances/grant-none",
+        [401, 401, 403, 404, 401, 401],
+    ),
+    (
         "get",
         "/v1/allowance-key",
         "/v1/allowance-key",
@@ -334,6 +340,7 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         }
         "/v1/sessions" => json!({ "operator_id": who, "pin": pin }),
         "/v1/sessions/check" => json!({ "pin": pin }),
+        "/v1/offline-allowances/{grant_id}" => json!({ "pin": pin }),
         "/v1/offline-allowances" => json!({ "pin": pin,
             "per_charge_max": {"minor": 1000, "currency": "EUR"},
             "per_shift_max": {"minor": 5000, "currency": "EUR"},
