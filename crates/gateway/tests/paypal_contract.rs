@@ -204,6 +204,17 @@ async fn a_vaulted_card_is_charged_read_back_and_refunded() {
     );
     let read = env.gateway.retrieve_refund(&first.id).await.unwrap();
     assert_eq!(read.amount.minor(), 1_000);
+    // The capture (the order's latest charge) shows what is refunded of it, for the evidence.
+    let capture = view
+        .latest_charge
+        .clone()
+        .expect("a paid order names its capture");
+    let charge = env.gateway.retrieve_charge(&capture).await.unwrap();
+    assert_eq!(
+        (charge.paid, charge.amount_captured, charge.amount_refunded),
+        (true, 12_900, 1_000)
+    );
+    assert_eq!(charge.payment_intent.as_deref(), Some(intent.as_str()));
     // Re-sending the same refund replays it; the rest is refunded once; nothing is left after.
     let RefundResult::Created(again) = env.gateway.refund(&refund(Some(1_000), 1)).await.unwrap()
     else {
@@ -219,6 +230,8 @@ async fn a_vaulted_card_is_charged_read_back_and_refunded() {
         matches!(&over, RefundResult::Refused { reason, .. } if reason == "CAPTURE_FULLY_REFUNDED"),
         "{over:?}"
     );
+    let charge = env.gateway.retrieve_charge(&capture).await.unwrap();
+    assert_eq!((charge.refunded, charge.amount_refunded), (true, 12_900));
     // Still paid: a refund does not turn the payment into a decline.
     assert_eq!(
         env.gateway.retrieve_intent(&intent).await.unwrap().status,

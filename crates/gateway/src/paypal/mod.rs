@@ -67,8 +67,8 @@ use serde_json::{json, Value};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::model::{
-    CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, EventPage,
-    EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
+    CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
+    EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
 use crate::secret::ApiKey;
 use transport::{Failure, Reply, TokenCache};
@@ -311,6 +311,19 @@ impl PaypalGateway {
                 detail: format!("{context}: the PayPal {}", view.status_raw),
                 intent: Some(view),
             },
+        }
+    }
+
+    /// A GET whose answer is an object, or the error in the caller's terms.
+    async fn read(&self, path: &str, id: &str) -> Result<Value, GatewayError> {
+        match self.send(Method::GET, path, None, None).await {
+            Err(failure) => Err(PaypalGateway::read_failure(failure)),
+            Ok(Reply::Object(object)) => Ok(object),
+            Ok(Reply::Refusal { status, error }) => Err(self
+                .refusal_error(status, &error, id, None)
+                .unwrap_or_else(|| GatewayError::Unknown {
+                    detail: format!("{path} answered HTTP {status} ({})", error.reason()),
+                })),
         }
     }
 
@@ -652,6 +665,37 @@ impl Gateway for PaypalGateway {
                     detail: format!("reading the refund answered HTTP {status}"),
                 })),
         }
+    }
+
+    async fn retrieve_charge(&self, charge_id: &str) -> Result<ChargeView, GatewayError> {
+        // A PayPal "charge" is a capture (an order's `latest_charge`); what was refunded of it is
+        // read from its order's refunds.
+        if charge_id.is_empty()
+            || charge_id.len() > 36
+            || !charge_id.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(GatewayError::InvalidRequest {
+                status: 0,
+                code: None,
+                param: Some("charge".into()),
+                message: format!("{charge_id:?} is not a PayPal capture id"),
+            });
+        }
+        let capture = self
+            .read(&format!("/v2/payments/captures/{charge_id}"), charge_id)
+            .await?;
+        let unknown = |e: crate::error::ParseError| GatewayError::Unknown {
+            detail: e.to_string(),
+        };
+        let order = wire::capture_order(&capture).ok_or_else(|| GatewayError::Unknown {
+            detail: format!("PayPal capture {charge_id} names no order"),
+        })?;
+        let order = GatewayIntentId::new(order).map_err(|e| GatewayError::Unknown {
+            detail: format!("PayPal capture {charge_id}: {e}"),
+        })?;
+        let order = self.read(&order_path(&order, "")?, order.as_str()).await?;
+        let refunded = wire::refunded_minor(&order).map_err(unknown)?;
+        wire::parse_capture(&capture, refunded).map_err(unknown)
     }
 
     async fn list_events(&self, _query: &EventQuery) -> Result<EventPage, GatewayError> {

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use crate::error::ParseError;
 use crate::model::{
-    IntentView, PaymentError, RefundStatus, RefundView, META_ATTEMPT, META_ATTEMPT_NUMBER,
-    META_ORDER, META_TERMINAL,
+    ChargeView, IntentView, PaymentError, RefundStatus, RefundView, META_ATTEMPT,
+    META_ATTEMPT_NUMBER, META_ORDER, META_TERMINAL,
 };
 
 /// The metadata key under which an order's payment source reference (`card:<vault id>`) is shown.
@@ -350,6 +350,85 @@ pub(crate) fn paid_capture(object: &Value) -> Option<String> {
         .iter()
         .find(|c| c["status"].as_str().is_some_and(is_paid))
         .and_then(|c| c["id"].as_str().map(str::to_string))
+}
+
+/// The order a capture belongs to: `supplementary_data.related_ids.order_id`, else the `up` link.
+pub(crate) fn capture_order(capture: &Value) -> Option<String> {
+    capture["supplementary_data"]["related_ids"]["order_id"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            capture["links"].as_array().and_then(|links| {
+                links
+                    .iter()
+                    .find(|l| l["rel"] == "up")
+                    .and_then(|l| l["href"].as_str())
+                    .and_then(|h| h.rsplit('/').next())
+                    .map(str::to_string)
+            })
+        })
+}
+
+/// A capture (`/v2/payments/captures/{id}`) as a [`ChargeView`]; `refunded_minor` is the sum of
+/// the order's completed and pending refunds (the capture object does not carry it).
+pub fn parse_capture(capture: &Value, refunded_minor: i64) -> Result<ChargeView, ParseError> {
+    let id = capture["id"]
+        .as_str()
+        .ok_or_else(|| ParseError("PayPal capture without an id".into()))?;
+    let status = capture["status"].as_str().unwrap_or_default();
+    if !matches!(
+        status,
+        "COMPLETED" | "DECLINED" | "PARTIALLY_REFUNDED" | "PENDING" | "REFUNDED" | "FAILED"
+    ) {
+        return Err(ParseError(format!(
+            "PayPal capture {id} has the unknown status {status:?}"
+        )));
+    }
+    let amount = parse_decimal(
+        capture["amount"]["value"].as_str().unwrap_or_default(),
+        capture["amount"]["currency_code"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    let paid = is_paid(status);
+    Ok(ChargeView {
+        id: id.to_string(),
+        status: status.to_ascii_lowercase(),
+        amount,
+        amount_captured: if paid { amount.minor() } else { 0 },
+        amount_refunded: refunded_minor,
+        paid,
+        refunded: status == "REFUNDED",
+        disputed: false,
+        payment_intent: capture_order(capture),
+        failure_code: (!paid && status != "PENDING").then(|| {
+            capture["status_details"]["reason"]
+                .as_str()
+                .unwrap_or(status)
+                .to_string()
+        }),
+        metadata: BTreeMap::new(),
+        created: unix_seconds(capture["create_time"].as_str()),
+    })
+}
+
+/// The minor units refunded (completed or pending) from an order's refunds.
+pub(crate) fn refunded_minor(order: &Value) -> Result<i64, ParseError> {
+    let mut total = 0i64;
+    for r in order["purchase_units"][0]["payments"]["refunds"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        if matches!(r["status"].as_str(), Some("COMPLETED" | "PENDING")) {
+            let amount = parse_decimal(
+                r["amount"]["value"].as_str().unwrap_or_default(),
+                r["amount"]["currency_code"].as_str().unwrap_or_default(),
+            )?;
+            total = total.saturating_add(amount.minor());
+        }
+    }
+    Ok(total)
 }
 
 /// A PayPal refund (`/v2/payments/refunds/{id}` or the answer to a refund) as a [`RefundView`].

@@ -42,6 +42,7 @@ enum Op {
     Capture(String),
     Refund(String),
     GetRefund(String),
+    GetCapture(String),
 }
 
 impl Op {
@@ -50,7 +51,7 @@ impl Op {
             Op::CreateOrder => Endpoint::Create,
             Op::Capture(_) => Endpoint::Confirm,
             Op::Refund(_) => Endpoint::Refund,
-            Op::GetOrder(_) | Op::GetRefund(_) => Endpoint::Retrieve,
+            Op::GetOrder(_) | Op::GetRefund(_) | Op::GetCapture(_) => Endpoint::Retrieve,
         }
     }
 
@@ -89,6 +90,7 @@ fn execute(
         Op::Capture(id) => pp.capture(id, body, now),
         Op::Refund(id) => pp.refund(id, body, now).map(|v| (201, v)),
         Op::GetRefund(id) => pp.get_refund(id).map(|v| (200, v)),
+        Op::GetCapture(id) => pp.get_capture(id).map(|v| (200, v)),
     }
 }
 
@@ -307,6 +309,15 @@ async fn refund(
     pipeline(shared, kill, Op::Refund(id), headers, body).await
 }
 
+async fn get_capture(
+    State(shared): State<Arc<Shared>>,
+    Extension(kill): Extension<ConnKill>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pipeline(shared, kill, Op::GetCapture(id), headers, Bytes::new()).await
+}
+
 async fn get_refund(
     State(shared): State<Arc<Shared>>,
     Extension(kill): Extension<ConnKill>,
@@ -410,6 +421,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/v2/checkout/orders/{id}/capture", post(capture))
         .route("/v2/payments/captures/{id}/refund", post(refund))
         .route("/v2/payments/refunds/{id}", get(get_refund))
+        .route("/v2/payments/captures/{id}", get(get_capture))
         .merge(admin)
 }
 

@@ -311,7 +311,16 @@ impl PaypalState {
             }
         }
         if !captures.is_empty() {
+            let refunds: Vec<Value> = self
+                .refunds
+                .values()
+                .filter(|r| r.order == o.id)
+                .map(render_refund)
+                .collect();
             unit["payments"] = json!({ "captures": captures });
+            if !refunds.is_empty() {
+                unit["payments"]["refunds"] = json!(refunds);
+            }
         }
         let mut order = json!({
             "id": o.id,
@@ -599,6 +608,46 @@ impl PaypalState {
         let rendered = render_refund(&refund);
         self.refunds.insert(refund.id.clone(), refund);
         Ok(rendered)
+    }
+
+    /// `GET /v2/payments/captures/{id}`: the capture with its order in `related_ids`.
+    pub fn get_capture(&self, id: &str) -> Result<Value, PaypalError> {
+        let not_found = || PaypalError::not_found("capture", id);
+        let order = self
+            .captures
+            .get(id)
+            .and_then(|o| self.orders.get(o))
+            .ok_or_else(not_found)?;
+        let c = order
+            .captures
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(not_found)?;
+        let mut v = json!({
+            "id": c.id,
+            "status": c.status,
+            "amount": format_amount(order.currency, c.amount_minor),
+            "final_capture": true,
+            "create_time": rfc3339(c.created_ms),
+            "update_time": rfc3339(order.updated_ms),
+            "supplementary_data": { "related_ids": { "order_id": order.id } },
+            "links": [
+                { "href": format!("/v2/payments/captures/{}", c.id), "rel": "self", "method": "GET" },
+                { "href": format!("/v2/checkout/orders/{}", order.id), "rel": "up", "method": "GET" },
+            ],
+        });
+        if let Some(reason) = c.reason {
+            v["status_details"] = json!({ "reason": reason });
+        }
+        for (k, val) in [
+            ("invoice_id", &order.invoice_id),
+            ("custom_id", &order.custom_id),
+        ] {
+            if let Some(val) = val {
+                v[k] = json!(val);
+            }
+        }
+        Ok(v)
     }
 
     pub fn get_refund(&self, id: &str) -> Result<Value, PaypalError> {
