@@ -10,6 +10,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin_access;
+pub mod calls;
 pub mod cards;
 pub mod error;
 pub mod faults;

@@ -54,6 +54,8 @@ pub struct World {
     /// How long a new intent stays invisible to search.
     pub search_lag_ms: i64,
     pub paypal: crate::paypal::state::PaypalState,
+    /// `/v1` requests per key and endpoint (`calls.rs`).
+    pub calls: crate::calls::CallCounts,
 }
 
 /// State shared by every request handler and the webhook dispatcher, for the server's lifetime.
@@ -279,6 +281,9 @@ async fn api(
             )
         }
     };
+    if let Some((_, endpoint)) = &routed {
+        shared.lock().calls.record(&redacted, *endpoint);
+    }
     // A restricted key may only do what a charge needs (PaymentIntents); anything else is
     // Stripe's 403, before any parameter is looked at or any fault is taken.
     if kind == KeyKind::Restricted {
@@ -757,6 +762,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(get_search_lag).post(set_search_lag),
         )
         .route("/admin/webhooks", get(get_webhooks).post(set_webhooks))
+        .route(
+            "/admin/calls",
+            get(crate::calls::get_calls).delete(crate::calls::clear_calls),
+        )
         .route(
             "/admin/payment_intents/{id}/authenticate",
             post(authenticate_intent),

@@ -4,6 +4,7 @@
 mod common;
 
 mod sandbox {
+    mod calls;
     mod compat;
     mod faults;
     mod idempotency;
