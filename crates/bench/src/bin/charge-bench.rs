@@ -2,7 +2,9 @@
 //! register, create and confirm at the gateway) against a bare create + confirm to the same
 //! sandbox, interleaved one for one in the same run, at each gateway latency asked for.
 //!
-//! Prints p50/p99 of both, the p50 added by Paydesk and the ratio. The central runs on a fresh
+//! Prints p50/p99 of both, the p50 added by Paydesk and the ratio; then the gateway calls per
+//! successful charge of each, as the sandbox counted them (`/admin/calls`, per API key: the full
+//! flow and the baseline use different keys), against the target of at most 2. The central runs on a fresh
 //! PostgreSQL database (a separate process), so `strace -f -c -e trace=fsync,fdatasync` on this
 //! process counts the journal's durable writes alone (see scripts/bench.sh).
 
@@ -16,7 +18,8 @@ use paydesk_core::{
 };
 use paydesk_engine::{ChargeRequest, RelayOutcome};
 use paydesk_gateway::{
-    ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, IntentMetadata,
+    ApiKey, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, IntentMetadata,
+    StripeConfig, StripeGateway,
 };
 use paydesk_testkit::PgDatabase;
 
@@ -40,6 +43,21 @@ struct Args {
 /// Warm-up pairs per latency, not counted (connection pools, SQLite page cache, JIT-free but
 /// first-touch costs).
 const WARMUP_PAIRS: usize = 3;
+
+/// The full flow's key is `paydesk_bench::gateway`'s; the baseline's is this one, so the sandbox
+/// counts the two apart.
+const BARE_KEY: &str = "sk_test_paydesk_bare";
+
+/// Issue 14's target: at most this many gateway calls per successful charge.
+const CALLS_PER_CHARGE_MAX: f64 = 2.0;
+
+/// One latency's gateway calls, as the sandbox counted them.
+struct Calls {
+    latency: u64,
+    charges: usize,
+    full: serde_json::Value,
+    bare: serde_json::Value,
+}
 
 fn count_for(args: &Args, latency: u64) -> usize {
     if latency == 0 {
@@ -74,6 +92,10 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let central_url = format!("http://{}", running.addr);
     let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig::default()).await?;
     let gateway = paydesk_bench::gateway(&sandbox.base_url)?;
+    let bare_gateway = StripeGateway::new(
+        ApiKey::new(BARE_KEY)?,
+        StripeConfig::with_base_url(&sandbox.base_url),
+    )?;
     let dir = tempfile::tempdir()?;
     let engine = paydesk_bench::engine(
         &dir.path().join("journal.sqlite"),
@@ -91,7 +113,10 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         "{:>10} {:>6} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
         "latency", "n", "bare p50", "bare p99", "full p50", "full p99", "added p50", "ratio"
     );
+    let calls_url = format!("{}/admin/calls", sandbox.base_url);
+    let mut calls = Vec::new();
     for &latency in &args.latency_ms {
+        admin.delete(&calls_url).send().await?.error_for_status()?;
         let faults = format!("{}/admin/faults", sandbox.base_url);
         admin.delete(&faults).send().await?.error_for_status()?;
         if latency > 0 {
@@ -111,7 +136,7 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         let mut full = Vec::with_capacity(n);
         for i in 0..n + WARMUP_PAIRS {
             let started = Instant::now();
-            bare_charge(gateway.as_ref(), &format!("{latency}-{i}"), amount).await?;
+            bare_charge(&bare_gateway, &format!("{latency}-{i}"), amount).await?;
             let bare_took = started.elapsed();
 
             let order = OrderId::new(format!("bench-{latency}-{i}"))?;
@@ -149,12 +174,81 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
             ms(f50.saturating_sub(b50)),
             f50.as_secs_f64() / b50.as_secs_f64().max(1e-9)
         );
+        // Every charge of the block succeeded (warm-up included), or the bench stopped above.
+        let counted: serde_json::Value = admin
+            .get(&calls_url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        calls.push(Calls {
+            latency,
+            charges: n + WARMUP_PAIRS,
+            full: calls_of(&counted, "sk_test_paydesk_bench"),
+            bare: calls_of(&counted, BARE_KEY),
+        });
     }
+    print_calls(&calls);
     // Deliver the results so the run leaves a consistent central behind.
     while let RelayOutcome::Sent { .. } = engine.relay_once().await? {}
     running.shutdown().await;
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// The rows of one key in `/admin/calls`: `{"total": n, "create": n, …}`.
+fn calls_of(counted: &serde_json::Value, key: &str) -> serde_json::Value {
+    let redacted = paydesk_sandbox::keys::redact(key);
+    let mut mine = serde_json::Map::new();
+    let mut total = 0;
+    for row in counted["calls"].as_array().into_iter().flatten() {
+        if row["key"] == redacted.as_str() {
+            let n = row["calls"].as_u64().unwrap_or(0);
+            total += n;
+            mine.insert(
+                row["endpoint"].as_str().unwrap_or("?").to_string(),
+                n.into(),
+            );
+        }
+    }
+    mine.insert("total".into(), total.into());
+    serde_json::Value::Object(mine)
+}
+
+fn print_calls(calls: &[Calls]) {
+    println!();
+    println!("gateway calls per successful charge, counted at the sandbox (target: at most {CALLS_PER_CHARGE_MAX:.0})");
+    println!(
+        "{:>10} {:>8} {:>10} {:>10} {:>10}  full by endpoint",
+        "latency", "charges", "bare", "full", "verdict"
+    );
+    for c in calls {
+        let per =
+            |v: &serde_json::Value| v["total"].as_u64().unwrap_or(0) as f64 / c.charges as f64;
+        let full = per(&c.full);
+        let endpoints: Vec<String> = c
+            .full
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() != "total")
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "{:>8}ms {:>8} {:>10.2} {:>10.2} {:>10}  {}",
+            c.latency,
+            c.charges,
+            per(&c.bare),
+            full,
+            if full <= CALLS_PER_CHARGE_MAX {
+                "met"
+            } else {
+                "MISSED"
+            },
+            endpoints.join(", ")
+        );
+    }
 }
 
 /// The baseline: what any integration must do at minimum — create and confirm, nothing durable.
