@@ -60,6 +60,15 @@ ensure_tauri_driver() {
   export TAURI_DRIVER="${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver"
 }
 
+# Tauri's CLI bundles the app into a .deb (scripts/package.sh). Any 2.x: the bundle config is
+# Tauri 2's; installed once, then reused (CI machines keep ~/.cargo/bin).
+ensure_tauri_cli() {
+  if ! cargo install --list | grep -q '^tauri-cli v2\.'; then
+    step "installing tauri-cli 2 (cargo tauri)"
+    cargo install tauri-cli --version "^2" --locked
+  fi
+}
+
 # The central's tests need PostgreSQL on 127.0.0.1:5432 (these machines run it; start it if down).
 ensure_postgres() {
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
