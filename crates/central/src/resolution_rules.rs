@@ -169,13 +169,18 @@ pub fn allowed_actions(f: &Facts) -> Vec<AllowedAction> {
         if left <= 0 {
             continue;
         }
+        // "215.00 EUR", as the manager reads money everywhere else.
+        let currency = i.amount.map_or(order.amount.currency(), |a| a.currency());
+        let left = Money::new(left, currency)
+            .map(|m| m.to_string())
+            .unwrap_or_else(|_| format!("{left} minor units"));
         let label = match paid_by {
             Some(p) if p != i.intent_id => format!(
-                "Refund {}: a second charge of {left} minor units (the order is paid by {p}).",
+                "Refund {}: a second charge of {left} (the order is paid by {p}).",
                 i.intent_id
             ),
             _ => format!(
-                "Refund all or part of {} ({left} minor units not refunded yet).",
+                "Refund all or part of {} ({left} not refunded yet).",
                 i.intent_id
             ),
         };
