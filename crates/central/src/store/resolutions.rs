@@ -232,7 +232,10 @@ impl Store {
                 item_id: format!("refund:{refund}"),
                 order_id: Some(text(r, "order_id")?),
                 since_ms: r.try_get("received_at")?,
-                summary: format!("refund {refund} of {minor} {currency} (minor units) is {status}"),
+                summary: format!(
+                    "refund {refund} of {} is {status}",
+                    money_words(minor, &currency)
+                ),
                 evidence: vec![refund, text(r, "intent_id")?],
             });
         }
@@ -275,9 +278,9 @@ impl Store {
                     order_id: Some(text(r, "order_id")?),
                     since_ms: r.try_get("updated_at")?,
                     summary: format!(
-                        "{} of {minor} {} (minor units) is {state}{failure}",
+                        "{} of {} is {state}{failure}",
                         text(r, "kind")?,
-                        text(r, "currency")?
+                        money_words(minor, &text(r, "currency")?)
                     ),
                     evidence: vec![id, text(r, "intent_id")?],
                 })
@@ -332,8 +335,8 @@ impl Store {
                 order_id: Some(text(r, "order_id")?),
                 since_ms: r.try_get("received_at")?,
                 summary: format!(
-                    "{what} {refund} of {minor} {currency} (minor units) on intent {intent} was \
-                     made outside Paydesk ({})",
+                    "{what} {refund} of {} on intent {intent} was made outside Paydesk ({})",
+                    money_words(minor, &currency),
                     text(r, "status")?
                 ),
                 evidence: vec![refund, intent],
@@ -528,4 +531,16 @@ pub(super) async fn insert_resolution(
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get("resolution_id")?)
+}
+
+/// An amount as a manager reads it ("49.00 USD"); minor units only for a currency the core does
+/// not know (a row written by a gateway in a currency Paydesk never charges).
+fn money_words(minor: i64, currency: &str) -> String {
+    paydesk_core::Currency::from_code(currency)
+        .ok()
+        .and_then(|c| paydesk_core::Money::new(minor, c).ok())
+        .map_or_else(
+            || format!("{minor} {currency} (minor units)"),
+            |m| m.to_string(),
+        )
 }
