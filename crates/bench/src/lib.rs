@@ -12,11 +12,14 @@ use paydesk_engine::{Engine, EngineConfig, SystemClock};
 use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
 use paydesk_journal::Journal;
 use paydesk_protocol::{ImportOrder, Role};
-use paydesk_terminal::{HttpCentral, TerminalToken};
+use paydesk_terminal::{HttpCentral, SessionToken, TerminalToken};
 
 /// PostgreSQL as these machines run it; override with `--pg`. Each run works in a database of its
 /// own, made and dropped by `paydesk_testkit::PgDatabase`.
 pub const PG_URL_DEFAULT: &str = paydesk_testkit::PG_ADMIN_URL_DEFAULT;
+
+/// The bench operator's PIN (six digits: what the central's sign-in accepts).
+pub const OPERATOR_PIN: &str = "246813";
 
 /// The central (not yet serving), with a terminal, an operator and `orders` imported.
 pub struct Central {
@@ -53,7 +56,7 @@ pub async fn prepare_central(
         .upsert_operator(
             &operator,
             Role::Operator,
-            &auth::hash_pin("2468").map_err(anyhow::Error::msg)?,
+            &auth::hash_pin(OPERATOR_PIN).map_err(anyhow::Error::msg)?,
             clock::now(),
         )
         .await?;
@@ -116,6 +119,33 @@ pub fn engine(
             central_url,
             TerminalToken::new(central.token.clone()),
         )?),
+        Arc::new(SystemClock),
+        config,
+    ))
+}
+
+/// An engine as [`engine`] makes it, with the bench operator signed in at the central: a claim is
+/// made by a person with a session.
+pub async fn signed_in_engine(
+    journal: &std::path::Path,
+    central_url: &str,
+    central: &Central,
+    gateway: Arc<dyn Gateway>,
+    outbox_batch_rows: usize,
+) -> anyhow::Result<Engine> {
+    let mut config = EngineConfig::new(central.terminal.clone());
+    config.outbox_batch_rows = outbox_batch_rows;
+    let http = HttpCentral::new(central_url, TerminalToken::new(central.token.clone()))?;
+    let pin = paydesk_core::Pin::parse(OPERATOR_PIN).map_err(anyhow::Error::msg)?;
+    let grant = http
+        .open_session(&central.operator, &pin)
+        .await
+        .map_err(|e| anyhow::anyhow!("the bench operator cannot sign in: {e}"))?;
+    http.set_session(Some(SessionToken::new(grant.session_token)));
+    Ok(Engine::new(
+        Journal::open(journal)?,
+        gateway,
+        Arc::new(http),
         Arc::new(SystemClock),
         config,
     ))

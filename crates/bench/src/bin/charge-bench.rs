@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Parser;
 use paydesk_bench::{ms, percentile, PG_URL_DEFAULT};
 use paydesk_core::{
@@ -97,13 +97,14 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         StripeConfig::with_base_url(&sandbox.base_url),
     )?;
     let dir = tempfile::tempdir()?;
-    let engine = paydesk_bench::engine(
+    let engine = paydesk_bench::signed_in_engine(
         &dir.path().join("journal.sqlite"),
         &central_url,
         &central,
         gateway.clone(),
         paydesk_engine::OUTBOX_BATCH_ROWS_MAX,
-    )?;
+    )
+    .await?;
     let admin = reqwest::Client::new();
 
     println!(
@@ -151,7 +152,8 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
                     &|_| {},
                 )
                 .await
-                .context("full charge")?;
+                // The engine's error in full: some of its variants say little in Display alone.
+                .map_err(|e| anyhow::anyhow!("full charge: {e} ({e:?})"))?;
             let full_took = started.elapsed();
             if report.state() != AttemptState::Succeeded {
                 bail!("a bench charge ended {:?}", report.attempt);
