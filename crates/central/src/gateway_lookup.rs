@@ -16,6 +16,15 @@ const EVENT_PAGE_ROWS: u32 = 100;
 /// Pages read at most for one report (10,000 successes), so a report always ends.
 const EVENT_PAGES_MAX: u32 = 100;
 
+/// The events that say money went back to a customer: what the sweeper pulls so that a refund
+/// made in the gateway's dashboard reaches the inbox without a webhook.
+const REFUND_EVENT_TYPES: [&str; 4] = [
+    "refund.created",
+    "refund.updated",
+    "charge.refunded",
+    "charge.refund.updated",
+];
+
 /// A gateway connector seen through [`IntentLookup`].
 #[derive(Debug, Clone)]
 pub struct GatewayLookup {
@@ -75,6 +84,35 @@ impl IntentLookup for GatewayLookup {
 
     fn livemode(&self) -> Option<bool> {
         self.livemode
+    }
+
+    async fn refund_events(&self) -> Result<Vec<String>, String> {
+        let page = self
+            .gateway
+            .list_events(&EventQuery {
+                limit: EVENT_PAGE_ROWS,
+                starting_after: None,
+                created_gte: None,
+                types: REFUND_EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        // Newest first from the gateway; applied oldest first, as they happened.
+        Ok(page
+            .events
+            .iter()
+            .rev()
+            // The type filter is a request, not a guarantee (the sandbox ignores it).
+            .filter(|e| REFUND_EVENT_TYPES.contains(&e.event_type.as_str()))
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id, "object": "event", "type": e.event_type,
+                    "created": e.created, "livemode": e.livemode,
+                    "data": { "object": e.object },
+                })
+                .to_string()
+            })
+            .collect())
     }
 
     async fn intents_between(

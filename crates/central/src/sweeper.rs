@@ -211,6 +211,15 @@ pub trait IntentLookup: Send + Sync + fmt::Debug {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<GatewayIntent>, String>;
+
+    /// The gateway's newest refund events (`refund.created`, `refund.updated`,
+    /// `charge.refunded`, `charge.refund.updated`), oldest first, each as the JSON document a
+    /// webhook would have delivered: how a refund made in the gateway's dashboard reaches the
+    /// inbox when its webhook was never configured or never arrived. A lookup that cannot list
+    /// events answers none.
+    async fn refund_events(&self) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
 }
 
 /// What one pass did.
@@ -224,6 +233,8 @@ pub struct SweepReport {
     pub unresolved: u32,
     /// Unknown outcomes (`needs_review` results) settled from the gateway's evidence.
     pub settled_unknown: u32,
+    /// Refund events pulled from the gateway that no webhook had delivered.
+    pub refund_events: u32,
 }
 
 /// What the sweeper makes of the gateway's answer about `claim`'s open intent: a resolution, or
@@ -309,8 +320,45 @@ pub async fn sweep_once(
                 report.settled_unknown += 1;
             }
         }
+        report.refund_events = pull_refund_events(store, gateway, now).await;
     }
     Ok(report)
+}
+
+/// Pulls the gateway's newest refund events and applies each through the webhooks' own path
+/// (stored once by event id, so an event a webhook already delivered changes nothing): a
+/// refund made outside Paydesk reaches the inbox even with no webhook. The gateway's answer
+/// over its authenticated API is the same evidence a signed webhook carries. Returns how many
+/// were new; a failure is logged and retried on the next pass.
+async fn pull_refund_events(store: &Store, gateway: &dyn IntentLookup, now: Timestamp) -> u32 {
+    let events = match gateway.refund_events().await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing the gateway's refund events failed; next pass retries");
+            return 0;
+        }
+    };
+    let mut new = 0;
+    for payload in events {
+        let event = match crate::webhook::WebhookEvent::parse(payload.as_bytes()) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::warn!(error = %e, "a refund event from the gateway could not be read");
+                continue;
+            }
+        };
+        match store
+            .apply_webhook(&event, &payload, gateway.livemode(), now)
+            .await
+        {
+            Ok(true) => new += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(event = %event.id, error = %e, "applying a pulled refund event failed")
+            }
+        }
+    }
+    new
 }
 
 /// Runs passes every `interval_ms` until `shutdown` turns true; the pass in progress finishes.

@@ -18,6 +18,7 @@ mod late_results;
 mod openapi;
 mod orders;
 mod paypal_webhook;
+mod pulled_events;
 mod refunds;
 mod results;
 mod reversals;
