@@ -196,6 +196,20 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         inbox.contains(OUT_OF_BAND_ORDER),
         "the inbox shows the order: {inbox}"
     );
+    // ...with its guided resolution already open on that order.
+    while driver.find(s, "[data-testid='resolve']").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order's resolution did not open: {}",
+            driver.page_text(s)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let heading = driver.text_of(s, "#resolve-title");
+    assert!(
+        heading.contains(OUT_OF_BAND_ORDER),
+        "the resolution opened on the order: {heading}"
+    );
 
     // The journal review: search, the integrity check, and the CSV export read back.
     click(&driver, s, "[data-testid='nav-journal']");
