@@ -18,9 +18,10 @@ step "bundling the .deb (cargo tauri build --bundles deb)"
 bundle_dir="$CARGO_TARGET_DIR/release/bundle/deb"
 rm -f "$bundle_dir"/*.deb
 # The UI was built above: no beforeBuildCommand (it would rebuild it, or wait for a dev server).
-# Same features as build_desktop, so cargo finds the release binary up to date.
+# Same package and features as build_desktop (the workspace's default members exclude the shell),
+# so cargo finds the release binary up to date.
 CARGO_NET_OFFLINE=true cargo tauri build --ci --bundles deb --features custom-protocol \
-  --config '{"build":{"beforeBuildCommand":""}}'
+  --config '{"build":{"beforeBuildCommand":""}}' -- -p paydesk-desktop
 
 fail() { echo "package check failed: $*" >&2; exit 1; }
 debs=("$bundle_dir"/*.deb)
