@@ -746,6 +746,7 @@ async fn fuzz_every_route(db: Db) {
         db,
         TestOptions {
             gateway: Some(Arc::new(QuietGateway)),
+            paypal_webhook: Some(crate::paypal_webhook::test_verifier()),
             ..Default::default()
         },
     )

@@ -101,6 +101,8 @@ pub struct TestOptions {
     /// The gateway reversals go to (none: reversals answer 503).
     pub gateway_actions: Option<Arc<dyn paydesk_central::gateway_actions::GatewayActions>>,
     pub approval_ttl_ms: Option<i64>,
+    /// PayPal webhooks on (none: `/webhooks/paypal` answers 503 "not configured").
+    pub paypal_webhook: Option<Arc<paydesk_central::webhook_paypal::PaypalVerifier>>,
 }
 
 /// A running central with its database and an HTTP client.
@@ -170,6 +172,7 @@ impl TestApp {
                 .reconcile_interval_ms
                 .unwrap_or(paydesk_central::http::RECONCILE_INTERVAL_MS_DEFAULT),
             gateway_actions: options.gateway_actions.clone(),
+            paypal_webhook: options.paypal_webhook.clone(),
             approval_ttl_ms: options
                 .approval_ttl_ms
                 .unwrap_or(paydesk_central::http::APPROVAL_TTL_MS_DEFAULT),

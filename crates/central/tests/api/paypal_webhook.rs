@@ -93,6 +93,15 @@ fn capture_event(event_id: &str, paypal_order: &str, invoice: &str, value: &str)
     .to_string()
 }
 
+/// A verifier for this test's certificate, for other suites that need the route configured (the
+/// fuzz test: its unsigned deliveries must be refused as such, not meet an unconfigured route).
+pub(crate) fn test_verifier() -> Arc<PaypalVerifier> {
+    let (_, cert_pem) = Signer::new();
+    let mut settings = PaypalWebhookSettings::new(WEBHOOK_ID);
+    settings.cert_pem = Some(cert_pem.into_bytes());
+    Arc::new(PaypalVerifier::new(settings).unwrap())
+}
+
 /// The test app's central restarted over the same store with PayPal webhooks on.
 async fn with_paypal(app: &mut TestApp, cert_pem: &str) -> RunningCentral {
     app.shutdown_server().await;
