@@ -136,7 +136,7 @@ async fn a_manager_reads_an_orders_evidence_and_its_allowed_decisions() {
     let label = doc["evidence"]["allowed_actions"][0]["label"]
         .as_str()
         .unwrap();
-    assert!(label.contains("10900"), "{label}");
+    assert!(label.contains("109.00 EUR not refunded yet"), "{label}");
 
     // Arguments are checked before the PIN is read.
     for args in [
