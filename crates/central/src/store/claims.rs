@@ -66,7 +66,7 @@ impl AuditEvent {
 ///
 /// `session` is the SQL for the session the event was made in (`NULL` unless a person's session
 /// made it: only a claim is).
-fn audit_insert(
+pub(super) fn audit_insert(
     event: AuditEvent,
     holdings: &str,
     filter: &str,
