@@ -2,8 +2,11 @@
 import { svelte } from "@sveltejs/vite-plugin-svelte";
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [svelte()],
+  // Under Vitest, Svelte's browser build: the components are mounted in jsdom for the desk's
+  // accessibility test (src/components/desk.a11y.test.ts), not rendered on a server.
+  resolve: mode === "test" ? { conditions: ["browser"] } : undefined,
   // Relative asset URLs: the app serves dist/ through Tauri's custom protocol, not from a web root.
   base: "./",
   // No network is involved in the shell; a fixed port only matters for `vite dev` in a browser.
@@ -18,4 +21,4 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     environment: "node",
   },
-});
+}));
