@@ -271,67 +271,39 @@ impl Journal {
         event: &AttemptEvent,
         now: Timestamp,
     ) -> Result<(Attempt, Vec<Effect>), JournalError> {
+        let mut steps = self.apply_all(id, std::slice::from_ref(&(event.clone(), now)))?;
+        Ok(steps.pop().expect("one event gives one step"))
+    }
+
+    /// Applies several events of one attempt in order, in ONE transaction (one durable commit):
+    /// each is stepped, checked and chained exactly as [`Journal::apply`] would (its own event
+    /// row, its own row digest, its own outbox message), and either all of them are committed or
+    /// none is. Returns the attempt and effects after each event, in order.
+    ///
+    /// The engine uses it to commit the answers it gathered while no gateway request was due
+    /// (the create's answer, the central's registration and the confirm's begin) together, right
+    /// before the confirm is sent. An empty list writes nothing and is refused.
+    pub fn apply_all(
+        &mut self,
+        id: &AttemptId,
+        events: &[(AttemptEvent, Timestamp)],
+    ) -> Result<Vec<(Attempt, Vec<Effect>)>, JournalError> {
+        if events.is_empty() {
+            return Err(JournalError::InvalidArgument(format!(
+                "no events to apply to attempt {id}"
+            )));
+        }
         let path = &self.path;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db(path, "starting a transaction"))?;
-        let current = load_attempt(&tx, path, id)?.ok_or_else(|| not_found(id))?;
-        // A row edited outside Paydesk is never stepped on: the new event would seal the edit.
-        if let Some(link) = integrity::check_loaded(&tx, path, &current)? {
-            return Err(corrupt(path, link.message));
-        }
-        let (next, effects) = step(&current, event, now)?;
-        if let Some(field) = immutable_fields_differ(&current, &next) {
-            return Err(JournalError::InvalidRecord {
-                id: id.to_string(),
-                problem: format!("the step from {} changed its {field}", current.state),
-            });
-        }
-        check_before_write(&next)?;
-        // Every accepted step is persisted: the core's effects always start with `Persist`, and a
-        // step that changed nothing but a counter is still history worth keeping.
-        debug_assert_eq!(effects.first(), Some(&Effect::Persist));
-        let mut detail = serde_json::json!({ "event": event, "effects": effects });
-
-        let changed =
-            update_attempt(&tx, current.state, &next).map_err(db(path, "updating an attempt"))?;
-        if changed != 1 {
-            return Err(corrupt(
-                path,
-                format!("attempt {id} changed underneath its single writer"),
-            ));
-        }
-        fire(&mut self.crash_hook, CrashPoint::AfterStateWrite);
-        // The event seals the row as written and, for a result, the payload it enqueues (whose
-        // `event_hash` is this event's own, blanked in the digest).
-        detail[integrity::ROW_DIGEST_KEY] = row_digest(&tx, path, id)?.into();
-        let message = if effects.contains(&Effect::EnqueueResult) {
-            let message = result_message(&next, head_in(&tx, path)?.0 + 1);
-            let value = serde_json::to_value(&message).expect("a result message serializes");
-            detail[integrity::OUTBOX_DIGEST_KEY] =
-                hex::encode(integrity::outbox_digest(&value)).into();
-            Some(message)
-        } else {
-            None
-        };
-        let (seq, hash) = append_event(
-            &tx,
-            path,
-            id,
-            now,
-            event.kind(),
-            Some(current.state),
-            next.state,
-            &detail,
-        )?;
-        if let Some(mut message) = message {
-            debug_assert_eq!(message.event_seq, seq);
-            message.event_hash = hash;
-            enqueue_result(&tx, path, &message, now)?;
+        let mut steps = Vec::with_capacity(events.len());
+        for (event, now) in events {
+            steps.push(apply_in(&tx, path, &mut self.crash_hook, id, event, *now)?);
         }
         commit(tx, path, &mut self.crash_hook)?;
-        Ok((next, effects))
+        Ok(steps)
     }
 
     /// The last event's seq and hash (hex); `(0, "000…")` for an empty journal.
@@ -363,6 +335,72 @@ impl Journal {
             )
             .map_err(db(path, "capping the page count"))
     }
+}
+
+/// One event of [`Journal::apply_all`], inside its transaction: load, check the row against its
+/// chain, step, check, write the row, chain the event and enqueue the result message.
+fn apply_in(
+    tx: &Transaction<'_>,
+    path: &Path,
+    hook: &mut Option<CrashHook>,
+    id: &AttemptId,
+    event: &AttemptEvent,
+    now: Timestamp,
+) -> Result<(Attempt, Vec<Effect>), JournalError> {
+    let current = load_attempt(tx, path, id)?.ok_or_else(|| not_found(id))?;
+    // A row edited outside Paydesk is never stepped on: the new event would seal the edit.
+    if let Some(link) = integrity::check_loaded(tx, path, &current)? {
+        return Err(corrupt(path, link.message));
+    }
+    let (next, effects) = step(&current, event, now)?;
+    if let Some(field) = immutable_fields_differ(&current, &next) {
+        return Err(JournalError::InvalidRecord {
+            id: id.to_string(),
+            problem: format!("the step from {} changed its {field}", current.state),
+        });
+    }
+    check_before_write(&next)?;
+    // Every accepted step is persisted: the core's effects always start with `Persist`, and a
+    // step that changed nothing but a counter is still history worth keeping.
+    debug_assert_eq!(effects.first(), Some(&Effect::Persist));
+    let mut detail = serde_json::json!({ "event": event, "effects": effects });
+
+    let changed =
+        update_attempt(tx, current.state, &next).map_err(db(path, "updating an attempt"))?;
+    if changed != 1 {
+        return Err(corrupt(
+            path,
+            format!("attempt {id} changed underneath its single writer"),
+        ));
+    }
+    fire(hook, CrashPoint::AfterStateWrite);
+    // The event seals the row as written and, for a result, the payload it enqueues (whose
+    // `event_hash` is this event's own, blanked in the digest).
+    detail[integrity::ROW_DIGEST_KEY] = row_digest(tx, path, id)?.into();
+    let message = if effects.contains(&Effect::EnqueueResult) {
+        let message = result_message(&next, head_in(tx, path)?.0 + 1);
+        let value = serde_json::to_value(&message).expect("a result message serializes");
+        detail[integrity::OUTBOX_DIGEST_KEY] = hex::encode(integrity::outbox_digest(&value)).into();
+        Some(message)
+    } else {
+        None
+    };
+    let (seq, hash) = append_event(
+        tx,
+        path,
+        id,
+        now,
+        event.kind(),
+        Some(current.state),
+        next.state,
+        &detail,
+    )?;
+    if let Some(mut message) = message {
+        debug_assert_eq!(message.event_seq, seq);
+        message.event_hash = hash;
+        enqueue_result(tx, path, &message, now)?;
+    }
+    Ok((next, effects))
 }
 
 /// True for a primary-key or unique-index violation (not for a failed CHECK, which is a bug).
