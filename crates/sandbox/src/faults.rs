@@ -1,19 +1,25 @@
 //! The fault plan: scripted misbehaviour for the next N requests to an endpoint.
 //!
-//! Syntax (command line `--fault`, admin `{"spec": ...}`): `ENDPOINT:KIND[:COUNT]`
+//! Syntax (command line `--fault`, admin `{"spec": ...}`): `ENDPOINT[@KEYS]:KIND[:COUNT]`
 //!
 //! - `ENDPOINT`: `create`, `confirm`, `retrieve`, `cancel`, `search`, `refund`, `events`, `any`
+//! - `KEYS` (optional): `restricted` or `secret` — only requests made with that kind of API key
+//!   match (a terminal charges with a restricted key, the central reads with the secret one, so a
+//!   fault can break one's path to the gateway and not the other's)
 //! - `KIND`: `latency=MS`, `http_500`, `http_500_after_execute`, `http_429`,
 //!   `drop_before_execute`, `drop_after_execute`, `execute_late=MS`
 //! - `COUNT`: how many matching requests the rule applies to (default 1)
 //!
-//! e.g. `confirm:drop_after_execute:1`, `create:latency=800:2`, `any:http_429:3`.
+//! e.g. `confirm:drop_after_execute:1`, `create:latency=800:2`, `any:http_429:3`,
+//! `retrieve@restricted:drop_before_execute:100`.
 //! This module only keeps and matches rules; the server decides what each kind does.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::keys::KeyKind;
 
 /// The longest injected delay. Long enough for any client timeout, short enough that a typo does
 /// not hang a test run for hours.
@@ -134,6 +140,8 @@ pub struct FaultRule {
     pub endpoint: Endpoint,
     pub kind: FaultKind,
     pub count: u32,
+    /// Only requests made with this kind of key match; `None`: any request.
+    pub keys: Option<KeyKind>,
 }
 
 impl FromStr for FaultRule {
@@ -146,11 +154,20 @@ impl FromStr for FaultRule {
                 "fault {spec:?} is not ENDPOINT:KIND[:COUNT], e.g. confirm:drop_after_execute:1"
             ));
         }
-        let endpoint = Endpoint::parse(parts[0]).ok_or_else(|| {
+        let (endpoint, keys) = match parts[0].split_once('@') {
+            Some((endpoint, "restricted")) => (endpoint, Some(KeyKind::Restricted)),
+            Some((endpoint, "secret")) => (endpoint, Some(KeyKind::Secret)),
+            Some((_, other)) => {
+                return Err(format!(
+                    "unknown key kind {other:?} after '@': use restricted or secret"
+                ))
+            }
+            None => (parts[0], None),
+        };
+        let endpoint = Endpoint::parse(endpoint).ok_or_else(|| {
             format!(
-                "unknown endpoint {:?}: use create, confirm, retrieve, cancel, search, refund, \
-                 events or any",
-                parts[0]
+                "unknown endpoint {endpoint:?}: use create, confirm, retrieve, cancel, search, \
+                 refund, events or any"
             )
         })?;
         let kind = FaultKind::parse(parts[1])?;
@@ -166,6 +183,7 @@ impl FromStr for FaultRule {
             endpoint,
             kind,
             count,
+            keys,
         })
     }
 }
@@ -176,7 +194,12 @@ impl fmt::Display for FaultRule {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        write!(f, "{endpoint}:{}:{}", self.kind, self.count)
+        let keys = match self.keys {
+            None => "",
+            Some(KeyKind::Restricted) => "@restricted",
+            Some(KeyKind::Secret) => "@secret",
+        };
+        write!(f, "{endpoint}{keys}:{}:{}", self.kind, self.count)
     }
 }
 
@@ -208,11 +231,21 @@ impl FaultPlan {
         &self.rules
     }
 
-    /// Consumes one count of every latency rule and of the first other rule matching `endpoint`.
+    /// Consumes one count of every latency rule and of the first other rule matching `endpoint`
+    /// (rules for one kind of key never match here: see [`FaultPlan::take_for`]).
     pub fn take(&mut self, endpoint: Endpoint) -> Applied {
+        self.take_for(endpoint, None)
+    }
+
+    /// The same for a request made with a key of kind `keys` (`None`: not known), which rules
+    /// limited to that kind of key match too.
+    pub fn take_for(&mut self, endpoint: Endpoint, keys: Option<KeyKind>) -> Applied {
         let mut applied = Applied::default();
         for rule in &mut self.rules {
             if rule.endpoint != endpoint && rule.endpoint != Endpoint::Any {
+                continue;
+            }
+            if rule.keys.is_some() && rule.keys != keys {
                 continue;
             }
             match rule.kind {
@@ -244,7 +277,8 @@ mod tests {
             FaultRule {
                 endpoint: Endpoint::Confirm,
                 kind: FaultKind::DropAfterExecute,
-                count: 2
+                count: 2,
+                keys: None,
             }
         );
         let r: FaultRule = "any:latency=300".parse().unwrap();
@@ -258,6 +292,8 @@ mod tests {
             "create:latency",
             "create:http_500:0",
             "create:http_500=3",
+            "create@public:http_500",
+            "nope@secret:http_500",
         ] {
             assert!(bad.parse::<FaultRule>().is_err(), "{bad} should be refused");
         }
@@ -279,6 +315,32 @@ mod tests {
             Some(FaultKind::Http500)
         );
         assert_eq!(plan.take(Endpoint::Confirm).action, None);
+        assert!(plan.rules().is_empty());
+    }
+
+    #[test]
+    fn a_rule_for_one_kind_of_key_matches_only_its_requests() {
+        let rule: FaultRule = "retrieve@restricted:drop_before_execute:2".parse().unwrap();
+        assert_eq!(rule.keys, Some(KeyKind::Restricted));
+        assert_eq!(
+            rule.to_string(),
+            "retrieve@restricted:drop_before_execute:2"
+        );
+        let mut plan = FaultPlan::default();
+        plan.add(rule);
+        // The central's secret key, and a request whose key kind is not known: untouched.
+        assert_eq!(
+            plan.take_for(Endpoint::Retrieve, Some(KeyKind::Secret)),
+            Applied::default()
+        );
+        assert_eq!(plan.take(Endpoint::Retrieve), Applied::default());
+        for _ in 0..2 {
+            assert_eq!(
+                plan.take_for(Endpoint::Retrieve, Some(KeyKind::Restricted))
+                    .action,
+                Some(FaultKind::DropBeforeExecute)
+            );
+        }
         assert!(plan.rules().is_empty());
     }
 }

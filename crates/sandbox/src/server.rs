@@ -341,7 +341,7 @@ async fn api(
         idempotency_key: key.clone(),
     };
 
-    let applied = shared.lock().faults.take(endpoint);
+    let applied = shared.lock().faults.take_for(endpoint, Some(kind));
     let latency = Duration::from_millis(applied.latency_ms);
     match applied.action {
         // A rate limiter and a lost connection act before the request reaches the API.
