@@ -11,6 +11,10 @@
 //! first charge (and beside it the sign-in screen refusing a wrong PIN, as `<file>.sign-in.png`,
 //! and the journal view, as `<file>.journal.png`); `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open
 //! that long before closing it.
+//!
+//! A second test is the operator's desk with the keyboard alone (issue 12): search with `/`, the
+//! arrow keys, Enter to charge, the large-amount re-type and the receipt; its screenshots are
+//! `<file>.search.png`, `<file>.receipt.png` and `<file>.large-amount.png`.
 #![cfg(target_os = "linux")]
 
 #[path = "e2e/harness.rs"]
@@ -18,13 +22,15 @@ mod harness;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use harness::{
-    app_process, open_when_released, screenshot, App, Driver, APP_EXIT_MS_MAX, PAGE_READY_MS_MAX,
-    POLL_MS,
+    app_process, open_when_released, screenshot, sign_in, App, Driver, APP_EXIT_MS_MAX,
+    PAGE_READY_MS_MAX, POLL_MS,
 };
+use serde_json::{json, Value};
 
 /// The demo operator the embedded default seeds (demo data, not a secret).
 const OPERATOR: &str = "demo-operator";
@@ -33,8 +39,13 @@ const OPERATOR_PIN: &str = "123456";
 const PAID_ORDER: (&str, &str) = ("demo-1001", "129.00 EUR");
 const DECLINED_ORDER: (&str, &str) = ("demo-1004", "19.99 EUR");
 
+/// One app at a time in this binary: each test starts its own app, driver and display, and two
+/// at once on a 2-core machine make the webview's timings flaky.
+static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn the_app_charges_demo_orders_against_the_embedded_default() {
+    let _one = ONE_APP_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(mut app) = App::start() else {
         return;
     };
@@ -215,4 +226,301 @@ fn charge(driver: &Driver, s: &str, (order, amount): (&str, &str)) -> String {
     let steps = driver.text_of(s, "[data-testid='charge-steps']");
     assert_eq!(steps.matches('✓').count(), 6, "{steps}");
     driver.element_text(s, &outcome)
+}
+
+/// Demo orders for the keyboard path: 73.00 EUR for cus_demo_fanni (succeeds), and 1500.00 EUR
+/// for cus_demo_gabor, above the 1,000 EUR re-type threshold (succeeds).
+const FANNI_ORDER: (&str, &str) = ("demo-1006", "73.00 EUR");
+const LARGE_ORDER: (&str, &str) = ("demo-1007", "1500.00 EUR");
+
+/// WebDriver's codes for the keys the desk uses.
+const ENTER: &str = "\u{E007}";
+const TAB: &str = "\u{E004}";
+const ESCAPE: &str = "\u{E00C}";
+const BACKSPACE: &str = "\u{E003}";
+const ARROW_DOWN: &str = "\u{E015}";
+
+/// The operator's desk with the keyboard alone (issue 12, item 8): `/` searches the queue by
+/// customer and by amount, the arrow keys move the selection, Enter opens the charge and Enter
+/// confirms it; a 1,500.00 EUR order needs its last two digits re-typed (a wrong pair keeps the
+/// Charge button off); after a success the receipt shows the gateway's id and Paydesk's attempt,
+/// and its copy button works from the keyboard. Nothing is clicked after signing in.
+#[test]
+fn an_operator_finds_and_charges_orders_with_the_keyboard_alone() {
+    let _one = ONE_APP_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(app) = App::start() else {
+        return;
+    };
+    let driver = app.driver.clone();
+    let s = app.s();
+    sign_in(&driver, s, OPERATOR, OPERATOR_PIN);
+    driver
+        .wait_for_element(s, "[data-testid='queue-table']")
+        .unwrap_or_else(|| panic!("no queue after signing in: {}", driver.page_text(s)));
+    let all_rows = queue_rows(&driver, s).len();
+    assert!(all_rows >= 20, "the demo queue: {all_rows} rows");
+
+    // `/` from anywhere: Tab away from the search first, then `/` brings the focus back.
+    press(&driver, s, &[TAB]);
+    assert_ne!(active_testid(&driver, s).as_deref(), Some("queue-search"));
+    press(&driver, s, &["/"]);
+    assert_eq!(active_testid(&driver, s).as_deref(), Some("queue-search"));
+
+    // By customer: one order is left, and it is selected.
+    press(&driver, s, &["fanni"]);
+    let rows = wait_for_rows(&driver, s, 1);
+    assert!(
+        rows[0].contains(FANNI_ORDER.0) && rows[0].contains("cus_demo_fanni"),
+        "{rows:?}"
+    );
+    assert_eq!(selected_order(&driver, s).as_deref(), Some(FANNI_ORDER.0));
+    screenshot(&driver, s, Some("search"));
+
+    // Enter opens the charge with the focus on its confirm button; the dialog names the customer,
+    // the payment method and the amount before anything is charged.
+    press(&driver, s, &[ENTER]);
+    driver
+        .wait_for_element(s, "[data-testid='charge-dialog']")
+        .unwrap_or_else(|| panic!("Enter opened no charge: {}", driver.page_text(s)));
+    assert_eq!(
+        driver.text_of(s, "[data-testid='charge-amount']"),
+        FANNI_ORDER.1
+    );
+    assert_eq!(
+        driver.text_of(s, "[data-testid='charge-customer']"),
+        "cus_demo_fanni"
+    );
+    assert!(driver
+        .text_of(s, "[data-testid='charge-card']")
+        .contains("pm_card_visa"));
+    assert_eq!(active_testid(&driver, s).as_deref(), Some("confirm-charge"));
+    press(&driver, s, &[ENTER]);
+    let outcome = wait_for_outcome(&driver, s);
+    assert!(outcome.starts_with("Paid"), "{outcome}");
+
+    // The receipt: the gateway's payment id and Paydesk's attempt id, as the customer quotes them.
+    let reference = driver.text_of(s, "[data-testid='receipt-reference']");
+    let (gateway_id, attempt_id) = reference
+        .split_once(" / ")
+        .unwrap_or_else(|| panic!("no 'gateway / attempt' reference: {reference}"));
+    assert!(gateway_id.starts_with("pi_"), "{reference}");
+    assert_eq!(attempt_id.len(), 26, "a ULID: {reference}");
+    let receipt = driver.text_of(s, "[data-testid='receipt']");
+    for expected in [
+        FANNI_ORDER.0,
+        FANNI_ORDER.1,
+        "cus_demo_fanni",
+        OPERATOR,
+        "Print receipt",
+    ] {
+        assert!(
+            receipt.contains(expected),
+            "{expected} missing from the receipt: {receipt}"
+        );
+    }
+    // The copy button, by keyboard: Tab from Close goes round the dialog to it.
+    focus_by_tab(&driver, s, "copy-reference");
+    press(&driver, s, &[ENTER]);
+    let copied = driver
+        .wait_for_element(s, "[data-testid='copy-result']")
+        .map(|e| driver.element_text(s, &e))
+        .unwrap_or_else(|| panic!("the copy button said nothing: {}", driver.page_text(s)));
+    assert!(
+        copied.contains("Copied") || copied.contains("Ctrl+C"),
+        "{copied}"
+    );
+    screenshot(&driver, s, Some("receipt"));
+    press(&driver, s, &[ESCAPE]);
+    wait_gone(&driver, s, "[data-testid='charge-dialog']");
+    // Back in the search, which still holds "fanni".
+    wait_for_focus(&driver, s, "queue-search");
+
+    // By amount, with the arrow keys: clear the search, type the amount as read out.
+    press(&driver, s, &[ESCAPE]);
+    let rows = queue_rows(&driver, s);
+    assert!(
+        rows.len() + 1 >= all_rows,
+        "Escape did not clear the search: {rows:#?}"
+    );
+    press(&driver, s, &["demo-100"]);
+    let rows = queue_rows(&driver, s);
+    assert!(rows.len() >= 3, "{rows:?}");
+    let first = selected_order(&driver, s);
+    press(&driver, s, &[ARROW_DOWN]);
+    assert_ne!(selected_order(&driver, s), first, "ArrowDown moved nothing");
+    press(&driver, s, &[ESCAPE, "1,500"]);
+    let rows = wait_for_rows(&driver, s, 1);
+    assert!(rows[0].contains(LARGE_ORDER.0), "{rows:?}");
+    press(&driver, s, &[ENTER]);
+
+    // The large amount: the focus is in the re-type field and Charge is off until the last two
+    // digits of 1500 ("00") are typed; a wrong pair says so.
+    driver
+        .wait_for_element(s, "[data-testid='retype-input']")
+        .unwrap_or_else(|| panic!("no re-type for {}: {}", LARGE_ORDER.1, driver.page_text(s)));
+    assert_eq!(
+        driver.text_of(s, "[data-testid='charge-amount']"),
+        LARGE_ORDER.1
+    );
+    assert_eq!(active_testid(&driver, s).as_deref(), Some("retype-input"));
+    assert!(
+        confirm_disabled(&driver, s),
+        "Charge works before the re-type"
+    );
+    press(&driver, s, &["50"]);
+    driver
+        .wait_for_text(s, "[data-testid='retype-wrong']", "not the last two digits")
+        .unwrap_or_else(|| panic!("a wrong pair was not refused: {}", driver.page_text(s)));
+    assert!(
+        confirm_disabled(&driver, s),
+        "Charge works after a wrong pair"
+    );
+    // Enter with the wrong pair charges nothing.
+    press(&driver, s, &[ENTER]);
+    assert!(driver.find(s, "[data-testid='charge-outcome']").is_none());
+    screenshot(&driver, s, Some("large-amount"));
+    press(&driver, s, &[BACKSPACE, BACKSPACE, "00"]);
+    assert!(
+        !confirm_disabled(&driver, s),
+        "Charge is still off after the right pair"
+    );
+    press(&driver, s, &[ENTER]);
+    let outcome = wait_for_outcome(&driver, s);
+    assert!(outcome.starts_with("Paid"), "{outcome}");
+    assert!(outcome.contains(LARGE_ORDER.1), "{outcome}");
+    press(&driver, s, &[ESCAPE]);
+    wait_gone(&driver, s, "[data-testid='charge-dialog']");
+
+    // Both results reach the central and both orders leave the queue.
+    driver.wait_for_queue_without(s, &[FANNI_ORDER.0, LARGE_ORDER.0]);
+}
+
+/// Presses keys on whatever has the focus (WebDriver's key actions, as a keyboard would): each
+/// entry is text typed character by character or one of the key codes above.
+fn press(driver: &Driver, s: &str, keys: &[&str]) {
+    let mut actions = Vec::new();
+    for key in keys {
+        for ch in key.chars() {
+            let value = ch.to_string();
+            actions.push(json!({ "type": "keyDown", "value": value }));
+            actions.push(json!({ "type": "keyUp", "value": value }));
+        }
+    }
+    let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+    driver
+        .call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/actions"),
+            Some(body),
+        )
+        .unwrap_or_else(|e| panic!("pressing {keys:?}: {e}"));
+    // Svelte updates the DOM in a microtask; WebKit paints after.
+    sleep(Duration::from_millis(POLL_MS));
+}
+
+/// The `data-testid` of the focused element, if it has one.
+fn active_testid(driver: &Driver, s: &str) -> Option<String> {
+    let body = json!({
+        "script": "return document.activeElement && document.activeElement.getAttribute('data-testid');",
+        "args": [],
+    });
+    let value: Value = driver
+        .call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/execute/sync"),
+            Some(body),
+        )
+        .unwrap_or_else(|e| panic!("reading the focus: {e}"));
+    value.as_str().map(str::to_string)
+}
+
+/// Tabs (at most a dozen times) until the element with `testid` has the focus.
+fn focus_by_tab(driver: &Driver, s: &str, testid: &str) {
+    for _ in 0..12 {
+        if active_testid(driver, s).as_deref() == Some(testid) {
+            return;
+        }
+        press(driver, s, &[TAB]);
+    }
+    panic!("Tab never reached {testid}: {}", driver.page_text(s));
+}
+
+/// The order id of the selected queue row.
+fn selected_order(driver: &Driver, s: &str) -> Option<String> {
+    driver
+        .find(s, "tr.selected")
+        .map(|_| driver.attribute_of(s, "tr.selected", "data-order-id"))?
+}
+
+fn confirm_disabled(driver: &Driver, s: &str) -> bool {
+    driver
+        .attribute_of(s, "[data-testid='confirm-charge']", "disabled")
+        .is_some()
+}
+
+/// Waits until the queue shows `count` rows; returns their texts.
+fn wait_for_rows(driver: &Driver, s: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+    loop {
+        let rows = queue_rows(driver, s);
+        if rows.len() == count {
+            return rows;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} rows, the queue shows {}: {rows:#?}",
+            rows.len()
+        );
+        sleep(Duration::from_millis(POLL_MS));
+    }
+}
+
+fn wait_for_outcome(driver: &Driver, s: &str) -> String {
+    let outcome = driver
+        .wait_for_element(s, "[data-testid='charge-outcome']")
+        .unwrap_or_else(|| panic!("no outcome: {}", driver.page_text(s)));
+    driver.element_text(s, &outcome)
+}
+
+fn wait_gone(driver: &Driver, s: &str, css: &str) {
+    let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+    while driver.find(s, css).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "{css} stayed: {}",
+            driver.page_text(s)
+        );
+        sleep(Duration::from_millis(POLL_MS));
+    }
+}
+
+/// Waits until the element with `testid` has the focus.
+fn wait_for_focus(driver: &Driver, s: &str, testid: &str) {
+    let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+    while active_testid(driver, s).as_deref() != Some(testid) {
+        assert!(
+            Instant::now() < deadline,
+            "{testid} never got the focus (it is on {:?})",
+            active_testid(driver, s)
+        );
+        sleep(Duration::from_millis(POLL_MS));
+    }
+}
+
+/// The texts of the queue's rows as shown (after the search).
+fn queue_rows(driver: &Driver, s: &str) -> Vec<String> {
+    let script = "return Array.from(document.querySelectorAll(\"[data-testid='order-row']\"))\
+                  .map((row) => row.innerText);";
+    let rows = driver
+        .call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/execute/sync"),
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .unwrap_or_else(|e| panic!("reading the queue's rows: {e}"));
+    rows.as_array()
+        .unwrap_or_else(|| panic!("rows are not a list: {rows}"))
+        .iter()
+        .map(|row| row.as_str().unwrap_or_default().to_string())
+        .collect()
 }
