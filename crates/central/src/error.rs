@@ -5,7 +5,8 @@
 //! client may read.
 
 use paydesk_core::{ClaimToken, OrderId};
-use paydesk_protocol::{ClaimHolder, OrderStatus};
+use paydesk_protocol::guard::{EarlierAttempt, ReattemptDetail};
+use paydesk_protocol::{ClaimHolder, ErrorCode, OrderStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CentralError {
@@ -24,6 +25,10 @@ pub enum CentralError {
         order_id: OrderId,
         holder: ClaimHolder,
     },
+    /// The duplicate guard or the card networks' reattempt rules refused a claim: the refusal
+    /// carries the earlier attempt or the card's count, and a message that says it all.
+    #[error("{}", .0.message)]
+    Guard(Box<GuardRefusal>),
     #[error("order {order_id} is {} and cannot be charged", status.as_str())]
     NotChargeable {
         order_id: OrderId,
@@ -77,6 +82,16 @@ pub enum CentralError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     NotFound(String),
+}
+
+/// A claim refused by the guard, as the error answer carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardRefusal {
+    pub code: ErrorCode,
+    pub message: String,
+    pub holder: Option<ClaimHolder>,
+    pub earlier: Option<EarlierAttempt>,
+    pub reattempt: Option<ReattemptDetail>,
 }
 
 impl CentralError {

@@ -183,6 +183,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders/{order_id}/claim/renew"),
     ("post", "/v1/orders/{order_id}/claim/release"),
     ("post", "/v1/orders/{order_id}/intent"),
+    ("post", "/v1/orders/{order_id}/decline"),
     ("post", "/v1/results"),
     ("get", "/v1/journal-head"),
     ("get", "/v1/operators"),
@@ -262,6 +263,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{order_id}/claim/renew", post(renew))
         .route("/v1/orders/{order_id}/claim/release", post(release))
         .route("/v1/orders/{order_id}/intent", post(register_intent))
+        .route(
+            "/v1/orders/{order_id}/decline",
+            post(crate::claim_guard::report_decline),
+        )
         .route("/v1/results", post(post_results))
         .route(
             "/v1/journal-head",
@@ -593,17 +598,35 @@ async fn claim(
         ));
     }
     crate::http_settings::require(&state, &session, Charge).await?;
-    let claim = state
+    // The guard (issue 12): the card's reattempt limit and a similar recent payment first; a
+    // refused claim then names the earlier attempt in its way. Each firing is audited.
+    let asker = crate::claim_guard::Asker {
+        operator_id: &session.operator_id,
+        terminal_id: &session.terminal.terminal_id,
+        session_id: Some(&session.session_id),
+    };
+    let now = clock::now();
+    crate::claim_guard::before_claim(&state.store, &order_id, asker, req.confirm_similar, now)
+        .await?;
+    let claim = match state
         .store
         .claim(
             &order_id,
             &session.operator_id,
             &session.terminal.terminal_id,
             Some(&session.session_id),
-            clock::now(),
+            now,
             state.config.lease_ms,
         )
-        .await?;
+        .await
+    {
+        Ok(claim) => claim,
+        Err(e) => {
+            return Err(
+                crate::claim_guard::explain_refusal(&state.store, &order_id, asker, e, now).await,
+            )
+        }
+    };
     Ok((StatusCode::CREATED, Json(claim)).into_response())
 }
 

@@ -18,6 +18,8 @@ pub(crate) fn error_response(status: StatusCode, code: ErrorCode, message: Strin
             code,
             message,
             holder: None,
+            earlier: None,
+            reattempt: None,
         },
     };
     (status, Json(body)).into_response()
@@ -53,6 +55,21 @@ impl IntoResponse for CentralError {
                         code: ErrorCode::ClaimHeld,
                         message: format!("{self}: pick another order or wait until it is released"),
                         holder: Some(holder.clone()),
+                        earlier: None,
+                        reattempt: None,
+                    },
+                };
+                return (StatusCode::CONFLICT, Json(body)).into_response();
+            }
+            E::Guard(refusal) => {
+                let refusal = (**refusal).clone();
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: refusal.code,
+                        message: refusal.message,
+                        holder: refusal.holder,
+                        earlier: refusal.earlier,
+                        reattempt: refusal.reattempt,
                     },
                 };
                 return (StatusCode::CONFLICT, Json(body)).into_response();

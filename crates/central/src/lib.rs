@@ -11,6 +11,7 @@
 
 pub mod allowances;
 pub mod auth;
+pub mod claim_guard;
 pub mod clock;
 pub mod demo;
 pub mod error;

@@ -11,6 +11,7 @@ pub mod grant;
 pub mod ids;
 pub mod money;
 pub mod pin;
+pub mod reattempt;
 pub mod record;
 pub mod retry;
 pub mod time;

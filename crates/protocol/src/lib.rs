@@ -11,6 +11,7 @@ use paydesk_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod guard;
 pub mod manager;
 pub mod session;
 pub mod settings;
@@ -41,6 +42,12 @@ pub struct ErrorDetail {
     /// Present on `claim_held`: who holds the order now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<ClaimHolder>,
+    /// Present when the duplicate guard refused a claim: the earlier attempt in the way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<guard::EarlierAttempt>,
+    /// Present on `reattempt_refused`: the card's count and when a retry becomes allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reattempt: Option<guard::ReattemptDetail>,
 }
 
 /// The machine code of an error answer: one enum for the central that sends it and the clients
@@ -62,6 +69,12 @@ pub enum ErrorCode {
     WrongAttemptNumber,
     /// The order is paid or otherwise not chargeable now.
     OrderNotChargeable,
+    /// The same customer paid the same amount on another order recently (`earlier` names it):
+    /// claim again with `confirm_similar` once the operator confirmed it is not a duplicate.
+    SimilarPayment,
+    /// The card networks' rules forbid another attempt on this card now (`reattempt` says why
+    /// and when a retry becomes allowed).
+    ReattemptRefused,
     /// No such order.
     OrderNotFound,
     /// No such route or object.
@@ -116,6 +129,8 @@ impl ErrorCode {
             ErrorCode::OtherIntentOpen => "other_intent_open",
             ErrorCode::WrongAttemptNumber => "wrong_attempt_number",
             ErrorCode::OrderNotChargeable => "order_not_chargeable",
+            ErrorCode::SimilarPayment => "similar_payment",
+            ErrorCode::ReattemptRefused => "reattempt_refused",
             ErrorCode::OrderNotFound => "order_not_found",
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidRequest => "invalid_request",
@@ -306,6 +321,10 @@ pub struct OrderDetail {
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     pub operator_id: OperatorId,
+    /// The operator confirmed that this is not a duplicate of a recent payment by the same
+    /// customer of the same amount (answer to `similar_payment`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_similar: bool,
 }
 
 /// The order as it stands at the moment of the claim: the desktop stops if it is already paid
@@ -673,6 +692,8 @@ mod tests {
             C::OtherIntentOpen,
             C::WrongAttemptNumber,
             C::OrderNotChargeable,
+            C::SimilarPayment,
+            C::ReattemptRefused,
             C::OrderNotFound,
             C::NotFound,
             C::InvalidRequest,

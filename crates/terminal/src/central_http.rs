@@ -353,6 +353,8 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Cen
             code: proto::ErrorCode::Unknown,
             message: format!("HTTP {status}"),
             holder: None,
+            earlier: None,
+            reattempt: None,
         });
     use proto::ErrorCode as Code;
     Err(match (status, detail.code) {
@@ -436,6 +438,7 @@ impl Central for HttpCentral {
         let session = self.session_token();
         let body = proto::ClaimRequest {
             operator_id: request.operator.clone(),
+            confirm_similar: false,
         };
         let path = format!("{}/claim", order_path(&request.order));
         let claim: proto::Claim = self

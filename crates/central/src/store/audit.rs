@@ -118,6 +118,12 @@ fn later_sources() -> Vec<&'static str> {
          CAST(NULL AS TEXT), z.outcome || ': ' || z.reason || COALESCE(' (intent ' || \
          z.intent_id || ')', '') \
          FROM resolutions z",
+        // The duplicate guard and the reattempt limits (migration 0013): every refusal, and a
+        // similar payment charged after the operator confirmed it.
+        "SELECT g.at, 'guard', CAST(g.event_id AS TEXT), 'guard_' || g.kind, \
+         CASE WHEN g.outcome = 'refused' THEN 'refused' ELSE 'done' END, g.operator_id, \
+         g.terminal_id, CAST(NULL AS TEXT), g.order_id, g.amount_minor, g.currency, g.detail \
+         FROM claim_guard_events g",
     ]
 }
 

@@ -30,6 +30,7 @@ mod audit;
 mod claims;
 mod evidence;
 mod grants;
+mod guard;
 mod inbox;
 mod inbox_rules;
 mod inbox_trust;
@@ -49,6 +50,7 @@ pub use audit::{AuditCursor, AuditEntry, AuditFilter, DayResult, DaySignOff, AUD
 pub use claims::AuditRow;
 pub use evidence::{RefundRow, ResolutionRow};
 pub use grants::Withdrawal;
+pub use guard::{network_of_payment_method, CardHistory, GuardEvent, GuardOrder};
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
@@ -138,6 +140,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "paypal events",
         include_str!("../../migrations/postgres/0011_paypal_events.sql"),
         include_str!("../../migrations/sqlite/0011_paypal_events.sql"),
+    ),
+    (
+        13,
+        "claim guard",
+        include_str!("../../migrations/postgres/0013_claim_guard.sql"),
+        include_str!("../../migrations/sqlite/0013_claim_guard.sql"),
     ),
 ];
 
