@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paydesk_core::AttemptState;
+use paydesk_core::{AttemptEvent, AttemptState};
 use paydesk_journal::{CrashPoint, Journal, JournalError};
 
 use crate::*;
@@ -95,7 +95,7 @@ fn crash_at_point(dir: &Path, stage: &str, point: &str) {
     let id = the_attempt().id;
     let prefix = match stage {
         "begin" => None,
-        "step" => Some(vec![]),
+        "step" | "merged" => Some(vec![]),
         "result" => Some(to_confirm_sent("pi_1")),
         _ => panic!("unknown stage {stage}"),
     };
@@ -106,8 +106,19 @@ fn crash_at_point(dir: &Path, stage: &str, point: &str) {
 
     let dir_for_hook = dir.to_path_buf();
     let point = point.to_string();
+    // Inside the merged commit, the row of its last event: the two before it are written too.
+    let mut skip: u32 = if stage == "merged" && point == "after_state_write" {
+        2
+    } else {
+        0
+    };
     journal.set_crash_hook(Some(Box::new(move |at| {
-        if point_name(at) == point {
+        if point_name(at) != point {
+            return;
+        }
+        if skip > 0 {
+            skip -= 1;
+        } else {
             note(&dir_for_hook, &format!("crash:{point}"));
             std::process::abort();
         }
@@ -116,6 +127,13 @@ fn crash_at_point(dir: &Path, stage: &str, point: &str) {
     match stage {
         "begin" => drop(journal.begin_attempt(the_attempt(), now)),
         "step" => drop(journal.apply(&id, &created("pi_1"), now)),
+        "merged" => {
+            let events: Vec<_> = to_confirm_sent("pi_1")
+                .into_iter()
+                .map(|e| (e, now))
+                .collect();
+            drop(journal.apply_all(&id, &events))
+        }
         _ => drop(journal.apply(&id, &succeeded(), now)),
     }
     note(
@@ -245,6 +263,76 @@ fn a_crash_after_a_step_commits_keeps_the_step() {
     let dir = crashed("step", CrashPoint::AfterCommit);
     let (_journal, state, events, _) = reopened(dir.path());
     assert_eq!((state, events), (Some(AttemptState::Created), 2));
+}
+
+/// Issue 14, item 2: "created", "registered" and "confirm sent" in one commit — all of them or
+/// none, whichever write of the transaction the crash comes in.
+#[test]
+fn a_crash_inside_a_merged_commit_keeps_none_of_its_steps() {
+    for point in [CrashPoint::AfterStateWrite, CrashPoint::BeforeCommit] {
+        let dir = crashed("merged", point);
+        let (mut journal, state, events, depth) = reopened(dir.path());
+        assert_eq!(
+            (state, events, depth),
+            (Some(AttemptState::Intent), 1, 0),
+            "{point:?}"
+        );
+        // Recovery re-does the steps from the durable state, in one commit again.
+        let now = ts(T0 + 200);
+        let steps: Vec<_> = to_confirm_sent("pi_1")
+            .into_iter()
+            .map(|e| (e, now))
+            .collect();
+        let done = journal.apply_all(&the_attempt().id, &steps).unwrap();
+        assert_eq!(done.last().unwrap().0.state, AttemptState::ConfirmSent);
+        assert!(journal.verify().unwrap().is_intact());
+    }
+}
+
+#[test]
+fn a_crash_after_a_merged_commit_keeps_all_of_its_steps_as_separate_events() {
+    let dir = crashed("merged", CrashPoint::AfterCommit);
+    let (journal, state, events, _) = reopened(dir.path());
+    assert_eq!((state, events), (Some(AttemptState::ConfirmSent), 4));
+    let kinds: Vec<String> = journal
+        .timeline(&the_attempt().id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "begun",
+            "create_answered",
+            "register_answered",
+            "confirm_begun"
+        ]
+    );
+}
+
+#[test]
+fn a_refused_event_in_a_merged_commit_writes_none_of_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&journal_path(dir.path())).unwrap();
+    let id = run(&mut journal, the_attempt(), T0, &[]);
+    let now = ts(T0 + 100);
+    // "confirm begun" right after "created" skips the registration: the core refuses it.
+    let refused = journal.apply_all(
+        &id,
+        &[(created("pi_1"), now), (AttemptEvent::ConfirmBegun, now)],
+    );
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(
+        journal.attempt(&id).unwrap().unwrap().state,
+        AttemptState::Intent
+    );
+    assert_eq!(journal.timeline(&id).unwrap().len(), 1);
+    assert!(
+        journal.apply_all(&id, &[]).is_err(),
+        "an empty list is refused"
+    );
+    assert!(journal.verify().unwrap().is_intact());
 }
 
 #[test]
