@@ -18,7 +18,11 @@ pub enum CrashPoint {
     AfterClaim,
     AfterIntentCommit,
     AfterCreateBeforeJournal,
+    /// The central accepted the intent's registration; nothing of it (nor, online, of the create's
+    /// answer) is committed yet.
     AfterRegister,
+    /// The commit of "confirm sent" (online: with "created" and "registered"), before the
+    /// confirm leaves.
     AfterConfirmSent,
     BeforeConfirmRequest,
     AfterConfirmBeforeResult,
@@ -60,10 +64,12 @@ impl CrashPoint {
         CrashPoint::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// The crash point just after a step that reached `attempt`'s state was committed.
+    /// The crash point just after a commit that left `attempt` in its state. (`AfterRegister` is
+    /// not one: since the create's answer, the registration and the confirm's begin are committed
+    /// together, it is the moment the central has accepted the intent and the journal has not
+    /// yet recorded it — the window that merged commit opens.)
     pub(crate) fn after_step(attempt: &Attempt) -> Option<CrashPoint> {
         match attempt.state {
-            AttemptState::Registered => Some(CrashPoint::AfterRegister),
             AttemptState::ConfirmSent => Some(CrashPoint::AfterConfirmSent),
             s if s.is_terminal() => Some(CrashPoint::AfterResult),
             _ => None,

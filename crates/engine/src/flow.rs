@@ -17,7 +17,7 @@ use std::time::Duration;
 use paydesk_core::{
     next_action, Action, Attempt, AttemptEvent, AttemptId, AttemptState, Effect, GatewayIntentId,
     IdempotencyKey, IntentStatus, Money, NewAttempt, OperatorId, OrderId, RecoveryPolicy,
-    RegisterOutcome, TerminalId,
+    RegisterOutcome, TerminalId, Timestamp,
 };
 use paydesk_gateway::{
     CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, Gateway, GatewayError,
@@ -61,6 +61,11 @@ pub struct EngineConfig {
     /// Seeds the relay's backoff jitter; `None` (the product) seeds it from entropy. Tests set it
     /// so a retry time is the same on every run.
     pub jitter_seed: Option<u64>,
+    /// One durable commit per step, as before issue 14: "created", "registered" and "confirm
+    /// sent" each committed on its own. `false` (the product) commits the create's answer, the
+    /// registration and the confirm's begin together, right before the confirm is sent (three
+    /// commits per charge instead of five). Only the charge benchmark sets it, as its baseline.
+    pub separate_commits: bool,
 }
 
 impl EngineConfig {
@@ -71,6 +76,7 @@ impl EngineConfig {
             ambiguous_backoff_ms_base: AMBIGUOUS_BACKOFF_MS_BASE,
             outbox_batch_rows: paydesk_journal::OUTBOX_BATCH_ROWS_MAX,
             jitter_seed: None,
+            separate_commits: false,
         }
     }
 }
@@ -547,21 +553,50 @@ impl Engine {
         }
         let mut hint = self.handle_effects(&attempt, effects, progress).await;
         let mut ambiguous = 0u32;
+        // Answers stepped in memory and not yet committed (see `holds`): committed together, in
+        // one transaction, before the next gateway request and before this run returns.
+        let mut held: Vec<(AttemptEvent, Timestamp)> = Vec::new();
         for _ in 0..DRIVER_ACTIONS_MAX {
             let now = self.clock.now();
             let action = hint
                 .take()
                 .unwrap_or_else(|| next_action(&attempt, now, &self.config.recovery));
-            let event = match self.perform(&attempt, action).await? {
+            // Durability first (I7): every gateway request, and any central request that is not
+            // a plain re-send, follows the committed record it was decided from.
+            if !held.is_empty() && !may_precede_commit(&attempt, &action) {
+                attempt = self.commit_held(&attempt, &mut held, progress).await?;
+            }
+            let performed = match self.perform(&attempt, action).await {
+                Ok(performed) => performed,
+                Err(e) => {
+                    self.commit_held(&attempt, &mut held, progress).await?;
+                    return Err(e);
+                }
+            };
+            let event = match performed {
                 Performed::Event(event) => event,
                 Performed::Done => {
+                    let attempt = self.commit_held(&attempt, &mut held, progress).await?;
                     return Ok(ChargeReport {
                         attempt,
                         pending: None,
-                    })
+                    });
                 }
-                Performed::Pending(why) => return Ok(pending(attempt, why)),
+                Performed::Pending(why) => {
+                    let attempt = self.commit_held(&attempt, &mut held, progress).await?;
+                    return Ok(pending(attempt, why));
+                }
             };
+            if matches!(
+                event,
+                AttemptEvent::RegisterAnswered(
+                    RegisterOutcome::Accepted
+                        | RegisterOutcome::AcceptedOffline
+                        | RegisterOutcome::Claimed { .. }
+                )
+            ) {
+                crash_point(CrashPoint::AfterRegister);
+            }
             let id = attempt.id;
             let now = self.clock.now();
             // An attempt under review is only looked up: an answer that does not settle it (the
@@ -569,36 +604,50 @@ impl Engine {
             if attempt.state == AttemptState::NeedsReview
                 && paydesk_core::step(&attempt, &event, now).is_err()
             {
+                let attempt = self.commit_held(&attempt, &mut held, progress).await?;
                 return Ok(ChargeReport {
                     attempt,
                     pending: None,
                 });
             }
-            let applied = event.clone();
-            let (next, effects) = self
-                .with_journal(move |j| j.apply(&id, &applied, now))
-                .await?;
-            crash_point(CrashPoint::after_step(&next));
-            progress(Progress::Step {
-                attempt_id: id,
-                event: event.kind().into(),
-                state: next.state,
-            });
-            if effects.contains(&Effect::EnqueueResult) {
-                self.outbox_wake.notify_one();
-            }
+            let before = attempt.clone();
+            let (next, effects) = match paydesk_core::step(&attempt, &event, now) {
+                Ok((next, effects)) if self.holds(&next, &effects) => {
+                    held.push((event.clone(), now));
+                    (next, effects)
+                }
+                // Committed now, with whatever is held, in one transaction. A step the core
+                // refuses is applied alone, after the held ones, so the journal refuses it as
+                // it always did and the held answers are kept.
+                stepped => {
+                    if stepped.is_err() {
+                        attempt = self.commit_held(&attempt, &mut held, progress).await?;
+                    }
+                    let before_this = held.len();
+                    held.push((event.clone(), now));
+                    let (next, effects) = self
+                        .commit_steps(&attempt, &mut held, before_this, progress)
+                        .await?;
+                    crash_point(CrashPoint::after_step(&next));
+                    if effects.contains(&Effect::EnqueueResult) {
+                        self.outbox_wake.notify_one();
+                    }
+                    (next, effects)
+                }
+            };
             // An ambiguous answer, or one that changed nothing (a request that never left): wait
             // before asking again.
-            let was_ambiguous = next.unknown_checks > attempt.unknown_checks
-                || (next.state == attempt.state
-                    && next.create_retry == attempt.create_retry
-                    && next.confirm_retry == attempt.confirm_retry);
+            let was_ambiguous = next.unknown_checks > before.unknown_checks
+                || (next.state == before.state
+                    && next.create_retry == before.create_retry
+                    && next.confirm_retry == before.confirm_retry);
             attempt = next;
             hint = self.handle_effects(&attempt, &effects, progress).await;
             // An answer that named the next request (a lookup showing the confirm never ran, a
             // search that found nothing) is evidence, not ambiguity: carry on at once. This
             // run's count of ambiguous answers still bounds it.
             if was_ambiguous && hint.is_none() && !attempt.state.is_terminal() {
+                attempt = self.commit_held(&attempt, &mut held, progress).await?;
                 ambiguous += 1;
                 if ambiguous >= ambiguous_max {
                     let why = format!("the gateway's answer is not known yet ({})", event.kind());
@@ -613,10 +662,75 @@ impl Engine {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             }
         }
+        self.commit_held(&attempt, &mut held, progress).await?;
         Err(EngineError::Internal(format!(
             "attempt {} did not settle within {DRIVER_ACTIONS_MAX} actions",
             attempt.id
         )))
+    }
+
+    /// Whether the step that gave `next` and `effects` may stay uncommitted for now: only the
+    /// answers that lead to no gateway request of their own — the create's answer (its next
+    /// request is the registration at the central) and the registration's (its next step is
+    /// the confirm's begin, no request at all). They are committed with the confirm's begin, in
+    /// one transaction, before the confirm is sent; a crash before that commit leaves the
+    /// attempt where the last commit left it, and recovery re-sends the create with the same
+    /// key (the gateway replays the same intent) and registers it again (a no-op at the central
+    /// for the same intent and token). Never a result, a review flag or a cancel.
+    fn holds(&self, next: &Attempt, effects: &[Effect]) -> bool {
+        !self.config.separate_commits
+            && matches!(next.state, AttemptState::Created | AttemptState::Registered)
+            && effects
+                .iter()
+                .all(|e| matches!(e, Effect::Persist | Effect::Register { .. }))
+    }
+
+    /// Commits the held answers, if any, and returns the attempt as committed.
+    async fn commit_held(
+        &self,
+        attempt: &Attempt,
+        held: &mut Vec<(AttemptEvent, Timestamp)>,
+        progress: ProgressSink<'_>,
+    ) -> Result<Attempt, EngineError> {
+        if held.is_empty() {
+            return Ok(attempt.clone());
+        }
+        let all = held.len();
+        let (committed, _) = self.commit_steps(attempt, held, all, progress).await?;
+        crash_point(CrashPoint::after_step(&committed));
+        Ok(committed)
+    }
+
+    /// Commits `held` (not empty) in one journal transaction, reports each step, and returns the
+    /// attempt and effects of the last. The journal steps each event again from the stored row:
+    /// the record after the first `stepped` events must be `attempt`, as stepped in memory; one
+    /// that differs is a bug, and stops the run before any further request.
+    async fn commit_steps(
+        &self,
+        attempt: &Attempt,
+        held: &mut Vec<(AttemptEvent, Timestamp)>,
+        stepped: usize,
+        progress: ProgressSink<'_>,
+    ) -> Result<(Attempt, Vec<Effect>), EngineError> {
+        let id = attempt.id;
+        let events = std::mem::take(held);
+        let kinds: Vec<&'static str> = events.iter().map(|(e, _)| e.kind()).collect();
+        let steps = self
+            .with_journal(move |j| j.apply_all(&id, &events))
+            .await?;
+        if stepped > 0 && steps.get(stepped - 1).map(|s| &s.0) != Some(attempt) {
+            return Err(EngineError::Internal(format!(
+                "attempt {id}: the journal's record of the held steps differs from the engine's"
+            )));
+        }
+        for ((step, _), kind) in steps.iter().zip(kinds) {
+            progress(Progress::Step {
+                attempt_id: id,
+                event: kind.into(),
+                state: step.state,
+            });
+        }
+        Ok(steps.into_iter().last().expect("at least one step"))
     }
 
     /// Performs the side effects that are not the next request (best-effort cancels, review
@@ -832,6 +946,22 @@ impl Engine {
             },
             key,
         }
+    }
+}
+
+/// Whether `action` may be performed while answers are held uncommitted: a step with no
+/// request, or the registration of an online attempt's intent at the central (a re-send of it
+/// after a crash is a no-op there). Every gateway request, and an offline attempt's registration
+/// (it claims the order, which a re-send would not repeat harmlessly), comes after the commit.
+fn may_precede_commit(attempt: &Attempt, action: &Action) -> bool {
+    match action {
+        Action::Apply(_) => true,
+        Action::Register { .. } => !attempt.offline,
+        Action::Nothing
+        | Action::ResendCreate { .. }
+        | Action::ResendConfirm { .. }
+        | Action::Search
+        | Action::Retrieve { .. } => false,
     }
 }
 

@@ -6,6 +6,7 @@
 //! Every test checks the sandbox's ledger — the gateway's ground truth — for "at most one success
 //! per order" and "every success is in the journal".
 
+mod durable_first;
 mod mem_central;
 mod stored_errors;
 
