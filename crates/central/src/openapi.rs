@@ -63,7 +63,34 @@ fn schemas() -> Value {
     let mut all = json!({
         "Error": object(&["error"], json!({ "error": reference("ErrorDetail") }), false),
         "ErrorDetail": object(&["code", "message"], json!({
-            "code": string(), "message": string(), "holder": reference("ClaimHolder") }), false),
+            "code": string(), "message": string(), "holder": reference("ClaimHolder"),
+            "earlier": reference("EarlierAttempt"), "reattempt": reference("ReattemptDetail") }), false),
+        "GuardKind": { "type": "string", "enum": ["held", "paid", "outcome_unknown", "similar_payment"] },
+        "EarlierAttempt": object(&["kind", "order_id", "operator_id", "terminal_id", "at",
+                                   "attempt_number", "intent_id", "amount", "status"], json!({
+            "kind": reference("GuardKind"), "order_id": id("order"),
+            "operator_id": nullable(id("operator")), "terminal_id": nullable(id("terminal")),
+            "at": timestamp(), "attempt_number": nullable(positive()),
+            "intent_id": nullable(intent.clone()), "amount": nullable(reference("Money")),
+            "status": string() }), false),
+        "ReattemptDetail": object(&["payment_method_id", "network", "reason", "code",
+                                    "declines_in_window", "limit", "window_ms", "retry_at"], json!({
+            "payment_method_id": string(),
+            "network": { "type": "string", "enum": ["visa", "mastercard", "unknown"] },
+            "reason": { "type": "string", "enum": ["do_not_retry", "limit_reached"] },
+            "code": nullable(string()), "declines_in_window": nullable(int64()),
+            "limit": nullable(int64()), "window_ms": nullable(int64()),
+            "retry_at": nullable(timestamp()) }), false),
+        "DeclineReport": object(&["attempt_id", "attempt_number", "occurred_at"], json!({
+            "attempt_id": { "type": "string", "format": "uuid" }, "attempt_number": positive(),
+            "intent_id": nullable(intent.clone()),
+            "decline_code": nullable(json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$" })),
+            "advice_code": nullable(json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$" })),
+            "card_brand": nullable(json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$" })),
+            "occurred_at": timestamp() }), true),
+        "DeclineReceipt": object(&["recorded", "retry", "message"], json!({
+            "recorded": { "type": "boolean" }, "retry": nullable(reference("ReattemptDetail")),
+            "message": string() }), false),
         "Money": object(&["minor", "currency"], json!({
             "minor": { "type": "integer", "format": "int64", "minimum": 0,
                        "maximum": paydesk_core::money::AMOUNT_MINOR_MAX,
@@ -110,7 +137,8 @@ fn schemas() -> Value {
         "OrderDetail": object(&["order", "results", "intents"], json!({
             "order": reference("Order"), "results": array(reference("PaymentRecord")),
             "intents": array(reference("IntentRecord")) }), false),
-        "ClaimRequest": object(&["operator_id"], json!({ "operator_id": id("operator") }), true),
+        "ClaimRequest": object(&["operator_id"], json!({ "operator_id": id("operator"),
+            "confirm_similar": { "type": "boolean", "description": "the operator confirmed this is not a duplicate of a recent payment of the same customer and amount (answer to similar_payment)" } }), true),
         "OrderSnapshot": object(&["amount", "status", "customer_id", "payment_method_id"], json!({
             "amount": reference("Money"), "status": reference("OrderStatus"),
             "customer_id": string(), "payment_method_id": string() }), false),
@@ -477,7 +505,7 @@ fn operations() -> Vec<Op> {
         Op {
             method: "post",
             path: "/v1/orders/{order_id}/claim",
-            summary: "Claim the order's processing flag for the person signed in (their session; a body naming anyone else is 403; 409 claim_held names the holder)",
+            summary: "Claim the order's processing flag for the person signed in (their session; a body naming anyone else is 403; 409 claim_held names the holder; a refusal for a held, paid or unknown order names the earlier attempt in error.earlier; 409 similar_payment for a recent payment of the same customer and amount unless confirm_similar; 409 reattempt_refused when the card networks' retry rules forbid the card now)",
             security: S,
             request: Some("ClaimRequest"),
             success: ("201", Some("Claim")),
@@ -512,6 +540,16 @@ fn operations() -> Vec<Op> {
             request: Some("RegisterIntentRequest"),
             success: ("200", Some("RegisterIntentResponse")),
             errors: &["400", "401", "404", "409"],
+            parameters: order_id_param(),
+        },
+        Op {
+            method: "post",
+            path: "/v1/orders/{order_id}/decline",
+            summary: "Report a declined attempt's decline and advice codes and the card's brand (once per attempt); the answer says whether the card may be retried and when",
+            security: T,
+            request: Some("DeclineReport"),
+            success: ("200", Some("DeclineReceipt")),
+            errors: &["400", "401", "404", "413", "415"],
             parameters: order_id_param(),
         },
         Op {

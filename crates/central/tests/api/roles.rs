@@ -185,6 +185,12 @@ const TABLE: &[Row] = &[
     ),
     (
         "post",
+        "/v1/orders/{order_id}/decline",
+        "/v1/orders/Manager/decline",
+        [401, 200, 200, 200, 401, 401],
+    ),
+    (
+        "post",
         "/v1/results",
         "/v1/results",
         [401, 200, 200, 200, 401, 401],
@@ -354,6 +360,9 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         "/v1/orders/{order_id}/intent" => {
             json!({ "claim_token": 1, "attempt_number": 1, "intent_id": "pi_roles" })
         }
+        // The order the manager's claim row took (attempt 1 was handed out).
+        "/v1/orders/{order_id}/decline" => json!({ "attempt_id": attempt_id(),
+            "attempt_number": 1, "decline_code": "generic_decline", "occurred_at": 1 }),
         "/v1/results" => batch(n as u64 + 1, Vec::new()),
         "/v1/orders/{order_id}/reversals" => {
             json!({ "reversal_key": format!("roles-{n}"), "reason": "roles", "pin": pin })
