@@ -522,6 +522,7 @@ fn order(status: OrderStatus, claim: Option<ClaimHolder>) -> Order {
         created_at: at(1_795_336_758_123),
         updated_at: at(1_795_336_758_123),
         attempt_seq: 0,
+        gateway: paydesk_protocol::GatewayName::Stripe,
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn prepare_central(
                 customer_id: String::new(),
                 payment_method_id: (*pm).to_string(),
                 description: String::new(),
+                gateway: paydesk_protocol::GatewayName::Stripe,
             })
         })
         .collect::<anyhow::Result<_>>()?;

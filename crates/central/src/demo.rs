@@ -217,6 +217,7 @@ fn orders(rows: &[(&str, i64, &str, &str, &str, &str)]) -> Vec<ImportOrder> {
                 customer_id: customer.to_string(),
                 payment_method_id: pm.to_string(),
                 description: description.to_string(),
+                gateway: paydesk_protocol::GatewayName::of_payment_source(pm),
             },
         )
         .collect()

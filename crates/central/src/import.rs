@@ -1,16 +1,19 @@
 //! Reading orders to import from JSON (`{"orders": [...]}`) or CSV (a header line, then
-//! `order_id,amount_minor,currency,customer_id,payment_method_id,description`), and the checks
-//! every imported order passes.
+//! `order_id,amount_minor,currency,customer_id,payment_method_id,description[,gateway]`), and the
+//! checks every imported order passes, among them that its payment source is written in its
+//! gateway's syntax (a Stripe `pm_…`, a PayPal `card:<vault id>` or `paypal:<vault id>`).
 //!
 //! Deliberately absent: writing anything. A file with one bad row is refused as a whole, with the
 //! row named, so an import never half-happens.
 
 use paydesk_core::{Currency, Money, OrderId};
 use paydesk_protocol::{
-    ImportOrder, ImportOrdersRequest, DESCRIPTION_LEN_MAX, IMPORT_ORDERS_MAX, REFERENCE_LEN_MAX,
+    GatewayName, ImportOrder, ImportOrdersRequest, DESCRIPTION_LEN_MAX, IMPORT_ORDERS_MAX,
+    REFERENCE_LEN_MAX,
 };
 
-/// The CSV columns, in order.
+/// The CSV columns, in order. A seventh, `gateway` (`stripe` or `paypal`), may follow; a file
+/// without it is all Stripe orders, as before gateways were named per order.
 pub const CSV_HEADER: [&str; 6] = [
     "order_id",
     "amount_minor",
@@ -19,6 +22,8 @@ pub const CSV_HEADER: [&str; 6] = [
     "payment_method_id",
     "description",
 ];
+/// The optional seventh CSV column.
+pub const CSV_GATEWAY_COLUMN: &str = "gateway";
 
 /// Parses a JSON import body.
 pub fn from_json(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
@@ -36,9 +41,13 @@ pub fn from_csv(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
         .headers()
         .map_err(|e| format!("invalid CSV header: {e}"))?
         .clone();
-    if header.iter().collect::<Vec<_>>() != CSV_HEADER {
+    let columns: Vec<&str> = header.iter().collect();
+    let with_gateway = columns.len() == CSV_HEADER.len() + 1
+        && columns[..CSV_HEADER.len()] == CSV_HEADER
+        && columns[CSV_HEADER.len()] == CSV_GATEWAY_COLUMN;
+    if columns != CSV_HEADER && !with_gateway {
         return Err(format!(
-            "the CSV header must be exactly: {}",
+            "the CSV header must be exactly: {} (optionally followed by ,{CSV_GATEWAY_COLUMN})",
             CSV_HEADER.join(",")
         ));
     }
@@ -56,12 +65,23 @@ pub fn from_csv(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
         })?;
         let currency = Currency::from_code(&field(2)).map_err(|e| format!("line {line}: {e}"))?;
         let amount = Money::new(minor, currency).map_err(|e| format!("line {line}: {e}"))?;
+        let gateway = if with_gateway {
+            GatewayName::parse(&field(6)).ok_or_else(|| {
+                format!(
+                    "line {line}: gateway {:?} is neither stripe nor paypal",
+                    field(6)
+                )
+            })?
+        } else {
+            GatewayName::Stripe
+        };
         orders.push(ImportOrder {
             order_id,
             amount,
             customer_id: field(3),
             payment_method_id: field(4),
             description: field(5),
+            gateway,
         });
     }
     check_all(orders)
@@ -83,21 +103,26 @@ fn check_all(orders: Vec<ImportOrder>) -> Result<Vec<ImportOrder>, String> {
     Ok(orders)
 }
 
-/// Checks the free-form fields the types do not.
+/// Checks the free-form fields the types do not, and that the payment source is written in the
+/// order's gateway's syntax, so whatever charges it (the terminal's dispatching gateway) and the
+/// central's lookups reach the order's own gateway.
 pub fn check(o: &ImportOrder) -> Result<(), String> {
-    for (name, value) in [
-        ("customer_id", &o.customer_id),
-        ("payment_method_id", &o.payment_method_id),
-    ] {
+    check_source(o)?;
+    let mut references = vec![("payment_method_id", &o.payment_method_id)];
+    if o.gateway == GatewayName::Stripe {
+        references.insert(0, ("customer_id", &o.customer_id));
+    }
+    for (name, value) in references {
         if value.is_empty() || value.len() > REFERENCE_LEN_MAX {
             return Err(format!(
                 "{name} must be 1 to {REFERENCE_LEN_MAX} characters"
             ));
         }
-        if !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        {
+        if !value.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '-' | '.')
+                || (c == ':' && o.gateway == GatewayName::Paypal)
+        }) {
             return Err(format!(
                 "{name} {value:?} may contain only letters, digits and _ - ."
             ));
@@ -123,6 +148,51 @@ pub fn check(o: &ImportOrder) -> Result<(), String> {
     }
     if o.amount.is_zero() {
         return Err("amount is zero: there is nothing to charge".into());
+    }
+    Ok(())
+}
+
+/// A PayPal order's source is `card:<vault id>` or `paypal:<vault id>` and it names no customer
+/// (PayPal shows none on its order to check a success against: the vault id is the payer's); a
+/// Stripe order's source is not written as a PayPal one.
+fn check_source(o: &ImportOrder) -> Result<(), String> {
+    let source = &o.payment_method_id;
+    match o.gateway {
+        GatewayName::Paypal => {
+            let vault = match source.split_once(':') {
+                Some(("card" | "paypal", vault)) => vault,
+                _ => {
+                    return Err(format!(
+                        "payment_method_id {source:?} is not a PayPal source: write \
+                         card:<vault id> or paypal:<vault id>"
+                    ))
+                }
+            };
+            if vault.is_empty()
+                || !vault
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            {
+                return Err(format!(
+                    "payment_method_id {source:?}: a PayPal vault id is letters, digits, _ and -"
+                ));
+            }
+            if !o.customer_id.is_empty() {
+                return Err(format!(
+                    "customer_id {:?} must be empty for a PayPal order: PayPal shows no \
+                     customer on its order to check a payment against (the vault id is the payer's)",
+                    o.customer_id
+                ));
+            }
+        }
+        GatewayName::Stripe => {
+            if GatewayName::of_payment_source(source) == GatewayName::Paypal {
+                return Err(format!(
+                    "payment_method_id {source:?} is a PayPal source but the order's gateway is \
+                     stripe: add gateway paypal"
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -168,6 +238,51 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("unknown field"), "{err}");
+    }
+
+    /// Issue 13: the gateway column is optional, and each order's source must be in its
+    /// gateway's syntax.
+    #[test]
+    fn csv_names_the_gateway_and_checks_the_source_against_it() {
+        let csv =
+            "order_id,amount_minor,currency,customer_id,payment_method_id,description,gateway\n\
+                   o-1,1250,EUR,cus_1,pm_card_visa,Invoice 1,stripe\n\
+                   o-2,900,USD,,paypal:vault_approve,Invoice 2,paypal\n\
+                   o-3,900,USD,,card:vault_approve,Invoice 3,paypal\n";
+        let orders = from_csv(csv.as_bytes()).unwrap();
+        let gateways: Vec<_> = orders.iter().map(|o| o.gateway).collect();
+        assert_eq!(
+            gateways,
+            [
+                GatewayName::Stripe,
+                GatewayName::Paypal,
+                GatewayName::Paypal
+            ]
+        );
+        let one = |row: &str| {
+            from_csv(
+                format!(
+                    "order_id,amount_minor,currency,customer_id,payment_method_id,description,gateway\n{row}\n"
+                )
+                .as_bytes(),
+            )
+        };
+        let err = one("o-1,100,EUR,,pm_card_visa,x,paypal").unwrap_err();
+        assert!(err.contains("not a PayPal source"), "{err}");
+        let err = one("o-1,100,EUR,cus_1,card:vault_approve,x,paypal").unwrap_err();
+        assert!(err.contains("must be empty for a PayPal order"), "{err}");
+        let err = one("o-1,100,EUR,cus_1,card:vault_approve,x,stripe").unwrap_err();
+        assert!(err.contains("add gateway paypal"), "{err}");
+        let err = one("o-1,100,EUR,,card:vault:x,x,paypal").unwrap_err();
+        assert!(err.contains("vault id"), "{err}");
+        let err = one("o-1,100,EUR,cus_1,pm_1,x,adyen").unwrap_err();
+        assert!(err.contains("neither stripe nor paypal"), "{err}");
+        // JSON without a gateway is Stripe, as before.
+        let orders = from_json(
+            br#"{"orders":[{"order_id":"o","amount":{"minor":1,"currency":"EUR"},"customer_id":"c","payment_method_id":"p"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(orders[0].gateway, GatewayName::Stripe);
     }
 
     /// L8: descriptions with invisible format characters are refused; ordinary text is not.

@@ -100,26 +100,30 @@ fn schemas() -> Value {
         "ResultOutcome": { "type": "string", "enum": ["succeeded", "declined", "requires_action", "canceled", "needs_review"] },
         "ItemStatus": { "type": "string", "enum": ["applied", "duplicate", "rejected", "flagged"] },
         "Role": { "type": "string", "enum": ["operator", "manager"] },
+        "GatewayName": { "type": "string", "enum": ["stripe", "paypal"],
+                         "description": "the gateway that charges an order (stripe when absent on import)" },
         "ClaimHolder": object(&["operator_id", "terminal_id", "since", "lease_until"], json!({
             "operator_id": id("operator"), "terminal_id": id("terminal"),
             "since": timestamp(), "lease_until": timestamp() }), false),
         "ImportOrder": object(&["order_id", "amount", "customer_id", "payment_method_id"], json!({
             "order_id": id("external order id"), "amount": reference("Money"),
             "customer_id": string(), "payment_method_id": string(),
-            "description": { "type": "string", "maxLength": paydesk_protocol::DESCRIPTION_LEN_MAX } }), true),
+            "description": { "type": "string", "maxLength": paydesk_protocol::DESCRIPTION_LEN_MAX },
+            "gateway": reference("GatewayName") }), true),
         "ImportOrdersRequest": object(&["orders"], json!({
             "orders": array(reference("ImportOrder")) }), true),
         "ImportOrdersResponse": object(&["created", "unchanged", "conflicting"], json!({
             "created": int64(), "unchanged": int64(), "conflicting": array(id("order")) }), false),
         "Order": object(&["order_id", "amount", "customer_id", "payment_method_id", "description",
                           "status", "claim", "paid_intent_id", "refunded_minor", "disputed",
-                          "created_at", "updated_at", "attempt_seq"], json!({
+                          "created_at", "updated_at", "attempt_seq", "gateway"], json!({
             "order_id": id("order"), "amount": reference("Money"), "customer_id": string(),
             "payment_method_id": string(), "description": string(), "status": reference("OrderStatus"),
             "claim": nullable(reference("ClaimHolder")), "paid_intent_id": nullable(intent.clone()),
             "refunded_minor": int64(), "disputed": { "type": "boolean" },
             "created_at": timestamp(), "updated_at": timestamp(),
-            "attempt_seq": { "type": "integer", "format": "int64", "minimum": 0 } }), false),
+            "attempt_seq": { "type": "integer", "format": "int64", "minimum": 0 },
+            "gateway": reference("GatewayName") }), false),
         "OrderPage": object(&["orders", "next_after"], json!({
             "orders": array(reference("Order")), "next_after": nullable(id("order")) }), false),
         "PaymentRecord": object(&["attempt_id", "attempt_number", "claim_token", "terminal_id", "outcome",
@@ -771,7 +775,7 @@ pub fn document() -> Value {
             let mut content = json!({ "application/json": { "schema": reference(request) } });
             if op.path == "/v1/orders/import" {
                 content["text/csv"] = json!({ "schema": { "type": "string",
-                    "description": "header: order_id,amount_minor,currency,customer_id,payment_method_id,description" } });
+                    "description": "header: order_id,amount_minor,currency,customer_id,payment_method_id,description[,gateway]" } });
             }
             operation["requestBody"] = json!({ "required": true, "content": content });
         }

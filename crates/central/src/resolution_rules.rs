@@ -373,6 +373,7 @@ mod tests {
             created_at: Timestamp::from_unix_ms(0),
             updated_at: Timestamp::from_unix_ms(0),
             attempt_seq: 1,
+            gateway: paydesk_protocol::GatewayName::Stripe,
         }
     }
 

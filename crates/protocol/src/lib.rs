@@ -155,6 +155,65 @@ impl ErrorCode {
     }
 }
 
+/// The payment gateway that charges an order, named on the order at import (issue 13). A
+/// Stripe order's payment source is a saved payment method (`pm_…`); a PayPal order's is a
+/// vaulted source written `card:<vault id>` or `paypal:<vault id>` (a PayPal wallet). Older
+/// clients and files that name none mean Stripe.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayName {
+    #[default]
+    Stripe,
+    Paypal,
+}
+
+impl GatewayName {
+    pub const ALL: [GatewayName; 2] = [GatewayName::Stripe, GatewayName::Paypal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayName::Stripe => "stripe",
+            GatewayName::Paypal => "paypal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GatewayName> {
+        Some(match s {
+            "stripe" => GatewayName::Stripe,
+            "paypal" => GatewayName::Paypal,
+            _ => return None,
+        })
+    }
+
+    /// The gateway whose syntax a payment source is written in: `card:…` and `paypal:…` are
+    /// PayPal's vaulted sources, anything else is a Stripe payment method.
+    pub fn of_payment_source(source: &str) -> GatewayName {
+        match source.split_once(':') {
+            Some(("card" | "paypal", _)) => GatewayName::Paypal,
+            _ => GatewayName::Stripe,
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where an order stands at the central.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -220,6 +279,9 @@ pub struct ImportOrder {
     pub payment_method_id: String,
     #[serde(default)]
     pub description: String,
+    /// The gateway that charges it (Stripe when absent).
+    #[serde(default)]
+    pub gateway: GatewayName,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +333,9 @@ pub struct Order {
     /// attempt would use, and the gateway refuses the second of the two.
     #[serde(default)]
     pub attempt_seq: u32,
+    /// The gateway that charges it; `payment_method_id` is written in its syntax.
+    #[serde(default)]
+    pub gateway: GatewayName,
 }
 
 /// A page of orders; pass `next_after` as `after` to get the next page.

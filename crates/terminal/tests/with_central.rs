@@ -71,6 +71,7 @@ impl Stack {
             customer_id: String::new(),
             payment_method_id: pm.into(),
             description: format!("test order {id}"),
+            gateway: paydesk_protocol::GatewayName::Stripe,
         })
         .collect();
         store.import_orders(&orders, now).await.unwrap();

@@ -80,6 +80,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             customer_id: "cus_bench".into(),
             payment_method_id: "pm_card_visa".into(),
             description: String::new(),
+            gateway: paydesk_protocol::GatewayName::Stripe,
         })
     };
     let mut orders = Vec::new();

@@ -442,6 +442,7 @@ mod tests {
                 created_at: Timestamp::from_unix_ms(0),
                 updated_at: Timestamp::from_unix_ms(0),
                 attempt_seq: 2,
+                gateway: paydesk_protocol::GatewayName::Stripe,
             },
             claim_token: 2,
             attempt_seq: 2,

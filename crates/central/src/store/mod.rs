@@ -20,7 +20,7 @@ use paydesk_core::{
     AttemptNumber, ClaimToken, Currency, GatewayIntentId, Money, OperatorId, OrderId, TerminalId,
     Timestamp,
 };
-use paydesk_protocol::{ClaimHolder, Order, OrderStatus};
+use paydesk_protocol::{ClaimHolder, GatewayName, Order, OrderStatus};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -142,6 +142,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0011_paypal_events.sql"),
     ),
     (
+        12,
+        "order gateway",
+        include_str!("../../migrations/postgres/0012_order_gateway.sql"),
+        include_str!("../../migrations/sqlite/0012_order_gateway.sql"),
+    ),
+    (
         13,
         "claim guard",
         include_str!("../../migrations/postgres/0013_claim_guard.sql"),
@@ -218,7 +224,8 @@ fn to_u64(v: i64, what: &str) -> CentralResult<u64> {
 
 const ORDER_COLUMNS: &str = "order_id, amount_minor, currency, customer_id, payment_method_id, \
     description, status, created_at, updated_at, claim_token, attempt_seq, holder_operator, \
-    holder_terminal, claimed_at, lease_until, open_intent_id, paid_intent_id, refunded_minor, disputed";
+    holder_terminal, claimed_at, lease_until, open_intent_id, paid_intent_id, refunded_minor, disputed, \
+    gateway";
 
 /// An order row with its flag columns, parsed.
 #[derive(Debug, Clone)]
@@ -251,6 +258,7 @@ fn order_from_row(row: &AnyRow) -> CentralResult<OrderRow> {
         _ => None,
     };
     let paid_intent_id: Option<String> = row.try_get("paid_intent_id")?;
+    let gateway: String = row.try_get("gateway")?;
     let order = Order {
         order_id: OrderId::new(order_id).map_err(corrupt)?,
         amount,
@@ -268,6 +276,8 @@ fn order_from_row(row: &AnyRow) -> CentralResult<OrderRow> {
         created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
         updated_at: Timestamp::from_unix_ms(row.try_get("updated_at")?),
         attempt_seq: u32::try_from(row.try_get::<i64, _>("attempt_seq")?).map_err(corrupt)?,
+        gateway: GatewayName::parse(&gateway)
+            .ok_or_else(|| corrupt(format!("gateway {gateway}")))?,
     };
     Ok(OrderRow {
         order,

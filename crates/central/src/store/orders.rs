@@ -1,4 +1,4 @@
-//! Orders: the idempotent import, the paged queue by status with a search, and an order's detail
+//! Orders: the idempotent import (each order naming its gateway), the paged queue by status with a search, and an order's detail
 //! with every result and intent recorded for it.
 //!
 //! Deliberately absent: the processing flag (`claims.rs`) and anything that changes an order after
@@ -36,8 +36,8 @@ impl Store {
         for o in orders {
             let done = sqlx::query(
                 "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
-                 payment_method_id, description, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'unpaid', $7, $7) \
+                 payment_method_id, description, status, created_at, updated_at, gateway) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'unpaid', $7, $7, $8) \
                  ON CONFLICT (order_id) DO NOTHING",
             )
             .bind(o.order_id.as_str())
@@ -47,6 +47,7 @@ impl Store {
             .bind(&o.payment_method_id)
             .bind(&o.description)
             .bind(now.unix_ms())
+            .bind(o.gateway.as_str())
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
@@ -60,6 +61,7 @@ impl Store {
                     && e.order.customer_id == o.customer_id
                     && e.order.payment_method_id == o.payment_method_id
                     && e.order.description == o.description
+                    && e.order.gateway == o.gateway
             });
             if same {
                 response.unchanged += 1;
@@ -192,6 +194,41 @@ impl Store {
             intents,
         })
     }
+}
+
+impl Store {
+    /// The PayPal orders registered as intents of PayPal orders in `[from, to)`, oldest first,
+    /// at most `limit`: what reconciliation reads one by one at PayPal, which has no search.
+    pub async fn paypal_intents_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> CentralResult<Vec<(GatewayIntentId, OrderId)>> {
+        let rows = sqlx::query(
+            "SELECT i.intent_id, i.order_id FROM intents i \
+             JOIN orders o ON o.order_id = i.order_id \
+             WHERE o.gateway = 'paypal' AND i.registered_at >= $1 AND i.registered_at < $2 \
+             ORDER BY i.registered_at, i.intent_id LIMIT $3",
+        )
+        .bind(from.unix_ms())
+        .bind(to.unix_ms())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let decoded = rows
+            .iter()
+            .map(|r| (row_key(r, "intent_id"), intent_and_order(r)))
+            .collect();
+        self.readable("intents", decoded).await
+    }
+}
+
+fn intent_and_order(r: &AnyRow) -> CentralResult<(GatewayIntentId, OrderId)> {
+    Ok((
+        GatewayIntentId::new(r.try_get::<String, _>("intent_id")?).map_err(corrupt)?,
+        OrderId::new(r.try_get::<String, _>("order_id")?).map_err(corrupt)?,
+    ))
 }
 
 fn intent_record_from_row(r: &AnyRow) -> CentralResult<IntentRecord> {

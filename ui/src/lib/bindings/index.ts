@@ -36,6 +36,7 @@ export type { FoundBy } from "./FoundBy";
 export type { GatewayEvidence } from "./GatewayEvidence";
 export type { GatewayIntentEvidence } from "./GatewayIntentEvidence";
 export type { GatewayIntentId } from "./GatewayIntentId";
+export type { GatewayName } from "./GatewayName";
 export type { GrantOfflineRequest } from "./GrantOfflineRequest";
 export type { HeldBy } from "./HeldBy";
 export type { IdempotencyKey } from "./IdempotencyKey";
