@@ -4,7 +4,7 @@
 //! Deliberately absent: deciding what a result means for its order; that is the pure `decide` in
 //! `inbox_rules.rs`. This file locks, reads and writes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use paydesk_core::{AttemptId, Currency, GatewayIntentId, Money, OrderId, TerminalId, Timestamp};
 use paydesk_protocol::{
@@ -14,8 +14,9 @@ use paydesk_protocol::{
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::claims::{audit, AuditEvent};
-use super::inbox_rules::{decide, Admission, Context, Decision, OrderChange, FLAG_SOURCE_RESULT};
+use super::inbox_rules::{
+    decide, Admission, Context, Decision, OrderChange, FLAG_SOURCE_RESULT, FLAG_SOURCE_UNVERIFIED,
+};
 use super::inbox_trust::{refused_batch, Evidence, Refusal, SUSPECT_RESULTS_PER_HOUR_MAX};
 use super::{
     attempt_number, claim_token, corrupt, order_from_row, row_key, OrderRow, Store, ORDER_COLUMNS,
@@ -23,6 +24,10 @@ use super::{
 };
 use crate::error::{CentralError, CentralResult};
 use crate::sweeper::{verify_success, IntentLookup, Verification};
+
+mod writes;
+
+use writes::Writes;
 
 /// Results of an order shown in its detail at most (the newest): a terminal must not be able to
 /// grow one order's page without bound (M4).
@@ -37,6 +42,12 @@ pub const FLAG_PAGE_ROWS_MAX: u32 = 1000;
 /// stored reports on import).
 pub(super) struct BatchFacts<'a> {
     registered: HashMap<String, (String, String)>,
+    /// The claims of the batch's orders with online results, as the claim audit shows them
+    /// granted: (terminal, order, claim token).
+    claimed: HashSet<(String, String, i64)>,
+    /// The batch's orders held for review that carry a flag other than `unverified` (one a person
+    /// must look at), including those this batch raised so far.
+    flagged: HashSet<String>,
     evidence: &'a Evidence,
     suspect_recent: Option<i64>,
 }
@@ -83,8 +94,17 @@ impl Store {
                 .apply_results_once(terminal, head, items, &refused, &evidence, now)
                 .await
             {
+                Ok(Some(answer)) => return Ok(answer),
+                // A concurrent batch stored one of these results after this one read the inbox:
+                // rolled back; decided again, it finds that result stored (a duplicate).
+                Ok(None) if attempt < TX_RETRIES_MAX => attempt += 1,
+                Ok(None) => {
+                    return Err(CentralError::Unavailable(
+                        "the results inbox is busy with the same results: send them again",
+                    ))
+                }
                 Err(e) if e.is_retryable() && attempt < TX_RETRIES_MAX => attempt += 1,
-                other => return other,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -97,7 +117,7 @@ impl Store {
         refused: &[Option<Refusal>],
         evidence: &Evidence,
         now: Timestamp,
-    ) -> CentralResult<ResultBatchResponse> {
+    ) -> CentralResult<Option<ResultBatchResponse>> {
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by(|&a, &b| {
             // An attempt's interim report before its final one.
@@ -127,11 +147,11 @@ impl Store {
         // Every order the batch touches, locked in one statement in order-id order (concurrent
         // batches therefore cannot deadlock), and kept in memory as the items change them.
         let mut rows = self.lock_orders(&mut tx, &fresh).await?;
-        let mut facts = BatchFacts {
-            registered: self.registered_intents(&mut tx, &fresh).await?,
-            evidence,
-            suspect_recent: Some(self.suspect_recent(&mut tx, terminal, now).await?),
-        };
+        let mut facts = self.batch_facts(&mut tx, &fresh, &rows, evidence).await?;
+        if !fresh.is_empty() {
+            facts.suspect_recent = Some(self.suspect_recent(&mut tx, terminal, now).await?);
+        }
+        let mut writes = Writes::default();
         for i in order {
             let item = &items[i];
             let receipt = if let Some(refusal) = &refused[i] {
@@ -149,16 +169,77 @@ impl Store {
                 }
             } else {
                 let row = rows.get_mut(item.order_id.as_str());
-                self.apply_one(&mut tx, terminal, item, row, &mut facts, &mut stored, now)
+                match self
+                    .apply_one(
+                        &mut tx,
+                        terminal,
+                        item,
+                        row,
+                        &mut facts,
+                        &mut stored,
+                        &mut writes,
+                        now,
+                    )
                     .await?
+                {
+                    Some(receipt) => receipt,
+                    None => return Ok(None),
+                }
             };
             receipts[i] = Some(receipt);
         }
+        if !writes.finish(self, &mut tx, now).await? {
+            return Ok(None);
+        }
         let journal = self.record_head(&mut tx, terminal, head, now).await?;
         tx.commit().await?;
-        Ok(ResultBatchResponse {
+        Ok(Some(ResultBatchResponse {
             items: receipts.into_iter().flatten().collect(),
             journal,
+        }))
+    }
+
+    /// What a batch knows besides its items, read in its transaction once its orders are locked
+    /// (`rows`): the intents registered for them, which claims of them were granted to which
+    /// terminal, and which of them carry a flag a person must look at (read once here, then
+    /// kept up to date as the batch raises flags). No quota is set.
+    pub(super) async fn batch_facts<'a>(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        items: &[&ResultItem],
+        rows: &HashMap<String, OrderRow>,
+        evidence: &'a Evidence,
+    ) -> CentralResult<BatchFacts<'a>> {
+        let online: Vec<&str> = items
+            .iter()
+            .filter(|i| !i.offline)
+            .map(|i| i.order_id.as_str())
+            .collect();
+        // Every locked order, not only those in review now: an item may put one in review.
+        let mut locked: Vec<&str> = rows.keys().map(String::as_str).collect();
+        locked.sort_unstable();
+        let mut flagged = HashSet::new();
+        for chunk in locked.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT order_id FROM flags WHERE source <> 'unverified' \
+                 AND order_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                flagged.insert(row.try_get::<String, _>("order_id")?);
+            }
+        }
+        Ok(BatchFacts {
+            registered: self.registered_intents(tx, items).await?,
+            claimed: self.granted_claims(tx, &online).await?,
+            flagged,
+            evidence,
+            suspect_recent: None,
         })
     }
 
@@ -266,10 +347,15 @@ impl Store {
         Ok(registered)
     }
 
-    /// Applies one report whose order row (if the order exists) is locked by this transaction
-    /// and mirrored in `row`, which is updated to match what was written; `stored` is what the
-    /// inbox holds for its attempt, updated too. A report stored as rejected is decided again
-    /// (its stored row is updated only while it is still rejected, so it applies once).
+    /// Decides one report whose order row (if the order exists) is locked by this transaction
+    /// and mirrored in `row`, which is updated to match what the decision changes; `stored` is
+    /// what the inbox holds for its attempt, updated too. What it writes is added to `writes`,
+    /// made later in set-based statements; what a later read of this batch depends on is
+    /// written first (`writes` is flushed before an offline result's grant is checked, whose caps
+    /// count the results stored so far, and before a report stored as rejected is decided
+    /// again: its stored row is updated at once, only while it is still rejected, so it applies
+    /// once). `None`: a concurrent batch stored one of this batch's results first; the caller
+    /// rolls back and starts again.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_one(
         &self,
@@ -279,8 +365,9 @@ impl Store {
         row: Option<&mut OrderRow>,
         facts: &mut BatchFacts<'_>,
         stored: &mut HashMap<String, Stored>,
+        writes: &mut Writes,
         now: Timestamp,
-    ) -> CentralResult<ItemReceipt> {
+    ) -> CentralResult<Option<ItemReceipt>> {
         let interim = is_interim(item);
         let key = item.attempt_id.to_string();
         let before = stored.get(&key).cloned().unwrap_or_default();
@@ -288,22 +375,13 @@ impl Store {
         let mut context = Context {
             settles_review: !interim && before.interim.is_some_and(|s| s != ItemStatus::Rejected),
             after_last: interim && before.last.is_some_and(|s| s != ItemStatus::Rejected),
-            review_flagged: false,
+            review_flagged: row.as_ref().is_some_and(|r| {
+                r.order.status == OrderStatus::NeedsReview
+                    && facts.flagged.contains(item.order_id.as_str())
+            }),
             admission: Admission::Bound,
             verification: None,
         };
-        if row
-            .as_ref()
-            .is_some_and(|r| r.order.status == OrderStatus::NeedsReview)
-        {
-            context.review_flagged = sqlx::query(
-                "SELECT 1 AS one FROM flags WHERE order_id = $1 AND source <> 'unverified' LIMIT 1",
-            )
-            .bind(item.order_id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some();
-        }
         // The reason is stored with the result: why it was flagged, or why it was rejected.
         let (status, reason, source, change) = match &row {
             None => (
@@ -316,7 +394,14 @@ impl Store {
                 OrderChange::default(),
             ),
             Some(row) => {
-                context.admission = self.admission(tx, terminal, item, now).await?;
+                context.admission = if item.offline {
+                    if !writes.flush(tx, now).await? {
+                        return Ok(None);
+                    }
+                    self.admission(tx, terminal, item, now).await?
+                } else {
+                    online_admission(terminal, item, facts)
+                };
                 context.verification = verification(row, item, facts);
                 let Decision {
                     status,
@@ -335,7 +420,7 @@ impl Store {
             if let Some(recent) = facts.suspect_recent.as_mut() {
                 if *recent >= SUSPECT_RESULTS_PER_HOUR_MAX {
                     self.drop_over_quota(tx, terminal, now).await?;
-                    return Ok(ItemReceipt {
+                    return Ok(Some(ItemReceipt {
                         attempt_id: item.attempt_id,
                         status: ItemStatus::Rejected,
                         reason: Some(format!(
@@ -343,13 +428,16 @@ impl Store {
                              {SUSPECT_RESULTS_PER_HOUR_MAX} rejected or flagged results within \
                              an hour; a manager was told"
                         )),
-                    });
+                    }));
                 }
                 *recent += 1;
             }
         }
-        let written = if retry {
-            sqlx::query(
+        if retry {
+            if !writes.flush(tx, now).await? {
+                return Ok(None);
+            }
+            let written = sqlx::query(
                 "UPDATE results SET status = $1, reason = $2, suspect = $5 \
                  WHERE attempt_id = $3 AND interim = $4 AND status = 'rejected'",
             )
@@ -359,56 +447,51 @@ impl Store {
             .bind(i64::from(interim))
             .bind(i64::from(suspect))
             .execute(&mut **tx)
-            .await?
+            .await?;
+            if written.rows_affected() == 0 {
+                return Ok(Some(ItemReceipt {
+                    attempt_id: item.attempt_id,
+                    status: ItemStatus::Duplicate,
+                    reason: None,
+                }));
+            }
         } else {
-            sqlx::query(
-                "INSERT INTO results (attempt_id, interim, order_id, attempt_number, claim_token, \
-                 terminal_id, outcome, amount_minor, currency, intent_id, offline, occurred_at, \
-                 received_at, status, reason, suspect) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                 ON CONFLICT (attempt_id, interim) DO NOTHING",
-            )
-            .bind(&key)
-            .bind(i64::from(interim))
-            .bind(item.order_id.as_str())
-            .bind(i64::from(item.attempt_number.get()))
-            .bind(item.claim_token.get() as i64)
-            .bind(terminal.as_str())
-            .bind(item.outcome.as_str())
-            .bind(item.amount.minor())
-            .bind(item.amount.currency().code())
-            .bind(item.intent_id.as_ref().map(|i| i.as_str().to_string()))
-            .bind(i64::from(item.offline))
-            .bind(item.occurred_at.unix_ms())
-            .bind(now.unix_ms())
-            .bind(status.as_str())
-            .bind(reason.clone())
-            .bind(i64::from(suspect))
-            .execute(&mut **tx)
-            .await?
-        };
-        if written.rows_affected() == 0 {
-            return Ok(ItemReceipt {
-                attempt_id: item.attempt_id,
-                status: ItemStatus::Duplicate,
-                reason: None,
-            });
+            writes.result(terminal, item, interim, status, reason.clone(), suspect);
         }
         stored.entry(key).or_default().set(interim, status);
         if status == ItemStatus::Flagged {
-            self.flag(
-                tx,
+            writes.flag(
                 Some(item.order_id.as_str()),
                 source,
                 reason.as_deref().unwrap_or(""),
-                now,
-            )
-            .await?;
+            );
+            if source != FLAG_SOURCE_UNVERIFIED {
+                facts.flagged.insert(item.order_id.as_str().to_string());
+            }
         }
         if let Some(row) = row {
-            self.apply_change(tx, terminal, row, item, &change, now)
+            if let Some(intent) = &change.adopt_intent {
+                // An intent no claim registered (an offline attempt's) becomes the order's open
+                // intent: recorded like a registration, so a later claimant's takeover finds it
+                // and may replace it once it is settled.
+                sqlx::query(
+                    "INSERT INTO intents (intent_id, order_id, claim_token, attempt_number, \
+                     terminal_id, registered_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (intent_id) DO NOTHING",
+                )
+                .bind(intent.as_str())
+                .bind(row.order.order_id.as_str())
+                .bind(row.claim_token)
+                .bind(i64::from(item.attempt_number.get()))
+                .bind(terminal.as_str())
+                .bind(now.unix_ms())
+                .bind(item.outcome.as_str())
+                .execute(&mut **tx)
                 .await?;
+            }
+            let released = change.release && row.holder_terminal.is_some();
             row.mirror(&change);
+            writes.order_change(row, &change, released);
             // Only an admitted result's intent, only if it is this order's, and (unless the
             // result was applied) only the sending terminal's own: a result never rewrites
             // another order's intent, nor another terminal's (C1).
@@ -421,19 +504,18 @@ impl Store {
                             && (status == ItemStatus::Applied || by == terminal.as_str())
                     })
             }) {
-                sqlx::query("UPDATE intents SET state = $1 WHERE intent_id = $2 AND order_id = $3")
-                    .bind(item.outcome.as_str())
-                    .bind(intent.as_str())
-                    .bind(item.order_id.as_str())
-                    .execute(&mut **tx)
-                    .await?;
+                writes.intent_state(
+                    intent.as_str(),
+                    item.order_id.as_str(),
+                    item.outcome.as_str(),
+                );
             }
         }
-        Ok(ItemReceipt {
+        Ok(Some(ItemReceipt {
             attempt_id: item.attempt_id,
             status,
             reason,
-        })
+        }))
     }
 
     /// Applies, in the transaction that imports them, the reports stored as rejected for orders
@@ -472,101 +554,36 @@ impl Store {
             let refs: Vec<&ResultItem> = items.iter().collect();
             let mut rows = self.lock_orders(tx, &refs).await?;
             let no_evidence = Evidence::new();
-            let mut facts = BatchFacts {
-                registered: self.registered_intents(tx, &refs).await?,
-                evidence: &no_evidence,
-                suspect_recent: None,
-            };
+            let mut facts = self.batch_facts(tx, &refs, &rows, &no_evidence).await?;
+            let mut writes = Writes::default();
             for (terminal, item) in &reports {
                 let row = rows.get_mut(item.order_id.as_str());
                 let receipt = self
-                    .apply_one(tx, terminal, item, row, &mut facts, &mut stored, now)
-                    .await?;
+                    .apply_one(
+                        tx,
+                        terminal,
+                        item,
+                        row,
+                        &mut facts,
+                        &mut stored,
+                        &mut writes,
+                        now,
+                    )
+                    .await?
+                    .ok_or(CentralError::Unavailable(
+                        "stored results changed while they were decided again: import again",
+                    ))?;
                 if !matches!(receipt.status, ItemStatus::Duplicate | ItemStatus::Rejected) {
                     applied += 1;
                 }
             }
+            if !writes.finish(self, tx, now).await? {
+                return Err(CentralError::Unavailable(
+                    "stored results changed while they were decided again: import again",
+                ));
+            }
         }
         Ok(applied)
-    }
-
-    async fn apply_change(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        terminal: &TerminalId,
-        row: &OrderRow,
-        item: &ResultItem,
-        change: &OrderChange,
-        now: Timestamp,
-    ) -> CentralResult<()> {
-        let order_id = row.order.order_id.as_str();
-        let release = change.release && row.holder_terminal.is_some();
-        if let Some(intent) = &change.adopt_intent {
-            // An intent no claim registered (an offline attempt's) becomes the order's open
-            // intent: recorded like a registration, so a later claimant's takeover finds it and
-            // may replace it once it is settled.
-            sqlx::query(
-                "INSERT INTO intents (intent_id, order_id, claim_token, attempt_number, \
-                 terminal_id, registered_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (intent_id) DO NOTHING",
-            )
-            .bind(intent.as_str())
-            .bind(order_id)
-            .bind(row.claim_token)
-            .bind(i64::from(item.attempt_number.get()))
-            .bind(terminal.as_str())
-            .bind(now.unix_ms())
-            .bind(item.outcome.as_str())
-            .execute(&mut **tx)
-            .await?;
-        }
-        if change.new_status.is_none()
-            && !change.clear_open_intent
-            && !release
-            && change.adopt_intent.is_none()
-            && change.attempt_seq.is_none()
-        {
-            return Ok(());
-        }
-        // One UPDATE for every part of the change. The order row is locked by this transaction
-        // (FOR UPDATE on PostgreSQL, the single connection on SQLite), so the token `decide`
-        // saw is still the current one.
-        sqlx::query(
-            "UPDATE orders SET status = COALESCE($1, status), \
-             paid_intent_id = COALESCE($2, paid_intent_id), \
-             verified_by = CASE WHEN $2 IS NULL THEN verified_by ELSE 'gateway' END, \
-             open_intent_id = CASE WHEN $3 = 1 THEN NULL ELSE COALESCE($7, open_intent_id) END, \
-             holder_operator = CASE WHEN $4 = 1 THEN NULL ELSE holder_operator END, \
-             holder_terminal = CASE WHEN $4 = 1 THEN NULL ELSE holder_terminal END, \
-             claimed_at = CASE WHEN $4 = 1 THEN NULL ELSE claimed_at END, \
-             lease_until = CASE WHEN $4 = 1 THEN NULL ELSE lease_until END, \
-             ended_at = CASE WHEN $4 = 1 THEN $5 ELSE ended_at END, \
-             attempt_seq = CASE WHEN $8 > attempt_seq THEN $8 ELSE attempt_seq END, \
-             updated_at = $5 \
-             WHERE order_id = $6",
-        )
-        .bind(change.new_status.map(|s| s.as_str().to_string()))
-        .bind(
-            change
-                .paid_intent_id
-                .as_ref()
-                .map(|p| p.as_str().to_string()),
-        )
-        .bind(i64::from(change.clear_open_intent))
-        .bind(i64::from(release))
-        .bind(now.unix_ms())
-        .bind(order_id)
-        .bind(change.adopt_intent.as_ref().map(|i| i.as_str().to_string()))
-        .bind(change.attempt_seq.unwrap_or(0))
-        .execute(&mut **tx)
-        .await?;
-        if release {
-            audit(tx, order_id, AuditEvent::Result, now).await?;
-        }
-        if change.paid_intent_id.is_some() {
-            self.refresh_refunded(tx, order_id, now).await?;
-        }
-        Ok(())
     }
 
     pub(super) async fn flag(
@@ -783,6 +800,26 @@ fn stored_item(r: &AnyRow) -> CentralResult<ResultItem> {
         offline: r.try_get::<i64, _>("offline")? != 0,
         occurred_at: Timestamp::from_unix_ms(r.try_get("occurred_at")?),
     })
+}
+
+/// Whether an online `item` may speak for its order: only under a claim the claim audit shows
+/// was granted to `terminal` (read for the whole batch in `facts`).
+fn online_admission(terminal: &TerminalId, item: &ResultItem, facts: &BatchFacts<'_>) -> Admission {
+    let token = item.claim_token.get();
+    let key = (
+        terminal.as_str().to_string(),
+        item.order_id.as_str().to_string(),
+        token as i64,
+    );
+    if facts.claimed.contains(&key) {
+        Admission::Bound
+    } else {
+        Admission::Unbound(format!(
+            "claim token {token} of order {} was never granted to terminal {terminal}: \
+             not applied",
+            item.order_id
+        ))
+    }
 }
 
 /// What the gateway's evidence says about `item`'s success for its order, or `None` for any other

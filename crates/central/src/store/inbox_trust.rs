@@ -273,6 +273,40 @@ impl Store {
         Ok(answers.into_iter().collect())
     }
 
+    /// The claims of `orders` the claim audit shows granted, as (terminal, order, claim token),
+    /// read in `tx` in one statement per 500 orders: what [`Store::admission`] asks of one
+    /// online result, for a whole batch.
+    pub(super) async fn granted_claims(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        orders: &[&str],
+    ) -> CentralResult<HashSet<(String, String, i64)>> {
+        let mut orders = orders.to_vec();
+        orders.sort_unstable();
+        orders.dedup();
+        let mut claimed = HashSet::new();
+        for chunk in orders.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT terminal_id, order_id, claim_token FROM claim_audit \
+                 WHERE event = 'claimed' AND order_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&mut **tx).await? {
+                claimed.insert((
+                    r.try_get("terminal_id")?,
+                    r.try_get("order_id")?,
+                    r.try_get("claim_token")?,
+                ));
+            }
+        }
+        Ok(claimed)
+    }
+
     /// Whether `item` may speak for its order: an online result only under a claim the claim
     /// audit shows was granted to `terminal`; an offline one only under an offline grant the
     /// central issued to `terminal` whose window holds the result's time, in the grant's currency,

@@ -212,3 +212,186 @@ both_backends! {
         assert_eq!(o["intents"][0]["state"], "succeeded");
     }
 }
+
+/// The sources of the flags of `order`, oldest first.
+async fn flag_sources(app: &TestApp, order: &str) -> Vec<String> {
+    let filter = paydesk_central::store::FlagFilter {
+        order_id: Some(order.into()),
+        ..Default::default()
+    };
+    let mut sources: Vec<String> = app
+        .store
+        .flags(&filter)
+        .await
+        .unwrap()
+        .flags
+        .into_iter()
+        .map(|f| f.source)
+        .collect();
+    sources.reverse();
+    sources
+}
+
+both_backends! {
+    // One batch, applied with set-based statements, mixing every kind of result: new ones,
+    // one already applied (replayed), one under a stale claim token (fenced), a contradiction,
+    // a success the gateway has not confirmed, and one no honest terminal sends. Each keeps its
+    // rule; the whole batch again changes nothing and adds no row.
+    async fn a_mixed_batch_keeps_every_rule_and_its_replay_changes_nothing(app) {
+        let ids = ["o-new", "o-paid", "o-old", "o-fenced", "o-amount", "o-unverified", "o-foreign"];
+        let orders: Vec<(&str, i64, &str)> = ids.iter().map(|i| (*i, 1000, "EUR")).collect();
+        app.orders(&orders).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let t2 = app.terminal("t2").await;
+        let (tok_new, att_new) = claimed(app, &t1, "o-new", Some("pi_new")).await;
+        let (tok_paid, att_paid) = claimed(app, &t1, "o-paid", Some("pi_paid")).await;
+        app.gateway_paid("pi_paid", "o-paid").await;
+        // Applied in an earlier batch: in this one, a duplicate.
+        let (tok_old, att_old) = claimed(app, &t1, "o-old", Some("pi_old")).await;
+        let old = result_item(&attempt_id(), "o-old", att_old, tok_old, "declined", 1000, "EUR", Some("pi_old"));
+        let (_, resp) = app.post("/v1/results", &t1, batch(1, vec![old.clone()])).await;
+        assert_eq!(statuses(&resp), ["applied"]);
+        // Fenced: the claim was released and claimed again; the first token is stale.
+        let (stale, att_stale) = claimed(app, &t1, "o-fenced", None).await;
+        let (status, body) = app
+            .post("/v1/orders/o-fenced/claim/release", &t1, json!({"claim_token": stale}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (current, _) = claimed(app, &t1, "o-fenced", None).await;
+        assert!(current > stale);
+        let (tok_amount, att_amount) = claimed(app, &t1, "o-amount", Some("pi_amount")).await;
+        let (tok_unv, att_unv) = claimed(app, &t1, "o-unverified", Some("pi_unv")).await;
+        // Claimed by another terminal: t1's word about it is refused, not stored.
+        let (tok_foreign, att_foreign) = claimed(app, &t2, "o-foreign", None).await;
+
+        let b = batch(2, vec![
+            result_item(&attempt_id(), "o-new", att_new, tok_new, "declined", 1000, "EUR", Some("pi_new")),
+            result_item(&attempt_id(), "o-paid", att_paid, tok_paid, "succeeded", 1000, "EUR", Some("pi_paid")),
+            old,
+            result_item(&attempt_id(), "o-fenced", att_stale, stale, "declined", 1000, "EUR", None),
+            result_item(&attempt_id(), "o-amount", att_amount, tok_amount, "succeeded", 999, "EUR", Some("pi_amount")),
+            result_item(&attempt_id(), "o-unverified", att_unv, tok_unv, "succeeded", 1000, "EUR", Some("pi_unv")),
+            result_item(&attempt_id(), "o-foreign", att_foreign, tok_foreign, "declined", 1000, "EUR", None),
+        ]);
+        let rows_before = app.store.result_count().await.unwrap();
+        let audit_before = app.store.claim_audit().await.unwrap().len();
+        let (status, resp) = app.post("/v1/results", &t1, b.clone()).await;
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(
+            statuses(&resp),
+            ["applied", "applied", "duplicate", "flagged", "flagged", "flagged", "rejected"],
+            "{resp}"
+        );
+        assert!(resp["items"][3]["reason"].as_str().unwrap().contains("stale claim token"), "{resp}");
+        assert!(resp["items"][4]["reason"].as_str().unwrap().contains("differs"), "{resp}");
+        assert!(resp["items"][6]["reason"].as_str().unwrap().contains("not stored"), "{resp}");
+        // Five new rows: not the duplicate, not the refused one.
+        assert_eq!(app.store.result_count().await.unwrap(), rows_before + 5);
+
+        let o = app.order("o-new").await;
+        assert_eq!(o["order"]["status"], "failed");
+        assert_eq!(o["order"]["claim"], Value::Null);
+        let o = app.order("o-paid").await;
+        assert_eq!(o["order"]["status"], "paid");
+        assert_eq!(o["order"]["paid_intent_id"], "pi_paid");
+        assert_eq!(o["order"]["claim"], Value::Null);
+        assert_eq!(o["intents"][0]["state"], "succeeded");
+        // The stale decision leaves the current holder alone.
+        let o = app.order("o-fenced").await;
+        assert_eq!(o["order"]["status"], "unpaid");
+        assert_eq!(o["order"]["claim"]["terminal_id"], "t1", "{o}");
+        // A contradiction and an unconfirmed success: in review, not paid, claim ended.
+        for order in ["o-amount", "o-unverified"] {
+            let o = app.order(order).await;
+            assert_eq!(o["order"]["status"], "needs_review", "{o}");
+            assert_eq!(o["order"]["paid_intent_id"], Value::Null, "{o}");
+            assert_eq!(o["order"]["claim"], Value::Null, "{o}");
+        }
+        assert_eq!(flag_sources(app, "o-amount").await, ["result"]);
+        assert_eq!(flag_sources(app, "o-unverified").await, ["unverified"]);
+        assert_eq!(flag_sources(app, "o-fenced").await, ["result"]);
+        // Another terminal's holding is untouched.
+        let o = app.order("o-foreign").await;
+        assert_eq!(o["order"]["claim"]["terminal_id"], "t2", "{o}");
+        // One audit row for each holding a result ended: o-new, o-paid, o-amount, o-unverified.
+        let audit = app.store.claim_audit().await.unwrap();
+        assert_eq!(audit.len() - audit_before, 4);
+        let mut ended: Vec<&str> = audit
+            .iter()
+            .filter(|r| r.event == "result" && r.order_id != "o-old")
+            .map(|r| r.order_id.as_str())
+            .collect();
+        ended.sort_unstable();
+        assert_eq!(ended, ["o-amount", "o-new", "o-paid", "o-unverified"]);
+
+        // The whole batch again: duplicates (the refused one refused again), nothing changes.
+        let snapshot: Vec<Value> = orders_snapshot(app, &ids).await;
+        let (status, resp) = app.post("/v1/results", &t1, b).await;
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(
+            statuses(&resp),
+            ["duplicate", "duplicate", "duplicate", "duplicate", "duplicate", "duplicate", "rejected"],
+        );
+        assert_eq!(app.store.result_count().await.unwrap(), rows_before + 5);
+        assert_eq!(app.store.claim_audit().await.unwrap().len(), audit.len());
+        assert_eq!(orders_snapshot(app, &ids).await, snapshot);
+    }
+}
+
+/// The orders as the central shows them, without their `updated_at`.
+async fn orders_snapshot(app: &TestApp, ids: &[&str]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for id in ids {
+        let mut o = app.order(id).await;
+        o["order"]["updated_at"] = Value::Null;
+        out.push(o);
+    }
+    out
+}
+
+both_backends! {
+    // Several results of one order in one batch are decided one after the other against the
+    // order as the earlier ones left it, though the order is written once: a contradiction
+    // raised earlier in the batch keeps a later success of another attempt from ending the
+    // review, even the success of the attempt whose interim report started it.
+    async fn a_flag_raised_earlier_in_a_batch_holds_a_later_success_for_review(app) {
+        app.orders(&[("o-1", 1000, "EUR"), ("o-2", 1000, "EUR")]).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let (tok, att) = claimed(app, &t1, "o-1", Some("pi_1")).await;
+        app.gateway_paid("pi_1", "o-1").await;
+        let first = attempt_id();
+        let second = attempt_id();
+        assert!(first < second, "UUID v7 ids sort by time");
+        let b = batch(1, vec![
+            // A success of another amount: flagged, the order to review.
+            result_item(&first, "o-1", att, tok, "succeeded", 900, "EUR", Some("pi_1")),
+            // The next attempt's interim report, then its verified success.
+            result_item(&second, "o-1", att, tok, "needs_review", 1000, "EUR", Some("pi_1")),
+            result_item(&second, "o-1", att, tok, "succeeded", 1000, "EUR", Some("pi_1")),
+        ]);
+        let (status, resp) = app.post("/v1/results", &t1, b).await;
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(statuses(&resp), ["flagged", "applied", "flagged"], "{resp}");
+        assert!(resp["items"][2]["reason"].as_str().unwrap().contains("held for review"), "{resp}");
+        let o = app.order("o-1").await;
+        assert_eq!(o["order"]["status"], "needs_review", "{o}");
+        assert_eq!(o["order"]["paid_intent_id"], Value::Null, "{o}");
+
+        // Without the contradiction, the same interim report and success settle the review.
+        let (tok, att) = claimed(app, &t1, "o-2", Some("pi_2")).await;
+        app.gateway_paid("pi_2", "o-2").await;
+        let a = attempt_id();
+        let b = batch(2, vec![
+            result_item(&a, "o-2", att, tok, "succeeded", 1000, "EUR", Some("pi_2")),
+            result_item(&a, "o-2", att, tok, "needs_review", 1000, "EUR", Some("pi_2")),
+        ]);
+        let (_, resp) = app.post("/v1/results", &t1, b).await;
+        assert_eq!(statuses(&resp), ["applied", "applied"], "{resp}");
+        let o = app.order("o-2").await;
+        assert_eq!(o["order"]["status"], "paid", "{o}");
+        assert_eq!(o["order"]["paid_intent_id"], "pi_2", "{o}");
+        assert_eq!(o["order"]["claim"], Value::Null, "{o}");
+    }
+}
