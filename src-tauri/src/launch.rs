@@ -5,14 +5,25 @@
 //! command line); [`start`] turns them into an open `Terminal`. Deliberately absent: any charging
 //! or policy, and any secret in a file — secrets come from the OS keyring (or, for automation
 //! against an external central only, from `PAYDESK_TERMINAL_TOKEN` / `PAYDESK_GATEWAY_KEY`).
+//!
+//! The embedded sandbox's `/admin` routes (faults, clock) stay off, except when
+//! `PAYDESK_SANDBOX_ADMIN_TOKEN` holds a token of at least [`SANDBOX_ADMIN_TOKEN_LEN_MIN`]
+//! characters: then they answer only requests bearing it (the end-to-end tests arm a gateway fault
+//! this way; the sandbox's URL is in the data directory's `stack.json`). Never on by default.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use paydesk_stack::{Stack, StackConfig};
+use paydesk_stack::{SandboxAdmin, Stack, StackConfig};
 use paydesk_terminal::{SecretStore, Terminal, TerminalSettings};
 
-use crate::error::{connect_error, open_error, stack_error, UiError};
+use crate::error::{connect_error, log_detail, open_error, stack_error, UiError};
+
+/// The variable that opens the embedded sandbox's `/admin` routes to a bearer token (the sandbox
+/// binary reads the same name).
+pub const SANDBOX_ADMIN_TOKEN_ENV: &str = "PAYDESK_SANDBOX_ADMIN_TOKEN";
+/// A shorter token is ignored (and said so in the log): the routes break payments on purpose.
+pub const SANDBOX_ADMIN_TOKEN_LEN_MIN: usize = 32;
 
 /// Everything start-up needs, read once from the environment (or built by a test).
 #[derive(Debug, Clone)]
@@ -44,6 +55,32 @@ impl Launch {
     }
 }
 
+/// The sandbox's admin access for the value of [`SANDBOX_ADMIN_TOKEN_ENV`]: a long enough token
+/// opens the routes to that token, anything else leaves them off.
+pub fn sandbox_admin(token: Option<String>) -> SandboxAdmin {
+    match token.map(|t| t.trim().to_string()) {
+        None => SandboxAdmin::Off,
+        Some(t) if t.is_empty() => SandboxAdmin::Off,
+        Some(t) if t.chars().count() < SANDBOX_ADMIN_TOKEN_LEN_MIN => {
+            log_detail(
+                "sandbox admin",
+                &format!(
+                    "{SANDBOX_ADMIN_TOKEN_ENV} is shorter than {SANDBOX_ADMIN_TOKEN_LEN_MIN} \
+                     characters and is ignored: the sandbox's admin routes stay off"
+                ),
+            );
+            SandboxAdmin::Off
+        }
+        Some(t) => {
+            log_detail(
+                "sandbox admin",
+                "the embedded sandbox's admin routes answer the token given in the environment",
+            );
+            SandboxAdmin::Token(t)
+        }
+    }
+}
+
 /// What start-up produced: the open terminal, and the embedded stack when there is one (stopped
 /// at shutdown).
 #[derive(Debug)]
@@ -65,7 +102,9 @@ pub async fn start(launch: Launch, data_dir: PathBuf) -> Result<Started, UiError
             })
         })?;
         // The demo a person starts: a fresh one has exceptions for a manager to resolve.
-        let config = StackConfig::new(&data_dir, settings.secrets.clone()).with_demo_exceptions();
+        let mut config =
+            StackConfig::new(&data_dir, settings.secrets.clone()).with_demo_exceptions();
+        config.sandbox_admin = sandbox_admin(std::env::var(SANDBOX_ADMIN_TOKEN_ENV).ok());
         let stack = paydesk_stack::start(config)
             .await
             .map_err(|e| stack_error(&e))?;
@@ -85,5 +124,25 @@ pub async fn start(launch: Launch, data_dir: PathBuf) -> Result<Started, UiError
             }
             Err(open_error(&journal, &e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_admin_routes_open_only_to_a_long_enough_token() {
+        assert!(matches!(sandbox_admin(None), SandboxAdmin::Off));
+        assert!(matches!(
+            sandbox_admin(Some("  ".into())),
+            SandboxAdmin::Off
+        ));
+        assert!(matches!(
+            sandbox_admin(Some("short-token".into())),
+            SandboxAdmin::Off
+        ));
+        let long = "t".repeat(SANDBOX_ADMIN_TOKEN_LEN_MIN);
+        assert!(matches!(sandbox_admin(Some(long.clone())), SandboxAdmin::Token(t) if t == long));
     }
 }

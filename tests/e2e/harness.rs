@@ -72,6 +72,12 @@ impl std::fmt::Debug for App {
 impl App {
     /// Starts the app with no configuration, or `None` when `PAYDESK_SKIP_E2E=1` skips the test.
     pub fn start() -> Option<App> {
+        App::start_with(&[])
+    }
+
+    /// The same, with these variables set for the app (and nothing else from the caller's
+    /// `PAYDESK_*` environment), e.g. `PAYDESK_SANDBOX_ADMIN_TOKEN` to arm gateway faults.
+    pub fn start_with(env: &[(&str, &str)]) -> Option<App> {
         let app_binary = app_binary()?;
         let tauri_driver = tauri_driver_binary();
         let dir = tempfile::tempdir().unwrap();
@@ -109,6 +115,7 @@ impl App {
                 format!("paydesk-e2e-{}", std::process::id()),
             )
             .env("HOME", &home)
+            .envs(env.iter().copied())
             // WebKit's caches and the keyring's files go to the temp dir, not the user's home.
             .env("XDG_DATA_HOME", dir.path().join("data"))
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
