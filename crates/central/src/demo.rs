@@ -1,6 +1,8 @@
 //! The demo data set: twenty unpaid post-sale orders in EUR, USD and JPY whose saved payment
-//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure; and
-//! two more that the embedded stack's demo seeds as exceptions for a manager.
+//! methods are the gateways' test cards, so a demo shows successes, declines and 3-D Secure; two
+//! more that the embedded stack's demo seeds as exceptions for a manager; and four PayPal orders
+//! (a wallet and cards vaulted at PayPal: paid, declined, payer action) that the embedded stack
+//! charges through its sandbox's PayPal side.
 //!
 //! Deliberately absent: randomness — the same ids every time, so seeding twice changes nothing.
 
@@ -194,9 +196,52 @@ const EXCEPTION_DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The PayPal demo orders: no customer (PayPal's vault id is the payer's), the source a vaulted
+/// PayPal wallet (`paypal:`) or card (`card:`) among the sandbox's test sources.
+const PAYPAL_DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
+    (
+        "demo-4001",
+        5_900,
+        "EUR",
+        "",
+        "paypal:vault_approve",
+        "PayPal wallet: annual subscription",
+    ),
+    (
+        "demo-4002",
+        24_500,
+        "USD",
+        "",
+        "card:vault_approve",
+        "Phone order: standing desk (card at PayPal)",
+    ),
+    (
+        "demo-4003",
+        1_850,
+        "EUR",
+        "",
+        "card:vault_instrument_declined",
+        "Replacement cable (card at PayPal)",
+    ),
+    (
+        "demo-4004",
+        9_900,
+        "USD",
+        "",
+        "paypal:vault_payer_action",
+        "PayPal wallet: workshop ticket",
+    ),
+];
+
 /// The demo orders.
 pub fn demo_orders() -> Vec<ImportOrder> {
     orders(DEMO)
+}
+
+/// The PayPal demo orders (see [`PAYPAL_DEMO`]), imported by the embedded stack, whose sandbox
+/// speaks PayPal.
+pub fn paypal_demo_orders() -> Vec<ImportOrder> {
+    orders(PAYPAL_DEMO)
 }
 
 /// The orders the embedded demo seeds as exceptions (see [`EXCEPTION_DEMO`]).
@@ -231,8 +276,17 @@ mod tests {
     fn demo_orders_pass_the_import_checks() {
         let orders = demo_orders();
         assert_eq!(orders.len(), 20);
-        let extra = exception_orders();
+        let mut extra = exception_orders();
         assert_eq!(extra.len(), 2);
+        let paypal = paypal_demo_orders();
+        assert_eq!(paypal.len(), 4);
+        assert!(paypal
+            .iter()
+            .all(|o| o.gateway == paydesk_protocol::GatewayName::Paypal));
+        assert!(orders
+            .iter()
+            .all(|o| o.gateway == paydesk_protocol::GatewayName::Stripe));
+        extra.extend(paypal);
         for o in orders.iter().chain(&extra) {
             crate::import::check(o).unwrap();
             assert_eq!(

@@ -1,6 +1,13 @@
 //! The sweeper's and reconciliation's view of a real gateway: an adapter from the gateway crate's
 //! connector (`paydesk_gateway::Gateway`) to the read-only [`IntentLookup`].
 //!
+//! Each order's intent is read at the order's own gateway: give it a
+//! `paydesk_gateway::DispatchGateway` (Stripe and PayPal), which sends a read by id to the gateway
+//! that made the id, so the sweeper, the results inbox's verification ("trust nobody's word") and
+//! the evidence read a PayPal order by the PayPal order id stored for it. PayPal has no search and
+//! no event list, so reconciliation adds PayPal's successes by reading, one by one, the PayPal
+//! orders registered at this central in the period ([`GatewayLookup::with_paypal_orders`]).
+//!
 //! Deliberately absent: any call that changes state at the gateway.
 
 use std::sync::Arc;
@@ -9,12 +16,15 @@ use async_trait::async_trait;
 use paydesk_core::{Currency, GatewayIntentId, IntentStatus, Money, OrderId, Timestamp};
 use paydesk_gateway::{EventQuery, Gateway};
 
+use crate::store::Store;
 use crate::sweeper::{GatewayIntent, IntentEvidence, IntentLookup};
 
 /// Events read per page when listing successes for reconciliation.
 const EVENT_PAGE_ROWS: u32 = 100;
 /// Pages read at most for one report (10,000 successes), so a report always ends.
 const EVENT_PAGES_MAX: u32 = 100;
+/// PayPal orders read at most for one report, so a report always ends.
+const PAYPAL_ORDERS_MAX: u32 = 2_000;
 
 /// The events that say money went back to a customer: what the sweeper pulls so that a refund
 /// made in the gateway's dashboard reaches the inbox without a webhook.
@@ -31,6 +41,8 @@ pub struct GatewayLookup {
     gateway: Arc<dyn Gateway>,
     /// Whether the key is a live one; `None` when the caller did not say (no webhook mode check).
     livemode: Option<bool>,
+    /// Where the PayPal orders registered in a period are found, for reconciliation.
+    paypal_orders: Option<Store>,
 }
 
 impl GatewayLookup {
@@ -38,6 +50,7 @@ impl GatewayLookup {
         GatewayLookup {
             gateway,
             livemode: None,
+            paypal_orders: None,
         }
     }
 
@@ -46,6 +59,53 @@ impl GatewayLookup {
     pub fn with_livemode(mut self, livemode: bool) -> GatewayLookup {
         self.livemode = Some(livemode);
         self
+    }
+
+    /// Reconciliation also reads the PayPal orders registered at this central in the period
+    /// (the gateway must then reach PayPal: a `DispatchGateway` with PayPal).
+    pub fn with_paypal_orders(mut self, store: Store) -> GatewayLookup {
+        self.paypal_orders = Some(store);
+        self
+    }
+
+    /// PayPal's successes among the PayPal orders registered in `[from, to)`, each read at PayPal
+    /// by its id. A PayPal order that cannot be read makes the report fail (it would otherwise
+    /// show as "recorded, not charged").
+    async fn paypal_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<GatewayIntent>, String> {
+        let Some(store) = &self.paypal_orders else {
+            return Ok(Vec::new());
+        };
+        let registered = store
+            .paypal_intents_between(from, to, PAYPAL_ORDERS_MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for (intent_id, order_id) in registered {
+            let view = self
+                .gateway
+                .retrieve_intent(&intent_id)
+                .await
+                .map_err(|e| format!("PayPal order {intent_id}: {e}"))?;
+            if view.status != IntentStatus::Succeeded {
+                continue;
+            }
+            let minor = view.amount_received.unwrap_or(view.amount.minor());
+            let amount = Money::new(minor, view.amount.currency()).map_err(|e| e.to_string())?;
+            out.push(GatewayIntent {
+                order_id: view
+                    .meta("order_id")
+                    .and_then(|o| OrderId::new(o).ok())
+                    .or(Some(order_id)),
+                intent_id,
+                amount,
+                succeeded: true,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -120,7 +180,7 @@ impl IntentLookup for GatewayLookup {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<GatewayIntent>, String> {
-        let mut out = Vec::new();
+        let mut out = self.paypal_between(from, to).await?;
         let mut starting_after = None;
         for _ in 0..EVENT_PAGES_MAX {
             let page = self

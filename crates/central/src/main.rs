@@ -25,6 +25,8 @@ const ADMIN_TOKEN_ENV: &str = "PAYDESK_ADMIN_TOKEN";
 const WEBHOOK_SECRETS_ENV: &str = "PAYDESK_WEBHOOK_SECRETS";
 /// Environment variable holding the gateway's secret key (for the sweeper and reconciliation).
 const GATEWAY_KEY_ENV: &str = "PAYDESK_GATEWAY_KEY";
+const PAYPAL_CLIENT_ID_ENV: &str = "PAYDESK_PAYPAL_CLIENT_ID";
+const PAYPAL_SECRET_ENV: &str = "PAYDESK_PAYPAL_SECRET";
 /// Shortest sweeper pause accepted, in milliseconds: 0 made the sweeper's timer panic (finding
 /// L12), and anything much shorter only burns database time.
 const SWEEP_INTERVAL_MS_MIN: u64 = 100;
@@ -44,6 +46,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of `Serve` (its flags, PayPal's among them) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the HTTP API; prints the bound address as the first line on stdout.
@@ -124,9 +128,41 @@ struct PaypalArgs {
     /// How far PAYPAL-TRANSMISSION-TIME may be from this server's clock, in seconds.
     #[arg(long, default_value_t = paydesk_central::webhook_paypal::TRANSMISSION_TOLERANCE_S_DEFAULT)]
     paypal_tolerance_s: i64,
+    /// PayPal's REST API (https://api-m.paypal.com, its sandbox, or the local sandbox): the
+    /// sweeper, the results' verification, reconciliation and reversals then read and refund
+    /// PayPal orders there (the client id and secret in PAYDESK_PAYPAL_CLIENT_ID and
+    /// PAYDESK_PAYPAL_SECRET). Needs --gateway-url too.
+    #[arg(
+        long,
+        env = "PAYDESK_PAYPAL_URL",
+        value_name = "URL",
+        requires = "gateway_url"
+    )]
+    paypal_url: Option<String>,
 }
 
 impl PaypalArgs {
+    /// The PayPal connector, or `None` without --paypal-url; errors name what to fix.
+    fn gateway(&self) -> anyhow::Result<Option<Arc<dyn paydesk_gateway::Gateway>>> {
+        let Some(url) = &self.paypal_url else {
+            return Ok(None);
+        };
+        let client_id = std::env::var(PAYPAL_CLIENT_ID_ENV).with_context(|| {
+            format!("--paypal-url needs the client id in {PAYPAL_CLIENT_ID_ENV}")
+        })?;
+        let secret = std::env::var(PAYPAL_SECRET_ENV).with_context(|| {
+            format!("--paypal-url needs the client secret in {PAYPAL_SECRET_ENV}")
+        })?;
+        let secret = paydesk_gateway::ApiKey::new(secret).context("the PayPal client secret")?;
+        let paypal = paydesk_gateway::PaypalGateway::new(
+            client_id,
+            secret,
+            paydesk_gateway::PaypalConfig::with_base_url(url.clone()),
+        )
+        .context("PayPal configuration")?;
+        Ok(Some(Arc::new(paypal)))
+    }
+
     /// The verifier, or `None` when no webhook id is configured; errors name the flag to fix.
     fn verifier(
         self,
@@ -189,6 +225,7 @@ async fn run(command: Command, db: &str, store: &Store) -> anyhow::Result<()> {
             allowance_key_file,
             paypal,
         } => {
+            let paypal_gateway = paypal.gateway()?;
             let paypal_webhook = paypal.verifier()?;
             let transport = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Transport::Tls { cert, key },
@@ -210,7 +247,7 @@ async fn run(command: Command, db: &str, store: &Store) -> anyhow::Result<()> {
                 gateway_url,
                 transport,
                 Arc::new(key),
-                paypal_webhook,
+                (paypal_webhook, paypal_gateway),
             )
             .await
         }
@@ -447,7 +484,10 @@ async fn serve(
     gateway_url: Option<String>,
     transport: Transport,
     allowance_key: Arc<ring::signature::Ed25519KeyPair>,
-    paypal_webhook: Option<Arc<paydesk_central::webhook_paypal::PaypalVerifier>>,
+    (paypal_webhook, paypal_gateway): (
+        Option<Arc<paydesk_central::webhook_paypal::PaypalVerifier>>,
+        Option<Arc<dyn paydesk_gateway::Gateway>>,
+    ),
 ) -> anyhow::Result<()> {
     // The certificate is read before anything else, so a bad file stops the start at once.
     let tls = match &transport {
@@ -506,12 +546,21 @@ async fn serve(
                 },
             )
             .context("gateway configuration")?;
-            let stripe: Arc<dyn paydesk_gateway::Gateway> = Arc::new(stripe);
-            // Managers' reversals (cancel, refund) go through the same connector and key.
+            // Each order's intent goes to its own gateway: Stripe's, or PayPal's when configured.
+            let with_paypal = paypal_gateway.is_some();
+            let gateway: Arc<dyn paydesk_gateway::Gateway> = Arc::new(
+                paydesk_gateway::DispatchGateway::new(Some(Arc::new(stripe)), paypal_gateway),
+            );
+            // Managers' reversals (cancel, refund) go through the same connectors and keys.
             config.gateway_actions = Some(Arc::new(
-                paydesk_central::gateway_actions::GatewayActor::new(stripe.clone()),
+                paydesk_central::gateway_actions::GatewayActor::new(gateway.clone()),
             ));
-            Some(Arc::new(GatewayLookup::new(stripe).with_livemode(livemode)))
+            let lookup = GatewayLookup::new(gateway).with_livemode(livemode);
+            Some(Arc::new(if with_paypal {
+                lookup.with_paypal_orders(store.clone())
+            } else {
+                lookup
+            }))
         }
     };
     let listener = tokio::net::TcpListener::bind(listen)

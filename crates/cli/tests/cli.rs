@@ -749,7 +749,8 @@ async fn sign_in_and_queue_work_offline_from_their_caches() {
     let queue = h.run(&["--json", "queue"]);
     assert_eq!(queue.code, Some(UNREACHABLE), "{queue:?}");
     assert_eq!(queue.json()["offline"], true);
-    assert_eq!(queue.json()["orders"].as_array().unwrap().len(), 20);
+    // The twenty demo orders and the embedded stack's four PayPal ones.
+    assert_eq!(queue.json()["orders"].as_array().unwrap().len(), 24);
     let charge = h.charge("demo-1001", "129.00 EUR");
     assert_eq!(charge.code, Some(UNREACHABLE), "{charge:?}");
     assert!(charge.stderr.contains("nothing was charged"), "{charge:?}");

@@ -69,6 +69,9 @@ pub struct SandboxConfig {
     /// the clock offset) is kept across restarts, in `persist::STATE_FILE`; created if missing
     /// (0700). `None`: in memory only, gone when the sandbox stops.
     pub state_dir: Option<PathBuf>,
+    /// The PayPal side's start settings (issue 13): the one client pair its token endpoint
+    /// accepts, and where its signed webhooks go, for a host whose admin routes are off.
+    pub paypal: paypal_webhook::PaypalStart,
 }
 
 impl Default for SandboxConfig {
@@ -83,6 +86,7 @@ impl Default for SandboxConfig {
             search_lag_ms: SEARCH_LAG_MS_DEFAULT,
             faults: Vec::new(),
             state_dir: None,
+            paypal: paypal_webhook::PaypalStart::default(),
         }
     }
 }
@@ -141,6 +145,9 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     for rule in config.faults {
         world.faults.add(rule);
     }
+    if let Some(pair) = config.paypal.credentials.clone() {
+        world.paypal.settings.credentials = Some(pair);
+    }
     let state_file = state.clone();
     let shared = Arc::new(server::Shared {
         world: Mutex::new(world),
@@ -152,10 +159,14 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         webhook: Arc::new(Mutex::new(config.webhook)),
         webhook_tx,
         deliveries: Arc::new(Mutex::new(Vec::new())),
-        paypal_webhooks: paypal_webhook::PaypalWebhooks::start(
-            &format!("http://{addr}"),
-            shutdown_rx.clone(),
-        ),
+        paypal_webhooks: {
+            let hooks = paypal_webhook::PaypalWebhooks::start(
+                &format!("http://{addr}"),
+                shutdown_rx.clone(),
+            );
+            hooks.set_url(config.paypal.webhook_url.clone());
+            hooks
+        },
         state,
         changes: AtomicU64::new(0),
     });

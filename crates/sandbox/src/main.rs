@@ -96,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         _ => AdminAccess::LoopbackOnly,
     };
     let handle = paydesk_sandbox::spawn(SandboxConfig {
+        paypal: Default::default(),
         host: args.host,
         port: args.port,
         api_key: args.api_key,

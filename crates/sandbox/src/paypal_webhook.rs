@@ -78,7 +78,23 @@ impl std::fmt::Debug for PaypalWebhooks {
     }
 }
 
+/// The PayPal side's settings at start, for a host whose admin routes are off (the embedded
+/// stack): the only client pair the token endpoint accepts (`None`: any non-empty pair), and the
+/// URL signed webhooks go to (`None`: none are sent until `/admin/paypal/webhooks` sets one).
+#[derive(Debug, Clone, Default)]
+pub struct PaypalStart {
+    pub credentials: Option<(String, String)>,
+    pub webhook_url: Option<String>,
+}
+
 impl PaypalWebhooks {
+    /// Where signed webhooks go (`None`: nowhere), as `/admin/paypal/webhooks` sets it.
+    pub fn set_url(&self, url: Option<String>) {
+        if let Ok(mut s) = self.settings.lock() {
+            s.url = url;
+        }
+    }
+
     /// Starts the delivery task on the current runtime; `base_url` is the sandbox's own, for
     /// `PAYPAL-CERT-URL`. The task ends when the sandbox's shutdown fires.
     pub fn start(

@@ -25,11 +25,13 @@ use std::sync::Arc;
 use paydesk_central::{auth, demo, gateway_lookup::GatewayLookup, Store};
 use paydesk_core::{OperatorId, TerminalId, Timestamp};
 use paydesk_engine::{Clock, SystemClock};
-use paydesk_gateway::{ApiKey, StripeConfig, StripeGateway};
+use paydesk_gateway::{
+    ApiKey, DispatchGateway, Gateway, PaypalConfig, PaypalGateway, StripeConfig, StripeGateway,
+};
 use paydesk_protocol::Role;
 use paydesk_terminal::{
-    Connection, HttpCentral, OpenError, Secret, SecretError, SecretStore, StackFile, Terminal,
-    GATEWAY_API_KEY, TERMINAL_TOKEN,
+    Connection, HttpCentral, OpenError, PaypalAccess, Secret, SecretError, SecretStore, StackFile,
+    Terminal, GATEWAY_API_KEY, TERMINAL_TOKEN,
 };
 
 /// Waits for Ctrl-C or SIGTERM: the same wait the central's own server uses, for `paydesk stack`.
@@ -41,6 +43,9 @@ pub use paydesk_terminal::JOURNAL_FILE;
 /// money, and this key may only create, confirm, cancel, retrieve and search PaymentIntents),
 /// kept in the secret store like a real key so the engine reads it the same way.
 pub const DEMO_GATEWAY_KEY: &str = "rk_test_paydesk_demo";
+/// The client id of the sandbox's PayPal REST app (not a secret). Its secret is random at every
+/// start and held in memory only; the sandbox's token endpoint accepts only that pair.
+pub const DEMO_PAYPAL_CLIENT_ID: &str = "paydesk-demo-paypal";
 /// Who may use the embedded sandbox's `/admin` routes (faults, clock, webhook target).
 pub use paydesk_sandbox::AdminAccess as SandboxAdmin;
 /// The demo operator and their PIN (printed by the front ends: it is demo data, not a secret).
@@ -154,6 +159,8 @@ pub struct Stack {
     /// Read from the secret store at start; lives only in memory.
     terminal_token: Secret,
     gateway_key: Secret,
+    /// PayPal on the same sandbox (issue 13): its orders are charged through it.
+    paypal: PaypalAccess,
     central: paydesk_central::RunningCentral,
     sandbox: paydesk_sandbox::SandboxHandle,
     /// Held locked while this stack runs: readers believe `stack.json` only while it is.
@@ -208,7 +215,19 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
             .split_once('_')
             .map_or("", |(_, random)| random)
     );
+    // The sandbox's PayPal side: one REST app whose secret is new at every start; its signed
+    // webhooks go to the central, which verifies them with the sandbox's certificate.
+    let paypal_secret = format!(
+        "ppsec_{}",
+        auth::new_token()
+            .split_once('_')
+            .map_or("", |(_, random)| random)
+    );
     let sandbox = paydesk_sandbox::spawn(paydesk_sandbox::SandboxConfig {
+        paypal: paydesk_sandbox::paypal_webhook::PaypalStart {
+            credentials: Some((DEMO_PAYPAL_CLIENT_ID.to_string(), paypal_secret.clone())),
+            webhook_url: Some(format!("http://{central_addr}/webhooks/paypal")),
+        },
         port: config.gateway_port,
         api_key: Some(central_key.clone()),
         restricted_keys: vec![DEMO_GATEWAY_KEY.to_string()],
@@ -225,19 +244,50 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
     })
     .await
     .map_err(|e| StackError::Sandbox(format!("{e:#}")))?;
-    // The central's sweeper asks the same sandbox about stale claims, with the full key.
-    let lookup_gateway: Arc<dyn paydesk_gateway::Gateway> = Arc::new(
+    // The central's sweeper asks the same sandbox about stale claims, with the full key; each
+    // order's intent goes to its own gateway (Stripe's or PayPal's side of the sandbox).
+    let paypal = PaypalAccess {
+        base_url: sandbox.base_url.clone(),
+        client_id: DEMO_PAYPAL_CLIENT_ID.to_string(),
+        secret: Secret::new(paypal_secret.clone()).map_err(StackError::from)?,
+    };
+    let stripe: Arc<dyn Gateway> = Arc::new(
         StripeGateway::new(
             ApiKey::new(central_key).map_err(|e| StackError::Gateway(e.to_string()))?,
             StripeConfig::with_base_url(sandbox.base_url.clone()),
         )
         .map_err(|e| StackError::Gateway(e.to_string()))?,
     );
+    let paypal_gateway: Arc<dyn Gateway> = Arc::new(
+        PaypalGateway::new(
+            DEMO_PAYPAL_CLIENT_ID,
+            ApiKey::new(paypal_secret).map_err(|e| StackError::Gateway(e.to_string()))?,
+            PaypalConfig::with_base_url(sandbox.base_url.clone()),
+        )
+        .map_err(|e| StackError::Gateway(e.to_string()))?,
+    );
+    let lookup_gateway: Arc<dyn Gateway> =
+        Arc::new(DispatchGateway::new(Some(stripe), Some(paypal_gateway)));
+    let paypal_webhook = paydesk_central::webhook_paypal::PaypalVerifier::new({
+        let mut settings = paydesk_central::webhook_paypal::PaypalWebhookSettings::new(
+            paydesk_sandbox::paypal_webhook::SANDBOX_WEBHOOK_ID,
+        );
+        settings.cert_pem = Some(
+            paydesk_sandbox::paypal_webhook::SANDBOX_CERT_PEM
+                .as_bytes()
+                .to_vec(),
+        );
+        settings
+    })
+    .map_err(StackError::Central)?;
     // The key that signs offline allowances lives as long as the data directory, so the key a
     // terminal pinned still verifies after a restart.
     let allowance_key =
         paydesk_central::allowances::load_or_create_key(&data_dir.join(ALLOWANCE_SIGNING_KEY_FILE))
             .map_err(StackError::Central)?;
+    // Reconciliation lists PayPal's successes by the PayPal orders registered here (PayPal
+    // has no search).
+    let store_for_lookup = store.clone();
     let central = paydesk_central::start(
         store,
         paydesk_central::Config {
@@ -248,6 +298,7 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
                 Vec::new()
             },
             allowance_key: Some(Arc::new(allowance_key)),
+            paypal_webhook: Some(Arc::new(paypal_webhook)),
             // Managers' reversals go to the same sandbox with the same key.
             gateway_actions: Some(Arc::new(
                 paydesk_central::gateway_actions::GatewayActor::new(lookup_gateway.clone()),
@@ -256,7 +307,9 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         },
         // The sandbox is test mode: webhook events of live mode are refused.
         Some(Arc::new(
-            GatewayLookup::new(lookup_gateway.clone()).with_livemode(false),
+            GatewayLookup::new(lookup_gateway.clone())
+                .with_livemode(false)
+                .with_paypal_orders(store_for_lookup),
         )),
         listener,
     )
@@ -290,6 +343,7 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         data_dir,
         terminal_token,
         gateway_key,
+        paypal,
         central,
         sandbox,
         _lock: lock,
@@ -326,6 +380,7 @@ impl Stack {
             gateway_key: self.gateway_key.clone(),
             data_dir: self.data_dir.clone(),
             journal: journal.to_path_buf(),
+            paypal: Some(self.paypal.clone()),
         }
     }
 
@@ -401,6 +456,11 @@ async fn ensure_demo_gateway_key(secrets: Arc<dyn SecretStore>) -> Result<Secret
 async fn seed_demo(store: &Store, now: Timestamp) -> Result<(), StackError> {
     store
         .import_orders(&demo::demo_orders(), now)
+        .await
+        .map_err(central_error)?;
+    // PayPal orders too: this stack's sandbox speaks PayPal and its terminal reaches it.
+    store
+        .import_orders(&demo::paypal_demo_orders(), now)
         .await
         .map_err(central_error)?;
     for (id, pin, role) in [

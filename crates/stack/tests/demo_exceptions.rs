@@ -97,14 +97,15 @@ async fn a_fresh_demo_has_exceptions_once_and_a_second_manager() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    // The operator's queue is the twenty demo orders, as without the exceptions.
+    // The operator's queue is the twenty demo orders and the four PayPal ones, as without the
+    // exceptions.
     let queue: paydesk_protocol::OrderPage = stack
         .central_client()
         .unwrap()
         .get_json("/v1/orders?status=unpaid")
         .await
         .unwrap();
-    assert_eq!(queue.orders.len(), 20, "{queue:?}");
+    assert_eq!(queue.orders.len(), 24, "{queue:?}");
     assert!(queue
         .orders
         .iter()

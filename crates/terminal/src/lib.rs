@@ -40,7 +40,7 @@ pub use central_http::{
     HttpCentral, SessionToken, TerminalToken, CENTRAL_ANSWER_BYTES_MAX, CENTRAL_CONNECT_TIMEOUT_MS,
     CENTRAL_REQUEST_TIMEOUT_MS,
 };
-pub use open::{central_client, ConnectError, Connection, OpenError};
+pub use open::{central_client, ConnectError, Connection, OpenError, PaypalAccess};
 pub use paydesk_protocol::OFFLINE_ALLOWANCE_MS_MAX;
 pub use private_fs::{private_dir, private_file};
 pub use secrets::{

@@ -1,6 +1,8 @@
 //! Opening a terminal: from resolved settings (URLs, the terminal id, its two secrets, the data
-//! directory and the journal) to the central's HTTP client, the Stripe connector and an engine over
-//! the journal — the one place both front ends wire them.
+//! directory and the journal) to the central's HTTP client, the gateway connectors and an engine
+//! over the journal — the one place both front ends wire them. The engine gets one gateway that
+//! sends each order's calls to that order's own gateway (`paydesk_gateway::DispatchGateway`):
+//! Stripe always, PayPal when the terminal has PayPal access.
 //!
 //! Deliberately absent: where the settings come from (`settings.rs`, or a running embedded stack)
 //! and any policy of its own.
@@ -10,7 +12,9 @@ use std::sync::Arc;
 
 use paydesk_core::TerminalId;
 use paydesk_engine::{Engine, EngineConfig, SystemClock};
-use paydesk_gateway::{ApiKey, StripeConfig, StripeGateway};
+use paydesk_gateway::{
+    ApiKey, DispatchGateway, Gateway, PaypalConfig, PaypalGateway, StripeConfig, StripeGateway,
+};
 use paydesk_journal::{Journal, JournalError};
 
 use crate::central_http::{HttpCentral, TerminalToken};
@@ -31,6 +35,48 @@ pub struct Connection {
     pub data_dir: PathBuf,
     /// The journal file; opened (and locked for this process) by [`crate::Terminal::open`].
     pub journal: PathBuf,
+    /// PayPal, for orders whose gateway is PayPal; `None`: this terminal charges Stripe orders
+    /// only (a PayPal order's charge then stops before anything is sent, saying so).
+    pub paypal: Option<PaypalAccess>,
+}
+
+/// How a terminal reaches PayPal: the REST API's base URL and the app's client credentials.
+#[derive(Debug, Clone)]
+pub struct PaypalAccess {
+    /// `https://api-m.paypal.com`, `https://api-m.sandbox.paypal.com`, or the local sandbox.
+    pub base_url: String,
+    pub client_id: String,
+    pub secret: Secret,
+}
+
+/// PayPal access from the environment: all three variables, or none (no PayPal).
+pub const PAYPAL_URL_ENV: &str = "PAYDESK_PAYPAL_URL";
+pub const PAYPAL_CLIENT_ID_ENV: &str = "PAYDESK_PAYPAL_CLIENT_ID";
+pub const PAYPAL_SECRET_ENV: &str = "PAYDESK_PAYPAL_SECRET";
+
+impl PaypalAccess {
+    /// Reads [`PAYPAL_URL_ENV`], [`PAYPAL_CLIENT_ID_ENV`] and [`PAYPAL_SECRET_ENV`]: `Ok(None)`
+    /// when none is set, an error naming what is missing when only some are.
+    pub fn from_env() -> Result<Option<PaypalAccess>, SettingsError> {
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match (
+            read(PAYPAL_URL_ENV),
+            read(PAYPAL_CLIENT_ID_ENV),
+            read(PAYPAL_SECRET_ENV),
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(base_url), Some(client_id), Some(secret)) => Ok(Some(PaypalAccess {
+                base_url,
+                client_id,
+                secret: Secret::new(secret)
+                    .map_err(|e| SettingsError(format!("{PAYPAL_SECRET_ENV}: {e}")))?,
+            })),
+            _ => Err(SettingsError(format!(
+                "PayPal needs all of {PAYPAL_URL_ENV}, {PAYPAL_CLIENT_ID_ENV} and \
+                 {PAYPAL_SECRET_ENV}, or none of them"
+            ))),
+        }
+    }
 }
 
 /// Why the settings did not resolve to a [`Connection`].
@@ -103,6 +149,7 @@ impl TerminalSettings {
             gateway_key: self.secret(SecretKind::GatewayKey).await?,
             journal: self.journal_path(&data_dir),
             data_dir,
+            paypal: PaypalAccess::from_env()?,
         };
         // The stack's sandbox is a test gateway: a live key never goes there (review L6).
         let live = !ApiKey::new(connection.gateway_key.expose()).is_ok_and(|k| k.is_test_mode());
@@ -147,19 +194,43 @@ pub(crate) fn build_engine(
     connection: &Connection,
     central: HttpCentral,
 ) -> Result<Engine, OpenError> {
-    let key = ApiKey::new(connection.gateway_key.expose())
-        .map_err(|e| OpenError::Gateway(e.to_string()))?;
-    let gateway = StripeGateway::new(
-        key,
-        StripeConfig::with_base_url(connection.gateway_url.clone()),
-    )
-    .map_err(|e| OpenError::Gateway(e.to_string()))?;
+    let gateway = gateway(connection)?;
     let journal = Journal::open(&connection.journal)?;
     Ok(Engine::new(
         journal,
-        Arc::new(gateway),
+        gateway,
         Arc::new(central),
         Arc::new(SystemClock),
         EngineConfig::new(connection.terminal.clone()),
     ))
+}
+
+/// The terminal's gateway: Stripe, and PayPal when configured, behind one dispatching gateway so
+/// each order is charged, recovered and looked up through its own gateway.
+pub fn gateway(connection: &Connection) -> Result<Arc<dyn Gateway>, OpenError> {
+    let key = ApiKey::new(connection.gateway_key.expose())
+        .map_err(|e| OpenError::Gateway(e.to_string()))?;
+    let stripe = StripeGateway::new(
+        key,
+        StripeConfig::with_base_url(connection.gateway_url.clone()),
+    )
+    .map_err(|e| OpenError::Gateway(e.to_string()))?;
+    let paypal = match &connection.paypal {
+        None => None,
+        Some(access) => {
+            let secret = ApiKey::new(access.secret.expose())
+                .map_err(|e| OpenError::Gateway(format!("PayPal client secret: {e}")))?;
+            let paypal = PaypalGateway::new(
+                access.client_id.clone(),
+                secret,
+                PaypalConfig::with_base_url(access.base_url.clone()),
+            )
+            .map_err(|e| OpenError::Gateway(format!("PayPal: {e}")))?;
+            Some(Arc::new(paypal) as Arc<dyn Gateway>)
+        }
+    };
+    Ok(Arc::new(DispatchGateway::new(
+        Some(Arc::new(stripe)),
+        paypal,
+    )))
 }

@@ -14,7 +14,7 @@
 //!
 //! Deliberately absent: signature checks and JSON parsing (`crate::webhook_paypal`).
 
-use paydesk_core::{OrderId, Timestamp};
+use paydesk_core::{GatewayIntentId, OrderId, Timestamp};
 use paydesk_protocol::OrderStatus;
 use sqlx::{Any, Row, Transaction};
 
@@ -51,6 +51,23 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("outcome")).transpose()?)
+    }
+
+    /// The PayPal events stored about one PayPal order, oldest first: (event type, outcome).
+    pub async fn paypal_events_of(
+        &self,
+        paypal_order_id: &GatewayIntentId,
+    ) -> CentralResult<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT event_type, outcome FROM paypal_events WHERE paypal_order_id = $1 \
+             ORDER BY received_at, event_id",
+        )
+        .bind(paypal_order_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("event_type")?, r.try_get("outcome")?)))
+            .collect()
     }
 
     async fn apply_paypal_event_once(
