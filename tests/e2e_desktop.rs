@@ -14,7 +14,8 @@
 //!
 //! A second test is the operator's desk with the keyboard alone (issue 12): search with `/`, the
 //! arrow keys, Enter to charge, the large-amount re-type and the receipt; its screenshots are
-//! `<file>.search.png`, `<file>.receipt.png` and `<file>.large-amount.png`.
+//! `<file>.search.png`, `<file>.receipt.png` and `<file>.large-amount.png`. A third is "unknown
+//! means check, not charge" with a sandbox fault (`<file>.unknown.png`, `<file>.unknown-checked.png`).
 #![cfg(target_os = "linux")]
 
 #[path = "e2e/harness.rs"]
@@ -27,7 +28,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use harness::{
-    app_process, open_when_released, screenshot, sign_in, App, Driver, APP_EXIT_MS_MAX,
+    app_process, click_on, open_when_released, screenshot, sign_in, App, Driver, APP_EXIT_MS_MAX,
     PAGE_READY_MS_MAX, POLL_MS,
 };
 use serde_json::{json, Value};
@@ -304,7 +305,10 @@ fn an_operator_finds_and_charges_orders_with_the_keyboard_alone() {
         .split_once(" / ")
         .unwrap_or_else(|| panic!("no 'gateway / attempt' reference: {reference}"));
     assert!(gateway_id.starts_with("pi_"), "{reference}");
-    assert_eq!(attempt_id.len(), 26, "a ULID: {reference}");
+    assert!(
+        attempt_id.len() == 36 && attempt_id.matches('-').count() == 4,
+        "Paydesk's attempt id (a UUID): {reference}"
+    );
     let receipt = driver.text_of(s, "[data-testid='receipt']");
     for expected in [
         FANNI_ORDER.0,
@@ -391,7 +395,10 @@ fn an_operator_finds_and_charges_orders_with_the_keyboard_alone() {
     press(&driver, s, &[ESCAPE]);
     wait_gone(&driver, s, "[data-testid='charge-dialog']");
 
-    // Both results reach the central and both orders leave the queue.
+    // Both results reach the central and both orders leave the queue (the whole queue: Escape
+    // in the search clears it).
+    wait_for_focus(&driver, s, "queue-search");
+    press(&driver, s, &[ESCAPE]);
     driver.wait_for_queue_without(s, &[FANNI_ORDER.0, LARGE_ORDER.0]);
 }
 
@@ -523,4 +530,197 @@ fn queue_rows(driver: &Driver, s: &str) -> Vec<String> {
         .iter()
         .map(|row| row.as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// Charged while the sandbox loses the confirm's answer and the terminal's lookups (issue 12,
+/// item 4): 45.50 EUR on `pm_card_visa`.
+const UNKNOWN_ORDER: &str = "demo-1002";
+
+/// Unknown means check, not charge (issue 12, item 4). The sandbox runs the confirm but loses its
+/// answer, and the terminal's lookups fail: the charge ends "outcome unknown". The dialog and the
+/// queue then offer exactly "Check status" and "Retry the same attempt" for the order — no Charge.
+/// A check while the lookups fail says the outcome is still unknown; once the gateway answers
+/// again, the check finds the payment succeeded. The sandbox's ledger shows one payment, charged
+/// once: nothing was charged twice.
+#[test]
+fn an_unknown_outcome_offers_only_check_status_and_retry_the_same_attempt() {
+    let _one = ONE_APP_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let token = format!(
+        "e2e-{}-{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let Some(app) = App::start_with(&[("PAYDESK_SANDBOX_ADMIN_TOKEN", &token)]) else {
+        return;
+    };
+    let driver = app.driver.clone();
+    let s = app.s();
+    sign_in(&driver, s, OPERATOR, OPERATOR_PIN);
+    let sandbox = Sandbox::of(&app.data_dir, &token);
+    sandbox.arm(&[
+        "confirm@restricted:drop_after_execute:1",
+        "retrieve@restricted:drop_before_execute:1000",
+    ]);
+
+    driver
+        .wait_for_element(s, "[data-testid='queue-table']")
+        .unwrap_or_else(|| panic!("no queue after signing in: {}", driver.page_text(s)));
+    // The search has the focus when the queue opens.
+    wait_for_focus(&driver, s, "queue-search");
+    press(&driver, s, &[UNKNOWN_ORDER]);
+    wait_for_rows(&driver, s, 1);
+    press(&driver, s, &[ENTER]);
+    driver
+        .wait_for_element(s, "[data-testid='confirm-charge']")
+        .unwrap_or_else(|| panic!("no confirmation: {}", driver.page_text(s)));
+    press(&driver, s, &[ENTER]);
+    wait_for_outcome(&driver, s);
+    let kind = driver.attribute_of(s, "[data-testid='charge-outcome']", "data-outcome");
+    assert_eq!(kind.as_deref(), Some("pending"), "{}", driver.page_text(s));
+    assert_eq!(
+        button_texts(&driver, s, "[data-testid='unknown-actions'] button"),
+        ["Check status", "Retry the same attempt"]
+    );
+    screenshot(&driver, s, Some("unknown"));
+    press(&driver, s, &[ESCAPE]);
+    wait_gone(&driver, s, "[data-testid='charge-dialog']");
+
+    // The queue: the central keeps the order out of the unpaid queue while a charge may be in
+    // flight; the desk lists it above the queue with the same two actions, and no Charge.
+    press(&driver, s, &[ESCAPE]);
+    let row = format!("tr[data-testid='unknown-row'][data-order-id='{UNKNOWN_ORDER}']");
+    driver
+        .wait_for_text(s, &row, "Outcome unknown")
+        .unwrap_or_else(|| panic!("the queue does not say unknown: {}", driver.page_text(s)));
+    assert_eq!(
+        button_texts(&driver, s, &format!("{row} button")),
+        ["Check status", "Retry the same attempt"]
+    );
+
+    // A check while the terminal cannot reach the gateway's records: still unknown.
+    click_on(&driver, s, &format!("{row} [data-testid='check-status']"));
+    let still = driver
+        .wait_for_text(
+            s,
+            &format!("{row} [data-testid='check-result']"),
+            "still unknown",
+        )
+        .unwrap_or_else(|| panic!("no answer to the check: {}", driver.page_text(s)));
+    assert!(still.contains("Do not charge again"), "{still}");
+    assert_eq!(sandbox.intents_of(UNKNOWN_ORDER).len(), 1);
+
+    // The gateway answers again: the check finds the payment.
+    sandbox.clear();
+    click_on(&driver, s, &format!("{row} [data-testid='check-status']"));
+    let found = driver
+        .wait_for_text(s, "[data-testid='check-settled']", "succeeded")
+        .unwrap_or_else(|| panic!("the check found nothing: {}", driver.page_text(s)));
+    assert!(
+        found.starts_with(&format!("Order {UNKNOWN_ORDER}: Checked at the gateway")),
+        "{found}"
+    );
+    assert!(
+        driver.find(s, &row).is_none(),
+        "the settled attempt is still listed"
+    );
+    screenshot(&driver, s, Some("unknown-checked"));
+    let intents = sandbox.intents_of(UNKNOWN_ORDER);
+    assert_eq!(intents.len(), 1, "one payment: {intents:?}");
+    assert_eq!(intents[0]["status"], "succeeded", "{}", intents[0]);
+    assert_eq!(
+        intents[0]["succeeded_count"], 1,
+        "charged once: {}",
+        intents[0]
+    );
+}
+
+/// The texts of the buttons `css` names, in page order.
+fn button_texts(driver: &Driver, s: &str, css: &str) -> Vec<String> {
+    let script = "return Array.from(document.querySelectorAll(arguments[0]))\
+                  .map((b) => b.innerText.trim());";
+    let value = driver
+        .call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/execute/sync"),
+            Some(json!({ "script": script, "args": [css] })),
+        )
+        .unwrap_or_else(|e| panic!("reading buttons {css}: {e}"));
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|b| b.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The embedded sandbox's admin routes (faults and the ledger), with the token the app was
+/// started with; the address is the app's `stack.json`.
+struct Sandbox {
+    url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Sandbox {
+    fn of(data_dir: &Path, token: &str) -> Sandbox {
+        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+        let stack = loop {
+            match std::fs::read_to_string(data_dir.join("stack.json")) {
+                Ok(text) => break text,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "no stack.json: {e}");
+                    sleep(Duration::from_millis(POLL_MS));
+                }
+            }
+        };
+        let stack: Value = serde_json::from_str(&stack).unwrap();
+        Sandbox {
+            url: stack["gateway_url"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string(),
+            token: token.to_string(),
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().unwrap();
+        let status = response.status();
+        let answer: Value = response.json().unwrap();
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    fn arm(&self, specs: &[&str]) {
+        self.admin(
+            reqwest::Method::POST,
+            "/admin/faults",
+            Some(json!({ "specs": specs })),
+        );
+    }
+
+    fn clear(&self) {
+        self.admin(reqwest::Method::DELETE, "/admin/faults", None);
+    }
+
+    /// The gateway's payments for `order`, from the sandbox's ledger.
+    fn intents_of(&self, order: &str) -> Vec<Value> {
+        let ledger = self.admin(reqwest::Method::GET, "/admin/ledger", None);
+        ledger["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["metadata"]["order_id"] == order)
+            .cloned()
+            .collect()
+    }
 }

@@ -68,7 +68,9 @@ vi.mock("../lib/api", async (original) => {
   return {
     ...real,
     loadQueue: vi.fn(async () => QUEUE),
-    listAttempts: vi.fn(async (filter: { state?: string }) => (filter.state === "unknown" ? [UNKNOWN] : [])),
+    listAttempts: vi.fn(async (filter: { state?: string }) =>
+      filter.state === "unknown" ? [UNKNOWN, { ...UNKNOWN, id: "01JD3Z8Q6W5N4M3K2J1H0G9F8F", order: "demo-2002" }] : [],
+    ),
     charge: vi.fn(),
     onChargeProgress: vi.fn(async () => () => undefined),
     recoverNow: vi.fn(),
@@ -147,6 +149,12 @@ describe("the operator's desk", () => {
     const buttons = [...row.querySelectorAll("button")].map((b) => b.textContent?.trim());
     expect(buttons).toEqual(["Check status", "Retry the same attempt"]);
     expect(row.textContent).toContain("Outcome unknown — do not charge");
+    // An unknown outcome whose order the central keeps out of the queue is listed above it.
+    const unlisted = document.querySelector("[data-testid='unknown-row'][data-order-id='demo-2002']")!;
+    expect([...unlisted.querySelectorAll("button")].map((b) => b.textContent?.trim())).toEqual([
+      "Check status",
+      "Retry the same attempt",
+    ]);
     // Every button has an accessible name that says which order it acts on.
     for (const button of document.querySelectorAll("[data-testid='charge-button']")) {
       expect(button.getAttribute("aria-label")).toMatch(/^Charge order demo-\d+, [\d.]+ EUR$/);
