@@ -110,7 +110,8 @@ impl Store {
         row.map(|r| earlier_from_row(kind, &r)).transpose()
     }
 
-    /// A success of the same customer and amount on another order since `since` (the newest).
+    /// A success of the same customer and amount on another order since `since` (the newest),
+    /// as the central applied it (a flagged success is a manager's review, not a payment yet).
     pub async fn similar_payment(
         &self,
         order: &Order,
@@ -122,7 +123,7 @@ impl Store {
         let sql = format!(
             "{RESULT_WITH_OPERATOR} JOIN orders o ON o.order_id = r.order_id \
              WHERE o.customer_id = $1 AND r.amount_minor = $2 AND r.currency = $3 \
-             AND r.outcome = 'succeeded' AND r.status <> 'rejected' AND r.order_id <> $4 \
+             AND r.outcome = 'succeeded' AND r.status = 'applied' AND r.order_id <> $4 \
              AND r.occurred_at > $5 ORDER BY r.occurred_at DESC LIMIT 1"
         );
         let currency = order.amount.currency().code().to_string();
