@@ -18,9 +18,12 @@ use paydesk_core::{AttemptId, OperatorId, Timestamp};
 use paydesk_journal::{OutboxListing, OutboxMessage, ResultMessage, OUTBOX_BATCH_ROWS_MAX};
 use serde::Serialize;
 
-use crate::central::DeliveryStatus;
+use crate::central::{CentralError, DeliveryStatus};
 use crate::crash::{crash_point, CrashPoint};
 use crate::flow::{Engine, EngineError};
+
+/// Batches one relay step sends at once when more results are due than one batch holds.
+pub const REQUESTS_IN_FLIGHT: usize = 2;
 
 /// While messages wait for their retry time, the relay looks again this often.
 const RETRY_TICK_MS: u64 = 250;
@@ -118,9 +121,12 @@ impl Engine {
         Err(EngineError::JournalBroken { message })
     }
 
-    /// Delivers one batch of due results. Refuses ([`EngineError::JournalBroken`], nothing
-    /// sent) on a journal that fails verification or a due payload that does not match the
-    /// digest the chain holds for it.
+    /// Delivers due results: one batch of at most `outbox_batch_rows`, or, when more are due
+    /// than one batch holds, up to [`REQUESTS_IN_FLIGHT`] batches at once (the central applies
+    /// one while the next travels, and each answer is written to the journal as it comes). Each
+    /// batch is acknowledged, parked or set to retry on its own. Refuses
+    /// ([`EngineError::JournalBroken`], nothing sent) on a journal that fails verification or a
+    /// due payload that does not match the digest the chain holds for it.
     pub async fn relay_once(&self) -> Result<RelayOutcome, EngineError> {
         self.check_journal().await?;
         let now = self.clock().now();
@@ -130,7 +136,24 @@ impl Engine {
             .clamp(1, OUTBOX_BATCH_ROWS_MAX);
         let (due, broken) = self
             .with_journal(move |j| {
-                let due: Vec<OutboxMessage> = j.outbox_due(now, rows)?;
+                let mut due: Vec<OutboxMessage> = j.outbox_due(now, rows)?;
+                if due.len() == rows && REQUESTS_IN_FLIGHT > 1 {
+                    // More may be due: the next ones in the order they were written, chosen by
+                    // the same rule as `outbox_due` (not parked, due by now).
+                    let wanted = rows * REQUESTS_IN_FLIGHT;
+                    let last = due.last().map(|m| m.id).unwrap_or(i64::MAX);
+                    let more = j
+                        .outbox_list(OutboxListing::Undelivered, wanted as u32)?
+                        .into_iter()
+                        .filter(|m| {
+                            m.id > last
+                                && m.delivered_at.is_none()
+                                && m.parked_reason.is_none()
+                                && m.next_try_at <= now
+                        });
+                    due.extend(more);
+                    due.truncate(wanted);
+                }
                 let ids: Vec<i64> = due.iter().map(|m| m.id).collect();
                 Ok((due, j.check_outbox(&ids)?))
             })
@@ -151,7 +174,43 @@ impl Engine {
                 })?;
             results.push(result);
         }
-        match self.central().deliver(&results, head).await {
+        let batches: Vec<(&[OutboxMessage], &[ResultMessage])> =
+            due.chunks(rows).zip(results.chunks(rows)).collect();
+        let mut sent = None;
+        let mut retried = None;
+        // The batches go out together; each answer is handled as it arrives, in order.
+        let mut answers = Vec::with_capacity(batches.len());
+        for (_, results) in &batches {
+            let central = self.central();
+            let head = head.clone();
+            answers.push(async move { central.deliver(results, head).await });
+        }
+        let answers = join_all(answers).await;
+        for ((due, _), answer) in batches.iter().zip(answers) {
+            match self.settle_batch(due, answer, now).await? {
+                RelayOutcome::Sent { delivered, parked } => {
+                    let (d, p) = sent.unwrap_or((0, 0));
+                    sent = Some((d + delivered, p + parked));
+                }
+                other => retried = Some(other),
+            }
+        }
+        Ok(match (sent, retried) {
+            (Some((delivered, parked)), _) => RelayOutcome::Sent { delivered, parked },
+            (None, Some(retried)) => retried,
+            (None, None) => RelayOutcome::Empty,
+        })
+    }
+
+    /// Writes the central's answer to one delivered batch: acknowledged messages delivered,
+    /// rejected ones parked; or, when it was not reached, the batch's next try.
+    async fn settle_batch(
+        &self,
+        due: &[OutboxMessage],
+        answer: Result<Vec<DeliveryStatus>, CentralError>,
+        now: Timestamp,
+    ) -> Result<RelayOutcome, EngineError> {
+        match answer {
             Ok(statuses) => {
                 crash_point(CrashPoint::MidRelay);
                 if statuses.len() != due.len() {
@@ -174,7 +233,9 @@ impl Engine {
                 let counts = (delivered.len(), parked.len());
                 let now = self.clock().now();
                 self.with_journal(move |j| {
-                    j.outbox_delivered(&delivered, now)?;
+                    for ids in delivered.chunks(OUTBOX_BATCH_ROWS_MAX) {
+                        j.outbox_delivered(ids, now)?;
+                    }
                     for (id, reason) in &parked {
                         j.outbox_park(*id, &format!("rejected by the central: {reason}"))?;
                     }
@@ -281,4 +342,28 @@ impl Engine {
             }
         }
     }
+}
+
+/// Awaits every future of `futures` concurrently; their outputs in the same order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *output = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
