@@ -9,7 +9,7 @@
 //! builds it and sets the variable). Without it the test fails, unless `PAYDESK_SKIP_E2E=1` says to
 //! skip. Optional: `PAYDESK_E2E_SCREENSHOT=<file.png>` saves what the webview showed after the
 //! first charge (and beside it the sign-in screen refusing a wrong PIN, as `<file>.sign-in.png`,
-//! and the journal view, as `<file>.journal.png`); `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open
+//! the decline's advice as `<file>.decline.png`, and the journal view, as `<file>.journal.png`); `PAYDESK_E2E_HOLD_MS=<ms>` keeps the app open
 //! that long before closing it.
 //!
 //! A second test is the operator's desk with the keyboard alone (issue 12): search with `/`, the
@@ -103,6 +103,17 @@ fn the_app_charges_demo_orders_against_the_embedded_default() {
     );
     assert!(declined.contains("No money moved"), "{declined}");
     assert!(!declined.to_lowercase().contains("fail"), "{declined}");
+    // The decline in plain words, with whether and when a retry is allowed (issue 12, item 5).
+    let advice = driver.text_of(s, "[data-testid='decline-advice']");
+    assert!(
+        advice.contains("The bank declined the card without giving a reason."),
+        "{advice}"
+    );
+    assert!(
+        advice.contains("Retry: allowed only after the customer has spoken to their bank"),
+        "{advice}"
+    );
+    screenshot(&driver, s, Some("decline"));
     driver.click(s, &driver.find(s, "[data-testid='close-charge']").unwrap());
 
     // Both results reach the central (the outbox relay runs in the background): the outbox

@@ -79,6 +79,7 @@ vi.mock("../lib/api", async (original) => {
   };
 });
 
+const api = await import("../lib/api");
 const { default: Queue } = await import("./Queue.svelte");
 const { default: SignIn } = await import("./SignIn.svelte");
 
@@ -206,6 +207,35 @@ describe("the operator's desk", () => {
     expect(document.querySelector("[data-testid='retype-wrong']")).not.toBeNull();
     type(retype, "00");
     expect(confirm.disabled).toBe(false);
+    expect(await violations()).toEqual([]);
+  });
+
+  it.each([
+    ["succeeded", null, "receipt"],
+    ["declined", "insufficient_funds", "decline-advice"],
+  ] as const)("a %s charge shows its %s, without accessibility violations", async (state, reason, testid) => {
+    vi.mocked(api.charge).mockResolvedValueOnce({
+      attempt: { ...UNKNOWN, order: "demo-1001", amount: { minor: 12_900, currency: "EUR" }, state, reason },
+      pending: null,
+    });
+    const main = document.createElement("main");
+    document.body.append(main);
+    app = mount(Queue, { target: main, props: { onCharged: () => undefined } });
+    await settle();
+    const search = document.querySelector<HTMLInputElement>("[data-testid='queue-search']")!;
+    type(search, "anna");
+    key(search, "Enter");
+    await settle();
+    document.querySelector<HTMLButtonElement>("[data-testid='confirm-charge']")!.click();
+    await settle();
+    const shown = document.querySelector(`[data-testid='${testid}']`);
+    expect(shown, document.body.textContent ?? "").not.toBeNull();
+    if (state === "succeeded") {
+      expect(document.querySelector("[data-testid='receipt-reference']")?.textContent).toBe(`pi_1 / ${UNKNOWN.id}`);
+    } else {
+      expect(shown?.textContent).toContain("The card does not have enough funds for this amount.");
+      expect(shown?.getAttribute("data-retry")).toBe("later");
+    }
     expect(await violations()).toEqual([]);
   });
 });
