@@ -419,7 +419,8 @@ pub(crate) async fn create_reversal(
     // The person's own refund limits first (settings), then the four-eyes threshold. One
     // refund per person at a time from here until it is recorded, so two at once cannot both
     // fit under the limit per day.
-    let _one_at_a_time = crate::http_settings::one_refund_at_a_time(&requester).await;
+    let _one_at_a_time =
+        crate::http_settings::one_refund_at_a_time(&state.store, &requester).await?;
     if kind == "refund" {
         if let Some(message) =
             crate::http_settings::check_refund_limits(&state, &requester, amount, now).await?

@@ -82,10 +82,22 @@ pub async fn require(
 }
 
 /// Held by a person's reversal from its limit check until it is recorded (and sent): one at a
-/// time per person in this central, so two refunds at once cannot both fit under the limit per
-/// day. Several centrals on one PostgreSQL database do not share it: there the limit per day can
-/// be passed by refunds made at the same moment through different centrals.
-pub async fn one_refund_at_a_time(operator: &str) -> tokio::sync::OwnedMutexGuard<()> {
+/// time per person, so two refunds at once cannot both fit under the limit per day. Within this
+/// process by a lock per person; across every central on one PostgreSQL database by an advisory
+/// lock per person as well (`Store::person_refund_lock`), so refunds made at the same moment
+/// through different centrals also wait for each other.
+#[derive(Debug)]
+pub struct RefundTurn {
+    /// Released first (declared first): the shared lock, then this process's.
+    _shared: crate::store::SharedLock,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Waits for `operator`'s turn to refund (see [`RefundTurn`]).
+pub async fn one_refund_at_a_time(
+    store: &crate::store::Store,
+    operator: &str,
+) -> Result<RefundTurn, CentralError> {
     static PEOPLE: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
     let lock = {
         let mut people = PEOPLE
@@ -97,7 +109,14 @@ pub async fn one_refund_at_a_time(operator: &str) -> tokio::sync::OwnedMutexGuar
         people.retain(|_, l| Arc::strong_count(l) > 1);
         Arc::clone(people.entry(operator.to_string()).or_default())
     };
-    lock.lock_owned().await
+    // This process's lock first, so one central holds at most one database connection waiting
+    // per person.
+    let local = lock.lock_owned().await;
+    let shared = store.person_refund_lock(operator).await?;
+    Ok(RefundTurn {
+        _shared: shared,
+        _local: local,
+    })
 }
 
 /// The message refusing a refund of `amount` by `operator` under their limits, if it breaks

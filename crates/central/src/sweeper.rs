@@ -8,6 +8,14 @@
 //! offline attempt's intent is adopted as the order's open intent for this) are re-checked the
 //! same way on every pass: succeeded → paid, declined → failed, canceled → unpaid, requires
 //! action → needs action, still confirmable or unreadable → left in review.
+//!
+//! Several centrals may run on one PostgreSQL database, each with its sweeper: a pass runs only
+//! under the database's sweep lock (`Store::try_sweep_lock`, a PostgreSQL advisory lock held for
+//! the pass), so one central sweeps at a time and the others skip that tick. Every step of a pass
+//! is fenced on its own as well (a claim ends only if its token and lease are still the ones
+//! read), so the lock saves the gateway from duplicate look-ups and the listings from duplicate
+//! rows; it is not what keeps the orders right. A central that dies mid-pass loses its connection
+//! and PostgreSQL ends the lock with it.
 //! Deliberately absent: creating, confirming or cancelling intents — the sweeper only reads the
 //! gateway; charging is the desktop's job.
 
@@ -235,6 +243,8 @@ pub struct SweepReport {
     pub settled_unknown: u32,
     /// Refund events pulled from the gateway that no webhook had delivered.
     pub refund_events: u32,
+    /// Another central held the sweep lock (PostgreSQL): this pass did nothing.
+    pub skipped: bool,
 }
 
 /// What the sweeper makes of the gateway's answer about `claim`'s open intent: a resolution, or
@@ -271,8 +281,27 @@ fn resolve(
     }
 }
 
-/// One pass over the expired claims.
+/// One pass over the expired claims, if no other central is sweeping the same database now
+/// (otherwise a report with `skipped` and nothing done).
 pub async fn sweep_once(
+    store: &Store,
+    gateway: Option<&dyn IntentLookup>,
+    now: Timestamp,
+) -> CentralResult<SweepReport> {
+    let Some(pass) = store.try_sweep_lock().await? else {
+        tracing::debug!("another central is sweeping; this pass is skipped");
+        return Ok(SweepReport {
+            skipped: true,
+            ..SweepReport::default()
+        });
+    };
+    let report = sweep_pass(store, gateway, now).await;
+    pass.release().await;
+    report
+}
+
+/// The pass itself, under the sweep lock.
+async fn sweep_pass(
     store: &Store,
     gateway: Option<&dyn IntentLookup>,
     now: Timestamp,
@@ -379,6 +408,7 @@ pub async fn run(
             break;
         }
         match sweep_once(&store, gateway.as_deref(), crate::clock::now()).await {
+            Ok(r) if r.skipped => {}
             Ok(r) if r != SweepReport::default() => tracing::info!(?r, "sweep pass"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep pass failed; will retry"),

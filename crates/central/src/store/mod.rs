@@ -35,6 +35,7 @@ mod inbox;
 mod inbox_rules;
 mod inbox_trust;
 mod journal_heads;
+mod locks;
 mod orders;
 mod paypal_events;
 mod people;
@@ -52,6 +53,7 @@ pub use evidence::{RefundRow, ResolutionRow};
 pub use grants::Withdrawal;
 pub use guard::{network_of_payment_method, CardHistory, GuardEvent, GuardOrder};
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
+pub use locks::SharedLock;
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
 pub use resolutions::{ExceptionItem, NewResolution, EXCEPTION_ROWS_PER_KIND_MAX};
@@ -200,6 +202,9 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// This process's sweeper passes over this store wait for each other (`locks.rs`); the
+    /// database's advisory lock is what other centrals meet.
+    sweep_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Turns the `--db` argument into a connection URL: a `postgres://` URL as is, anything else a
@@ -319,7 +324,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            sweep_turn: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

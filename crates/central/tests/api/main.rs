@@ -16,6 +16,7 @@ mod fuzz;
 mod guard_detail;
 mod hostile_input;
 mod late_results;
+mod multi_central;
 mod openapi;
 mod orders;
 mod paypal_webhook;
