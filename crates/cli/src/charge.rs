@@ -60,6 +60,14 @@ pub fn engine_failure(e: EngineError) -> Failure {
             | CentralError::UnknownOrder(_)
             | CentralError::NotChargeable(_),
         )
+        // The duplicate guard's warning and the card networks' reattempt limits (issue 12): the
+        // central's message says why and what to do; nothing was claimed or charged.
+        | EngineError::Central(CentralError::Refused {
+            code:
+                paydesk_protocol::ErrorCode::SimilarPayment
+                | paydesk_protocol::ErrorCode::ReattemptRefused,
+            ..
+        })
         | EngineError::NotChargeable { .. }
         | EngineError::ChargedHere { .. }
         | EngineError::OpenHere { .. }
