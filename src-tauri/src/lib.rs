@@ -233,8 +233,9 @@ async fn sync_now(desk: State<'_, Desk>) -> Result<SyncView, UiError> {
 async fn day_close(
     desk: State<'_, Desk>,
     day: String,
+    shift: Option<String>,
 ) -> Result<paydesk_terminal::day_close::DayClose, UiError> {
-    desk.day_close(&day).await
+    desk.day_close(&day, shift.as_deref()).await
 }
 
 #[tauri::command]
