@@ -6,12 +6,16 @@
 //! the journal review shows the central's matching receipt, finds the charge by its order and
 //! exports it as CSV (the file is read back);
 //! the audit log shows the sign-off; the outbox screen shows nothing waiting, and offline charging
-//! is allowed with the PIN and withdrawn.
+//! is allowed with the PIN and withdrawn; the day close of one shift (hours without this run's
+//! charges) is empty at the central and in the journal. The printable page is checked by
+//! applying the page's print rules on screen.
 //!
 //! The OS save dialog cannot be clicked over WebDriver: the test puts the path in
 //! `window.__PAYDESK_E2E_SAVE_PATH__` (ui/src/lib/csv.ts), and the shell writes the file as it
 //! does for a path the dialog returned. `PAYDESK_E2E_SCREENSHOT=<file.png>` saves each screen as
-//! `<file>.day-close.png`, `.journal-review.png`, `.audit.png`, `.outbox.png` (and
+//! `<file>.day-close.png`, `.day-close-print.png` (the printable page), `.day-close-shift.png`
+//! (one shift of the day), `.journal-review.png`,
+//! `.audit.png`, `.outbox.png` (and
 //! `.settings.png` when the app has that screen).
 #![cfg(target_os = "linux")]
 
@@ -29,6 +33,37 @@ const MANAGER: (&str, &str) = ("demo-manager", "87654321");
 const DEMO_GATEWAY_KEY: &str = "rk_test_paydesk_demo";
 /// The order charged at the gateway outside Paydesk.
 const OUT_OF_BAND_ORDER: &str = "demo-1002";
+
+/// Applies the page's `@media print` rules on screen (WebDriver cannot print), and says what a
+/// printed day close would show.
+const PRINT_VIEW_ON: &str = r#"
+const rules = [];
+for (const sheet of document.styleSheets) {
+  let list;
+  try { list = sheet.cssRules; } catch (e) { continue; }
+  for (const rule of list) {
+    if (rule instanceof CSSMediaRule && rule.media.mediaText.includes("print")) {
+      for (const inner of rule.cssRules) rules.push(inner.cssText);
+    }
+  }
+}
+const style = document.createElement("style");
+style.id = "e2e-print-view";
+style.textContent = rules.join("\n");
+document.head.appendChild(style);
+const shown = (el) => !!el && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0;
+const totals = document.querySelector("[data-testid='day-close-totals']");
+return {
+  rules: rules.length,
+  totals: shown(totals),
+  totals_text: totals ? totals.textContent : "",
+  signed: shown(document.querySelector("[data-testid='day-close-signed']")),
+  nav: Array.from(document.querySelectorAll("nav")).some(shown),
+  buttons: Array.from(document.querySelectorAll("[data-testid='day-close'] button")).some(shown),
+};
+"#;
+/// Takes the print rules off the screen again.
+const PRINT_VIEW_OFF: &str = "document.getElementById('e2e-print-view')?.remove(); return true;";
 
 fn script(driver: &Driver, s: &str, source: &str) -> Value {
     driver
@@ -180,6 +215,31 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         "{text}"
     );
 
+    // The printable page: the stylesheet's print rules, applied on screen, leave the report
+    // (the totals, the sign-off) and hide the navigation and every button.
+    let printed = script(&driver, s, PRINT_VIEW_ON);
+    assert!(
+        printed["rules"].as_u64().unwrap_or(0) > 0,
+        "no print rules: {printed}"
+    );
+    assert_eq!(
+        printed["totals"], true,
+        "the totals are on the page: {printed}"
+    );
+    assert_eq!(
+        printed["signed"], true,
+        "the sign-off is on the page: {printed}"
+    );
+    assert_eq!(printed["nav"], false, "no navigation on paper: {printed}");
+    assert_eq!(printed["buttons"], false, "no buttons on paper: {printed}");
+    let totals = printed["totals_text"].as_str().unwrap_or_default();
+    assert!(
+        totals.contains("demo-operator") && totals.contains("129.00"),
+        "{printed}"
+    );
+    screenshot(&driver, s, Some("day-close-print"));
+    script(&driver, s, PRINT_VIEW_OFF);
+
     // The difference opens its order in the inbox.
     click(&driver, s, "[data-testid='day-close-open-order']");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -290,6 +350,78 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
     );
     click(&driver, s, "[data-testid='offline-withdraw']");
     wait_text(&driver, s, "[data-testid='offline-blocked']", "Blocked");
+
+    // One shift of the day: twelve hours away from now, so it holds none of this run's charges;
+    // the central's totals and this terminal's journal are both narrowed to it.
+    let hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        % 24;
+    let start = (hour + 12) % 24;
+    let (from, to) = (format!("{start:02}:00"), format!("{:02}:00", start + 1));
+    click(&driver, s, "[data-testid='nav-day-close']");
+    driver
+        .wait_for_element(s, "[data-testid='day-close-scope']")
+        .unwrap_or_else(|| panic!("no shift choice: {}", driver.page_text(s)));
+    script(
+        &driver,
+        s,
+        "const el = document.querySelector(\"[data-testid='day-close-scope']\"); \
+         el.value = 'shift'; el.dispatchEvent(new Event('change', { bubbles: true })); return true;",
+    );
+    driver
+        .wait_for_element(s, "[data-testid='day-close-shift-from']")
+        .unwrap_or_else(|| panic!("no shift hours: {}", driver.page_text(s)));
+    script(
+        &driver,
+        s,
+        &format!(
+            "const set = (sel, v) => {{ const el = document.querySelector(sel); el.value = v; \
+             el.dispatchEvent(new Event('input', {{ bubbles: true }})); }}; \
+             set(\"[data-testid='day-close-shift-from']\", '{from}'); \
+             set(\"[data-testid='day-close-shift-to']\", '{to}'); return true;"
+        ),
+    );
+    // A day close is prepared at most once a minute per terminal: ask again until it answers.
+    let expected = format!("Shift {from} to {to}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        click(&driver, s, "[data-testid='day-close-show']");
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+        if let Some(covers) = driver.find(s, "[data-testid='day-close-covers']") {
+            if driver.element_text(s, &covers).contains(&expected) {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no report for the shift: {}",
+            driver.page_text(s)
+        );
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    wait_text(
+        &driver,
+        s,
+        "[data-testid='day-close-no-totals']",
+        "no results in those hours",
+    );
+    wait_text(
+        &driver,
+        s,
+        "[data-testid='day-close-no-comparison']",
+        "in those hours",
+    );
+    // The day's sign-off still shows: it covers the whole day.
+    wait_text(
+        &driver,
+        s,
+        "[data-testid='day-close-signed']",
+        "Signed off by demo-manager",
+    );
+    screenshot(&driver, s, Some("day-close-shift"));
 
     if let Some(settings) = driver.find(s, "[data-testid='nav-settings']") {
         driver.click(s, &settings);

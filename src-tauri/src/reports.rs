@@ -17,7 +17,9 @@ use paydesk_core::{Currency, Money, Pin, Timestamp};
 use paydesk_engine::CentralError;
 use paydesk_journal::{OutboxListing, OUTBOX_LIST_ROWS_MAX};
 use paydesk_protocol::Role;
-use paydesk_terminal::day_close::{day_start, CentralDayClose, DayClose, DaySignOff, DAY_MS};
+use paydesk_terminal::day_close::{
+    day_start, shift_window, CentralDayClose, DayClose, DaySignOff, DAY_MS,
+};
 use paydesk_terminal::export::{attempts_csv, search_all, JournalSearch, REVIEW_ROWS_MAX};
 use paydesk_terminal::{GrantError, ManagerActionError, Terminal};
 use serde::Deserialize;
@@ -349,14 +351,30 @@ fn grant_error(error: &GrantError) -> UiError {
 }
 
 impl Desk {
-    /// The day close of the UTC day `day` (`YYYY-MM-DD`): the central's totals and differences
-    /// with the gateway, and this terminal's journal beside its rows.
-    pub async fn day_close(&self, day: &str) -> Result<DayClose, UiError> {
+    /// The day close of the UTC day `day` (`YYYY-MM-DD`), or of one shift of it (`HH:MM-HH:MM`,
+    /// UTC): the central's totals and differences with the gateway, and this terminal's journal
+    /// beside its rows, over the same hours.
+    pub async fn day_close(&self, day: &str, shift: Option<&str>) -> Result<DayClose, UiError> {
         let running = manager(self)?;
-        let from = day_start(day.trim())
+        let day_from = day_start(day.trim())
             .map_err(|e| UiError::bad_input(format!("The day {}", sentence(&e)), "Pick a day."))?;
+        let shift = shift.map(str::trim).filter(|s| !s.is_empty());
+        let (start, end) = match shift {
+            Some(s) => shift_window(s).map_err(|e| {
+                UiError::bad_input(
+                    format!("The shift {}", sentence(&e)),
+                    "Give its start and end, e.g. 06:00 to 14:00, or show the whole day.",
+                )
+            })?,
+            None => (0, DAY_MS),
+        };
+        let from = day_from.plus_ms(start);
         let terminal = &running.terminal;
-        let path = format!("/v1/day-close?day={}", from.utc_day());
+        let mut path = format!("/v1/day-close?day={}", day_from.utc_day());
+        if shift.is_some() {
+            let hhmm = |ms: i64| format!("{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60);
+            path.push_str(&format!("&shift={}-{}", hhmm(start), hhmm(end)));
+        }
         let central: CentralDayClose = terminal
             .central()
             .get_json_in_session(&path)
@@ -364,7 +382,7 @@ impl Desk {
             .map_err(|e| manager_error(&e, false))?;
         let journal = terminal
             .engine()
-            .with_journal(move |j| j.totals(from, from.plus_ms(DAY_MS)))
+            .with_journal(move |j| j.totals(from, from.plus_ms(end - start)))
             .await
             .map_err(|e| engine_error(terminal.journal_path(), &e).message);
         Ok(DayClose::new(central, terminal.terminal_id(), journal))

@@ -1,7 +1,8 @@
 //! The manager's audit log (`GET /v1/audit`, JSON or CSV) and the day close
 //! (`GET /v1/day-close`, `POST /v1/day-close/{day}/sign-off`).
 //!
-//! Days are UTC calendar days (`YYYY-MM-DD`), counted by when the central received a result.
+//! Days are UTC calendar days (`YYYY-MM-DD`), counted by when the central received a result;
+//! `shift=HH:MM-HH:MM` narrows a report to one shift of the day (the sign-off is of a whole day).
 //! Deliberately absent: the terminal's journal side of the day close (the CLI adds it).
 
 use std::collections::BTreeMap;
@@ -218,6 +219,45 @@ fn parse_day(day: &str) -> Result<i64, CentralError> {
 pub(crate) struct DayQuery {
     day: String,
     operator: Option<String>,
+    /// One shift of the day, `HH:MM-HH:MM` in UTC (the end not included; `24:00` ends at
+    /// midnight); the whole day when absent.
+    shift: Option<String>,
+}
+
+/// The part of the day `shift` (`HH:MM-HH:MM`, UTC) covers, as milliseconds after midnight.
+fn parse_shift(shift: &str) -> Result<(i64, i64), CentralError> {
+    let wrong = || {
+        CentralError::Invalid(format!(
+            "shift {shift:?} is not a part of the day: write HH:MM-HH:MM (UTC), the start before \
+             the end, e.g. 06:00-14:00 or 22:00-24:00"
+        ))
+    };
+    let time = |t: &str| -> Result<i64, CentralError> {
+        let b = t.as_bytes();
+        if b.len() != 5
+            || b[2] != b':'
+            || !t[..2]
+                .bytes()
+                .chain(t[3..].bytes())
+                .all(|c| c.is_ascii_digit())
+        {
+            return Err(wrong());
+        }
+        let (h, m): (i64, i64) = (
+            t[..2].parse().map_err(|_| wrong())?,
+            t[3..].parse().map_err(|_| wrong())?,
+        );
+        if m > 59 || h > 24 || (h == 24 && m != 0) {
+            return Err(wrong());
+        }
+        Ok((h * 60 + m) * 60_000)
+    };
+    let (start, end) = shift.split_once('-').ok_or_else(wrong)?;
+    let (start, end) = (time(start.trim())?, time(end.trim())?);
+    if start >= end {
+        return Err(wrong());
+    }
+    Ok((start, end))
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
@@ -232,13 +272,15 @@ struct TotalRow {
     sum_minor: i64,
 }
 
-/// The day's totals per operator, terminal, currency and outcome, and their digest.
+/// The totals per operator, terminal, currency and outcome of the results received in
+/// `[from, to)` (a day, or one shift of it), and their digest.
 async fn day_totals(
     state: &AppState,
     from: i64,
+    to: i64,
     operator: Option<&str>,
 ) -> Result<(Vec<TotalRow>, String), CentralError> {
-    let results = state.store.day_results(from, from + DAY_MS).await?;
+    let results = state.store.day_results(from, to).await?;
     type Key = (Option<String>, String, String, String);
     let mut totals: BTreeMap<Key, (u64, i64)> = BTreeMap::new();
     for r in results
@@ -297,7 +339,11 @@ pub(crate) async fn day_close(
     query: Result<Query<DayQuery>, QueryRejection>,
 ) -> Result<Response, AuthError> {
     let Query(q) = query.map_err(|e| CentralError::Invalid(e.body_text()))?;
-    let from = parse_day(&q.day)?;
+    let day = parse_day(&q.day)?;
+    let (from, to) = match q.shift.as_deref().map(parse_shift).transpose()? {
+        Some((start, end)) => (day + start, day + end),
+        None => (day, day + DAY_MS),
+    };
     if let ManagerOrAdmin::Manager(session) = &caller {
         let limit = Limit {
             events_max: 1,
@@ -316,11 +362,8 @@ pub(crate) async fn day_close(
             });
         }
     }
-    let (totals, digest) = day_totals(&state, from, q.operator.as_deref()).await?;
-    let (start, end) = (
-        Timestamp::from_unix_ms(from),
-        Timestamp::from_unix_ms(from + DAY_MS),
-    );
+    let (totals, digest) = day_totals(&state, from, to, q.operator.as_deref()).await?;
+    let (start, end) = (Timestamp::from_unix_ms(from), Timestamp::from_unix_ms(to));
     let mut differences = Vec::new();
     let gateway_checked = match &state.gateway {
         Some(gateway) => {
@@ -354,7 +397,8 @@ pub(crate) async fn day_close(
         "day": q.day,
         "timezone": "UTC",
         "from": rfc3339(from),
-        "to": rfc3339(from + DAY_MS),
+        "to": rfc3339(to),
+        "shift": q.shift.map(|s| s.trim().to_string()),
         "operator": q.operator,
         "totals": totals,
         "totals_digest": digest,
@@ -407,7 +451,7 @@ pub(crate) async fn sign_off(
     )
     .await?;
     session.recheck_pin(&state, &req.pin).await?;
-    let (_, digest) = day_totals(&state, from, None).await?;
+    let (_, digest) = day_totals(&state, from, from + DAY_MS, None).await?;
     let record = DaySignOff {
         day: day.clone(),
         signed_by: session.operator_id.to_string(),

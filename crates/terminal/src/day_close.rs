@@ -26,6 +26,10 @@ pub const DAY_MS: i64 = 86_400_000;
 pub struct CentralDayClose {
     /// `YYYY-MM-DD` (UTC).
     pub day: String,
+    /// The shift of the day the report covers (`HH:MM-HH:MM`, UTC, the end not included), or
+    /// `None` for the whole day.
+    #[serde(default)]
+    pub shift: Option<String>,
     /// The central's totals of every terminal, by when it received each result.
     pub totals: Vec<CentralTotal>,
     /// The digest a sign-off records: the totals as the manager saw them.
@@ -301,6 +305,38 @@ pub fn compare(
         .collect()
 }
 
+/// The part of a day `shift` (`HH:MM-HH:MM`, UTC, the end not included; `24:00` is midnight at
+/// its end) covers, as milliseconds after the day's start, or what is wrong with it. The central
+/// reads `GET /v1/day-close?shift=` the same way.
+pub fn shift_window(shift: &str) -> Result<(i64, i64), String> {
+    let wrong = || {
+        format!(
+            "{shift:?} is not a part of the day: write it as HH:MM-HH:MM (UTC), the start before \
+             the end, e.g. 06:00-14:00 or 22:00-24:00"
+        )
+    };
+    let time = |t: &str| -> Result<i64, String> {
+        let b = t.as_bytes();
+        if b.len() != 5 || b[2] != b':' || !b[..2].iter().chain(&b[3..]).all(u8::is_ascii_digit) {
+            return Err(wrong());
+        }
+        let (h, m): (i64, i64) = (
+            t[..2].parse().map_err(|_| wrong())?,
+            t[3..].parse().map_err(|_| wrong())?,
+        );
+        if m > 59 || h > 24 || (h == 24 && m != 0) {
+            return Err(wrong());
+        }
+        Ok((h * 60 + m) * 60_000)
+    };
+    let (start, end) = shift.split_once('-').ok_or_else(wrong)?;
+    let (start, end) = (time(start.trim())?, time(end.trim())?);
+    if start >= end {
+        return Err(wrong());
+    }
+    Ok((start, end))
+}
+
 /// The start of the UTC day `YYYY-MM-DD`, or what is wrong with `day`.
 pub fn day_start(day: &str) -> Result<Timestamp, String> {
     let wrong = || format!("{day:?} is not a date: write it as YYYY-MM-DD (UTC), e.g. 2026-11-30");
@@ -352,6 +388,7 @@ mod tests {
 
     fn central(totals: Vec<CentralTotal>) -> CentralDayClose {
         CentralDayClose {
+            shift: None,
             day: "2026-11-30".into(),
             totals,
             totals_digest: "d".into(),
@@ -437,6 +474,22 @@ mod tests {
         let close = DayClose::new(central(vec![]), &here, Err("locked".into()));
         assert!(close.comparison.is_empty());
         assert_eq!(close.journal_error.as_deref(), Some("locked"));
+    }
+
+    #[test]
+    fn a_shift_is_a_part_of_the_day() {
+        assert_eq!(shift_window("06:00-14:00"), Ok((21_600_000, 50_400_000)));
+        assert_eq!(shift_window("22:00-24:00"), Ok((79_200_000, DAY_MS)));
+        for bad in [
+            "14:00-06:00",
+            "06:00",
+            "6:00-14:00",
+            "06:00-24:01",
+            "06:60-07:00",
+            "a",
+        ] {
+            assert!(shift_window(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -99,7 +99,9 @@ import type {
   ReceiptView,
 } from "./bindings";
 
-export const loadDayClose = (day: string): Promise<DayClose> => call("day_close", { day });
+/** A UTC day's close, or one shift of it (`HH:MM-HH:MM`, UTC; `null` for the whole day). */
+export const loadDayClose = (day: string, shift: string | null = null): Promise<DayClose> =>
+  call("day_close", { day, shift });
 export const signOffDay = (day: string, pin: string, note: string | null): Promise<DaySignOff> =>
   call("sign_off_day", { day, pin, note });
 export const exportDayClose = (close: DayClose, path: string): Promise<ExportView> =>

@@ -6,6 +6,7 @@ function close(over: Partial<DayClose> = {}): DayClose {
   return {
     central: {
       day: "2026-11-30",
+      shift: null,
       totals: [
         { operator_id: "zoe", terminal_id: "t-1", currency: "EUR", outcome: "succeeded", count: 2, sum_minor: 3000 },
         { operator_id: "ann", terminal_id: "t-1", currency: "JPY", outcome: "declined", count: 1, sum_minor: 500 },

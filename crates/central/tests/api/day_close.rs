@@ -1,7 +1,8 @@
 //! The day close (issue 11): a UTC day's totals per operator, currency and outcome from the
 //! central's results, matched against the gateway's intents of the day (a success the central
 //! does not know is listed with its order id), rate-limited per terminal; the sign-off is
-//! recorded once (a second is 409, a wrong PIN is refused) and shown by the report.
+//! recorded once (a second is 409, a wrong PIN is refused) and shown by the report. A report may
+//! cover one shift of the day.
 
 use std::sync::Arc;
 
@@ -166,6 +167,54 @@ async fn totals_by_operator_currency_outcome_and_gateway_differences() {
             )
             .await;
         assert_eq!(nobody["totals"], json!([]));
+        // One shift of the day: the one that holds now has the results, another has none.
+        let now_ms = paydesk_central::clock::now().unix_ms();
+        let hour = now_ms.rem_euclid(86_400_000) / 3_600_000;
+        let (holding, other) = if hour == 0 {
+            ("00:00-01:00".to_string(), "01:00-24:00".to_string())
+        } else {
+            (
+                format!("{hour:02}:00-{:02}:00", hour + 1),
+                format!("00:00-{hour:02}:00"),
+            )
+        };
+        // (Not within a minute of an hour: the charges above would fall in another shift.)
+        if (60_000..3_540_000).contains(&now_ms.rem_euclid(3_600_000)) {
+            let (s, shift) = app
+                .get(
+                    &format!("/v1/day-close?day={day}&shift={holding}"),
+                    ADMIN_TOKEN,
+                )
+                .await;
+            assert_eq!(s, 200, "{shift}");
+            assert_eq!(shift["totals"], report["totals"], "{shift}");
+            assert_eq!(shift["shift"], json!(holding));
+            assert_eq!(
+                shift["from"],
+                format!("{day}T{}:00Z", &holding[..5]),
+                "{shift}"
+            );
+            let (s, before) = app
+                .get(
+                    &format!("/v1/day-close?day={day}&shift={other}"),
+                    ADMIN_TOKEN,
+                )
+                .await;
+            assert_eq!(s, 200, "{before}");
+            assert_eq!(before["totals"], json!([]), "{before}");
+        }
+        for bad in [
+            "14:00-06:00",
+            "06:00",
+            "6:00-14:00",
+            "06:00-24:01",
+            "06:60-07:00",
+        ] {
+            let (s, body) = app
+                .get(&format!("/v1/day-close?day={day}&shift={bad}"), ADMIN_TOKEN)
+                .await;
+            assert_eq!(s, 400, "{bad}: {body}");
+        }
         let (_, old) = app.get("/v1/day-close?day=2001-02-03", ADMIN_TOKEN).await;
         assert_eq!(old["totals"], json!([]));
         for bad in ["2026-02-30", "yesterday", "2026-1-01"] {

@@ -12,6 +12,11 @@ export type CentralDayClose = {
  */
 day: string,
 /**
+ * The shift of the day the report covers (`HH:MM-HH:MM`, UTC, the end not included), or
+ * `None` for the whole day.
+ */
+shift: string | null,
+/**
  * The central's totals of every terminal, by when it received each result.
  */
 totals: Array<CentralTotal>,
