@@ -77,7 +77,9 @@ struct Cli {
     /// Data directory (journal, caches, the embedded stack) [default: ~/.local/share/paydesk].
     #[arg(long, global = true, env = DATA_DIR_ENV)]
     data_dir: Option<PathBuf>,
-    /// The central server's URL [default: the running `paydesk stack` in the data directory].
+    /// The central server's URL, or several separated by commas (centrals on one database, the
+    /// terminal failing over between them) [default: the running `paydesk stack` in the data
+    /// directory].
     #[arg(long, global = true, env = CENTRAL_URL_ENV)]
     central: Option<String>,
     /// The gateway's URL [default: the running `paydesk stack`, else https://api.stripe.com].

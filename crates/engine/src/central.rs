@@ -2,7 +2,9 @@
 //! claim, release a claim that never sent anything, and deliver results.
 //!
 //! A trait, so the engine runs against the real HTTP client in the product and the system tests,
-//! and against an in-memory double in the engine's own unit tests. Deliberately absent: HTTP, the
+//! and against an in-memory double in the engine's own unit tests. One `Central` may stand for
+//! several central processes on one database (the HTTP client fails over between them); what
+//! each method may do about a lost answer is said on the method, and the engine relies on it. Deliberately absent: HTTP, the
 //! wire format, authentication (the client implementation owns those).
 
 use std::fmt::Debug;
@@ -135,10 +137,13 @@ pub trait Central: Send + Sync + Debug {
         Ok(None)
     }
 
-    /// Claims the order's processing flag and re-reads the order.
+    /// Claims the order's processing flag and re-reads the order. Never sent again elsewhere once
+    /// a central was reached: a lost answer is `NoAnswer` (the claim may stand; it runs out with
+    /// its lease), never a second claim that would take the order over from this attempt.
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError>;
 
-    /// Registers the gateway intent of this attempt against the claim (fenced by the token).
+    /// Registers the gateway intent of this attempt against the claim (fenced by the token). A
+    /// repeat under the same token is a no-op, so a lost answer may be retried at another central.
     async fn register_intent(
         &self,
         order: &OrderId,
@@ -151,7 +156,8 @@ pub trait Central: Send + Sync + Debug {
     async fn release(&self, order: &OrderId, token: ClaimToken) -> Result<(), CentralError>;
 
     /// Delivers a batch of results with the journal's head `(seq, hash)`; one status per
-    /// message, in order.
+    /// message, in order. The central applies each attempt once, so a batch whose answer was lost
+    /// may be delivered again, at any central: the repeat answers `Duplicate`.
     async fn deliver(
         &self,
         results: &[ResultMessage],

@@ -5,11 +5,23 @@
 //! A failure to connect is `Unreachable` (the offline policy decides what happens then); a
 //! timeout, a 5xx or an unreadable answer is `NoAnswer` (the central may have acted, so it is not
 //! offline); every 4xx is mapped to what it means for the charge. Answers are read with a size
-//! cap. Deliberately absent: retries (the engine's recovery and the relay own those) and any
-//! storage of the tokens (the terminal token comes from the OS keyring through the caller; the
+//! cap.
+//!
+//! Several centrals (one PostgreSQL database behind them) may be given, separated by commas: a
+//! request goes to the central that answered last and fails over to the next when no
+//! connection can be made there (the request never arrived, so sending it elsewhere is always
+//! safe). Only a request whose repetition has the effect of one — a read, a result batch (the
+//! central applies each attempt once), an intent registration under the same token, a release
+//! (fenced by its token), ending a session — is also sent to the next central after a timeout, a
+//! 5xx or a broken answer; a claim, a sign-in or a manager's action is not (the first central
+//! may have acted), and stays `NoAnswer` as with one central, while the next request starts at
+//! the next central. Every central is unreachable → `Unreachable` (offline); any of them
+//! connected but gave no answer → `NoAnswer`. Deliberately absent: retries on the same central
+//! (the engine's recovery and the relay own those) and any storage of the tokens (the terminal token comes from the OS keyring through the caller; the
 //! session token lives in memory only, shared by the clones of one client).
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -20,7 +32,7 @@ use paydesk_core::{
 };
 use paydesk_journal::ResultMessage;
 use paydesk_protocol as proto;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -77,14 +89,29 @@ impl fmt::Debug for SessionToken {
     }
 }
 
-/// The central's HTTP API as a [`Central`]. Clones share the connection pool and the session
-/// slot: the engine's copy claims in the session the terminal's copy opened.
+/// Whether a request may go to another central after one was connected to but gave no usable
+/// answer (a timeout, a 5xx, a broken body). Any request goes to the next central when no
+/// connection could be made: it never arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Not after an answer was lost: the first central may have acted (a claim, a sign-in that
+    /// counts a wrong PIN, a manager's action).
+    OnlyUnsent,
+    /// Also after an answer was lost: sending it twice has the effect of sending it once.
+    Idempotent,
+}
+
+/// The central's HTTP API as a [`Central`]. Clones share the connection pool, the session slot
+/// and the central in use: the engine's copy claims in the session the terminal's copy opened.
 #[derive(Clone)]
 pub struct HttpCentral {
     /// One connection pool for the life of the engine.
     http: reqwest::Client,
-    /// `http://127.0.0.1:port` or `https://central.example`, without a trailing slash.
-    base_url: String,
+    /// `http://127.0.0.1:port` or `https://central.example`, without a trailing slash: one, or
+    /// several centrals on one database, in the order they were given.
+    base_urls: Arc<[String]>,
+    /// The index in `base_urls` of the central that answered last (where requests start).
+    active: Arc<AtomicUsize>,
     token: TerminalToken,
     /// The signed-in person's session, sent on the claim and the person's own calls.
     session: Arc<RwLock<Option<SessionToken>>>,
@@ -93,7 +120,8 @@ pub struct HttpCentral {
 impl fmt::Debug for HttpCentral {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCentral")
-            .field("base_url", &self.base_url)
+            .field("base_urls", &self.base_urls)
+            .field("active", &self.active.load(Ordering::Relaxed))
             .field("token", &self.token)
             .field("session", &self.session_token().is_some())
             .finish()
@@ -101,9 +129,10 @@ impl fmt::Debug for HttpCentral {
 }
 
 impl HttpCentral {
+    /// `base_url` is one central's URL, or several separated by commas (tried in that order).
     pub fn new(base_url: &str, token: TerminalToken) -> Result<HttpCentral, CentralError> {
         // Plain http:// only to this machine; PAYDESK_CENTRAL_CA adds a trusted root (review M1).
-        let base_url = crate::transport::checked_base_url(base_url)
+        let base_urls = crate::transport::checked_base_urls(base_url)
             .map_err(|e| CentralError::Invalid(format!("the central's URL {e}")))?;
         let http = crate::transport::central_http_client(
             Duration::from_millis(CENTRAL_REQUEST_TIMEOUT_MS),
@@ -112,10 +141,17 @@ impl HttpCentral {
         .map_err(CentralError::Invalid)?;
         Ok(HttpCentral {
             http,
-            base_url,
+            base_urls: base_urls.into(),
+            active: Arc::default(),
             token,
             session: Arc::default(),
         })
+    }
+
+    /// The central requests go to first: the one that answered last.
+    pub fn active_url(&self) -> &str {
+        let i = self.active.load(Ordering::Relaxed) % self.base_urls.len();
+        &self.base_urls[i]
     }
 
     /// The session in use, if any.
@@ -147,16 +183,25 @@ impl HttpCentral {
             operator_id: operator.clone(),
             pin: pin.expose().to_string(),
         };
-        self.send(self.http.post(self.url("/v1/sessions")).json(&body), None)
-            .await
+        self.send(
+            Method::POST,
+            "/v1/sessions",
+            Some(&body),
+            None,
+            Resend::OnlyUnsent,
+        )
+        .await
     }
 
     /// `DELETE /v1/sessions/current` for `session`.
     pub async fn close_session(&self, session: &SessionToken) -> Result<(), CentralError> {
         let _: serde_json::Value = self
             .send(
-                self.http.delete(self.url("/v1/sessions/current")),
+                Method::DELETE,
+                "/v1/sessions/current",
+                None::<&()>,
                 Some(session),
+                Resend::Idempotent,
             )
             .await?;
         Ok(())
@@ -177,8 +222,14 @@ impl HttpCentral {
         path: &str,
     ) -> Result<T, CentralError> {
         let session = self.session_token().ok_or(CentralError::SessionRequired)?;
-        self.send(self.http.get(self.url(path)), Some(&session))
-            .await
+        self.send(
+            Method::GET,
+            path,
+            None::<&()>,
+            Some(&session),
+            Resend::Idempotent,
+        )
+        .await
     }
 
     /// POST in the signed-in person's session (the claim, a manager's offline allowance).
@@ -188,8 +239,14 @@ impl HttpCentral {
         body: &B,
     ) -> Result<T, CentralError> {
         let session = self.session_token().ok_or(CentralError::SessionRequired)?;
-        self.send(self.http.post(self.url(path)).json(body), Some(&session))
-            .await
+        self.send(
+            Method::POST,
+            path,
+            Some(body),
+            Some(&session),
+            Resend::OnlyUnsent,
+        )
+        .await
     }
 
     /// DELETE with a body in the signed-in person's session (a manager withdrawing an offline
@@ -200,8 +257,14 @@ impl HttpCentral {
         body: &B,
     ) -> Result<T, CentralError> {
         let session = self.session_token().ok_or(CentralError::SessionRequired)?;
-        self.send(self.http.delete(self.url(path)).json(body), Some(&session))
-            .await
+        self.send(
+            Method::DELETE,
+            path,
+            Some(body),
+            Some(&session),
+            Resend::OnlyUnsent,
+        )
+        .await
     }
 
     /// PUT in the signed-in person's session (a manager's change to the settings).
@@ -211,41 +274,100 @@ impl HttpCentral {
         body: &B,
     ) -> Result<T, CentralError> {
         let session = self.session_token().ok_or(CentralError::SessionRequired)?;
-        self.send(self.http.put(self.url(path)).json(body), Some(&session))
-            .await
+        self.send(
+            Method::PUT,
+            path,
+            Some(body),
+            Some(&session),
+            Resend::OnlyUnsent,
+        )
+        .await
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    /// Sends with the terminal's token (and `session`, if given) and reads the answer.
-    async fn send<T: DeserializeOwned>(
+    /// Sends with the terminal's token (and `session`, if given) and reads the answer, starting
+    /// at the central that answered last and failing over as `resend` allows (module docs).
+    async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
-        request: reqwest::RequestBuilder,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
         session: Option<&SessionToken>,
+        resend: Resend,
     ) -> Result<T, CentralError> {
-        let mut request = request.bearer_auth(self.token.expose());
-        if let Some(session) = session {
-            request = request.header(proto::SESSION_HEADER, session.expose());
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| CentralError::Invalid(format!("a request body: {e}")))?;
+        let count = self.base_urls.len();
+        let first = self.active.load(Ordering::Relaxed) % count;
+        let mut unreachable_error = None;
+        let mut no_answer = None;
+        for step in 0..count {
+            let index = (first + step) % count;
+            let base = &self.base_urls[index];
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{base}{path}"))
+                .bearer_auth(self.token.expose());
+            if let Some(session) = session {
+                request = request.header(proto::SESSION_HEADER, session.expose());
+            }
+            if let Some(body) = &body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let outcome = match request.send().await {
+                Ok(response) => read(response).await,
+                Err(e) => Err(unreachable(e)),
+            };
+            match outcome {
+                Err(e @ CentralError::Unreachable { .. }) => {
+                    if count > 1 {
+                        tracing::warn!(central = %base, error = %e, "central unreachable; trying the next");
+                    }
+                    unreachable_error = Some(e);
+                }
+                Err(e @ CentralError::NoAnswer { .. }) => {
+                    // The next request starts at the next central either way: this one is in
+                    // trouble (hung, failing, or going down).
+                    if count > 1 {
+                        self.active.store((index + 1) % count, Ordering::Relaxed);
+                    }
+                    if resend == Resend::OnlyUnsent || step + 1 == count {
+                        return Err(no_answer.unwrap_or(e));
+                    }
+                    tracing::warn!(central = %base, error = %e, "no answer; sending the request again to the next central");
+                    no_answer.get_or_insert(e);
+                }
+                answered => {
+                    self.active.store(index, Ordering::Relaxed);
+                    return answered;
+                }
+            }
         }
-        let response = request.send().await.map_err(unreachable)?;
-        read(response).await
+        // A central that was connected to but did not answer may have acted: not offline.
+        Err(no_answer
+            .or(unreachable_error)
+            .unwrap_or_else(|| CentralError::Invalid("no central is configured".into())))
     }
 
     /// GET a JSON document (the order queue, one order) for the front ends.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CentralError> {
-        self.send(self.http.get(self.url(path)), None).await
+        self.send(Method::GET, path, None::<&()>, None, Resend::Idempotent)
+            .await
     }
 
     /// POST with the terminal's token only (intent, release, results: a terminal's routes, so
-    /// the relay delivers after the person signed out).
+    /// the relay delivers after the person signed out). Each is idempotent at the central: a
+    /// result is applied once per attempt, an intent registered again under the same token is a
+    /// no-op, a release is fenced by its token.
     async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, CentralError> {
-        self.send(self.http.post(self.url(path)).json(body), None)
+        self.send(Method::POST, path, Some(body), None, Resend::Idempotent)
             .await
     }
 }
@@ -441,10 +563,15 @@ impl Central for HttpCentral {
             confirm_similar: false,
         };
         let path = format!("{}/claim", order_path(&request.order));
+        // Never sent to a second central once the first was reached: it may have granted the
+        // claim, and a second claim would take the order over from this very attempt.
         let claim: proto::Claim = self
             .send(
-                self.http.post(self.url(&path)).json(&body),
+                Method::POST,
+                &path,
+                Some(&body),
                 session.as_ref(),
+                Resend::OnlyUnsent,
             )
             .await
             .map_err(|e| match e {
@@ -613,6 +740,99 @@ mod tests {
             }
         });
         format!("http://{addr}")
+    }
+
+    /// A server that answers every request with `head` and `{}`, counting the requests.
+    async fn counting(head: &'static str) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 8192];
+                    let _ = socket.read(&mut request).await;
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let answer = format!(
+                        "{head}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
+                         connection: close\r\n\r\n{{}}"
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (format!("http://{addr}"), hits)
+    }
+
+    /// A loopback port nothing listens on.
+    fn dead_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_central_that_cannot_be_connected_to_is_skipped_and_the_next_one_kept() {
+        let (live, hits) = counting("HTTP/1.1 200 OK").await;
+        let dead = dead_url();
+        let central = client(&format!("{dead},{live}"));
+        let _: serde_json::Value = central.get_json("/v1/orders").await.unwrap();
+        assert_eq!(central.active_url(), live);
+        // A claim is sent on when the first central was never reached, too.
+        central.set_session(Some(SessionToken::new("pds_test")));
+        let _: serde_json::Value = central
+            .post_in_session("/v1/orders/o-1/claim", &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        // Every central down: unreachable (the offline policy decides).
+        let down = client(&format!("{dead},{}", dead_url()));
+        match down.get_json::<serde_json::Value>("/v1/orders").await {
+            Err(CentralError::Unreachable { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_sent_to_the_next_central_only_when_sending_twice_is_safe() {
+        let (failing, failing_hits) = counting("HTTP/1.1 500 Internal Server Error").await;
+        let (live, live_hits) = counting("HTTP/1.1 200 OK").await;
+        let central = client(&format!("{failing},{live}"));
+        // A read is idempotent: answered by the second central.
+        let _: serde_json::Value = central.get_json("/v1/orders").await.unwrap();
+        assert_eq!(
+            (
+                failing_hits.load(Ordering::SeqCst),
+                live_hits.load(Ordering::SeqCst)
+            ),
+            (1, 1)
+        );
+        assert_eq!(central.active_url(), live);
+
+        // A claim is not: the first central may have granted it. It stays "no answer", and the
+        // second central never sees it; the next request starts there.
+        let claiming = client(&format!("{failing},{live}"));
+        claiming.set_session(Some(SessionToken::new("pds_test")));
+        let claim = ClaimRequest {
+            order: OrderId::new("o-1").unwrap(),
+            operator: OperatorId::new("alice").unwrap(),
+            terminal: paydesk_core::TerminalId::new("t1").unwrap(),
+        };
+        match claiming.claim(&claim).await {
+            Err(CentralError::NoAnswer { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(failing_hits.load(Ordering::SeqCst), 2);
+        assert_eq!(live_hits.load(Ordering::SeqCst), 1, "no second claim");
+        assert_eq!(claiming.active_url(), live);
+
+        // A connected central that gives no answer means "not offline", whatever the others do.
+        let mixed = client(&format!("{failing},{}", dead_url()));
+        match mixed.get_json::<serde_json::Value>("/v1/orders").await {
+            Err(CentralError::NoAnswer { .. }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     fn client(url: &str) -> HttpCentral {

@@ -24,7 +24,9 @@ use crate::secrets::{
 pub const DATA_DIR_ENV: &str = "PAYDESK_DATA_DIR";
 /// The journal file; default: [`JOURNAL_FILE`] in the data directory.
 pub const JOURNAL_ENV: &str = "PAYDESK_JOURNAL";
-/// The central server's URL; unset means the embedded default.
+/// The central server's URL, or several separated by commas (centrals on one PostgreSQL database,
+/// tried in the order given, the terminal failing over between them); unset means the embedded
+/// default.
 pub const CENTRAL_URL_ENV: &str = "PAYDESK_CENTRAL_URL";
 /// The gateway's URL; default: the embedded stack's sandbox, else [`GATEWAY_URL_DEFAULT`].
 pub const GATEWAY_URL_ENV: &str = "PAYDESK_GATEWAY_URL";
@@ -276,7 +278,9 @@ impl TerminalSettings {
             (None, Some(stack)) => stack.central_url.clone(),
             (None, None) => return Ok(None),
         };
-        check_url("--central", CENTRAL_URL_ENV, &url)?;
+        // One central, or several on one database separated by commas (tried in that order).
+        crate::transport::checked_base_urls(&url)
+            .map_err(|detail| SettingsError(format!("--central / {CENTRAL_URL_ENV}: {detail}")))?;
         Ok(Some(url))
     }
 
@@ -482,6 +486,14 @@ mod tests {
             err.contains(GATEWAY_URL_ENV) && err.contains("plain HTTP"),
             "{err}"
         );
+        s.central_url = Some("https://a.lan:8787,http://10.0.0.5:8787".into());
+        let err = s.central_url(None).unwrap_err().0;
+        assert!(
+            err.contains(CENTRAL_URL_ENV) && err.contains("plain HTTP"),
+            "every central of a list is checked: {err}"
+        );
+        s.central_url = Some("https://a.lan:8787, https://b.lan:8787".into());
+        assert!(s.central_url(None).is_ok(), "several centrals");
         s.central_url = Some("http://[::1]:8787".into());
         s.gateway_url = Some("https://api.stripe.com".into());
         assert!(s.central_url(None).is_ok());

@@ -22,6 +22,26 @@ pub fn checked_base_url(url: &str) -> Result<String, String> {
     Ok(trimmed.to_string())
 }
 
+/// The central's URLs: one URL, or several separated by commas (centrals on one PostgreSQL
+/// database, tried in the order given), each checked as [`checked_base_url`] checks one. Empty
+/// entries are refused, and so is a URL given twice (a typo, not a second central).
+pub fn checked_base_urls(urls: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for url in urls.split(',') {
+        if url.trim().is_empty() {
+            return Err(format!(
+                "{urls:?} has an empty entry: give one URL, or several separated by commas"
+            ));
+        }
+        let url = checked_base_url(url)?;
+        if out.contains(&url) {
+            return Err(format!("{url} is listed twice"));
+        }
+        out.push(url);
+    }
+    Ok(out)
+}
+
 /// The central's HTTP client: the given timeouts, no redirects (an API answer is never one to
 /// follow with a token), and the extra root of [`CENTRAL_CA_ENV`] when it is set.
 pub(crate) fn central_http_client(
@@ -90,6 +110,29 @@ mod tests {
             checked_base_url("https://central.lan/").unwrap(),
             "https://central.lan"
         );
+    }
+
+    #[test]
+    fn several_centrals_are_checked_one_by_one() {
+        assert_eq!(
+            checked_base_urls("http://127.0.0.1:1, https://b.lan/").unwrap(),
+            vec![
+                "http://127.0.0.1:1".to_string(),
+                "https://b.lan".to_string()
+            ]
+        );
+        assert!(checked_base_urls("https://a.lan,http://10.0.0.5:8787")
+            .unwrap_err()
+            .contains("plain HTTP"));
+        assert!(checked_base_urls("https://a.lan,,https://b.lan")
+            .unwrap_err()
+            .contains("empty entry"));
+        assert!(checked_base_urls("https://a.lan,https://a.lan/")
+            .unwrap_err()
+            .contains("twice"));
+        let token = || TerminalToken::new("pdt_test");
+        assert!(HttpCentral::new("http://127.0.0.1:1,http://127.0.0.1:2", token()).is_ok());
+        assert!(HttpCentral::new("http://127.0.0.1:1,http://10.0.0.5:8787", token()).is_err());
     }
 
     #[test]
