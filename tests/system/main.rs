@@ -13,6 +13,7 @@ mod faults;
 mod harness;
 mod integrity;
 mod invariants;
+mod multi_central;
 mod offline;
 mod offline_chaos;
 mod offline_crash;
