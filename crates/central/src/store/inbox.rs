@@ -36,6 +36,24 @@ pub const ORDER_RESULTS_MAX: i64 = 200;
 pub const FLAG_PAGE_ROWS_DEFAULT: u32 = 100;
 pub const FLAG_PAGE_ROWS_MAX: u32 = 1000;
 
+/// The reports of a batch the inbox applied already, and the claims they prove.
+#[derive(Debug, Default)]
+struct Applied {
+    /// (attempt id, interim).
+    reports: HashSet<(String, bool)>,
+    /// (order, claim token) of the sending terminal's online ones.
+    claims: HashSet<(String, i64)>,
+}
+
+/// The answer to a result refused outright: not stored, no flag, no quota, no effect.
+fn refused_receipt(item: &ResultItem, refusal: &Refusal) -> ItemReceipt {
+    ItemReceipt {
+        attempt_id: item.attempt_id,
+        status: ItemStatus::Rejected,
+        reason: Some(format!("{}: not stored", refusal.reason)),
+    }
+}
+
 /// What one batch knows besides its items: the intents registered for its orders (intent id →
 /// (order id, registering terminal)), the gateway's evidence read before the transaction, and the sending terminal's
 /// suspect results in the quota window so far (`None` where no quota applies: re-deciding
@@ -75,16 +93,51 @@ impl Store {
         gateway: Option<&dyn IntentLookup>,
         now: Timestamp,
     ) -> CentralResult<ResultBatchResponse> {
+        // What the inbox already holds of this batch, read once: a report applied is final
+        // forever, so it is a duplicate whatever happens meanwhile.
+        let applied = self.applied_reports(terminal, items).await?;
         // What no honest terminal sends is not stored at all; a batch of nothing else is refused
         // whole, before anything (the journal head included) is written.
-        let refused = self.structural_refusals(terminal, items).await?;
+        let refused = self
+            .structural_refusals(terminal, items, &applied.claims)
+            .await?;
         if !items.is_empty() && refused.iter().all(Option::is_some) {
             return Err(refused_batch(items, &refused));
         }
+        let is_applied = |item: &ResultItem| {
+            applied
+                .reports
+                .contains(&(item.attempt_id.to_string(), is_interim(item)))
+        };
+        if items
+            .iter()
+            .zip(&refused)
+            .all(|(i, r)| r.is_some() || is_applied(i))
+        {
+            // A replay: every admitted report is a duplicate. No order is locked or read; only
+            // the journal head is recorded.
+            let mut tx = self.pool.begin().await?;
+            let journal = self.record_head(&mut tx, terminal, head, now).await?;
+            tx.commit().await?;
+            let items = items
+                .iter()
+                .zip(&refused)
+                .map(|(item, refusal)| match refusal {
+                    Some(refusal) => refused_receipt(item, refusal),
+                    None => ItemReceipt {
+                        attempt_id: item.attempt_id,
+                        status: ItemStatus::Duplicate,
+                        reason: None,
+                    },
+                })
+                .collect();
+            return Ok(ResultBatchResponse { items, journal });
+        }
+        // The gateway is asked only about reports not applied yet.
         let admitted: Vec<ResultItem> = items
             .iter()
             .zip(&refused)
-            .filter(|(_, r)| r.is_none())
+            .filter(|(i, r)| r.is_none() && !is_applied(i))
             .map(|(i, _)| i.clone())
             .collect();
         let evidence = self.gateway_evidence(terminal, &admitted, gateway).await?;
@@ -147,7 +200,23 @@ impl Store {
         // Every order the batch touches, locked in one statement in order-id order (concurrent
         // batches therefore cannot deadlock), and kept in memory as the items change them.
         let mut rows = self.lock_orders(&mut tx, &fresh).await?;
-        let mut facts = self.batch_facts(&mut tx, &fresh, &rows, evidence).await?;
+        // The claims of the online ones were checked against the claim audit before the
+        // transaction (`structural_refusals`); the audit's `claimed` rows are never removed, so
+        // that check is still true and every online item here is bound to its claim.
+        let proven = fresh
+            .iter()
+            .filter(|i| !i.offline)
+            .map(|i| {
+                (
+                    terminal.as_str().to_string(),
+                    i.order_id.as_str().to_string(),
+                    i.claim_token.get() as i64,
+                )
+            })
+            .collect();
+        let mut facts = self
+            .batch_facts(&mut tx, &fresh, &rows, evidence, Some(proven))
+            .await?;
         if !fresh.is_empty() {
             facts.suspect_recent = Some(self.suspect_recent(&mut tx, terminal, now).await?);
         }
@@ -155,12 +224,7 @@ impl Store {
         for i in order {
             let item = &items[i];
             let receipt = if let Some(refusal) = &refused[i] {
-                // Refused outright: not stored, no flag, no quota, no effect.
-                ItemReceipt {
-                    attempt_id: item.attempt_id,
-                    status: ItemStatus::Rejected,
-                    reason: Some(format!("{}: not stored", refusal.reason)),
-                }
+                refused_receipt(item, refusal)
             } else if is_duplicate(&stored, item) {
                 ItemReceipt {
                     attempt_id: item.attempt_id,
@@ -201,7 +265,7 @@ impl Store {
 
     /// What a batch knows besides its items, read in its transaction once its orders are locked
     /// (`rows`): the intents registered for them, which claims of them were granted to which
-    /// terminal, and which of them carry a flag a person must look at (read once here, then
+    /// terminal (unless already `claimed`), and which of them carry a flag a person must look at (read once here, then
     /// kept up to date as the batch raises flags). No quota is set.
     pub(super) async fn batch_facts<'a>(
         &self,
@@ -209,6 +273,7 @@ impl Store {
         items: &[&ResultItem],
         rows: &HashMap<String, OrderRow>,
         evidence: &'a Evidence,
+        claimed: Option<HashSet<(String, String, i64)>>,
     ) -> CentralResult<BatchFacts<'a>> {
         let online: Vec<&str> = items
             .iter()
@@ -236,11 +301,55 @@ impl Store {
         }
         Ok(BatchFacts {
             registered: self.registered_intents(tx, items).await?,
-            claimed: self.granted_claims(tx, &online).await?,
+            claimed: match claimed {
+                Some(claimed) => claimed,
+                None => self.granted_claims(tx, &online).await?,
+            },
             flagged,
             evidence,
             suspect_recent: None,
         })
+    }
+
+    /// The reports of `items` the inbox applied already (stored, not rejected), as (attempt id,
+    /// interim), and the claims those of them that `terminal` sent online were made under (which
+    /// the claim audit therefore shows granted to it), as (order, claim token); read outside any
+    /// transaction, one statement per 500 attempts.
+    async fn applied_reports(
+        &self,
+        terminal: &TerminalId,
+        items: &[ResultItem],
+    ) -> CentralResult<Applied> {
+        let mut applied = Applied::default();
+        let mut ids: Vec<String> = items.iter().map(|i| i.attempt_id.to_string()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT attempt_id, interim, order_id, claim_token, offline, \
+                 CASE WHEN terminal_id = $1 THEN 1 ELSE 0 END AS own FROM results \
+                 WHERE status <> 'rejected' AND attempt_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(terminal.as_str());
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                applied.reports.insert((
+                    row.try_get::<String, _>("attempt_id")?,
+                    row.try_get::<i64, _>("interim")? != 0,
+                ));
+                if row.try_get::<i64, _>("own")? == 1 && row.try_get::<i64, _>("offline")? == 0 {
+                    applied.claims.insert((
+                        row.try_get::<String, _>("order_id")?,
+                        row.try_get::<i64, _>("claim_token")?,
+                    ));
+                }
+            }
+        }
+        Ok(applied)
     }
 
     /// What the inbox holds for the attempts of `items`: each report's status.
@@ -554,7 +663,9 @@ impl Store {
             let refs: Vec<&ResultItem> = items.iter().collect();
             let mut rows = self.lock_orders(tx, &refs).await?;
             let no_evidence = Evidence::new();
-            let mut facts = self.batch_facts(tx, &refs, &rows, &no_evidence).await?;
+            let mut facts = self
+                .batch_facts(tx, &refs, &rows, &no_evidence, None)
+                .await?;
             let mut writes = Writes::default();
             for (terminal, item) in &reports {
                 let row = rows.get_mut(item.order_id.as_str());

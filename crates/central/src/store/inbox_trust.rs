@@ -84,19 +84,28 @@ impl Store {
     /// granted to `terminal` (for an order the central does not know no claim can have been), an
     /// offline result without the offline claim token, a success naming no intent. A granted
     /// claim stays in the audit for good, so what this reads cannot change under the batch.
+    ///
+    /// `known` holds the claims already proven for this terminal: (order, claim token) of its
+    /// online reports the inbox applied (stored and not rejected, so admitted then); the audit
+    /// is read only for the others, so a replayed batch costs no read here.
     pub(super) async fn structural_refusals(
         &self,
         terminal: &TerminalId,
         items: &[ResultItem],
+        known: &HashSet<(String, i64)>,
     ) -> CentralResult<Vec<Option<Refusal>>> {
         let mut orders: Vec<&str> = items
             .iter()
-            .filter(|i| !i.offline)
+            .filter(|i| {
+                !i.offline
+                    && !known
+                        .contains(&(i.order_id.as_str().to_string(), i.claim_token.get() as i64))
+            })
             .map(|i| i.order_id.as_str())
             .collect();
         orders.sort_unstable();
         orders.dedup();
-        let mut claimed: HashSet<(String, i64)> = HashSet::new();
+        let mut claimed: HashSet<(String, i64)> = known.clone();
         for chunk in orders.chunks(500) {
             let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
             let sql = format!(
