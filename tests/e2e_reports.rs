@@ -53,6 +53,9 @@ style.textContent = rules.join("\n");
 document.head.appendChild(style);
 const shown = (el) => !!el && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0;
 const totals = document.querySelector("[data-testid='day-close-totals']");
+// The page as paper shows it: from its top.
+window.scrollTo(0, 0);
+document.querySelector("[data-testid='day-close']").scrollIntoView({ block: "start" });
 return {
   rules: rules.length,
   totals: shown(totals),

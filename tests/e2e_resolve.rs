@@ -365,7 +365,15 @@ fn a_manager_resolves_unknown_outcomes_caused_by_gateway_faults() {
     let journal = driver
         .wait_for_text(s, "[data-testid='evidence-journal']", "Succeeded")
         .unwrap_or_else(|| panic!("the journal does not show it: {}", driver.page_text(s)));
-    assert!(!journal.contains("Outcome unknown"), "{journal}");
+    assert!(journal.contains("Attempt 1 · Succeeded"), "{journal}");
+    assert!(
+        journal.contains("Gateway answered the confirm → Succeeded"),
+        "the timeline shows the retried confirm: {journal}"
+    );
+    let settled = driver
+        .wait_for_text(s, "[data-testid='resolve-settled']", "Succeeded")
+        .unwrap_or_else(|| panic!("not shown settled: {}", driver.page_text(s)));
+    assert!(settled.contains("leaves the inbox"), "{settled}");
     // The result reaches the central (the outbox sends it at once): paid by that intent.
     let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
     loop {
