@@ -14,7 +14,11 @@ deb=$1
 [ -f "$deb" ] || fail "no such file: $deb"
 
 info=$(dpkg-deb -I "$deb") || fail "$deb is not a Debian package"
-contents=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
+# Member names as absolute paths; the archive may store them as ./usr/... (dpkg-deb -b) or usr/...
+# (Tauri's bundler), and `member` gives back the stored name for tar.
+raw=$(dpkg-deb -c "$deb" | awk '{print $NF}')
+contents=$(printf '%s\n' "$raw" | sed 's|^\./||; s|^|/|')
+member() { if printf '%s\n' "$raw" | grep -qx "\.$1"; then echo ".$1"; else echo "${1#/}"; fi; }
 field() { printf '%s\n' "$info" | sed -n "s/^ $1: //p"; }
 
 [ "$(field Package)" = paydesk ] || fail "Package is '$(field Package)', not paydesk"
@@ -23,7 +27,7 @@ field Depends | grep -q 'libwebkit2gtk-4\.1' || fail "Depends does not name libw
 
 desktop_files=$(printf '%s\n' "$contents" | grep '^/usr/share/applications/.*\.desktop$' || true)
 [ "$(printf '%s\n' "$desktop_files" | grep -c .)" -eq 1 ] || fail "expected one desktop entry in usr/share/applications, found: '$desktop_files'"
-entry=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ".$desktop_files")
+entry=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO "$(member "$desktop_files")")
 key() { printf '%s\n' "$entry" | sed -n "s/^$1=//p" | head -n1; }
 [ "$(key Type)" = Application ] || fail "desktop entry Type is '$(key Type)'"
 [ "$(key Name)" = Paydesk ] || fail "desktop entry Name is '$(key Name)', not Paydesk"
@@ -40,7 +44,7 @@ for size in 32x32 128x128; do
 done
 
 # A real executable, not an empty placeholder.
-packaged=$(dpkg-deb --fsys-tarfile "$deb" | tar -tv ".$bin_path")
+packaged=$(dpkg-deb --fsys-tarfile "$deb" | tar -tv "$(member "$bin_path")")
 packaged_size=$(printf '%s\n' "$packaged" | awk '{print $3}')
 [ "$packaged_size" -gt 1000000 ] || fail "$bin_path is only $packaged_size bytes"
 printf '%s\n' "$packaged" | awk '{print $1}' | grep -q '^-rwx' || fail "$bin_path is not executable: $packaged"

@@ -69,6 +69,40 @@ ensure_tauri_cli() {
   fi
 }
 
+# Bundles the desktop binary that build_desktop built ($1: release or debug) into a .deb with
+# Tauri's bundler, then checks what it holds (scripts/check-deb.sh). Sets DEB to the package:
+# target/release/bundle/deb/Paydesk_<version>_<arch>.deb for release, a scratch folder for debug.
+#
+# `cargo tauri bundle` packs the binary as it is: it runs no cargo build and no beforeBuildCommand,
+# so it reuses build_desktop's build and needs no network (`cargo tauri build` would rebuild the
+# shell: its --config reaches tauri-build as TAURI_CONFIG, which the build script watches). It
+# does rewrite the binary it packs in place (it patches it for the updater, then puts the original
+# bytes back), which fails with "Text file busy" while that binary runs — e.g. an end-to-end test
+# or scripts/run.sh's app — so it packs a copy, in a target dir of its own.
+bundle_deb() {
+  local profile=${1:-debug}
+  ensure_tauri_cli
+  step "bundling the $profile build into a .deb (cargo tauri bundle --bundles deb) and checking it"
+  local stage="$CARGO_TARGET_DIR/deb-stage"
+  local flags=(--ci --bundles deb --features custom-protocol)
+  [ "$profile" = release ] || flags+=(--debug)
+  rm -rf "$stage"
+  mkdir -p "$stage/$profile"
+  cp "$CARGO_TARGET_DIR/$profile/paydesk-desktop" "$stage/$profile/"
+  (cd "$REPO_ROOT" && CARGO_TARGET_DIR="$stage" CARGO_NET_OFFLINE=true cargo tauri bundle "${flags[@]}")
+  local debs=("$stage/$profile/bundle/deb"/*.deb)
+  [ -f "${debs[0]}" ] || { echo "no .deb in $stage/$profile/bundle/deb after bundling" >&2; exit 1; }
+  [ ${#debs[@]} -eq 1 ] || { echo "more than one .deb after bundling: ${debs[*]}" >&2; exit 1; }
+  DEB=${debs[0]}
+  if [ "$profile" = release ]; then
+    local dir="$CARGO_TARGET_DIR/release/bundle/deb"
+    mkdir -p "$dir" && rm -f "$dir"/*.deb && mv "$DEB" "$dir/" && DEB="$dir/$(basename "$DEB")"
+  fi
+  rm -f "$stage/$profile/paydesk-desktop"
+  export DEB
+  bash "$REPO_ROOT/scripts/check-deb.sh" "$DEB"
+}
+
 # The central's tests need PostgreSQL on 127.0.0.1:5432 (these machines run it; start it if down).
 ensure_postgres() {
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

@@ -2,7 +2,8 @@
 # The README's test command: sets up everything it needs on a fresh Debian machine, then runs every
 # test — formatting and lints, the UI's unit tests, every Rust crate (the central against a real
 # PostgreSQL and SQLite, the engine against the sandbox gateway and the central), the desktop shell
-# on Tauri's mock runtime, and the end-to-end test of the real app in its real webview under Xvfb.
+# on Tauri's mock runtime, the end-to-end test of the real app in its real webview under Xvfb, and
+# what a Debian package of the app holds.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 started=$(date +%s)
@@ -21,6 +22,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 build_desktop
+# The package check on a .deb of that debug build: the same bundler and check as
+# scripts/package.sh, without its release build (which CI does not pay for).
+bundle_deb debug
 
 step "Rust tests: every crate, the shell, the system tests and the end-to-end test"
 PAYDESK_DESKTOP_BIN="$DESKTOP_BIN" cargo test --workspace
