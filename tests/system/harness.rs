@@ -19,6 +19,9 @@ use serde_json::{json, Value};
 pub const ADMIN_TOKEN: &str = "system-test-admin-token-0123456789abcdef";
 /// Any `sk_test_` key is accepted by a sandbox started without `--api-key`.
 pub const GATEWAY_KEY: &str = "sk_test_paydesk_system";
+/// The sandbox's PayPal side accepts any client pair when started without one (issue 13).
+pub const PAYPAL_CLIENT_ID: &str = "paydesk-system";
+pub const PAYPAL_SECRET: &str = "paydesk-system-paypal-secret";
 /// The operator every terminal charges as (inserted straight into the database, see
 /// [`Env::start`]), and their PIN, which `paydesk charge --pin-stdin` reads from stdin.
 pub const OPERATOR: &str = "sys-operator";
@@ -504,6 +507,10 @@ impl Env {
                 ])
                 .env("PAYDESK_GATEWAY_KEY", GATEWAY_KEY)
                 .args(["--gateway-url", &self.gateway_url])
+                // The sandbox speaks PayPal too: PayPal orders are looked up there (issue 13).
+                .args(["--paypal-url", &self.gateway_url])
+                .env("PAYDESK_PAYPAL_CLIENT_ID", PAYPAL_CLIENT_ID)
+                .env("PAYDESK_PAYPAL_SECRET", PAYPAL_SECRET)
                 // The key that signs offline allowances: kept across restarts (terminals pin it),
                 // in the environment's directory rather than the working directory.
                 .arg("--allowance-key-file")
@@ -566,8 +573,13 @@ impl Env {
         let orders: Vec<Value> = orders
             .iter()
             .map(|o| {
+                // A PayPal source (`card:…`, `paypal:…`) is a PayPal order, with no customer.
+                let paypal = o.payment_method.starts_with("card:")
+                    || o.payment_method.starts_with("paypal:");
                 json!({"order_id": o.id, "amount": {"minor": o.minor, "currency": o.currency},
-                       "customer_id": "cus_system", "payment_method_id": o.payment_method,
+                       "customer_id": if paypal { "" } else { "cus_system" },
+                       "payment_method_id": o.payment_method,
+                       "gateway": if paypal { "paypal" } else { "stripe" },
                        "description": format!("system test order {}", o.id)})
             })
             .collect();
@@ -683,6 +695,9 @@ impl Terminal {
             .env("PAYDESK_TERMINAL", &self.id)
             .env("PAYDESK_TERMINAL_TOKEN", &self.token)
             .env("PAYDESK_GATEWAY_KEY", GATEWAY_KEY)
+            .env("PAYDESK_PAYPAL_URL", &self.gateway_url)
+            .env("PAYDESK_PAYPAL_CLIENT_ID", PAYPAL_CLIENT_ID)
+            .env("PAYDESK_PAYPAL_SECRET", PAYPAL_SECRET)
             // A keyring service nobody uses, in case a Secret Service is running.
             .env("PAYDESK_KEYRING_SERVICE", "paydesk-system-test-unused")
             .args(args);

@@ -1,5 +1,8 @@
 //! The invariants I1–I7 of BRIEF.md, checked per order against ground truth: the sandbox's ledger
-//! (what the gateway really did), the central's view of the order (`GET /v1/orders/{id}`) and
+//! (what the gateway really did, Stripe's and PayPal's: each PayPal order is read as an intent
+//! — paid when a capture holds money, its attempt from `custom_id`, its order from `invoice_id` —
+//! and each `PayPal-Request-Id` as an idempotency key, so I1–I7 hold for PayPal orders by the
+//! same checks), the central's view of the order (`GET /v1/orders/{id}`) and
 //! every terminal's own journal (`paydesk journal list --json`).
 //!
 //! Each check returns the violations as sentences starting with the invariant's name, so a
@@ -7,7 +10,7 @@
 //! any driving of the system (the tests do that) and any trust in what the product says about
 //! itself beyond its journal and the central's records.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::harness::{Env, OrderSpec, Terminal};
 
@@ -32,7 +35,7 @@ pub struct Truth {
 impl Truth {
     pub fn gather(env: &Env, terminals: &[&Terminal]) -> Truth {
         Truth {
-            ledger: env.ledger(),
+            ledger: with_paypal(env.ledger()),
             journals: terminals
                 .iter()
                 .map(|t| (t.id.clone(), t.attempts()))
@@ -73,7 +76,8 @@ impl Truth {
             .map(|keys| {
                 keys.iter()
                     .filter(|k| {
-                        k["first_request"] == "POST /v1/payment_intents"
+                        (k["first_request"] == "POST /v1/payment_intents"
+                            || k["first_request"] == PAYPAL_CREATE)
                             && k["key"].as_str().is_some_and(|key| key.contains(&needle))
                     })
                     .collect()
@@ -105,6 +109,60 @@ impl Truth {
             .and_then(|keys| keys.iter().find(|k| k["key"] == key))
     }
 }
+
+/// The sandbox's PayPal ledger in the shapes the checks read Stripe's in: each PayPal order as an
+/// intent (succeeded when a capture holds money, `succeeded_count` its captures that do), each
+/// `PayPal-Request-Id` as an idempotency key (a create's first request named as PayPal's).
+fn with_paypal(mut ledger: Value) -> Value {
+    let paypal = ledger["paypal"].clone();
+    let mut intents = ledger["intents"].as_array().cloned().unwrap_or_default();
+    for o in paypal["orders"].as_array().into_iter().flatten() {
+        let paid = o["captures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| {
+                matches!(
+                    c["status"].as_str(),
+                    Some("COMPLETED" | "PARTIALLY_REFUNDED" | "REFUNDED")
+                )
+            })
+            .count();
+        let mut custom = o["custom_id"].as_str().unwrap_or("").splitn(3, '|');
+        let status = if paid > 0 {
+            "succeeded".to_string()
+        } else {
+            o["status"].as_str().unwrap_or("?").to_ascii_lowercase()
+        };
+        intents.push(json!({
+            "id": o["id"], "status": status, "succeeded_count": paid,
+            "amount": o["amount_minor"], "currency": o["currency"],
+            "metadata": {
+                "order_id": o["invoice_id"], "attempt_id": custom.next(),
+                "attempt_number": custom.next(), "terminal_id": custom.next(),
+            },
+            "gateway": "paypal",
+        }));
+    }
+    let mut keys = ledger["idempotency_keys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (key, usage) in paypal["request_ids"].as_object().into_iter().flatten() {
+        let first = if key.contains(":create:") {
+            PAYPAL_CREATE
+        } else {
+            "POST /v2/paypal"
+        };
+        keys.push(json!({ "key": key, "first_request": first, "executions": usage["executions"] }));
+    }
+    ledger["intents"] = Value::Array(intents);
+    ledger["idempotency_keys"] = Value::Array(keys);
+    ledger
+}
+
+/// How a PayPal create's request id is named among the keys.
+const PAYPAL_CREATE: &str = "POST /v2/checkout/orders";
 
 /// What the order must end as, when the test knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,8 @@
-//! Three terminals racing over the same 50 orders while some of their processes are killed with
-//! SIGKILL at random moments; after each round every terminal recovers and syncs. At the end no
-//! order is charged twice, nothing is stuck, stale claims were fenced, and every result was
-//! applied once.
+//! Three terminals racing over the same 50 orders — a fifth of them PayPal orders (a wallet and a
+//! card vaulted at PayPal, charged through the sandbox's PayPal side) — while some of their
+//! processes are killed with SIGKILL at random moments; after each round every terminal recovers
+//! and syncs. At the end no order is charged twice, nothing is stuck, stale claims were fenced,
+//! every result was applied once and every journal verifies (I1–I8), PayPal orders included.
 //!
 //! The schedule is random but seeded: the seed is printed, and `PAYDESK_SYSTEM_SEED=<n>` replays
 //! it (the kill moments still depend on timing). A short lease and a sweeper that asks the
@@ -49,6 +50,8 @@ fn three_terminals_racing_over_fifty_orders_with_random_kills_never_double_charg
     let orders: Vec<OrderSpec> = (0..ORDERS)
         .map(|i| {
             let pm = match i % 10 {
+                6 => "paypal:vault_approve",
+                7 => "card:vault_approve",
                 8 => "pm_card_chargeDeclined",
                 9 => "pm_card_authenticationRequired",
                 _ => "pm_card_visa",
@@ -186,6 +189,22 @@ fn three_terminals_racing_over_fifty_orders_with_random_kills_never_double_charg
             }
         }
     }
+    // The PayPal orders really went through PayPal: their successes are PayPal orders in the
+    // sandbox's PayPal ledger, paid at the central by that PayPal order.
+    let paypal_paid = orders
+        .iter()
+        .filter(|o| o.payment_method.contains(':'))
+        .filter(|o| {
+            let paid_by = env.order(&o.id)["order"]["paid_intent_id"].clone();
+            truth.intents(&o.id).iter().any(|i| {
+                i["gateway"] == "paypal" && i["status"] == "succeeded" && i["id"] == paid_by
+            })
+        })
+        .count();
+    eprintln!("race: {paypal_paid} PayPal orders paid through PayPal");
+    if paypal_paid == 0 {
+        bad.push("no PayPal order was paid through PayPal".to_string());
+    }
     // I6: delivering everything again adds no row to the central's inbox.
     let rows = env.db.count("SELECT count(*) FROM results");
     for t in &terminals {
@@ -199,6 +218,16 @@ fn three_terminals_racing_over_fifty_orders_with_random_kills_never_double_charg
         bad.push(format!(
             "I6 the results inbox went from {rows} to {rows_after} rows on a second sync"
         ));
+    }
+    // I8: every journal's hash chain and records verify after the kills.
+    for t in &terminals {
+        let verified = t.run(&["--json", "journal", "verify"]);
+        if verified.code() != Some(exit::SUCCESS) {
+            bad.push(format!(
+                "I8 journal of {} does not verify: {verified:?}",
+                t.id
+            ));
+        }
     }
     let refusals = env.db.count("SELECT count(*) FROM fencing_refusals");
     eprintln!(

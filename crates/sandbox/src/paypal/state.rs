@@ -679,6 +679,8 @@ impl PaypalState {
                     "id": o.id,
                     "status": o.status,
                     "invoice_id": o.invoice_id,
+                    "custom_id": o.custom_id,
+                    "reference_id": o.reference_id,
                     "amount_minor": o.amount_minor,
                     "currency": o.currency.code(),
                     "captures": o.captures.iter().map(|c| json!({
