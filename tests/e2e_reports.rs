@@ -51,7 +51,8 @@ const style = document.createElement("style");
 style.id = "e2e-print-view";
 style.textContent = rules.join("\n");
 document.head.appendChild(style);
-const shown = (el) => !!el && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0;
+const shown = (el) => !!el && getComputedStyle(el).display !== "none" &&
+  getComputedStyle(el).visibility === "visible" && el.getClientRects().length > 0;
 const totals = document.querySelector("[data-testid='day-close-totals']");
 // The page as paper shows it: from its top.
 window.scrollTo(0, 0);
