@@ -59,6 +59,14 @@ pub struct ClaimRequest {
     pub terminal: TerminalId,
 }
 
+/// What the operator confirmed for one claim.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimOptions {
+    /// The operator saw the central's `similar_payment` warning (the same customer paid the
+    /// same amount on another order recently) and confirmed this is not a duplicate.
+    pub confirm_similar: bool,
+}
+
 /// How the central answered a delivered result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -141,6 +149,16 @@ pub trait Central: Send + Sync + Debug {
     /// a central was reached: a lost answer is `NoAnswer` (the claim may stand; it runs out with
     /// its lease), never a second claim that would take the order over from this attempt.
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError>;
+
+    /// [`Central::claim`] with what the operator confirmed. A central without the duplicate
+    /// guard (the test doubles) has nothing to confirm: the default claims as usual.
+    async fn claim_with(
+        &self,
+        request: &ClaimRequest,
+        _options: ClaimOptions,
+    ) -> Result<Claim, CentralError> {
+        self.claim(request).await
+    }
 
     /// Registers the gateway intent of this attempt against the claim (fenced by the token). A
     /// repeat under the same token is a no-op, so a lost answer may be retried at another central.

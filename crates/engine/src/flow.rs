@@ -26,7 +26,9 @@ use paydesk_gateway::{
 use paydesk_journal::{AttemptFilter, Journal, JournalError};
 use serde::Serialize;
 
-use crate::central::{is_chargeable, Central, CentralError, ClaimRequest, OrderSnapshot};
+use crate::central::{
+    is_chargeable, Central, CentralError, ClaimOptions, ClaimRequest, OrderSnapshot,
+};
 use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
@@ -368,6 +370,19 @@ impl Engine {
         cached: Option<&CachedOrder>,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
+        self.charge_with_options(request, cached, ClaimOptions::default(), progress)
+            .await
+    }
+
+    /// [`Engine::charge_with_cache`], with what the operator confirmed for the claim (for
+    /// instance that a similar recent payment is not a duplicate).
+    pub async fn charge_with_options(
+        &self,
+        request: &ChargeRequest,
+        cached: Option<&CachedOrder>,
+        options: ClaimOptions,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, EngineError> {
         let here = self.refuse_if_open_here(&request.order).await?;
         // Read first, claim after: a wrong amount or a paid order stops here without taking the
         // claim (and an attempt number). The claim re-reads the order, for a change in between.
@@ -387,11 +402,14 @@ impl Engine {
         }
         let claimed = self
             .central
-            .claim(&ClaimRequest {
-                order: request.order.clone(),
-                operator: request.operator.clone(),
-                terminal: self.config.terminal.clone(),
-            })
+            .claim_with(
+                &ClaimRequest {
+                    order: request.order.clone(),
+                    operator: request.operator.clone(),
+                    terminal: self.config.terminal.clone(),
+                },
+                options,
+            )
             .await;
         let claim = match claimed {
             Ok(claim) => claim,

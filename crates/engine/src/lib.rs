@@ -17,8 +17,8 @@ mod relay;
 mod takeover;
 
 pub use central::{
-    is_chargeable, Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot,
-    OrderStatus,
+    is_chargeable, Central, CentralError, Claim, ClaimOptions, ClaimRequest, DeliveryStatus,
+    OrderSnapshot, OrderStatus,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crash::{CrashPoint, CRASH_AT_ENV};
