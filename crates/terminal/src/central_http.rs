@@ -36,7 +36,9 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use paydesk_engine::{Central, CentralError, Claim, ClaimRequest, DeliveryStatus, OrderSnapshot};
+use paydesk_engine::{
+    Central, CentralError, Claim, ClaimOptions, ClaimRequest, DeliveryStatus, OrderSnapshot,
+};
 
 /// A request to the central that takes longer than this is treated as unreachable: the claim is
 /// the operator's first wait, and an answer slower than this means the central is in trouble.
@@ -554,13 +556,21 @@ impl Central for HttpCentral {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim, CentralError> {
+        self.claim_with(request, ClaimOptions::default()).await
+    }
+
+    async fn claim_with(
+        &self,
+        request: &ClaimRequest,
+        options: ClaimOptions,
+    ) -> Result<Claim, CentralError> {
         // The operator comes from the session at the central; the body's must match it. Sent
         // without one too (a person signed in offline): an unreachable central is then offline,
         // a reachable one answers `session_required`.
         let session = self.session_token();
         let body = proto::ClaimRequest {
             operator_id: request.operator.clone(),
-            confirm_similar: false,
+            confirm_similar: options.confirm_similar,
         };
         let path = format!("{}/claim", order_path(&request.order));
         // Never sent to a second central once the first was reached: it may have granted the

@@ -15,7 +15,7 @@ use std::time::Duration;
 use paydesk_core::retry::BACKOFF_MS_MAX;
 use paydesk_core::{Attempt, AttemptId, Money, OperatorId, Pin, TerminalId, Timestamp};
 use paydesk_engine::{
-    CentralError, ChargeReport, ChargeRequest, Engine, EngineError, OfflineAllowance,
+    CentralError, ChargeReport, ChargeRequest, ClaimOptions, Engine, EngineError, OfflineAllowance,
     OfflinePolicy, Progress, RecoveryReport, RelayOutcome,
 };
 use paydesk_journal::{AttemptFilter, OutboxMessage, OutboxStats, StoredEvent, VerifyReport};
@@ -246,6 +246,18 @@ impl Terminal {
         request: &ChargeRequest,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, ChargeError> {
+        self.charge_with_options(request, ClaimOptions::default(), progress)
+            .await
+    }
+
+    /// [`Terminal::charge`], with what the operator confirmed for the claim (that a similar
+    /// recent payment of the same customer is not a duplicate: the answer to `similar_payment`).
+    pub async fn charge_with_options(
+        &self,
+        request: &ChargeRequest,
+        options: ClaimOptions,
+        progress: ProgressSink<'_>,
+    ) -> Result<ChargeReport, ChargeError> {
         let signed = self.signed_in().ok_or(ChargeError::NotSignedIn)?;
         if signed.operator != request.operator {
             return Err(ChargeError::OtherOperator {
@@ -265,7 +277,7 @@ impl Terminal {
         let cached = caches::cached_order(self.data_dir(), &request.order);
         let charged = self
             .engine
-            .charge_with_cache(request, cached.as_ref(), progress)
+            .charge_with_options(request, cached.as_ref(), options, progress)
             .await;
         if let Err(EngineError::Central(
             CentralError::SessionExpired | CentralError::SessionRequired,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use paydesk_central::{auth, gateway_lookup::GatewayLookup, store::Store, Config};
 use paydesk_core::{AttemptState, GatewayIntentId, Money, OperatorId, OrderId, Pin, TerminalId};
 use paydesk_engine::{
-    Central, CentralError, ChargeRequest, ClaimRequest, DeliveryStatus, Engine, EngineConfig,
-    EngineError, Progress, RelayOutcome, SystemClock,
+    Central, CentralError, ChargeRequest, ClaimOptions, ClaimRequest, DeliveryStatus, Engine,
+    EngineConfig, EngineError, Progress, RelayOutcome, SystemClock,
 };
 use paydesk_gateway::{ApiKey, Gateway, StripeConfig, StripeGateway};
 use paydesk_journal::{Journal, ResultMessage};
@@ -60,15 +60,17 @@ impl Stack {
                 .unwrap();
         }
         let orders: Vec<ImportOrder> = [
-            ("ORD-1", "12.34 EUR", "pm_card_visa"),
-            ("ORD-2", "5.00 EUR", "pm_card_chargeDeclined"),
-            ("ORD-3", "1200 JPY", "pm_card_visa"),
+            ("ORD-1", "12.34 EUR", "pm_card_visa", "cus_same"),
+            ("ORD-2", "5.00 EUR", "pm_card_chargeDeclined", ""),
+            ("ORD-3", "1200 JPY", "pm_card_visa", ""),
+            // The same customer and amount as ORD-1: the duplicate guard's "similar payment".
+            ("ORD-4", "12.34 EUR", "pm_card_visa", "cus_same"),
         ]
         .into_iter()
-        .map(|(id, amount, pm)| ImportOrder {
+        .map(|(id, amount, pm, customer)| ImportOrder {
             order_id: OrderId::new(id).unwrap(),
             amount: Money::parse(amount).unwrap(),
-            customer_id: String::new(),
+            customer_id: customer.into(),
             payment_method_id: pm.into(),
             description: format!("test order {id}"),
             gateway: paydesk_protocol::GatewayName::Stripe,
@@ -227,6 +229,52 @@ async fn charges_sync_to_the_central_exactly_once() {
     let statuses = stack.client(0).deliver(&again, head).await.unwrap();
     assert_eq!(statuses, vec![DeliveryStatus::Duplicate; 2]);
     assert_eq!(stack.order("ORD-1").await.results.len(), 1);
+}
+
+/// The duplicate guard's similar payment (issue 12, item 3): once ORD-1 is paid, ORD-4 of the
+/// same customer and amount is refused with `similar_payment` naming ORD-1, nothing is journaled;
+/// the same charge with `confirm_similar` (the operator's "Charge anyway") goes through.
+#[tokio::test]
+async fn a_similar_payment_is_charged_only_once_confirmed() {
+    let stack = Stack::start(60_000).await;
+    let engine = stack.engine(0);
+    let paid = engine
+        .charge(&charge("ORD-1", "op-anna", "12.34 EUR"), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(paid.state(), AttemptState::Succeeded);
+    engine.relay_once().await.unwrap();
+    assert_eq!(stack.order("ORD-1").await.order.status, OrderStatus::Paid);
+
+    let refused = engine
+        .charge(&charge("ORD-4", "op-anna", "12.34 EUR"), &quiet)
+        .await
+        .unwrap_err();
+    match &refused {
+        EngineError::Central(CentralError::Refused { code, message }) => {
+            assert_eq!(*code, paydesk_protocol::ErrorCode::SimilarPayment);
+            assert!(message.contains("ORD-1"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let attempts = engine
+        .attempts(paydesk_journal::AttemptFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "the refused charge journaled nothing");
+
+    let confirmed = engine
+        .charge_with_options(
+            &charge("ORD-4", "op-anna", "12.34 EUR"),
+            None,
+            ClaimOptions {
+                confirm_similar: true,
+            },
+            &quiet,
+        )
+        .await
+        .unwrap();
+    assert_eq!(confirmed.state(), AttemptState::Succeeded);
 }
 
 #[tokio::test]
