@@ -256,7 +256,10 @@ async fn json_output_parses_everywhere() {
     let queue = h.run(&["--json", "queue"]);
     assert_eq!(queue.code, Some(SUCCESS), "{queue:?}");
     let orders = queue.json()["orders"].as_array().unwrap().len();
-    assert_eq!(orders, 19, "twenty demo orders, one paid");
+    assert_eq!(
+        orders, 23,
+        "twenty demo orders, one paid, and the embedded stack's four PayPal ones"
+    );
 
     let verify = h.run(&["--json", "journal", "verify"]);
     assert_eq!(verify.json()["intact"], true, "{verify:?}");
