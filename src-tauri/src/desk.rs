@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paydesk_core::{AttemptId, Money, OperatorId, OrderId, Pin, Timestamp};
-use paydesk_engine::{ChargeRequest, Clock, Progress, RecoveryReport, SystemClock};
+use paydesk_engine::{ChargeRequest, ClaimOptions, Clock, Progress, RecoveryReport, SystemClock};
 use paydesk_journal::AttemptFilter;
 use paydesk_stack::Stack;
 use paydesk_terminal::{DrainWait, Terminal};
@@ -354,10 +354,13 @@ impl Desk {
     /// Charges `order` as the signed-in operator, if the central still has `expected_amount`.
     /// The terminal refuses on a journal that fails verification (I8) and, while the central is
     /// unreachable, follows the manager's saved allowance. Progress goes to `progress`.
+    /// `confirm_similar`: the operator confirmed that a similar recent payment of the same
+    /// customer (the central's `similar_payment` refusal) is not a duplicate.
     pub async fn charge(
         &self,
         order: &str,
         expected_amount: Money,
+        confirm_similar: bool,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<ChargeView, UiError> {
         let (running, session) = self.signed_in()?;
@@ -371,7 +374,7 @@ impl Desk {
         };
         let terminal = &running.terminal;
         let report = terminal
-            .charge(&request, progress)
+            .charge_with_options(&request, ClaimOptions { confirm_similar }, progress)
             .await
             .map_err(|e| charge_error(terminal.journal_path(), &e))?;
         Ok(ChargeView {

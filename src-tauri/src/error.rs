@@ -11,6 +11,7 @@ use std::path::Path;
 use paydesk_core::{OperatorId, TerminalId, Timestamp};
 use paydesk_engine::{CentralError, EngineError, OfflineRefusal};
 use paydesk_journal::JournalError;
+use paydesk_protocol::ErrorCode;
 use paydesk_stack::StackError;
 use paydesk_terminal::{
     ChargeError, ConnectError, OpenError, QueueError, SecretError, SecretLoadError, SignInError,
@@ -59,6 +60,11 @@ pub enum UiErrorKind {
     AlreadyCharged,
     /// The gateway refused our configuration (nothing was charged).
     Gateway,
+    /// The same customer paid the same amount on another order recently (the message names it):
+    /// nothing was charged; the operator may charge anyway once sure it is not a duplicate.
+    SimilarPayment,
+    /// The card networks' reattempt limits forbid another attempt on this card now.
+    ReattemptRefused,
     /// The central refused a request for another reason.
     CentralRefused,
     /// A bug in the shell (a panicked worker, a poisoned lock).
@@ -331,6 +337,24 @@ pub fn central_error(error: &CentralError) -> UiError {
                 "Sign in as the person who should do it (a manager for manager actions).",
             )
         }
+        CentralError::Refused {
+            code: ErrorCode::SimilarPayment,
+            message,
+        } => UiError::new(
+            UiErrorKind::SimilarPayment,
+            similar_payment_words(message),
+            "Nothing was charged. Check with the customer that this is a separate payment; if it \
+             is, choose Charge anyway.",
+        ),
+        CentralError::Refused {
+            code: ErrorCode::ReattemptRefused,
+            message,
+        } => UiError::new(
+            UiErrorKind::ReattemptRefused,
+            sentence(message),
+            "Nothing was charged. Do not try this card again now: ask the customer for another \
+             payment method.",
+        ),
         CentralError::Refused { code, message } => {
             log_detail(&format!("central refused ({})", code.as_str()), message);
             UiError::new(
@@ -624,11 +648,62 @@ pub fn sign_in_error(error: &SignInError) -> UiError {
 }
 
 /// A message from the terminal or the central as a sentence: capital first letter, one full stop.
+/// The central's `similar_payment` message (which names the earlier order, who charged it,
+/// when and its gateway id) without its closing advice to the API client, which the UI gives in
+/// its own words.
+fn similar_payment_words(message: &str) -> String {
+    let words = match message.find(". Check with the customer") {
+        Some(end) => &message[..end],
+        None => message,
+    };
+    sentence(words)
+}
+
 fn sentence(text: &str) -> String {
     let text = text.trim().trim_end_matches('.');
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_similar_payment_names_the_earlier_order_and_offers_to_charge_anyway() {
+        let refused = CentralError::Refused {
+            code: ErrorCode::SimilarPayment,
+            message: "order ORD-4 may be a duplicate: customer cus_same already paid 12.34 EUR \
+                      on order ORD-1 within the last 4 hours: op-anna on terminal till-1 at \
+                      2026-11-30T21:07:39.303Z (attempt 1, gateway id pi_1, 12.34 EUR). Check \
+                      with the customer that this is a separate payment; to charge it anyway, \
+                      confirm it (confirm_similar)"
+                .into(),
+        };
+        let ui = central_error(&refused);
+        assert_eq!(ui.kind, UiErrorKind::SimilarPayment);
+        assert!(
+            ui.message.starts_with("Order ORD-4 may be a duplicate"),
+            "{}",
+            ui.message
+        );
+        assert!(ui.message.contains("on order ORD-1"), "{}", ui.message);
+        assert!(ui.message.contains("gateway id pi_1"), "{}", ui.message);
+        assert!(!ui.message.contains("confirm_similar"), "{}", ui.message);
+        assert!(ui.next_step.contains("Charge anyway"), "{}", ui.next_step);
+    }
+
+    #[test]
+    fn a_reattempt_refusal_keeps_the_central_words() {
+        let refused = CentralError::Refused {
+            code: ErrorCode::ReattemptRefused,
+            message: "the card pm_1 was declined with do_not_honor".into(),
+        };
+        let ui = central_error(&refused);
+        assert_eq!(ui.kind, UiErrorKind::ReattemptRefused);
+        assert_eq!(ui.message, "The card pm_1 was declined with do_not_honor.");
     }
 }

@@ -178,12 +178,15 @@ async fn queue(desk: State<'_, Desk>) -> Result<QueueView, UiError> {
 }
 
 /// Charges an order; every step reaches the UI as a [`CHARGE_PROGRESS_EVENT`] while it runs.
+/// `confirm_similar` (optional, default false): the operator chose "Charge anyway" after the
+/// central's similar-payment warning.
 #[tauri::command]
 async fn charge<R: Runtime>(
     app: AppHandle<R>,
     desk: State<'_, Desk>,
     order_id: String,
     expected_amount: Money,
+    confirm_similar: Option<bool>,
 ) -> Result<ChargeView, UiError> {
     let order = order_id.clone();
     let emit = move |progress: Progress| {
@@ -195,7 +198,13 @@ async fn charge<R: Runtime>(
             error::log_detail("emitting charge progress", &e.to_string());
         }
     };
-    desk.charge(&order_id, expected_amount, &emit).await
+    desk.charge(
+        &order_id,
+        expected_amount,
+        confirm_similar.unwrap_or(false),
+        &emit,
+    )
+    .await
 }
 
 #[tauri::command]

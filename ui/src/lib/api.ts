@@ -69,8 +69,9 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const signIn = (operator: string, pin: string): Promise<Session> => call("sign_in", { operator, pin });
 export const signOut = (): Promise<void> => call("sign_out");
 export const loadQueue = (): Promise<QueueView> => call("queue");
-export const charge = (orderId: string, expectedAmount: Money): Promise<ChargeView> =>
-  call("charge", { orderId, expectedAmount });
+/** `confirmSimilar`: the operator chose "Charge anyway" after the similar-payment warning. */
+export const charge = (orderId: string, expectedAmount: Money, confirmSimilar = false): Promise<ChargeView> =>
+  call("charge", { orderId, expectedAmount, confirmSimilar });
 export const listAttempts = (filter: AttemptFilter = {}): Promise<AttemptView[]> => call("attempts", { filter });
 export const attemptTimeline = (id: string): Promise<TimelineView> => call("attempt_timeline", { id });
 export const loadStatus = (): Promise<StatusView> => call("status");

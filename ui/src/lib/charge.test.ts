@@ -2,7 +2,16 @@
 // never "failed" for an unknown outcome.
 import { describe, expect, it } from "vitest";
 import type { AttemptState, AttemptView, ChargeView, Progress, UiError } from "./bindings";
-import { offlineNote, outcomeOf, outcomeOfError, reachedStep, stepLines, waitingNote, wasJournaled } from "./charge";
+import {
+  offersChargeAnyway,
+  offlineNote,
+  outcomeOf,
+  outcomeOfError,
+  reachedStep,
+  stepLines,
+  waitingNote,
+  wasJournaled,
+} from "./charge";
 
 const ATTEMPT: AttemptView = {
   id: "019a9f2e-3c4d-7abc-8def-0123456789ab",
@@ -125,5 +134,39 @@ describe("outcomeOfError", () => {
     const o = outcomeOfError({ kind: "internal", message: "Paydesk hit an internal error.", next_step: "Restart." }, true, 0);
     expect(o.kind).toBe("pending");
     expect(o.title).toMatch(/DO NOT charge again/);
+  });
+});
+
+describe("the similar-payment warning", () => {
+  const similar: UiError = {
+    kind: "similar_payment",
+    message:
+      "Order ORD-4 may be a duplicate: customer cus_same already paid 12.34 EUR on order ORD-1 within the last 4 hours: op-anna on terminal till-1 at 2026-11-30T21:07:39.303Z (attempt 1, gateway id pi_c18d, 12.34 EUR).",
+    next_step: "Nothing was charged. Check with the customer that this is a separate payment; if it is, choose Charge anyway.",
+  };
+  it("shows the central's words, which name the earlier order, and offers Charge anyway", () => {
+    const o = outcomeOfError(similar, false, 0);
+    expect(o.kind).toBe("similar_payment");
+    expect(o.title).toBe(`Possible duplicate: ${similar.message}`);
+    expect(o.title).toContain("order ORD-1");
+    expect(o.detail).toBe(similar.next_step);
+    expect(offersChargeAnyway(o)).toBe(true);
+  });
+  it("is never taken for a pending charge, even after a journaled step", () => {
+    expect(outcomeOfError(similar, true, 0).kind).toBe("similar_payment");
+  });
+  it("offers no way around any other refusal", () => {
+    const refusals: UiError[] = [
+      { kind: "held_by", message: "Held.", next_step: "Pick another order." },
+      { kind: "not_chargeable", message: "Paid.", next_step: "Reload." },
+      { kind: "reattempt_refused", message: "The card reached its limit.", next_step: "Ask for another card." },
+      { kind: "central_refused", message: "Refused.", next_step: "Reload." },
+    ];
+    for (const e of refusals) {
+      expect(offersChargeAnyway(outcomeOfError(e, false, 0))).toBe(false);
+    }
+    // A reattempt refusal comes before anything is sent: "not charged", never "pending".
+    expect(outcomeOfError(refusals[2]!, true, 0)).toMatchObject({ kind: "not_charged" });
+    expect(offersChargeAnyway(outcomeOf(view("succeeded")))).toBe(false);
   });
 });

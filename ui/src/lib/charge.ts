@@ -108,7 +108,16 @@ export function waitingNote(events: Progress[]): string | null {
   return `The gateway's answer was not clear; asking again in ${seconds} s (at most a few tries).`;
 }
 
-export type OutcomeKind = "paid" | "declined" | "needs_action" | "pending" | "needs_review" | "canceled" | "held" | "not_charged";
+export type OutcomeKind =
+  | "paid"
+  | "declined"
+  | "needs_action"
+  | "pending"
+  | "needs_review"
+  | "canceled"
+  | "held"
+  | "similar_payment"
+  | "not_charged";
 
 export interface Outcome {
   kind: OutcomeKind;
@@ -180,6 +189,8 @@ const BEFORE_ANYTHING_SENT: ReadonlySet<CallError["kind"]> = new Set<CallError["
   "journal_damaged",
   "offline_blocked",
   "starting",
+  "similar_payment",
+  "reattempt_refused",
 ]);
 
 /**
@@ -199,6 +210,16 @@ export function outcomeOfError(error: CallError, journaled: boolean, offsetMinut
       detail: `Nothing was charged here. ${error.next_step}`,
     };
   }
+  if (error.kind === "similar_payment") {
+    // The central refused the claim before anything was sent; its message names the earlier
+    // order (who, when, the gateway id). Going on is the operator's explicit choice.
+    return {
+      kind: "similar_payment",
+      tone: "attention",
+      title: `Possible duplicate: ${error.message}`,
+      detail: error.next_step,
+    };
+  }
   if (journaled && !BEFORE_ANYTHING_SENT.has(error.kind)) {
     return pendingOutcome(error.message.replace(/\.$/, ""));
   }
@@ -208,4 +229,13 @@ export function outcomeOfError(error: CallError, journaled: boolean, offsetMinut
 /** True once any progress event shows the attempt in the journal. */
 export function wasJournaled(events: Progress[]): boolean {
   return reachedStep(events) >= 1;
+}
+
+/**
+ * Whether the final state offers "Charge anyway": only the similar-payment warning, which the
+ * operator answers by re-sending the charge with `confirm_similar`. Every other refusal (held,
+ * paid, an unknown outcome, the card's reattempt limit) offers no way around it.
+ */
+export function offersChargeAnyway(outcome: Outcome): boolean {
+  return outcome.kind === "similar_payment";
 }

@@ -3,4 +3,4 @@
 /**
  * What kind of failure the UI is looking at; serialized in snake_case.
  */
-export type UiErrorKind = "starting" | "startup_failed" | "keyring_unavailable" | "journal_unavailable" | "journal_locked" | "journal_damaged" | "journal_read" | "not_signed_in" | "sign_in_refused" | "sign_in_locked" | "bad_input" | "central_unreachable" | "offline_blocked" | "terminal_not_authorized" | "held_by" | "not_chargeable" | "amount_changed" | "already_charged" | "gateway" | "central_refused" | "internal";
+export type UiErrorKind = "starting" | "startup_failed" | "keyring_unavailable" | "journal_unavailable" | "journal_locked" | "journal_damaged" | "journal_read" | "not_signed_in" | "sign_in_refused" | "sign_in_locked" | "bad_input" | "central_unreachable" | "offline_blocked" | "terminal_not_authorized" | "held_by" | "not_chargeable" | "amount_changed" | "already_charged" | "gateway" | "similar_payment" | "reattempt_refused" | "central_refused" | "internal";
