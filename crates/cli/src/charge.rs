@@ -7,7 +7,7 @@
 
 use paydesk_core::{AttemptState, Money, OperatorId, OrderId};
 use paydesk_engine::{
-    CentralError, ChargeReport, ChargeRequest, EngineError, Progress, RecoveryReport,
+    CentralError, ChargeReport, ChargeRequest, ClaimOptions, EngineError, Progress, RecoveryReport,
 };
 use paydesk_terminal::{ChargeError, DrainReport, DrainWait, SignInError, Terminal};
 use serde::Serialize;
@@ -80,6 +80,13 @@ pub fn engine_failure(e: EngineError) -> Failure {
     };
     let hint = if code == UNREACHABLE && e.nothing_charged() {
         "; nothing was charged"
+    } else if let EngineError::Central(CentralError::Refused {
+        code: paydesk_protocol::ErrorCode::SimilarPayment,
+        ..
+    }) = &e
+    {
+        "; nothing was charged. If the customer confirms it is a separate payment, run the same \
+         charge again with --confirm-similar"
     } else {
         ""
     };
@@ -161,6 +168,7 @@ pub async fn charge(
     operator: &str,
     amount: &str,
     pin_stdin: bool,
+    options: ClaimOptions,
 ) -> CmdResult {
     let order = OrderId::new(order)
         .map_err(|e| Failure::usage(format!("order: {e} (the order id as the queue shows it)")))?;
@@ -187,7 +195,15 @@ pub async fn charge(
              offline verifier"
         );
     }
-    let result = charge_signed_in(settings, &terminal, operator, order, expected_amount).await;
+    let result = charge_signed_in(
+        settings,
+        &terminal,
+        operator,
+        order,
+        expected_amount,
+        options,
+    )
+    .await;
     terminal.sign_out().await;
     result
 }
@@ -199,6 +215,7 @@ async fn charge_signed_in(
     operator: OperatorId,
     order: OrderId,
     expected_amount: Money,
+    options: ClaimOptions,
 ) -> CmdResult {
     let open = terminal.unresolved().await.map_err(engine_failure)?;
     if !open.is_empty() {
@@ -215,7 +232,7 @@ async fn charge_signed_in(
         expected_amount,
     };
     let report = terminal
-        .charge(&request, &move |p| print_progress(json, &p))
+        .charge_with_options(&request, options, &move |p| print_progress(json, &p))
         .await
         .map_err(|e| match e {
             ChargeError::Engine(EngineError::Offline { refusal, detail }) => {

@@ -142,6 +142,11 @@ enum Command {
         /// stops the charge.
         #[arg(long)]
         amount: String,
+        /// The central warned that the same customer paid the same amount on another order
+        /// recently (exit 4, "may be a duplicate"): charge anyway, once you checked with the
+        /// customer that this is a separate payment.
+        #[arg(long)]
+        confirm_similar: bool,
     },
     /// Show an attempt and its history (the same as `journal show`).
     Show {
@@ -496,7 +501,11 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             operator,
             amount,
             pin_stdin,
-        } => charge::charge(settings, &order, &operator, &amount, pin_stdin).await,
+            confirm_similar,
+        } => {
+            let options = paydesk_engine::ClaimOptions { confirm_similar };
+            charge::charge(settings, &order, &operator, &amount, pin_stdin, options).await
+        }
         Command::Show { attempt } => journal::show(settings, &attempt),
         Command::Recover { operator, .. } => charge::recover(settings, operator.as_deref()).await,
         Command::Sync => charge::sync(settings).await,
