@@ -26,6 +26,26 @@ describe("audit wording", () => {
     expect(kindLabel("claim_released")).toBe("Gave an order back uncharged");
     expect(kindLabel("claim_renewed")).toBe("Order claim: renewed");
   });
+  it("names every kind of the duplicate guard and the reattempt limits", () => {
+    const guard = [
+      "guard_held",
+      "guard_paid",
+      "guard_outcome_unknown",
+      "guard_similar_payment",
+      "guard_reattempt_limit",
+      "guard_do_not_retry",
+    ];
+    const labels = guard.map(kindLabel);
+    for (const [i, label] of labels.entries()) {
+      // Each in words of its own, never the raw kind with spaces.
+      expect(label).not.toBe(guard[i]!.replaceAll("_", " "));
+      expect(label).not.toContain("_");
+    }
+    expect(new Set(labels).size).toBe(guard.length);
+    expect(kindLabel("guard_similar_payment")).toMatch(/same customer/);
+    expect(kindLabel("guard_do_not_retry")).toMatch(/not be retried/);
+    expect(kindLabel("guard_new_rule")).toBe("Duplicate guard: new rule");
+  });
   it("names the approver beside the person", () => {
     expect(whoText(entry())).toBe("ann");
     expect(whoText(entry({ approver: "bob" }))).toBe("ann (approved by bob)");

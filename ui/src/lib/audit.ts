@@ -29,6 +29,14 @@ const KINDS: Record<string, string> = {
   claim_released: "Gave an order back uncharged",
   claim_swept: "An order's hold ran out and was released",
   claim_result: "An order's hold ended with its payment result",
+  // The duplicate guard and the card networks' reattempt limits (issue 12): each time a claim
+  // was refused — or, for a similar payment, charged after the operator confirmed it.
+  guard_held: "Duplicate guard: another terminal was charging the order",
+  guard_paid: "Duplicate guard: the order was already paid",
+  guard_outcome_unknown: "Duplicate guard: an earlier attempt's outcome was not known yet",
+  guard_similar_payment: "Duplicate guard: the same customer paid the same amount on another order",
+  guard_reattempt_limit: "Card reattempt limit reached (card network rules)",
+  guard_do_not_retry: "Card must not be retried (the bank said do not retry)",
 };
 
 /** Kinds the central builds from a prefix and a detail (`result_succeeded`, `claim_released`). */
@@ -37,6 +45,7 @@ const PREFIXES: [string, string][] = [
   ["claim_", "Order claim"],
   ["reversal_", "Refund or cancel"],
   ["resolution_", "Manager's resolution"],
+  ["guard_", "Duplicate guard"],
 ];
 
 /** A kind in words; one this list does not know is shown with spaces for underscores. */
