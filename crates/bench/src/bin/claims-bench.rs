@@ -64,11 +64,15 @@ impl Drop for CentralProcess {
     }
 }
 
-fn start_central(bin: &Path, db_url: &str) -> anyhow::Result<CentralProcess> {
+/// Starts a central on `db_url`; `key_file` is the allowance key every central of a site shares
+/// (kept in the bench's temporary directory, never in the working directory).
+fn start_central(bin: &Path, db_url: &str, key_file: &Path) -> anyhow::Result<CentralProcess> {
     let mut child = Command::new(bin)
         .env_remove("RUST_LOG")
         .env("PAYDESK_ADMIN_TOKEN", ADMIN_TOKEN)
         .args(["--db", db_url, "serve", "--listen", "127.0.0.1:0"])
+        .arg("--allowance-key-file")
+        .arg(key_file)
         .args(["--sweep-interval-ms", "3600000"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -254,8 +258,10 @@ async fn run(args: &Args, bin: &Path, url: &str) -> anyhow::Result<()> {
         .await?;
     store.close().await;
 
-    let first = start_central(bin, url)?;
-    let second = start_central(bin, url)?;
+    let dir = tempfile::tempdir()?;
+    let key_file = dir.path().join("allowance.key");
+    let first = start_central(bin, url, &key_file)?;
+    let second = start_central(bin, url, &key_file)?;
     // One person signed in at the first central; the session is a database row, so the second
     // central accepts it too (as it would behind a load balancer).
     let grant: serde_json::Value = reqwest::Client::new()
