@@ -716,8 +716,77 @@ impl Central for HttpCentral {
                 proto::ItemStatus::Rejected => DeliveryStatus::Rejected { reason },
             });
         }
+        self.report_declines(results, &statuses).await;
         Ok(statuses)
     }
+}
+
+/// How long the decline reports of one batch may take in all: they follow the delivered
+/// results and must never hold up their delivery for long.
+const DECLINE_REPORTS_WITHIN: Duration = Duration::from_secs(3);
+
+impl HttpCentral {
+    /// Best effort, after the results were delivered: each newly applied decline's code goes to
+    /// `POST /v1/orders/{id}/decline`, for the card networks' reattempt limits (a do-not-retry
+    /// code stops the next claim on the card). The brand is not known here: the central takes
+    /// the card from the order. A failure is logged; the result stays delivered.
+    async fn report_declines(&self, results: &[ResultMessage], statuses: &[DeliveryStatus]) {
+        let reports: Vec<(OrderId, proto::guard::DeclineReport)> = results
+            .iter()
+            .zip(statuses)
+            .filter(|(r, status)| {
+                r.state == AttemptState::Declined && **status == DeliveryStatus::Applied
+            })
+            .map(|(r, _)| {
+                let report = proto::guard::DeclineReport {
+                    attempt_id: r.attempt_id,
+                    attempt_number: r.number,
+                    intent_id: r.intent_id.clone(),
+                    decline_code: r.reason.as_deref().and_then(decline_code),
+                    advice_code: None,
+                    card_brand: None,
+                    occurred_at: r.decided_at,
+                };
+                (r.order.clone(), report)
+            })
+            .collect();
+        if reports.is_empty() {
+            return;
+        }
+        let send = async {
+            for (order, report) in &reports {
+                let path = format!("{}/decline", order_path(order));
+                let sent: Result<proto::guard::DeclineReceipt, CentralError> =
+                    self.post(&path, report).await;
+                match sent {
+                    Ok(receipt) => {
+                        tracing::info!(%order, message = %receipt.message, "decline reported")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%order, error = %e, "could not report a decline (best effort)")
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(DECLINE_REPORTS_WITHIN, send)
+            .await
+            .is_err()
+        {
+            tracing::warn!("decline reports took too long; the rest were not sent (best effort)");
+        }
+    }
+}
+
+/// The gateway's decline code in an attempt's reason (`generic_decline`, `stolen_card`), or
+/// `None` when the reason is words rather than one code.
+fn decline_code(reason: &str) -> Option<String> {
+    let code = reason.trim();
+    let is_code = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    is_code.then(|| code.to_string())
 }
 
 #[cfg(test)]

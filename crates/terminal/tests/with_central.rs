@@ -192,6 +192,22 @@ async fn charges_sync_to_the_central_exactly_once() {
         paid.attempt.intent_id.as_ref().map(GatewayIntentId::as_str)
     );
     assert_eq!(stack.order("ORD-2").await.order.status, OrderStatus::Failed);
+    // The decline's code went to the central with its result (issue 12, item 5), for the card
+    // networks' reattempt limits.
+    let card = stack
+        .central
+        .store
+        .card_history(
+            "pm_card_chargeDeclined",
+            paydesk_engine::Clock::now(&SystemClock),
+        )
+        .await
+        .unwrap();
+    assert_eq!(card.declines.len(), 1, "{:?}", card.declines);
+    assert_eq!(
+        card.declines[0].decline_code.as_deref(),
+        Some("generic_decline")
+    );
 
     // A paid order cannot be claimed again: the operator gets a sentence, nothing is journaled.
     let again = engine
