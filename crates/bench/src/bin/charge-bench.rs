@@ -1,13 +1,20 @@
-//! Charge overhead: the full Paydesk flow (claim at the central, five durable journal steps,
+//! Charge overhead: the full Paydesk flow (claim at the central, three durable journal commits,
 //! register, create and confirm at the gateway) against a bare create + confirm to the same
 //! sandbox, interleaved one for one in the same run, at each gateway latency asked for.
 //!
 //! Prints p50/p99 of both, the p50 added by Paydesk and the ratio; then the gateway calls per
 //! successful charge of each, as the sandbox counted them (`/admin/calls`, per API key: the full
 //! flow and the baseline use different keys), against the target of at most 2. The central runs on a fresh
-//! PostgreSQL database (a separate process), so `strace -f -c -e trace=fsync,fdatasync` on this
-//! process counts the journal's durable writes alone (see scripts/bench.sh).
+//! PostgreSQL database (a separate process), so `strace -f -c -e trace=fsync,fdatasync` attached
+//! to this process counts the journal's durable writes alone: the bench attaches it to its own
+//! threads around a block of charges of the flow as it is (the create's answer, the registration
+//! and the confirm's begin in one commit) and around a block of the flow as it was (one commit per
+//! step, `EngineConfig::separate_commits`), each on its own journal, and prints fsyncs per charge
+//! of both beside issue 14's figure and the target of 3 (issue 14, item 2). Timing blocks run
+//! without strace: a traced thread stops at every system call.
 
+use std::io::BufRead as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -16,11 +23,12 @@ use paydesk_bench::{ms, percentile, PG_URL_DEFAULT};
 use paydesk_core::{
     AttemptNumber, AttemptState, GatewayIntentId, IdempotencyKey, Money, OrderId, TerminalId,
 };
-use paydesk_engine::{ChargeRequest, RelayOutcome};
+use paydesk_engine::{ChargeRequest, Engine, EngineConfig, RelayOutcome, SystemClock};
 use paydesk_gateway::{
     ApiKey, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult, IntentMetadata,
     StripeConfig, StripeGateway,
 };
+use paydesk_journal::Journal;
 use paydesk_testkit::PgDatabase;
 
 #[derive(Parser, Debug)]
@@ -38,6 +46,9 @@ struct Args {
     /// Charges per mode at a latency above 0 (each costs two round trips of that latency).
     #[arg(long, default_value_t = 20)]
     slow_charges: usize,
+    /// Charges per flow (as it is, as it was) counted under strace, at 0 ms; 0 skips the count.
+    #[arg(long, default_value_t = 50)]
+    fsync_charges: usize,
 }
 
 /// Warm-up pairs per latency, not counted (connection pools, SQLite page cache, JIT-free but
@@ -50,6 +61,13 @@ const BARE_KEY: &str = "sk_test_paydesk_bare";
 
 /// Issue 14's target: at most this many gateway calls per successful charge.
 const CALLS_PER_CHARGE_MAX: f64 = 2.0;
+
+/// Issue 14's target: at most this many fsyncs per charge (one commit before each of the two
+/// gateway requests, one for the result).
+const FSYNCS_PER_CHARGE_MAX: f64 = 3.0;
+
+/// Issue 14's figure for the flow before item 2 (one commit per step), measured then.
+const FSYNCS_PER_CHARGE_ISSUE_14: f64 = 5.18;
 
 /// One latency's gateway calls, as the sandbox counted them.
 struct Calls {
@@ -87,6 +105,11 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
             orders.push((format!("bench-{latency}-{i}"), amount, "pm_card_visa"));
         }
     }
+    for flow in FsyncFlow::ALL {
+        for i in 0..args.fsync_charges + WARMUP_PAIRS {
+            orders.push((flow.order(i), amount, "pm_card_visa"));
+        }
+    }
     let central = paydesk_bench::prepare_central(db_url, &orders).await?;
     let running = paydesk_bench::serve(&central).await?;
     let central_url = format!("http://{}", running.addr);
@@ -107,6 +130,10 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     .await?;
     let admin = reqwest::Client::new();
 
+    println!(
+        "load average at the start (1, 5, 15 min): {}",
+        load_average()
+    );
     println!(
         "charge overhead: full Paydesk flow vs bare create + confirm, same sandbox, interleaved"
     );
@@ -192,6 +219,35 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         });
     }
     print_calls(&calls);
+    if args.fsync_charges > 0 {
+        admin
+            .delete(format!("{}/admin/faults", sandbox.base_url))
+            .send()
+            .await?
+            .error_for_status()?;
+        // The flow as it was: the same central session, its own journal.
+        let mut config = EngineConfig::new(central.terminal.clone());
+        config.separate_commits = true;
+        let before = Engine::new(
+            Journal::open(&dir.path().join("journal-separate.sqlite"))?,
+            gateway.clone(),
+            Arc::clone(engine.central()),
+            Arc::new(SystemClock),
+            config,
+        );
+        let mut counted = Vec::new();
+        for flow in FsyncFlow::ALL {
+            let engine = match flow {
+                FsyncFlow::Separate => &before,
+                FsyncFlow::Merged => &engine,
+            };
+            counted.push(count_fsyncs(engine, &central, flow, args.fsync_charges, amount).await?);
+        }
+        print_fsyncs(&counted);
+        while let RelayOutcome::Sent { .. } = before.relay_once().await? {}
+    }
+    println!();
+    println!("load average at the end (1, 5, 15 min): {}", load_average());
     // Deliver the results so the run leaves a consistent central behind.
     while let RelayOutcome::Sent { .. } = engine.relay_once().await? {}
     running.shutdown().await;
@@ -294,4 +350,212 @@ async fn bare_charge(
         bail!("bare confirm: {confirmed:?}");
     }
     Ok(started.elapsed())
+}
+
+/// The two flows whose fsyncs are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FsyncFlow {
+    /// One durable commit per step (before issue 14, item 2): five per charge.
+    Separate,
+    /// The create's answer, the registration and the confirm's begin in one commit.
+    Merged,
+}
+
+impl FsyncFlow {
+    const ALL: [FsyncFlow; 2] = [FsyncFlow::Separate, FsyncFlow::Merged];
+
+    fn order(self, i: usize) -> String {
+        match self {
+            FsyncFlow::Separate => format!("fsync-separate-{i}"),
+            FsyncFlow::Merged => format!("fsync-merged-{i}"),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            FsyncFlow::Separate => "one commit per step (before)",
+            FsyncFlow::Merged => "merged commits (now)",
+        }
+    }
+}
+
+/// One flow's count.
+struct Fsyncs {
+    flow: FsyncFlow,
+    charges: usize,
+    calls: u64,
+    /// The median charge while traced (strace slows every system call it stops at).
+    p50: Duration,
+}
+
+/// `strace -f -c -e trace=fsync,fdatasync` attached to every thread of this process (and
+/// following the threads they start) until [`Strace::stop`].
+struct Strace {
+    child: std::process::Child,
+    summary: std::path::PathBuf,
+}
+
+impl Strace {
+    fn attach(summary: &std::path::Path) -> anyhow::Result<Strace> {
+        let mut command = std::process::Command::new("strace");
+        command.args(["-f", "-c", "-e", "trace=fsync,fdatasync", "-o"]);
+        command.arg(summary);
+        // With -f, strace attaches every thread of the process (and follows those it starts).
+        let threads = std::fs::read_dir("/proc/self/task")?.count();
+        command.args(["-p", &std::process::id().to_string()]);
+        let mut child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start strace ({e}): install it (apt-get install strace)")
+            })?;
+        // strace says "Process N attached" once per thread; wait for all of them (or 5 s), and
+        // keep draining its stderr so it never blocks on a full pipe.
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("attached") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let mut attached = 0;
+        while attached < threads {
+            match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(()) => attached += 1,
+                Err(_) if attached > 0 => break,
+                Err(_) => bail!("strace attached to no thread of this process"),
+            }
+        }
+        Ok(Strace {
+            child,
+            summary: summary.to_path_buf(),
+        })
+    }
+
+    /// Detaches (SIGINT) and returns the fsync + fdatasync calls counted.
+    fn stop(mut self) -> anyhow::Result<u64> {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("could not stop strace");
+        }
+        self.child.wait()?;
+        let text = std::fs::read_to_string(&self.summary)?;
+        // Rows: "% time  seconds  usecs/call  calls  [errors]  syscall".
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                match cols.last() {
+                    Some(&"fsync") | Some(&"fdatasync") => cols.get(3)?.parse::<u64>().ok(),
+                    _ => None,
+                }
+            })
+            .sum())
+    }
+}
+
+/// Charges `n` orders of `flow` (after the warm-up) under strace; counts their fsyncs.
+async fn count_fsyncs(
+    engine: &Engine,
+    central: &paydesk_bench::Central,
+    flow: FsyncFlow,
+    n: usize,
+    amount: Money,
+) -> anyhow::Result<Fsyncs> {
+    let charge = |i: usize| {
+        let order = OrderId::new(flow.order(i));
+        async move {
+            let report = engine
+                .charge(
+                    &ChargeRequest {
+                        order: order?,
+                        operator: central.operator.clone(),
+                        expected_amount: amount,
+                    },
+                    &|_| {},
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{} charge: {e} ({e:?})", flow.label()))?;
+            if report.state() != AttemptState::Succeeded {
+                bail!("a bench charge ended {:?}", report.attempt);
+            }
+            anyhow::Ok(())
+        }
+    };
+    for i in 0..WARMUP_PAIRS {
+        charge(i).await?;
+    }
+    let summary = tempfile::NamedTempFile::new()?;
+    let strace = Strace::attach(summary.path())?;
+    let mut took = Vec::with_capacity(n);
+    for i in WARMUP_PAIRS..WARMUP_PAIRS + n {
+        let started = Instant::now();
+        let charged = charge(i).await;
+        took.push(started.elapsed());
+        if let Err(e) = charged {
+            strace.stop()?;
+            return Err(e);
+        }
+    }
+    let calls = strace.stop()?;
+    Ok(Fsyncs {
+        flow,
+        charges: n,
+        calls,
+        p50: percentile(&mut took, 50),
+    })
+}
+
+fn print_fsyncs(counted: &[Fsyncs]) {
+    println!();
+    println!(
+        "fsync + fdatasync per charge (strace -f -c -e trace=fsync,fdatasync attached to this \
+         process; target: at most {FSYNCS_PER_CHARGE_MAX:.0})"
+    );
+    println!(
+        "{:<30} {:>8} {:>8} {:>11} {:>8} {:>14}",
+        "flow", "charges", "fsyncs", "per charge", "verdict", "p50 traced"
+    );
+    let per = |f: &Fsyncs| f.calls as f64 / f.charges as f64;
+    for f in counted {
+        println!(
+            "{:<30} {:>8} {:>8} {:>11.2} {:>8} {:>12}ms",
+            f.flow.label(),
+            f.charges,
+            f.calls,
+            per(f),
+            if per(f) <= FSYNCS_PER_CHARGE_MAX {
+                "met"
+            } else {
+                "MISSED"
+            },
+            ms(f.p50)
+        );
+    }
+    let before = counted.iter().find(|f| f.flow == FsyncFlow::Separate);
+    let now = counted.iter().find(|f| f.flow == FsyncFlow::Merged);
+    if let (Some(before), Some(now)) = (before, now) {
+        println!(
+            "now / before (same run): {:.3}; issue 14's figure before: {FSYNCS_PER_CHARGE_ISSUE_14:.2} \
+             per charge, now {:.2}",
+            per(now) / per(before).max(1e-9),
+            per(now)
+        );
+    }
+}
+
+/// `/proc/loadavg`'s three load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
