@@ -272,17 +272,39 @@ struct TotalRow {
     sum_minor: i64,
 }
 
-/// The totals per operator, terminal, currency and outcome of the results received in
-/// `[from, to)` (a day, or one shift of it), and their digest.
+/// One (gateway, currency, outcome) of the day: which gateway the orders went through.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+struct GatewayTotalRow {
+    /// The gateway the order names (`stripe` or `paypal`), or `unknown` for an order the
+    /// central no longer holds.
+    gateway: String,
+    currency: String,
+    /// The result's outcome, or `refused` for a result the central rejected.
+    outcome: String,
+    count: u64,
+    sum_minor: i64,
+}
+
+/// The day's totals: per operator, terminal, currency and outcome (what the digest covers, as
+/// before gateways were counted), and per gateway, currency and outcome.
+struct DayTotals {
+    rows: Vec<TotalRow>,
+    digest: String,
+    by_gateway: Vec<GatewayTotalRow>,
+}
+
+/// The totals of the results received in `[from, to)` (a day, or one shift of it), and the
+/// digest of the per-operator rows.
 async fn day_totals(
     state: &AppState,
     from: i64,
     to: i64,
     operator: Option<&str>,
-) -> Result<(Vec<TotalRow>, String), CentralError> {
+) -> Result<DayTotals, CentralError> {
     let results = state.store.day_results(from, to).await?;
     type Key = (Option<String>, String, String, String);
     let mut totals: BTreeMap<Key, (u64, i64)> = BTreeMap::new();
+    let mut by_gateway: BTreeMap<(String, String, String), (u64, i64)> = BTreeMap::new();
     for r in results
         .iter()
         .filter(|r| operator.is_none_or(|o| r.operator_id.as_deref() == Some(o)))
@@ -292,6 +314,15 @@ async fn day_totals(
         } else {
             r.outcome.clone()
         };
+        let g = by_gateway
+            .entry((
+                r.gateway.clone().unwrap_or_else(|| "unknown".into()),
+                r.currency.clone(),
+                outcome.clone(),
+            ))
+            .or_default();
+        g.0 += 1;
+        g.1 += r.amount_minor;
         let t = totals
             .entry((
                 r.operator_id.clone(),
@@ -317,7 +348,23 @@ async fn day_totals(
         )
         .collect();
     let canonical = serde_json::to_string(&rows).unwrap_or_default();
-    Ok((rows, auth::token_sha256(&canonical)))
+    let by_gateway = by_gateway
+        .into_iter()
+        .map(
+            |((gateway, currency, outcome), (count, sum_minor))| GatewayTotalRow {
+                gateway,
+                currency,
+                outcome,
+                count,
+                sum_minor,
+            },
+        )
+        .collect();
+    Ok(DayTotals {
+        rows,
+        digest: auth::token_sha256(&canonical),
+        by_gateway,
+    })
 }
 
 fn sign_off_json(s: &DaySignOff) -> serde_json::Value {
@@ -362,7 +409,11 @@ pub(crate) async fn day_close(
             });
         }
     }
-    let (totals, digest) = day_totals(&state, from, to, q.operator.as_deref()).await?;
+    let DayTotals {
+        rows: totals,
+        digest,
+        by_gateway,
+    } = day_totals(&state, from, to, q.operator.as_deref()).await?;
     let (start, end) = (Timestamp::from_unix_ms(from), Timestamp::from_unix_ms(to));
     let mut differences = Vec::new();
     let gateway_checked = match &state.gateway {
@@ -373,6 +424,17 @@ pub(crate) async fn day_close(
                 CentralError::Unavailable("the gateway could not be read; retry later")
             })?;
             let report = reconcile::reconcile(start, end, &recorded, &intents);
+            let known: Vec<String> = [
+                &report.charged_not_recorded,
+                &report.recorded_not_charged,
+                &report.amount_mismatch,
+                &report.multiple_successes,
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.order_id.as_ref().map(|o| o.to_string()))
+            .collect();
+            let gateways = state.store.order_gateways(&known).await?;
             for (kind, list) in [
                 ("gateway_success_not_paid", &report.charged_not_recorded),
                 ("paid_without_gateway_success", &report.recorded_not_charged),
@@ -380,9 +442,14 @@ pub(crate) async fn day_close(
                 ("multiple_successes", &report.multiple_successes),
             ] {
                 for e in list {
+                    let gateway = e
+                        .order_id
+                        .as_ref()
+                        .and_then(|o| gateways.get(&o.to_string()));
                     differences.push(json!({
                         "kind": kind,
                         "order_id": e.order_id,
+                        "gateway": gateway,
                         "intent_id": e.intent_id,
                         "detail": e.detail,
                     }));
@@ -402,6 +469,7 @@ pub(crate) async fn day_close(
         "operator": q.operator,
         "totals": totals,
         "totals_digest": digest,
+        "gateway_totals": by_gateway,
         "gateway_checked": gateway_checked,
         "differences": differences,
         "sign_off": sign_off.as_ref().map(sign_off_json),
@@ -451,7 +519,7 @@ pub(crate) async fn sign_off(
     )
     .await?;
     session.recheck_pin(&state, &req.pin).await?;
-    let (_, digest) = day_totals(&state, from, from + DAY_MS, None).await?;
+    let digest = day_totals(&state, from, from + DAY_MS, None).await?.digest;
     let record = DaySignOff {
         day: day.clone(),
         signed_by: session.operator_id.to_string(),

@@ -231,7 +231,13 @@ fn schemas() -> Value {
         "DayCloseDifference": object(&["kind", "order_id", "intent_id", "detail"], json!({
             "kind": { "type": "string", "enum": ["gateway_success_not_paid", "paid_without_gateway_success",
                                                   "amount_differs", "multiple_successes"] },
-            "order_id": nullable(string()), "intent_id": nullable(string()), "detail": string() }), false),
+            "order_id": nullable(string()), "intent_id": nullable(string()), "detail": string(),
+            "gateway": nullable(json!({ "type": "string", "enum": ["stripe", "paypal"],
+                "description": "the gateway the order names; null when the central does not hold the order" })) }), false),
+        "DayCloseGatewayTotal": object(&["gateway", "currency", "outcome", "count", "sum_minor"], json!({
+            "gateway": { "type": "string", "enum": ["stripe", "paypal", "unknown"] }, "currency": string(),
+            "outcome": { "type": "string", "description": "the result's outcome, or refused" },
+            "count": int64(), "sum_minor": int64() }), false),
         "DaySignOff": object(&["day", "signed_by", "terminal_id", "signed_at", "totals_digest", "note"], json!({
             "day": string(), "signed_by": string(), "terminal_id": string(),
             "signed_at": { "type": "string", "description": "RFC 3339, UTC" },
@@ -241,6 +247,7 @@ fn schemas() -> Value {
             "day": string(), "timezone": { "type": "string", "enum": ["UTC"] },
             "from": string(), "to": string(), "operator": nullable(string()),
             "totals": array(reference("DayCloseTotal")), "totals_digest": string(),
+            "gateway_totals": array(reference("DayCloseGatewayTotal")),
             "gateway_checked": { "type": "boolean" },
             "differences": array(reference("DayCloseDifference")),
             "sign_off": nullable(reference("DaySignOff")) }), false),

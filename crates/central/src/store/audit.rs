@@ -156,6 +156,9 @@ pub struct DayResult {
     pub amount_minor: i64,
     pub currency: String,
     pub intent_id: Option<String>,
+    /// The gateway the order names (`stripe` or `paypal`); `None` for an order the central no
+    /// longer holds.
+    pub gateway: Option<String>,
 }
 
 /// A recorded sign-off of a day.
@@ -269,7 +272,8 @@ impl Store {
             "SELECT r.order_id, r.terminal_id, r.outcome, r.status, r.amount_minor, r.currency, \
              r.intent_id, (SELECT MIN(c.operator_id) FROM claim_audit c \
              WHERE c.order_id = r.order_id AND c.claim_token = r.claim_token \
-             AND c.event = 'claimed') AS operator_id \
+             AND c.event = 'claimed') AS operator_id, \
+             (SELECT o.gateway FROM orders o WHERE o.order_id = r.order_id) AS gateway \
              FROM results r WHERE r.interim = 0 AND r.received_at >= $1 AND r.received_at < $2 \
              ORDER BY r.received_at, r.attempt_id",
         )
@@ -288,9 +292,34 @@ impl Store {
                     amount_minor: r.try_get("amount_minor")?,
                     currency: r.try_get("currency")?,
                     intent_id: r.try_get("intent_id")?,
+                    gateway: r.try_get("gateway")?,
                 })
             })
             .collect()
+    }
+
+    /// The gateway each of `orders` names, by order id (an order the central does not hold is
+    /// left out).
+    pub async fn order_gateways(
+        &self,
+        orders: &[String],
+    ) -> CentralResult<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        for chunk in orders.chunks(200) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT order_id, gateway FROM orders WHERE order_id IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for o in chunk {
+                q = q.bind(o.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(r.try_get("order_id")?, r.try_get("gateway")?);
+            }
+        }
+        Ok(out)
     }
 
     /// The paying intent and amount of each order paid now, by order id (for the gateway match).

@@ -28,7 +28,20 @@ impl IntentLookup for ListedGateway {
         self.0
             .iter()
             .find(|(i, _, _)| *i == id.as_str())
-            .map(|(_, order, minor)| succeeded_for(order, *minor, "EUR"))
+            .map(
+                |(_, order, minor)| match succeeded_for(order, *minor, "EUR") {
+                    // A PayPal order's payer is its vault id; PayPal shows no customer.
+                    IntentEvidence::Succeeded {
+                        amount, order_id, ..
+                    } if order.starts_with("o-paypal") => IntentEvidence::Succeeded {
+                        amount,
+                        customer: None,
+                        payment_method: Some("paypal:vault_test".into()),
+                        order_id,
+                    },
+                    evidence => evidence,
+                },
+            )
             .ok_or_else(|| format!("no such intent: {id}"))
     }
 
@@ -52,10 +65,15 @@ impl IntentLookup for ListedGateway {
 
 async fn spawn(db: Db) -> TestApp {
     // pi_ghost: a success at the gateway for an order the central never heard of.
-    let gateway = ListedGateway(vec![
-        ("pi_paid", "o-paid", 1250),
-        ("pi_ghost", "o-ghost", 999),
-    ]);
+    spawn_listed(
+        db,
+        vec![("pi_paid", "o-paid", 1250), ("pi_ghost", "o-ghost", 999)],
+    )
+    .await
+}
+
+async fn spawn_listed(db: Db, intents: Vec<(&'static str, &'static str, i64)>) -> TestApp {
+    let gateway = ListedGateway(intents);
     let options = TestOptions {
         gateway: Some(Arc::new(gateway)),
         ..Default::default()
@@ -230,6 +248,109 @@ async fn totals_by_operator_currency_outcome_and_gateway_differences() {
             .send_as(reqwest::Method::GET, &path, &t, &session, None)
             .await;
         assert_eq!(s, 403, "{body}");
+    }
+}
+
+/// Imports `order` as a PayPal order (a vaulted PayPal wallet).
+async fn paypal_order(app: &TestApp, order: &str, minor: i64) {
+    let (s, body) = app
+        .post(
+            "/v1/orders/import",
+            ADMIN_TOKEN,
+            json!({ "orders": [{"order_id": order, "amount": {"minor": minor, "currency": "EUR"},
+                "customer_id": "", "payment_method_id": "paypal:vault_test",
+                "gateway": "paypal", "description": format!("order {order}")}] }),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// Issue 13, item 4: a Stripe and a PayPal order paid the same day give one gateway row each
+/// (and a PayPal decline its own row); a difference names the gateway of an order the central
+/// holds, and none for an order it does not. The per-operator totals and their digest are
+/// unchanged by the gateway, so a day signed off before keeps its digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn totals_and_differences_are_given_per_gateway() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = &spawn_listed(
+            db,
+            vec![
+                ("pi_stripe", "o-stripe", 1250),
+                ("pi_paypal", "o-paypal", 2000),
+                // A success at the gateway for a PayPal order the central has not seen paid.
+                ("pi_open", "o-paypal-open", 700),
+                ("pi_ghost", "o-ghost", 999),
+            ],
+        )
+        .await;
+        app.orders(&[("o-stripe", 1250, "EUR")]).await;
+        paypal_order(app, "o-paypal", 2000).await;
+        paypal_order(app, "o-paypal-declined", 300).await;
+        paypal_order(app, "o-paypal-open", 700).await;
+        assert_eq!(app.order("o-paypal").await["order"]["gateway"], "paypal");
+        app.operators(&["otto"]).await;
+        let t = app.terminal("t-gw").await;
+        charge(app, &t, "o-stripe", "pi_stripe", "succeeded", 1250).await;
+        charge(app, &t, "o-paypal", "pi_paypal", "succeeded", 2000).await;
+        charge(
+            app,
+            &t,
+            "o-paypal-declined",
+            "pi_pp_declined",
+            "declined",
+            300,
+        )
+        .await;
+        let day = today();
+        let (s, report) = app
+            .get(&format!("/v1/day-close?day={day}"), ADMIN_TOKEN)
+            .await;
+        assert_eq!(s, 200, "{report}");
+        assert_eq!(
+            report["gateway_totals"],
+            json!([
+                {"gateway": "paypal", "currency": "EUR", "outcome": "declined",
+                 "count": 1, "sum_minor": 300},
+                {"gateway": "paypal", "currency": "EUR", "outcome": "succeeded",
+                 "count": 1, "sum_minor": 2000},
+                {"gateway": "stripe", "currency": "EUR", "outcome": "succeeded",
+                 "count": 1, "sum_minor": 1250},
+            ]),
+            "{report}"
+        );
+        // The per-operator rows stay as they were: both successes in one row.
+        let paid = total(&report, "succeeded");
+        assert_eq!(
+            (&paid["count"], &paid["sum_minor"]),
+            (&json!(2), &json!(3250))
+        );
+        assert!(paid.get("gateway").is_none(), "{paid}");
+        let differences = report["differences"].as_array().unwrap();
+        assert_eq!(differences.len(), 2, "{report}");
+        let of = |order: &str| {
+            differences
+                .iter()
+                .find(|d| d["order_id"] == order)
+                .unwrap_or_else(|| panic!("no difference for {order}: {report}"))
+        };
+        assert_eq!(of("o-paypal-open")["gateway"], "paypal");
+        assert_eq!(of("o-paypal-open")["kind"], "gateway_success_not_paid");
+        assert!(of("o-ghost")["gateway"].is_null(), "{report}");
+        // One operator's view counts the same gateways.
+        let (_, mine) = app
+            .get(
+                &format!("/v1/day-close?day={day}&operator=otto"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(mine["gateway_totals"], report["gateway_totals"]);
+        let (_, nobody) = app
+            .get(
+                &format!("/v1/day-close?day={day}&operator=olga"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(nobody["gateway_totals"], json!([]));
     }
 }
 
