@@ -16,6 +16,7 @@
 //! arrow keys, Enter to charge, the large-amount re-type and the receipt; its screenshots are
 //! `<file>.search.png`, `<file>.receipt.png` and `<file>.large-amount.png`. A third is "unknown
 //! means check, not charge" with a sandbox fault (`<file>.unknown.png`, `<file>.unknown-checked.png`).
+//! A fourth is the duplicate guard's similar payment and "Charge anyway" (`<file>.similar.png`).
 #![cfg(target_os = "linux")]
 
 #[path = "e2e/harness.rs"]
@@ -734,4 +735,149 @@ impl Sandbox {
             .cloned()
             .collect()
     }
+}
+
+/// Two orders of one customer and one amount, added to the embedded central's database for the
+/// similar-payment test (a customer of the demo; 12.34 EUR on a card that succeeds).
+const SIMILAR_ORDERS: [&str; 2] = ["e2e-similar-1", "e2e-similar-2"];
+
+/// The duplicate guard's similar payment (issue 12, item 3): the second order of the same
+/// customer and amount, charged minutes after the first, is refused with the central's words
+/// naming the first order; "Charge anyway" has the focus, and Enter charges it (confirmed).
+/// Screenshot: `<file>.similar.png`.
+#[test]
+fn a_similar_payment_is_charged_only_after_charge_anyway() {
+    let _one = ONE_APP_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(app) = App::start() else {
+        return;
+    };
+    let driver = app.driver.clone();
+    let s = app.s();
+    let db = app.data_dir.join("central.sqlite");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pool = runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+        while !db.exists() {
+            assert!(Instant::now() < deadline, "no central database at {db:?}");
+            tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+        }
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        // The app migrates its central as it starts: wait for the orders table.
+        loop {
+            let ready = sqlx::query("SELECT 1 FROM orders LIMIT 1")
+                .fetch_optional(&pool)
+                .await;
+            if ready.is_ok() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no orders table: {:?}",
+                ready.err()
+            );
+            tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        for id in SIMILAR_ORDERS {
+            sqlx::query(
+                "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
+                 payment_method_id, description, status, created_at, updated_at) \
+                 VALUES ($1, 1234, 'EUR', 'cus_demo_anna', 'pm_card_visa', 'Spare part', \
+                 'unpaid', $2, $2)",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool
+    });
+    let status_of = |order: &str| -> String {
+        runtime.block_on(async {
+            sqlx::query_scalar("SELECT status FROM orders WHERE order_id = $1")
+                .bind(order)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        })
+    };
+    let wait_paid = |order: &str| {
+        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+        while status_of(order) != "paid" {
+            assert!(Instant::now() < deadline, "{order} never became paid");
+            sleep(Duration::from_millis(POLL_MS));
+        }
+    };
+
+    sign_in(&driver, s, OPERATOR, OPERATOR_PIN);
+    let first = charge(&driver, s, (SIMILAR_ORDERS[0], "12.34 EUR"));
+    assert!(first.contains("Paid"), "{first}");
+    press(&driver, s, &[ESCAPE]);
+    wait_gone(&driver, s, "[data-testid='charge-dialog']");
+    // The guard counts the payments the central applied: wait for the result's delivery.
+    wait_paid(SIMILAR_ORDERS[0]);
+
+    let button = driver
+        .wait_for_element(
+            s,
+            &format!(
+                "tr[data-order-id='{}'] [data-testid='charge-button']",
+                SIMILAR_ORDERS[1]
+            ),
+        )
+        .unwrap_or_else(|| panic!("no Charge button: {}", driver.page_text(s)));
+    driver.click(s, &button);
+    driver
+        .wait_for_element(s, "[data-testid='confirm-charge']")
+        .unwrap_or_else(|| panic!("no confirmation: {}", driver.page_text(s)));
+    press(&driver, s, &[ENTER]);
+    let warning = wait_for_outcome(&driver, s);
+    let kind = driver.attribute_of(s, "[data-testid='charge-outcome']", "data-outcome");
+    assert_eq!(kind.as_deref(), Some("similar_payment"), "{warning}");
+    assert!(warning.contains("Possible duplicate"), "{warning}");
+    assert!(
+        warning.contains(SIMILAR_ORDERS[0]),
+        "names the first order: {warning}"
+    );
+    assert!(
+        warning.contains(OPERATOR),
+        "names who charged it: {warning}"
+    );
+    assert_eq!(
+        status_of(SIMILAR_ORDERS[1]),
+        "unpaid",
+        "nothing was charged"
+    );
+    // The choice is the operator's, from the keyboard: "Charge anyway" has the focus.
+    wait_for_focus(&driver, s, "charge-anyway");
+    let label = driver.attribute_of(s, "[data-testid='charge-anyway']", "aria-label");
+    assert!(
+        label
+            .as_deref()
+            .is_some_and(|l| l.starts_with("Charge anyway")),
+        "{label:?}"
+    );
+    screenshot(&driver, s, Some("similar"));
+
+    press(&driver, s, &[ENTER]);
+    let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+    loop {
+        let kind = driver.attribute_of(s, "[data-testid='charge-outcome']", "data-outcome");
+        if kind.as_deref() == Some("paid") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not paid after Charge anyway: {}",
+            driver.page_text(s)
+        );
+        sleep(Duration::from_millis(POLL_MS));
+    }
+    wait_paid(SIMILAR_ORDERS[1]);
 }

@@ -147,9 +147,9 @@ describe("the similar-payment warning", () => {
   it("shows the central's words, which name the earlier order, and offers Charge anyway", () => {
     const o = outcomeOfError(similar, false, 0);
     expect(o.kind).toBe("similar_payment");
-    expect(o.title).toBe(`Possible duplicate: ${similar.message}`);
-    expect(o.title).toContain("order ORD-1");
-    expect(o.detail).toBe(similar.next_step);
+    expect(o.title).toBe("Possible duplicate — not charged");
+    expect(o.detail).toBe(`${similar.message} ${similar.next_step}`);
+    expect(o.detail).toContain("on order ORD-1");
     expect(offersChargeAnyway(o)).toBe(true);
   });
   it("is never taken for a pending charge, even after a journaled step", () => {

@@ -216,8 +216,8 @@ export function outcomeOfError(error: CallError, journaled: boolean, offsetMinut
     return {
       kind: "similar_payment",
       tone: "attention",
-      title: `Possible duplicate: ${error.message}`,
-      detail: error.next_step,
+      title: "Possible duplicate — not charged",
+      detail: `${error.message} ${error.next_step}`,
     };
   }
   if (journaled && !BEFORE_ANYTHING_SENT.has(error.kind)) {
