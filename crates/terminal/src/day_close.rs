@@ -34,6 +34,10 @@ pub struct CentralDayClose {
     pub totals: Vec<CentralTotal>,
     /// The digest a sign-off records: the totals as the manager saw them.
     pub totals_digest: String,
+    /// The same results per gateway, currency and outcome (empty from a central older than
+    /// gateways per order).
+    #[serde(default)]
+    pub gateway_totals: Vec<GatewayTotal>,
     /// False when the central has no gateway to compare with (then `differences` is empty).
     pub gateway_checked: bool,
     pub differences: Vec<DayDifference>,
@@ -54,6 +58,20 @@ pub struct CentralTotal {
     pub sum_minor: i64,
 }
 
+/// One (gateway, currency, outcome) of the central's day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct GatewayTotal {
+    /// `stripe`, `paypal`, or `unknown` for an order the central no longer holds.
+    pub gateway: String,
+    pub currency: String,
+    /// The result's outcome, or `refused` for a result the central rejected.
+    pub outcome: String,
+    #[ts(type = "number")]
+    pub count: u64,
+    #[ts(type = "number")]
+    pub sum_minor: i64,
+}
+
 /// A difference between the central's records and the gateway's intents of the day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DayDifference {
@@ -63,6 +81,9 @@ pub struct DayDifference {
     pub order_id: Option<String>,
     pub intent_id: Option<String>,
     pub detail: String,
+    /// The gateway the order names, when the central holds the order.
+    #[serde(default)]
+    pub gateway: Option<String>,
 }
 
 /// A recorded sign-off.
@@ -187,6 +208,20 @@ impl DayClose {
                 "",
             ]);
         }
+        for g in &self.central.gateway_totals {
+            let gateway = format!("gateway {}", g.gateway);
+            line([
+                "central_gateway",
+                "",
+                "",
+                &g.currency,
+                &g.outcome,
+                &g.count.to_string(),
+                &g.sum_minor.to_string(),
+                "",
+                &gateway,
+            ]);
+        }
         for c in &self.comparison {
             let note = if c.differs {
                 "differs from the central"
@@ -217,6 +252,10 @@ impl DayClose {
             ]);
         }
         for d in &self.central.differences {
+            let detail = match &d.gateway {
+                Some(g) => format!("{} (the order goes through {g})", d.detail),
+                None => d.detail.clone(),
+            };
             line([
                 "gateway",
                 "",
@@ -226,7 +265,7 @@ impl DayClose {
                 "",
                 "",
                 d.order_id.as_deref().unwrap_or_default(),
-                &d.detail,
+                &detail,
             ]);
         }
         if let Some(s) = &self.central.sign_off {
@@ -392,6 +431,7 @@ mod tests {
             day: "2026-11-30".into(),
             totals,
             totals_digest: "d".into(),
+            gateway_totals: Vec::new(),
             gateway_checked: true,
             differences: Vec::new(),
             sign_off: None,
@@ -454,6 +494,21 @@ mod tests {
             order_id: Some("ord-1".into()),
             intent_id: Some("pi_1".into()),
             detail: "=cmd|' /C calc'!A0, charged".into(),
+            gateway: None,
+        });
+        day.differences.push(DayDifference {
+            kind: "amount_differs".into(),
+            order_id: Some("ord-2".into()),
+            intent_id: Some("PP-2".into()),
+            detail: "charged 5.00 EUR".into(),
+            gateway: Some("paypal".into()),
+        });
+        day.gateway_totals.push(GatewayTotal {
+            gateway: "paypal".into(),
+            currency: "EUR".into(),
+            outcome: "succeeded".into(),
+            count: 1,
+            sum_minor: 1000,
         });
         let close = DayClose::new(day, &here, Ok(vec![journal("ann", 1, 1000, 0)]));
         assert!(close.comparison.iter().all(|c| !c.differs));
@@ -461,11 +516,29 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], DAY_CLOSE_CSV_HEADER);
         assert_eq!(lines[1], "central,ann,t-1,EUR,succeeded,1,1000,,");
-        assert_eq!(lines[2], "journal,ann,t-1,EUR,succeeded,1,1000,,");
         assert_eq!(
-            lines[4],
+            lines[2],
+            "central_gateway,,,EUR,succeeded,1,1000,,gateway paypal"
+        );
+        assert_eq!(lines[3], "journal,ann,t-1,EUR,succeeded,1,1000,,");
+        assert_eq!(
+            lines[5],
             "gateway,,,,gateway_success_not_paid,,,ord-1,\"'=cmd|' /C calc'!A0, charged\""
         );
+        assert_eq!(
+            lines[6],
+            "gateway,,,,amount_differs,,,ord-2,charged 5.00 EUR (the order goes through paypal)"
+        );
+    }
+
+    #[test]
+    fn a_report_from_a_central_without_gateways_still_reads() {
+        let old = r#"{"day":"2026-11-30","totals":[],"totals_digest":"d","gateway_checked":false,
+            "differences":[{"kind":"amount_differs","order_id":"o","intent_id":null,"detail":"x"}],
+            "sign_off":null}"#;
+        let day: CentralDayClose = serde_json::from_str(old).unwrap();
+        assert!(day.gateway_totals.is_empty());
+        assert_eq!(day.differences[0].gateway, None);
     }
 
     #[test]

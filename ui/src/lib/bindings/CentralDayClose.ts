@@ -2,6 +2,7 @@
 import type { CentralTotal } from "./CentralTotal";
 import type { DayDifference } from "./DayDifference";
 import type { DaySignOff } from "./DaySignOff";
+import type { GatewayTotal } from "./GatewayTotal";
 
 /**
  * The central's close of a day, as `GET /v1/day-close` answers.
@@ -24,6 +25,11 @@ totals: Array<CentralTotal>,
  * The digest a sign-off records: the totals as the manager saw them.
  */
 totals_digest: string,
+/**
+ * The same results per gateway, currency and outcome (empty from a central older than
+ * gateways per order).
+ */
+gateway_totals: Array<GatewayTotal>,
 /**
  * False when the central has no gateway to compare with (then `differences` is empty).
  */

@@ -8,4 +8,8 @@ export type DayDifference = {
  * `gateway_success_not_paid`, `paid_without_gateway_success`, `amount_differs` or
  * `multiple_successes`.
  */
-kind: string, order_id: string | null, intent_id: string | null, detail: string, };
+kind: string, order_id: string | null, intent_id: string | null, detail: string,
+/**
+ * The gateway the order names, when the central holds the order.
+ */
+gateway: string | null, };

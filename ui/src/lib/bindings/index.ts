@@ -37,6 +37,7 @@ export type { GatewayEvidence } from "./GatewayEvidence";
 export type { GatewayIntentEvidence } from "./GatewayIntentEvidence";
 export type { GatewayIntentId } from "./GatewayIntentId";
 export type { GatewayName } from "./GatewayName";
+export type { GatewayTotal } from "./GatewayTotal";
 export type { GrantOfflineRequest } from "./GrantOfflineRequest";
 export type { HeldBy } from "./HeldBy";
 export type { IdempotencyKey } from "./IdempotencyKey";
