@@ -136,6 +136,21 @@ pub async fn report(
             text(&t["sum_minor"]),
         );
     }
+    let by_gateway = &close.central.gateway_totals;
+    if !by_gateway.is_empty() {
+        out!("by gateway:");
+        out!("gateway         currency  outcome          count        amount");
+        for g in by_gateway {
+            out!(
+                "{:<14}  {:<8}  {:<15}  {:>5}  {:>12}",
+                g.gateway,
+                g.currency,
+                g.outcome,
+                g.count,
+                g.sum_minor,
+            );
+        }
+    }
     if report["gateway_checked"] == false {
         out!("the gateway was not checked: no gateway is configured at the central");
     } else if differences.is_empty() {
@@ -144,9 +159,13 @@ pub async fn report(
         out!("differences with the gateway ({}):", differences.len());
         for d in differences {
             out!(
-                "  {} order {}: {}",
+                "  {} order {}{}: {}",
                 d.kind,
                 d.order_id.as_deref().unwrap_or("-"),
+                d.gateway
+                    .as_deref()
+                    .map(|g| format!(" ({g})"))
+                    .unwrap_or_default(),
                 d.detail
             );
         }

@@ -66,6 +66,17 @@ async fn a_manager_closes_the_day_signs_it_off_once_and_reads_the_audit() {
         (&paid[0]["count"], &paid[0]["sum_minor"]),
         (&Value::from(1), &Value::from(12900))
     );
+    let by_gateway = |gateway: &str| -> (Value, Value) {
+        let row = central["gateway_totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gateway"] == gateway && g["outcome"] == "succeeded")
+            .unwrap_or_else(|| panic!("no {gateway} row: {report:?}"));
+        (row["count"].clone(), row["sum_minor"].clone())
+    };
+    // The totals per gateway (issue 13, item 4): the demo order goes through Stripe.
+    assert_eq!(by_gateway("stripe"), (Value::from(1), Value::from(12900)));
     let mine: Vec<&Value> = doc["journal_vs_central"]
         .as_array()
         .unwrap()
