@@ -64,6 +64,7 @@ pub(crate) fn item_of(item: &ExceptionItem, now_ms: i64) -> ItemWire {
         summary: item.summary.clone(),
         evidence: item.evidence.clone(),
         acknowledgeable: item.kind.is_acknowledgeable(),
+        gateway: None,
     }
 }
 
@@ -115,7 +116,17 @@ pub(crate) async fn list_exceptions(
         })
         .collect();
     let now = now.unix_ms();
-    let page: Vec<ItemWire> = rest.iter().take(limit).map(|i| item_of(i, now)).collect();
+    let mut page: Vec<ItemWire> = rest.iter().take(limit).map(|i| item_of(i, now)).collect();
+    // Which gateway each payment went through (issue 13, item 4).
+    let orders: Vec<String> = page.iter().filter_map(|i| i.order_id.clone()).collect();
+    let gateways = state.store.order_gateways(&orders).await?;
+    for item in &mut page {
+        item.gateway = item
+            .order_id
+            .as_ref()
+            .and_then(|o| gateways.get(o))
+            .and_then(|g| paydesk_protocol::GatewayName::parse(g));
+    }
     let next = (rest.len() > limit).then(|| cursor_of(rest[limit - 1]));
     Ok(Json(ExceptionList {
         total: u32::try_from(items.len()).unwrap_or(u32::MAX),

@@ -99,6 +99,10 @@ pub struct ExceptionItem {
     /// Whether `acknowledge` may close it ([`ExceptionKind::is_acknowledgeable`]).
     #[serde(default)]
     pub acknowledgeable: bool,
+    /// The gateway the order goes through, when the item names an order the central holds
+    /// (absent from a central older than gateways per order).
+    #[serde(default)]
+    pub gateway: Option<crate::GatewayName>,
 }
 
 /// `GET /v1/exceptions`: a page of the inbox, oldest first, with counts of the whole inbox.

@@ -62,6 +62,10 @@ pub struct InboxItem {
     pub outbox_id: Option<i64>,
     /// The central says a reason alone may close it (no money effect).
     pub acknowledgeable: bool,
+    /// The gateway the order goes through, when the central knows it (`None` for this
+    /// terminal's own items and from an older central).
+    #[serde(default)]
+    pub gateway: Option<paydesk_protocol::GatewayName>,
 }
 
 impl From<ExceptionItem> for InboxItem {
@@ -77,6 +81,7 @@ impl From<ExceptionItem> for InboxItem {
             attempt_id: None,
             outbox_id: None,
             acknowledgeable: item.acknowledgeable,
+            gateway: item.gateway,
         }
     }
 }
@@ -110,6 +115,7 @@ pub fn local_items(journal: &Journal) -> Result<Vec<InboxItem>, JournalError> {
             attempt_id: Some(a.id.to_string()),
             outbox_id: None,
             acknowledgeable: false,
+            gateway: None,
         });
     }
     for m in journal.outbox_list(OutboxListing::Parked, PARKED_MAX)? {
@@ -128,6 +134,7 @@ pub fn local_items(journal: &Journal) -> Result<Vec<InboxItem>, JournalError> {
             attempt_id: Some(m.attempt_id.to_string()),
             outbox_id: Some(m.id),
             acknowledgeable: false,
+            gateway: None,
         });
     }
     Ok(items)

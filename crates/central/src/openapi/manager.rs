@@ -25,7 +25,8 @@ pub(super) fn schemas() -> Map<String, Value> {
             "item_id": string(), "order_id": nullable(string()),
             "since": text("RFC 3339, UTC"), "since_ms": timestamp(),
             "age_ms": int64(), "summary": string(), "evidence": array(string()),
-            "acknowledgeable": boolean() }), false),
+            "acknowledgeable": boolean(),
+            "gateway": nullable(reference("GatewayName")) }), false),
         "ExceptionPage": object(&["total", "counts", "items", "next_cursor"], json!({
             "total": int64(),
             "counts": { "type": "object", "additionalProperties": int64(),

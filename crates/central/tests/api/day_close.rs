@@ -354,6 +354,67 @@ async fn totals_and_differences_are_given_per_gateway() {
     }
 }
 
+/// Issue 13, item 4: the inbox names the gateway of each item's order. A success the gateway
+/// shows for another amount is flagged, for a Stripe and for a PayPal order alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inbox_items_name_their_orders_gateway() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = &spawn_listed(
+            db,
+            vec![("pi_s", "o-stripe", 400), ("pi_p", "o-paypal", 400)],
+        )
+        .await;
+        app.orders(&[("o-stripe", 500, "EUR")]).await;
+        paypal_order(app, "o-paypal", 500).await;
+        app.operators(&["otto"]).await;
+        let t = app.terminal("t-inbox").await;
+        for (order, intent) in [("o-stripe", "pi_s"), ("o-paypal", "pi_p")] {
+            let (s, claim) = app.claim(&t, order, "otto").await;
+            assert_eq!(s, 201, "{claim}");
+            let (token, attempt) = (
+                claim["claim_token"].as_u64().unwrap(),
+                claim["attempt_number"].as_u64().unwrap(),
+            );
+            let (s, body) = app
+                .post(
+                    &format!("/v1/orders/{order}/intent"),
+                    &t,
+                    json!({"claim_token": token, "attempt_number": attempt, "intent_id": intent}),
+                )
+                .await;
+            assert_eq!(s, 200, "{body}");
+            let item = result_item(
+                &attempt_id(),
+                order,
+                attempt,
+                token,
+                "succeeded",
+                500,
+                "EUR",
+                Some(intent),
+            );
+            let (s, resp) = app.post("/v1/results", &t, batch(1, vec![item])).await;
+            assert_eq!(s, 200, "{resp}");
+            assert_eq!(resp["items"][0]["status"], "flagged", "{resp}");
+        }
+        let (s, inbox) = app.get("/v1/exceptions", ADMIN_TOKEN).await;
+        assert_eq!(s, 200, "{inbox}");
+        let gateway_of = |order: &str| {
+            let items: Vec<&Value> = inbox["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["order_id"] == order)
+                .collect();
+            assert!(!items.is_empty(), "no item for {order}: {inbox}");
+            assert!(items.iter().all(|i| i["gateway"] == items[0]["gateway"]));
+            items[0]["gateway"].clone()
+        };
+        assert_eq!(gateway_of("o-stripe"), "stripe");
+        assert_eq!(gateway_of("o-paypal"), "paypal");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_day_is_signed_off_once_with_the_pin_again() {
     for db in [Db::Sqlite, Db::Postgres] {
