@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { DayClose } from "./bindings";
-import { amountText, countsText, differenceLabel, outcomeLabel, totalRows, utcDay, verdict } from "./dayclose";
+import {
+  amountText,
+  countsText,
+  differenceLabel,
+  differenceOrderText,
+  gatewayLabel,
+  gatewayRows,
+  outcomeLabel,
+  totalRows,
+  utcDay,
+  verdict,
+} from "./dayclose";
 
 function close(over: Partial<DayClose> = {}): DayClose {
   return {
@@ -12,6 +23,7 @@ function close(over: Partial<DayClose> = {}): DayClose {
         { operator_id: "ann", terminal_id: "t-1", currency: "JPY", outcome: "declined", count: 1, sum_minor: 500 },
       ],
       totals_digest: "d",
+      gateway_totals: [],
       gateway_checked: true,
       differences: [],
       sign_off: null,
@@ -57,12 +69,39 @@ describe("day close wording", () => {
         },
       ],
     });
-    mismatch.central.differences.push({ kind: "amount_differs", order_id: "o-1", intent_id: null, detail: "x" });
+    mismatch.central.differences.push({ kind: "amount_differs", order_id: "o-1", intent_id: null, detail: "x", gateway: null });
     expect(verdict(mismatch)).toEqual({
       tone: "attention",
       text: "Look at 1 difference with the gateway and 1 row where this terminal's journal and the central disagree before signing off.",
     });
     expect(countsText(mismatch.comparison[0]!.journal, "EUR", [{ currency: "EUR", exponent: 2 }])).toBe("3 paid (40.00 EUR), 0 declined");
+  });
+  it("gives the totals per gateway (issue 13, item 4), sorted, with amounts formatted", () => {
+    const c = close();
+    c.central.gateway_totals = [
+      { gateway: "stripe", currency: "EUR", outcome: "succeeded", count: 1, sum_minor: 1250 },
+      { gateway: "paypal", currency: "EUR", outcome: "succeeded", count: 1, sum_minor: 2000 },
+      { gateway: "paypal", currency: "EUR", outcome: "declined", count: 1, sum_minor: 300 },
+    ];
+    expect(gatewayRows(c).map((r) => [r.gateway, r.outcome, r.count, r.amount])).toEqual([
+      ["PayPal", "Declined", 1, "3.00 EUR"],
+      ["PayPal", "Paid", 1, "20.00 EUR"],
+      ["Stripe", "Paid", 1, "12.50 EUR"],
+    ]);
+    expect(gatewayLabel("unknown")).toBe("Unknown gateway");
+    expect(gatewayLabel("adyen")).toBe("adyen");
+  });
+  it("shows no gateway rows from a central that does not count gateways", () => {
+    const c = close();
+    // An older central leaves the field out altogether.
+    delete (c.central as Partial<DayClose["central"]>).gateway_totals;
+    expect(gatewayRows(c)).toEqual([]);
+  });
+  it("names the gateway beside a difference's order when the central knows it", () => {
+    const d = { kind: "amount_differs", order_id: "o-1", intent_id: "PP-1", detail: "x", gateway: "paypal" };
+    expect(differenceOrderText(d)).toBe("Order o-1 (PayPal), gateway payment PP-1.");
+    expect(differenceOrderText({ ...d, gateway: null, intent_id: null })).toBe("Order o-1.");
+    expect(differenceOrderText({ ...d, order_id: null })).toBe("");
   });
   it("gives the UTC day", () => {
     expect(utcDay(1_795_336_758_123)).toBe("2026-11-22");

@@ -67,6 +67,45 @@ export function totalRows(close: DayClose): TotalRow[] {
     .sort((a, b) => a.key.localeCompare(b.key));
 }
 
+/** The gateways by name ("stripe" → "Stripe"); a name this list does not know is shown as it is. */
+const GATEWAYS: Record<string, string> = { stripe: "Stripe", paypal: "PayPal", unknown: "Unknown gateway" };
+
+export function gatewayLabel(gateway: string): string {
+  return GATEWAYS[gateway] ?? gateway;
+}
+
+export interface GatewayRow {
+  key: string;
+  gateway: string;
+  outcome: string;
+  count: number;
+  amount: string;
+}
+
+/**
+ * The central's totals per gateway (issue 13, item 4), one row each, sorted by gateway, currency
+ * and outcome; none from a central that does not count gateways.
+ */
+export function gatewayRows(close: DayClose): GatewayRow[] {
+  return (close.central.gateway_totals ?? [])
+    .map((g) => ({
+      key: `${g.gateway}|${g.currency}|${g.outcome}`,
+      gateway: gatewayLabel(g.gateway),
+      outcome: outcomeLabel(g.outcome),
+      count: g.count,
+      amount: amountText(g.sum_minor, g.currency, close.exponents),
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** "Order o-1 (PayPal), gateway payment PP-1." — the order a difference concerns, with its gateway when known. */
+export function differenceOrderText(d: DayClose["central"]["differences"][number]): string {
+  if (!d.order_id) return "";
+  const via = d.gateway ? ` (${gatewayLabel(d.gateway)})` : "";
+  const payment = d.intent_id ? `, gateway payment ${d.intent_id}` : "";
+  return `Order ${d.order_id}${via}${payment}.`;
+}
+
 /** "2 paid (30.00 EUR), 1 declined". */
 export function countsText(c: DayCounts, currency: string, exponents: DayClose["exponents"]): string {
   return `${c.succeeded} paid (${amountText(c.succeeded_minor, currency, exponents)}), ${c.declined} declined`;
