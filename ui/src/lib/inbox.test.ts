@@ -1,7 +1,19 @@
 // The inbox's words and the actions the resolution offers.
 import { describe, expect, it } from "vitest";
 import type { AllowedAction, EvidenceView, InboxItem, InboxView, TimelineView } from "./bindings";
-import { ageWords, badgeText, inboxHeadline, isDoubleSuccess, kindWords, localRetryAttempt, offeredActions, orderlessActions, orderStatusWords } from "./inbox";
+import {
+  ageWords,
+  badgeText,
+  gatewayWords,
+  inboxHeadline,
+  isDoubleSuccess,
+  kindWords,
+  localRetryAttempt,
+  offeredActions,
+  orderlessActions,
+  orderStatusWords,
+  orderWords,
+} from "./inbox";
 
 function item(over: Partial<InboxItem> = {}): InboxItem {
   return {
@@ -15,6 +27,7 @@ function item(over: Partial<InboxItem> = {}): InboxItem {
     attempt_id: null,
     outbox_id: null,
     acknowledgeable: false,
+    gateway: null,
     ...over,
   };
 }
@@ -35,6 +48,16 @@ function evidence(actions: AllowedAction[] | null, journal: TimelineView[] = [])
     central_problem: actions === null ? "The central server cannot be reached." : null,
   };
 }
+
+describe("the gateway beside an item's order (issue 13, item 4)", () => {
+  it("names the gateway the central knows, and nothing when it does not", () => {
+    expect(orderWords(item({ order_id: "o-1", gateway: "paypal" }))).toBe("o-1 (PayPal)");
+    expect(gatewayWords(item({ order_id: "o-1", gateway: "stripe" }))).toBe("Stripe");
+    expect(orderWords(item({ order_id: "o-1", gateway: null }))).toBe("o-1");
+    expect(gatewayWords(item({ order_id: "o-1", gateway: null }))).toBeNull();
+    expect(orderWords(item({ order_id: null, gateway: null }))).toBe("—");
+  });
+});
 
 describe("kindWords", () => {
   it("says what each kind means", () => {

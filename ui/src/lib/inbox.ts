@@ -44,6 +44,24 @@ export function badgeText(total: number): string {
   return total > 99 ? "99+" : String(total);
 }
 
+/**
+ * The order an item names, with the gateway it goes through when the central knows it
+ * (issue 13, item 4): "o-1 (PayPal)"; "—" for an item that names no order.
+ */
+export function orderWords(item: InboxItem): string {
+  if (item.order_id === null) return "—";
+  const gateway = gatewayWords(item);
+  return gateway ? `${item.order_id} (${gateway})` : item.order_id;
+}
+
+const GATEWAY_WORDS: Record<string, string> = { stripe: "Stripe", paypal: "PayPal" };
+
+/** "PayPal": the gateway of the item's order, or null when the item names none or it is not known. */
+export function gatewayWords(item: InboxItem): string | null {
+  if (item.order_id === null || !item.gateway) return null;
+  return GATEWAY_WORDS[item.gateway] ?? item.gateway;
+}
+
 /** Where the item was found, in words. */
 export function sourceWords(item: InboxItem): string {
   return item.source === "terminal" ? "this terminal" : "central";

@@ -39,7 +39,7 @@ describe("orderContext", () => {
       card_last4: "4242",
       card_exp_month: 4,
       card_exp_year: 2030,
-      gateway: "stripe",
+      gateway: "stripe" as const,
     };
     expect(orderContext(withCard)).toEqual({
       customer: "Anna Szabó",

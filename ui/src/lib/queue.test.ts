@@ -19,6 +19,7 @@ const ORDER: OrderView = {
   created_at: 1_795_336_758_123,
   updated_at: 1_795_336_758_123,
   attempt_seq: 0,
+  gateway: "stripe",
 };
 
 describe("toOrderRow", () => {
