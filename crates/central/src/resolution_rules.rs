@@ -427,6 +427,7 @@ mod tests {
             summary: "s".into(),
             evidence: vec![],
             acknowledgeable: kind.is_acknowledgeable(),
+            gateway: None,
         }
     }
 
