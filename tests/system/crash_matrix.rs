@@ -1,7 +1,10 @@
 //! The crash matrix: every named crash point × every gateway outcome. A `paydesk charge` child is
 //! started with `PAYDESK_CRASH_AT=<point>` and must really abort there (SIGABRT and the point's
 //! message); then `paydesk recover` and `paydesk sync` run over the same journal, and I1–I7 are
-//! checked for that order against the sandbox ledger, the central and the journal.
+//! checked for that order against the sandbox ledger, the central and the journal (I8: the
+//! journal verifies at the end). PayPal orders (a wallet that approves, a card that declines,
+//! vaulted at the sandbox's PayPal side) go through the same matrix, each recovering to exactly
+//! one completed capture, or none (issue 13, item 5).
 //!
 //! One central + sandbox per outcome, one order per crash point, cases in sequence; every red
 //! case is collected so one run shows all of them. Deliberately absent: fault injection at the
@@ -60,6 +63,19 @@ pub const REQUIRES_ACTION: Outcome = Outcome {
     order_status: "needs_action",
 };
 
+/// A PayPal wallet vaulted at PayPal whose capture completes (the sandbox's `vault_approve`).
+pub const PAYPAL_SUCCEEDS: Outcome = Outcome {
+    name: "paypal-wallet",
+    payment_method: "paypal:vault_approve",
+    order_status: "paid",
+};
+/// A card vaulted at PayPal whose capture is `DECLINED` (the sandbox's `vault_decline`).
+pub const PAYPAL_DECLINED: Outcome = Outcome {
+    name: "paypal-card-declined",
+    payment_method: "card:vault_decline",
+    order_status: "failed",
+};
+
 #[test]
 fn crash_matrix_card_succeeds() {
     crash_matrix(SUCCEEDS);
@@ -73,6 +89,23 @@ fn crash_matrix_card_declined() {
 #[test]
 fn crash_matrix_card_requires_action() {
     crash_matrix(REQUIRES_ACTION);
+}
+
+/// Issue 13, item 5: a PayPal order survives a crash at every point with exactly one capture.
+#[test]
+fn crash_matrix_paypal_wallet_succeeds() {
+    crash_matrix(PAYPAL_SUCCEEDS);
+}
+
+/// Issue 13, item 5: a declined PayPal capture, crashed at every point, ends failed with none.
+#[test]
+fn crash_matrix_paypal_card_declined() {
+    crash_matrix(PAYPAL_DECLINED);
+}
+
+/// A PayPal source (`paypal:…`, `card:…`) is charged through PayPal, not Stripe.
+fn is_paypal(outcome: Outcome) -> bool {
+    outcome.payment_method.contains(':')
 }
 
 fn crash_matrix(outcome: Outcome) {
@@ -111,7 +144,7 @@ fn crash_matrix(outcome: Outcome) {
     }
     let verify = terminal.run(&["journal", "verify"]);
     if verify.code() != Some(exit::SUCCESS) {
-        red.push(format!("the journal does not verify: {verify:?}"));
+        red.push(format!("I8 the journal does not verify: {verify:?}"));
     }
     eprintln!(
         "crash matrix × {}: {} cases in {:.1} s",
@@ -188,6 +221,14 @@ fn crash_case(
 
     bad.extend(sync_again_changes_nothing(env, terminal, &order.id));
     let truth = Truth::gather(env, &[terminal]);
+    if is_paypal(outcome) {
+        bad.extend(paypal_captures(
+            &truth,
+            &env.order(&order.id),
+            order,
+            outcome,
+        ));
+    }
     bad.extend(check_order(
         &truth,
         &env.order(&order.id),
@@ -257,6 +298,46 @@ pub fn sync_again_changes_nothing(env: &Env, terminal: &Terminal, order: &str) -
         bad.push(format!(
             "I6 the results of {order} went from {before} to {after} rows on a second sync"
         ));
+    }
+    bad
+}
+
+/// A PayPal order went through PayPal only, and recovered to exactly one completed capture (the
+/// one the central's order is paid by) when it approves, or to none when it declines.
+fn paypal_captures(
+    truth: &Truth,
+    central: &serde_json::Value,
+    order: &OrderSpec,
+    outcome: Outcome,
+) -> Vec<String> {
+    let intents = truth.intents(&order.id);
+    let mut bad = Vec::new();
+    if intents.is_empty() {
+        bad.push(format!("{} has no PayPal order in the ledger", order.id));
+    }
+    if let Some(other) = intents.iter().find(|i| i["gateway"] != "paypal") {
+        bad.push(format!("{} went to another gateway: {other}", order.id));
+    }
+    let captured: Vec<&&serde_json::Value> = intents
+        .iter()
+        .filter(|i| i["status"] == "succeeded")
+        .collect();
+    let want = usize::from(outcome.order_status == "paid");
+    if captured.len() != want {
+        bad.push(format!(
+            "{} has {} completed PayPal captures, not {want}: {intents:?}",
+            order.id,
+            captured.len()
+        ));
+    }
+    if let Some(capture) = captured.first() {
+        let paid_by = &central["order"]["paid_intent_id"];
+        if capture["id"] != *paid_by {
+            bad.push(format!(
+                "{} is paid by {paid_by} at the central, captured as {} at PayPal",
+                order.id, capture["id"]
+            ));
+        }
     }
     bad
 }
