@@ -3,8 +3,12 @@
 //! at random moments, the central is killed and restarted mid-round, and the gateway answers some
 //! creates and confirms with a 500 it then replays under the same key, as Stripe does. After
 //! every round each terminal recovers and syncs; at the end, after bounded healing, I1–I7 hold
-//! for every order, and no attempt waits for a manager while its intent could still be
-//! confirmed.
+//! for every order, every journal verifies (I8), and no attempt waits for a manager while its
+//! intent could still be confirmed.
+//!
+//! A third of the orders are PayPal orders (a wallet and cards vaulted at the sandbox's PayPal
+//! side, one declining), checked by the same invariants against the sandbox's PayPal ledger; at
+//! least one of them must end paid through PayPal (issue 13, item 5).
 //!
 //! Seeded like `race.rs`: the seed is printed, `PAYDESK_SYSTEM_SEED=<n>` replays the schedule.
 
@@ -52,10 +56,14 @@ fn three_terminals_with_offline_allowed_central_restarts_and_stored_500s_never_d
         .collect();
     let orders: Vec<OrderSpec> = (0..ORDERS)
         .map(|i| {
-            let pm = if i % 8 == 7 {
-                "pm_card_chargeDeclined"
-            } else {
-                "pm_card_visa"
+            // A third are PayPal orders (issue 13, item 5): a wallet and cards vaulted at
+            // PayPal, one of them declining.
+            let pm = match i % 8 {
+                2 => "paypal:vault_approve",
+                5 => "card:vault_approve",
+                6 if i % 16 == 6 => "card:vault_decline",
+                7 => "pm_card_chargeDeclined",
+                _ => "pm_card_visa",
             };
             // Some orders above the per-charge cap: those are never charged offline.
             OrderSpec::new(format!("oc-{i:02}"), 900 + i as i64 * 211, pm)
@@ -194,8 +202,33 @@ fn three_terminals_with_offline_allowed_central_restarts_and_stored_500s_never_d
             }
         }
     }
+    // The PayPal orders really went through PayPal: paid at the central by a PayPal order the
+    // sandbox's PayPal ledger holds as captured.
+    let paypal_paid = orders
+        .iter()
+        .filter(|o| o.payment_method.contains(':'))
+        .filter(|o| {
+            let paid_by = env.order(&o.id)["order"]["paid_intent_id"].clone();
+            truth.intents(&o.id).iter().any(|i| {
+                i["gateway"] == "paypal" && i["status"] == "succeeded" && i["id"] == paid_by
+            })
+        })
+        .count();
+    if paypal_paid == 0 {
+        bad.push("no PayPal order was paid through PayPal".to_string());
+    }
+    // I8: every journal's hash chain and records verify after the kills and restarts.
+    for t in &terminals {
+        let verified = t.run(&["--json", "journal", "verify"]);
+        if verified.code() != Some(crate::harness::exit::SUCCESS) {
+            bad.push(format!(
+                "I8 journal of {} does not verify: {verified:?}",
+                t.id
+            ));
+        }
+    }
     eprintln!(
-        "offline chaos: exit codes {codes:?}, {offline_charges} offline successes, {:.1} s \
+        "offline chaos: {paypal_paid} PayPal orders paid through PayPal, exit codes {codes:?}, {offline_charges} offline successes, {:.1} s \
          (seed {seed})",
         started.elapsed().as_secs_f64()
     );
