@@ -322,12 +322,16 @@ fn paypal_captures(
         .iter()
         .filter(|i| i["status"] == "succeeded")
         .collect();
-    let want = usize::from(outcome.order_status == "paid");
-    if captured.len() != want {
+    // Completed captures over all of the order's PayPal orders (a PayPal order may hold several).
+    let captures: i64 = intents
+        .iter()
+        .map(|i| i["succeeded_count"].as_i64().unwrap_or(0))
+        .sum();
+    let want = i64::from(outcome.order_status == "paid");
+    if captures != want || captured.len() as i64 != want {
         bad.push(format!(
-            "{} has {} completed PayPal captures, not {want}: {intents:?}",
-            order.id,
-            captured.len()
+            "{} has {captures} completed PayPal captures, not {want}: {intents:?}",
+            order.id
         ));
     }
     if let Some(capture) = captured.first() {
