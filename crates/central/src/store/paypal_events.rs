@@ -2,17 +2,20 @@
 //! `paypal_events`) and applied to its order in the same transaction, with Stripe's trust rules.
 //!
 //! The order is found by the PayPal order a claim registered as its intent (or that paid it);
-//! otherwise by the event's `invoice_id`, which proves much less. A completed capture never marks
-//! an order paid here: Stripe's webhook pays an order only after binding the charge to the
-//! order's customer and payment method, and a PayPal capture event carries neither, while the
-//! central cannot yet look a PayPal order up at PayPal. So a completed capture on an unpaid order
-//! holds the order for review and says why, unless the terminal whose claim registered that
-//! PayPal order still holds it (its own result is on its way: no flag, no change); on an order paid by that PayPal order it changes nothing. A denied capture fails
-//! the order the way Stripe's `payment_intent.payment_failed` does; a pending one changes
-//! nothing (pending is never paid). A refund is recorded like Stripe's refunds and the order's
-//! refunded amount recomputed.
+//! otherwise by the event's `invoice_id`, which proves much less. A completed capture pays an
+//! unpaid order the way Stripe's `payment_intent.succeeded` does (`verified_by = 'webhook'`, the
+//! PayPal order as the paying intent), and only when it is bound to the order as Stripe's charge
+//! is bound to the order's customer, payment method and metadata: the PayPal order is registered
+//! for the order by a claim, its `invoice_id` (set by the terminal's connector) is the order, the
+//! amount and currency are the order's, and the capture's own status is `COMPLETED`. A capture
+//! of another amount or invoice, or a second success, holds the order for review; one no claim
+//! registered holds it for review too (the central cannot look a PayPal order up at PayPal to
+//! bind it). A denied capture fails the order the way Stripe's `payment_intent.payment_failed`
+//! does; a pending one changes nothing (pending is never paid). A refund is recorded like
+//! Stripe's refunds and the order's refunded amount recomputed.
 //!
-//! Deliberately absent: signature checks and JSON parsing (`crate::webhook_paypal`).
+//! Deliberately absent: signature checks and JSON parsing (`crate::webhook_paypal`); binding
+//! `custom_id` (`attempt|number|terminal`) to the registering attempt.
 
 use paydesk_core::{GatewayIntentId, OrderId, Timestamp};
 use paydesk_protocol::OrderStatus;
@@ -239,12 +242,10 @@ impl Store {
         Ok(())
     }
 
-    /// A completed capture of the order's amount on an order not yet paid: held for review
-    /// with the reason, since the central cannot look the PayPal order up to bind it to the
-    /// order. While a terminal holds the order under the claim that registered this PayPal
-    /// order, nothing changes: that terminal's result is on its way (the event row and the
-    /// intent's state record what PayPal said; were the result lost, the lease runs out and the
-    /// inbox's unknown-outcome item brings it to a manager).
+    /// A completed capture of the order's amount on an order not yet paid. It pays the order
+    /// (as Stripe's webhook does, whoever holds the order) when the PayPal order is registered
+    /// for the order, its `invoice_id` is the order and the capture says `COMPLETED`; otherwise
+    /// the order is held for review with the reason.
     async fn hold_paypal_success(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -256,20 +257,36 @@ impl Store {
     ) -> CentralResult<()> {
         let order_id = row.order.order_id.as_str();
         let paypal_order = event.paypal_order_id.as_deref().unwrap_or("-");
-        if row.holder_terminal.is_some() && registered {
-            return Ok(());
+        let invoice_is_order = event.invoice_order_id.as_deref() == Some(order_id);
+        if registered && invoice_is_order && event.capture_completed {
+            sqlx::query(
+                "UPDATE orders SET status = 'paid', paid_intent_id = $1, \
+                 verified_by = 'webhook', updated_at = $2 WHERE order_id = $3",
+            )
+            .bind(paypal_order)
+            .bind(now.unix_ms())
+            .bind(order_id)
+            .execute(&mut **tx)
+            .await?;
+            return self.refresh_refunded(tx, order_id, now).await;
         }
+        let why = if !registered {
+            ", which no claim registered; the central cannot look PayPal orders up yet, so it \
+             does not mark the order paid"
+                .to_string()
+        } else if !event.capture_completed {
+            ", whose capture does not say COMPLETED: not marked paid".to_string()
+        } else {
+            format!(
+                ", whose invoice_id is {}, not the order: not marked paid",
+                event.invoice_order_id.as_deref().unwrap_or("absent")
+            )
+        };
         let reason = format!(
             "PayPal reports a completed capture of {amount} for order {order_id} (PayPal order \
-             {paypal_order}, event {}){}; the central cannot look PayPal orders up yet, so it \
-             does not mark the order paid: held for review; the terminal's result or a person \
+             {paypal_order}, event {}){why}: held for review; the terminal's result or a person \
              settles it",
             event.id,
-            if registered {
-                ""
-            } else {
-                ", which no claim registered"
-            },
         );
         let source = if registered { "webhook" } else { "unverified" };
         self.flag(tx, Some(order_id), source, &reason, now).await?;

@@ -38,6 +38,10 @@ pub struct PaypalEvent {
     pub paypal_order_id: Option<String>,
     /// The Paydesk order named in `invoice_id`; proves much less than a registered intent.
     pub invoice_order_id: Option<String>,
+    /// The resource says the capture completed: a capture event's own `status` is `COMPLETED`
+    /// (an order event's effect already counts only completed captures). A
+    /// `PAYMENT.CAPTURE.COMPLETED` whose resource says otherwise never pays an order.
+    pub capture_completed: bool,
     pub effect: PaypalEffect,
 }
 
@@ -88,6 +92,7 @@ impl PaypalEvent {
             capture_id: None,
             paypal_order_id: text(&related["order_id"]),
             invoice_order_id: text(&r["invoice_id"]),
+            capture_completed: false,
             effect: PaypalEffect::Ignored,
             event_type,
         };
@@ -113,6 +118,11 @@ impl PaypalEvent {
                 order_effect(r)?
             }
             _ => PaypalEffect::Ignored,
+        };
+        event.capture_completed = match event.event_type.as_str() {
+            "PAYMENT.CAPTURE.COMPLETED" => r["status"].as_str() == Some("COMPLETED"),
+            "CHECKOUT.ORDER.COMPLETED" => matches!(event.effect, PaypalEffect::Completed { .. }),
+            _ => false,
         };
         // An invoice id the central could not have set is treated as absent (it would be stored
         // as a value no later read can parse).
@@ -223,6 +233,15 @@ mod tests {
                 amount: Money::parse("12.50 EUR").unwrap()
             }
         );
+        assert!(e.capture_completed);
+        // A capture-completed event whose capture says otherwise is never counted as paid.
+        let odd = parse(
+            r#"{"id":"WH-9","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{
+                "id":"CAP9","status":"PENDING","amount":{"currency_code":"EUR","value":"12.50"},
+                "invoice_id":"o-1","supplementary_data":{"related_ids":{"order_id":"PPO1"}}}}"#,
+        )
+        .unwrap();
+        assert!(!odd.capture_completed);
         let denied = parse(
             r#"{"id":"WH-2","event_type":"PAYMENT.CAPTURE.DENIED","resource":{"id":"CAP2",
                 "status":"DECLINED","supplementary_data":{"related_ids":{"order_id":"PPO2"}}}}"#,

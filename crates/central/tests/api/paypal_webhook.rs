@@ -234,13 +234,14 @@ async fn run(app: &mut TestApp) {
     assert_eq!(answer["duplicate"], true);
     assert_eq!(flags(app, "o-2").await.len(), 1);
 
-    // A capture of the registered PayPal order while alice's terminal holds the order: the
-    // terminal's own result decides; the webhook neither pays the order nor flags it.
+    // A capture of the registered PayPal order while alice's terminal holds the order pays it,
+    // as Stripe's success webhook does (the terminal's later result finds it paid by PPO1).
     let e1 = capture_event("WH-1", "PPO1", "o-1", "12.50");
     let (status, answer) = deliver(app, &e1, &signer.headers(&e1, WEBHOOK_ID, &time)).await;
     assert_eq!(status, 200, "{answer}");
     let o1 = app.order("o-1").await;
-    assert_eq!(o1["order"]["status"], "unpaid", "{o1}");
+    assert_eq!(o1["order"]["status"], "paid", "{o1}");
+    assert_eq!(o1["order"]["paid_intent_id"], "PPO1", "{o1}");
     assert_eq!(o1["intents"][0]["state"], "succeeded", "{o1}");
     // No inbox noise for every PayPal payment: the event and the intent's state are the record.
     assert!(flags(app, "o-1").await.is_empty());
@@ -296,6 +297,92 @@ async fn signed_paypal_events_apply_once_and_forgeries_write_nothing_sqlite() {
 async fn signed_paypal_events_apply_once_and_forgeries_write_nothing_postgres() {
     let mut app = TestApp::spawn(Db::Postgres, TestOptions::default()).await;
     run(&mut app).await;
+    app.stop().await;
+}
+
+/// The order's `verified_by` (what marked it paid), read from the store.
+async fn verified_by(app: &TestApp, order: &str) -> Option<String> {
+    use sqlx::Row;
+    sqlx::query("SELECT verified_by FROM orders WHERE order_id = $1")
+        .bind(order)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+        .try_get("verified_by")
+        .unwrap()
+}
+
+/// Issue 13: a signed `PAYMENT.CAPTURE.COMPLETED` alone (no terminal result ever arrives)
+/// marks a registered PayPal order's Paydesk order paid, as Stripe's `payment_intent.succeeded`
+/// does; a capture of another amount, another currency, another invoice or a capture whose
+/// status is not COMPLETED of a registered PayPal order does not, and says why.
+async fn run_binding(app: &mut TestApp) {
+    let (signer, cert) = Signer::new();
+    let running = with_paypal(app, &cert).await;
+    let orders = ["b-paid", "b-amount", "b-currency", "b-invoice", "b-status"];
+    let rows: Vec<(&str, i64, &str)> = orders.iter().map(|o| (*o, 1250, "EUR")).collect();
+    app.orders(&rows).await;
+    app.operators(&["alice"]).await;
+    let t1 = app.terminal("t1").await;
+    for (n, order) in orders.iter().enumerate() {
+        let (_, claim) = app.claim(&t1, order, "alice").await;
+        let reg = json!({"claim_token": claim["claim_token"],
+                         "attempt_number": claim["attempt_number"],
+                         "intent_id": format!("PPB{n}")});
+        let (status, body) = app
+            .post(&format!("/v1/orders/{order}/intent"), &t1, reg)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let time = now_rfc3339();
+    let shared: &TestApp = app;
+    let send = |body: String| {
+        let headers = signer.headers(&body, WEBHOOK_ID, &time);
+        async move { deliver(shared, &body, &headers).await }
+    };
+
+    let (status, answer) = send(capture_event("WB-0", "PPB0", "b-paid", "12.50")).await;
+    assert_eq!(status, 200, "{answer}");
+    let o = app.order("b-paid").await;
+    assert_eq!(o["order"]["status"], "paid", "{o}");
+    assert_eq!(o["order"]["paid_intent_id"], "PPB0", "{o}");
+    assert_eq!(verified_by(app, "b-paid").await.as_deref(), Some("webhook"));
+    assert!(flags(app, "b-paid").await.is_empty());
+
+    let amount = capture_event("WB-1", "PPB1", "b-amount", "12.49");
+    let currency = capture_event("WB-2", "PPB2", "b-currency", "12.50").replace("EUR", "USD");
+    let invoice = capture_event("WB-3", "PPB3", "b-other", "12.50");
+    let pending =
+        capture_event("WB-4", "PPB4", "b-status", "12.50").replace("\"COMPLETED\"", "\"PENDING\"");
+    for (order, body, says) in [
+        ("b-amount", amount, "12.49 EUR"),
+        ("b-currency", currency, "12.50 USD"),
+        ("b-invoice", invoice, "invoice_id b-other"),
+        ("b-status", pending, "does not say COMPLETED"),
+    ] {
+        let (status, answer) = send(body).await;
+        assert_eq!(status, 200, "{order}: {answer}");
+        let o = app.order(order).await;
+        assert_eq!(o["order"]["status"], "needs_review", "{order}: {o}");
+        assert!(o["order"]["paid_intent_id"].is_null(), "{order}: {o}");
+        assert_eq!(verified_by(app, order).await, None, "{order}");
+        let f = flags(app, order).await;
+        assert!(f.iter().any(|(_, r)| r.contains(says)), "{order}: {f:?}");
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_paypal_capture_alone_pays_its_registered_order_sqlite() {
+    let mut app = TestApp::spawn(Db::Sqlite, TestOptions::default()).await;
+    run_binding(&mut app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_paypal_capture_alone_pays_its_registered_order_postgres() {
+    let mut app = TestApp::spawn(Db::Postgres, TestOptions::default()).await;
+    run_binding(&mut app).await;
     app.stop().await;
 }
 
