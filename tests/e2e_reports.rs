@@ -13,7 +13,8 @@
 //! The OS save dialog cannot be clicked over WebDriver: the test puts the path in
 //! `window.__PAYDESK_E2E_SAVE_PATH__` (ui/src/lib/csv.ts), and the shell writes the file as it
 //! does for a path the dialog returned. `PAYDESK_E2E_SCREENSHOT=<file.png>` saves each screen as
-//! `<file>.day-close.png`, `.day-close-print.png` (the printable page), `.day-close-shift.png`
+//! `<file>.day-close.png`, `.day-close-gateways.png` (the totals per gateway),
+//! `.day-close-print.png` (the printable page), `.day-close-shift.png`
 //! (one shift of the day), `.journal-review.png`,
 //! `.audit.png`, `.outbox.png` (and
 //! `.settings.png` when the app has that screen).
@@ -190,6 +191,18 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         "{comparison}"
     );
     screenshot(&driver, s, Some("day-close"));
+    // The totals per gateway (issue 13, item 4): the demo orders charged here go through Stripe.
+    let gateways = driver.text_of(s, "[data-testid='day-close-gateways']");
+    assert!(
+        gateways.contains("Stripe") && gateways.contains("Paid"),
+        "{gateways}"
+    );
+    script(
+        &driver,
+        s,
+        "document.querySelector(\"[data-testid='day-close-gateways']\").scrollIntoView({ block: 'center' }); return true;",
+    );
+    screenshot(&driver, s, Some("day-close-gateways"));
 
     // Signed off with the PIN; the sign-off is shown as recorded.
     type_into(
@@ -255,7 +268,12 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
         );
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
-    let inbox = driver.page_text(s);
+    // (The inbox reads the central first: wait for its list, not just for the screen.)
+    let mut inbox = driver.page_text(s);
+    while !inbox.contains(OUT_OF_BAND_ORDER) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        inbox = driver.page_text(s);
+    }
     assert!(
         inbox.contains(OUT_OF_BAND_ORDER),
         "the inbox shows the order: {inbox}"
