@@ -68,7 +68,10 @@ fn an_operator_pays_a_paypal_order_in_the_desktop() {
         .unwrap_or_else(|| panic!("no journal: {}", driver.page_text(s)));
     let rows = driver.rows(s);
     assert_eq!(rows.len(), 2, "rows on the page: {rows:#?}");
-    let expected = [(DECLINED_CARD_ORDER, "Declined"), (WALLET_ORDER, "Succeeded")];
+    let expected = [
+        (DECLINED_CARD_ORDER, "Declined"),
+        (WALLET_ORDER, "Succeeded"),
+    ];
     for (row, ((order, amount), state)) in rows.iter().zip(expected) {
         assert!(
             row.contains(order)
@@ -80,7 +83,10 @@ fn an_operator_pays_a_paypal_order_in_the_desktop() {
     }
     // The paid attempt's timeline names the source: a PayPal wallet.
     let paid_row = driver
-        .find(s, "[data-testid='attempt-row']:nth-child(2) td:nth-child(2)")
+        .find(
+            s,
+            "[data-testid='attempt-row']:nth-child(2) td:nth-child(2)",
+        )
         .unwrap();
     driver.click(s, &paid_row);
     let timeline = driver
@@ -92,8 +98,7 @@ fn an_operator_pays_a_paypal_order_in_the_desktop() {
         .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
         .find(|w| {
             w.len() == 17
-                && w
-                    .bytes()
+                && w.bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         })
         .unwrap_or_else(|| panic!("no PayPal order id in the timeline: {timeline}"))
