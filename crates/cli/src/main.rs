@@ -411,6 +411,8 @@ enum SecretArg {
     TerminalToken,
     /// The gateway's secret API key.
     GatewayKey,
+    /// The PayPal app's client secret (with PAYDESK_PAYPAL_URL and PAYDESK_PAYPAL_CLIENT_ID).
+    PaypalSecret,
 }
 
 fn main() -> ExitCode {
@@ -447,6 +449,7 @@ fn main() -> ExitCode {
     terminal.terminal = cli.terminal;
     terminal.terminal_token_override = var(TERMINAL_TOKEN_ENV);
     terminal.gateway_key_override = var(GATEWAY_KEY_ENV);
+    terminal.paypal_secret_override = var(paydesk_terminal::PAYPAL_SECRET_ENV);
     let settings = Settings {
         json: cli.json,
         terminal,
@@ -491,6 +494,7 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             let kind = match secret {
                 SecretArg::TerminalToken => SecretKind::TerminalToken,
                 SecretArg::GatewayKey => SecretKind::GatewayKey,
+                SecretArg::PaypalSecret => SecretKind::PaypalSecret,
             };
             setup::provision(settings, kind).await
         }

@@ -28,10 +28,15 @@ async fn stack_secrets(settings: &Settings) -> Result<Arc<dyn SecretStore>, Fail
         return Ok(t.secrets.clone());
     }
     let memory = MemorySecretStore::new();
-    for kind in [SecretKind::TerminalToken, SecretKind::GatewayKey] {
+    for kind in [
+        SecretKind::TerminalToken,
+        SecretKind::GatewayKey,
+        SecretKind::PaypalSecret,
+    ] {
         let given = match kind {
             SecretKind::TerminalToken => &t.terminal_token_override,
             SecretKind::GatewayKey => &t.gateway_key_override,
+            SecretKind::PaypalSecret => &t.paypal_secret_override,
         };
         // The other secret, when not given, comes from the keyring if there is one.
         let value = match given {

@@ -40,12 +40,15 @@ pub use central_http::{
     HttpCentral, SessionToken, TerminalToken, CENTRAL_ANSWER_BYTES_MAX, CENTRAL_CONNECT_TIMEOUT_MS,
     CENTRAL_REQUEST_TIMEOUT_MS,
 };
-pub use open::{central_client, ConnectError, Connection, OpenError, PaypalAccess};
+pub use open::{
+    central_client, ConnectError, Connection, OpenError, PaypalAccess, PAYPAL_CLIENT_ID_ENV,
+    PAYPAL_SECRET_ENV, PAYPAL_URL_ENV,
+};
 pub use paydesk_protocol::OFFLINE_ALLOWANCE_MS_MAX;
 pub use private_fs::{private_dir, private_file};
 pub use secrets::{
     KeyringSecretStore, MemorySecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY,
-    KEYRING_SERVICE_DEFAULT, SECRET_BYTES_MAX, TERMINAL_TOKEN,
+    KEYRING_SERVICE_DEFAULT, PAYPAL_CLIENT_SECRET, SECRET_BYTES_MAX, TERMINAL_TOKEN,
 };
 pub use session::{
     sign_in, SignInError, SignedIn, OFFLINE_FAILURES_MAX, OFFLINE_LOCK_MS, OFFLINE_LOCK_MS_MAX,

@@ -49,32 +49,43 @@ pub struct PaypalAccess {
     pub secret: Secret,
 }
 
-/// PayPal access from the environment: all three variables, or none (no PayPal).
+/// PayPal access: the URL and client id from these variables, the client secret from
+/// [`PAYPAL_SECRET_ENV`] or else the OS keyring (`paydesk provision paypal-secret`); all, or none
+/// (no PayPal).
 pub const PAYPAL_URL_ENV: &str = "PAYDESK_PAYPAL_URL";
 pub const PAYPAL_CLIENT_ID_ENV: &str = "PAYDESK_PAYPAL_CLIENT_ID";
 pub const PAYPAL_SECRET_ENV: &str = "PAYDESK_PAYPAL_SECRET";
 
-impl PaypalAccess {
-    /// Reads [`PAYPAL_URL_ENV`], [`PAYPAL_CLIENT_ID_ENV`] and [`PAYPAL_SECRET_ENV`]: `Ok(None)`
-    /// when none is set, an error naming what is missing when only some are.
-    pub fn from_env() -> Result<Option<PaypalAccess>, SettingsError> {
+impl TerminalSettings {
+    /// PayPal access from [`PAYPAL_URL_ENV`] and [`PAYPAL_CLIENT_ID_ENV`], see
+    /// [`TerminalSettings::paypal_access_with`].
+    pub async fn paypal_access(&self) -> Result<Option<PaypalAccess>, ConnectError> {
         let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        match (
-            read(PAYPAL_URL_ENV),
-            read(PAYPAL_CLIENT_ID_ENV),
-            read(PAYPAL_SECRET_ENV),
-        ) {
-            (None, None, None) => Ok(None),
-            (Some(base_url), Some(client_id), Some(secret)) => Ok(Some(PaypalAccess {
+        self.paypal_access_with(read(PAYPAL_URL_ENV), read(PAYPAL_CLIENT_ID_ENV))
+            .await
+    }
+
+    /// PayPal access for this URL and client id, with the client secret from its override
+    /// ([`PAYPAL_SECRET_ENV`]) or else the secret store (the OS keyring). `Ok(None)` when none of
+    /// the three is given (the keyring is then not asked); an error naming what is missing when
+    /// only some are.
+    pub async fn paypal_access_with(
+        &self,
+        base_url: Option<String>,
+        client_id: Option<String>,
+    ) -> Result<Option<PaypalAccess>, ConnectError> {
+        match (base_url, client_id) {
+            (None, None) if self.paypal_secret_override.is_none() => Ok(None),
+            (Some(base_url), Some(client_id)) => Ok(Some(PaypalAccess {
                 base_url,
                 client_id,
-                secret: Secret::new(secret)
-                    .map_err(|e| SettingsError(format!("{PAYPAL_SECRET_ENV}: {e}")))?,
+                secret: self.secret(SecretKind::PaypalSecret).await?,
             })),
-            _ => Err(SettingsError(format!(
-                "PayPal needs all of {PAYPAL_URL_ENV}, {PAYPAL_CLIENT_ID_ENV} and \
-                 {PAYPAL_SECRET_ENV}, or none of them"
-            ))),
+            _ => Err(ConnectError::Settings(SettingsError(format!(
+                "PayPal needs {PAYPAL_URL_ENV} and {PAYPAL_CLIENT_ID_ENV}, with the client \
+                 secret in the OS keyring (`paydesk provision paypal-secret`) or \
+                 {PAYPAL_SECRET_ENV}; or none of them"
+            )))),
         }
     }
 }
@@ -149,7 +160,7 @@ impl TerminalSettings {
             gateway_key: self.secret(SecretKind::GatewayKey).await?,
             journal: self.journal_path(&data_dir),
             data_dir,
-            paypal: PaypalAccess::from_env()?,
+            paypal: self.paypal_access().await?,
         };
         // The stack's sandbox is a test gateway: a live key never goes there (review L6).
         let live = !ApiKey::new(connection.gateway_key.expose()).is_ok_and(|k| k.is_test_mode());

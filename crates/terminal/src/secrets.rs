@@ -20,6 +20,9 @@ pub const TERMINAL_TOKEN: &str = "terminal-token";
 /// The keyring entry of the gateway's secret API key.
 pub const GATEWAY_API_KEY: &str = "gateway-api-key";
 
+/// The keyring entry of the PayPal app's client secret (its client id and URL are not secret).
+pub const PAYPAL_CLIENT_SECRET: &str = "paypal-client-secret";
+
 /// The keyring "service" all of Paydesk's entries live under (the entry name is the "user").
 pub const KEYRING_SERVICE_DEFAULT: &str = "paydesk";
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::secrets::{
     KeyringSecretStore, Secret, SecretError, SecretStore, GATEWAY_API_KEY, KEYRING_SERVICE_DEFAULT,
-    TERMINAL_TOKEN,
+    PAYPAL_CLIENT_SECRET, TERMINAL_TOKEN,
 };
 
 /// The data directory: journal, offline caches, the embedded stack's files.
@@ -112,11 +112,13 @@ pub fn stopped_stack_terminal(data_dir: &Path) -> Option<TerminalId> {
 #[error("{0}")]
 pub struct SettingsError(pub String);
 
-/// One of the two secrets, with where it comes from and how to provide it.
+/// One of the terminal's secrets, with where it comes from and how to provide it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
     TerminalToken,
     GatewayKey,
+    /// The PayPal app's client secret (only for a terminal with PayPal access).
+    PaypalSecret,
 }
 
 impl SecretKind {
@@ -125,6 +127,7 @@ impl SecretKind {
         match self {
             SecretKind::TerminalToken => TERMINAL_TOKEN,
             SecretKind::GatewayKey => GATEWAY_API_KEY,
+            SecretKind::PaypalSecret => PAYPAL_CLIENT_SECRET,
         }
     }
 
@@ -133,6 +136,7 @@ impl SecretKind {
         match self {
             SecretKind::TerminalToken => TERMINAL_TOKEN_ENV,
             SecretKind::GatewayKey => GATEWAY_KEY_ENV,
+            SecretKind::PaypalSecret => crate::open::PAYPAL_SECRET_ENV,
         }
     }
 
@@ -141,6 +145,7 @@ impl SecretKind {
         match self {
             SecretKind::TerminalToken => "terminal token",
             SecretKind::GatewayKey => "gateway key",
+            SecretKind::PaypalSecret => "PayPal client secret",
         }
     }
 
@@ -149,14 +154,15 @@ impl SecretKind {
         match self {
             SecretKind::TerminalToken => "terminal-token",
             SecretKind::GatewayKey => "gateway-key",
+            SecretKind::PaypalSecret => "paypal-secret",
         }
     }
 
-    /// Checks a value before it is stored: a secret at all, and for the gateway a key the
+    /// Checks a value before it is stored: a secret at all, and for the gateways a key the
     /// connector accepts. The message never contains the value.
     pub fn parse(self, text: &str) -> Result<Secret, String> {
         let secret = Secret::new(text.trim()).map_err(|e| e.to_string())?;
-        if self == SecretKind::GatewayKey {
+        if self != SecretKind::TerminalToken {
             ApiKey::new(secret.expose()).map_err(|e| e.to_string())?;
         }
         Ok(secret)
@@ -199,6 +205,8 @@ pub struct TerminalSettings {
     pub keyring_service: String,
     pub terminal_token_override: Option<String>,
     pub gateway_key_override: Option<String>,
+    /// `PAYDESK_PAYPAL_SECRET`: the PayPal client secret for automation (else the keyring).
+    pub paypal_secret_override: Option<String>,
 }
 
 impl TerminalSettings {
@@ -215,6 +223,7 @@ impl TerminalSettings {
             keyring_service,
             terminal_token_override: None,
             gateway_key_override: None,
+            paypal_secret_override: None,
         }
     }
 
@@ -231,6 +240,7 @@ impl TerminalSettings {
         settings.terminal = var(TERMINAL_ENV);
         settings.terminal_token_override = var(TERMINAL_TOKEN_ENV);
         settings.gateway_key_override = var(GATEWAY_KEY_ENV);
+        settings.paypal_secret_override = var(crate::open::PAYPAL_SECRET_ENV);
         settings
     }
 
@@ -326,6 +336,7 @@ impl TerminalSettings {
         let env_override = match kind {
             SecretKind::TerminalToken => &self.terminal_token_override,
             SecretKind::GatewayKey => &self.gateway_key_override,
+            SecretKind::PaypalSecret => &self.paypal_secret_override,
         };
         if let Some(value) = env_override {
             return Secret::new(value.as_str()).map_err(|e| SecretLoadError::BadOverride {
@@ -469,6 +480,54 @@ mod tests {
             !bad.to_string().contains("has space"),
             "no value in messages"
         );
+    }
+
+    #[tokio::test]
+    async fn the_paypal_secret_comes_from_its_override_else_the_keyring() {
+        use crate::open::{ConnectError, PAYPAL_SECRET_ENV};
+        let url = || Some("https://api-m.sandbox.paypal.com".to_string());
+        let id = || Some("client-1".to_string());
+        let mut s = settings();
+        // No PayPal at all: none, and the store is not asked.
+        assert!(s.paypal_access_with(None, None).await.unwrap().is_none());
+        // URL and client id without a secret anywhere: says how to store it.
+        let missing = s.paypal_access_with(url(), id()).await.unwrap_err();
+        let text = missing.to_string();
+        assert!(
+            matches!(
+                missing,
+                ConnectError::Secret(SecretLoadError::Missing(SecretKind::PaypalSecret))
+            ) && text.contains("paydesk provision paypal-secret")
+                && text.contains(PAYPAL_SECRET_ENV),
+            "{text}"
+        );
+        // From the keyring, as the Stripe key is.
+        s.secrets
+            .set(PAYPAL_CLIENT_SECRET, &Secret::new("pp-stored").unwrap())
+            .unwrap();
+        let access = s.paypal_access_with(url(), id()).await.unwrap().unwrap();
+        assert_eq!(access.secret.expose(), "pp-stored");
+        assert_eq!(access.client_id, "client-1");
+        // The environment still works, and wins.
+        s.paypal_secret_override = Some("pp-env".into());
+        let access = s.paypal_access_with(url(), id()).await.unwrap().unwrap();
+        assert_eq!(access.secret.expose(), "pp-env");
+        // Only some of the three: an error naming them, never the value.
+        for (u, i) in [(None, None), (url(), None), (None, id())] {
+            let err = s.paypal_access_with(u, i).await.unwrap_err().to_string();
+            assert!(
+                err.contains("PAYDESK_PAYPAL_CLIENT_ID") && !err.contains("pp-env"),
+                "{err}"
+            );
+        }
+        s.paypal_secret_override = Some("has space".into());
+        let bad = s.paypal_access_with(url(), id()).await.unwrap_err();
+        assert!(bad.to_string().starts_with(PAYPAL_SECRET_ENV), "{bad}");
+        assert!(!bad.to_string().contains("has space"));
+        assert!(SecretKind::PaypalSecret.parse("é-secret").is_err());
+        assert!(SecretKind::PaypalSecret
+            .parse(" EPaypal-Secret_1 \n")
+            .is_ok());
     }
 
     #[test]
