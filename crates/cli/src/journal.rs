@@ -12,7 +12,8 @@ use std::io::Write;
 use std::path::Path;
 
 use paydesk_core::csv::formula_guard;
-use paydesk_core::{Attempt, AttemptId, AttemptState, OperatorId, OrderId, Timestamp};
+use paydesk_core::{Attempt, AttemptId, AttemptState, Money, OperatorId, OrderId, Timestamp};
+use paydesk_gateway::Route;
 use paydesk_journal::{AttemptFilter, Journal, OperatorDayTotal};
 use paydesk_terminal::export::{attempt_record, JOURNAL_CSV_HEADER as CSV_HEADER};
 use serde::Serialize;
@@ -303,6 +304,56 @@ struct TotalsOutput<'a> {
     from: Timestamp,
     to: Timestamp,
     totals: &'a [TotalsRow<'a>],
+    by_gateway: &'a [GatewayTotal],
+}
+
+/// One row of `journal totals`' table by gateway: the attempts begun in the range through one
+/// gateway in one currency. The gateway is read from each attempt's journaled payment source
+/// (PayPal's vaulted sources are `card:…` / `paypal:…`), as the desktop's journal shows it.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+struct GatewayTotal {
+    gateway: &'static str,
+    currency: String,
+    attempts: i64,
+    succeeded: i64,
+    succeeded_sum: Money,
+    declined: i64,
+}
+
+/// The totals by gateway and currency of `attempts`, in gateway then currency order.
+fn gateway_totals(attempts: &[Attempt]) -> Result<Vec<GatewayTotal>, Failure> {
+    let mut rows: BTreeMap<(&'static str, String), GatewayTotal> = BTreeMap::new();
+    for a in attempts {
+        let gateway = Route::of_source(a.payment_method.as_str()).as_str();
+        let currency = a.amount.currency();
+        let row = rows
+            .entry((gateway, currency.code().to_string()))
+            .or_insert_with(|| GatewayTotal {
+                gateway,
+                currency: currency.code().to_string(),
+                attempts: 0,
+                succeeded: 0,
+                succeeded_sum: Money::zero(currency),
+                declined: 0,
+            });
+        row.attempts += 1;
+        match a.state {
+            AttemptState::Succeeded => {
+                row.succeeded += 1;
+                row.succeeded_sum = row.succeeded_sum.checked_add(a.amount).map_err(|e| {
+                    Failure::new(
+                        OTHER,
+                        anyhow::anyhow!(
+                            "the succeeded sum through {gateway} cannot be shown as one amount: {e}"
+                        ),
+                    )
+                })?;
+            }
+            AttemptState::Declined => row.declined += 1,
+            _ => {}
+        }
+    }
+    Ok(rows.into_values().collect())
 }
 
 /// How many attempts in `[from, to)` ended in `state`, per (operator, day, currency).
@@ -338,7 +389,12 @@ pub fn totals(
 ) -> CmdResult {
     let (from, to) = totals_range(from, to, now)?;
     let journal = settings.open_journal()?;
-    let (totals, requires_action, canceled) = journal
+    let range = AttemptFilter {
+        from: Some(from),
+        to: Some(to),
+        ..AttemptFilter::default()
+    };
+    let (totals, requires_action, canceled, by_gateway) = journal
         .snapshot(|j| {
             Ok(j.totals(from, to)
                 .map_err(journal_failure)
@@ -347,6 +403,7 @@ pub fn totals(
                         totals,
                         count_by_day(j, AttemptState::RequiresAction, from, to)?,
                         count_by_day(j, AttemptState::Canceled, from, to)?,
+                        gateway_totals(&all_attempts(j, &range)?)?,
                     ))
                 }))
         })
@@ -371,6 +428,7 @@ pub fn totals(
             from,
             to,
             totals: &rows,
+            by_gateway: &by_gateway,
         });
     } else if rows.is_empty() {
         out!("no attempts from {from} up to {to} (not included)");
@@ -396,14 +454,90 @@ pub fn totals(
                 unresolved = t.unresolved,
             );
         }
+        out!("");
+        out!("by gateway");
+        out!("gateway  currency  attempts  succeeded        amount  declined");
+        for g in &by_gateway {
+            out!(
+                "{gateway:<7}  {currency:<8}  {attempts:>8}  {succeeded:>9}  {sum:>12}  {declined:>8}",
+                gateway = g.gateway,
+                currency = g.currency,
+                attempts = g.attempts,
+                succeeded = g.succeeded,
+                sum = output::decimal(&g.succeeded_sum),
+                declined = g.declined,
+            );
+        }
     }
     Ok(SUCCESS)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::totals_range;
-    use paydesk_core::Timestamp;
+    use super::{gateway_totals, totals_range, GatewayTotal};
+    use paydesk_core::{
+        Attempt, AttemptNumber, AttemptState, ClaimToken, Currency, Money, NewAttempt, OperatorId,
+        OrderId, PaymentMethodId, TerminalId, Timestamp,
+    };
+
+    /// An attempt of `minor` EUR through `source`, ended in `state`.
+    fn attempt(n: u8, source: &str, minor: i64, state: AttemptState) -> Attempt {
+        let eur = Currency::from_code("EUR").unwrap();
+        let (mut a, _) = Attempt::begin(
+            NewAttempt {
+                id: paydesk_core::AttemptId::parse(&format!(
+                    "01932c4e-7b7a-7cc3-9a7e-2b6f3a5d4e{n:02}"
+                ))
+                .unwrap(),
+                order: OrderId::new(format!("o-{n}")).unwrap(),
+                number: AttemptNumber::new(1).unwrap(),
+                claim_token: ClaimToken::new(1).unwrap(),
+                amount: Money::new(minor, eur).unwrap(),
+                customer: None,
+                payment_method: PaymentMethodId::new(source).unwrap(),
+                operator: OperatorId::new("op").unwrap(),
+                terminal: TerminalId::new("t1").unwrap(),
+                offline: false,
+            },
+            Timestamp::from_unix_ms(0),
+        );
+        a.state = state;
+        a
+    }
+
+    #[test]
+    fn totals_by_gateway_read_the_gateway_from_each_payment_source() {
+        let eur = Currency::from_code("EUR").unwrap();
+        let attempts = [
+            attempt(1, "pm_card_visa", 1_000, AttemptState::Succeeded),
+            attempt(2, "paypal:vault_approve", 2_500, AttemptState::Succeeded),
+            attempt(3, "card:vault_decline", 700, AttemptState::Declined),
+            attempt(4, "card:vault_approve", 300, AttemptState::Succeeded),
+            attempt(5, "pm_card_visa", 900, AttemptState::Unknown),
+        ];
+        let rows = gateway_totals(&attempts).map_err(|e| e.error).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                GatewayTotal {
+                    gateway: "paypal",
+                    currency: "EUR".into(),
+                    attempts: 3,
+                    succeeded: 2,
+                    succeeded_sum: Money::new(2_800, eur).unwrap(),
+                    declined: 1,
+                },
+                GatewayTotal {
+                    gateway: "stripe",
+                    currency: "EUR".into(),
+                    attempts: 2,
+                    succeeded: 1,
+                    succeeded_sum: Money::new(1_000, eur).unwrap(),
+                    declined: 0,
+                },
+            ]
+        );
+    }
 
     fn t(text: &str) -> Timestamp {
         crate::time::parse_time("t", text).unwrap()

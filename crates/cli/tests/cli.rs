@@ -266,6 +266,11 @@ async fn json_output_parses_everywhere() {
     let totals = h.run(&["--json", "journal", "totals"]);
     assert_eq!(totals.code, Some(SUCCESS), "{totals:?}");
     assert_eq!(totals.json()["totals"][0]["succeeded"], 1, "{totals:?}");
+    // The same day by gateway: the one charge went through Stripe.
+    let by_gateway = &totals.json()["by_gateway"];
+    assert_eq!(by_gateway.as_array().map(Vec::len), Some(1), "{totals:?}");
+    assert_eq!(by_gateway[0]["gateway"], "stripe", "{totals:?}");
+    assert_eq!(by_gateway[0]["succeeded"], 1, "{totals:?}");
     let sync = h.run(&["--json", "sync"]);
     assert_eq!(sync.json()["sync"]["waiting"], 0, "{sync:?}");
     let recover = h.run(&["--json", "recover"]);
