@@ -29,8 +29,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use harness::{
-    app_process, click_on, open_when_released, screenshot, sign_in, App, Driver, APP_EXIT_MS_MAX,
-    PAGE_READY_MS_MAX, POLL_MS,
+    admin_token, app_process, click_on, open_when_released, screenshot, sign_in, App, Driver,
+    Sandbox, APP_EXIT_MS_MAX, PAGE_READY_MS_MAX, POLL_MS,
 };
 use serde_json::{json, Value};
 
@@ -557,11 +557,7 @@ const UNKNOWN_ORDER: &str = "demo-1002";
 #[test]
 fn an_unknown_outcome_offers_only_check_status_and_retry_the_same_attempt() {
     let _one = ONE_APP_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let token = format!(
-        "e2e-{}-{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = admin_token();
     let Some(app) = App::start_with(&[("PAYDESK_SANDBOX_ADMIN_TOKEN", &token)]) else {
         return;
     };
@@ -663,78 +659,6 @@ fn button_texts(driver: &Driver, s: &str, css: &str) -> Vec<String> {
         .iter()
         .map(|b| b.as_str().unwrap_or_default().to_string())
         .collect()
-}
-
-/// The embedded sandbox's admin routes (faults and the ledger), with the token the app was
-/// started with; the address is the app's `stack.json`.
-struct Sandbox {
-    url: String,
-    token: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Sandbox {
-    fn of(data_dir: &Path, token: &str) -> Sandbox {
-        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
-        let stack = loop {
-            match std::fs::read_to_string(data_dir.join("stack.json")) {
-                Ok(text) => break text,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "no stack.json: {e}");
-                    sleep(Duration::from_millis(POLL_MS));
-                }
-            }
-        };
-        let stack: Value = serde_json::from_str(&stack).unwrap();
-        Sandbox {
-            url: stack["gateway_url"]
-                .as_str()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_string(),
-            token: token.to_string(),
-            http: reqwest::blocking::Client::new(),
-        }
-    }
-
-    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().unwrap();
-        let status = response.status();
-        let answer: Value = response.json().unwrap();
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
-    }
-
-    fn arm(&self, specs: &[&str]) {
-        self.admin(
-            reqwest::Method::POST,
-            "/admin/faults",
-            Some(json!({ "specs": specs })),
-        );
-    }
-
-    fn clear(&self) {
-        self.admin(reqwest::Method::DELETE, "/admin/faults", None);
-    }
-
-    /// The gateway's payments for `order`, from the sandbox's ledger.
-    fn intents_of(&self, order: &str) -> Vec<Value> {
-        let ledger = self.admin(reqwest::Method::GET, "/admin/ledger", None);
-        ledger["intents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["metadata"]["order_id"] == order)
-            .cloned()
-            .collect()
-    }
 }
 
 /// Two orders of one customer and one amount, added to the embedded central's database for the

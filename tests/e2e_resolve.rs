@@ -30,9 +30,9 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use harness::{
-    click_on, screenshot, sign_in, sign_out, type_into, App, Driver, PAGE_READY_MS_MAX, POLL_MS,
+    admin_token, click_on, screenshot, sign_in, sign_out, type_into, App, Driver, Sandbox,
+    PAGE_READY_MS_MAX, POLL_MS,
 };
-use serde_json::{json, Value};
 
 const OPERATOR: (&str, &str) = ("demo-operator", "123456");
 const MANAGER: (&str, &str) = ("demo-manager", "87654321");
@@ -42,114 +42,6 @@ const LOST_ANSWER_ORDER: &str = "demo-1001";
 const LOST_CONFIRM_ORDER: &str = "demo-1006";
 /// How many lookups of the terminal fail: more than any test run makes (recovery asks every 30 s).
 const TERMINAL_LOOKUPS_FAILING: u32 = 1_000;
-
-/// The embedded sandbox's admin routes, with the token the app was started with.
-struct Sandbox {
-    url: String,
-    token: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Sandbox {
-    /// The sandbox the app started, from its `stack.json`.
-    fn of(data_dir: &Path, token: &str) -> Sandbox {
-        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
-        let stack = loop {
-            match std::fs::read_to_string(data_dir.join("stack.json")) {
-                Ok(text) => break text,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "no stack.json: {e}");
-                    sleep(Duration::from_millis(POLL_MS));
-                }
-            }
-        };
-        let stack: Value = serde_json::from_str(&stack).unwrap();
-        Sandbox {
-            url: stack["gateway_url"]
-                .as_str()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_string(),
-            token: token.to_string(),
-            http: reqwest::blocking::Client::new(),
-        }
-    }
-
-    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().unwrap();
-        let status = response.status();
-        let answer: Value = response.json().unwrap();
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
-    }
-
-    fn arm(&self, specs: &[String]) {
-        let answer = self.admin(
-            reqwest::Method::POST,
-            "/admin/faults",
-            Some(json!({ "specs": specs })),
-        );
-        eprintln!("faults armed: {answer}");
-    }
-
-    /// Turns the gateway's webhooks to the central off: every notification is lost.
-    fn lose_webhooks(&self) {
-        let before = self.admin(reqwest::Method::GET, "/admin/webhooks", None);
-        assert!(
-            before["url"].is_string(),
-            "the demo sends webhooks: {before}"
-        );
-        let after = self.admin(
-            reqwest::Method::POST,
-            "/admin/webhooks",
-            Some(json!({ "url": null })),
-        );
-        assert!(after["url"].is_null(), "{after}");
-    }
-
-    fn clear(&self) {
-        self.admin(reqwest::Method::DELETE, "/admin/faults", None);
-    }
-
-    /// The gateway's payments for `order`, from the sandbox's ledger.
-    fn intents_of(&self, order: &str) -> Vec<Value> {
-        let ledger = self.admin(reqwest::Method::GET, "/admin/ledger", None);
-        ledger["intents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["metadata"]["order_id"] == order)
-            .cloned()
-            .collect()
-    }
-
-    /// Exactly one payment for `order`, succeeded once; returns its id.
-    fn charged_once(&self, order: &str) -> String {
-        let intents = self.intents_of(order);
-        assert_eq!(intents.len(), 1, "one payment for {order}: {intents:?}");
-        let intent = &intents[0];
-        assert_eq!(intent["status"], "succeeded", "{intent}");
-        assert_eq!(intent["succeeded_count"], 1, "charged once: {intent}");
-        assert_eq!(intent["charges"], 1, "one charge: {intent}");
-        intent["id"].as_str().unwrap().to_string()
-    }
-}
-
-/// A fresh token for this run's sandbox admin routes (long enough for the app to accept it).
-fn admin_token() -> String {
-    format!(
-        "e2e-{}-{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
 
 /// The operator charges `order` from the queue; the charge ends without a known outcome.
 fn charge_with_unknown_outcome(driver: &Driver, s: &str, order: &str) {

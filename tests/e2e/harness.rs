@@ -686,3 +686,115 @@ pub fn decode_base64(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// The embedded sandbox's admin routes (faults, webhooks, the ledger), with the token the app was
+/// started with (`PAYDESK_SANDBOX_ADMIN_TOKEN`); the address is the app's `stack.json`.
+pub struct Sandbox {
+    /// `http://127.0.0.1:PORT` of the sandbox, without a trailing slash.
+    pub url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Sandbox {
+    /// The sandbox the app started, from its `stack.json`.
+    pub fn of(data_dir: &Path, token: &str) -> Sandbox {
+        let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
+        let stack = loop {
+            match std::fs::read_to_string(data_dir.join("stack.json")) {
+                Ok(text) => break text,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "no stack.json: {e}");
+                    sleep(Duration::from_millis(POLL_MS));
+                }
+            }
+        };
+        let stack: Value = serde_json::from_str(&stack).unwrap();
+        Sandbox {
+            url: stack["gateway_url"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string(),
+            token: token.to_string(),
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().unwrap();
+        let status = response.status();
+        let answer: Value = response.json().unwrap();
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    /// Arms the sandbox's faults (`ENDPOINT[@KEY_KIND]:FAULT:COUNT`, see the sandbox's README).
+    pub fn arm<S: AsRef<str>>(&self, specs: &[S]) {
+        let specs: Vec<&str> = specs.iter().map(AsRef::as_ref).collect();
+        let answer = self.admin(
+            reqwest::Method::POST,
+            "/admin/faults",
+            Some(json!({ "specs": specs })),
+        );
+        eprintln!("faults armed: {answer}");
+    }
+
+    /// Turns the gateway's webhooks to the central off: every notification is lost.
+    pub fn lose_webhooks(&self) {
+        let before = self.admin(reqwest::Method::GET, "/admin/webhooks", None);
+        assert!(
+            before["url"].is_string(),
+            "the demo sends webhooks: {before}"
+        );
+        let after = self.admin(
+            reqwest::Method::POST,
+            "/admin/webhooks",
+            Some(json!({ "url": null })),
+        );
+        assert!(after["url"].is_null(), "{after}");
+    }
+
+    pub fn clear(&self) {
+        self.admin(reqwest::Method::DELETE, "/admin/faults", None);
+    }
+
+    /// The gateway's payments for `order`, from the sandbox's ledger.
+    pub fn intents_of(&self, order: &str) -> Vec<Value> {
+        let ledger = self.admin(reqwest::Method::GET, "/admin/ledger", None);
+        ledger["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["metadata"]["order_id"] == order)
+            .cloned()
+            .collect()
+    }
+
+    /// Exactly one payment for `order`, succeeded once; returns its id.
+    pub fn charged_once(&self, order: &str) -> String {
+        let intents = self.intents_of(order);
+        assert_eq!(intents.len(), 1, "one payment for {order}: {intents:?}");
+        let intent = &intents[0];
+        assert_eq!(intent["status"], "succeeded", "{intent}");
+        assert_eq!(intent["succeeded_count"], 1, "charged once: {intent}");
+        assert_eq!(intent["charges"], 1, "one charge: {intent}");
+        intent["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A fresh token for this run's sandbox admin routes (long enough for the app to accept it).
+pub fn admin_token() -> String {
+    format!(
+        "e2e-{}-{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
