@@ -96,6 +96,9 @@ fn the_app_charges_demo_orders_against_the_embedded_default() {
     // screenshot waits for a paint first.
     screenshot(&driver, s, None);
     driver.click(s, &driver.find(s, "[data-testid='close-charge']").unwrap());
+    // The paid order leaves the queue first: a click while its row is being removed would land on
+    // the row that moves up into its place (the dialog would then name another order).
+    driver.wait_for_queue_without(s, &[PAID_ORDER.0]);
 
     let declined = charge(&driver, s, DECLINED_ORDER);
     assert!(

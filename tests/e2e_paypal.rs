@@ -48,6 +48,9 @@ fn an_operator_pays_a_paypal_order_in_the_desktop() {
     assert!(paid.contains(WALLET_ORDER.1), "{paid}");
     screenshot(&driver, s, Some("paypal"));
     driver.click(s, &driver.find(s, "[data-testid='close-charge']").unwrap());
+    // The paid order leaves the queue first: a click while its row is being removed would land on
+    // the row that moves up into its place (the dialog would then name another order).
+    driver.wait_for_queue_without(s, &[WALLET_ORDER.0]);
 
     let declined = charge(&driver, s, DECLINED_CARD_ORDER);
     assert!(declined.starts_with("Declined"), "{declined}");
