@@ -22,15 +22,13 @@
 #[path = "e2e/harness.rs"]
 mod harness;
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use harness::{
-    admin_token, app_process, click_on, open_when_released, screenshot, sign_in, App, Driver,
-    Sandbox, APP_EXIT_MS_MAX, PAGE_READY_MS_MAX, POLL_MS,
+    admin_token, click_on, open_when_released, screenshot, sign_in, App, Driver, Sandbox,
+    PAGE_READY_MS_MAX, POLL_MS,
 };
 use serde_json::{json, Value};
 
@@ -191,23 +189,7 @@ fn the_app_charges_demo_orders_against_the_embedded_default() {
     // (it does not reach the Tauri window) can show that.
     let data_dir = app.data_dir.clone();
     assert!(data_dir.join("stack.json").is_file());
-    let app_pid = app_process(&app.binary, app.group)
-        .unwrap_or_else(|| panic!("no {} process in group {}", app.binary.display(), app.group));
-    let status = Command::new("kill")
-        .args(["-TERM", &app_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -TERM {app_pid}: {status}");
-    let deadline = Instant::now() + Duration::from_millis(APP_EXIT_MS_MAX);
-    while data_dir.join("stack.json").exists() || Path::new(&format!("/proc/{app_pid}")).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the app did not stop its embedded stack and exit within {APP_EXIT_MS_MAX} ms"
-        );
-        sleep(Duration::from_millis(POLL_MS));
-    }
-    driver.try_delete_session(s);
-    app.guard.session = None;
+    app.close_as_a_person();
     // The journal on disk is the one the page showed: it verifies, with the events counted there.
     let journal = open_when_released(&data_dir.join("journal.sqlite"));
     let report = journal.verify().unwrap();

@@ -16,11 +16,8 @@
 mod harness;
 
 use std::path::Path;
-use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
-use harness::{app_process, screenshot, sign_in, App, Driver, APP_EXIT_MS_MAX, POLL_MS};
+use harness::{screenshot, sign_in, App, Driver};
 
 /// The demo operator the embedded default seeds (demo data, not a secret).
 const OPERATOR: &str = "demo-operator";
@@ -110,23 +107,7 @@ fn an_operator_pays_a_paypal_order_in_the_desktop() {
 
     // Stop the app (and its embedded stack), then read the central's database.
     let data_dir = app.data_dir.clone();
-    let app_pid = app_process(&app.binary, app.group)
-        .unwrap_or_else(|| panic!("no {} process in group {}", app.binary.display(), app.group));
-    let status = Command::new("kill")
-        .args(["-TERM", &app_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -TERM {app_pid}: {status}");
-    let deadline = Instant::now() + Duration::from_millis(APP_EXIT_MS_MAX);
-    while data_dir.join("stack.json").exists() || Path::new(&format!("/proc/{app_pid}")).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the app did not stop within {APP_EXIT_MS_MAX} ms"
-        );
-        sleep(Duration::from_millis(POLL_MS));
-    }
-    driver.try_delete_session(s);
-    app.guard.session = None;
+    app.close_as_a_person();
     let rows = central_orders(&data_dir.join("central.sqlite"));
     assert!(
         rows.contains(&(

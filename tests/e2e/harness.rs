@@ -252,6 +252,39 @@ pub fn type_into(driver: &Driver, s: &str, css: &str, text: &str) {
     driver.send_keys(s, &element, text);
 }
 
+impl App {
+    /// Closes the app as a person would (SIGTERM to the app process; neither deleting the WebDriver
+    /// session, which kills the app outright, nor WebDriver's "close window" shows this), waits
+    /// until it has stopped its embedded stack (`stack.json` gone) and exited, then ends the
+    /// WebDriver session. The data directory stays for the test to read.
+    pub fn close_as_a_person(&mut self) {
+        let pid = app_process(&self.binary, self.group).unwrap_or_else(|| {
+            panic!(
+                "no {} process in group {}",
+                self.binary.display(),
+                self.group
+            )
+        });
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+        let deadline = Instant::now() + Duration::from_millis(APP_EXIT_MS_MAX);
+        while self.data_dir.join("stack.json").exists()
+            || Path::new(&format!("/proc/{pid}")).exists()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the app did not stop its embedded stack and exit within {APP_EXIT_MS_MAX} ms"
+            );
+            sleep(Duration::from_millis(POLL_MS));
+        }
+        self.driver.try_delete_session(&self.session);
+        self.guard.session = None;
+    }
+}
+
 /// The pid of the running `binary` among the processes of group `group` (this test's own
 /// processes: WebKitWebDriver started the app there), read from /proc.
 pub fn app_process(binary: &Path, group: u32) -> Option<u32> {
