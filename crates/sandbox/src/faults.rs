@@ -7,7 +7,10 @@
 //!   match (a terminal charges with a restricted key, the central reads with the secret one, so a
 //!   fault can break one's path to the gateway and not the other's)
 //! - `KIND`: `latency=MS`, `http_500`, `http_500_after_execute`, `http_429`,
-//!   `drop_before_execute`, `drop_after_execute`, `execute_late=MS`
+//!   `drop_before_execute`, `drop_after_execute`, `execute_late=MS`, and two issuer answers for a
+//!   confirm whatever the intent's card: `decline` (as `pm_card_chargeDeclined`) and
+//!   `authentication_required` (as `pm_card_authenticationRequired`); on other requests these two
+//!   do nothing
 //! - `COUNT`: how many matching requests the rule applies to (default 1)
 //!
 //! e.g. `confirm:drop_after_execute:1`, `create:latency=800:2`, `any:http_429:3`,
@@ -80,6 +83,21 @@ pub enum FaultKind {
     DropAfterExecute,
     /// Close the connection at once, execute after this delay (the key stays in flight until then).
     ExecuteLateMs(u64),
+    /// A confirm is answered as the issuer of `pm_card_chargeDeclined` would: declined.
+    Decline,
+    /// A confirm is answered as for `pm_card_authenticationRequired`: 3-D Secure is needed.
+    AuthenticationRequired,
+}
+
+impl FaultKind {
+    /// The test card whose issuer answers a confirm under this fault, for the two issuer kinds.
+    pub fn issuer_card(self) -> Option<&'static str> {
+        match self {
+            FaultKind::Decline => Some("pm_card_chargeDeclined"),
+            FaultKind::AuthenticationRequired => Some("pm_card_authenticationRequired"),
+            _ => None,
+        }
+    }
 }
 
 impl FaultKind {
@@ -112,9 +130,12 @@ impl FaultKind {
             "http_429" => no_arg(FaultKind::Http429),
             "drop_before_execute" => no_arg(FaultKind::DropBeforeExecute),
             "drop_after_execute" => no_arg(FaultKind::DropAfterExecute),
+            "decline" => no_arg(FaultKind::Decline),
+            "authentication_required" => no_arg(FaultKind::AuthenticationRequired),
             _ => Err(format!(
                 "unknown fault kind {name:?}: use latency=MS, http_500, http_500_after_execute, \
-                 http_429, drop_before_execute, drop_after_execute or execute_late=MS"
+                 http_429, drop_before_execute, drop_after_execute, execute_late=MS, decline or \
+                 authentication_required"
             )),
         }
     }
@@ -130,6 +151,8 @@ impl fmt::Display for FaultKind {
             FaultKind::DropBeforeExecute => f.write_str("drop_before_execute"),
             FaultKind::DropAfterExecute => f.write_str("drop_after_execute"),
             FaultKind::ExecuteLateMs(ms) => write!(f, "execute_late={ms}"),
+            FaultKind::Decline => f.write_str("decline"),
+            FaultKind::AuthenticationRequired => f.write_str("authentication_required"),
         }
     }
 }
@@ -281,6 +304,13 @@ mod tests {
                 keys: None,
             }
         );
+        let r: FaultRule = "confirm@restricted:decline".parse().unwrap();
+        assert_eq!(r.kind, FaultKind::Decline);
+        assert_eq!(r.kind.issuer_card(), Some("pm_card_chargeDeclined"));
+        assert_eq!(r.to_string(), "confirm@restricted:decline:1");
+        let r: FaultRule = "confirm:authentication_required:2".parse().unwrap();
+        assert_eq!(r.kind, FaultKind::AuthenticationRequired);
+        assert_eq!(r.to_string(), "confirm:authentication_required:2");
         let r: FaultRule = "any:latency=300".parse().unwrap();
         assert_eq!(r.kind, FaultKind::LatencyMs(300));
         assert_eq!(r.count, 1);
@@ -292,6 +322,7 @@ mod tests {
             "create:latency",
             "create:http_500:0",
             "create:http_500=3",
+            "confirm:decline=1",
             "create@public:http_500",
             "nope@secret:http_500",
         ] {

@@ -10,6 +10,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin_access;
+pub mod authenticate;
 pub mod calls;
 pub mod cards;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod form;
 pub mod idempotency;
 pub mod keys;
 pub mod params;
+pub mod payment_methods;
 pub mod paypal;
 pub mod paypal_webhook;
 pub mod persist;
@@ -101,9 +103,18 @@ pub struct SandboxHandle {
     server_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
     state: Option<Arc<persist::StateFile>>,
+    /// The running server's state, for the in-process fault plan ([`SandboxHandle::fault_plan`]).
+    shared: Arc<server::Shared>,
 }
 
 impl SandboxHandle {
+    /// The fault plan of this running sandbox, to arm and disarm faults in-process.
+    pub fn fault_plan(&self) -> FaultControl {
+        FaultControl {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// Stops accepting, lets open requests finish (bounded), stops webhook delivery, and waits.
     /// Then the state file (if any) is closed: an operation whose client was cut off by the
     /// shutdown and that is still running writes nothing, as if the process had exited.
@@ -114,6 +125,31 @@ impl SandboxHandle {
         if let Some(state) = &self.state {
             state.close();
         }
+    }
+}
+
+/// The fault plan of a running sandbox, armed in this process as `/admin/faults` arms it over
+/// HTTP: a host that embeds the sandbox (the desktop's training mode) needs no admin route open
+/// to anyone. Cheap to clone; it outlives nothing (after shutdown it changes a plan nobody reads).
+#[derive(Debug, Clone)]
+pub struct FaultControl {
+    shared: Arc<server::Shared>,
+}
+
+impl FaultControl {
+    /// Arms a fault, after those already armed.
+    pub fn arm(&self, rule: FaultRule) {
+        self.shared.lock().faults.add(rule);
+    }
+
+    /// Disarms every fault still armed.
+    pub fn clear(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The faults still armed, in the order they were added (each with its remaining count).
+    pub fn rules(&self) -> Vec<FaultRule> {
+        self.shared.lock().faults.rules().to_vec()
     }
 }
 
@@ -142,6 +178,7 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     if let Some(saved) = saved {
         world.restore(saved);
     }
+    world.store.public_url = format!("http://{addr}");
     for rule in config.faults {
         world.faults.add(rule);
     }
@@ -176,7 +213,11 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         shared.deliveries.clone(),
         shutdown_rx.clone(),
     ));
-    let server_task = tokio::spawn(server::serve(listener, server::router(shared), shutdown_rx));
+    let server_task = tokio::spawn(server::serve(
+        listener,
+        server::router(shared.clone()),
+        shutdown_rx,
+    ));
     Ok(SandboxHandle {
         base_url: format!("http://{addr}"),
         addr,
@@ -184,5 +225,6 @@ pub async fn spawn(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
         server_task,
         webhook_task,
         state: state_file,
+        shared,
     })
 }

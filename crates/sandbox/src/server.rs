@@ -56,6 +56,8 @@ pub struct World {
     pub paypal: crate::paypal::state::PaypalState,
     /// `/v1` requests per key and endpoint (`calls.rs`).
     pub calls: crate::calls::CallCounts,
+    /// Test cards given a new expiry by a test (`payment_methods.rs`).
+    pub card_updates: crate::payment_methods::CardUpdates,
 }
 
 /// State shared by every request handler and the webhook dispatcher, for the server's lifetime.
@@ -148,6 +150,7 @@ enum Op {
     CreateRefund,
     RetrieveRefund(String),
     RetrieveCharge(String),
+    RetrievePaymentMethod(String),
     ListEvents,
     RetrieveEvent(String),
 }
@@ -168,6 +171,9 @@ fn route(method: &Method, path: &str) -> Option<(Op, Endpoint)> {
         ("POST", ["v1", "refunds"]) => (Op::CreateRefund, Endpoint::Refund),
         ("GET", ["v1", "refunds", re]) => (Op::RetrieveRefund(id(re)), Endpoint::Retrieve),
         ("GET", ["v1", "charges", ch]) => (Op::RetrieveCharge(id(ch)), Endpoint::Retrieve),
+        ("GET", ["v1", "payment_methods", pm]) => {
+            (Op::RetrievePaymentMethod(id(pm)), Endpoint::Retrieve)
+        }
         ("GET", ["v1", "events"]) => (Op::ListEvents, Endpoint::Events),
         ("GET", ["v1", "events", evt]) => (Op::RetrieveEvent(id(evt)), Endpoint::Events),
         _ => return None,
@@ -186,6 +192,7 @@ fn restricted_permission(op: &Op) -> Option<&'static str> {
         Op::CreateRefund => Some("rak_refund_write"),
         Op::RetrieveRefund(_) => Some("rak_refund_read"),
         Op::RetrieveCharge(_) => Some("rak_charge_read"),
+        Op::RetrievePaymentMethod(_) => Some("rak_payment_method_read"),
         Op::ListEvents | Op::RetrieveEvent(_) => Some("rak_event_read"),
     }
 }
@@ -219,6 +226,9 @@ fn execute(world: &mut World, op: &Op, p: &Map<String, Value>, ctx: &RequestCont
         Op::CreateRefund => store.create_refund(parse!(params::CreateRefund), now, ctx),
         Op::RetrieveRefund(id) => store.retrieve_refund(id),
         Op::RetrieveCharge(id) => store.retrieve_charge(id),
+        Op::RetrievePaymentMethod(id) => {
+            crate::payment_methods::stripe_payment_method(id, &world.card_updates)
+        }
         Op::ListEvents => store.list_events(parse!(params::ListEvents)),
         Op::RetrieveEvent(id) => store.retrieve_event(id),
     };
@@ -394,6 +404,13 @@ async fn api(
         }
     }
 
+    // An issuer fault: this confirm runs as if it named the fault's test card, whatever card the
+    // intent holds (the key's fingerprint, taken above, is the request's own).
+    let mut params = params;
+    if let (Op::ConfirmIntent(_), Some(card)) = (&op, applied.action.and_then(|a| a.issuer_card()))
+    {
+        params.insert("payment_method".into(), Value::String(card.into()));
+    }
     let late_ms = match applied.action {
         Some(FaultKind::ExecuteLateMs(ms)) => ms,
         _ => 0,
@@ -533,12 +550,14 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     {
         let mut w = shared.lock();
         let webhooks_enabled = w.store.webhooks_enabled;
+        let public_url = std::mem::take(&mut w.store.public_url);
         let lag = w.search_lag_ms;
         *w = World {
             search_lag_ms: lag,
             ..World::default()
         };
         w.store.webhooks_enabled = webhooks_enabled;
+        w.store.public_url = public_url;
         shared.changed();
     }
     if let Err(e) = shared.save().await {
@@ -770,6 +789,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/admin/payment_intents/{id}/authenticate",
             post(authenticate_intent),
         )
+        .route(
+            "/admin/payment_methods/{id}",
+            post(crate::payment_methods::update_expiry),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             crate::admin_access::gate,
@@ -777,6 +800,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     admin
         .merge(crate::paypal::router(shared.clone()))
         .merge(crate::paypal_webhook::router(shared.clone()))
+        .merge(crate::authenticate::router(shared.clone()))
         .fallback(api)
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(shared)

@@ -181,3 +181,46 @@ async fn shutdown_stops_the_server() {
         .await
         .is_err());
 }
+
+/// The issuer faults (training mode's decline and 3-D Secure rehearsals), armed in-process
+/// through the handle's fault plan: the next confirm is answered as for the fault's test card
+/// whatever card the intent holds, a replay of its key gives the same answer, and the rule is
+/// used up by that one confirm.
+#[tokio::test]
+async fn issuer_faults_armed_in_process_answer_the_next_confirm_as_their_card_would() {
+    let sb = Sandbox::start().await;
+    let faults = sb.handle.fault_plan();
+    faults.arm("confirm:decline".parse().unwrap());
+    assert_eq!(faults.rules().len(), 1);
+    let declined = sb.create(1500, "pm_card_visa", "O-decline").await;
+    let id = declined["id"].as_str().unwrap();
+    let answer = sb.confirm(id, "confirm-decline").await;
+    assert_eq!(answer.status, 402, "{:?}", answer.body);
+    assert_eq!(answer.error()["decline_code"], "generic_decline");
+    assert!(faults.rules().is_empty(), "used up by one confirm");
+    let replay = sb.confirm(id, "confirm-decline").await;
+    assert_eq!(replay.status, 402);
+    assert!(replay.replayed());
+    assert_eq!(sb.intent(id).await["status"], "requires_payment_method");
+
+    faults.arm("confirm:authentication_required".parse().unwrap());
+    let needs = sb.create(1500, "pm_card_visa", "O-3ds").await;
+    let id = needs["id"].as_str().unwrap();
+    let on_session = sb
+        .post(
+            &format!("/v1/payment_intents/{id}/confirm"),
+            &[("off_session", "false")],
+            Some("confirm-3ds"),
+        )
+        .await;
+    assert_eq!(on_session.status, 200, "{:?}", on_session.body);
+    assert_eq!(on_session.body["status"], "requires_action");
+
+    // Disarmed: the next confirm is the card's own (visa succeeds).
+    faults.arm("confirm:decline".parse().unwrap());
+    faults.clear();
+    let fine = sb.create(1500, "pm_card_visa", "O-fine").await;
+    let id = fine["id"].as_str().unwrap();
+    assert_eq!(sb.confirm(id, "confirm-fine").await.status, 200);
+    assert_eq!(sb.intent(id).await["status"], "succeeded");
+}
