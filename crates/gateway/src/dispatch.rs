@@ -31,6 +31,7 @@ use paydesk_core::{GatewayIntentId, IdempotencyKey};
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
@@ -192,6 +193,16 @@ impl Gateway for DispatchGateway {
 
     async fn retrieve_charge(&self, charge_id: &str) -> Result<ChargeView, GatewayError> {
         self.by_id(charge_id)?.retrieve_charge(charge_id).await
+    }
+
+    async fn retrieve_payment_method(
+        &self,
+        source: &str,
+    ) -> Result<PaymentMethodView, GatewayError> {
+        let what = format!("payment method {source}");
+        self.connector(Route::of_source(source), &what)?
+            .retrieve_payment_method(source)
+            .await
     }
 
     async fn list_events(&self, query: &EventQuery) -> Result<EventPage, GatewayError> {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use paydesk_core::{GatewayIntentId, IdempotencyKey};
 
 use crate::error::GatewayError;
+use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
@@ -64,6 +65,18 @@ pub trait Gateway: Send + Sync + std::fmt::Debug {
     async fn retrieve_charge(&self, charge_id: &str) -> Result<ChargeView, GatewayError> {
         Err(GatewayError::Config {
             detail: format!("{} cannot read charge {charge_id} by id", self.name()),
+        })
+    }
+
+    /// Reads a saved payment method by the source an order names (a Stripe `pm_…`, a PayPal
+    /// `card:<vault id>` or `paypal:<vault id>`): its brand, last digits and expiry, never its
+    /// number. Read-only. Connectors without it say so.
+    async fn retrieve_payment_method(
+        &self,
+        source: &str,
+    ) -> Result<PaymentMethodView, GatewayError> {
+        Err(GatewayError::Config {
+            detail: format!("{} cannot read payment method {source}", self.name()),
         })
     }
 

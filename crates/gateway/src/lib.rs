@@ -16,6 +16,7 @@ pub mod dispatch;
 mod error;
 mod gateway;
 mod model;
+pub mod payment_method;
 pub mod paypal;
 mod secret;
 pub mod stripe;
@@ -29,6 +30,7 @@ pub use model::{
     DisputeView, EventPage, EventQuery, EventView, IntentMetadata, IntentView, MetadataQuery,
     PaymentError, RefundReason, RefundRequest, RefundResult, RefundStatus, RefundView,
 };
+pub use payment_method::{PaymentMethodDetails, PaymentMethodView};
 pub use paypal::{PaypalConfig, PaypalGateway};
 pub use secret::{ApiKey, ApiKeyError};
 pub use stripe::{StripeConfig, StripeGateway};

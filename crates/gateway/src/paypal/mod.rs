@@ -66,6 +66,7 @@ use serde_json::{json, Value};
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
@@ -696,6 +697,41 @@ impl Gateway for PaypalGateway {
         let order = self.read(&order_path(&order, "")?, order.as_str()).await?;
         let refunded = wire::refunded_minor(&order).map_err(unknown)?;
         wire::parse_capture(&capture, refunded).map_err(unknown)
+    }
+
+    async fn retrieve_payment_method(
+        &self,
+        source: &str,
+    ) -> Result<PaymentMethodView, GatewayError> {
+        // The order's source names the kind (`card:` or `paypal:`) and the vault id, which is
+        // the payment token's id.
+        let (kind, vault) = match source.split_once(':') {
+            Some((kind @ ("card" | "paypal"), vault))
+                if !vault.is_empty()
+                    && vault.len() <= 36
+                    && vault
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+            {
+                (kind, vault)
+            }
+            _ => {
+                return Err(GatewayError::InvalidRequest {
+                    status: 0,
+                    code: None,
+                    param: Some("payment_source".into()),
+                    message: format!(
+                        "{source:?} is not a PayPal source: card:<vault id> or paypal:<vault id>"
+                    ),
+                })
+            }
+        };
+        let token = self
+            .read(&format!("/v3/vault/payment-tokens/{vault}"), vault)
+            .await?;
+        crate::payment_method::parse_paypal(&token, kind).map_err(|e| GatewayError::Unknown {
+            detail: e.to_string(),
+        })
     }
 
     async fn list_events(&self, _query: &EventQuery) -> Result<EventPage, GatewayError> {

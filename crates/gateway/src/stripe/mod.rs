@@ -21,6 +21,7 @@ use reqwest::Method;
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
@@ -529,6 +530,46 @@ impl Gateway for StripeGateway {
                 self.common_refusal(status, &error, request_id.as_deref(), None)?;
                 if status == 404 || error.is_code("resource_missing") {
                     Err(self.not_found(charge_id, &error))
+                } else {
+                    Err(self.invalid(status, &error))
+                }
+            }
+        }
+    }
+
+    async fn retrieve_payment_method(
+        &self,
+        source: &str,
+    ) -> Result<PaymentMethodView, GatewayError> {
+        if source.is_empty()
+            || source.len() > 255
+            || !source
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(GatewayError::InvalidRequest {
+                status: 0,
+                code: None,
+                param: Some("payment_method".into()),
+                message: format!("{source:?} is not a Stripe payment method id"),
+            });
+        }
+        let path = format!("/v1/payment_methods/{source}");
+        match self.send(Method::GET, &path, None, None, None).await {
+            Err(failure) => Err(StripeGateway::read_failure(failure)),
+            Ok(Reply::Object(object)) => {
+                crate::payment_method::parse_stripe(&object).map_err(|e| GatewayError::Unknown {
+                    detail: e.to_string(),
+                })
+            }
+            Ok(Reply::Refusal {
+                status,
+                error,
+                request_id,
+            }) => {
+                self.common_refusal(status, &error, request_id.as_deref(), None)?;
+                if status == 404 || error.is_code("resource_missing") {
+                    Err(self.not_found(source, &error))
                 } else {
                     Err(self.invalid(status, &error))
                 }

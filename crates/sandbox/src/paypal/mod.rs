@@ -43,6 +43,7 @@ enum Op {
     Refund(String),
     GetRefund(String),
     GetCapture(String),
+    GetPaymentToken(String),
 }
 
 impl Op {
@@ -51,7 +52,9 @@ impl Op {
             Op::CreateOrder => Endpoint::Create,
             Op::Capture(_) => Endpoint::Confirm,
             Op::Refund(_) => Endpoint::Refund,
-            Op::GetOrder(_) | Op::GetRefund(_) | Op::GetCapture(_) => Endpoint::Retrieve,
+            Op::GetOrder(_) | Op::GetRefund(_) | Op::GetCapture(_) | Op::GetPaymentToken(_) => {
+                Endpoint::Retrieve
+            }
         }
     }
 
@@ -91,6 +94,9 @@ fn execute(
         Op::Refund(id) => pp.refund(id, body, now).map(|v| (201, v)),
         Op::GetRefund(id) => pp.get_refund(id).map(|v| (200, v)),
         Op::GetCapture(id) => pp.get_capture(id).map(|v| (200, v)),
+        Op::GetPaymentToken(id) => {
+            crate::payment_methods::paypal_payment_token(id, &w.card_updates).map(|v| (200, v))
+        }
     }
 }
 
@@ -327,6 +333,15 @@ async fn get_refund(
     pipeline(shared, kill, Op::GetRefund(id), headers, Bytes::new()).await
 }
 
+async fn get_payment_token(
+    State(shared): State<Arc<Shared>>,
+    Extension(kill): Extension<ConnKill>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pipeline(shared, kill, Op::GetPaymentToken(id), headers, Bytes::new()).await
+}
+
 /// `POST /v1/oauth2/token`: HTTP Basic `client_id:secret`, body `grant_type=client_credentials`.
 async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let grant = form_urlencoded::parse(&body)
@@ -422,6 +437,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/v2/payments/captures/{id}/refund", post(refund))
         .route("/v2/payments/refunds/{id}", get(get_refund))
         .route("/v2/payments/captures/{id}", get(get_capture))
+        .route("/v3/vault/payment-tokens/{id}", get(get_payment_token))
         .merge(admin)
 }
 
