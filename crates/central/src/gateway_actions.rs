@@ -44,6 +44,20 @@ pub trait GatewayActions: Send + Sync + fmt::Debug {
     async fn charge(&self, charge_id: &str) -> Result<ChargeView, String> {
         Err(format!("this gateway cannot read charge {charge_id}"))
     }
+    /// The customer back on session for an intent that needs authentication (a payment
+    /// link): see `Gateway::confirm_on_session`. No money moves until the customer acts.
+    async fn confirm_on_session(
+        &self,
+        intent_id: &GatewayIntentId,
+        payment_method: &str,
+        return_url: &str,
+        key: &paydesk_core::IdempotencyKey,
+    ) -> Result<IntentView, String> {
+        let _ = (payment_method, return_url, key);
+        Err(format!(
+            "this gateway cannot bring the customer back for intent {intent_id}"
+        ))
+    }
 }
 
 /// A gateway connector seen through [`GatewayActions`].
@@ -60,6 +74,19 @@ impl GatewayActor {
 
 #[async_trait]
 impl GatewayActions for GatewayActor {
+    async fn confirm_on_session(
+        &self,
+        intent_id: &GatewayIntentId,
+        payment_method: &str,
+        return_url: &str,
+        key: &paydesk_core::IdempotencyKey,
+    ) -> Result<IntentView, String> {
+        self.gateway
+            .confirm_on_session(intent_id, payment_method, return_url, key)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn intent(&self, intent_id: &GatewayIntentId) -> Result<IntentView, String> {
         self.gateway
             .retrieve_intent(intent_id)

@@ -204,6 +204,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/settings/approval-threshold"),
     ("put", "/v1/settings/permissions/{role}"),
     ("put", "/v1/settings/limits/{operator_id}/{currency}"),
+    ("post", "/v1/orders/{order_id}/payment-link"),
+    ("post", "/v1/orders/{order_id}/customer-contacted"),
+    ("get", "/v1/customer-waits"),
+    ("get", "/pay/{token}"),
     ("post", "/webhooks/stripe"),
     ("post", "/webhooks/paypal"),
 ];
@@ -295,6 +299,19 @@ pub fn router(state: AppState) -> Router {
             "/v1/settings/limits/{operator_id}/{currency}",
             put(crate::http_settings::put_limit),
         )
+        .route(
+            "/v1/orders/{order_id}/payment-link",
+            post(crate::http_customer_action::send_payment_link),
+        )
+        .route(
+            "/v1/orders/{order_id}/customer-contacted",
+            post(crate::http_customer_action::mark_contacted),
+        )
+        .route(
+            "/v1/customer-waits",
+            get(crate::http_customer_action::customer_waits),
+        )
+        .route("/pay/{token}", get(crate::http_customer_action::pay_page))
         .route("/webhooks/stripe", post(stripe_webhook))
         .route("/webhooks/paypal", post(crate::http_paypal::paypal_webhook))
         .fallback(not_found)
@@ -346,7 +363,13 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    // The customer's payment-link page answers people in HTML, its refusals included.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_json || is_page {
         return response;
     }
     let code = match status {

@@ -21,6 +21,7 @@ pub mod http;
 mod http_allowance_withdraw;
 pub mod http_audit;
 pub mod http_auth;
+pub mod http_customer_action;
 mod http_error;
 mod http_evidence;
 mod http_inbox;

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod customer;
 mod journal;
 mod manager;
 mod settings;
@@ -319,6 +320,9 @@ fn schemas() -> Value {
     all.as_object_mut()
         .expect("an object")
         .extend(settings::schemas());
+    all.as_object_mut()
+        .expect("an object")
+        .extend(customer::schemas());
     all.as_object_mut()
         .expect("an object")
         .extend(manager::schemas());
@@ -720,6 +724,7 @@ fn operations() -> Vec<Op> {
     ]
     .into_iter()
     .chain(settings::operations())
+    .chain(customer::operations())
     .chain(manager::operations())
     .chain(journal::operations())
     .collect()

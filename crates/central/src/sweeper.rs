@@ -7,7 +7,9 @@
 //! left in review by an unknown outcome (a terminal's `needs_review` result naming its intent; an
 //! offline attempt's intent is adopted as the order's open intent for this) are re-checked the
 //! same way on every pass: succeeded → paid, declined → failed, canceled → unpaid, requires
-//! action → needs action, still confirmable or unreadable → left in review.
+//! action → needs action, still confirmable or unreadable → left in review. Orders waiting for
+//! their customer with a payment link still in its time limit are asked about on every pass as
+//! well: the customer's completion pays the order even when no webhook arrives.
 //!
 //! Several centrals may run on one PostgreSQL database, each with its sweeper: a pass runs only
 //! under the database's sweep lock (`Store::try_sweep_lock`, a PostgreSQL advisory lock held for
@@ -241,6 +243,9 @@ pub struct SweepReport {
     pub unresolved: u32,
     /// Unknown outcomes (`needs_review` results) settled from the gateway's evidence.
     pub settled_unknown: u32,
+    /// Orders waiting for their customer (a payment link sent) settled from the gateway's
+    /// evidence: the customer completed 3-D Secure and no webhook told us yet.
+    pub settled_waiting: u32,
     /// Refund events pulled from the gateway that no webhook had delivered.
     pub refund_events: u32,
     /// Another central held the sweep lock (PostgreSQL): this pass did nothing.
@@ -347,6 +352,19 @@ async fn sweep_pass(
             tracing::info!(order = %order.order_id, intent = %intent, ?resolution, "sweeper settling an unknown outcome");
             if store.settle_unknown(&order, resolution, now).await? {
                 report.settled_unknown += 1;
+            }
+        }
+        // Orders whose customer was sent a payment link: the customer may have completed it.
+        for order in store.waiting_with_live_links(now, SWEEP_ROWS_MAX).await? {
+            let Some(intent) = order.open_intent_id.clone() else {
+                continue;
+            };
+            let Ok(resolution) = resolve(&order, &intent, gateway.intent(&intent).await) else {
+                continue;
+            };
+            if store.settle_waiting(&order, &resolution, now).await? {
+                tracing::info!(order = %order.order_id, intent = %intent, ?resolution, "sweeper settled an order waiting for its customer");
+                report.settled_waiting += 1;
             }
         }
         report.refund_events = pull_refund_events(store, gateway, now).await;

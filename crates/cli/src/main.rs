@@ -27,6 +27,7 @@ macro_rules! out_raw {
 mod central;
 mod charge;
 mod config;
+mod customer;
 mod day_close;
 mod evidence;
 mod exit;
@@ -201,6 +202,34 @@ enum Command {
         #[arg(long)]
         key: Option<String>,
         /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// An operator sends a payment link for an order waiting for its customer (3-D Secure): the
+    /// customer confirms with their bank on that page, and the order shows paid once the
+    /// gateway says so. The link is printed once (PIN on stdin).
+    SendLink {
+        /// The order id.
+        order: String,
+        /// The operator who sends it (PIN on stdin).
+        #[arg(long)]
+        operator: String,
+        /// Read the operator's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// An operator records that the customer of an order waiting for them was contacted (who
+    /// and when are kept and audited; PIN on stdin).
+    MarkContacted {
+        /// The order id.
+        order: String,
+        /// The operator who contacted the customer (PIN on stdin).
+        #[arg(long)]
+        operator: String,
+        /// What was said, in a few words.
+        #[arg(long)]
+        note: Option<String>,
+        /// Read the operator's PIN from stdin (one line). Required.
         #[arg(long)]
         pin_stdin: bool,
     },
@@ -586,6 +615,19 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             manager,
             pin_stdin,
         } => evidence::evidence(settings, &order, &manager, pin_stdin).await,
+        Command::SendLink {
+            order,
+            operator,
+            pin_stdin,
+        } => customer::send_link(settings, &order, &operator, pin_stdin).await,
+        Command::MarkContacted {
+            order,
+            operator,
+            note,
+            pin_stdin,
+        } => {
+            customer::mark_contacted(settings, &order, &operator, note.as_deref(), pin_stdin).await
+        }
         Command::DayClose {
             command:
                 Some(DayCloseCommand::SignOff {

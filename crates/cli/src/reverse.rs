@@ -28,7 +28,7 @@ pub struct ReverseArgs<'a> {
     pub pin_stdin: bool,
 }
 
-fn central_failure(e: CentralError) -> Failure {
+pub(crate) fn central_failure(e: CentralError) -> Failure {
     let code = match &e {
         CentralError::Unreachable { .. } | CentralError::NoAnswer { .. } => UNREACHABLE,
         CentralError::Forbidden(_) | CentralError::Locked(_) | CentralError::RateLimited(_) => {

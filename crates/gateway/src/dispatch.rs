@@ -168,6 +168,18 @@ impl Gateway for DispatchGateway {
             .await
     }
 
+    async fn confirm_on_session(
+        &self,
+        intent: &GatewayIntentId,
+        payment_method: &str,
+        return_url: &str,
+        key: &IdempotencyKey,
+    ) -> Result<IntentView, GatewayError> {
+        self.by_id(intent.as_str())?
+            .confirm_on_session(intent, payment_method, return_url, key)
+            .await
+    }
+
     async fn search_intents(&self, query: &MetadataQuery) -> Result<Vec<IntentView>, GatewayError> {
         let mut found = Vec::new();
         let mut asked = false;

@@ -45,6 +45,24 @@ pub trait Gateway: Send + Sync + std::fmt::Debug {
         key: &IdempotencyKey,
     ) -> Result<CancelResult, GatewayError>;
 
+    /// Brings the customer back on session for an intent that an off-session confirm left
+    /// needing authentication (Stripe's recovery for `authentication_required`): confirms it
+    /// again with its payment method and a `return_url`, so it waits in `requires_action` with
+    /// a page for the customer (`IntentView::next_action_url`). No money moves until the
+    /// customer completes that page. A gateway without it says so.
+    async fn confirm_on_session(
+        &self,
+        intent: &GatewayIntentId,
+        payment_method: &str,
+        return_url: &str,
+        key: &IdempotencyKey,
+    ) -> Result<IntentView, GatewayError> {
+        let _ = (payment_method, return_url, key);
+        Err(GatewayError::Config {
+            detail: format!("this gateway cannot bring the customer back for intent {intent}"),
+        })
+    }
+
     /// Finds intents by metadata. **An empty list proves nothing** (search lags writes): never
     /// treat it as "no intent exists".
     async fn search_intents(&self, query: &MetadataQuery) -> Result<Vec<IntentView>, GatewayError>;

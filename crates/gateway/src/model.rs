@@ -186,6 +186,9 @@ pub struct IntentView {
     pub last_payment_error: Option<PaymentError>,
     /// The kind of action the customer must take (`use_stripe_sdk`, `redirect_to_url`).
     pub next_action: Option<String>,
+    /// Where the customer goes to act (Stripe `next_action.redirect_to_url.url`): the 3-D Secure
+    /// page a payment link leads to. Not a secret, but only for the customer's eyes.
+    pub next_action_url: Option<String>,
     pub cancellation_reason: Option<String>,
     /// Unix seconds.
     pub created: i64,

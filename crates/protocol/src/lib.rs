@@ -11,6 +11,7 @@ use paydesk_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod customer;
 pub mod guard;
 pub mod manager;
 pub mod session;

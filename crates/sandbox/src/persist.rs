@@ -211,8 +211,10 @@ impl World {
     /// Takes over a saved state: the account, the keys (none in flight) and the clock offset.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let webhooks_enabled = self.store.webhooks_enabled;
+        let public_url = std::mem::take(&mut self.store.public_url);
         self.store = snapshot.store;
         self.store.webhooks_enabled = webhooks_enabled;
+        self.store.public_url = public_url;
         self.idempotency = snapshot.idempotency;
         self.idempotency.forget_in_flight();
         self.clock_offset_ms = snapshot.clock_offset_ms;

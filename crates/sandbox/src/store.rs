@@ -121,6 +121,10 @@ pub struct Store {
     /// Whether events count a pending webhook (a URL is configured): configuration, not state.
     #[serde(skip)]
     pub webhooks_enabled: bool,
+    /// `http://host:port` this sandbox answers on, prefixed to the 3-D Secure page's path in a
+    /// rendered `next_action`: configuration, not state.
+    #[serde(skip)]
+    pub public_url: String,
 }
 
 /// A fresh Stripe-looking id: the prefix and 24 random alphanumerics.
@@ -191,7 +195,7 @@ impl Store {
             "livemode": false,
             "managed_payments": null,
             "metadata": i.metadata,
-            "next_action": i.next_action,
+            "next_action": self.render_next_action(i.next_action.as_ref()),
             "on_behalf_of": null,
             "payment_method": i.payment_method,
             "payment_method_configuration_details": null,
@@ -402,11 +406,18 @@ impl Store {
             CardBehavior::AuthenticationRequired => {
                 intent.status = Status::RequiresAction;
                 intent.last_payment_error = None;
+                // Stripe's shape for a redirect: the customer is sent to `url`, a page of this
+                // sandbox (`authenticate.rs`), which completes or fails the authentication. The
+                // stored url is a path with a fresh unguessable token; rendering prefixes the
+                // sandbox's own address, so a restart on another port still gives a working url.
                 intent.next_action = Some(json!({
-                    "type": "use_stripe_sdk",
-                    "use_stripe_sdk": {
-                        "type": "three_d_secure_redirect",
-                        "stripe_js": format!("https://hooks.stripe.com/3d_secure_2/hosted?payment_intent={id}"),
+                    "type": "redirect_to_url",
+                    "redirect_to_url": {
+                        "url": format!(
+                            "/3ds/authenticate/{id}?token={}",
+                            &new_id("tds")[4..]
+                        ),
+                        "return_url": null,
                     }
                 }));
                 let rendered = self.render_intent(&self.intents[id]);
@@ -493,6 +504,77 @@ impl Store {
         let id = charge.id.clone();
         self.charges.insert(id.clone(), charge);
         id
+    }
+
+    /// A stored `next_action` as Stripe shows it: a redirect's relative url made absolute.
+    fn render_next_action(&self, action: Option<&Value>) -> Value {
+        let Some(action) = action else {
+            return Value::Null;
+        };
+        let mut action = action.clone();
+        if let Some(url) = action.pointer_mut("/redirect_to_url/url") {
+            if let Some(path) = url.as_str().filter(|u| u.starts_with('/')) {
+                *url = Value::String(format!("{}{path}", self.public_url));
+            }
+        }
+        action
+    }
+
+    /// The token in the 3-D Secure page's url of an intent waiting in `requires_action`, if it
+    /// waits for one (what `authenticate.rs` checks a visitor's token against).
+    pub fn authentication_token(&self, id: &str) -> Option<String> {
+        let intent = self.intents.get(id)?;
+        if intent.status != Status::RequiresAction {
+            return None;
+        }
+        let url = intent
+            .next_action
+            .as_ref()?
+            .pointer("/redirect_to_url/url")?;
+        let (_, token) = url.as_str()?.split_once("?token=")?;
+        Some(token.to_string())
+    }
+
+    /// An intent's status word, amount and currency, for the 3-D Secure page.
+    pub fn intent_summary(&self, id: &str) -> Option<(&'static str, i64, String)> {
+        let i = self.intents.get(id)?;
+        Some((i.status.as_str(), i.amount, i.currency.clone()))
+    }
+
+    /// The customer fails 3-D Secure (the test page's "Fail"): like Stripe, the intent goes
+    /// back to `requires_payment_method` with `payment_intent_authentication_failure`.
+    pub fn fail_authentication(&mut self, id: &str, now_ms: i64) -> Result<Value, ApiError> {
+        let intent = self.intent(id)?;
+        if intent.status != Status::RequiresAction {
+            return Err(ApiError::unexpected_state(
+                self.render_intent(intent),
+                format!(
+                    "Only a PaymentIntent in requires_action can fail authentication; this one \
+                     is {}.",
+                    intent.status.as_str()
+                ),
+            ));
+        }
+        let intent = self.intents.get_mut(id).expect("looked up above");
+        intent.status = Status::RequiresPaymentMethod;
+        intent.next_action = None;
+        intent.payment_method = None;
+        intent.last_payment_error = Some(json!({
+            "type": "invalid_request_error",
+            "code": "payment_intent_authentication_failure",
+            "message": "The provided PaymentMethod has failed authentication. You can provide \
+                        payment_method_data or a new PaymentMethod to attempt to fulfill this \
+                        PaymentIntent again.",
+        }));
+        let rendered = self.render_intent(&self.intents[id]);
+        let ctx = RequestContext::default();
+        self.emit(
+            "payment_intent.payment_failed",
+            rendered.clone(),
+            now_ms,
+            &ctx,
+        );
+        Ok(rendered)
     }
 
     /// Admin: the customer completes 3-D Secure for an intent in `requires_action`.

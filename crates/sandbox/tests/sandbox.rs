@@ -4,6 +4,7 @@
 mod common;
 
 mod sandbox {
+    mod authenticate;
     mod calls;
     mod compat;
     mod faults;

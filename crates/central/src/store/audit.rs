@@ -124,6 +124,12 @@ fn later_sources() -> Vec<&'static str> {
          CASE WHEN g.outcome = 'refused' THEN 'refused' ELSE 'done' END, g.operator_id, \
          g.terminal_id, CAST(NULL AS TEXT), g.order_id, g.amount_minor, g.currency, g.detail \
          FROM claim_guard_events g",
+        // Orders waiting for their customer (migration 0016): links sent, contacts recorded.
+        "SELECT k.at, 'customer', k.action_id, 'customer_' || k.kind, 'done', k.operator_id, \
+         k.terminal_id, CAST(NULL AS TEXT), k.order_id, CAST(NULL AS BIGINT), \
+         CAST(NULL AS TEXT), 'intent ' || k.intent_id || CASE WHEN k.note = '' THEN '' \
+         ELSE ': ' || k.note END \
+         FROM customer_actions k",
     ]
 }
 

@@ -28,6 +28,7 @@ use crate::error::{CentralError, CentralResult};
 
 mod audit;
 mod claims;
+mod customer_actions;
 mod evidence;
 mod grants;
 mod guard;
@@ -49,6 +50,7 @@ mod webhooks;
 
 pub use audit::{AuditCursor, AuditEntry, AuditFilter, DayResult, DaySignOff, AUDIT_PAGE_ROWS_MAX};
 pub use claims::AuditRow;
+pub use customer_actions::{CustomerWait, LinkState, NewCustomerAction, PaymentLinkRow};
 pub use evidence::{RefundRow, ResolutionRow};
 pub use grants::Withdrawal;
 pub use guard::{network_of_payment_method, CardHistory, GuardEvent, GuardOrder};
@@ -154,6 +156,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "claim guard",
         include_str!("../../migrations/postgres/0013_claim_guard.sql"),
         include_str!("../../migrations/sqlite/0013_claim_guard.sql"),
+    ),
+    (
+        16,
+        "customer actions",
+        include_str!("../../migrations/postgres/0016_customer_actions.sql"),
+        include_str!("../../migrations/sqlite/0016_customer_actions.sql"),
     ),
 ];
 

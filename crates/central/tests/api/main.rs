@@ -9,6 +9,7 @@ mod bad_input;
 mod claims;
 mod connections;
 mod contention;
+mod customer_action;
 mod day_close;
 mod evidence;
 mod exceptions;

@@ -336,6 +336,7 @@ pub fn parse_order(object: &Value, livemode: bool) -> Result<IntentView, ParseEr
         payment_method: unit.reference_id.clone(),
         last_payment_error,
         next_action: (order.status == "PAYER_ACTION_REQUIRED").then(|| "payer-action".into()),
+        next_action_url: None,
         cancellation_reason: None,
         created: unix_seconds(order.create_time.as_deref()),
         livemode,

@@ -577,6 +577,40 @@ impl Gateway for StripeGateway {
         }
     }
 
+    async fn confirm_on_session(
+        &self,
+        intent: &GatewayIntentId,
+        payment_method: &str,
+        return_url: &str,
+        key: &IdempotencyKey,
+    ) -> Result<IntentView, GatewayError> {
+        let path = intent_path(intent, "/confirm")?;
+        // `off_session=false`: the intent was created off session, and the customer is here now.
+        let form = Form::new()
+            .field("payment_method", payment_method)
+            .field("off_session", "false")
+            .field("return_url", return_url);
+        match self
+            .send(Method::POST, &path, None, Some(&form), Some(key))
+            .await
+        {
+            Err(Failure::NotSent(detail) | Failure::Unknown(detail)) => {
+                Err(GatewayError::Config { detail })
+            }
+            Ok(Reply::Object(object)) => parse_intent(&object).map_err(|e| GatewayError::Config {
+                detail: format!("confirm answered with {e}"),
+            }),
+            Ok(Reply::Refusal {
+                status,
+                error,
+                request_id,
+            }) => {
+                self.common_refusal(status, &error, request_id.as_deref(), Some(key))?;
+                Err(self.invalid(status, &error))
+            }
+        }
+    }
+
     async fn cancel_intent(
         &self,
         intent: &GatewayIntentId,

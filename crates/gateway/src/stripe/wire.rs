@@ -265,6 +265,12 @@ pub fn parse_intent(value: &Value) -> Result<IntentView, ParseError> {
             .and_then(|action| action.get("type"))
             .and_then(Value::as_str)
             .map(str::to_string),
+        next_action_url: wire
+            .next_action
+            .as_ref()
+            .and_then(|action| action.pointer("/redirect_to_url/url"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
         cancellation_reason: wire.cancellation_reason,
         created: wire.created,
         livemode: wire.livemode,

@@ -392,3 +392,20 @@ async fn a_charge_is_read_by_id_with_what_was_refunded() {
     assert_eq!(requests[0].method, "GET");
     assert_eq!(requests[0].target, "/v1/charges/ch_1");
 }
+
+#[test]
+fn a_redirect_next_action_gives_its_url() {
+    let mut wire = fixtures()["payment_intent"].clone();
+    wire["status"] = "requires_action".into();
+    wire["next_action"] = serde_json::json!({
+        "type": "redirect_to_url",
+        "redirect_to_url": { "url": "https://hooks.example/3ds/pi_1?token=t", "return_url": null }
+    });
+    let intent = parse_intent(&wire).unwrap();
+    assert_eq!(intent.status, IntentStatus::RequiresAction);
+    assert_eq!(intent.next_action.as_deref(), Some("redirect_to_url"));
+    assert_eq!(
+        intent.next_action_url.as_deref(),
+        Some("https://hooks.example/3ds/pi_1?token=t")
+    );
+}
