@@ -2,8 +2,8 @@
 //! `GET /v1/exceptions` beside this terminal's own items from its journal), an order's evidence
 //! (this terminal's journal timeline, `GET /v1/orders/{id}/evidence`: the central's record and the
 //! live gateway lookup with the actions they allow) and a decision on it — sent to the central
-//! with a reason and the manager's PIN, or, for "retry the same attempt", a recovery pass here
-//! after the PIN was checked at the central. Reversals are in `manager_reversals.rs`.
+//! with a reason and the manager's PIN; "retry the same attempt" is recorded there the same way,
+//! then carried out here by a recovery pass. Reversals are in `manager_reversals.rs`.
 //!
 //! Each method is one call into the terminal or the central in the signed-in manager's session;
 //! the central checks the session, the role and the PIN again for every action. Deliberately
@@ -18,7 +18,6 @@ use paydesk_journal::AttemptFilter;
 use paydesk_protocol::manager::{ExceptionList, OrderEvidence, ResolutionOutcome};
 use paydesk_protocol::Role;
 use paydesk_terminal::inbox::{exceptions_path, InboxItem};
-use paydesk_terminal::SessionToken;
 use serde_json::json;
 
 use crate::desk::{Desk, Running};
@@ -218,7 +217,8 @@ impl Desk {
         })
     }
 
-    /// "Retry the same attempt": the manager's PIN is checked at the central, then one recovery
+    /// "Retry the same attempt": recorded at the central first as the manager's decision (PIN,
+    /// role, reason, and the order's evidence allowing a retry, checked there), then one recovery
     /// pass runs here, which drives this terminal's unfinished attempts (this one among them)
     /// with their own idempotency keys. Says where the attempt stands afterwards.
     pub async fn retry_attempt(
@@ -227,7 +227,7 @@ impl Desk {
         reason_text: &str,
         pin_text: &str,
     ) -> Result<DecisionView, UiError> {
-        let (running, session) = self.manager()?;
+        let (running, _) = self.manager()?;
         let id = AttemptId::parse(attempt).map_err(|_| {
             UiError::bad_input(
                 "That is not an attempt id.",
@@ -237,24 +237,28 @@ impl Desk {
         let reason = reason(reason_text)?;
         let pin = pin(pin_text)?;
         let terminal = &running.terminal;
-        // The PIN again, as for every manager action: a one-off session at the central that
-        // leaves the manager's own session in use alone.
-        let grant = terminal
+        // Only the terminal holding the attempt can retry it with its keys: asked before the
+        // PIN is spent.
+        let Some((held, _)) = terminal
+            .attempt_timeline(id)
+            .await
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?
+        else {
+            return Err(UiError::bad_input(
+                "This attempt is not in this terminal's journal: it can only be retried on the \
+                 terminal that made it.",
+                "Retry it there, or decide from the gateway's evidence here.",
+            ));
+        };
+        let body = json!({
+            "action": "retry", "attempt_id": id.to_string(), "reason": reason,
+            "pin": pin.expose(),
+        });
+        let decided: ResolutionOutcome = terminal
             .central()
-            .open_session(&session.operator, &pin)
+            .post_in_session(&format!("/v1/orders/{}/resolutions", held.order), &body)
             .await
             .map_err(|e| manager_error(&e, "nothing was retried"))?;
-        if let Err(e) = terminal
-            .central()
-            .close_session(&SessionToken::new(grant.session_token.clone()))
-            .await
-        {
-            log_detail("retry: closing the PIN check's session", &e.to_string());
-        }
-        log_detail(
-            "retry requested",
-            &format!("attempt {id} by {} because: {reason}", session.operator),
-        );
         let report = terminal.recover(&|_| {}).await;
         for error in &report.errors {
             log_detail("recovery", error);
@@ -289,7 +293,7 @@ impl Desk {
         };
         Ok(DecisionView {
             message,
-            outcome: None,
+            outcome: Some(decided),
         })
     }
 }

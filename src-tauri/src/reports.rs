@@ -582,14 +582,17 @@ impl Desk {
         outbox_view(terminal).await
     }
 
-    /// Archives a parked result with a reason (the manager's PIN, checked at the central).
+    /// Archives a parked result with a reason: recorded first at the central as the manager's
+    /// decision (session, role and PIN checked there, kept in its audit log), then archived in
+    /// this terminal's journal (the PIN checked again, the event chained).
     pub async fn outbox_archive(
         &self,
         id: i64,
         pin_text: &str,
         reason: &str,
     ) -> Result<OutboxView, UiError> {
-        let (running, session) = self.signed_in()?;
+        let running = manager(self)?;
+        let (_, session) = self.signed_in()?;
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > ARCHIVE_REASON_CHARS_MAX {
             return Err(UiError::bad_input(
@@ -598,7 +601,34 @@ impl Desk {
                  gateway by hand).",
             ));
         }
+        let pin_checked = pin(pin_text)?;
         let terminal = &running.terminal;
+        let parked = terminal
+            .engine()
+            .outbox_list(OutboxListing::Parked, OUTBOX_LIST_ROWS_MAX)
+            .await
+            .map_err(|e| engine_error(terminal.journal_path(), &e))?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| {
+                UiError::bad_input(
+                    "That result is not waiting for a manager any more (sent, or archived).",
+                    "Reload the outbox.",
+                )
+            })?;
+        let order = parked.payload["order"].as_str().unwrap_or_default();
+        let body = json!({
+            "action": "archive_result", "attempt_id": parked.attempt_id.to_string(),
+            "reason": reason, "pin": pin_checked.expose(),
+        });
+        terminal
+            .central()
+            .post_in_session::<_, serde_json::Value>(
+                &format!("/v1/orders/{order}/resolutions"),
+                &body,
+            )
+            .await
+            .map_err(|e| manager_error(&e, true))?;
         terminal
             .outbox_archive(&session.operator, pin(pin_text)?, id, reason)
             .await

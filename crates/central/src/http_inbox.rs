@@ -7,8 +7,9 @@
 //! order. Each decision takes a reason and the PIN again, is recorded (applied or refused), and
 //! a re-sent one answers the first decision again (`repeated`).
 //!
-//! Deliberately absent: retrying an attempt (the terminal holding it does, with its keys),
-//! reversals (`crate::http_reversals`) and the terminal's own exceptions (the `paydesk inbox`
+//! A `retry` is recorded here (PIN, role, and the evidence allowing it, like any decision) and
+//! carried out by the terminal holding the attempt, with its keys. Deliberately absent: the
+//! retry itself, reversals (`crate::http_reversals`) and the terminal's own exceptions (the `paydesk inbox`
 //! command adds them).
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use paydesk_core::{GatewayIntentId, IdempotencyKey, OrderId};
+use paydesk_core::{AttemptId, GatewayIntentId, IdempotencyKey, OrderId};
 use paydesk_gateway::CancelResult;
 use paydesk_protocol::manager::{
     AcknowledgeRequest, ExceptionItem as ItemWire, ExceptionList, ResolutionAction,
@@ -177,6 +178,8 @@ struct Decision {
     action: ResolutionAction,
     intent: Option<GatewayIntentId>,
     item_id: Option<String>,
+    /// The attempt a `retry` is of.
+    attempt: Option<AttemptId>,
 }
 
 fn parse_decision(req: &ResolutionRequest) -> Result<Decision, String> {
@@ -186,18 +189,21 @@ fn parse_decision(req: &ResolutionRequest) -> Result<Decision, String> {
         .map(|i| GatewayIntentId::new(i.clone()).map_err(|e| format!("intent_id: {e}")))
         .transpose()?;
     let item_id = req.item_id.clone();
+    let attempt = req
+        .attempt_id
+        .as_deref()
+        .map(|a| {
+            AttemptId::parse(a)
+                .map_err(|_| format!("attempt_id {a:?} is not an attempt id (a UUID)"))
+        })
+        .transpose()?;
     let (action, wants_intent, wants_item) = match req.action.as_str() {
         "mark_charged" => (ResolutionAction::MarkCharged, true, false),
         "mark_not_charged" => (ResolutionAction::MarkNotCharged, false, false),
         "cancel_open_intent" => (ResolutionAction::CancelOpenIntent, true, false),
         "acknowledge" => (ResolutionAction::Acknowledge, false, true),
-        "retry" => {
-            return Err(
-                "retry is done on the terminal that holds the attempt (it reuses the \
-                        attempt's keys, so it cannot charge twice): retry it there"
-                    .into(),
-            )
-        }
+        "retry" => (ResolutionAction::Retry, false, false),
+        "archive_result" => (ResolutionAction::ArchiveResult, false, false),
         "reverse" => {
             return Err(
                 "reverse with POST /v1/orders/{order_id}/reversals: it takes its own \
@@ -208,7 +214,7 @@ fn parse_decision(req: &ResolutionRequest) -> Result<Decision, String> {
         other => {
             return Err(format!(
                 "action {other:?} is not one of mark_charged, mark_not_charged, \
-                 cancel_open_intent, acknowledge"
+                 cancel_open_intent, acknowledge, retry, archive_result"
             ))
         }
     };
@@ -246,10 +252,33 @@ fn parse_decision(req: &ResolutionRequest) -> Result<Decision, String> {
         (false, Some(_)) => return Err(format!("{name} takes no item_id")),
         _ => {}
     }
+    let on_attempt = matches!(
+        action,
+        ResolutionAction::Retry | ResolutionAction::ArchiveResult
+    );
+    match (on_attempt, &attempt) {
+        (true, None) if action == ResolutionAction::Retry => {
+            return Err(
+                "retry needs attempt_id: the attempt the terminal holding it retries with its \
+                 own keys"
+                    .into(),
+            )
+        }
+        (true, None) => {
+            return Err(
+                "archive_result needs attempt_id: the attempt whose refused result the \
+                 terminal archives"
+                    .into(),
+            )
+        }
+        (false, Some(_)) => return Err(format!("{name} takes no attempt_id")),
+        _ => {}
+    }
     Ok(Decision {
         action,
         intent,
         item_id,
+        attempt,
     })
 }
 
@@ -266,6 +295,7 @@ fn record<'a>(
         order_id,
         action,
         intent_id: intent,
+        attempt_id: None,
         manager_id: session.operator_id.as_str(),
         session_id: &session.session_id,
         terminal_id: session.terminal.terminal_id.as_str(),
@@ -322,7 +352,9 @@ pub(crate) async fn resolve(
     let d = parse_decision(&req).map_err(invalid)?;
     let intent = d.intent.as_ref().map(|i| i.as_str());
     let action = d.action.as_str();
-    let base = record(&session, order_id.as_str(), action, intent, reason, "");
+    let attempt = d.attempt.map(|a| a.to_string());
+    let mut base = record(&session, order_id.as_str(), action, intent, reason, "");
+    base.attempt_id = attempt.as_deref();
     crate::http_settings::require(
         &state,
         &session,
@@ -340,9 +372,17 @@ pub(crate) async fn resolve(
             .await?;
         return Err(e);
     }
-    // A re-sent decision finds the first one and changes nothing.
-    if let Some((id, evidence)) = repeated(&state, &order_id, &d, reason).await? {
+    // A re-sent decision finds the first one and changes nothing. (Not a retry: a manager may
+    // retry an attempt again, and each is its own decision.)
+    let again = match d.action {
+        ResolutionAction::Retry | ResolutionAction::ArchiveResult => None,
+        _ => repeated(&state, &order_id, &d, reason).await?,
+    };
+    if let Some((id, evidence)) = again {
         return outcome(&state, &session, Some(&order_id), &d, id, evidence, true).await;
+    }
+    if d.action == ResolutionAction::ArchiveResult {
+        return archive_result(&state, &session, &order_id, &d, &base).await;
     }
     if d.action != ResolutionAction::Acknowledge
         && state.gateway.is_none()
@@ -446,8 +486,37 @@ pub(crate) async fn resolve(
             let (id, again) = state.store.acknowledge(item, &r, clock::now()).await?;
             return outcome(&state, &session, Some(&order_id), &d, id, text, again).await;
         }
-        ResolutionAction::Retry | ResolutionAction::Reverse => {
-            unreachable!("parse_decision refuses retry and reverse")
+        ResolutionAction::Retry => {
+            // Nothing changes here: the terminal holding the attempt re-sends it under its own
+            // keys once this is recorded, so it cannot charge twice.
+            let attempt = d.attempt.expect("parse_decision: retry has an attempt");
+            let seen: Vec<String> = evidence
+                .gateway
+                .intents
+                .iter()
+                .map(|i| {
+                    let word = if i.declined { "declined" } else { &i.status };
+                    format!("{} {word}", i.intent_id)
+                })
+                .collect();
+            let text = format!(
+                "terminal {} retries attempt {attempt} with its own keys; no intent succeeded \
+                 or is in flight at the gateway: {}",
+                session.terminal.terminal_id,
+                seen.join(", ")
+            );
+            let r = NewResolution {
+                evidence: &text,
+                ..base.clone()
+            };
+            let id = state
+                .store
+                .record_resolution(&r, "applied", clock::now())
+                .await?;
+            Some((id, text))
+        }
+        ResolutionAction::Reverse | ResolutionAction::ArchiveResult => {
+            unreachable!("parse_decision refuses reverse; archive_result returned above")
         }
     };
     let Some((resolution_id, evidence)) = applied else {
@@ -467,6 +536,52 @@ pub(crate) async fn resolve(
         false,
     )
     .await
+}
+
+/// Records that the terminal archives its result of the decision's attempt, which the central
+/// refused: no evidence to weigh and nothing to change here (the terminal keeps the result in its
+/// journal and stops sending it), so it needs no gateway, and the order may be one the central
+/// does not hold (a result can be refused for that very reason).
+async fn archive_result(
+    state: &AppState,
+    session: &OperatorSession,
+    order_id: &OrderId,
+    d: &Decision,
+    base: &NewResolution<'_>,
+) -> AuthResult<Json<ResolutionOutcome>> {
+    let attempt = d
+        .attempt
+        .expect("parse_decision: archive_result has an attempt");
+    let text = format!(
+        "terminal {} archives its result of attempt {attempt}, which the central refused: kept \
+         in its journal, no longer sent",
+        session.terminal.terminal_id
+    );
+    let r = NewResolution {
+        evidence: &text,
+        ..base.clone()
+    };
+    let resolution_id = state
+        .store
+        .record_resolution(&r, "applied", clock::now())
+        .await?;
+    let order = match state.store.order(order_id).await {
+        Ok(order) => Some(order),
+        Err(CentralError::OrderNotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(ResolutionOutcome {
+        resolution_id,
+        order_id: Some(order_id.to_string()),
+        action: d.action,
+        intent_id: None,
+        item_id: None,
+        outcome: "applied".into(),
+        evidence: text,
+        decided_by: session.operator_id.to_string(),
+        repeated: false,
+        order,
+    }))
 }
 
 /// The first decision, when this request repeats one already applied (same action, intent and
@@ -594,6 +709,7 @@ pub(crate) async fn acknowledge(
         action: ResolutionAction::Acknowledge,
         intent: None,
         item_id: Some(req.item_id.clone()),
+        attempt: None,
     };
     let now = clock::now();
     let items = state.store.exceptions(now, state.config.lease_ms).await?;

@@ -328,9 +328,13 @@ pub fn refusal(
             }
         }
         ResolutionAction::Retry => {
-            "the evidence does not allow a retry: an intent succeeded or may still charge, or \
-             the gateway could not be read"
+            "the evidence does not allow a retry: the order is paid or has no intent to retry, \
+             an intent succeeded or may still charge, or the gateway could not be read"
                 .into()
+        }
+        // Never a question of evidence: the result was refused and the terminal keeps it.
+        ResolutionAction::ArchiveResult => {
+            "a refused result is archived by the terminal that holds it".into()
         }
         ResolutionAction::Reverse => format!(
             "intent {} has nothing left to refund at the gateway",
@@ -374,6 +378,9 @@ mod tests {
             updated_at: Timestamp::from_unix_ms(0),
             attempt_seq: 1,
             gateway: paydesk_protocol::GatewayName::Stripe,
+            customer_name: String::new(),
+            saved_method: None,
+            paid_minor: 0,
         }
     }
 

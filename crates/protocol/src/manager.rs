@@ -129,12 +129,15 @@ pub enum ResolutionAction {
     /// gateway, then release the order when nothing else is open.
     CancelOpenIntent,
     /// Retry the same attempt with the same idempotency keys: done on the terminal that holds
-    /// the attempt, never at the central.
+    /// the attempt, never at the central, which checks the PIN and records the decision first.
     Retry,
     /// Cancel or refund a succeeded intent: `POST /v1/orders/{order_id}/reversals`.
     Reverse,
     /// Close an inbox item with a reason, no money effect.
     Acknowledge,
+    /// Archive a result the central refused: the terminal holding it keeps it in its journal and
+    /// stops sending it. Recorded at the central, carried out on the terminal; no money effect.
+    ArchiveResult,
 }
 
 impl ResolutionAction {
@@ -146,13 +149,14 @@ impl ResolutionAction {
             ResolutionAction::Retry => "retry",
             ResolutionAction::Reverse => "reverse",
             ResolutionAction::Acknowledge => "acknowledge",
+            ResolutionAction::ArchiveResult => "archive_result",
         }
     }
 
     /// Where the action is carried out.
     pub fn via(self) -> ActionRoute {
         match self {
-            ResolutionAction::Retry => ActionRoute::Terminal,
+            ResolutionAction::Retry | ResolutionAction::ArchiveResult => ActionRoute::Terminal,
             ResolutionAction::Reverse => ActionRoute::Reversal,
             _ => ActionRoute::Resolution,
         }
@@ -189,8 +193,9 @@ pub struct AllowedAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct ResolutionRequest {
-    /// `mark_charged`, `mark_not_charged`, `cancel_open_intent` or `acknowledge` (`retry` and
-    /// `reverse` are refused here: see [`ResolutionAction::via`]).
+    /// `mark_charged`, `mark_not_charged`, `cancel_open_intent`, `acknowledge`, or `retry` and
+    /// `archive_result` (the central records the decision and the terminal holding the attempt
+    /// carries it out); `reverse` is refused here: see [`ResolutionAction::via`].
     pub action: String,
     /// Needed by `mark_charged` and `cancel_open_intent`.
     #[serde(default)]
@@ -198,6 +203,10 @@ pub struct ResolutionRequest {
     /// Needed by `acknowledge`: the inbox item's `item_id`.
     #[serde(default)]
     pub item_id: Option<String>,
+    /// Needed by `retry` (the attempt the terminal retries with its own keys) and
+    /// `archive_result` (the attempt whose refused result the terminal archives).
+    #[serde(default)]
+    pub attempt_id: Option<String>,
     pub reason: String,
     pub pin: String,
 }

@@ -25,6 +25,10 @@ describe("audit wording", () => {
     expect(kindLabel("result_succeeded")).toBe("Payment result: succeeded");
     expect(kindLabel("claim_released")).toBe("Gave an order back uncharged");
     expect(kindLabel("claim_renewed")).toBe("Order claim: renewed");
+    // Decisions a terminal carries out, recorded at the central.
+    expect(kindLabel("resolution_retry")).toBe("Manager retried an attempt with its own keys");
+    expect(kindLabel("resolution_archive_result")).toBe("Manager archived a result the central refused");
+    expect(kindLabel("resolution_mark_charged")).toBe("Manager's resolution: mark charged");
   });
   it("names every kind of the duplicate guard and the reattempt limits", () => {
     const guard = [

@@ -29,6 +29,9 @@ const KINDS: Record<string, string> = {
   claim_released: "Gave an order back uncharged",
   claim_swept: "An order's hold ran out and was released",
   claim_result: "An order's hold ended with its payment result",
+  // Decisions a terminal carries out, recorded at the central first (issue 11).
+  resolution_retry: "Manager retried an attempt with its own keys",
+  resolution_archive_result: "Manager archived a result the central refused",
   // The duplicate guard and the card networks' reattempt limits (issue 12): each time a claim
   // was refused — or, for a similar payment, charged after the operator confirmed it.
   guard_held: "Duplicate guard: another terminal was charging the order",

@@ -15,7 +15,7 @@ pub(super) fn schemas() -> Map<String, Value> {
     let text = |d: &str| json!({ "type": "string", "description": d });
     let boolean = || json!({ "type": "boolean" });
     let actions = json!({ "type": "string", "enum": ["mark_charged", "mark_not_charged",
-        "cancel_open_intent", "retry", "reverse", "acknowledge"] });
+        "cancel_open_intent", "retry", "reverse", "acknowledge", "archive_result"] });
     let schemas = json!({
         "ExceptionItem": object(&["kind", "item_id", "order_id", "since", "since_ms", "age_ms",
                                   "summary", "evidence", "acknowledgeable"], json!({
@@ -36,10 +36,13 @@ pub(super) fn schemas() -> Map<String, Value> {
         }), false),
         "ResolutionRequest": object(&["action", "reason", "pin"], json!({
             "action": { "type": "string", "enum": ["mark_charged", "mark_not_charged",
-                "cancel_open_intent", "acknowledge"] },
+                "cancel_open_intent", "acknowledge", "retry", "archive_result"] },
             "intent_id": nullable(text("mark_charged: the intent that charged the order; \
                 cancel_open_intent: the intent to cancel")),
             "item_id": nullable(text("acknowledge: the inbox item to close")),
+            "attempt_id": nullable(text("retry: the attempt the terminal holding it retries \
+                with its own keys; archive_result: the attempt whose refused result it \
+                archives")),
             "reason": { "type": "string", "minLength": 1, "maxLength": 500 },
             "pin": pin() }), true),
         "AcknowledgeRequest": object(&["item_id", "reason", "pin"], json!({
@@ -148,7 +151,7 @@ pub(super) fn operations() -> Vec<Op> {
         Op {
             method: "post",
             path: "/v1/orders/{order_id}/resolutions",
-            summary: "A manager (session and PIN again, a reason) decides an order, only as its evidence allows: mark_charged by an intent, mark_not_charged (back to unpaid, claim released), cancel_open_intent at the gateway (then released when nothing else can charge), acknowledge an item; refusals are recorded; a re-sent decision answers the first",
+            summary: "A manager (session and PIN again, a reason) decides an order, only as its evidence allows: mark_charged by an intent, mark_not_charged (back to unpaid, claim released), cancel_open_intent at the gateway (then released when nothing else can charge), acknowledge an item; retry an attempt and archive a refused result are recorded here and carried out by the terminal holding the attempt (retry only when the evidence allows it); refusals are recorded; a re-sent decision answers the first (not a retry or an archive, each its own decision)",
             security: S,
             request: Some("ResolutionRequest"),
             success: ("200", Some("Resolution")),

@@ -80,7 +80,10 @@ fn audit_sources() -> Vec<&'static str> {
         "SELECT r.received_at, 'result', r.attempt_id || '/' || CAST(r.interim AS TEXT), \
          'result_' || r.outcome, \
          CASE WHEN r.status IN ('rejected', 'flagged') THEN 'refused' ELSE 'done' END, \
-         CAST(NULL AS TEXT), r.terminal_id, CAST(NULL AS TEXT), r.order_id, r.amount_minor, \
+         (SELECT MIN(c.operator_id) FROM claim_audit c WHERE c.order_id = r.order_id \
+          AND c.claim_token = r.claim_token AND c.terminal_id = r.terminal_id \
+          AND c.event = 'claimed'), \
+         r.terminal_id, CAST(NULL AS TEXT), r.order_id, r.amount_minor, \
          r.currency, r.status || COALESCE(': ' || r.reason, '') \
          FROM results r",
         "SELECT g.granted_at, 'grant', g.grant_id, 'allowance_granted', 'done', g.approved_by, \
@@ -116,7 +119,7 @@ fn later_sources() -> Vec<&'static str> {
          CASE WHEN z.outcome = 'refused' THEN 'refused' ELSE 'done' END, z.manager_id, \
          z.terminal_id, CAST(NULL AS TEXT), z.order_id, CAST(NULL AS BIGINT), \
          CAST(NULL AS TEXT), z.outcome || ': ' || z.reason || COALESCE(' (intent ' || \
-         z.intent_id || ')', '') \
+         z.intent_id || ')', '') || COALESCE(' (attempt ' || z.attempt_id || ')', '') \
          FROM resolutions z",
         // The duplicate guard and the reattempt limits (migration 0013): every refusal, and a
         // similar payment charged after the operator confirmed it.

@@ -163,6 +163,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0016_customer_actions.sql"),
         include_str!("../../migrations/sqlite/0016_customer_actions.sql"),
     ),
+    (
+        17,
+        "resolution attempt",
+        include_str!("../../migrations/postgres/0017_resolution_attempt.sql"),
+        include_str!("../../migrations/sqlite/0017_resolution_attempt.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> sqlx::migrate::Migrator {

@@ -39,6 +39,8 @@ pub struct NewResolution<'a> {
     pub order_id: &'a str,
     pub action: &'a str,
     pub intent_id: Option<&'a str>,
+    /// The attempt a `retry` is of (migration 0017); `None` for every other action.
+    pub attempt_id: Option<&'a str>,
     pub manager_id: &'a str,
     pub session_id: &'a str,
     pub terminal_id: &'a str,
@@ -515,8 +517,8 @@ pub(super) async fn insert_resolution(
 ) -> CentralResult<i64> {
     let row = sqlx::query(
         "INSERT INTO resolutions (order_id, action, intent_id, manager_id, session_id, \
-         terminal_id, reason, evidence, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10) RETURNING resolution_id",
+         terminal_id, reason, evidence, outcome, at, attempt_id) VALUES ($1, $2, $3, $4, $5, $6, \
+         $7, $8, $9, $10, $11) RETURNING resolution_id",
     )
     .bind(r.order_id)
     .bind(r.action)
@@ -528,6 +530,7 @@ pub(super) async fn insert_resolution(
     .bind(r.evidence)
     .bind(outcome)
     .bind(now.unix_ms())
+    .bind(r.attempt_id)
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get("resolution_id")?)

@@ -100,6 +100,10 @@ both_backends! {
         assert_eq!(result["outcome"], "refused");
         assert_eq!((&result["amount_minor"], &result["currency"]), (&json!(1300), &json!("EUR")));
         assert!(result["detail"].as_str().unwrap().starts_with("flagged: "), "{result}");
+        // The person behind the result: the operator who claimed the order under its token.
+        assert_eq!(result["operator_id"], "otto", "{result}");
+        let (_, mine) = app.manager_get("/v1/audit?operator=otto&kind=result_succeeded").await;
+        assert_eq!(kinds(&mine), ["result_succeeded"], "{mine}");
         // Newest first.
         let times: Vec<i64> = page["entries"].as_array().unwrap().iter()
             .map(|e| e["at_ms"].as_i64().unwrap()).collect();

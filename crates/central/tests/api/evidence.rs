@@ -519,3 +519,247 @@ crate::both_backends! {
         assert!(!page.to_string().contains("unknown_outcome"), "settled: {page}");
     }
 }
+
+/// "Retry the same attempt" is an audited decision at the central (issue 11, item 2): a manager
+/// asks with a reason, the PIN and the attempt; the central records who, when, on which
+/// terminal, why, for which order and attempt, once the order's evidence allows a retry, and the
+/// audit log shows it. Bad input costs nothing, an order whose evidence does not allow a retry
+/// is refused and recorded, a wrong PIN is recorded as refused, and an operator is refused 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_is_recorded_as_the_managers_decision_and_an_operator_is_refused() {
+    let rig = rig().await;
+    for db in [Db::Sqlite, Db::Postgres] {
+        let owned = app(db, &rig).await;
+        let app = &owned;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let order = format!("rt-1-{db:?}");
+        let other = format!("rt-2-{db:?}");
+        app.orders(&[(order.as_str(), 1250, "EUR"), (other.as_str(), 1250, "EUR")])
+            .await;
+        // t1 claims and registers an intent it has not confirmed: its outcome is not known.
+        let (s, claim) = app.claim(&t1, &order, "alice").await;
+        assert_eq!(s, 201, "{claim}");
+        let pi = create_intent(&rig, &order, 1).await;
+        let (s, b) = app
+            .post(
+                &format!("/v1/orders/{order}/intent"),
+                &t1,
+                json!({"claim_token": claim["claim_token"],
+                       "attempt_number": claim["attempt_number"], "intent_id": pi.as_str()}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let attempt = attempt_id();
+        let desk = Desk::open(app).await;
+        let (_, ev) = desk.evidence(&order).await;
+        assert!(actions(&ev).contains(&"retry".to_string()), "{ev}");
+
+        // Bad input costs nothing: no attempt, not an attempt id, an attempt on another action.
+        for body in [
+            json!({"action": "retry", "reason": "r"}),
+            json!({"action": "retry", "attempt_id": "not-a-uuid", "reason": "r"}),
+            json!({"action": "retry", "attempt_id": attempt, "reason": " "}),
+            json!({"action": "mark_not_charged", "attempt_id": attempt, "reason": "r"}),
+        ] {
+            let (s, b) = desk.resolve(&order, body).await;
+            assert_eq!(s, 400, "{b}");
+        }
+        assert_eq!(count(app, "SELECT COUNT(*) FROM resolutions").await, 0);
+
+        // An operator may not decide, whatever the evidence says: 403, nothing recorded.
+        let alice = app.session(&t1, "alice").await;
+        let (s, b) = app
+            .send_as(
+                reqwest::Method::POST,
+                &format!("/v1/orders/{order}/resolutions"),
+                &t1,
+                &alice,
+                Some(json!({"action": "retry", "attempt_id": attempt,
+                            "reason": "I want to try again", "pin": app.pin_of("alice")})),
+            )
+            .await;
+        assert_eq!(s, 403, "{b}");
+        assert_eq!(count(app, "SELECT COUNT(*) FROM resolutions").await, 0);
+
+        // A wrong PIN: refused, and recorded as refused.
+        let (s, b) = app
+            .send_as(
+                reqwest::Method::POST,
+                &format!("/v1/orders/{order}/resolutions"),
+                &desk.token,
+                &desk.session,
+                Some(json!({"action": "retry", "attempt_id": attempt,
+                            "reason": "gateway timed out", "pin": "99999999"})),
+            )
+            .await;
+        assert_eq!(s, 401, "{b}");
+        assert_eq!(
+            count(
+                app,
+                "SELECT COUNT(*) FROM resolutions WHERE action = 'retry' \
+                        AND outcome = 'refused'"
+            )
+            .await,
+            1
+        );
+
+        // The manager's retry: recorded with who, where, why, the order and the attempt.
+        let reason = "the gateway timed out; retry with the same keys";
+        let (s, body) = desk
+            .resolve(
+                &order,
+                json!({"action": "retry", "attempt_id": attempt, "reason": reason}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["action"], "retry", "{body}");
+        assert_eq!(body["decided_by"], "mia", "{body}");
+        assert_eq!(body["repeated"], false, "{body}");
+        let evidence = body["evidence"].as_str().unwrap();
+        assert!(
+            evidence.contains(&format!("attempt {attempt}")),
+            "{evidence}"
+        );
+        assert!(evidence.contains("terminal tm"), "{evidence}");
+        let row: (String, String, String, String, String) = sqlx::query_as(
+            "SELECT manager_id, terminal_id, reason, order_id, attempt_id FROM resolutions \
+             WHERE action = 'retry' AND outcome = 'applied'",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                "mia".to_string(),
+                "tm".to_string(),
+                reason.to_string(),
+                order.clone(),
+                attempt.clone()
+            )
+        );
+        // Nothing else changed: the order is still held by t1 with its intent open.
+        let detail = app.order(&order).await;
+        assert_eq!(detail["order"]["status"], "unpaid", "{detail}");
+        assert!(!detail["order"]["claim"].is_null(), "{detail}");
+        // A second retry is its own decision.
+        let (s, again) = desk
+            .resolve(
+                &order,
+                json!({"action": "retry", "attempt_id": attempt, "reason": reason}),
+            )
+            .await;
+        assert_eq!(s, 200, "{again}");
+        assert_eq!(again["repeated"], false, "{again}");
+        assert_ne!(again["resolution_id"], body["resolution_id"]);
+
+        // The audit log shows it: who, which terminal, the order, the reason and the attempt.
+        let (s, page) = app
+            .manager_get("/v1/audit?kind=resolution_retry&outcome=done")
+            .await;
+        assert_eq!(s, 200, "{page}");
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{page}");
+        let e = &entries[0];
+        assert_eq!(e["operator_id"], "mia", "{e}");
+        assert_eq!(e["terminal_id"], "tm", "{e}");
+        assert_eq!(e["order_id"], order.as_str(), "{e}");
+        let detail = e["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{detail}");
+        assert!(detail.contains(&format!("(attempt {attempt})")), "{detail}");
+
+        // An order with no intent at all: nothing to retry; refused and recorded.
+        let (s, b) = desk
+            .resolve(
+                &other,
+                json!({"action": "retry", "attempt_id": attempt_id(),
+                                    "reason": "retry"}),
+            )
+            .await;
+        assert_eq!(s, 409, "{b}");
+        assert!(b.to_string().contains("does not allow a retry"), "{b}");
+        assert_eq!(
+            count(
+                app,
+                &format!(
+                    "SELECT COUNT(*) FROM resolutions WHERE order_id = '{other}' \
+                                 AND outcome = 'refused'"
+                )
+            )
+            .await,
+            1
+        );
+    }
+}
+
+/// A result the central refused, archived on the terminal that holds it, is recorded at the
+/// central as the manager's decision (who, where, why, the order and the attempt), also for an
+/// order the central does not hold; an operator is refused 403 and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn archiving_a_refused_result_is_recorded_and_an_operator_is_refused() {
+    let rig = rig().await;
+    for db in [Db::Sqlite, Db::Postgres] {
+        let owned = app(db, &rig).await;
+        let app = &owned;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let order = format!("ar-1-{db:?}");
+        app.orders(&[(order.as_str(), 1250, "EUR")]).await;
+        let attempt = attempt_id();
+        let desk = Desk::open(app).await;
+        let reason = "the central has this payment from the gateway";
+
+        let alice = app.session(&t1, "alice").await;
+        let (s, b) = app
+            .send_as(
+                reqwest::Method::POST,
+                &format!("/v1/orders/{order}/resolutions"),
+                &t1,
+                &alice,
+                Some(json!({"action": "archive_result", "attempt_id": attempt,
+                            "reason": reason, "pin": app.pin_of("alice")})),
+            )
+            .await;
+        assert_eq!(s, 403, "{b}");
+        let (s, b) = desk
+            .resolve(
+                &order,
+                json!({"action": "archive_result", "reason": reason}),
+            )
+            .await;
+        assert_eq!(s, 400, "no attempt: {b}");
+        assert_eq!(count(app, "SELECT COUNT(*) FROM resolutions").await, 0);
+
+        for on in [order.clone(), format!("never-imported-{db:?}")] {
+            let (s, body) = desk
+                .resolve(
+                    &on,
+                    json!({"action": "archive_result", "attempt_id": attempt,
+                                     "reason": reason}),
+                )
+                .await;
+            assert_eq!(s, 200, "{body}");
+            assert_eq!(body["action"], "archive_result", "{body}");
+            assert!(
+                body["evidence"].as_str().unwrap().contains("terminal tm"),
+                "{body}"
+            );
+        }
+        let (s, page) = app
+            .manager_get("/v1/audit?kind=resolution_archive_result")
+            .await;
+        assert_eq!(s, 200, "{page}");
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{page}");
+        for e in entries {
+            assert_eq!(e["operator_id"], "mia", "{e}");
+            assert_eq!(e["terminal_id"], "tm", "{e}");
+            let detail = e["detail"].as_str().unwrap();
+            assert!(detail.contains(reason), "{detail}");
+            assert!(detail.contains(&format!("(attempt {attempt})")), "{detail}");
+        }
+        // The order is untouched.
+        assert_eq!(app.order(&order).await["order"]["status"], "unpaid");
+    }
+}

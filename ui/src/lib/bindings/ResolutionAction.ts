@@ -3,4 +3,4 @@
 /**
  * A manager's decision about an order (or, for `acknowledge`, an inbox item).
  */
-export type ResolutionAction = "mark_charged" | "mark_not_charged" | "cancel_open_intent" | "retry" | "reverse" | "acknowledge";
+export type ResolutionAction = "mark_charged" | "mark_not_charged" | "cancel_open_intent" | "retry" | "reverse" | "acknowledge" | "archive_result";
