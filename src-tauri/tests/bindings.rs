@@ -523,6 +523,21 @@ fn order(status: OrderStatus, claim: Option<ClaimHolder>) -> Order {
         updated_at: at(1_795_336_758_123),
         attempt_seq: 0,
         gateway: paydesk_protocol::GatewayName::Stripe,
+        customer_name: "Dóra Nagy".into(),
+        // The card as the central read it at the gateway: its JSON checked against its type.
+        saved_method: Some(paydesk_protocol::payment_method::SavedMethod {
+            kind: paydesk_protocol::payment_method::SavedMethodKind::Card,
+            brand: Some("visa".into()),
+            last4: Some("0002".into()),
+            exp_month: Some(12),
+            exp_year: Some(2030),
+            email: None,
+            holder_name: None,
+            kind_name: None,
+            read_at: at(1_795_336_758_123),
+            refresh_error: None,
+            checked_at: at(1_795_336_758_123),
+        }),
     }
 }
 

@@ -70,6 +70,7 @@ pub async fn prepare_central(
                 payment_method_id: (*pm).to_string(),
                 description: String::new(),
                 gateway: paydesk_protocol::GatewayName::Stripe,
+                customer_name: String::new(),
             })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -233,6 +233,37 @@ const PAYPAL_DEMO: &[(&str, i64, &str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Each demo order's customer as the merchant's records name them (issue 12, item 1): the
+/// gateways' test cards carry no holder name, and PayPal's orders name no customer id.
+const CUSTOMER_NAMES: &[(&str, &str)] = &[
+    ("demo-1001", "Anna Kovács"),
+    ("demo-1002", "Béla Szabó"),
+    ("demo-1003", "Chen Wei"),
+    ("demo-1004", "Dóra Nagy"),
+    ("demo-1005", "Emil Horváth"),
+    ("demo-1006", "Fanni Tóth"),
+    ("demo-1007", "Gábor Varga"),
+    ("demo-1008", "Vera Molnár"),
+    ("demo-2001", "Hank Miller"),
+    ("demo-2002", "Iris Johnson"),
+    ("demo-2003", "Jack Brown"),
+    ("demo-2004", "Kate Wilson"),
+    ("demo-2005", "Liam Davis"),
+    ("demo-2006", "Mia Garcia"),
+    ("demo-2007", "Noah Martinez"),
+    ("demo-2008", "Walt Anderson"),
+    ("demo-3001", "Oki Tanaka"),
+    ("demo-3002", "Pei Lin"),
+    ("demo-3003", "Ren Suzuki"),
+    ("demo-3004", "Sora Watanabe"),
+    ("demo-3005", "Taro Yamamoto"),
+    ("demo-3006", "Umi Kobayashi"),
+    ("demo-4001", "Ada Lovelace"),
+    ("demo-4002", "Ada Lovelace"),
+    ("demo-4003", "Carl Gauss"),
+    ("demo-4004", "Emmy Noether"),
+];
+
 /// The demo orders.
 pub fn demo_orders() -> Vec<ImportOrder> {
     orders(DEMO)
@@ -263,6 +294,11 @@ fn orders(rows: &[(&str, i64, &str, &str, &str, &str)]) -> Vec<ImportOrder> {
                 payment_method_id: pm.to_string(),
                 description: description.to_string(),
                 gateway: paydesk_protocol::GatewayName::of_payment_source(pm),
+                customer_name: CUSTOMER_NAMES
+                    .iter()
+                    .find(|(order, _)| order == id)
+                    .map(|(_, name)| name.to_string())
+                    .unwrap_or_default(),
             },
         )
         .collect()
@@ -289,6 +325,11 @@ mod tests {
         extra.extend(paypal);
         for o in orders.iter().chain(&extra) {
             crate::import::check(o).unwrap();
+            assert!(
+                !o.customer_name.is_empty(),
+                "{} names no customer",
+                o.order_id
+            );
             assert_eq!(
                 orders
                     .iter()

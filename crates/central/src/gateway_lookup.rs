@@ -111,6 +111,13 @@ impl GatewayLookup {
 
 #[async_trait]
 impl IntentLookup for GatewayLookup {
+    async fn payment_method(
+        &self,
+        source: &str,
+    ) -> Result<paydesk_gateway::PaymentMethodView, paydesk_gateway::GatewayError> {
+        self.gateway.retrieve_payment_method(source).await
+    }
+
     async fn intent(&self, intent_id: &GatewayIntentId) -> Result<IntentEvidence, String> {
         let view = self
             .gateway

@@ -184,6 +184,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders/{order_id}/claim/release"),
     ("post", "/v1/orders/{order_id}/intent"),
     ("post", "/v1/orders/{order_id}/decline"),
+    ("post", "/v1/orders/{order_id}/payment-method/refresh"),
     ("post", "/v1/results"),
     ("get", "/v1/journal-head"),
     ("get", "/v1/operators"),
@@ -264,6 +265,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::http_inbox::resolve),
         )
         .route("/v1/orders/{order_id}/claim", post(claim))
+        .route(
+            "/v1/orders/{order_id}/payment-method/refresh",
+            post(crate::saved_methods::refresh),
+        )
         .route("/v1/orders/{order_id}/claim/renew", post(renew))
         .route("/v1/orders/{order_id}/claim/release", post(release))
         .route("/v1/orders/{order_id}/intent", post(register_intent))
@@ -527,7 +532,15 @@ async fn import_orders(
         ));
     }
     .map_err(CentralError::Invalid)?;
-    let response = state.store.import_orders(&orders, clock::now()).await?;
+    let now = clock::now();
+    let response = state.store.import_orders(&orders, now).await?;
+    // The new orders' payment methods as their gateways describe them, within a time budget;
+    // any left are read when someone refreshes them.
+    if let Some(lookup) = &state.gateway {
+        let budget =
+            std::time::Duration::from_millis(crate::saved_methods::READ_AFTER_IMPORT_MS_MAX);
+        crate::saved_methods::read_unread(&state.store, lookup.as_ref(), now, budget).await;
+    }
     Ok(Json(response).into_response())
 }
 

@@ -1,5 +1,5 @@
 //! Reading orders to import from JSON (`{"orders": [...]}`) or CSV (a header line, then
-//! `order_id,amount_minor,currency,customer_id,payment_method_id,description[,gateway]`), and the
+//! `order_id,amount_minor,currency,customer_id,payment_method_id,description[,gateway[,customer_name]]`), and the
 //! checks every imported order passes, among them that its payment source is written in its
 //! gateway's syntax (a Stripe `pm_…`, a PayPal `card:<vault id>` or `paypal:<vault id>`).
 //!
@@ -8,8 +8,8 @@
 
 use paydesk_core::{Currency, Money, OrderId};
 use paydesk_protocol::{
-    GatewayName, ImportOrder, ImportOrdersRequest, DESCRIPTION_LEN_MAX, IMPORT_ORDERS_MAX,
-    REFERENCE_LEN_MAX,
+    GatewayName, ImportOrder, ImportOrdersRequest, CUSTOMER_NAME_LEN_MAX, DESCRIPTION_LEN_MAX,
+    IMPORT_ORDERS_MAX, REFERENCE_LEN_MAX,
 };
 
 /// The CSV columns, in order. A seventh, `gateway` (`stripe` or `paypal`), may follow; a file
@@ -24,6 +24,8 @@ pub const CSV_HEADER: [&str; 6] = [
 ];
 /// The optional seventh CSV column.
 pub const CSV_GATEWAY_COLUMN: &str = "gateway";
+/// The optional eighth CSV column, after `gateway`: the customer's name (issue 12, item 1).
+pub const CSV_CUSTOMER_NAME_COLUMN: &str = "customer_name";
 
 /// Parses a JSON import body.
 pub fn from_json(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
@@ -42,12 +44,19 @@ pub fn from_csv(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
         .map_err(|e| format!("invalid CSV header: {e}"))?
         .clone();
     let columns: Vec<&str> = header.iter().collect();
-    let with_gateway = columns.len() == CSV_HEADER.len() + 1
-        && columns[..CSV_HEADER.len()] == CSV_HEADER
-        && columns[CSV_HEADER.len()] == CSV_GATEWAY_COLUMN;
+    let n = CSV_HEADER.len();
+    let with_gateway = columns.len() > n
+        && columns.len() <= n + 2
+        && columns[..n] == CSV_HEADER
+        && columns[n] == CSV_GATEWAY_COLUMN
+        && columns
+            .get(n + 1)
+            .is_none_or(|c| *c == CSV_CUSTOMER_NAME_COLUMN);
+    let with_name = with_gateway && columns.len() == n + 2;
     if columns != CSV_HEADER && !with_gateway {
         return Err(format!(
-            "the CSV header must be exactly: {} (optionally followed by ,{CSV_GATEWAY_COLUMN})",
+            "the CSV header must be exactly: {} (optionally followed by ,{CSV_GATEWAY_COLUMN} \
+             and then ,{CSV_CUSTOMER_NAME_COLUMN})",
             CSV_HEADER.join(",")
         ));
     }
@@ -82,6 +91,7 @@ pub fn from_csv(body: &[u8]) -> Result<Vec<ImportOrder>, String> {
             payment_method_id: field(4),
             description: field(5),
             gateway,
+            customer_name: if with_name { field(7) } else { String::new() },
         });
     }
     check_all(orders)
@@ -143,6 +153,21 @@ pub fn check(o: &ImportOrder) -> Result<(), String> {
         return Err(
             "description contains a bidirectional or zero-width character (U+200B-U+200F, \
              U+202A-U+202E, U+2066-U+2069, U+FEFF): remove it and import again"
+                .into(),
+        );
+    }
+    if o.customer_name.chars().count() > CUSTOMER_NAME_LEN_MAX {
+        return Err(format!(
+            "customer_name is longer than {CUSTOMER_NAME_LEN_MAX} characters"
+        ));
+    }
+    if o.customer_name
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(
+            "customer_name contains a control, bidirectional or zero-width character: remove it \
+             and import again"
                 .into(),
         );
     }
@@ -283,6 +308,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(orders[0].gateway, GatewayName::Stripe);
+    }
+
+    /// Issue 12, item 1: an eighth column names the customer; a name with a control or bidi
+    /// character, or too long, is refused with the line.
+    #[test]
+    fn csv_customer_name_column_is_read_and_checked() {
+        let header =
+            "order_id,amount_minor,currency,customer_id,payment_method_id,description,gateway,customer_name";
+        let orders = from_csv(
+            format!("{header}\no-1,1250,EUR,cus_1,pm_card_visa,x,stripe,Anna Kovács\n").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(orders[0].customer_name, "Anna Kovács");
+        let err = from_csv(
+            format!("{header}\no-1,1250,EUR,cus_1,pm_card_visa,x,stripe,Anna\u{202E}x\n")
+                .as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("order o-1") && err.contains("customer_name"),
+            "{err}"
+        );
+        let long = "n".repeat(CUSTOMER_NAME_LEN_MAX + 1);
+        let err = from_csv(
+            format!("{header}\no-1,1250,EUR,cus_1,pm_card_visa,x,stripe,{long}\n").as_bytes(),
+        )
+        .unwrap_err();
+        assert!(err.contains("longer than"), "{err}");
+        let err = from_csv(b"order_id,amount_minor,currency,customer_id,payment_method_id,description,customer_name\n")
+            .unwrap_err();
+        assert!(err.contains("header"), "{err}");
     }
 
     /// L8: descriptions with invisible format characters are refused; ordinary text is not.

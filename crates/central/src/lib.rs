@@ -36,6 +36,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod reconcile;
 pub mod resolution_rules;
+pub mod saved_methods;
 pub mod server;
 pub mod sessions;
 pub mod store;

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 mod customer;
 mod journal;
 mod manager;
+mod saved_methods;
 mod settings;
 
 /// A JSON object schema. Requests refuse unknown fields, so theirs say so.
@@ -329,6 +330,10 @@ fn schemas() -> Value {
     all.as_object_mut()
         .expect("an object")
         .extend(journal::schemas());
+    all.as_object_mut()
+        .expect("an object")
+        .extend(saved_methods::schemas());
+    saved_methods::extend(&mut all);
     all
 }
 
@@ -727,6 +732,7 @@ fn operations() -> Vec<Op> {
     .chain(customer::operations())
     .chain(manager::operations())
     .chain(journal::operations())
+    .chain(saved_methods::operations())
     .collect()
 }
 
@@ -787,7 +793,7 @@ pub fn document() -> Value {
             let mut content = json!({ "application/json": { "schema": reference(request) } });
             if op.path == "/v1/orders/import" {
                 content["text/csv"] = json!({ "schema": { "type": "string",
-                    "description": "header: order_id,amount_minor,currency,customer_id,payment_method_id,description[,gateway]" } });
+                    "description": "header: order_id,amount_minor,currency,customer_id,payment_method_id,description[,gateway[,customer_name]]" } });
             }
             operation["requestBody"] = json!({ "required": true, "content": content });
         }

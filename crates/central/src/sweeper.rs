@@ -230,6 +230,17 @@ pub trait IntentLookup: Send + Sync + fmt::Debug {
     async fn refund_events(&self) -> Result<Vec<String>, String> {
         Ok(Vec::new())
     }
+
+    /// Reads a saved payment method by the source an order names (issue 12, item 1): brand,
+    /// last digits and expiry, never a number. A lookup that cannot says so (`Config`).
+    async fn payment_method(
+        &self,
+        source: &str,
+    ) -> Result<paydesk_gateway::PaymentMethodView, paydesk_gateway::GatewayError> {
+        Err(paydesk_gateway::GatewayError::Config {
+            detail: format!("this gateway lookup cannot read payment method {source}"),
+        })
+    }
 }
 
 /// What one pass did.

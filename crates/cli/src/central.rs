@@ -64,11 +64,14 @@ pub async fn queue(settings: &Settings) -> CmdResult {
     } else if orders.is_empty() {
         out!("the queue is empty: no order is unpaid, declined or waiting for an action");
     } else {
+        let now = SystemClock.now();
         out!(
-            "{:<16} {:>14}  {:<12} {:<28} description",
+            "{:<16} {:>14}  {:<12} {:<20} {:<36} {:<28} description",
             "order",
             "amount",
             "state",
+            "customer",
+            "card",
             "held by"
         );
         for o in &orders {
@@ -78,10 +81,12 @@ pub async fn queue(settings: &Settings) -> CmdResult {
                 .map(|c| format!("{} on {}", c.operator_id, c.terminal_id))
                 .unwrap_or_else(|| "-".into());
             out!(
-                "{:<16} {:>14}  {:<12} {:<28} {}",
+                "{:<16} {:>14}  {:<12} {:<20} {:<36} {:<28} {}",
                 fit(o.order_id.as_str(), 16),
                 o.amount.to_string(),
                 o.status.as_str(),
+                fit(&crate::card::customer_words(o), 20),
+                fit(&crate::card::method_words(o, now), 36),
                 fit(&holder, 28),
                 o.description
             );

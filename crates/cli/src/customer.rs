@@ -16,7 +16,7 @@ use crate::output;
 use crate::reverse::central_failure;
 
 /// Signs `operator` in (PIN from stdin), runs `act`, signs out.
-async fn as_operator(
+pub(crate) async fn as_operator(
     settings: &Settings,
     operator: &str,
     pin_stdin: bool,

@@ -24,6 +24,7 @@ macro_rules! out_raw {
     }};
 }
 
+mod card;
 mod central;
 mod charge;
 mod config;
@@ -202,6 +203,18 @@ enum Command {
         #[arg(long)]
         key: Option<String>,
         /// Read the manager's PIN from stdin (one line). Required.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Read an order's saved payment method at its gateway again, through the central (a
+    /// reissued card's new expiry), and print it (PIN on stdin).
+    RefreshCard {
+        /// The order id.
+        order: String,
+        /// The operator who asks (PIN on stdin).
+        #[arg(long)]
+        operator: String,
+        /// Read the operator's PIN from stdin (one line). Required.
         #[arg(long)]
         pin_stdin: bool,
     },
@@ -615,6 +628,11 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             manager,
             pin_stdin,
         } => evidence::evidence(settings, &order, &manager, pin_stdin).await,
+        Command::RefreshCard {
+            order,
+            operator,
+            pin_stdin,
+        } => card::refresh(settings, &order, &operator, pin_stdin).await,
         Command::SendLink {
             order,
             operator,

@@ -16,6 +16,7 @@ mod outbox;
 mod parked;
 mod query;
 mod reader;
+mod receipt;
 mod rows;
 mod schema;
 mod types;
@@ -37,6 +38,7 @@ pub use error::JournalError;
 pub use integrity::{outbox_digest, OUTBOX_DIGEST_KEY, ROW_DIGEST_KEY, SEALED_KIND};
 pub use parked::{OutboxListing, OUTBOX_ARCHIVED_KIND, OUTBOX_LIST_ROWS_MAX, OUTBOX_RETRIED_KIND};
 pub use reader::JournalReader;
+pub use receipt::{ReceiptHow, RECEIPT_GIVEN_KIND};
 pub use schema::SCHEMA_VERSION;
 pub use types::{
     AttemptFilter, BreakKind, BrokenLink, OperatorDayTotal, OutboxMessage, OutboxStats,

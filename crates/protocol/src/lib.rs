@@ -14,12 +14,15 @@ use serde::{Deserialize, Serialize};
 pub mod customer;
 pub mod guard;
 pub mod manager;
+pub mod payment_method;
 pub mod session;
 pub mod settings;
 pub use session::*;
 
 /// Longest free-text field accepted on an order (description), in characters.
 pub const DESCRIPTION_LEN_MAX: usize = 500;
+/// Longest customer name accepted on an order, in characters.
+pub const CUSTOMER_NAME_LEN_MAX: usize = 200;
 /// Longest customer or payment-method id accepted, in characters (Stripe ids are ~30).
 pub const REFERENCE_LEN_MAX: usize = 128;
 /// Most orders accepted in one import request; bigger files are split by the client.
@@ -283,6 +286,10 @@ pub struct ImportOrder {
     /// The gateway that charges it (Stripe when absent).
     #[serde(default)]
     pub gateway: GatewayName,
+    /// The customer's name as the merchant's records have it (issue 12, item 1); empty when
+    /// not known (the gateway's holder name is shown instead).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub customer_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,6 +344,13 @@ pub struct Order {
     /// The gateway that charges it; `payment_method_id` is written in its syntax.
     #[serde(default)]
     pub gateway: GatewayName,
+    /// The customer's name as imported; empty when the import named none.
+    #[serde(default)]
+    pub customer_name: String,
+    /// The saved payment method as the central last read it from the gateway (issue 12, item
+    /// 1); `None` when it was never looked up.
+    #[serde(default)]
+    pub saved_method: Option<payment_method::SavedMethod>,
 }
 
 /// A page of orders; pass `next_after` as `after` to get the next page.

@@ -16,6 +16,7 @@
 mod allowance;
 mod caches;
 mod central_http;
+mod context;
 pub mod day_close;
 pub mod export;
 mod files;
@@ -40,6 +41,7 @@ pub use central_http::{
     HttpCentral, SessionToken, TerminalToken, CENTRAL_ANSWER_BYTES_MAX, CENTRAL_CONNECT_TIMEOUT_MS,
     CENTRAL_REQUEST_TIMEOUT_MS,
 };
+pub use context::ReceiptError;
 pub use open::{
     central_client, ConnectError, Connection, OpenError, PaypalAccess, PAYPAL_CLIENT_ID_ENV,
     PAYPAL_SECRET_ENV, PAYPAL_URL_ENV,

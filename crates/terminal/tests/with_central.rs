@@ -74,6 +74,7 @@ impl Stack {
             payment_method_id: pm.into(),
             description: format!("test order {id}"),
             gateway: paydesk_protocol::GatewayName::Stripe,
+            customer_name: String::new(),
         })
         .collect();
         store.import_orders(&orders, now).await.unwrap();

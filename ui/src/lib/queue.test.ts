@@ -20,6 +20,8 @@ const ORDER: OrderView = {
   updated_at: 1_795_336_758_123,
   attempt_seq: 0,
   gateway: "stripe",
+  customer_name: "",
+  saved_method: null,
 };
 
 describe("toOrderRow", () => {

@@ -30,4 +30,20 @@ describe("timelineLines", () => {
       "Result archived by a manager",
     ]);
   });
+
+  it("words a receipt given to the customer: how and by whom", () => {
+    const event = (seq: number, detail: unknown) => ({
+      seq, attempt_id: "a", at: 1_795_336_758_123, kind: "receipt_given", from_state: "succeeded" as const,
+      to_state: "succeeded" as const, detail, hash: "00",
+    });
+    const what = timelineLines(
+      [event(1, { how: "copied", by: "op-anna" }), event(2, { how: "printed", by: "op-anna" }), event(3, {})],
+      0,
+    ).map((l) => l.what);
+    expect(what).toEqual([
+      "Receipt copied for the customer by op-anna",
+      "Receipt printed for the customer by op-anna",
+      "Receipt given to the customer",
+    ]);
+  });
 });

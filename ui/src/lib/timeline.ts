@@ -23,7 +23,16 @@ const EVENT_WORDS: Record<string, string> = {
   sealed: "Sealed when the journal was upgraded",
   outbox_retried: "Result sent again by a manager",
   outbox_archived: "Result archived by a manager",
+  receipt_given: "Receipt given to the customer",
 };
+
+/** A receipt's event in words: how it was given and by whom ("Receipt printed by alice"). */
+function receiptWords(detail: unknown): string | null {
+  if (typeof detail !== "object" || detail === null) return null;
+  const { how, by } = detail as { how?: unknown; by?: unknown };
+  if (how !== "copied" && how !== "printed") return null;
+  return `Receipt ${how} for the customer${typeof by === "string" ? ` by ${by}` : ""}`;
+}
 
 export interface TimelineLine {
   seq: number;
@@ -38,7 +47,7 @@ export function timelineLines(events: StoredEvent[], offsetMinutes: number): Tim
   return events.map((e) => ({
     seq: e.seq,
     at: formatTimestamp(e.at, offsetMinutes),
-    what: EVENT_WORDS[e.kind] ?? e.kind.replaceAll("_", " "),
+    what: (e.kind === "receipt_given" ? receiptWords(e.detail) : null) ?? EVENT_WORDS[e.kind] ?? e.kind.replaceAll("_", " "),
     states:
       e.from_state === null
         ? stateBadge(e.to_state).label

@@ -98,6 +98,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             payment_method_id: "pm_card_visa".into(),
             description: String::new(),
             gateway: paydesk_protocol::GatewayName::Stripe,
+            customer_name: String::new(),
         })
     };
     let mut orders = Vec::new();

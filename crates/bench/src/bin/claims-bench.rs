@@ -234,6 +234,7 @@ async fn run(args: &Args, bin: &Path, url: &str) -> anyhow::Result<()> {
                 payment_method_id: "pm_card_visa".into(),
                 description: String::new(),
                 gateway: paydesk_protocol::GatewayName::Stripe,
+                customer_name: String::new(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

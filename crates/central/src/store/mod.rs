@@ -43,6 +43,7 @@ mod people;
 mod reconcile;
 mod resolutions;
 mod reversals;
+mod saved_methods;
 mod sessions;
 mod settings;
 mod sweep;
@@ -158,6 +159,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0013_claim_guard.sql"),
     ),
     (
+        15,
+        "saved methods",
+        include_str!("../../migrations/postgres/0015_saved_methods.sql"),
+        include_str!("../../migrations/sqlite/0015_saved_methods.sql"),
+    ),
+    (
         16,
         "customer actions",
         include_str!("../../migrations/postgres/0016_customer_actions.sql"),
@@ -244,7 +251,7 @@ fn to_u64(v: i64, what: &str) -> CentralResult<u64> {
 const ORDER_COLUMNS: &str = "order_id, amount_minor, currency, customer_id, payment_method_id, \
     description, status, created_at, updated_at, claim_token, attempt_seq, holder_operator, \
     holder_terminal, claimed_at, lease_until, open_intent_id, paid_intent_id, refunded_minor, disputed, \
-    gateway";
+    gateway, customer_name";
 
 /// An order row with its flag columns, parsed.
 #[derive(Debug, Clone)]
@@ -297,6 +304,9 @@ fn order_from_row(row: &AnyRow) -> CentralResult<OrderRow> {
         attempt_seq: u32::try_from(row.try_get::<i64, _>("attempt_seq")?).map_err(corrupt)?,
         gateway: GatewayName::parse(&gateway)
             .ok_or_else(|| corrupt(format!("gateway {gateway}")))?,
+        customer_name: row.try_get("customer_name")?,
+        // Attached by the listings that show it (`saved_methods.rs`).
+        saved_method: None,
     };
     Ok(OrderRow {
         order,

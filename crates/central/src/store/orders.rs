@@ -36,8 +36,9 @@ impl Store {
         for o in orders {
             let done = sqlx::query(
                 "INSERT INTO orders (order_id, amount_minor, currency, customer_id, \
-                 payment_method_id, description, status, created_at, updated_at, gateway) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'unpaid', $7, $7, $8) \
+                 payment_method_id, description, status, created_at, updated_at, gateway, \
+                 customer_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'unpaid', $7, $7, $8, $9) \
                  ON CONFLICT (order_id) DO NOTHING",
             )
             .bind(o.order_id.as_str())
@@ -48,6 +49,7 @@ impl Store {
             .bind(&o.description)
             .bind(now.unix_ms())
             .bind(o.gateway.as_str())
+            .bind(&o.customer_name)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
@@ -62,6 +64,7 @@ impl Store {
                     && e.order.payment_method_id == o.payment_method_id
                     && e.order.description == o.description
                     && e.order.gateway == o.gateway
+                    && e.order.customer_name == o.customer_name
             });
             if same {
                 response.unchanged += 1;
@@ -145,14 +148,20 @@ impl Store {
             .iter()
             .map(|r| (row_key(r, "order_id"), order_from_row(r).map(|o| o.order)))
             .collect();
-        self.readable("orders", decoded).await
+        let mut orders = self.readable("orders", decoded).await?;
+        self.attach_saved_methods(&mut orders).await?;
+        Ok(orders)
     }
 
     pub async fn order(&self, order: &OrderId) -> CentralResult<Order> {
-        self.order_row(order)
+        let mut order = self
+            .order_row(order)
             .await?
             .map(|r| r.order)
-            .ok_or_else(|| CentralError::OrderNotFound(order.clone()))
+            .ok_or_else(|| CentralError::OrderNotFound(order.clone()))?;
+        self.attach_saved_methods(std::slice::from_mut(&mut order))
+            .await?;
+        Ok(order)
     }
 
     /// An order with every result and intent recorded for it.

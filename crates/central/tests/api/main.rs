@@ -30,6 +30,7 @@ mod review_holds;
 mod revocation;
 mod roles;
 mod sandbox;
+mod saved_methods;
 mod schema;
 mod sessions;
 mod settings;

@@ -8,6 +8,7 @@ mod integrity;
 mod outbox;
 mod parked;
 mod readers;
+mod receipts;
 mod tamper;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@ import type { GatewayName } from "./GatewayName";
 import type { Money } from "./Money";
 import type { OrderId } from "./OrderId";
 import type { OrderStatus } from "./OrderStatus";
+import type { SavedMethod } from "./SavedMethod";
 import type { Timestamp } from "./Timestamp";
 
 /**
@@ -37,4 +38,13 @@ attempt_seq: number,
 /**
  * The gateway that charges it; `payment_method_id` is written in its syntax.
  */
-gateway: GatewayName, };
+gateway: GatewayName,
+/**
+ * The customer's name as imported; empty when the import named none.
+ */
+customer_name: string,
+/**
+ * The saved payment method as the central last read it from the gateway (issue 12, item
+ * 1); `None` when it was never looked up.
+ */
+saved_method: SavedMethod | null, };

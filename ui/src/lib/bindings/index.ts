@@ -81,6 +81,8 @@ export type { ReversalResult } from "./ReversalResult";
 export type { ReversalView } from "./ReversalView";
 export type { Role } from "./Role";
 export type { RolePermissions } from "./RolePermissions";
+export type { SavedMethod } from "./SavedMethod";
+export type { SavedMethodKind } from "./SavedMethodKind";
 export type { Session } from "./Session";
 export type { Settings } from "./Settings";
 export type { SettingsView } from "./SettingsView";
