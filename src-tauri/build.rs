@@ -16,6 +16,9 @@ fn main() {
             "charge",
             "attempts",
             "attempt_timeline",
+            // the order in context and the receipt (issue 12, items 1 and 7)
+            "refresh_card",
+            "receipt_given",
             "status",
             "recover_now",
             "sync_now",

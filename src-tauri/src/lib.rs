@@ -7,6 +7,7 @@
 //! [`configure_with`].
 
 pub mod desk;
+pub mod desk_context;
 pub mod error;
 pub mod launch;
 pub mod manager;
@@ -88,6 +89,8 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             charge,
             attempts,
             attempt_timeline,
+            refresh_card,
+            receipt_given,
             status,
             recover_now,
             sync_now,
@@ -218,6 +221,25 @@ async fn attempts(
 #[tauri::command]
 async fn attempt_timeline(desk: State<'_, Desk>, id: String) -> Result<TimelineView, UiError> {
     desk.attempt_timeline(&id).await
+}
+
+/// Reads the order's saved payment method at its gateway again (issue 12, item 1).
+#[tauri::command]
+async fn refresh_card(
+    desk: State<'_, Desk>,
+    order_id: String,
+) -> Result<views::OrderView, UiError> {
+    desk.refresh_card(&order_id).await
+}
+
+/// Records that a succeeded attempt's receipt was copied or printed (issue 12, item 7).
+#[tauri::command]
+async fn receipt_given(
+    desk: State<'_, Desk>,
+    attempt_id: String,
+    how: String,
+) -> Result<paydesk_journal::StoredEvent, UiError> {
+    desk.receipt_given(&attempt_id, &how).await
 }
 
 #[tauri::command]

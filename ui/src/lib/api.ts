@@ -13,10 +13,12 @@ import type {
   ChargeProgress,
   ChargeView,
   Money,
+  OrderView,
   QueueView,
   RecoveryReport,
   Session,
   StatusView,
+  StoredEvent,
   SyncView,
   TimelineView,
   UiError,
@@ -77,6 +79,11 @@ export const attemptTimeline = (id: string): Promise<TimelineView> => call("atte
 export const loadStatus = (): Promise<StatusView> => call("status");
 export const recoverNow = (): Promise<RecoveryReport> => call("recover_now");
 export const syncNow = (): Promise<SyncView> => call("sync_now");
+/** Reads the order's saved payment method at its gateway again (issue 12, item 1). */
+export const refreshCard = (orderId: string): Promise<OrderView> => call("refresh_card", { orderId });
+/** Records in the journal that a succeeded attempt's receipt was copied or printed. */
+export const receiptGiven = (attemptId: string, how: "copied" | "printed"): Promise<StoredEvent> =>
+  call("receipt_given", { attemptId, how });
 
 /** Calls `handler` for every charge progress event until the returned function is called. */
 export function onChargeProgress(handler: (event: ChargeProgress) => void): Promise<UnlistenFn> {
