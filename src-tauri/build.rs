@@ -22,6 +22,10 @@ fn main() {
             "status",
             "recover_now",
             "sync_now",
+            // when the customer must act (issue 12, item 6)
+            "customer_waits",
+            "send_payment_link",
+            "mark_customer_contacted",
             // manager: inbox and reversals (D1)
             "manager_inbox",
             "order_evidence",

@@ -6,6 +6,7 @@
 //! no wording: only the wiring that `main` and the mock-runtime tests share through
 //! [`configure_with`].
 
+pub mod customer_wait;
 pub mod desk;
 pub mod desk_context;
 pub mod error;
@@ -94,6 +95,10 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             status,
             recover_now,
             sync_now,
+            // when the customer must act (issue 12, item 6)
+            customer_waits,
+            send_payment_link,
+            mark_customer_contacted,
             // manager: inbox and reversals (D1)
             manager_inbox,
             order_evidence,
@@ -218,11 +223,6 @@ async fn attempts(
     desk.attempts(filter.unwrap_or_default()).await
 }
 
-#[tauri::command]
-async fn attempt_timeline(desk: State<'_, Desk>, id: String) -> Result<TimelineView, UiError> {
-    desk.attempt_timeline(&id).await
-}
-
 /// Reads the order's saved payment method at its gateway again (issue 12, item 1).
 #[tauri::command]
 async fn refresh_card(
@@ -240,6 +240,11 @@ async fn receipt_given(
     how: String,
 ) -> Result<paydesk_journal::StoredEvent, UiError> {
     desk.receipt_given(&attempt_id, &how).await
+}
+
+#[tauri::command]
+async fn attempt_timeline(desk: State<'_, Desk>, id: String) -> Result<TimelineView, UiError> {
+    desk.attempt_timeline(&id).await
 }
 
 #[tauri::command]
@@ -375,6 +380,30 @@ async fn withdraw_offline(
 // manager: inbox and reversals (D1) — the exception inbox, an order's evidence and a decision on
 // it, reversals with a second manager's approval; each a one-line adapter over `manager.rs` and
 // `manager_reversals.rs`.
+
+#[tauri::command]
+async fn customer_waits(
+    desk: State<'_, Desk>,
+) -> Result<paydesk_protocol::customer::CustomerWaitList, UiError> {
+    desk.customer_waits().await
+}
+
+#[tauri::command]
+async fn send_payment_link(
+    desk: State<'_, Desk>,
+    order_id: String,
+) -> Result<paydesk_protocol::customer::PaymentLink, UiError> {
+    desk.send_payment_link(&order_id).await
+}
+
+#[tauri::command]
+async fn mark_customer_contacted(
+    desk: State<'_, Desk>,
+    order_id: String,
+    note: String,
+) -> Result<paydesk_protocol::customer::ContactRecord, UiError> {
+    desk.mark_customer_contacted(&order_id, &note).await
+}
 
 #[tauri::command]
 async fn manager_inbox(desk: State<'_, Desk>) -> Result<manager_views::InboxView, UiError> {

@@ -53,6 +53,10 @@ fn generated_files() -> BTreeMap<String, String> {
     collect.visit::<StatusView>(); // status
     collect.visit::<RecoveryReport>(); // recover_now
     collect.visit::<SyncView>(); // sync_now
+    // when the customer must act (issue 12, item 6)
+    collect.visit::<paydesk_protocol::customer::CustomerWaitList>(); // customer_waits
+    collect.visit::<paydesk_protocol::customer::PaymentLink>(); // send_payment_link
+    collect.visit::<paydesk_protocol::customer::ContactRecord>(); // mark_customer_contacted
 
     // Command arguments besides plain strings: charge's `expected_amount` is a `Money` (through
     // AttemptView), attempts' `filter` an `AttemptFilter`.

@@ -12,13 +12,14 @@ import type {
   AttemptView,
   ChargeProgress,
   ChargeView,
+  ContactRecord,
+  CustomerWaitList,
   Money,
-  OrderView,
+  PaymentLink,
   QueueView,
   RecoveryReport,
   Session,
   StatusView,
-  StoredEvent,
   SyncView,
   TimelineView,
   UiError,
@@ -79,11 +80,13 @@ export const attemptTimeline = (id: string): Promise<TimelineView> => call("atte
 export const loadStatus = (): Promise<StatusView> => call("status");
 export const recoverNow = (): Promise<RecoveryReport> => call("recover_now");
 export const syncNow = (): Promise<SyncView> => call("sync_now");
-/** Reads the order's saved payment method at its gateway again (issue 12, item 1). */
-export const refreshCard = (orderId: string): Promise<OrderView> => call("refresh_card", { orderId });
-/** Records in the journal that a succeeded attempt's receipt was copied or printed. */
-export const receiptGiven = (attemptId: string, how: "copied" | "printed"): Promise<StoredEvent> =>
-  call("receipt_given", { attemptId, how });
+
+// When the customer must act (issue 12, item 6): the orders waiting for their customer, a
+// payment link (answered once), and a recorded contact.
+export const loadCustomerWaits = (): Promise<CustomerWaitList> => call("customer_waits");
+export const sendPaymentLink = (orderId: string): Promise<PaymentLink> => call("send_payment_link", { orderId });
+export const markCustomerContacted = (orderId: string, note: string): Promise<ContactRecord> =>
+  call("mark_customer_contacted", { orderId, note });
 
 /** Calls `handler` for every charge progress event until the returned function is called. */
 export function onChargeProgress(handler: (event: ChargeProgress) => void): Promise<UnlistenFn> {
