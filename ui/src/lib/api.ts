@@ -15,13 +15,17 @@ import type {
   ContactRecord,
   CustomerWaitList,
   Money,
+  OrderView,
   PaymentLink,
   QueueView,
   RecoveryReport,
   Session,
   StatusView,
+  StoredEvent,
   SyncView,
   TimelineView,
+  TrainingView,
+  Rehearsal,
   UiError,
 } from "./bindings";
 
@@ -80,6 +84,11 @@ export const attemptTimeline = (id: string): Promise<TimelineView> => call("atte
 export const loadStatus = (): Promise<StatusView> => call("status");
 export const recoverNow = (): Promise<RecoveryReport> => call("recover_now");
 export const syncNow = (): Promise<SyncView> => call("sync_now");
+/** Reads the order's saved payment method at its gateway again (issue 12, item 1). */
+export const refreshCard = (orderId: string): Promise<OrderView> => call("refresh_card", { orderId });
+/** Records in the journal that a succeeded attempt's receipt was copied or printed. */
+export const receiptGiven = (attemptId: string, how: "copied" | "printed"): Promise<StoredEvent> =>
+  call("receipt_given", { attemptId, how });
 
 // When the customer must act (issue 12, item 6): the orders waiting for their customer, a
 // payment link (answered once), and a recorded contact.
@@ -87,6 +96,12 @@ export const loadCustomerWaits = (): Promise<CustomerWaitList> => call("customer
 export const sendPaymentLink = (orderId: string): Promise<PaymentLink> => call("send_payment_link", { orderId });
 export const markCustomerContacted = (orderId: string, note: string): Promise<ContactRecord> =>
   call("mark_customer_contacted", { orderId, note });
+
+// Training mode in the demo (issue 12, item 9): the switch and the rehearsal picker. The state
+// itself comes with every status (`ReadyStatus.training`).
+export const setTraining = (on: boolean): Promise<TrainingView> => call("set_training", { on });
+/** Arms `rehearsal` (replacing the one armed), or ends the rehearsal with `null`. */
+export const rehearse = (rehearsal: Rehearsal | null): Promise<TrainingView> => call("rehearse", { rehearsal });
 
 /** Calls `handler` for every charge progress event until the returned function is called. */
 export function onChargeProgress(handler: (event: ChargeProgress) => void): Promise<UnlistenFn> {
