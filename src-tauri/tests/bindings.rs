@@ -498,6 +498,7 @@ fn declined_attempt() -> Attempt {
             amount: eur(12_900),
             customer: Some(CustomerId::new("cus_demo_anna").unwrap()),
             payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
+            installment: paydesk_core::InstallmentNumber::FIRST,
             operator: OperatorId::new("anna").unwrap(),
             terminal: TerminalId::new("desk-1").unwrap(),
             offline: false,
@@ -531,6 +532,7 @@ fn order(status: OrderStatus, claim: Option<ClaimHolder>) -> Order {
         // The card as the central read it at the gateway: its JSON checked against its type.
         saved_method: Some(paydesk_protocol::payment_method::SavedMethod {
             kind: paydesk_protocol::payment_method::SavedMethodKind::Card,
+        paid_minor: 0,
             brand: Some("visa".into()),
             last4: Some("0002".into()),
             exp_month: Some(12),
@@ -592,6 +594,7 @@ fn fresh_new_attempt() -> NewAttempt {
         amount: Money::new(1_200, Currency::from_code("JPY").unwrap()).unwrap(),
         customer: None,
         payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
+        installment: paydesk_core::InstallmentNumber::FIRST,
         operator: OperatorId::new("anna").unwrap(),
         terminal: TerminalId::new("desk-1").unwrap(),
         offline: true,

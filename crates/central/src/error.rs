@@ -64,6 +64,10 @@ pub enum CentralError {
     /// The request itself is wrong; the message is safe to show to the client.
     #[error("{0}")]
     Invalid(String),
+    /// The amount asked for cannot be charged (zero, another currency, above the balance due);
+    /// the message says which and is safe to show.
+    #[error("{0}")]
+    InvalidAmount(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

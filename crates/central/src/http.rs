@@ -18,19 +18,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use paydesk_core::{OrderId, Timestamp};
-use paydesk_protocol::settings::Action::Charge;
 use paydesk_protocol::{
-    ClaimRequest, ClaimTokenRequest, CreateOperatorRequest, CreateTerminalRequest,
-    CreateTerminalResponse, ErrorCode, FlagList, Health, OperatorList, OrderPage, OrderStatus,
-    RegisterIntentRequest, RegisterIntentResponse, ReleaseResponse, RenewResponse, ResultBatch,
-    UnresolvedList, PAGE_ROWS_MAX, RESULT_BATCH_ROWS_MAX,
+    ClaimTokenRequest, CreateOperatorRequest, CreateTerminalRequest, CreateTerminalResponse,
+    ErrorCode, FlagList, Health, OperatorList, OrderPage, OrderStatus, RegisterIntentRequest,
+    RegisterIntentResponse, ReleaseResponse, RenewResponse, ResultBatch, UnresolvedList,
+    PAGE_ROWS_MAX, RESULT_BATCH_ROWS_MAX,
 };
 use serde::Deserialize;
 
 use crate::error::CentralError;
-use crate::http_auth::{
-    AdminAuth, AnyAuth, AuthError, AuthState, ManagerOrAdmin, OperatorSession, TerminalAuth,
-};
+use crate::http_auth::{AdminAuth, AnyAuth, AuthError, AuthState, ManagerOrAdmin, TerminalAuth};
 use crate::http_error::error_response;
 pub use crate::http_input::ApiJson;
 use crate::http_input::{
@@ -264,7 +261,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/orders/{order_id}/resolutions",
             post(crate::http_inbox::resolve),
         )
-        .route("/v1/orders/{order_id}/claim", post(claim))
+        .route(
+            "/v1/orders/{order_id}/claim",
+            post(crate::http_claim::claim),
+        )
         .route(
             "/v1/orders/{order_id}/payment-method/refresh",
             post(crate::saved_methods::refresh),
@@ -615,55 +615,6 @@ async fn get_order(
 ) -> ApiResult<Response> {
     let order_id = order_path(path)?;
     Ok(Json(state.store.order_detail(&order_id).await?).into_response())
-}
-
-/// A claim is made by the person signed in: the operator comes from the session, and a body
-/// naming anyone else is refused with nothing written (finding H1). The body keeps its
-/// `operator_id` so a terminal states whom it means.
-async fn claim(
-    State(state): State<AppState>,
-    session: OperatorSession,
-    path: Result<Path<String>, PathRejection>,
-    ApiJson(req): ApiJson<ClaimRequest>,
-) -> ApiResult<Response> {
-    let order_id = order_path(path)?;
-    if req.operator_id != session.operator_id {
-        return Err(CentralError::Forbidden(
-            "operator_id is not the operator signed in on this session: sign in as that \
-             operator to claim for them",
-        ));
-    }
-    crate::http_settings::require(&state, &session, Charge).await?;
-    // The guard (issue 12): the card's reattempt limit and a similar recent payment first; a
-    // refused claim then names the earlier attempt in its way. Each firing is audited.
-    let asker = crate::claim_guard::Asker {
-        operator_id: &session.operator_id,
-        terminal_id: &session.terminal.terminal_id,
-        session_id: Some(&session.session_id),
-    };
-    let now = clock::now();
-    crate::claim_guard::before_claim(&state.store, &order_id, asker, req.confirm_similar, now)
-        .await?;
-    let claim = match state
-        .store
-        .claim(
-            &order_id,
-            &session.operator_id,
-            &session.terminal.terminal_id,
-            Some(&session.session_id),
-            now,
-            state.config.lease_ms,
-        )
-        .await
-    {
-        Ok(claim) => claim,
-        Err(e) => {
-            return Err(
-                crate::claim_guard::explain_refusal(&state.store, &order_id, asker, e, now).await,
-            )
-        }
-    };
-    Ok((StatusCode::CREATED, Json(claim)).into_response())
 }
 
 async fn renew(

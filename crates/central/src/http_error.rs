@@ -90,6 +90,7 @@ impl IntoResponse for CentralError {
             E::OtherIntentOpen { .. } => (StatusCode::CONFLICT, ErrorCode::OtherIntentOpen),
             E::WrongAttempt { .. } => (StatusCode::CONFLICT, ErrorCode::WrongAttemptNumber),
             E::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            E::InvalidAmount(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidAmount),
             E::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             E::Forbidden(_) | E::Refused(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),

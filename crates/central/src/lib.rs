@@ -11,6 +11,7 @@
 
 pub mod allowances;
 pub mod auth;
+pub mod claim_amount;
 pub mod claim_guard;
 pub mod clock;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod http;
 mod http_allowance_withdraw;
 pub mod http_audit;
 pub mod http_auth;
+mod http_claim;
 pub mod http_customer_action;
 mod http_error;
 mod http_evidence;

@@ -491,6 +491,7 @@ mod tests {
                 .unwrap(),
                 order: OrderId::new(format!("o-{n}")).unwrap(),
                 number: AttemptNumber::new(1).unwrap(),
+                installment: paydesk_core::InstallmentNumber::FIRST,
                 claim_token: ClaimToken::new(1).unwrap(),
                 amount: Money::new(minor, eur).unwrap(),
                 customer: None,

@@ -398,6 +398,7 @@ async fn parked_result(h: &Harness) -> i64 {
                 id: paydesk_engine::new_attempt_id(now),
                 order: OrderId::new("ghost-1").unwrap(),
                 number: AttemptNumber::new(1).unwrap(),
+                installment: paydesk_core::InstallmentNumber::FIRST,
                 claim_token: ClaimToken::new(1).unwrap(),
                 amount: Money::parse("10.00 EUR").unwrap(),
                 customer: None,

@@ -17,8 +17,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{
-    AttemptId, AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, IdempotencyKey, OperatorId,
-    OrderId, PaymentMethodId, TerminalId,
+    AttemptId, AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, IdempotencyKey,
+    InstallmentNumber, OperatorId, OrderId, PaymentMethodId, TerminalId,
 };
 use crate::money::Money;
 use crate::time::Timestamp;
@@ -132,8 +132,14 @@ pub struct Attempt {
     pub id: AttemptId,
     pub order: OrderId,
     pub number: AttemptNumber,
+    /// Which payment of the order this attempt is (1: the first, a deposit or the whole amount;
+    /// 2: the one after the first success, …). Not part of any key (see [`InstallmentNumber`]).
+    /// Records written before installments read as the first.
+    #[serde(default = "InstallmentNumber::first")]
+    pub installment: InstallmentNumber,
     /// The fencing token of the claim under which this attempt runs.
     pub claim_token: ClaimToken,
+    /// What this attempt charges: the installment's amount (the order's balance due, or less).
     pub amount: Money,
     /// The customer owning the saved payment method, when the gateway needs one.
     pub customer: Option<CustomerId>,
@@ -173,6 +179,7 @@ pub struct NewAttempt {
     pub id: AttemptId,
     pub order: OrderId,
     pub number: AttemptNumber,
+    pub installment: InstallmentNumber,
     pub claim_token: ClaimToken,
     pub amount: Money,
     pub customer: Option<CustomerId>,
@@ -191,6 +198,7 @@ impl Attempt {
             id: new.id,
             order: new.order,
             number: new.number,
+            installment: new.installment,
             claim_token: new.claim_token,
             amount: new.amount,
             customer: new.customer,

@@ -262,6 +262,35 @@ positive_id!(
     "attempt number"
 );
 
+positive_id!(
+    /// The 1-based number of a payment within its order (issue 12, installments): 1 for the
+    /// first (a deposit, or the whole amount), 2 for the payment after the first success, and so
+    /// on. The central's claim hands it out from the successes it has counted; several attempts
+    /// (a decline, then a retry) may share one. It is deliberately *not* part of any idempotency
+    /// key: the attempt number already grows per order, so each installment's attempts have
+    /// their own keys, and an offline attempt whose cached view of the order is stale (it thinks
+    /// installment 1 while the central counted a deposit) must still collide at the gateway with
+    /// the online attempt of the same number — a key that also named the installment would let
+    /// the two differ and both charge.
+    InstallmentNumber,
+    u32,
+    "installment number"
+);
+
+impl InstallmentNumber {
+    /// The first payment of an order; also what every record written before installments reads as.
+    pub const FIRST: InstallmentNumber = InstallmentNumber(1);
+
+    /// `FIRST`, for `#[serde(default = ...)]` on records written before installments existed.
+    pub fn first() -> InstallmentNumber {
+        InstallmentNumber::FIRST
+    }
+
+    pub fn is_first(&self) -> bool {
+        self.0 == 1
+    }
+}
+
 /// A gateway idempotency key. Deterministic: the same step of the same attempt always yields the
 /// same key, on every terminal and after every restart, so a re-sent request can never become a
 /// second charge.

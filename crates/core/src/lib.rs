@@ -23,7 +23,7 @@ pub use attempt::{
 pub use grant::{OfflineGrant, OFFLINE_GRANT_KEY};
 pub use ids::{
     AttemptId, AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, IdError, IdempotencyKey,
-    OperatorId, OrderId, PaymentMethodId, TerminalId,
+    InstallmentNumber, OperatorId, OrderId, PaymentMethodId, TerminalId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use pin::{Pin, PinError, PIN_DIGITS_MAX, PIN_DIGITS_MIN};

@@ -81,6 +81,7 @@ pub fn attempt_digest(attempt: &Attempt) -> [u8; 32] {
         id,
         order,
         number,
+        installment,
         claim_token,
         amount,
         customer,
@@ -130,6 +131,13 @@ pub fn attempt_digest(attempt: &Attempt) -> [u8; 32] {
     text(Some(create_retry.to_string()));
     text(Some(confirm_retry.to_string()));
     text(reason.clone());
+    // Added with installments: appended only when it is not the first, so every attempt
+    // journaled before installments (all of them the first) keeps the digest its events carry.
+    // Still unambiguous: `reason` ends self-delimited, so an appended field always changes the
+    // bytes, and a first installment never appends one.
+    if !installment.is_first() {
+        text(Some(installment.to_string()));
+    }
     Sha256::digest(&out).into()
 }
 
@@ -244,6 +252,7 @@ mod tests {
             id: AttemptId::parse("01932c4e-7b7a-7cc3-9a7e-2b6f3a5d4e10").unwrap(),
             order: OrderId::new("order-1").unwrap(),
             number: AttemptNumber::new(1).unwrap(),
+            installment: crate::InstallmentNumber::FIRST,
             claim_token: ClaimToken::new(7).unwrap(),
             amount: Money::new(1_250, Currency::from_code("EUR").unwrap()).unwrap(),
             customer: None,
@@ -263,6 +272,10 @@ mod tests {
         type Edit = Box<dyn Fn(&mut Attempt)>;
         let edits: Vec<(&str, Edit)> = vec![
             ("offline", Box::new(|a| a.offline = true)),
+            (
+                "installment",
+                Box::new(|a| a.installment = crate::InstallmentNumber::new(2).unwrap()),
+            ),
             (
                 "amount",
                 Box::new(|a| a.amount = crate::Money::new(1_251, a.amount.currency()).unwrap()),

@@ -15,6 +15,7 @@ fn new_attempt() -> NewAttempt {
         id: AttemptId::parse("01932c4e-7b7a-7cc3-9a7e-2b6f3a5d4e10").unwrap(),
         order: OrderId::new("ORD-1").unwrap(),
         number: AttemptNumber::new(1).unwrap(),
+        installment: paydesk_core::InstallmentNumber::FIRST,
         claim_token: ClaimToken::new(7).unwrap(),
         amount: Money::parse("12.34 EUR").unwrap(),
         customer: None,

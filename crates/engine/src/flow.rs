@@ -232,6 +232,7 @@ impl Engine {
             id: new_attempt_id(now),
             order: order.id.clone(),
             number: claim.attempt_number,
+            installment: paydesk_core::InstallmentNumber::FIRST,
             claim_token: claim.token,
             amount: order.amount,
             customer: order.customer.clone(),

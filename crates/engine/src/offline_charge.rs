@@ -149,6 +149,7 @@ impl Engine {
             id: new_attempt_id(now),
             order: order.id.clone(),
             number: offline_attempt_number(cached.attempt_seq, here.iter().map(|a| a.number)),
+            installment: paydesk_core::InstallmentNumber::FIRST,
             claim_token: offline_claim_token(),
             amount: order.amount,
             customer: order.customer.clone(),

@@ -192,6 +192,7 @@ fn new_attempt(order: &str, now: Timestamp) -> NewAttempt {
         id: new_attempt_id(now),
         order: OrderId::new(order).unwrap(),
         number: AttemptNumber::new(1).unwrap(),
+        installment: paydesk_core::InstallmentNumber::FIRST,
         claim_token: ClaimToken::new(1).unwrap(),
         amount: Money::new(4_200, Currency::from_code("EUR").unwrap()).unwrap(),
         customer: None,

@@ -369,9 +369,12 @@ impl Journal {
 /// before the upgrade are taken as found: the old format never covered them. An attempt whose
 /// row cannot be read is left unsealed, and `verify` reports it.
 pub(crate) fn seal_existing(tx: &Transaction<'_>, path: &Path) -> Result<(), JournalError> {
+    // Version 3 comes before the installment column (version 4): every attempt then was its
+    // order's first installment, which is what the row reads as.
+    let columns = ATTEMPT_COLUMNS.replace("installment", "1 AS installment");
     let mut stmt = tx
         .prepare(&format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts ORDER BY created_at, id"
+            "SELECT {columns} FROM attempts ORDER BY created_at, id"
         ))
         .map_err(db(path, "sealing attempts"))?;
     let attempts: Vec<Attempt> = stmt

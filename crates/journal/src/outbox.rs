@@ -141,6 +141,7 @@ pub(crate) fn result_message(attempt: &Attempt, event_seq: i64) -> ResultMessage
         attempt_id: attempt.id,
         order: attempt.order.clone(),
         number: attempt.number,
+        installment: attempt.installment,
         claim_token: attempt.claim_token,
         state: attempt.state,
         amount: attempt.amount,

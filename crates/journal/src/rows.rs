@@ -5,8 +5,8 @@
 
 use paydesk_core::{
     Attempt, AttemptId, AttemptNumber, AttemptState, ClaimToken, Currency, CustomerId,
-    GatewayIntentId, IdempotencyKey, Money, OperatorId, OrderId, PaymentMethodId, TerminalId,
-    Timestamp,
+    GatewayIntentId, IdempotencyKey, InstallmentNumber, Money, OperatorId, OrderId,
+    PaymentMethodId, TerminalId, Timestamp,
 };
 use rusqlite::{named_params, Row, Transaction};
 
@@ -16,10 +16,10 @@ use crate::error::JournalError;
 pub(crate) const ATTEMPT_COLUMNS: &str = "id, order_id, number, claim_token, amount_minor, \
     currency, operator_id, terminal_id, offline, state, create_key, intent_id, created_at, \
     updated_at, confirm_sent_at, unknown_checks, reason, customer_id, payment_method, \
-    create_retry, confirm_retry";
+    create_retry, confirm_retry, installment";
 
 /// Number of columns in [`ATTEMPT_COLUMNS`], for queries that select more after them.
-pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 21;
+pub(crate) const ATTEMPT_COLUMN_COUNT: usize = 22;
 
 /// The check before a write: a record that fails it is never stored.
 pub(crate) fn check_before_write(attempt: &Attempt) -> Result<(), JournalError> {
@@ -51,7 +51,7 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
              :claim_token, :amount_minor, :currency, :operator_id, :terminal_id, :offline, \
              :state, :create_key, :intent_id, :created_at, :updated_at, :confirm_sent_at, \
              :unknown_checks, :reason, :customer_id, :payment_method, :create_retry, \
-             :confirm_retry)"
+             :confirm_retry, :installment)"
         ),
         named_params! {
             ":id": a.id.to_string(),
@@ -76,6 +76,7 @@ pub(crate) fn insert_attempt(tx: &Transaction<'_>, a: &Attempt) -> rusqlite::Res
             ":payment_method": a.payment_method.as_str(),
             ":create_retry": a.create_retry,
             ":confirm_retry": a.confirm_retry,
+            ":installment": a.installment.get(),
         },
     )
 }
@@ -120,6 +121,7 @@ pub(crate) fn immutable_fields_differ(before: &Attempt, after: &Attempt) -> Opti
         (before.id != after.id, "id"),
         (before.order != after.order, "order"),
         (before.number != after.number, "attempt number"),
+        (before.installment != after.installment, "installment"),
         // An offline attempt takes the token of the claim it registers under once the central
         // answers again (`RegisterOutcome::Claimed`), in that one step and no other.
         (
@@ -188,6 +190,7 @@ pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
     let payment_method: String = col!(18, "payment_method");
     let create_retry: i64 = col!(19, "create_retry");
     let confirm_retry: i64 = col!(20, "confirm_retry");
+    let installment: i64 = col!(21, "installment");
 
     let currency = Currency::from_code(&currency).map_err(|e| bad("currency", &e))?;
     let attempt = Attempt {
@@ -196,6 +199,9 @@ pub(crate) fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, String> {
         number: u32::try_from(number)
             .map_err(|e| bad("number", &e))
             .and_then(|n| AttemptNumber::new(n).map_err(|e| bad("number", &e)))?,
+        installment: u32::try_from(installment)
+            .map_err(|e| bad("installment", &e))
+            .and_then(|n| InstallmentNumber::new(n).map_err(|e| bad("installment", &e)))?,
         claim_token: u64::try_from(claim_token)
             .map_err(|e| bad("claim_token", &e))
             .and_then(|t| ClaimToken::new(t).map_err(|e| bad("claim_token", &e)))?,

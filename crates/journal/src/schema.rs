@@ -16,7 +16,7 @@ pub(crate) const APPLICATION_ID: i64 = 0x5059_444A;
 
 /// The migrations, in order; `PRAGMA user_version` is the number applied so far. Never edit a
 /// released entry: add a new one.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// The version whose migration also seals every existing attempt with a chained event carrying
 /// the digests of its row and outbox payload (`integrity::seal_existing`, in the same
@@ -150,6 +150,13 @@ const MIGRATION_3: &str = r#"
 ALTER TABLE outbox ADD COLUMN archived_at INTEGER;
 ALTER TABLE outbox ADD COLUMN archived_by TEXT;
 ALTER TABLE outbox ADD COLUMN archive_reason TEXT;
+"#;
+
+/// Version 4 (issue 12, installments): which payment of its order an attempt is. Every attempt
+/// written before was its order's only payment, so 1 is their true value; the attempt digest
+/// leaves a first installment out, so their chained digests still match.
+const MIGRATION_4: &str = r#"
+ALTER TABLE attempts ADD COLUMN installment INTEGER NOT NULL DEFAULT 1 CHECK (installment >= 1);
 "#;
 
 /// Checks an opened file and brings it to [`SCHEMA_VERSION`]. Nothing is written before the

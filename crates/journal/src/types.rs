@@ -4,8 +4,8 @@
 //! Deliberately absent: behaviour. These are plain data; the queries live in `lib.rs`.
 
 use paydesk_core::{
-    AttemptId, AttemptNumber, AttemptState, ClaimToken, Currency, GatewayIntentId, Money,
-    OperatorId, OrderId, TerminalId, Timestamp,
+    AttemptId, AttemptNumber, AttemptState, ClaimToken, Currency, GatewayIntentId,
+    InstallmentNumber, Money, OperatorId, OrderId, TerminalId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +100,9 @@ pub struct ResultMessage {
     pub attempt_id: AttemptId,
     pub order: OrderId,
     pub number: AttemptNumber,
+    /// Which payment of the order (absent from payloads written before installments: the first).
+    #[serde(default = "InstallmentNumber::first")]
+    pub installment: InstallmentNumber,
     pub claim_token: ClaimToken,
     /// The terminal state (succeeded, declined, requires_action or canceled), or needs_review
     /// when the attempt went to a manager (a final state replaces it later).

@@ -6,8 +6,8 @@
 //! what the types themselves enforce (the central owns the rest, e.g. whether an order exists).
 
 use paydesk_core::{
-    AttemptId, AttemptNumber, ClaimToken, GatewayIntentId, Money, OperatorId, OrderId, TerminalId,
-    Timestamp,
+    AttemptId, AttemptNumber, ClaimToken, GatewayIntentId, InstallmentNumber, Money, OperatorId,
+    OrderId, TerminalId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +71,9 @@ pub enum ErrorCode {
     OtherIntentOpen,
     /// The attempt number is not the claim's.
     WrongAttemptNumber,
+    /// The amount asked for cannot be charged: zero or less, another currency than the order's,
+    /// or more than its balance due (the message says which, and the balance).
+    InvalidAmount,
     /// The order is paid or otherwise not chargeable now.
     OrderNotChargeable,
     /// The same customer paid the same amount on another order recently (`earlier` names it):
@@ -132,6 +135,7 @@ impl ErrorCode {
             ErrorCode::ChargeMayBeInFlight => "charge_may_be_in_flight",
             ErrorCode::OtherIntentOpen => "other_intent_open",
             ErrorCode::WrongAttemptNumber => "wrong_attempt_number",
+            ErrorCode::InvalidAmount => "invalid_amount",
             ErrorCode::OrderNotChargeable => "order_not_chargeable",
             ErrorCode::SimilarPayment => "similar_payment",
             ErrorCode::ReattemptRefused => "reattempt_refused",
@@ -344,6 +348,12 @@ pub struct Order {
     /// The gateway that charges it; `payment_method_id` is written in its syntax.
     #[serde(default)]
     pub gateway: GatewayName,
+    /// What its counted successes add up to, in minor units of `amount`'s currency (issue 12,
+    /// installments). 0 < paid < amount: the order is partly paid and stays in the queue with
+    /// its balance due; it is paid once the balance reaches 0.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub paid_minor: i64,
     /// The customer's name as imported; empty when the import named none.
     #[serde(default)]
     pub customer_name: String,
@@ -351,6 +361,20 @@ pub struct Order {
     /// 1); `None` when it was never looked up.
     #[serde(default)]
     pub saved_method: Option<payment_method::SavedMethod>,
+}
+
+impl Order {
+    /// What is left to charge: the amount less the successes counted (never below zero).
+    pub fn balance_due(&self) -> Money {
+        balance_due(self.amount, self.paid_minor)
+    }
+}
+
+/// `amount` less `paid_minor` of its currency, never below zero (an over-charge is a flag for a
+/// manager, not a negative balance).
+pub fn balance_due(amount: Money, paid_minor: i64) -> Money {
+    let left = amount.minor().saturating_sub(paid_minor).max(0);
+    Money::new(left, amount.currency()).unwrap_or(amount)
 }
 
 /// A page of orders; pass `next_after` as `after` to get the next page.
@@ -375,6 +399,9 @@ pub struct PaymentRecord {
     pub received_at: Timestamp,
     pub status: ItemStatus,
     pub reason: Option<String>,
+    /// Which payment of the order the attempt was (1 for results sent before installments).
+    #[serde(default = "InstallmentNumber::first")]
+    pub installment: InstallmentNumber,
 }
 
 /// A gateway intent registered against a claim.
@@ -405,6 +432,15 @@ pub struct ClaimRequest {
     /// customer of the same amount (answer to `similar_payment`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirm_similar: bool,
+    /// What this payment should charge (issue 12, installments); absent: the balance due. An
+    /// amount other than the balance needs the `charge_other_amount` permission and a `reason`
+    /// (audited). Refused with `invalid_amount` when zero, in another currency or above the
+    /// balance due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Money>,
+    /// Why an amount other than the balance due is charged (a deposit, an agreed part-payment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The order as it stands at the moment of the claim: the desktop stops if it is already paid
@@ -415,6 +451,9 @@ pub struct OrderSnapshot {
     pub status: OrderStatus,
     pub customer_id: String,
     pub payment_method_id: String,
+    /// The successes counted so far, in minor units: the balance due is `amount` less this.
+    #[serde(default)]
+    pub paid_minor: i64,
 }
 
 /// A committed processing flag.
@@ -432,6 +471,13 @@ pub struct Claim {
     /// An intent a previous holder registered and nobody resolved: look at it before creating
     /// another (succeeded → report paid; confirmable → confirm it; otherwise cancel it).
     pub open_intent_id: Option<GatewayIntentId>,
+    /// Which payment of the order this claim's attempt is: one more than the successes counted.
+    #[serde(default = "InstallmentNumber::first")]
+    pub installment: InstallmentNumber,
+    /// What the central granted this attempt to charge: the amount asked for, or the balance due
+    /// (absent from centrals before installments: the order's amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Money>,
 }
 
 /// Renew or release a claim; fenced by its token.
@@ -515,6 +561,9 @@ pub struct ResultItem {
     pub intent_id: Option<GatewayIntentId>,
     pub offline: bool,
     pub occurred_at: Timestamp,
+    /// Which payment of the order the attempt is (absent before installments: the first).
+    #[serde(default = "InstallmentNumber::first")]
+    pub installment: InstallmentNumber,
 }
 
 /// The head of the terminal's journal hash chain at the time of the sync.

@@ -21,6 +21,9 @@ use crate::Role;
 pub enum Action {
     /// Take a payment (claim an order and charge it).
     Charge,
+    /// Charge an amount other than the order's balance due (a deposit, an agreed part-payment),
+    /// with a reason that is audited (issue 12, installments).
+    ChargeOtherAmount,
     /// Cancel or refund a payment.
     Reverse,
     /// Be the second manager who approves a large reversal.
@@ -36,8 +39,9 @@ pub enum Action {
 }
 
 /// Every action, in the order screens list them.
-pub const ACTIONS: [Action; 7] = [
+pub const ACTIONS: [Action; 8] = [
     Action::Charge,
+    Action::ChargeOtherAmount,
     Action::Reverse,
     Action::ApproveReversal,
     Action::Resolve,
@@ -48,12 +52,13 @@ pub const ACTIONS: [Action; 7] = [
 
 /// The actions the central lets an operator hold at all: the other routes need a manager
 /// whatever the settings say, so an operator can only be given, or lose, these.
-pub const OPERATOR_ACTIONS_POSSIBLE: [Action; 1] = [Action::Charge];
+pub const OPERATOR_ACTIONS_POSSIBLE: [Action; 2] = [Action::Charge, Action::ChargeOtherAmount];
 
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Charge => "charge",
+            Action::ChargeOtherAmount => "charge_other_amount",
             Action::Reverse => "reverse",
             Action::ApproveReversal => "approve_reversal",
             Action::Resolve => "resolve",
@@ -71,6 +76,7 @@ impl Action {
     pub fn words(self) -> &'static str {
         match self {
             Action::Charge => "take payments",
+            Action::ChargeOtherAmount => "charge an amount other than the balance due",
             Action::Reverse => "cancel or refund payments",
             Action::ApproveReversal => "approve another manager's large refund",
             Action::Resolve => "resolve exceptions",
@@ -81,11 +87,12 @@ impl Action {
     }
 
     /// Whether `role` holds this action when nobody changed the settings: operators take
-    /// payments, managers do everything.
+    /// payments (deposits and part-payments included: they are everyday post-sale work, and a
+    /// manager can withdraw them in Settings), managers do everything.
     pub fn default_for(self, role: Role) -> bool {
         match role {
             Role::Manager => true,
-            Role::Operator => self == Action::Charge,
+            Role::Operator => matches!(self, Action::Charge | Action::ChargeOtherAmount),
         }
     }
 }

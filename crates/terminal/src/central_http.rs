@@ -571,6 +571,8 @@ impl Central for HttpCentral {
         let body = proto::ClaimRequest {
             operator_id: request.operator.clone(),
             confirm_similar: options.confirm_similar,
+            amount: None,
+            reason: None,
         };
         let path = format!("{}/claim", order_path(&request.order));
         // Never sent to a second central once the first was reached: it may have granted the
@@ -670,6 +672,7 @@ impl Central for HttpCentral {
                     offline: r.offline
                         && r.claim_token.get() == paydesk_engine::OFFLINE_CLAIM_TOKEN,
                     occurred_at: r.decided_at,
+                    installment: r.installment,
                 })
             })
             .collect::<Result<Vec<_>, CentralError>>()?;

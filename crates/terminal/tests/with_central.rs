@@ -229,6 +229,7 @@ async fn charges_sync_to_the_central_exactly_once() {
             attempt_id: a.id,
             order: a.order.clone(),
             number: a.number,
+            installment: a.installment,
             claim_token: a.claim_token,
             state: a.state,
             amount: a.amount,

@@ -160,6 +160,7 @@ async fn queue_results(
             id: paydesk_engine::new_attempt_id(now),
             order,
             number: claim.attempt_number,
+            installment: paydesk_core::InstallmentNumber::FIRST,
             claim_token: claim.claim_token,
             amount,
             customer: None,

@@ -18,7 +18,7 @@ fn optional_pin() -> Value {
 }
 
 pub(super) fn schemas() -> Map<String, Value> {
-    let action = json!({ "type": "string", "enum": ["charge", "reverse", "approve_reversal",
+    let action = json!({ "type": "string", "enum": ["charge", "charge_other_amount", "reverse", "approve_reversal",
         "resolve", "sign_off_day", "grant_offline", "export_audit"] });
     let schemas = json!({
         "Action": action,

@@ -5,8 +5,8 @@
 //! both write their audit row through the one INSERT here.
 
 use paydesk_core::{
-    AttemptNumber, ClaimToken, Currency, GatewayIntentId, Money, OperatorId, OrderId, TerminalId,
-    Timestamp,
+    AttemptNumber, ClaimToken, Currency, GatewayIntentId, InstallmentNumber, Money, OperatorId,
+    OrderId, TerminalId, Timestamp,
 };
 use paydesk_protocol::{Claim, OrderSnapshot, OrderStatus};
 use sqlx::{Any, Row, Transaction};
@@ -137,6 +137,13 @@ impl Store {
     /// one statement (a data-modifying CTE): one round trip per claim. The audit row records
     /// `session_id`, the operator session the claim was made in (`None` for a tool working on
     /// the store directly, such as a benchmark).
+    ///
+    /// Installments (issue 12): the claim grants `amount_minor` (the order's currency; `None`:
+    /// the balance due) only while it is at most the balance due, in the same conditional
+    /// UPDATE, and records the grant and the installment (one more than the successes counted)
+    /// on the order row. One live claim per order therefore serializes the installments: the
+    /// next claim is granted only after this one's result was counted. The caller checked the
+    /// amount's sign, currency and permission before.
     pub async fn claim(
         &self,
         order_id: &OrderId,
@@ -146,16 +153,39 @@ impl Store {
         now: Timestamp,
         lease_ms: i64,
     ) -> CentralResult<Claim> {
+        self.claim_amount(
+            order_id, operator, terminal, session_id, now, lease_ms, None,
+        )
+        .await
+    }
+
+    /// [`Store::claim`] for `amount_minor` of the order's currency (`None`: the balance due).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim_amount(
+        &self,
+        order_id: &OrderId,
+        operator: &OperatorId,
+        terminal: &TerminalId,
+        session_id: Option<&str>,
+        now: Timestamp,
+        lease_ms: i64,
+        amount_minor: Option<i64>,
+    ) -> CentralResult<Claim> {
         const UPDATE: &str = "UPDATE orders SET claim_token = claim_token + 1, \
              attempt_seq = attempt_seq + 1, holder_operator = $1, holder_terminal = $2, \
              claimed_at = {later}($3, ended_at), lease_until = {later}($3, ended_at) + $4, \
+             claim_amount_minor = COALESCE(CAST($6 AS BIGINT), amount_minor - paid_minor), \
+             claim_installment = payments_counted + 1, \
              updated_at = $3 \
              WHERE order_id = $5 AND status IN ({chargeable}) \
+             AND paid_minor < amount_minor \
+             AND COALESCE(CAST($6 AS BIGINT), 1) <= amount_minor - paid_minor \
              AND (holder_terminal IS NULL OR lease_until <= $3) \
              AND EXISTS (SELECT 1 FROM operators WHERE operator_id = $1) \
              RETURNING order_id, claim_token, attempt_seq, amount_minor, currency, status, \
              customer_id, payment_method_id, open_intent_id, claimed_at, lease_until, \
-             holder_operator, holder_terminal";
+             holder_operator, holder_terminal, paid_minor, claim_amount_minor, \
+             claim_installment";
         let bind = |sql: &'static str| {
             sqlx::query(sql)
                 .bind(operator.as_str())
@@ -163,6 +193,7 @@ impl Store {
                 .bind(now.unix_ms())
                 .bind(lease_ms)
                 .bind(order_id.as_str())
+                .bind(amount_minor)
                 .bind(session_id)
         };
         let row = match self.backend {
@@ -174,7 +205,7 @@ impl Store {
                         UPDATE
                             .replace("{later}", "GREATEST")
                             .replace("{chargeable}", &chargeable_sql()),
-                        audit_insert(AuditEvent::Claimed, "c", "", "h.claimed_at", "$6")
+                        audit_insert(AuditEvent::Claimed, "c", "", "h.claimed_at", "$7")
                     )
                 });
                 bind(sql).fetch_optional(&self.pool).await?
@@ -187,13 +218,14 @@ impl Store {
                         .replace("{chargeable}", &chargeable_sql())
                 });
                 let mut tx = self.pool.begin().await?;
-                // SQLite counts `$6` even where the statement does not use it: bind without it.
+                // SQLite counts `$7` even where the statement does not use it: bind without it.
                 let row = sqlx::query(sql)
                     .bind(operator.as_str())
                     .bind(terminal.as_str())
                     .bind(now.unix_ms())
                     .bind(lease_ms)
                     .bind(order_id.as_str())
+                    .bind(amount_minor)
                     .fetch_optional(&mut *tx)
                     .await?;
                 if let Some(row) = &row {
@@ -222,7 +254,9 @@ impl Store {
             }
         };
         let Some(row) = row else {
-            return Err(self.why_not_claimable(order_id, operator, now).await);
+            return Err(self
+                .why_not_claimable(order_id, operator, now, amount_minor)
+                .await);
         };
         let currency =
             Currency::from_code(&row.try_get::<String, _>("currency")?).map_err(corrupt)?;
@@ -242,11 +276,19 @@ impl Store {
                     .ok_or_else(|| corrupt(format!("status {status}")))?,
                 customer_id: row.try_get("customer_id")?,
                 payment_method_id: row.try_get("payment_method_id")?,
+                paid_minor: row.try_get("paid_minor")?,
             },
             open_intent_id: open_intent_id
                 .map(GatewayIntentId::new)
                 .transpose()
                 .map_err(corrupt)?,
+            installment: u32::try_from(row.try_get::<i64, _>("claim_installment")?)
+                .ok()
+                .and_then(|n| InstallmentNumber::new(n).ok())
+                .ok_or_else(|| corrupt("claim installment out of range"))?,
+            amount: Some(
+                Money::new(row.try_get("claim_amount_minor")?, currency).map_err(corrupt)?,
+            ),
         })
     }
 
@@ -255,6 +297,7 @@ impl Store {
         order_id: &OrderId,
         operator: &OperatorId,
         now: Timestamp,
+        amount_minor: Option<i64>,
     ) -> CentralError {
         match self.operator_exists(operator).await {
             Err(e) => return e,
@@ -279,6 +322,23 @@ impl Store {
                     order_id: order_id.clone(),
                     status: row.order.status,
                 },
+                // Counted successes reached the amount while the status still says otherwise
+                // (an offline over-charge on its way to review): nothing is left to charge.
+                _ if row.order.balance_due().minor() <= 0 => CentralError::NotChargeable {
+                    order_id: order_id.clone(),
+                    status: OrderStatus::Paid,
+                },
+                _ if amount_minor.is_some_and(|a| a > row.order.balance_due().minor()) => {
+                    CentralError::InvalidAmount(format!(
+                        "{} is more than the balance due on order {order_id} ({}, of {}): \
+                         charge at most the balance",
+                        Money::new(amount_minor.unwrap_or(0), row.order.amount.currency())
+                            .map(|m| m.to_string())
+                            .unwrap_or_default(),
+                        row.order.balance_due(),
+                        row.order.amount
+                    ))
+                }
                 // The holder let go between our UPDATE and this read: the client may retry.
                 _ => CentralError::Conflict(format!(
                     "order {order_id} changed hands while claiming: try the claim again"
@@ -517,7 +577,9 @@ impl Store {
         }
         let inserted = sqlx::query(
             "INSERT INTO intents (intent_id, order_id, claim_token, attempt_number, terminal_id, \
-             registered_at, state) VALUES ($1, $2, $3, $4, $5, $6, 'open') \
+             registered_at, state, amount_minor, installment) \
+             SELECT $1, $2, $3, $4, $5, $6, 'open', claim_amount_minor, claim_installment \
+             FROM orders WHERE order_id = $2 \
              ON CONFLICT (intent_id) DO NOTHING",
         )
         .bind(intent_id.as_str())

@@ -71,6 +71,9 @@ pub(super) struct BatchFacts<'a> {
     /// must look at), including those this batch raised so far.
     flagged: HashSet<String>,
     evidence: &'a Evidence,
+    /// The intents counted as successes of the batch's orders (issue 12), kept up to date as
+    /// the batch counts more: a success is counted once whoever reports it.
+    counted: HashSet<String>,
     suspect_recent: Option<i64>,
 }
 
@@ -323,6 +326,7 @@ impl Store {
         &self,
         terminal: &TerminalId,
         items: &[ResultItem],
+            counted: self.counted_intents(tx, &locked).await?,
     ) -> CentralResult<Applied> {
         let mut applied = Applied::default();
         let mut ids: Vec<String> = items.iter().map(|i| i.attempt_id.to_string()).collect();
@@ -507,6 +511,10 @@ impl Store {
                 OrderChange::default(),
             ),
             Some(row) => {
+            counted: item
+                .intent_id
+                .as_ref()
+                .is_some_and(|i| facts.counted.contains(i.as_str())),
                 context.admission = if item.offline {
                     if !writes.flush(tx, now).await? {
                         return Ok(None);
@@ -600,6 +608,9 @@ impl Store {
                 .bind(now.unix_ms())
                 .bind(item.outcome.as_str())
                 .execute(&mut **tx)
+        if let Some(payment) = &change.payment {
+            facts.counted.insert(payment.intent_id.clone());
+        }
                 .await?;
             }
             let released = change.release && row.holder_terminal.is_some();
@@ -644,7 +655,7 @@ impl Store {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT attempt_id, interim, order_id, attempt_number, claim_token, terminal_id, \
-                 outcome, amount_minor, currency, intent_id, offline, occurred_at \
+                 outcome, amount_minor, currency, intent_id, offline, occurred_at, installment \
                  FROM results WHERE status = 'rejected' AND order_id IN ({}) \
                  ORDER BY order_id, occurred_at, attempt_id, interim DESC",
                 placeholders.join(", ")
@@ -802,6 +813,7 @@ impl Stored {
     }
 
     fn set(&mut self, interim: bool, status: ItemStatus) {
+        installment: super::orders::installment(r.try_get("installment")?)?,
         if interim {
             self.interim = Some(status);
         } else {
@@ -884,7 +896,16 @@ fn verification(row: &OrderRow, item: &ResultItem, facts: &BatchFacts<'_>) -> Op
                 "intent {intent} is not registered for order {order}"
             )),
             _ => match facts.evidence.get(intent.as_str()) {
-                Some(evidence) => verify_success(intent, evidence, (&row.order).into()),
+                // An installment's intent charged the result's amount, not the order's (the
+                // rules check that amount against the balance due).
+                Some(evidence) => verify_success(
+                    intent,
+                    evidence,
+                    crate::sweeper::Expected {
+                        amount: item.amount,
+                        ..(&row.order).into()
+                    },
+                ),
                 None => Verification::Unverified("it was not read at the gateway".into()),
             },
         },

@@ -35,6 +35,7 @@ mod guard;
 mod inbox;
 mod inbox_rules;
 mod inbox_trust;
+mod installments;
 mod journal_heads;
 mod locks;
 mod orders;
@@ -56,6 +57,7 @@ pub use evidence::{RefundRow, ResolutionRow};
 pub use grants::Withdrawal;
 pub use guard::{network_of_payment_method, CardHistory, GuardEvent, GuardOrder};
 pub use inbox::{FlagFilter, FLAG_PAGE_ROWS_DEFAULT, FLAG_PAGE_ROWS_MAX, ORDER_RESULTS_MAX};
+pub use installments::OtherAmount;
 pub use locks::SharedLock;
 pub use people::TerminalToken;
 pub use reconcile::RecordedSuccess;
@@ -159,6 +161,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0013_claim_guard.sql"),
     ),
     (
+        14,
+        "installments",
+        include_str!("../../migrations/postgres/0014_installments.sql"),
+        include_str!("../../migrations/sqlite/0014_installments.sql"),
+    ),
+    (
         15,
         "saved methods",
         include_str!("../../migrations/postgres/0015_saved_methods.sql"),
@@ -251,7 +259,7 @@ fn to_u64(v: i64, what: &str) -> CentralResult<u64> {
 const ORDER_COLUMNS: &str = "order_id, amount_minor, currency, customer_id, payment_method_id, \
     description, status, created_at, updated_at, claim_token, attempt_seq, holder_operator, \
     holder_terminal, claimed_at, lease_until, open_intent_id, paid_intent_id, refunded_minor, disputed, \
-    gateway, customer_name";
+    gateway, paid_minor, customer_name";
 
 /// An order row with its flag columns, parsed.
 #[derive(Debug, Clone)]
@@ -304,6 +312,7 @@ fn order_from_row(row: &AnyRow) -> CentralResult<OrderRow> {
         attempt_seq: u32::try_from(row.try_get::<i64, _>("attempt_seq")?).map_err(corrupt)?,
         gateway: GatewayName::parse(&gateway)
             .ok_or_else(|| corrupt(format!("gateway {gateway}")))?,
+        paid_minor: row.try_get("paid_minor")?,
         customer_name: row.try_get("customer_name")?,
         // Attached by the listings that show it (`saved_methods.rs`).
         saved_method: None,

@@ -172,7 +172,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT * FROM (SELECT attempt_id, interim, attempt_number, claim_token, terminal_id, \
              outcome, amount_minor, currency, intent_id, offline, occurred_at, received_at, \
-             status, reason FROM results WHERE order_id = $1 \
+             status, reason, installment FROM results WHERE order_id = $1 \
              ORDER BY received_at DESC, attempt_id DESC, interim LIMIT $2) newest \
              ORDER BY occurred_at, attempt_id, interim DESC",
         )
@@ -276,5 +276,14 @@ fn payment_record_from_row(r: &AnyRow) -> CentralResult<PaymentRecord> {
         received_at: Timestamp::from_unix_ms(r.try_get("received_at")?),
         status: ItemStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?,
         reason: r.try_get("reason")?,
+        installment: installment(r.try_get("installment")?)?,
     })
+}
+
+/// An installment number read back from a column.
+pub(super) fn installment(n: i64) -> CentralResult<paydesk_core::InstallmentNumber> {
+    u32::try_from(n)
+        .ok()
+        .and_then(|n| paydesk_core::InstallmentNumber::new(n).ok())
+        .ok_or_else(|| corrupt(format!("installment {n}")))
 }

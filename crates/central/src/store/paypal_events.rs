@@ -168,10 +168,20 @@ impl Store {
                         .invoice_order_id
                         .as_deref()
                         .is_some_and(|i| i != order_id);
-                let problem = if *amount != row.order.amount {
+                // An installment's PayPal order captures what its claim was granted (issue
+                // 12); one counted already is the same money.
+                let expected = self
+                    .expected_minor(tx, order_id, paypal_order)
+                    .await?
+                    .and_then(|m| paydesk_core::Money::new(m, row.order.amount.currency()).ok())
+                    .unwrap_or(row.order.amount);
+                let counted = self.is_counted(tx, paypal_order).await?;
+                let problem = if counted {
+                    None
+                } else if *amount != expected {
                     Some(format!(
                         "PayPal captured {amount} for order {order_id} of {} ({names})",
-                        row.order.amount
+                        expected
                     ))
                 } else if invoice_differs {
                     Some(format!(
@@ -195,7 +205,7 @@ impl Store {
                         .await?;
                     self.set_status(tx, order_id, OrderStatus::NeedsReview, now)
                         .await?;
-                } else if row.order.status != OrderStatus::Paid {
+                } else if row.order.status != OrderStatus::Paid && !counted {
                     self.hold_paypal_success(tx, row, event, *amount, registered, now)
                         .await?;
                 }
@@ -259,16 +269,22 @@ impl Store {
         let paypal_order = event.paypal_order_id.as_deref().unwrap_or("-");
         let invoice_is_order = event.invoice_order_id.as_deref() == Some(order_id);
         if registered && invoice_is_order && event.capture_completed {
-            sqlx::query(
-                "UPDATE orders SET status = 'paid', paid_intent_id = $1, \
-                 verified_by = 'webhook', updated_at = $2 WHERE order_id = $3",
-            )
-            .bind(paypal_order)
-            .bind(now.unix_ms())
-            .bind(order_id)
-            .execute(&mut **tx)
-            .await?;
-            return self.refresh_refunded(tx, order_id, now).await;
+            let installment: Option<i64> =
+                sqlx::query("SELECT installment FROM intents WHERE intent_id = $1")
+                    .bind(paypal_order)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .map(|r| r.try_get("installment"))
+                    .transpose()?
+                    .flatten();
+            let payment = super::installments::Payment {
+                intent_id: paypal_order.to_string(),
+                amount_minor: amount.minor(),
+                installment: installment.unwrap_or(1),
+            };
+            self.settle_success(tx, order_id, &payment, "webhook", now)
+                .await?;
+            return Ok(());
         }
         let why = if !registered {
             ", which no claim registered; the central cannot look PayPal orders up yet, so it \

@@ -7,7 +7,7 @@
 use paydesk_core::{ClaimToken, Currency, GatewayIntentId, Money, OrderId, Timestamp};
 use paydesk_protocol::{OrderStatus, UnresolvedItem};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::claims::{audit, AuditEvent};
 use super::{claim_token, corrupt, row_key, Store};
@@ -70,6 +70,29 @@ impl SweepResolution {
 }
 
 impl Store {
+    /// The payment a verified success of `intent` counts: its amount and the installment its
+    /// claim registered it for (the first when none was recorded).
+    async fn sweep_payment(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        intent: &str,
+        amount: Money,
+    ) -> CentralResult<super::installments::Payment> {
+        let installment: Option<i64> =
+            sqlx::query("SELECT installment FROM intents WHERE intent_id = $1")
+                .bind(intent)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get("installment"))
+                .transpose()?
+                .flatten();
+        Ok(super::installments::Payment {
+            intent_id: intent.to_string(),
+            amount_minor: amount.minor(),
+            installment: installment.unwrap_or(1),
+        })
+    }
+
     /// Claims whose lease has run out, oldest first.
     pub async fn expired_claims(
         &self,
@@ -77,8 +100,10 @@ impl Store {
         limit: u32,
     ) -> CentralResult<Vec<ExpiredClaim>> {
         let rows = sqlx::query(
-            "SELECT order_id, claim_token, open_intent_id, amount_minor, currency, customer_id, \
-             payment_method_id FROM orders \
+            "SELECT order_id, claim_token, open_intent_id, currency, customer_id, \
+             payment_method_id, COALESCE((SELECT i.amount_minor FROM intents i \
+             WHERE i.intent_id = orders.open_intent_id), amount_minor - paid_minor) AS expected_minor \
+             FROM orders \
              WHERE holder_terminal IS NOT NULL AND lease_until <= $1 ORDER BY lease_until LIMIT $2",
         )
         .bind(now.unix_ms())
@@ -97,7 +122,7 @@ impl Store {
                         .map(GatewayIntentId::new)
                         .transpose()
                         .map_err(corrupt)?,
-                    amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+                    amount: Money::new(r.try_get("expected_minor")?, currency).map_err(corrupt)?,
                     customer_id: r.try_get("customer_id")?,
                     payment_method_id: r.try_get("payment_method_id")?,
                 })
@@ -152,17 +177,14 @@ impl Store {
                     .await?;
             }
             SweepResolution::Succeeded { amount } => {
-                if *amount == claim.amount {
-                    sqlx::query(
-                        "UPDATE orders SET status = 'paid', paid_intent_id = $1, \
-                         open_intent_id = NULL, verified_by = 'gateway' \
-                         WHERE order_id = $2 AND status <> 'paid'",
-                    )
-                    .bind(intent.clone())
-                    .bind(order_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    self.refresh_refunded(&mut tx, order_id, now).await?;
+                if let (true, Some(intent)) = (*amount == claim.amount, &intent) {
+                    sqlx::query("UPDATE orders SET open_intent_id = NULL WHERE order_id = $1")
+                        .bind(order_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let payment = self.sweep_payment(&mut tx, intent, *amount).await?;
+                    self.settle_success(&mut tx, order_id, &payment, "sweeper", now)
+                        .await?;
                 } else {
                     let reason = format!(
                         "gateway charged {amount} for order {order_id} of {}",
@@ -223,8 +245,9 @@ impl Store {
     /// listed, pass after pass, until the gateway's evidence settles it.
     pub async fn unknown_outcomes(&self, limit: u32) -> CentralResult<Vec<ExpiredClaim>> {
         let rows = sqlx::query(
-            "SELECT o.order_id, o.claim_token, o.open_intent_id, o.amount_minor, o.currency, \
-             o.customer_id, o.payment_method_id \
+            "SELECT o.order_id, o.claim_token, o.open_intent_id, o.currency, \
+             o.customer_id, o.payment_method_id, COALESCE((SELECT i.amount_minor FROM intents i \
+             WHERE i.intent_id = o.open_intent_id), o.amount_minor - o.paid_minor) AS expected_minor \
              FROM orders o WHERE o.status = 'needs_review' AND o.open_intent_id IS NOT NULL \
              AND o.holder_terminal IS NULL \
              AND EXISTS (SELECT 1 FROM results r WHERE r.order_id = o.order_id \
@@ -249,7 +272,7 @@ impl Store {
                         .map(GatewayIntentId::new)
                         .transpose()
                         .map_err(corrupt)?,
-                    amount: Money::new(r.try_get("amount_minor")?, currency).map_err(corrupt)?,
+                    amount: Money::new(r.try_get("expected_minor")?, currency).map_err(corrupt)?,
                     customer_id: r.try_get("customer_id")?,
                     payment_method_id: r.try_get("payment_method_id")?,
                 })
@@ -269,8 +292,9 @@ impl Store {
             return Ok(false);
         };
         let (status, paid_intent, clear) = match &resolution {
+            // Counted, and the status set from the order's total, below (issue 12).
             SweepResolution::Succeeded { amount } if *amount == order.amount => {
-                ("paid", Some(intent.as_str().to_string()), true)
+                ("needs_review", None::<String>, true)
             }
             SweepResolution::Succeeded { .. } | SweepResolution::NoIntent => return Ok(false),
             SweepResolution::Mismatch { reason } => {
@@ -306,8 +330,11 @@ impl Store {
             .bind(order.order_id.as_str())
             .execute(&mut *tx)
             .await?;
-        if status == "paid" {
-            self.refresh_refunded(&mut tx, order.order_id.as_str(), now)
+        if let SweepResolution::Succeeded { amount } = &resolution {
+            let payment = self
+                .sweep_payment(&mut tx, intent.as_str(), *amount)
+                .await?;
+            self.settle_success(&mut tx, order.order_id.as_str(), &payment, "sweeper", now)
                 .await?;
         }
         tx.commit().await?;

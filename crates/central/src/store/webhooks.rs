@@ -159,10 +159,18 @@ impl Store {
         let intent = event.intent_id().unwrap_or_default().to_string();
         match &event.effect {
             EventEffect::Succeeded { amount } => {
-                if *amount != row.order.amount {
+                // An installment's intent charged what its claim was granted (issue 12), not
+                // necessarily the order's amount; one counted already is the same money.
+                let expected = self
+                    .expected_minor(tx, order_id, &intent)
+                    .await?
+                    .and_then(|m| Money::new(m, row.order.amount.currency()).ok())
+                    .unwrap_or(row.order.amount);
+                if self.is_counted(tx, &intent).await? {
+                } else if *amount != expected {
                     let reason = format!(
                         "gateway charged {amount} for order {order_id} of {} (intent {intent})",
-                        row.order.amount
+                        expected
                     );
                     self.flag(tx, Some(order_id), "webhook", &reason, now)
                         .await?;
@@ -265,20 +273,28 @@ impl Store {
             event.customer.as_deref(),
             event.payment_method.as_deref(),
             event.metadata_order_id(),
-            (&row.order).into(),
+            crate::sweeper::Expected {
+                amount,
+                ..(&row.order).into()
+            },
         );
         match binding {
             Verification::Verified if registered => {
-                sqlx::query(
-                    "UPDATE orders SET status = 'paid', paid_intent_id = $1, \
-                     verified_by = 'webhook', updated_at = $2 WHERE order_id = $3",
-                )
-                .bind(intent)
-                .bind(now.unix_ms())
-                .bind(order_id)
-                .execute(&mut **tx)
-                .await?;
-                self.refresh_refunded(tx, order_id, now).await?;
+                let installment: Option<i64> =
+                    sqlx::query("SELECT installment FROM intents WHERE intent_id = $1")
+                        .bind(intent)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .map(|r| r.try_get("installment"))
+                        .transpose()?
+                        .flatten();
+                let payment = super::installments::Payment {
+                    intent_id: intent.to_string(),
+                    amount_minor: amount.minor(),
+                    installment: installment.unwrap_or(1),
+                };
+                self.settle_success(tx, order_id, &payment, "webhook", now)
+                    .await?;
             }
             Verification::Verified => {
                 let adopt = row.open_intent_id.is_none();

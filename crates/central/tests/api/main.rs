@@ -16,6 +16,7 @@ mod exceptions;
 mod fuzz;
 mod guard_detail;
 mod hostile_input;
+mod installments;
 mod late_results;
 mod multi_central;
 mod openapi;

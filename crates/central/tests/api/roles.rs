@@ -381,7 +381,7 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         }
         // The manager keeps every action, so the rows after this one are unchanged.
         "/v1/settings/permissions/{role}" => json!({ "pin": pin, "actions": ["charge",
-            "reverse", "approve_reversal", "resolve", "sign_off_day", "grant_offline",
+            "charge_other_amount", "reverse", "approve_reversal", "resolve", "sign_off_day", "grant_offline",
             "export_audit"] }),
         "/v1/settings/limits/{operator_id}/{currency}" => {
             json!({ "per_refund_minor": 1_000_000 + n, "pin": pin })

@@ -22,8 +22,9 @@ use crate::both_backends;
 use crate::helpers::*;
 
 const KEY: &str = "sk_test_paydesk_central_settings_key";
-const ALL: [&str; 7] = [
+const ALL: [&str; 8] = [
     "charge",
+    "charge_other_amount",
     "reverse",
     "approve_reversal",
     "resolve",
@@ -116,7 +117,7 @@ both_backends! {
         // Today's behaviour by default.
         let s = desk.settings("mia").await;
         assert_eq!(s["reversal_approval_above_minor"], 10_000);
-        assert_eq!(actions(&s, "operator"), vec!["charge"]);
+        assert_eq!(actions(&s, "operator"), vec!["charge", "charge_other_amount"]);
         assert_eq!(actions(&s, "manager"), ALL.to_vec());
         assert_eq!(s["limits"], json!([]));
         assert_eq!(s["updated_at"], Value::Null);

@@ -537,11 +537,12 @@ both_backends! {
         // The real contradiction: a success for another customer.
         let body = succeeded("evt_1", "pi_1", "o-1", 1250).replace("cus_test", "cus_b");
         deliver(app, &body, signed(&body, WEBHOOK_SECRET, now_s())).await;
-        // t2 floods: 1,200 offline results of the wrong amount under its grant.
+        // t2 floods: 1,200 offline results of the wrong amount (above the order's: an
+        // installment may be less) under its grant.
         app.grant_now("t2").await;
         for n in 0..2 {
             let items: Vec<Value> = (0..600)
-                .map(|_| offline_now(result_item(&attempt_id(), "o-9", 1, 1, "declined", 1,
+                .map(|_| offline_now(result_item(&attempt_id(), "o-9", 1, 1, "declined", 1251,
                     "EUR", None)))
                 .collect();
             let (s, r) = app.post("/v1/results", &t2, batch(n + 1, items)).await;

@@ -457,6 +457,7 @@ async fn crashed_after_confirm_sent(
         id: new_attempt_id(now),
         order: claim.order.id.clone(),
         number: claim.attempt_number,
+        installment: paydesk_core::InstallmentNumber::FIRST,
         claim_token: claim.token,
         amount: claim.order.amount,
         customer: None::<CustomerId>,

@@ -243,7 +243,8 @@ fn downgrade_to_version_2(path: &std::path::Path) {
         "DROP TRIGGER events_no_update; \
          ALTER TABLE outbox DROP COLUMN archived_at; \
          ALTER TABLE outbox DROP COLUMN archived_by; \
-         ALTER TABLE outbox DROP COLUMN archive_reason;",
+         ALTER TABLE outbox DROP COLUMN archive_reason; \
+         ALTER TABLE attempts DROP COLUMN installment;",
     )
     .unwrap();
     let rows: Vec<(EventRecord, String)> = raw

@@ -50,6 +50,7 @@ pub fn new_attempt(
         id: attempt_id(at_ms, n),
         order: OrderId::new(order).unwrap(),
         number: AttemptNumber::new(1).unwrap(),
+        installment: paydesk_core::InstallmentNumber::FIRST,
         claim_token: ClaimToken::new(7).unwrap(),
         amount: Money::new(minor, Currency::from_code(currency).unwrap()).unwrap(),
         customer: Some(CustomerId::new("cus_test").unwrap()),

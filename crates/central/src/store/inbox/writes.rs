@@ -19,6 +19,7 @@ use sqlx::{Any, Transaction};
 
 use super::super::claims::{audit_insert, AuditEvent};
 use super::super::inbox_rules::OrderChange;
+use super::super::installments::{count_payment, Payment};
 use super::super::{corrupt, OrderRow, Store};
 use crate::error::CentralResult;
 
@@ -61,6 +62,8 @@ pub(in crate::store) struct Writes {
     orders: BTreeMap<String, OrderWrite>,
     /// (intent, order) → the state the last admitted result of it left.
     intents: BTreeMap<(String, String), String>,
+    /// (order, success) to count, in the order decided (issue 12, installments).
+    payments: Vec<(String, Payment)>,
 }
 
 impl Writes {
@@ -109,6 +112,7 @@ impl Writes {
     ) {
         if change.new_status.is_none()
             && change.paid_intent_id.is_none()
+            && change.payment.is_none()
             && !change.clear_open_intent
             && !released
             && change.adopt_intent.is_none()
@@ -134,6 +138,10 @@ impl Writes {
         if let Some(seq) = change.attempt_seq {
             w.attempt_seq = w.attempt_seq.max(seq);
         }
+        if let Some(payment) = &change.payment {
+            self.payments
+                .push((row.order.order_id.as_str().to_string(), payment.clone()));
+        }
     }
 
     /// The state an admitted result leaves its registered intent in.
@@ -153,9 +161,9 @@ impl Writes {
         for chunk in self.results.chunks(ROWS_PER_STATEMENT) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|r| {
-                    let b = r * 15 + 2;
+                    let b = r * 16 + 2;
                     format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $1, ${}, ${}, ${})",
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $1, ${}, ${}, ${}, ${})",
                         b,
                         b + 1,
                         b + 2,
@@ -170,14 +178,15 @@ impl Writes {
                         b + 11,
                         b + 12,
                         b + 13,
-                        b + 14
+                        b + 14,
+                        b + 15
                     )
                 })
                 .collect();
             let sql = format!(
                 "INSERT INTO results (attempt_id, interim, order_id, attempt_number, claim_token, \
                  terminal_id, outcome, amount_minor, currency, intent_id, offline, occurred_at, \
-                 received_at, status, reason, suspect) VALUES {} \
+                 received_at, status, reason, suspect, installment) VALUES {} \
                  ON CONFLICT (attempt_id, interim) DO NOTHING",
                 rows.join(", ")
             );
@@ -199,7 +208,8 @@ impl Writes {
                     .bind(item.occurred_at.unix_ms())
                     .bind(r.status.as_str())
                     .bind(r.reason.clone())
-                    .bind(i64::from(r.suspect));
+                    .bind(i64::from(r.suspect))
+                    .bind(i64::from(item.installment.get()));
             }
             let done = query.execute(&mut **tx).await?;
             if done.rows_affected() != chunk.len() as u64 {
@@ -324,6 +334,11 @@ impl Writes {
             for (order_id, _) in chunk.iter().filter(|(_, w)| w.paid.is_some()) {
                 store.refresh_refunded(tx, order_id, now).await?;
             }
+        }
+        // The successes the batch counts, once per intent: few (one per paying result), so
+        // one statement pair each.
+        for (order_id, payment) in &self.payments {
+            count_payment(tx, order_id, payment, "result", now).await?;
         }
         let intents: Vec<((String, String), String)> = self.intents.into_iter().collect();
         for chunk in intents.chunks(ROWS_PER_STATEMENT) {
