@@ -99,6 +99,7 @@ fn the_queue_and_the_dialog_show_the_card_and_the_receipt_lands_in_the_journal()
         summary.contains("Mastercard •••• 4444, expired 08/26, via Stripe"),
         "{summary}"
     );
+    show(&driver, s, "[data-testid='card-expired']");
     screenshot(&driver, s, Some("card-expired"));
     driver.click(
         s,
@@ -184,6 +185,7 @@ fn the_queue_and_the_dialog_show_the_card_and_the_receipt_lands_in_the_journal()
         timeline.contains(&format!("Receipt copied for the customer by {OPERATOR}")),
         "{timeline}"
     );
+    show(&driver, s, "[data-testid='timeline']");
     screenshot(&driver, s, Some("card-receipt-journal"));
 }
 
@@ -207,6 +209,22 @@ fn open_charge(driver: &Driver, s: &str, order: &str) {
     driver
         .wait_for_element(s, "[data-testid='confirm-charge']")
         .unwrap_or_else(|| panic!("no confirmation for {order}: {}", driver.page_text(s)));
+}
+
+/// Scrolls the first match of `css` into view and gives the webview a moment to paint it, so a
+/// screenshot shows what the assertions just read.
+fn show(driver: &Driver, s: &str, css: &str) {
+    let selector = serde_json::to_string(css).unwrap();
+    let script = json!({
+        "script": format!("document.querySelector({selector}).scrollIntoView({{block: 'end'}}); return true;"),
+        "args": [],
+    });
+    let _ = driver.call(
+        reqwest::Method::POST,
+        &format!("/session/{s}/execute/sync"),
+        Some(script),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
 }
 
 /// Waits until nothing matches `css`.
