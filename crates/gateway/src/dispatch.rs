@@ -31,11 +31,11 @@ use paydesk_core::{GatewayIntentId, IdempotencyKey};
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
+use crate::payment_method::PaymentMethodView;
 
 /// Which connector a call belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

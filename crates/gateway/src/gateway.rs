@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use paydesk_core::{GatewayIntentId, IdempotencyKey};
 
 use crate::error::GatewayError;
-use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
+use crate::payment_method::PaymentMethodView;
 
 /// A payment gateway. Object-safe (`Arc<dyn Gateway>`) so the engine can hold Stripe, PayPal or a
 /// test double behind one type.

@@ -66,11 +66,11 @@ use serde_json::{json, Value};
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
+use crate::payment_method::PaymentMethodView;
 use crate::secret::ApiKey;
 use transport::{Failure, Reply, TokenCache};
 use wire::{amount_json, paid_capture, WireError};

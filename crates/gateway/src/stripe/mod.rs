@@ -21,11 +21,11 @@ use reqwest::Method;
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::payment_method::PaymentMethodView;
 use crate::model::{
     CancelResult, ChargeView, ConfirmRequest, ConfirmResult, CreateIntentRequest, CreateResult,
     EventPage, EventQuery, IntentView, MetadataQuery, RefundRequest, RefundResult, RefundView,
 };
+use crate::payment_method::PaymentMethodView;
 use crate::secret::ApiKey;
 use form::Form;
 use transport::{Failure, Reply};
