@@ -5,7 +5,7 @@
 //! difference linked to the inbox, and the manager signs the day off with the PIN and exports it;
 //! the journal review shows the central's matching receipt, finds the charge by its order and
 //! exports it as CSV (the file is read back);
-//! the audit log shows the sign-off; the outbox screen shows nothing waiting, and offline charging
+//! the audit log shows the sign-off; the outbox screen shows nothing waiting to be sent, and offline charging
 //! is allowed with the PIN and withdrawn; the day close of one shift (hours without this run's
 //! charges) is empty at the central and in the journal. The printable page is checked by
 //! applying the page's print rules on screen.
@@ -341,13 +341,15 @@ fn a_manager_closes_the_day_with_a_mismatch_signs_off_and_exports() {
     assert!(audit.contains("demo-manager"), "{audit}");
     screenshot(&driver, s, Some("audit"));
 
-    // The outbox: nothing waits; offline charging is blocked until a manager allows it.
+    // The outbox: nothing waits to be sent (the demo's result that the central refused under
+    // the till's old terminal id waits for a manager: e2e_outbox); offline charging is blocked
+    // until a manager allows it.
     click(&driver, s, "[data-testid='nav-outbox']");
     wait_text(
         &driver,
         s,
         "[data-testid='outbox-summary']",
-        "Nothing waits",
+        "0 results wait",
     );
     wait_text(&driver, s, "[data-testid='offline-blocked']", "Blocked");
     // Allowed with the PIN (the central signs the grant), shown with its limits, then withdrawn.

@@ -104,6 +104,8 @@ pub async fn start(launch: Launch, data_dir: PathBuf) -> Result<Started, UiError
         // The demo a person starts: a fresh one has exceptions for a manager to resolve.
         let mut config =
             StackConfig::new(&data_dir, settings.secrets.clone()).with_demo_exceptions();
+        // ...and a result in this journal that the central refuses, parked for a manager.
+        config.journal = Some(journal.clone());
         config.sandbox_admin = sandbox_admin(std::env::var(SANDBOX_ADMIN_TOKEN_ENV).ok());
         let stack = paydesk_stack::start(config)
             .await

@@ -446,12 +446,20 @@ pub(crate) async fn day_close(
                         .order_id
                         .as_ref()
                         .and_then(|o| gateways.get(&o.to_string()));
+                    let mut kind = kind;
+                    let mut detail = e.detail.clone();
+                    if kind == "gateway_success_not_paid" {
+                        if let Some(refunded) = refunded_outside(&state, e).await? {
+                            kind = "gateway_success_refunded_outside";
+                            detail = format!("{detail}; {refunded}");
+                        }
+                    }
                     differences.push(json!({
                         "kind": kind,
                         "order_id": e.order_id,
                         "gateway": gateway,
                         "intent_id": e.intent_id,
-                        "detail": e.detail,
+                        "detail": detail,
                     }));
                 }
             }
@@ -475,6 +483,43 @@ pub(crate) async fn day_close(
         "sign_off": sign_off.as_ref().map(sign_off_json),
     }))
     .into_response())
+}
+
+/// For a charge the central has no record of: the refunds of it made outside Paydesk that the
+/// gateway's webhooks reported (a refund in the gateway's dashboard), in words, or `None`. Such a
+/// charge is not money the customer still misses, and the day close says so instead of listing
+/// it only as charged.
+async fn refunded_outside(
+    state: &AppState,
+    e: &paydesk_protocol::ReconcileEntry,
+) -> Result<Option<String>, AuthError> {
+    let (Some(order), Some(intent)) = (&e.order_id, &e.intent_id) else {
+        return Ok(None);
+    };
+    let refunds: Vec<_> = state
+        .store
+        .refund_rows(order.as_str())
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.intent_id == intent.as_str()
+                && !r.by_paydesk
+                && !matches!(r.status.as_str(), "failed" | "canceled")
+        })
+        .collect();
+    if refunds.is_empty() {
+        return Ok(None);
+    }
+    let minor: i64 = refunds.iter().map(|r| r.amount_minor).sum();
+    let currency = state.store.order(order).await?.amount.currency();
+    let amount = paydesk_core::Money::new(minor, currency)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|_| format!("{minor} minor units"));
+    let ids: Vec<&str> = refunds.iter().map(|r| r.refund_id.as_str()).collect();
+    Ok(Some(format!(
+        "{amount} of it was refunded outside Paydesk ({})",
+        ids.join(", ")
+    )))
 }
 
 #[derive(Debug, Deserialize)]

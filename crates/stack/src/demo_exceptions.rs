@@ -17,8 +17,8 @@
 //! a data directory from before this existed and already in use, adds nothing. The gateway
 //! calls carry fixed idempotency keys and the claim is skipped when the order already has an
 //! intent, so a start that stopped half-way adds nothing twice either. Deliberately absent: the
-//! terminal's own exceptions (a parked outbox message needs the terminal's journal, which the
-//! stack does not open) and any write into the central's tables other than through its store's
+//! terminal's own exceptions (the parked outbox message is `demo_parked`'s, made in the journal
+//! the stack is given) and any write into the central's tables other than through its store's
 //! claim and intent registration, which a terminal's requests make too.
 
 use std::path::Path;

@@ -17,6 +17,7 @@
 //! otherwise (review L11).
 
 mod demo_exceptions;
+mod demo_parked;
 mod files;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,7 @@ pub const DEMO_MANAGER_2_PIN: &str = "24681357";
 pub use demo_exceptions::{
     OUTSIDE_REFUND_ORDER, SEEDED_FILE as DEMO_EXCEPTIONS_FILE, UNVERIFIED_ORDER,
 };
+pub use demo_parked::PARKED_ORDER;
 
 /// The central's database file in the data directory.
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
@@ -121,6 +123,11 @@ pub struct StackConfig {
     /// manager (`demo_exceptions`: a refund made outside Paydesk, a charge the central could not
     /// verify). Off by default, so tests see only what they do themselves.
     pub demo_exceptions: bool,
+    /// The journal of the terminal that opens over this stack next (the desktop's). With
+    /// [`StackConfig::demo_exceptions`], the demo also leaves a result in it that this till made
+    /// under the terminal id it had before its token was lost (`demo_parked`): the central
+    /// refuses it when the terminal relays it, and it parks for a manager. `None`: no such seed.
+    pub journal: Option<PathBuf>,
 }
 
 impl StackConfig {
@@ -134,6 +141,7 @@ impl StackConfig {
             sandbox_admin: SandboxAdmin::Off,
             central_down: false,
             demo_exceptions: false,
+            journal: None,
         }
     }
 
@@ -341,6 +349,26 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
             now,
         )
         .await
+    };
+    // The parked result needs the terminal's journal, which opens only after this returns.
+    let seeded = match (&seeded, config.demo_exceptions, &config.journal) {
+        (Ok(()), true, Some(journal)) => {
+            demo_parked::seed(
+                &central.store,
+                demo_parked::OldTill {
+                    central_url: &format!("http://{}", central.addr),
+                    gateway_url: &sandbox.base_url,
+                    gateway_key: &gateway_key,
+                    paypal: &paypal,
+                },
+                &data_dir,
+                journal,
+                (DEMO_OPERATOR, DEMO_OPERATOR_PIN),
+                SystemClock.now(),
+            )
+            .await
+        }
+        _ => seeded,
     };
     if let Err(e) = seeded {
         tracing::warn!(error = %e, "the demo's exceptions could not be seeded; the demo works without them");

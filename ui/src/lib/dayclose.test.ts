@@ -45,6 +45,7 @@ describe("day close wording", () => {
     expect(outcomeLabel("something_new")).toBe("something new");
     expect(differenceLabel("multiple_successes")).toBe("The customer was charged more than once.");
     expect(differenceLabel("odd_kind")).toContain("odd kind");
+    expect(differenceLabel("gateway_success_refunded_outside")).toContain("refunded outside Paydesk");
   });
   it("formats amounts with the exponent the shell sent", () => {
     expect(amountText(3000, "EUR", [{ currency: "EUR", exponent: 2 }])).toBe("30.00 EUR");

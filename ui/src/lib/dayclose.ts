@@ -28,6 +28,8 @@ export function outcomeLabel(outcome: string): string {
 /** Each kind of difference with the gateway, as a sentence a manager acts on. */
 const DIFFERENCES: Record<string, string> = {
   gateway_success_not_paid: "The gateway charged the customer, but the order is not marked paid.",
+  gateway_success_refunded_outside:
+    "The gateway charged the customer and the charge was refunded outside Paydesk (in the gateway's dashboard); the order is not marked paid.",
   paid_without_gateway_success: "The order is marked paid, but the gateway shows no successful charge.",
   amount_differs: "The gateway charged a different amount than the order records.",
   multiple_successes: "The customer was charged more than once.",

@@ -493,3 +493,47 @@ async fn post_day(app: &TestApp, t: &str, session: &str, day: &str) -> (u16, Val
     )
     .await
 }
+
+/// A charge the central has no record of that was refunded outside Paydesk (the demo's
+/// demo-2008: charged and refunded in the gateway's dashboard) is listed as such, with the
+/// refund, not only as charged; a charge nobody refunded stays `gateway_success_not_paid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_charge_refunded_outside_paydesk_is_named_so_in_the_day_close() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = &spawn_listed(
+            db,
+            vec![("pi_out", "o-out", 4900), ("pi_kept", "o-kept", 700)],
+        )
+        .await;
+        app.orders(&[("o-out", 4900, "EUR"), ("o-kept", 700, "EUR")])
+            .await;
+        // What the gateway's signed `charge.refund.updated` webhook stores (webhooks.rs).
+        sqlx::query(
+            "INSERT INTO refunds (refund_id, kind, order_id, intent_id, charge_id, amount_minor, \
+             status, event_id, received_at) VALUES ('re_out', 'refund', 'o-out', 'pi_out', \
+             'ch_out', 4900, 'succeeded', 'evt_out', 1)",
+        )
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let (s, report) = app
+            .manager_get(&format!("/v1/day-close?day={}", today()))
+            .await;
+        assert_eq!(s, 200, "{report}");
+        let differences = report["differences"].as_array().unwrap();
+        let of = |order: &str| {
+            differences
+                .iter()
+                .find(|d| d["order_id"] == order)
+                .unwrap_or_else(|| panic!("no {order} in {report}"))
+        };
+        let out = of("o-out");
+        assert_eq!(out["kind"], "gateway_success_refunded_outside", "{out}");
+        let detail = out["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("49.00 EUR of it was refunded outside Paydesk (re_out)"),
+            "{detail}"
+        );
+        assert_eq!(of("o-kept")["kind"], "gateway_success_not_paid");
+    }
+}
