@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use paydesk_core::{AttemptId, Currency, GatewayIntentId, Money, OrderId, TerminalId, Timestamp};
 use paydesk_protocol::{
-    ItemReceipt, ItemStatus, JournalHead, JournalReceipt, OrderStatus, ResultBatchResponse,
-    ResultItem, ResultOutcome,
+    ItemReceipt, ItemStatus, JournalHead, OrderStatus, ResultBatchResponse, ResultItem,
+    ResultOutcome,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -29,6 +29,8 @@ mod flags;
 
 pub use flags::FlagFilter;
 
+mod head;
+mod rowset;
 mod writes;
 
 use writes::Writes;
@@ -59,9 +61,8 @@ fn refused_receipt(item: &ResultItem, refusal: &Refusal) -> ItemReceipt {
 }
 
 /// What one batch knows besides its items: the intents registered for its orders (intent id →
-/// (order id, registering terminal)), the gateway's evidence read before the transaction, and the sending terminal's
-/// suspect results in the quota window so far (`None` where no quota applies: re-deciding
-/// stored reports on import).
+/// (order id, registering terminal)), the gateway's evidence read before the transaction, and the
+/// sending terminal's suspect results in the quota window so far ([`Quota`]).
 pub(super) struct BatchFacts<'a> {
     registered: HashMap<String, (String, String)>,
     /// The claims of the batch's orders with online results, as the claim audit shows them
@@ -71,10 +72,19 @@ pub(super) struct BatchFacts<'a> {
     /// must look at), including those this batch raised so far.
     flagged: HashSet<String>,
     evidence: &'a Evidence,
-    /// The intents counted as successes of the batch's orders (issue 12), kept up to date as
-    /// the batch counts more: a success is counted once whoever reports it.
-    counted: HashSet<String>,
-    suspect_recent: Option<i64>,
+    quota: Quota,
+}
+
+/// The sending terminal's suspect results in the quota window (M4), as far as a batch needs it.
+#[derive(Debug, Clone, Copy)]
+enum Quota {
+    /// No quota applies (re-deciding stored reports on import).
+    Off,
+    /// Not read yet: read when the batch's first suspect result needs it, so a batch with none
+    /// (the usual one) costs no count.
+    Unread,
+    /// The count so far, this batch's suspect results included.
+    Counted(i64),
 }
 
 impl Store {
@@ -225,7 +235,7 @@ impl Store {
             .batch_facts(&mut tx, &fresh, &rows, evidence, Some(proven))
             .await?;
         if !fresh.is_empty() {
-            facts.suspect_recent = Some(self.suspect_recent(&mut tx, terminal, now).await?);
+            facts.quota = Quota::Unread;
         }
         let mut writes = Writes::default();
         for i in order {
@@ -259,7 +269,7 @@ impl Store {
             };
             receipts[i] = Some(receipt);
         }
-        if !writes.finish(self, &mut tx, now).await? {
+        if !writes.finish(&mut tx, now).await? {
             return Ok(None);
         }
         let journal = self.record_head(&mut tx, terminal, head, now).await?;
@@ -314,7 +324,7 @@ impl Store {
             },
             flagged,
             evidence,
-            suspect_recent: None,
+            quota: Quota::Off,
         })
     }
 
@@ -326,7 +336,6 @@ impl Store {
         &self,
         terminal: &TerminalId,
         items: &[ResultItem],
-            counted: self.counted_intents(tx, &locked).await?,
     ) -> CentralResult<Applied> {
         let mut applied = Applied::default();
         let mut ids: Vec<String> = items.iter().map(|i| i.attempt_id.to_string()).collect();
@@ -511,10 +520,6 @@ impl Store {
                 OrderChange::default(),
             ),
             Some(row) => {
-            counted: item
-                .intent_id
-                .as_ref()
-                .is_some_and(|i| facts.counted.contains(i.as_str())),
                 context.admission = if item.offline {
                     if !writes.flush(tx, now).await? {
                         return Ok(None);
@@ -538,7 +543,12 @@ impl Store {
         let suspect = status == ItemStatus::Rejected
             || (status == ItemStatus::Flagged && source == FLAG_SOURCE_RESULT);
         if suspect && !retry {
-            if let Some(recent) = facts.suspect_recent.as_mut() {
+            if matches!(facts.quota, Quota::Unread) {
+                // Read before this result is written: only the results stored before the batch
+                // and those its retries re-decided (as they now stand) are counted.
+                facts.quota = Quota::Counted(self.suspect_recent(tx, terminal, now).await?);
+            }
+            if let Quota::Counted(recent) = &mut facts.quota {
                 if *recent >= SUSPECT_RESULTS_PER_HOUR_MAX {
                     self.drop_over_quota(tx, terminal, now).await?;
                     return Ok(Some(ItemReceipt {
@@ -608,9 +618,6 @@ impl Store {
                 .bind(now.unix_ms())
                 .bind(item.outcome.as_str())
                 .execute(&mut **tx)
-        if let Some(payment) = &change.payment {
-            facts.counted.insert(payment.intent_id.clone());
-        }
                 .await?;
             }
             let released = change.release && row.holder_terminal.is_some();
@@ -655,7 +662,7 @@ impl Store {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT attempt_id, interim, order_id, attempt_number, claim_token, terminal_id, \
-                 outcome, amount_minor, currency, intent_id, offline, occurred_at, installment \
+                 outcome, amount_minor, currency, intent_id, offline, occurred_at \
                  FROM results WHERE status = 'rejected' AND order_id IN ({}) \
                  ORDER BY order_id, occurred_at, attempt_id, interim DESC",
                 placeholders.join(", ")
@@ -703,7 +710,7 @@ impl Store {
                     applied += 1;
                 }
             }
-            if !writes.finish(self, tx, now).await? {
+            if !writes.finish(tx, now).await? {
                 return Err(CentralError::Unavailable(
                     "stored results changed while they were decided again: import again",
                 ));
@@ -735,64 +742,6 @@ impl Store {
         );
         Ok(())
     }
-
-    async fn record_head(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        terminal: &TerminalId,
-        head: &JournalHead,
-        now: Timestamp,
-    ) -> CentralResult<JournalReceipt> {
-        let seq = i64::try_from(head.seq)
-            .map_err(|_| CentralError::Invalid("journal_head.seq is too large".into()))?;
-        let existing: Option<String> =
-            sqlx::query("SELECT hash FROM journal_heads WHERE terminal_id = $1 AND seq = $2")
-                .bind(terminal.as_str())
-                .bind(seq)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get("hash"))
-                .transpose()?;
-        let problem = match existing {
-            Some(hash) if hash == head.hash => None,
-            Some(hash) => Some(format!(
-                "journal of terminal {terminal} was rewritten: seq {seq} had hash {hash}, now {}",
-                head.hash
-            )),
-            None => {
-                let max: Option<i64> = sqlx::query(
-                    "SELECT MAX(seq) AS max_seq FROM journal_heads WHERE terminal_id = $1",
-                )
-                .bind(terminal.as_str())
-                .fetch_one(&mut **tx)
-                .await?
-                .try_get("max_seq")?;
-                sqlx::query(
-                    "INSERT INTO journal_heads (terminal_id, seq, hash, received_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (terminal_id, seq) DO NOTHING",
-                )
-                .bind(terminal.as_str())
-                .bind(seq)
-                .bind(&head.hash)
-                .bind(now.unix_ms())
-                .execute(&mut **tx)
-                .await?;
-                match max {
-                    Some(max) if max > seq => Some(format!(
-                        "journal of terminal {terminal} went backwards: seq {seq} after {max}"
-                    )),
-                    _ => None,
-                }
-            }
-        };
-        if let Some(reason) = &problem {
-            self.flag(tx, None, "journal", reason, now).await?;
-        }
-        Ok(JournalReceipt {
-            flagged: problem.is_some(),
-            reason: problem,
-        })
-    }
 }
 
 /// What the inbox holds for one attempt: the status of its interim report (`needs_review`) and
@@ -813,7 +762,6 @@ impl Stored {
     }
 
     fn set(&mut self, interim: bool, status: ItemStatus) {
-        installment: super::orders::installment(r.try_get("installment")?)?,
         if interim {
             self.interim = Some(status);
         } else {
@@ -896,16 +844,7 @@ fn verification(row: &OrderRow, item: &ResultItem, facts: &BatchFacts<'_>) -> Op
                 "intent {intent} is not registered for order {order}"
             )),
             _ => match facts.evidence.get(intent.as_str()) {
-                // An installment's intent charged the result's amount, not the order's (the
-                // rules check that amount against the balance due).
-                Some(evidence) => verify_success(
-                    intent,
-                    evidence,
-                    crate::sweeper::Expected {
-                        amount: item.amount,
-                        ..(&row.order).into()
-                    },
-                ),
+                Some(evidence) => verify_success(intent, evidence, (&row.order).into()),
                 None => Verification::Unverified("it was not read at the gateway".into()),
             },
         },

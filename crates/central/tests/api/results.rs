@@ -270,8 +270,7 @@ both_backends! {
             result_item(&attempt_id(), "o-paid", att_paid, tok_paid, "succeeded", 1000, "EUR", Some("pi_paid")),
             old,
             result_item(&attempt_id(), "o-fenced", att_stale, stale, "declined", 1000, "EUR", None),
-            // More than the order's amount (an installment may be less, never more).
-            result_item(&attempt_id(), "o-amount", att_amount, tok_amount, "succeeded", 1001, "EUR", Some("pi_amount")),
+            result_item(&attempt_id(), "o-amount", att_amount, tok_amount, "succeeded", 999, "EUR", Some("pi_amount")),
             result_item(&attempt_id(), "o-unverified", att_unv, tok_unv, "succeeded", 1000, "EUR", Some("pi_unv")),
             result_item(&attempt_id(), "o-foreign", att_foreign, tok_foreign, "declined", 1000, "EUR", None),
         ]);
@@ -394,5 +393,94 @@ both_backends! {
         assert_eq!(o["order"]["status"], "paid", "{o}");
         assert_eq!(o["order"]["paid_intent_id"], "pi_2", "{o}");
         assert_eq!(o["order"]["claim"], Value::Null, "{o}");
+    }
+}
+
+both_backends! {
+    // The set-based statements decide a batch as its items one by one would: a mix of a fresh
+    // result, a duplicate, one under a stale claim token, a contradiction, an unconfirmed success
+    // and a verified one ends the same (receipts, orders, claims, flags, claim audit) whether it
+    // arrives as one batch (side a) or one result per batch (side b).
+    async fn a_mixed_batch_ends_as_the_same_results_one_by_one(app) {
+        let kinds = ["new", "dup", "fenced", "amount", "unverified", "paid"];
+        let ids: Vec<String> = ["a", "b"]
+            .iter()
+            .flat_map(|side| kinds.iter().map(move |k| format!("{side}-{k}")))
+            .collect();
+        let orders: Vec<(&str, i64, &str)> = ids.iter().map(|i| (i.as_str(), 1000, "EUR")).collect();
+        app.orders(&orders).await;
+        app.operators(&["alice"]).await;
+        let t1 = app.terminal("t1").await;
+        let mut seq = 0;
+        let mut items = std::collections::BTreeMap::new();
+        for side in ["a", "b"] {
+            let id = |k: &str| format!("{side}-{k}");
+            let pi = |k: &str| format!("pi_{side}_{k}");
+            let (tok, att) = claimed(app, &t1, &id("new"), Some(&pi("new"))).await;
+            let new = result_item(&attempt_id(), &id("new"), att, tok, "declined", 1000, "EUR", Some(&pi("new")));
+            let (tok, att) = claimed(app, &t1, &id("dup"), None).await;
+            let dup = result_item(&attempt_id(), &id("dup"), att, tok, "declined", 1000, "EUR", None);
+            seq += 1;
+            let (_, resp) = app.post("/v1/results", &t1, batch(seq, vec![dup.clone()])).await;
+            assert_eq!(statuses(&resp), ["applied"]);
+            let (stale, att) = claimed(app, &t1, &id("fenced"), None).await;
+            let (status, body) = app
+                .post(&format!("/v1/orders/{}/claim/release", id("fenced")), &t1, json!({"claim_token": stale}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            claimed(app, &t1, &id("fenced"), None).await;
+            let fenced = result_item(&attempt_id(), &id("fenced"), att, stale, "declined", 1000, "EUR", None);
+            let (tok, att) = claimed(app, &t1, &id("amount"), Some(&pi("amount"))).await;
+            let amount = result_item(&attempt_id(), &id("amount"), att, tok, "succeeded", 1001, "EUR", Some(&pi("amount")));
+            let (tok, att) = claimed(app, &t1, &id("unverified"), Some(&pi("unverified"))).await;
+            let unverified = result_item(&attempt_id(), &id("unverified"), att, tok, "succeeded", 1000, "EUR", Some(&pi("unverified")));
+            let (tok, att) = claimed(app, &t1, &id("paid"), Some(&pi("paid"))).await;
+            app.gateway_paid(&pi("paid"), &id("paid")).await;
+            let paid = result_item(&attempt_id(), &id("paid"), att, tok, "succeeded", 1000, "EUR", Some(&pi("paid")));
+            items.insert(side, vec![new, dup, fenced, amount, unverified, paid]);
+        }
+
+        seq += 1;
+        let (status, resp) = app.post("/v1/results", &t1, batch(seq, items["a"].clone())).await;
+        assert_eq!(status, 200, "{resp}");
+        let in_one = statuses(&resp);
+        let mut one_by_one = Vec::new();
+        for item in items["b"].clone() {
+            seq += 1;
+            let (status, resp) = app.post("/v1/results", &t1, batch(seq, vec![item])).await;
+            assert_eq!(status, 200, "{resp}");
+            one_by_one.extend(statuses(&resp));
+        }
+        assert_eq!(in_one, ["applied", "duplicate", "flagged", "flagged", "flagged", "applied"]);
+        assert_eq!(in_one, one_by_one);
+
+        let audit = app.store.claim_audit().await.unwrap();
+        let ended = |side: &str| -> Vec<String> {
+            // The duplicate's holding ended with its first delivery, before the comparison.
+            let mut ended: Vec<String> = audit
+                .iter()
+                .filter(|r| r.event == "result" && r.order_id.starts_with(side))
+                .filter(|r| !r.order_id.ends_with("-dup"))
+                .map(|r| r.order_id[2..].to_string())
+                .collect();
+            ended.sort_unstable();
+            ended
+        };
+        assert_eq!(ended("a-"), ["amount", "new", "paid", "unverified"]);
+        assert_eq!(ended("a-"), ended("b-"));
+        for kind in kinds {
+            let (a, b) = (app.order(&format!("a-{kind}")).await, app.order(&format!("b-{kind}")).await);
+            assert_eq!(a["order"]["status"], b["order"]["status"], "{kind}: {a} {b}");
+            assert_eq!(a["order"]["paid_intent_id"].is_null(), b["order"]["paid_intent_id"].is_null(), "{kind}");
+            assert_eq!(a["order"]["claim"]["terminal_id"], b["order"]["claim"]["terminal_id"], "{kind}");
+            assert_eq!(a["order"]["attempt_seq"], b["order"]["attempt_seq"], "{kind}");
+            assert_eq!(
+                flag_sources(app, &format!("a-{kind}")).await,
+                flag_sources(app, &format!("b-{kind}")).await,
+                "{kind}"
+            );
+        }
+        assert_eq!(app.order("a-paid").await["order"]["status"], "paid");
+        assert_eq!(app.order("a-fenced").await["order"]["claim"]["terminal_id"], "t1");
     }
 }
