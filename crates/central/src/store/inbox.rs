@@ -71,6 +71,9 @@ pub(super) struct BatchFacts<'a> {
     /// The batch's orders held for review that carry a flag other than `unverified` (one a person
     /// must look at), including those this batch raised so far.
     flagged: HashSet<String>,
+    /// The intents counted as successes of the batch's orders (issue 12), kept up to date as
+    /// the batch counts more: a success is counted once whoever reports it.
+    counted: HashSet<String>,
     evidence: &'a Evidence,
     quota: Quota,
 }
@@ -323,6 +326,7 @@ impl Store {
                 None => self.granted_claims(tx, &online).await?,
             },
             flagged,
+            counted: self.counted_intents(tx, &locked).await?,
             evidence,
             quota: Quota::Off,
         })
@@ -507,6 +511,10 @@ impl Store {
             }),
             admission: Admission::Bound,
             verification: None,
+            counted: item
+                .intent_id
+                .as_ref()
+                .is_some_and(|i| facts.counted.contains(i.as_str())),
         };
         // The reason is stored with the result: why it was flagged, or why it was rejected.
         let (status, reason, source, change) = match &row {
@@ -600,6 +608,9 @@ impl Store {
                 facts.flagged.insert(item.order_id.as_str().to_string());
             }
         }
+        if let Some(payment) = &change.payment {
+            facts.counted.insert(payment.intent_id.clone());
+        }
         if let Some(row) = row {
             if let Some(intent) = &change.adopt_intent {
                 // An intent no claim registered (an offline attempt's) becomes the order's open
@@ -662,7 +673,7 @@ impl Store {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT attempt_id, interim, order_id, attempt_number, claim_token, terminal_id, \
-                 outcome, amount_minor, currency, intent_id, offline, occurred_at \
+                 outcome, amount_minor, currency, intent_id, offline, occurred_at, installment \
                  FROM results WHERE status = 'rejected' AND order_id IN ({}) \
                  ORDER BY order_id, occurred_at, attempt_id, interim DESC",
                 placeholders.join(", ")
@@ -802,6 +813,7 @@ fn stored_item(r: &AnyRow) -> CentralResult<ResultItem> {
             .map_err(corrupt)?,
         offline: r.try_get::<i64, _>("offline")? != 0,
         occurred_at: Timestamp::from_unix_ms(r.try_get("occurred_at")?),
+        installment: super::orders::installment(r.try_get("installment")?)?,
     })
 }
 
@@ -844,7 +856,16 @@ fn verification(row: &OrderRow, item: &ResultItem, facts: &BatchFacts<'_>) -> Op
                 "intent {intent} is not registered for order {order}"
             )),
             _ => match facts.evidence.get(intent.as_str()) {
-                Some(evidence) => verify_success(intent, evidence, (&row.order).into()),
+                // An installment's intent charged the result's amount, not the order's (the
+                // rules check that amount against the balance due).
+                Some(evidence) => verify_success(
+                    intent,
+                    evidence,
+                    crate::sweeper::Expected {
+                        amount: item.amount,
+                        ..(&row.order).into()
+                    },
+                ),
                 None => Verification::Unverified("it was not read at the gateway".into()),
             },
         },

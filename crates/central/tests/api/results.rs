@@ -270,7 +270,8 @@ both_backends! {
             result_item(&attempt_id(), "o-paid", att_paid, tok_paid, "succeeded", 1000, "EUR", Some("pi_paid")),
             old,
             result_item(&attempt_id(), "o-fenced", att_stale, stale, "declined", 1000, "EUR", None),
-            result_item(&attempt_id(), "o-amount", att_amount, tok_amount, "succeeded", 999, "EUR", Some("pi_amount")),
+            // More than the order's amount (an installment may be less, never more).
+            result_item(&attempt_id(), "o-amount", att_amount, tok_amount, "succeeded", 1001, "EUR", Some("pi_amount")),
             result_item(&attempt_id(), "o-unverified", att_unv, tok_unv, "succeeded", 1000, "EUR", Some("pi_unv")),
             result_item(&attempt_id(), "o-foreign", att_foreign, tok_foreign, "declined", 1000, "EUR", None),
         ]);

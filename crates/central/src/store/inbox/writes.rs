@@ -21,6 +21,7 @@ use sqlx::{Any, Transaction};
 
 use super::super::claims::{audit_insert, AuditEvent};
 use super::super::inbox_rules::OrderChange;
+use super::super::installments::{count_payment, Payment};
 use super::super::{corrupt, OrderRow};
 use super::rowset::{id_rows, is_postgres, json_rows, to_json, Id, Kind};
 use crate::error::CentralResult;
@@ -60,6 +61,8 @@ pub(in crate::store) struct Writes {
     orders: BTreeMap<String, OrderWrite>,
     /// (intent, order) → the state the last admitted result of it left.
     intents: BTreeMap<(String, String), String>,
+    /// (order, success) to count, in the order decided (issue 12, installments).
+    payments: Vec<(String, Payment)>,
 }
 
 impl Writes {
@@ -108,6 +111,7 @@ impl Writes {
     ) {
         if change.new_status.is_none()
             && change.paid_intent_id.is_none()
+            && change.payment.is_none()
             && !change.clear_open_intent
             && !released
             && change.adopt_intent.is_none()
@@ -133,6 +137,10 @@ impl Writes {
         if let Some(seq) = change.attempt_seq {
             w.attempt_seq = w.attempt_seq.max(seq);
         }
+        if let Some(payment) = &change.payment {
+            self.payments
+                .push((row.order.order_id.as_str().to_string(), payment.clone()));
+        }
     }
 
     /// The state an admitted result leaves its registered intent in.
@@ -155,10 +163,10 @@ impl Writes {
             let sql = format!(
                 "INSERT INTO results (attempt_id, interim, order_id, attempt_number, claim_token, \
                  terminal_id, outcome, amount_minor, currency, intent_id, offline, occurred_at, \
-                 received_at, status, reason, suspect) \
+                 received_at, status, reason, suspect, installment) \
                  SELECT v.attempt_id, v.interim, v.order_id, v.attempt_number, v.claim_token, \
                  v.terminal_id, v.outcome, v.amount_minor, v.currency, v.intent_id, v.offline, \
-                 v.occurred_at, $1, v.status, v.reason, v.suspect FROM {} \
+                 v.occurred_at, $1, v.status, v.reason, v.suspect, v.installment FROM {} \
                  WHERE true ON CONFLICT (attempt_id, interim) DO NOTHING",
                 json_rows(postgres, "$2", ResultRow::COLUMNS)
             );
@@ -313,6 +321,11 @@ impl Writes {
                     .await?;
             }
         }
+        // The successes the batch counts, once per intent: few (one per paying result), so
+        // one statement pair each.
+        for (order_id, payment) in &self.payments {
+            count_payment(tx, order_id, payment, "result", now).await?;
+        }
         if !self.intents.is_empty() {
             let rows: Vec<IntentRow<'_>> = self
                 .intents
@@ -355,6 +368,7 @@ struct ResultRow<'a> {
     status: &'a str,
     reason: Option<&'a str>,
     suspect: i64,
+    installment: i64,
 }
 
 impl<'a> ResultRow<'a> {
@@ -374,6 +388,7 @@ impl<'a> ResultRow<'a> {
         ("status", Kind::Text),
         ("reason", Kind::Text),
         ("suspect", Kind::Int),
+        ("installment", Kind::Int),
     ];
 
     fn new(r: &'a NewResult) -> ResultRow<'a> {
@@ -394,6 +409,7 @@ impl<'a> ResultRow<'a> {
             status: r.status.as_str(),
             reason: r.reason.as_deref(),
             suspect: i64::from(r.suspect),
+            installment: i64::from(item.installment.get()),
         }
     }
 }
