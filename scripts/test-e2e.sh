@@ -16,4 +16,4 @@ ensure_ui_built
 build_desktop
 
 step "end-to-end test"
-PAYDESK_DESKTOP_BIN="$DESKTOP_BIN" cargo test -p paydesk-system-tests --test e2e_desktop --test e2e_manager --test e2e_reports --test e2e_outbox --test e2e_resolve --test e2e_paypal --test e2e_card -- "$@"
+PAYDESK_DESKTOP_BIN="$DESKTOP_BIN" cargo test -p paydesk-system-tests --test e2e_desktop --test e2e_manager --test e2e_reports --test e2e_outbox --test e2e_resolve --test e2e_paypal --test e2e_training --test e2e_card -- "$@"

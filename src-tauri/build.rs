@@ -54,6 +54,9 @@ fn main() {
             "set_approval_threshold",
             "set_permissions",
             "set_limit",
+            // training mode in the demo (issue 12, item 9)
+            "set_training",
+            "rehearse",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         // `{:#}` keeps the whole cause chain, which is where tauri-build says what it disliked.

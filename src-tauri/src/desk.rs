@@ -23,6 +23,7 @@ use crate::error::{
     charge_error, engine_error, log_detail, queue_error, sign_in_error, UiError, UiErrorKind,
 };
 use crate::launch::{self, Launch};
+use crate::training::Training;
 use crate::views::{
     AttemptView, ChargeView, JournalStatus, OrderView, QueueView, ReadyStatus, RecoverySummary,
     Session, StatusView, SyncView, TimelineView,
@@ -75,6 +76,8 @@ pub(crate) struct Running {
     embedded: bool,
     /// The embedded central and gateway; taken and stopped at shutdown.
     stack: Mutex<Option<Stack>>,
+    /// Training mode (`training.rs`): off at start; offered only with the embedded stack.
+    pub(crate) training: Training,
 }
 
 impl Desk {
@@ -144,6 +147,7 @@ impl Desk {
         let running = Arc::new(Running {
             terminal: started.terminal,
             embedded,
+            training: Training::new(started.stack.as_ref().map(Stack::training)),
             stack: Mutex::new(started.stack),
         });
         if *self.inner.shutdown.borrow() {
@@ -373,10 +377,13 @@ impl Desk {
             expected_amount,
         };
         let terminal = &running.terminal;
-        let report = terminal
+        // A rehearsal armed in training applies to this charge only.
+        let rehearsed = running.training.before_charge();
+        let charged = terminal
             .charge_with_options(&request, ClaimOptions { confirm_similar }, progress)
-            .await
-            .map_err(|e| charge_error(terminal.journal_path(), &e))?;
+            .await;
+        running.training.after_charge(rehearsed);
+        let report = charged.map_err(|e| charge_error(terminal.journal_path(), &e))?;
         Ok(ChargeView {
             attempt: report.attempt.into(),
             pending: report.pending,
@@ -453,6 +460,7 @@ impl Desk {
             },
             unresolved: health.unresolved,
             last_recovery: self.inner.last_recovery.lock().ok().and_then(|l| l.clone()),
+            training: running.training.view(),
         })))
     }
 

@@ -17,6 +17,7 @@ pub mod manager_views;
 pub mod permissions;
 pub mod report_views;
 pub mod reports;
+pub mod training;
 pub mod views;
 
 use paydesk_core::Money;
@@ -127,6 +128,9 @@ pub fn configure_with<R: Runtime>(builder: tauri::Builder<R>, launch: Launch) ->
             set_approval_threshold,
             set_permissions,
             set_limit,
+            // training mode in the demo (issue 12, item 9)
+            set_training,
+            rehearse,
         ])
 }
 
@@ -510,4 +514,20 @@ async fn set_limit(
 ) -> Result<permissions::SettingsView, UiError> {
     desk.set_limit(&operator, &currency, &per_refund, &per_day, &pin)
         .await
+}
+
+// training mode in the demo (issue 12, item 9): one-line adapters over `training.rs`; the state
+// itself reaches the UI in every `status`.
+
+#[tauri::command]
+async fn set_training(desk: State<'_, Desk>, on: bool) -> Result<training::TrainingView, UiError> {
+    desk.set_training(on).await
+}
+
+#[tauri::command]
+async fn rehearse(
+    desk: State<'_, Desk>,
+    rehearsal: Option<training::Rehearsal>,
+) -> Result<training::TrainingView, UiError> {
+    desk.rehearse(rehearsal).await
 }

@@ -163,6 +163,8 @@ pub struct ReadyStatus {
     /// Attempts not in a final state (recovery works on them; some may wait for a manager).
     pub unresolved: usize,
     pub last_recovery: Option<RecoverySummary>,
+    /// Training mode in the demo: the UI shows its banner on every screen while it is on.
+    pub training: crate::training::TrainingView,
 }
 
 /// What `sync_now` did.

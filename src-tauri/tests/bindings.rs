@@ -21,6 +21,7 @@ use paydesk_desktop::views::{
     AttemptView, ChargeView, JournalStatus, OrderView, QueueView, ReadyStatus, RecoverySummary,
     Session, StatusView, SyncView, TimelineView,
 };
+use paydesk_desktop::training::{Rehearsal, TrainingView};
 use paydesk_desktop::{ChargeProgress, UiError, UiErrorKind};
 use paydesk_engine::{OfflineRefusal, Progress, RecoveryReport};
 use paydesk_journal::{AttemptFilter, BreakKind, StoredEvent};
@@ -50,7 +51,12 @@ fn generated_files() -> BTreeMap<String, String> {
     collect.visit::<ChargeView>(); // charge
     collect.visit::<AttemptView>(); // attempts (a list of them)
     collect.visit::<TimelineView>(); // attempt_timeline
-    collect.visit::<StatusView>(); // status
+    collect.visit::<StatusView>(); // status (with training's view)
+
+    // training mode in the demo: set_training and rehearse answer its view; rehearse takes one.
+    collect.visit::<paydesk_desktop::training::TrainingView>();
+    collect.visit::<paydesk_desktop::training::Rehearsal>();
+
     collect.visit::<RecoveryReport>(); // recover_now
     collect.visit::<SyncView>(); // sync_now
     // when the customer must act (issue 12, item 6)
@@ -644,6 +650,12 @@ fn status_json_matches_its_typescript() {
                 errors: vec!["central unreachable".into()],
             },
         }),
+        training: TrainingView {
+            available: true,
+            on: true,
+            armed: Some(Rehearsal::CentralDown),
+            central_down: true,
+        },
     }));
     let json = assert_matches(&ready, &decls);
     // Internally tagged and boxed: `phase` sits beside the ready status's own fields.
@@ -652,6 +664,7 @@ fn status_json_matches_its_typescript() {
     assert_eq!(json["journal"]["broken_kind"], "hash_mismatch");
     // Flattened: the recovery report's counts sit beside `at`.
     assert_eq!(json["last_recovery"]["still_open"], 1);
+    assert_eq!(json["training"]["armed"], "central_down");
 
     let quiet = StatusView::Ready(Box::new(ReadyStatus {
         online: true,
@@ -671,6 +684,12 @@ fn status_json_matches_its_typescript() {
         },
         unresolved: 0,
         last_recovery: None,
+        training: TrainingView {
+            available: false,
+            on: false,
+            armed: None,
+            central_down: false,
+        },
     }));
     assert_matches(&quiet, &decls);
     assert_matches(&SyncView::default(), &decls);

@@ -19,6 +19,7 @@
 mod demo_exceptions;
 mod demo_parked;
 mod files;
+mod training;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub use demo_exceptions::{
     OUTSIDE_REFUND_ORDER, SEEDED_FILE as DEMO_EXCEPTIONS_FILE, UNVERIFIED_ORDER,
 };
 pub use demo_parked::PARKED_ORDER;
+pub use training::{GatewayRehearsal, TrainingControls};
 
 /// The central's database file in the data directory.
 pub const CENTRAL_DB_FILE: &str = "central.sqlite";
@@ -169,7 +171,10 @@ pub struct Stack {
     gateway_key: Secret,
     /// PayPal on the same sandbox (issue 13): its orders are charged through it.
     paypal: PaypalAccess,
-    central: paydesk_central::RunningCentral,
+    /// The central's store, open for the life of the stack (closed at shutdown).
+    store: Store,
+    /// The running central, which training may stop and start again (`training.rs`).
+    central: Arc<tokio::sync::Mutex<training::CentralSlot>>,
     sandbox: paydesk_sandbox::SandboxHandle,
     /// Held locked while this stack runs: readers believe `stack.json` only while it is.
     _lock: std::fs::File,
@@ -296,29 +301,32 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
     // Reconciliation lists PayPal's successes by the PayPal orders registered here (PayPal
     // has no search).
     let store_for_lookup = store.clone();
+    // Kept to start the central again after training stopped it (`training.rs`).
+    let central_config = paydesk_central::Config {
+        lease_ms: config.lease_ms,
+        webhook_secrets: if config.demo_exceptions {
+            vec![webhook_secret]
+        } else {
+            Vec::new()
+        },
+        allowance_key: Some(Arc::new(allowance_key)),
+        paypal_webhook: Some(Arc::new(paypal_webhook)),
+        // Managers' reversals go to the same sandbox with the same key.
+        gateway_actions: Some(Arc::new(
+            paydesk_central::gateway_actions::GatewayActor::new(lookup_gateway.clone()),
+        )),
+        ..paydesk_central::Config::default()
+    };
+    // The sandbox is test mode: webhook events of live mode are refused.
+    let central_lookup: Arc<dyn paydesk_central::IntentLookup> = Arc::new(
+        GatewayLookup::new(lookup_gateway.clone())
+            .with_livemode(false)
+            .with_paypal_orders(store_for_lookup),
+    );
     let central = paydesk_central::start(
         store,
-        paydesk_central::Config {
-            lease_ms: config.lease_ms,
-            webhook_secrets: if config.demo_exceptions {
-                vec![webhook_secret]
-            } else {
-                Vec::new()
-            },
-            allowance_key: Some(Arc::new(allowance_key)),
-            paypal_webhook: Some(Arc::new(paypal_webhook)),
-            // Managers' reversals go to the same sandbox with the same key.
-            gateway_actions: Some(Arc::new(
-                paydesk_central::gateway_actions::GatewayActor::new(lookup_gateway.clone()),
-            )),
-            ..paydesk_central::Config::default()
-        },
-        // The sandbox is test mode: webhook events of live mode are refused.
-        Some(Arc::new(
-            GatewayLookup::new(lookup_gateway.clone())
-                .with_livemode(false)
-                .with_paypal_orders(store_for_lookup),
-        )),
+        central_config.clone(),
+        Some(central_lookup.clone()),
         listener,
     )
     .map_err(|e| StackError::Central(e.to_string()))?;
@@ -382,7 +390,15 @@ pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         terminal_token,
         gateway_key,
         paypal,
-        central,
+        store: central.store.clone(),
+        central: Arc::new(tokio::sync::Mutex::new(training::CentralSlot {
+            store: central.store.clone(),
+            config: central_config,
+            lookup: Some(central_lookup),
+            addr: central.addr,
+            closed: false,
+            running: Some(central),
+        })),
         sandbox,
         _lock: lock,
     };
@@ -434,15 +450,32 @@ impl Stack {
 
     /// The central's store, for tools and tests that set up data directly.
     pub fn central_store(&self) -> &Store {
-        &self.central.store
+        &self.store
+    }
+
+    /// Training mode's controls: the sandbox's faults armed in this process, and the central
+    /// stopped and started again (see [`TrainingControls`]).
+    pub fn training(&self) -> TrainingControls {
+        TrainingControls {
+            faults: self.sandbox.fault_plan(),
+            central: Arc::clone(&self.central),
+        }
     }
 
     /// Stops the central (in-flight requests and the current sweep finish) and the sandbox, waits
     /// for both, and removes `stack.json` so nobody is pointed at the stopped servers.
     pub async fn shutdown(self) {
         files::remove_stack_file(&self.data_dir, &self.central_url);
-        let store = self.central.store.clone();
-        self.central.shutdown().await;
+        let store = self.store.clone();
+        let central = {
+            let mut slot = self.central.lock().await;
+            slot.closed = true;
+            slot.running.take()
+        };
+        // Training may have it stopped: then there is nothing to stop.
+        if let Some(central) = central {
+            central.shutdown().await;
+        }
         self.sandbox.shutdown().await;
         store.close().await;
         tracing::info!("embedded stack stopped");

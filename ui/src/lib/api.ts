@@ -24,6 +24,8 @@ import type {
   StoredEvent,
   SyncView,
   TimelineView,
+  TrainingView,
+  Rehearsal,
   UiError,
 } from "./bindings";
 
@@ -95,6 +97,11 @@ export const sendPaymentLink = (orderId: string): Promise<PaymentLink> => call("
 export const markCustomerContacted = (orderId: string, note: string): Promise<ContactRecord> =>
   call("mark_customer_contacted", { orderId, note });
 
+// Training mode in the demo (issue 12, item 9): the switch and the rehearsal picker. The state
+// itself comes with every status (`ReadyStatus.training`).
+export const setTraining = (on: boolean): Promise<TrainingView> => call("set_training", { on });
+/** Arms `rehearsal` (replacing the one armed), or ends the rehearsal with `null`. */
+export const rehearse = (rehearsal: Rehearsal | null): Promise<TrainingView> => call("rehearse", { rehearsal });
 
 /** Calls `handler` for every charge progress event until the returned function is called. */
 export function onChargeProgress(handler: (event: ChargeProgress) => void): Promise<UnlistenFn> {

@@ -3,6 +3,7 @@ import type { JournalStatus } from "./JournalStatus";
 import type { RecoverySummary } from "./RecoverySummary";
 import type { Session } from "./Session";
 import type { TerminalId } from "./TerminalId";
+import type { TrainingView } from "./TrainingView";
 
 export type ReadyStatus = {
 /**
@@ -16,4 +17,8 @@ embedded: boolean, central_url: string, terminal: TerminalId, session: Session |
 /**
  * Attempts not in a final state (recovery works on them; some may wait for a manager).
  */
-unresolved: number, last_recovery: RecoverySummary | null, };
+unresolved: number, last_recovery: RecoverySummary | null,
+/**
+ * Training mode in the demo: the UI shows its banner on every screen while it is on.
+ */
+training: TrainingView, };
