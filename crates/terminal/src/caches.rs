@@ -55,15 +55,22 @@ pub enum QueueError {
     Central(CentralError),
 }
 
-/// Reads every page of the unpaid queue and caches it in `data_dir`; falls back to the cache
-/// when the central is unreachable. A failed cache write is logged, not an error: the operator
-/// still gets the fresh queue.
+/// Reads every page of the desk's queue — unpaid orders, then orders waiting for their customer
+/// (3-D Secure, issue 12 item 6: the desk shows them as "Waiting for customer", not gone) — and
+/// caches it in `data_dir`; falls back to the cache when the central is unreachable. A failed
+/// cache write is logged, not an error: the operator still gets the fresh queue.
 pub async fn fetch_queue(
     client: &HttpCentral,
     data_dir: &Path,
     now: Timestamp,
 ) -> Result<Queue, QueueError> {
-    fetch_queue_of(client, data_dir, now, &[OrderStatus::Unpaid]).await
+    fetch_queue_of(
+        client,
+        data_dir,
+        now,
+        &[OrderStatus::Unpaid, OrderStatus::NeedsAction],
+    )
+    .await
 }
 
 /// Every state an operator can charge from: unpaid, failed (declined) and needing action (3-D
