@@ -40,14 +40,15 @@ fn a_manager_sends_a_refused_result_again_then_archives_it_with_a_reason() {
     };
     let driver = app.driver.clone();
     let s = app.s();
+
+    // The inbox lists the parked result, in words, with the central's reason.
+    sign_in(&driver, s, MANAGER.0, MANAGER.1);
+    // The app's terminal id (written by its embedded stack, which runs by now).
     let terminal = std::fs::read_to_string(app.data_dir.join("terminal.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|t| t["terminal_id"].as_str().map(str::to_string))
         .expect("the app's terminal id in terminal.json");
-
-    // The inbox lists the parked result, in words, with the central's reason.
-    sign_in(&driver, s, MANAGER.0, MANAGER.1);
     reload_until(&driver, s, "[data-testid='inbox-reload']", || {
         driver.find(s, PARKED_ROW).is_some()
     });
