@@ -380,7 +380,14 @@ impl Desk {
         // A rehearsal armed in training applies to this charge only.
         let rehearsed = running.training.before_charge();
         let charged = terminal
-            .charge_with_options(&request, ClaimOptions { confirm_similar }, progress)
+            .charge_with_options(
+                &request,
+                ClaimOptions {
+                    confirm_similar,
+                    ..Default::default()
+                },
+                progress,
+            )
             .await;
         running.training.after_charge(rehearsed);
         let report = charged.map_err(|e| charge_error(terminal.journal_path(), &e))?;

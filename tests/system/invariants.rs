@@ -192,12 +192,31 @@ pub fn check_order(
         .filter(|i| i["status"] == "succeeded")
         .collect();
 
-    // I1: at most one succeeded payment, never more than the order's amount, and never two
-    // intents for one (order, attempt number): a second one means a key was not reused.
-    if successes.len() > 1 {
+    // I1 (with installments, issue 12): per order the succeeded total never exceeds the order's
+    // amount, per installment at most one success (the central's applied successes name
+    // distinct installments), and never two intents for one (order, attempt number): a second
+    // one means a key was not reused. An order charged in full at once has one success.
+    let succeeded_total: i64 = successes
+        .iter()
+        .map(|i| i["amount"].as_i64().unwrap_or(i64::MAX / 4))
+        .sum();
+    if succeeded_total > order.minor {
         bad.push(format!(
-            "I1 double charge: {} succeeded intents for {id}",
-            successes.len()
+            "I1 double charge: {} succeeded intents for {id} add up to {succeeded_total}, more \
+             than its {}",
+            successes.len(),
+            order.minor
+        ));
+    }
+    let mut installments: Vec<i64> = results
+        .iter()
+        .filter(|r| r["outcome"] == "succeeded" && r["status"] == "applied")
+        .map(|r| r["installment"].as_i64().unwrap_or(1))
+        .collect();
+    installments.sort_unstable();
+    if installments.windows(2).any(|w| w[0] == w[1]) {
+        bad.push(format!(
+            "I1 two applied successes for one installment of {id}: {installments:?}"
         ));
     }
     for i in &intents {

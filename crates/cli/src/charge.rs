@@ -162,6 +162,46 @@ struct ChargeOutput<'a> {
     sync: Option<&'a DrainReport>,
 }
 
+/// The amount `--charge-amount` asks this payment to charge, checked against the order's
+/// `--amount` before anything is sent (issue 12, installments): more than zero, the order's
+/// currency, not above the order. Above the balance due is the central's to say (it knows the
+/// payments counted). `None`: the balance due.
+pub fn installment_options(
+    order_amount: &str,
+    charge_amount: Option<String>,
+    reason: Option<String>,
+) -> Result<(Option<Money>, Option<String>), Failure> {
+    let Some(text) = charge_amount else {
+        return Ok((None, reason));
+    };
+    let amount = Money::parse(&text).map_err(|e| {
+        Failure::usage(format!(
+            "--charge-amount: {e} (what this payment charges, e.g. \"30.00 EUR\")"
+        ))
+    })?;
+    if amount.minor() == 0 {
+        return Err(Failure::usage(
+            "--charge-amount must be more than zero: leave it out to charge the balance due",
+        ));
+    }
+    if let Ok(order) = Money::parse(order_amount) {
+        if order.currency() != amount.currency() {
+            return Err(Failure::usage(format!(
+                "--charge-amount {amount} is not in the order's currency ({}): give it in {}",
+                order.currency().code(),
+                order.currency().code()
+            )));
+        }
+        if amount.minor() > order.minor() {
+            return Err(Failure::usage(format!(
+                "--charge-amount {amount} is more than the order ({order}): charge at most its \
+                 balance due"
+            )));
+        }
+    }
+    Ok((Some(amount), reason))
+}
+
 pub async fn charge(
     settings: &Settings,
     order: &str,
@@ -397,4 +437,34 @@ pub async fn sync(settings: &Settings) -> CmdResult {
         out!("{}", sync_line(settings, &report));
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod installment_tests {
+    use super::installment_options;
+
+    #[test]
+    fn a_charge_amount_is_checked_before_anything_is_sent() {
+        let ok = installment_options(
+            "100.00 EUR",
+            Some("30.00 EUR".into()),
+            Some("deposit".into()),
+        )
+        .unwrap();
+        assert_eq!(ok.0.unwrap().minor(), 3_000);
+        assert_eq!(ok.1.as_deref(), Some("deposit"));
+        assert_eq!(
+            installment_options("100.00 EUR", None, None).unwrap(),
+            (None, None)
+        );
+        for (bad, words) in [
+            ("0.00 EUR", "more than zero"),
+            ("30.00 USD", "not in the order's currency"),
+            ("100.01 EUR", "more than the order"),
+            ("thirty", "--charge-amount"),
+        ] {
+            let err = installment_options("100.00 EUR", Some(bad.into()), None).unwrap_err();
+            assert!(format!("{err:?}").contains(words), "{bad}: {err:?}");
+        }
+    }
 }

@@ -144,6 +144,14 @@ enum Command {
         /// stops the charge.
         #[arg(long)]
         amount: String,
+        /// What this payment charges, e.g. "30.00 EUR" for a deposit (issue 12, installments);
+        /// by default the order's balance due. Another amount than the balance needs the
+        /// permission to charge other amounts and `--reason`.
+        #[arg(long, value_name = "AMOUNT")]
+        charge_amount: Option<String>,
+        /// Why an amount other than the balance due is charged (audited at the central).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
         /// The central warned that the same customer paid the same amount on another order
         /// recently (exit 4, "may be a duplicate"): charge anyway, once you checked with the
         /// customer that this is a separate payment.
@@ -546,10 +554,19 @@ async fn run(settings: &Settings, command: Command) -> CmdResult {
             order,
             operator,
             amount,
+            charge_amount,
+            reason,
             pin_stdin,
             confirm_similar,
         } => {
-            let options = paydesk_engine::ClaimOptions { confirm_similar };
+            let options = match charge::installment_options(&amount, charge_amount, reason) {
+                Ok((amount, reason)) => paydesk_engine::ClaimOptions {
+                    confirm_similar,
+                    amount,
+                    reason,
+                },
+                Err(failure) => return Err(failure),
+            };
             charge::charge(settings, &order, &operator, &amount, pin_stdin, options).await
         }
         Command::Show { attempt } => journal::show(settings, &attempt),

@@ -23,7 +23,7 @@ async fn a_manager_reads_and_changes_settings_and_the_central_enforces_them() {
             .contains("Reversals above 10000 minor units need a second manager's approval.")
             && show
                 .stdout
-                .contains("The operator role may: take payments.")
+                .contains("The operator role may: take payments; charge an amount other than the balance due.")
             && show.stdout.contains("Nobody has a refund limit."),
         "{show:?}"
     );
@@ -169,7 +169,7 @@ async fn a_manager_reads_and_changes_settings_and_the_central_enforces_them() {
     );
     assert_eq!(
         doc["settings"]["permissions"][0]["actions"],
-        serde_json::json!(["charge"])
+        serde_json::json!(["charge", "charge_other_amount"])
     );
     desk.stack.shutdown().await;
 }

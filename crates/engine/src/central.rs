@@ -11,8 +11,8 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 use paydesk_core::{
-    AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, Money, OperatorId, OrderId,
-    PaymentMethodId, TerminalId, Timestamp,
+    AttemptNumber, ClaimToken, CustomerId, GatewayIntentId, InstallmentNumber, Money, OperatorId,
+    OrderId, PaymentMethodId, TerminalId, Timestamp,
 };
 use paydesk_journal::ResultMessage;
 use serde::Serialize;
@@ -34,6 +34,9 @@ pub struct OrderSnapshot {
     pub status: OrderStatus,
     pub customer: Option<CustomerId>,
     pub payment_method: PaymentMethodId,
+    /// What the order's counted successes add up to (installments): the balance due is
+    /// `amount` less this.
+    pub paid_minor: i64,
 }
 
 /// A granted processing flag.
@@ -49,6 +52,10 @@ pub struct Claim {
     /// An intent a previous holder registered and nobody resolved: it must be settled before
     /// another intent is created for the order.
     pub open_intent: Option<GatewayIntentId>,
+    /// Which payment of the order this attempt is (issue 12, installments).
+    pub installment: InstallmentNumber,
+    /// What the central granted this attempt to charge: the amount asked for, or the balance.
+    pub amount: Money,
 }
 
 /// Who asks for the claim.
@@ -60,11 +67,16 @@ pub struct ClaimRequest {
 }
 
 /// What the operator confirmed for one claim.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimOptions {
     /// The operator saw the central's `similar_payment` warning (the same customer paid the
     /// same amount on another order recently) and confirmed this is not a duplicate.
     pub confirm_similar: bool,
+    /// What this payment charges (issue 12, installments); `None`: the balance due. Another
+    /// amount than the balance needs the permission and `reason` at the central.
+    pub amount: Option<Money>,
+    /// Why an amount other than the balance due is charged (audited at the central).
+    pub reason: Option<String>,
 }
 
 /// How the central answered a delivered result.

@@ -232,9 +232,10 @@ impl Engine {
             id: new_attempt_id(now),
             order: order.id.clone(),
             number: claim.attempt_number,
-            installment: paydesk_core::InstallmentNumber::FIRST,
+            installment: claim.installment,
             claim_token: claim.token,
-            amount: order.amount,
+            // The installment's amount the central granted (the balance due by default).
+            amount: claim.amount,
             customer: order.customer.clone(),
             payment_method: order.payment_method.clone(),
             operator: request.operator.clone(),

@@ -123,6 +123,15 @@ impl Engine {
                 current: order.amount,
             });
         }
+        if order.paid_minor > 0 {
+            // Installments are granted by the central against the balance it counted: a partly
+            // paid order's balance is charged online only, so an offline charge can never
+            // stack on a payment this terminal has not seen.
+            return Err(EngineError::NotChargeable {
+                order: order.id,
+                status: "partly paid (its balance is charged online only)".into(),
+            });
+        }
         let now = self.clock.now();
         if now.millis_since(cached.fetched_at) > allowance.cache_age_ms_max {
             return Err(refuse(OfflineRefusal::StaleCache {

@@ -170,6 +170,7 @@ pub fn cached_order(data_dir: &Path, order: &OrderId) -> Option<CachedOrder> {
             status: o.status,
             customer,
             payment_method: PaymentMethodId::new(o.payment_method_id).ok()?,
+            paid_minor: o.paid_minor,
         },
     })
 }

@@ -552,6 +552,7 @@ impl Central for HttpCentral {
             status: detail.order.status,
             customer: CustomerId::new(detail.order.customer_id.as_str()).ok(),
             payment_method,
+            paid_minor: detail.order.paid_minor,
         }))
     }
 
@@ -571,8 +572,8 @@ impl Central for HttpCentral {
         let body = proto::ClaimRequest {
             operator_id: request.operator.clone(),
             confirm_similar: options.confirm_similar,
-            amount: None,
-            reason: None,
+            amount: options.amount,
+            reason: options.reason.clone(),
         };
         let path = format!("{}/claim", order_path(&request.order));
         // Never sent to a second central once the first was reached: it may have granted the
@@ -607,12 +608,16 @@ impl Central for HttpCentral {
             token: claim.claim_token,
             attempt_number: claim.attempt_number,
             lease_expires_at: claim.lease_until,
+            // A central from before installments grants the whole amount.
+            amount: claim.amount.unwrap_or(claim.order.amount),
+            installment: claim.installment,
             order: OrderSnapshot {
                 id: claim.order_id,
                 amount: claim.order.amount,
                 status: claim.order.status,
                 customer,
                 payment_method,
+                paid_minor: claim.order.paid_minor,
             },
             open_intent: claim.open_intent_id,
         })

@@ -287,6 +287,7 @@ async fn a_similar_payment_is_charged_only_once_confirmed() {
             None,
             ClaimOptions {
                 confirm_similar: true,
+                ..ClaimOptions::default()
             },
             &quiet,
         )

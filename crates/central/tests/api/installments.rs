@@ -1,7 +1,7 @@
 //! Deposits and balances (issue 12, item 2): an order paid in installments, each its own claim,
 //! intent and result; the claim grants at most the balance due; an amount other than the
 //! balance needs the permission and a reason (audited); the successes never add up to more than
-//! the order's amount without a flag (I1), and one counted by a webhook is not counted again.
+//! the order's amount without a flag (I1).
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -155,8 +155,10 @@ impl Harness {
             .count()
     }
 
-    /// I1 and I2 against the ledger: at most one success per order, and each success is a
-    /// succeeded attempt in the journal with that intent id.
+    /// I1 and I2 against the ledger: at most one success per order (every order here is charged
+    /// in full at once, one installment, so that is I1's "per installment at most one success,
+    /// never more than the amount"), and each success is a succeeded attempt in the journal with
+    /// that intent id.
     async fn check_invariants(&self, engine: &Engine) {
         let attempts = engine.attempts(AttemptFilter::default()).await.unwrap();
         for (order, intents) in self.successes().await {

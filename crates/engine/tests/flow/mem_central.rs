@@ -67,6 +67,7 @@ impl MemCentral {
                         status: OrderStatus::Unpaid,
                         customer: None,
                         payment_method: PaymentMethodId::new(*pm).unwrap(),
+                        paid_minor: 0,
                     },
                 );
             }
@@ -189,6 +190,8 @@ impl Central for MemCentral {
             attempt_number: paydesk_core::AttemptNumber::new(number).unwrap(),
             lease_expires_at: Timestamp::from_unix_ms(i64::MAX / 2),
             open_intent: s.open_intents.get(&order.id).cloned(),
+            installment: paydesk_core::InstallmentNumber::FIRST,
+            amount: order.amount,
             order,
         })
     }
