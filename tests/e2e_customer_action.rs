@@ -118,6 +118,20 @@ fn an_operator_sends_a_payment_link_and_the_customer_pays_it() {
     // The queue says the order waits for its customer, and that the link was sent.
     let queue = wait_for_queue_text(&driver, s, "Waiting for customer");
     assert!(queue.contains("link sent"), "{queue}");
+    // The waiting order is listed after the unpaid ones: bring its row into view for the picture.
+    driver
+        .call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/execute/sync"),
+            Some(serde_json::json!({
+                "script": format!(
+                    "document.querySelector(\"tr[data-order-id='{}']\").scrollIntoView();",
+                    ORDER.0
+                ),
+                "args": []
+            })),
+        )
+        .unwrap();
     screenshot(&driver, s, Some("customer-waiting"));
 
     // The customer: the link's page, the bank's page, "Complete authentication".
