@@ -9,6 +9,15 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::*;
 
+/// A refused amount: (amount asked, reason, status, error code, words of the message).
+type BadAmount = (
+    Option<(i64, &'static str)>,
+    Option<&'static str>,
+    u16,
+    &'static str,
+    &'static str,
+);
+
 /// Claims `order` for alice at `term` asking for `amount` (`None`: the balance) with `reason`.
 async fn claim_amount(
     app: &TestApp,
@@ -119,7 +128,7 @@ both_backends! {
         app.orders(&[("o-1", 10_000, "EUR")]).await;
         app.operators(&["alice"]).await;
         let t1 = app.terminal("t1").await;
-        let cases: [(Option<(i64, &str)>, Option<&str>, u16, &str, &str); 5] = [
+        let cases: [BadAmount; 5] = [
             (Some((0, "EUR")), Some("deposit"), 422, "invalid_amount", "more than zero"),
             (Some((-5, "EUR")), Some("deposit"), 400, "invalid_request", "negative"),
             (Some((3_000, "USD")), Some("deposit"), 422, "invalid_amount", "another currency"),
