@@ -213,7 +213,11 @@ async fn every_test_card_has_its_outcome() {
             }
         }
         if *status == "requires_action" {
-            assert_eq!(intent["next_action"]["type"], "use_stripe_sdk");
+            // Stripe's redirect shape, leading to the sandbox's own 3-D Secure page.
+            assert_eq!(intent["next_action"]["type"], "redirect_to_url");
+            assert!(intent["next_action"]["redirect_to_url"]["url"]
+                .as_str()
+                .is_some_and(|u| u.contains("/3ds/authenticate/")));
         }
     }
     let ledger = sb.ledger().await;
