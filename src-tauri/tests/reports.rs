@@ -116,7 +116,8 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
 
     // The operator may review the journal but none of the manager's commands.
     let review = ok(&window, "journal_review", json!({}));
-    assert_eq!(review["matched"], 2, "{review}");
+    // The two, and the demo's result of this till under its old terminal id (parked).
+    assert_eq!(review["matched"], 3, "{review}");
     let csv_path = exports.path().join("journal.csv");
     let path = csv_path.to_str().unwrap();
     for (cmd, args) in [
@@ -190,12 +191,13 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
     );
     assert_eq!(e["kind"], "bad_input", "{e}");
     let written = ok(&window, "export_journal", json!({"path": path}));
-    assert_eq!(written["rows"], 2, "{written}");
+    // The two, and the demo's parked result of this till under its old terminal id.
+    assert_eq!(written["rows"], 3, "{written}");
     let text = std::fs::read_to_string(&csv_path).unwrap();
     let mut lines = text.lines();
     assert!(lines.next().unwrap().starts_with("attempt_id,order_id,"));
     let rows: Vec<&str> = lines.collect();
-    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows.len(), 3, "{text}");
     assert!(
         rows.iter()
             .any(|r| r.contains(",demo-1001,") && r.contains(",129.00,12900,EUR,succeeded,")),
@@ -208,7 +210,14 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
     assert_eq!(e["kind"], "bad_input", "{e}");
     let close = ok(&window, "day_close", json!({"day": utc_today()}));
     assert_eq!(close["terminal_id"], terminal, "{close}");
-    let mine: Vec<&Value> = close["comparison"].as_array().unwrap().iter().collect();
+    // In JPY the journal holds the demo's result the central refused (parked): a difference.
+    let all: Vec<&Value> = close["comparison"].as_array().unwrap().iter().collect();
+    let jpy: Vec<&&Value> = all.iter().filter(|c| c["currency"] == "JPY").collect();
+    assert_eq!(jpy.len(), 1, "{close}");
+    assert_eq!(jpy[0]["differs"], true, "{close}");
+    assert_eq!(jpy[0]["journal"]["succeeded"], 1, "{close}");
+    assert_eq!(jpy[0]["central"]["succeeded"], 0, "{close}");
+    let mine: Vec<&Value> = all.into_iter().filter(|c| c["currency"] == "EUR").collect();
     assert_eq!(mine.len(), 1, "{close}");
     assert_eq!(mine[0]["operator_id"], "demo-operator");
     assert_eq!(
@@ -218,7 +227,7 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
     assert_eq!(mine[0]["differs"], false, "{close}");
     assert_eq!(
         close["exponents"],
-        json!([{"currency": "EUR", "exponent": 2}])
+        json!([{"currency": "EUR", "exponent": 2}, {"currency": "JPY", "exponent": 0}])
     );
     assert_eq!(close["central"]["sign_off"], Value::Null);
 
@@ -303,10 +312,19 @@ fn a_manager_closes_the_day_reviews_exports_and_manages_the_outbox_and_offline_a
         "{text}"
     );
 
-    // The outbox: nothing waits after the sync.
+    // The outbox: nothing waits after the sync; the demo's result that the central refused
+    // under the till's old terminal id waits for a manager.
     let outbox = ok(&window, "outbox", json!({}));
     assert_eq!(outbox["depth"], 0, "{outbox}");
-    assert_eq!(outbox["messages"], json!([]));
+    let messages = outbox["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{outbox}");
+    assert_eq!(messages[0]["order"], "demo-3008", "{outbox}");
+    assert!(
+        messages[0]["parked_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("never granted")),
+        "{outbox}"
+    );
     let e = refused(
         &window,
         "outbox_archive",
