@@ -306,6 +306,27 @@ async fn requires_action(env: &Env) {
     let view = env.gateway.retrieve_intent(&intent).await.unwrap();
     assert_ne!(view.status, IntentStatus::Succeeded);
 
+    // Stripe's recovery (a payment link): the same intent confirmed again on session, with the
+    // payment method and a return url, waits for the customer with a page to send them to.
+    let key = IdempotencyKey::from_stored(&format!(
+        "{}:link-contract",
+        IdempotencyKey::for_confirm(&intent).as_str()
+    ))
+    .unwrap();
+    let waiting = env
+        .gateway
+        .confirm_on_session(
+            &intent,
+            "pm_card_authenticationRequired",
+            "https://example.com/pay/back",
+            &key,
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting.status, IntentStatus::RequiresAction, "{waiting:?}");
+    assert_eq!(waiting.next_action.as_deref(), Some("redirect_to_url"));
+    assert!(waiting.next_action_url.is_some(), "{waiting:?}");
+
     // On-session the intent itself waits for the customer.
     let order = env.order("3ds-on");
     let intent = env
