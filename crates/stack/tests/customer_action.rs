@@ -153,3 +153,71 @@ async fn a_3ds_order_is_paid_through_its_payment_link_and_the_gateways_word() {
     assert!(expired.text().await.unwrap().contains("The order is paid"));
     stack.shutdown().await;
 }
+
+/// Charging the order again while it waits makes no second live payment: the protocol's takeover
+/// cancels the waiting intent (journaled first) before it creates the next one, and the link,
+/// whose intent is gone, says the payment no longer waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charging_again_while_waiting_cancels_the_waiting_payment_and_its_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StackConfig::new(dir.path(), Arc::new(MemorySecretStore::new()));
+    config.sandbox_admin = SandboxAdmin::LoopbackOnly;
+    let stack = start(config).await.unwrap();
+    let terminal = stack
+        .terminal(&dir.path().join(JOURNAL_FILE))
+        .await
+        .unwrap();
+    let operator = OperatorId::new(DEMO_OPERATOR).unwrap();
+    terminal
+        .sign_in(&operator, Pin::parse(DEMO_OPERATOR_PIN).unwrap())
+        .await
+        .unwrap();
+    let engine = terminal.engine();
+    let amount = order(&stack, ORDER).await.order.amount;
+    let request = ChargeRequest {
+        order: OrderId::new(ORDER).unwrap(),
+        operator: operator.clone(),
+        expected_amount: amount,
+    };
+    let first = engine.charge(&request, &quiet).await.unwrap();
+    assert_eq!(first.state(), AttemptState::RequiresAction);
+    engine.relay_once().await.unwrap();
+    let link: PaymentLink = terminal
+        .central()
+        .post_in_session(
+            &format!("/v1/orders/{ORDER}/payment-link"),
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+
+    let second = engine.charge(&request, &quiet).await.unwrap();
+    assert_eq!(second.state(), AttemptState::RequiresAction);
+    engine.relay_once().await.unwrap();
+    let ledger: Value = reqwest::get(format!("{}/admin/ledger", stack.gateway_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let intents: Vec<&Value> = ledger["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["order_id"] == ORDER)
+        .collect();
+    assert_eq!(intents.len(), 2, "{ledger}");
+    let waiting = intents
+        .iter()
+        .find(|i| i["id"] == link.intent_id.as_str())
+        .unwrap();
+    assert_eq!(waiting["status"], "canceled", "{ledger}");
+    assert!(
+        intents.iter().all(|i| i["succeeded_count"] == 0),
+        "{ledger}"
+    );
+    let page = reqwest::get(&link.url).await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().await.unwrap().contains("no longer waiting"));
+    stack.shutdown().await;
+}
