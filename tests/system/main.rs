@@ -11,6 +11,7 @@ mod central_down;
 mod crash_matrix;
 mod faults;
 mod harness;
+mod installments;
 mod integrity;
 mod invariants;
 mod multi_central;
