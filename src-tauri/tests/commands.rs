@@ -242,7 +242,10 @@ fn the_embedded_default_signs_in_charges_and_journals() {
     assert_eq!(attempts[0]["order"], "demo-1004");
     assert_eq!(attempts[1]["order"], "demo-1001");
     assert_eq!(attempts[2]["order"], "demo-3008");
-    assert_ne!(attempts[2]["terminal"], attempts[0]["terminal"], "{attempts:?}");
+    assert_ne!(
+        attempts[2]["terminal"], attempts[0]["terminal"],
+        "{attempts:?}"
+    );
     let only_paid = invoke(
         &window,
         "attempts",
