@@ -7,6 +7,7 @@ const ATTEMPT: AttemptView = {
   id: "019a9f2e-3c4d-7abc-8def-0123456789ab",
   order: "ord-1001",
   number: 2,
+  installment: 1,
   claim_token: 7,
   amount: { minor: 1234, currency: "EUR" },
   amount_exponent: 2,

@@ -17,6 +17,7 @@ const ATTEMPT: AttemptView = {
   id: "019a9f2e-3c4d-7abc-8def-0123456789ab",
   order: "demo-1001",
   number: 1,
+  installment: 1,
   claim_token: 1,
   amount: { minor: 12900, currency: "EUR" },
   amount_exponent: 2,

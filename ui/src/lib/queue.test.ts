@@ -22,6 +22,7 @@ const ORDER: OrderView = {
   gateway: "stripe",
   customer_name: "",
   saved_method: null,
+  paid_minor: 0,
 };
 
 describe("toOrderRow", () => {

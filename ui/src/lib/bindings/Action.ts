@@ -3,4 +3,4 @@
 /**
  * Something a person does that a role may or may not be allowed to do.
  */
-export type Action = "charge" | "reverse" | "approve_reversal" | "resolve" | "sign_off_day" | "grant_offline" | "export_audit";
+export type Action = "charge" | "charge_other_amount" | "reverse" | "approve_reversal" | "resolve" | "sign_off_day" | "grant_offline" | "export_audit";

@@ -6,6 +6,7 @@ import type { ClaimToken } from "./ClaimToken";
 import type { CustomerId } from "./CustomerId";
 import type { GatewayIntentId } from "./GatewayIntentId";
 import type { IdempotencyKey } from "./IdempotencyKey";
+import type { InstallmentNumber } from "./InstallmentNumber";
 import type { Money } from "./Money";
 import type { OperatorId } from "./OperatorId";
 import type { OrderId } from "./OrderId";
@@ -19,9 +20,19 @@ import type { Timestamp } from "./Timestamp";
  */
 export type AttemptView = { amount_exponent: number, id: AttemptId, order: OrderId, number: AttemptNumber,
 /**
+ * Which payment of the order this attempt is (1: the first, a deposit or the whole amount;
+ * 2: the one after the first success, …). Not part of any key (see [`InstallmentNumber`]).
+ * Records written before installments read as the first.
+ */
+installment: InstallmentNumber,
+/**
  * The fencing token of the claim under which this attempt runs.
  */
-claim_token: ClaimToken, amount: Money,
+claim_token: ClaimToken,
+/**
+ * What this attempt charges: the installment's amount (the order's balance due, or less).
+ */
+amount: Money,
 /**
  * The customer owning the saved payment method, when the gateway needs one.
  */

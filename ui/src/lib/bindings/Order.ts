@@ -35,6 +35,12 @@ attempt_seq: number,
  */
 gateway: GatewayName,
 /**
+ * What its counted successes add up to, in minor units of `amount`'s currency (issue 12,
+ * installments). 0 < paid < amount: the order is partly paid and stays in the queue with
+ * its balance due; it is paid once the balance reaches 0.
+ */
+paid_minor: number,
+/**
  * The customer's name as imported; empty when the import named none.
  */
 customer_name: string,

@@ -3,6 +3,7 @@ import type { AttemptId } from "./AttemptId";
 import type { AttemptNumber } from "./AttemptNumber";
 import type { ClaimToken } from "./ClaimToken";
 import type { GatewayIntentId } from "./GatewayIntentId";
+import type { InstallmentNumber } from "./InstallmentNumber";
 import type { ItemStatus } from "./ItemStatus";
 import type { Money } from "./Money";
 import type { ResultOutcome } from "./ResultOutcome";
@@ -12,4 +13,8 @@ import type { Timestamp } from "./Timestamp";
 /**
  * One result received for an order, as stored in the results inbox.
  */
-export type PaymentRecord = { attempt_id: AttemptId, attempt_number: AttemptNumber, claim_token: ClaimToken, terminal_id: TerminalId, outcome: ResultOutcome, amount: Money, intent_id: GatewayIntentId | null, offline: boolean, occurred_at: Timestamp, received_at: Timestamp, status: ItemStatus, reason: string | null, };
+export type PaymentRecord = { attempt_id: AttemptId, attempt_number: AttemptNumber, claim_token: ClaimToken, terminal_id: TerminalId, outcome: ResultOutcome, amount: Money, intent_id: GatewayIntentId | null, offline: boolean, occurred_at: Timestamp, received_at: Timestamp, status: ItemStatus, reason: string | null,
+/**
+ * Which payment of the order the attempt was (1 for results sent before installments).
+ */
+installment: InstallmentNumber, };
