@@ -311,6 +311,41 @@ const TABLE: &[Row] = &[
         "/v1/settings/limits/mia/EUR",
         [401, 401, 403, 200, 200, 401],
     ),
+    // Reading a saved card moves no money: any signed-in person. The test central has no gateway
+    // to read it from, so a person who may ask is told that (503) after the role check.
+    (
+        "post",
+        "/v1/orders/{order_id}/payment-method/refresh",
+        "/v1/orders/r-1/payment-method/refresh",
+        [401, 401, 503, 503, 401, 401],
+    ),
+    // Payment links and contacts need a signed-in person; r-1 waits for no customer, so a
+    // person who may ask is told so (409) and nothing is written.
+    (
+        "post",
+        "/v1/orders/{order_id}/payment-link",
+        "/v1/orders/r-1/payment-link",
+        [401, 401, 409, 409, 401, 401],
+    ),
+    (
+        "post",
+        "/v1/orders/{order_id}/customer-contacted",
+        "/v1/orders/r-1/customer-contacted",
+        [401, 401, 409, 409, 401, 401],
+    ),
+    (
+        "get",
+        "/v1/customer-waits",
+        "/v1/customer-waits",
+        [401, 401, 200, 200, 401, 401],
+    ),
+    // The customer's page: no login, and an unknown token is a plain "not valid" page.
+    (
+        "get",
+        "/pay/{token}",
+        "/pay/pdl_unknown",
+        [404, 404, 404, 404, 404, 404],
+    ),
     (
         "post",
         "/webhooks/stripe",
@@ -386,6 +421,7 @@ fn body(route: &str, caller: Caller, n: usize) -> Option<Value> {
         "/v1/settings/limits/{operator_id}/{currency}" => {
             json!({ "per_refund_minor": 1_000_000 + n, "pin": pin })
         }
+        "/v1/orders/{order_id}/customer-contacted" => json!({ "note": "roles" }),
         "/webhooks/stripe" => json!({ "id": "evt_roles" }),
         "/webhooks/paypal" => json!({ "id": "WH-roles" }),
         _ => return None,
