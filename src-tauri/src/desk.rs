@@ -359,12 +359,16 @@ impl Desk {
     /// The terminal refuses on a journal that fails verification (I8) and, while the central is
     /// unreachable, follows the manager's saved allowance. Progress goes to `progress`.
     /// `confirm_similar`: the operator confirmed that a similar recent payment of the same
-    /// customer (the central's `similar_payment` refusal) is not a duplicate.
+    /// customer (the central's `similar_payment` refusal) is not a duplicate. `amount`: what this
+    /// payment charges (issue 12, installments; `None`: the balance due); another amount than
+    /// the balance needs the `charge_other_amount` permission and `reason` at the central.
     pub async fn charge(
         &self,
         order: &str,
         expected_amount: Money,
         confirm_similar: bool,
+        amount: Option<Money>,
+        reason: Option<String>,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<ChargeView, UiError> {
         let (running, session) = self.signed_in()?;
@@ -384,7 +388,8 @@ impl Desk {
                 &request,
                 ClaimOptions {
                     confirm_similar,
-                    ..Default::default()
+                    amount,
+                    reason: reason.filter(|r| !r.trim().is_empty()),
                 },
                 progress,
             )

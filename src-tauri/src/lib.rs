@@ -191,7 +191,9 @@ async fn queue(desk: State<'_, Desk>) -> Result<QueueView, UiError> {
 
 /// Charges an order; every step reaches the UI as a [`CHARGE_PROGRESS_EVENT`] while it runs.
 /// `confirm_similar` (optional, default false): the operator chose "Charge anyway" after the
-/// central's similar-payment warning.
+/// central's similar-payment warning. `charge_amount` (optional, default the balance due):
+/// what this payment charges, a deposit or part of the balance (issue 12, installments);
+/// another amount than the balance needs `reason`, which the central audits.
 #[tauri::command]
 async fn charge<R: Runtime>(
     app: AppHandle<R>,
@@ -199,6 +201,8 @@ async fn charge<R: Runtime>(
     order_id: String,
     expected_amount: Money,
     confirm_similar: Option<bool>,
+    charge_amount: Option<Money>,
+    reason: Option<String>,
 ) -> Result<ChargeView, UiError> {
     let order = order_id.clone();
     let emit = move |progress: Progress| {
@@ -214,6 +218,8 @@ async fn charge<R: Runtime>(
         &order_id,
         expected_amount,
         confirm_similar.unwrap_or(false),
+        charge_amount,
+        reason,
         &emit,
     )
     .await
@@ -225,6 +231,11 @@ async fn attempts(
     filter: Option<AttemptFilter>,
 ) -> Result<Vec<AttemptView>, UiError> {
     desk.attempts(filter.unwrap_or_default()).await
+}
+
+#[tauri::command]
+async fn attempt_timeline(desk: State<'_, Desk>, id: String) -> Result<TimelineView, UiError> {
+    desk.attempt_timeline(&id).await
 }
 
 /// Reads the order's saved payment method at its gateway again (issue 12, item 1).
@@ -244,11 +255,6 @@ async fn receipt_given(
     how: String,
 ) -> Result<paydesk_journal::StoredEvent, UiError> {
     desk.receipt_given(&attempt_id, &how).await
-}
-
-#[tauri::command]
-async fn attempt_timeline(desk: State<'_, Desk>, id: String) -> Result<TimelineView, UiError> {
-    desk.attempt_timeline(&id).await
 }
 
 #[tauri::command]

@@ -27,6 +27,7 @@ const order = (id: string, minor: number, customer: string, description: string)
     created_at: 0,
     updated_at: 0,
     attempt_seq: 0,
+    paid_minor: 0,
   }) as OrderView;
 
 const QUEUE: QueueView = {

@@ -76,9 +76,18 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const signIn = (operator: string, pin: string): Promise<Session> => call("sign_in", { operator, pin });
 export const signOut = (): Promise<void> => call("sign_out");
 export const loadQueue = (): Promise<QueueView> => call("queue");
-/** `confirmSimilar`: the operator chose "Charge anyway" after the similar-payment warning. */
-export const charge = (orderId: string, expectedAmount: Money, confirmSimilar = false): Promise<ChargeView> =>
-  call("charge", { orderId, expectedAmount, confirmSimilar });
+/**
+ * `confirmSimilar`: the operator chose "Charge anyway" after the similar-payment warning.
+ * `chargeAmount`: what this payment charges when it is not the balance due (a deposit, part of the
+ * balance), with the operator's `reason`; `null` charges the balance due.
+ */
+export const charge = (
+  orderId: string,
+  expectedAmount: Money,
+  confirmSimilar = false,
+  chargeAmount: Money | null = null,
+  reason: string | null = null,
+): Promise<ChargeView> => call("charge", { orderId, expectedAmount, confirmSimilar, chargeAmount, reason });
 export const listAttempts = (filter: AttemptFilter = {}): Promise<AttemptView[]> => call("attempts", { filter });
 export const attemptTimeline = (id: string): Promise<TimelineView> => call("attempt_timeline", { id });
 export const loadStatus = (): Promise<StatusView> => call("status");
