@@ -158,6 +158,18 @@ fn window_words(ms: i64) -> String {
     }
 }
 
+/// The gateway's decline code in a declined result's reason (`generic_decline`, `stolen_card`),
+/// or `None` when the reason is words rather than one code.
+pub fn decline_code_in(reason: &str) -> Option<String> {
+    let code = reason.trim();
+    let is_code = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    is_code.then(|| code.to_string())
+}
+
 /// True when a decline with these codes means the card must never be retried.
 pub fn is_do_not_retry(decline_code: Option<&str>, advice_code: Option<&str>) -> bool {
     let norm = |s: &str| s.trim().to_ascii_lowercase();
@@ -224,6 +236,21 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp::from_unix_ms(1_800_000_000_000);
+
+    #[test]
+    fn a_reason_is_a_decline_code_only_when_it_is_one_word() {
+        assert_eq!(
+            decline_code_in(" stolen_card ").as_deref(),
+            Some("stolen_card")
+        );
+        assert_eq!(
+            decline_code_in("do-not.honor2").as_deref(),
+            Some("do-not.honor2")
+        );
+        assert_eq!(decline_code_in("the card was declined"), None);
+        assert_eq!(decline_code_in(""), None);
+        assert_eq!(decline_code_in(&"x".repeat(65)), None);
+    }
 
     fn declines(n: usize, every_ms: i64) -> Vec<PastDecline> {
         (0..n)

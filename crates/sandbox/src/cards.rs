@@ -107,6 +107,16 @@ pub const TEST_CARDS: &[TestCard] = &[
         },
     },
     TestCard {
+        id: "pm_card_chargeDeclinedStolenCard",
+        brand: "visa",
+        last4: "9979",
+        behavior: CardBehavior::Decline {
+            code: "card_declined",
+            decline_code: "stolen_card",
+            message: GENERIC_DECLINE,
+        },
+    },
+    TestCard {
         id: "pm_card_authenticationRequired",
         brand: "visa",
         last4: "3184",
