@@ -29,6 +29,7 @@ use crate::clock::{Clock, Jitter};
 use crate::crash::{crash_point, CrashPoint};
 use crate::ids::new_attempt_id;
 use crate::offline::{CachedOrder, OfflinePolicy};
+use crate::offline_charge::{charged_here, charged_here_uncounted};
 
 /// How many ambiguous answers (timeouts, 5xx, "not sent") one interactive run waits through
 /// before it hands the attempt to background recovery and tells the operator so. Small: the
@@ -170,15 +171,18 @@ impl Engine {
         options: ClaimOptions,
         progress: ProgressSink<'_>,
     ) -> Result<ChargeReport, EngineError> {
-        let here = self.refuse_if_open_here(&request.order).await?;
+        let here = self
+            .refuse_if_open_here(&request.order, request.expected_amount.minor())
+            .await?;
         // Read first, claim after: a wrong amount or a paid order stops here without taking the
         // claim (and an attempt number). The claim re-reads the order, for a change in between.
         match self.central.peek_order(&request.order).await {
             Ok(Some(order)) => check_order(&order, request)?,
             Err(CentralError::Unreachable { detail }) => {
+                refuse_charged_here(request, &here)?;
                 return self
                     .charge_offline(request, cached, &here, &detail, progress)
-                    .await
+                    .await;
             }
             // No answer in time: the claim would wait as long again, and stop the same way.
             Err(e @ (CentralError::UnknownOrder(_) | CentralError::NoAnswer { .. })) => {
@@ -203,9 +207,10 @@ impl Engine {
             // Only a central that cannot be connected to is offline: one that did not answer
             // in time may have granted the claim, and the charge stops (nothing was sent).
             Err(CentralError::Unreachable { detail }) => {
+                refuse_charged_here(request, &here)?;
                 return self
                     .charge_offline(request, cached, &here, &detail, progress)
-                    .await
+                    .await;
             }
             Err(e) => return Err(e.into()),
         };
@@ -221,6 +226,16 @@ impl Engine {
                 tracing::warn!(order = %order.id, error = %e, "could not release a claim; its lease will expire");
             }
             return Err(stop);
+        }
+        if let Some(done) = charged_here_uncounted(&here, claim.installment) {
+            // This terminal's earlier payment has not reached the central's count yet.
+            if let Err(e) = self.central.release(&order.id, claim.token).await {
+                tracing::warn!(order = %order.id, error = %e, "could not release a claim; its lease will expire");
+            }
+            return Err(EngineError::ChargedHere {
+                order: order.id.clone(),
+                attempt: done.id,
+            });
         }
 
         if let Some(open) = &claim.open_intent {
@@ -773,6 +788,18 @@ fn may_precede_commit(attempt: &Attempt, action: &Action) -> bool {
 }
 
 /// A report for a run that stops before a final state, saying what happens next.
+/// Offline no installment is granted: any success of this terminal refuses (a partly paid
+/// order's balance is charged online only).
+fn refuse_charged_here(request: &ChargeRequest, here: &[Attempt]) -> Result<(), EngineError> {
+    match charged_here(here) {
+        Some(done) => Err(EngineError::ChargedHere {
+            order: request.order.clone(),
+            attempt: done.id,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn pending(attempt: Attempt, why: String) -> ChargeReport {
     let next = if attempt.state.may_have_charged() {
         "the payment may have gone through: recovery will settle it from the gateway's \

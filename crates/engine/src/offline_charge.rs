@@ -7,7 +7,8 @@
 //! Deliberately absent: the driver loop (`flow.rs`) and the policy's rules (`offline.rs`).
 
 use paydesk_core::{
-    Attempt, AttemptState, GatewayIntentId, IntentStatus, NewAttempt, OrderId, RegisterOutcome,
+    Attempt, AttemptState, GatewayIntentId, InstallmentNumber, IntentStatus, NewAttempt, OrderId,
+    RegisterOutcome,
 };
 use paydesk_gateway::MetadataQuery;
 use paydesk_journal::AttemptFilter;
@@ -24,12 +25,33 @@ use crate::offline::{
 };
 use paydesk_core::AttemptEvent;
 
+/// A success of this terminal among `here` that the central has not counted yet, judged by the
+/// installment it granted: it hands out installment n + 1 only once it counted n payments, so a
+/// success here of installment `granted` or later is not among them. Charging on would stack a
+/// payment on one the central does not know of; the result must reach it first.
+pub(crate) fn charged_here_uncounted(
+    here: &[Attempt],
+    granted: InstallmentNumber,
+) -> Option<&Attempt> {
+    here.iter()
+        .find(|a| a.state == AttemptState::Succeeded && a.installment >= granted)
+}
+
+/// Any success of this terminal among `here` (offline, where no installment is granted).
+pub(crate) fn charged_here(here: &[Attempt]) -> Option<&Attempt> {
+    here.iter().find(|a| a.state == AttemptState::Succeeded)
+}
+
 impl Engine {
-    /// This terminal's attempts of `order`, unless one of them succeeded or is unfinished: then
-    /// the charge must not start (the order is paid, or may be, by this very terminal).
+    /// This terminal's attempts of `order`, unless one of them is unfinished (the order may be
+    /// being paid by this very terminal) or their successes already add up to `order_minor` (it
+    /// is paid here): then the charge must not start. A success of an earlier installment (a
+    /// deposit) does not refuse by itself: [`charged_here_uncounted`] checks the claim's
+    /// installment against it once the central granted one.
     pub(crate) async fn refuse_if_open_here(
         &self,
         order: &OrderId,
+        order_minor: i64,
     ) -> Result<Vec<Attempt>, EngineError> {
         let order_id = order.clone();
         let attempts = self
@@ -41,18 +63,24 @@ impl Engine {
                 })
             })
             .await?;
-        if let Some(done) = attempts.iter().find(|a| a.state == AttemptState::Succeeded) {
-            return Err(EngineError::ChargedHere {
-                order: order.clone(),
-                attempt: done.id,
-            });
-        }
         if let Some(open) = attempts.iter().find(|a| !a.state.is_terminal()) {
             return Err(EngineError::OpenHere {
                 order: order.clone(),
                 attempt: open.id,
                 state: open.state,
             });
+        }
+        let mut succeeded = attempts
+            .iter()
+            .filter(|a| a.state == AttemptState::Succeeded);
+        let paid_here: i64 = succeeded.clone().map(|a| a.amount.minor()).sum();
+        if let Some(done) = succeeded.next_back() {
+            if paid_here >= order_minor {
+                return Err(EngineError::ChargedHere {
+                    order: order.clone(),
+                    attempt: done.id,
+                });
+            }
         }
         Ok(attempts)
     }
