@@ -211,6 +211,53 @@ describe("the operator's desk", () => {
     expect(await violations()).toEqual([]);
   });
 
+  it("a partly paid order shows its balance; another amount needs a reason and is what is charged", async () => {
+    const partly = { ...QUEUE.orders[2]!, paid_minor: 50_000, attempt_seq: 1 };
+    vi.mocked(api.loadQueue).mockResolvedValueOnce({ ...QUEUE, orders: [QUEUE.orders[0]!, partly] });
+    vi.mocked(api.charge).mockClear();
+    vi.mocked(api.charge).mockRejectedValueOnce({ kind: "central_unreachable", message: "Down.", next_step: "Wait." });
+    const main = document.createElement("main");
+    document.body.append(main);
+    app = mount(Queue, { target: main, props: { onCharged: () => undefined } });
+    await settle();
+    const row = document.querySelector("[data-order-id='demo-1007']")!;
+    expect(row.querySelector("[data-testid='order-balance']")?.textContent).toBe("Balance 1000.00 of 1500.00 EUR");
+    expect(row.textContent).toContain("Partly paid");
+    expect(row.textContent).toContain("Paid so far: 500.00 EUR");
+    expect(document.querySelector("[data-order-id='demo-1001'] [data-testid='order-balance']")).toBeNull();
+    row.querySelector<HTMLButtonElement>("[data-testid='charge-button']")!.click();
+    await settle();
+    const amount = document.querySelector<HTMLInputElement>("[data-testid='charge-amount-input']")!;
+    const confirm = document.querySelector<HTMLButtonElement>("[data-testid='confirm-charge']")!;
+    // The balance by default: still 1,000 EUR or more, so its last two digits are re-typed.
+    expect(amount.value).toBe("1000.00");
+    expect(document.querySelector("[data-testid='charge-reason-input']")).toBeNull();
+    expect(document.querySelector("[data-testid='retype']")).not.toBeNull();
+    expect(confirm.disabled).toBe(true);
+    // Above the balance: refused in plain words.
+    type(amount, "1000.01");
+    expect(document.querySelector("[data-testid='charge-amount-problem']")?.textContent).toContain("more than the balance due (1000.00 EUR)");
+    expect(confirm.disabled).toBe(true);
+    // Less than the balance: below the re-type threshold, but a reason is required.
+    type(amount, "999.50");
+    expect(document.querySelector("[data-testid='retype']")).toBeNull();
+    expect(document.querySelector("[data-testid='charge-summary']")?.textContent).toContain("will be charged 999.50 EUR");
+    expect(confirm.textContent?.trim()).toBe("Charge 999.50 EUR");
+    expect(confirm.disabled).toBe(true);
+    type(document.querySelector<HTMLInputElement>("[data-testid='charge-reason-input']")!, "Second deposit, agreed by e-mail");
+    expect(confirm.disabled).toBe(false);
+    expect(await violations()).toEqual([]);
+    confirm.click();
+    await settle();
+    expect(api.charge).toHaveBeenCalledWith(
+      "demo-1007",
+      { minor: 150_000, currency: "EUR" },
+      false,
+      { minor: 99_950, currency: "EUR" },
+      "Second deposit, agreed by e-mail",
+    );
+  });
+
   it.each([
     ["succeeded", null, "receipt"],
     ["declined", "insufficient_funds", "decline-advice"],
