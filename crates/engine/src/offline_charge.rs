@@ -341,3 +341,57 @@ impl Engine {
             .map(|_| ()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use paydesk_core::{
+        Attempt, AttemptNumber, AttemptState, ClaimToken, InstallmentNumber, Money, NewAttempt,
+        OperatorId, OrderId, PaymentMethodId, TerminalId, Timestamp,
+    };
+
+    use super::{charged_here, charged_here_uncounted};
+    use crate::ids::new_attempt_id;
+
+    fn attempt(number: u32, installment: u32, minor: &str, state: AttemptState) -> Attempt {
+        let now = Timestamp::from_unix_ms(1_000 + i64::from(number));
+        let (mut attempt, _) = Attempt::begin(
+            NewAttempt {
+                id: new_attempt_id(now),
+                order: OrderId::new("ORD-1").unwrap(),
+                number: AttemptNumber::new(number).unwrap(),
+                installment: InstallmentNumber::new(installment).unwrap(),
+                claim_token: ClaimToken::new(u64::from(number)).unwrap(),
+                amount: Money::parse(minor).unwrap(),
+                customer: None,
+                payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
+                operator: OperatorId::new("op-1").unwrap(),
+                terminal: TerminalId::new("t-1").unwrap(),
+                offline: false,
+            },
+            now,
+        );
+        attempt.state = state;
+        attempt
+    }
+
+    #[test]
+    fn a_deposit_here_refuses_only_until_the_central_counted_it() {
+        let here = [
+            attempt(1, 1, "5.00 EUR", AttemptState::Declined),
+            attempt(2, 1, "30.00 EUR", AttemptState::Succeeded),
+        ];
+        let first = InstallmentNumber::FIRST;
+        let second = InstallmentNumber::new(2).unwrap();
+        // The central grants the first installment again: it has not counted the deposit.
+        assert_eq!(
+            charged_here_uncounted(&here, first).map(|a| a.number),
+            Some(here[1].number)
+        );
+        // It grants the second: the deposit was counted, the balance may be charged.
+        assert!(charged_here_uncounted(&here, second).is_none());
+        // Offline there is no grant: any success here refuses.
+        assert!(charged_here(&here).is_some());
+        assert!(charged_here(&here[..1]).is_none());
+        assert!(charged_here_uncounted(&here[..1], first).is_none());
+    }
+}
