@@ -158,16 +158,42 @@ fn window_words(ms: i64) -> String {
     }
 }
 
-/// The gateway's decline code in a declined result's reason (`generic_decline`, `stolen_card`),
-/// or `None` when the reason is words rather than one code.
-pub fn decline_code_in(reason: &str) -> Option<String> {
-    let code = reason.trim();
-    let is_code = !code.is_empty()
-        && code.len() <= 64
-        && code
+/// What a declined attempt keeps as its reason: the issuer's decline code, and its advice code
+/// when it gave one (`insufficient_funds advice:try_again_later`).
+pub fn decline_reason(decline_code: &str, advice_code: Option<&str>) -> String {
+    match advice_code {
+        Some(advice) => format!("{decline_code} {ADVICE_TAG}{advice}"),
+        None => decline_code.to_string(),
+    }
+}
+
+const ADVICE_TAG: &str = "advice:";
+
+/// The decline code and the advice code in a declined attempt's reason (see
+/// [`decline_reason`]), or `None` when the reason is words rather than codes.
+pub fn decline_codes_in(reason: &str) -> Option<(String, Option<String>)> {
+    let mut words = reason.split_whitespace();
+    let code = words.next().filter(|c| is_code(c))?;
+    let advice = match words.next() {
+        None => None,
+        Some(w) => Some(
+            w.strip_prefix(ADVICE_TAG)
+                .filter(|a| is_code(a))?
+                .to_string(),
+        ),
+    };
+    if words.next().is_some() {
+        return None;
+    }
+    Some((code.to_string(), advice))
+}
+
+fn is_code(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= 64
+        && word
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    is_code.then(|| code.to_string())
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// True when a decline with these codes means the card must never be retried.
@@ -238,18 +264,26 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix_ms(1_800_000_000_000);
 
     #[test]
-    fn a_reason_is_a_decline_code_only_when_it_is_one_word() {
+    fn a_reason_holds_the_decline_and_advice_codes_or_words() {
+        let codes = |d: &str, a: Option<&str>| Some((d.to_string(), a.map(str::to_string)));
         assert_eq!(
-            decline_code_in(" stolen_card ").as_deref(),
-            Some("stolen_card")
+            decline_codes_in(" stolen_card "),
+            codes("stolen_card", None)
+        );
+        let reason = decline_reason("insufficient_funds", Some("try_again_later"));
+        assert_eq!(reason, "insufficient_funds advice:try_again_later");
+        assert_eq!(
+            decline_codes_in(&reason),
+            codes("insufficient_funds", Some("try_again_later"))
         );
         assert_eq!(
-            decline_code_in("do-not.honor2").as_deref(),
-            Some("do-not.honor2")
+            decline_codes_in("do-not.honor2"),
+            codes("do-not.honor2", None)
         );
-        assert_eq!(decline_code_in("the card was declined"), None);
-        assert_eq!(decline_code_in(""), None);
-        assert_eq!(decline_code_in(&"x".repeat(65)), None);
+        assert_eq!(decline_codes_in("the card was declined"), None);
+        assert_eq!(decline_codes_in("generic_decline advice:"), None);
+        assert_eq!(decline_codes_in(""), None);
+        assert_eq!(decline_codes_in(&"x".repeat(65)), None);
     }
 
     fn declines(n: usize, every_ms: i64) -> Vec<PastDecline> {

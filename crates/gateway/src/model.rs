@@ -154,15 +154,20 @@ pub struct PaymentError {
     pub error_type: Option<String>,
     pub code: Option<String>,
     pub decline_code: Option<String>,
+    /// The issuer's advice on a decline (Stripe's `advice_code`: `try_again_later`,
+    /// `do_not_try_again`, `confirm_card_data`).
+    pub advice_code: Option<String>,
     pub message: Option<String>,
 }
 
 impl PaymentError {
-    /// The most specific machine-readable reason: the issuer's decline code, then the error code,
-    /// then the error type.
+    /// The most specific machine-readable reason: the issuer's decline code (with its advice
+    /// code, see [`paydesk_core::reattempt::decline_reason`]), then the error code, then the
+    /// error type.
     pub fn reason(&self) -> Option<String> {
         self.decline_code
-            .clone()
+            .as_deref()
+            .map(|d| paydesk_core::reattempt::decline_reason(d, self.advice_code.as_deref()))
             .or_else(|| self.code.clone())
             .or_else(|| self.error_type.clone())
     }

@@ -36,6 +36,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub kind: ErrorType,
     pub code: Option<&'static str>,
+    /// The issuer's decline code; its advice code (Stripe's `advice_code`) follows from it.
     pub decline_code: Option<&'static str>,
     pub message: String,
     pub param: Option<String>,
@@ -221,6 +222,9 @@ impl ApiError {
         if let Some(d) = self.decline_code {
             m.insert("decline_code".into(), json!(d));
         }
+        if let Some(a) = self.decline_code.and_then(advice_for) {
+            m.insert("advice_code".into(), json!(a));
+        }
         if let Some(p) = &self.param {
             m.insert("param".into(), json!(p));
         }
@@ -237,5 +241,17 @@ impl ApiError {
             m.insert("payment_intent".into(), (**pi).clone());
         }
         json!({ "error": m })
+    }
+}
+
+/// The advice an issuer gives with a decline code, as Stripe passes it on in `advice_code`: a
+/// lost or stolen card is never to be tried again, missing funds may be later, and wrong card
+/// data needs the customer to confirm it. Other declines carry no advice.
+fn advice_for(decline_code: &str) -> Option<&'static str> {
+    match decline_code {
+        "stolen_card" | "lost_card" | "pickup_card" => Some("do_not_try_again"),
+        "insufficient_funds" => Some("try_again_later"),
+        "incorrect_cvc" | "expired_card" => Some("confirm_card_data"),
+        _ => None,
     }
 }

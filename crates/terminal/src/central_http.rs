@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use paydesk_core::reattempt::{decline_code_in, is_do_not_retry};
+use paydesk_core::reattempt::{decline_codes_in, is_do_not_retry};
 use paydesk_core::{
     AttemptState, ClaimToken, CustomerId, GatewayIntentId, OperatorId, OrderId, PaymentMethodId,
     Pin,
@@ -749,16 +749,17 @@ impl HttpCentral {
             .filter_map(|(r, status)| {
                 let applied =
                     r.state == AttemptState::Declined && *status == DeliveryStatus::Applied;
-                let code = r.reason.as_deref().and_then(decline_code_in)?;
-                (applied && is_do_not_retry(Some(&code), None)).then_some((r, code))
+                let (code, advice) = r.reason.as_deref().and_then(decline_codes_in)?;
+                let never = is_do_not_retry(Some(&code), advice.as_deref());
+                (applied && never).then_some((r, code, advice))
             })
-            .map(|(r, code)| {
+            .map(|(r, code, advice)| {
                 let report = proto::guard::DeclineReport {
                     attempt_id: r.attempt_id,
                     attempt_number: r.number,
                     intent_id: r.intent_id.clone(),
                     decline_code: Some(code),
-                    advice_code: None,
+                    advice_code: advice,
                     card_brand: None,
                     occurred_at: r.decided_at,
                 };

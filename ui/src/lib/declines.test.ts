@@ -1,6 +1,6 @@
 // Unit tests of the decline advice: plain words, and whether and when a retry is allowed.
 import { describe, expect, it } from "vitest";
-import { explainDecline, networkLimit } from "./declines";
+import { explainDecline, explainDeclineReason, networkLimit } from "./declines";
 
 describe("explainDecline", () => {
   it.each([
@@ -46,6 +46,23 @@ describe("explainDecline", () => {
     expect(unknown.meaning).toBe("The card was declined.");
     expect(unknown.retry).toBe("later");
     expect(explainDecline(null).code).toBe("no code given");
+  });
+});
+
+describe("explainDeclineReason", () => {
+  it("reads the decline code and the issuer's advice from an attempt's reason", () => {
+    expect(explainDeclineReason("insufficient_funds")).toEqual(explainDecline("insufficient_funds"));
+    const advised = explainDeclineReason("insufficient_funds advice:do_not_try_again");
+    expect(advised.code).toBe("insufficient_funds");
+    expect(advised.retry).toBe("never");
+    expect(explainDeclineReason("expired_card advice:confirm_card_data")).toEqual(
+      explainDecline("expired_card", "confirm_card_data"),
+    );
+  });
+
+  it("treats words, or a missing reason, as no known code", () => {
+    expect(explainDeclineReason("the card was declined").meaning).toBe(explainDecline("nonsense").meaning);
+    expect(explainDeclineReason(null).code).toBe("no code given");
   });
 });
 

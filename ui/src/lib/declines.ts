@@ -292,6 +292,17 @@ export function explainDecline(declineCode: string | null, adviceCode: string | 
   };
 }
 
+/**
+ * The advice for a declined attempt from its `reason`, which holds the decline code and, when the
+ * issuer gave one, its advice code (`insufficient_funds advice:try_again_later`); words that are
+ * not codes read as an unknown code.
+ */
+export function explainDeclineReason(reason: string | null): DeclineAdvice {
+  const [code = "", advice, ...rest] = (reason ?? "").trim().split(/\s+/);
+  const adviceCode = advice?.startsWith("advice:") && rest.length === 0 ? advice.slice("advice:".length) : null;
+  return explainDecline(adviceCode !== null || advice === undefined ? code : reason, adviceCode);
+}
+
 /** The network's reattempt limit for a card brand, in words; `null` when the brand has none known. */
 export function networkLimit(brand: string | null): string | null {
   switch ((brand ?? "").toLowerCase()) {

@@ -267,7 +267,11 @@ async fn declines_and_authentication_end_the_attempt_without_money() {
         .await
         .unwrap();
     assert_eq!(d.state(), AttemptState::Declined);
-    assert_eq!(d.attempt.reason.as_deref(), Some("insufficient_funds"));
+    // The decline code and the issuer's advice (the sandbox passes Stripe's advice_code on).
+    assert_eq!(
+        d.attempt.reason.as_deref(),
+        Some("insufficient_funds advice:try_again_later")
+    );
     let a = engine
         .charge(&request("ORD-A", "7.00 EUR"), &quiet)
         .await

@@ -286,6 +286,7 @@ pub fn parse_order(object: &Value, livemode: bool) -> Result<IntentView, ParseEr
             error_type: None,
             code: Some(c.status.clone()),
             decline_code: c.status_details.as_ref().and_then(|d| d.reason.clone()),
+            advice_code: None,
             message: None,
         });
         IntentStatus::RequiresPaymentMethod {

@@ -25,6 +25,10 @@ pub(crate) struct WireError {
     pub code: Option<String>,
     #[serde(default)]
     pub decline_code: Option<String>,
+    /// The issuer's advice on a card decline (`try_again_later`, `do_not_try_again`,
+    /// `confirm_card_data`).
+    #[serde(default)]
+    pub advice_code: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -43,10 +47,12 @@ impl WireError {
         self.error_type.as_deref() == Some(error_type)
     }
 
-    /// The decline code, else the error code, else the type: what a person reads as "why".
+    /// The decline code (with the advice code, when given), else the error code, else the type:
+    /// what a person reads as "why".
     pub(crate) fn reason(&self) -> String {
         self.decline_code
-            .clone()
+            .as_deref()
+            .map(|d| paydesk_core::reattempt::decline_reason(d, self.advice_code.as_deref()))
             .or_else(|| self.code.clone())
             .or_else(|| self.error_type.clone())
             .unwrap_or_else(|| "unspecified".to_string())
@@ -207,6 +213,7 @@ fn payment_error(error: &WireError) -> PaymentError {
         error_type: error.error_type.clone(),
         code: error.code.clone(),
         decline_code: error.decline_code.clone(),
+        advice_code: error.advice_code.clone(),
         message: error.message.clone(),
     }
 }

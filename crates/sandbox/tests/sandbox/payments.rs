@@ -157,6 +157,14 @@ const CARD_CASES: &[CardCase] = &[
         Some("fraudulent"),
     ),
     (
+        "pm_card_chargeDeclinedStolenCard",
+        true,
+        402,
+        "requires_payment_method",
+        Some("card_declined"),
+        Some("stolen_card"),
+    ),
+    (
         "pm_card_authenticationRequired",
         true,
         402,
@@ -207,6 +215,16 @@ async fn every_test_card_has_its_outcome() {
                 assert_eq!(r.error()["type"], "card_error", "{pm}");
                 assert_eq!(r.error()["code"], *code, "{pm}");
                 assert_eq!(r.error()["decline_code"], decline.unwrap(), "{pm}");
+                // The issuer's advice, as Stripe passes it on: never again for a stolen card,
+                // later for missing funds, new details for a wrong or expired card.
+                let advice = match decline.unwrap() {
+                    "stolen_card" => json!("do_not_try_again"),
+                    "insufficient_funds" => json!("try_again_later"),
+                    "expired_card" | "incorrect_cvc" => json!("confirm_card_data"),
+                    _ => Value::Null,
+                };
+                assert_eq!(r.error()["advice_code"], advice, "{pm}");
+                assert_eq!(intent["last_payment_error"]["advice_code"], advice, "{pm}");
                 assert_eq!(intent["last_payment_error"]["code"], *code, "{pm}");
                 assert_eq!(intent["last_payment_error"]["payment_method"]["id"], *pm);
                 assert_eq!(intent["amount_received"], 0);
@@ -227,7 +245,7 @@ async fn every_test_card_has_its_outcome() {
         .iter()
         .map(|i| i["succeeded_count"].as_u64().unwrap())
         .collect();
-    assert_eq!(succeeded, vec![1, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(succeeded, vec![1, 1, 0, 0, 0, 0, 0, 0, 0]);
 }
 
 #[tokio::test]
