@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use paydesk_core::{
     next_action, Action, Attempt, AttemptEvent, AttemptState, Effect, GatewayIntentId,
-    IdempotencyKey, IntentStatus, NewAttempt, OrderId, RegisterOutcome, Timestamp,
+    IdempotencyKey, IntentStatus, Money, NewAttempt, OrderId, RegisterOutcome, Timestamp,
 };
 use paydesk_gateway::{
     CancelResult, ConfirmRequest, ConfirmResult, CreateIntentRequest, Gateway, GatewayError,
@@ -174,12 +174,14 @@ impl Engine {
         let here = self
             .refuse_if_open_here(&request.order, request.expected_amount.minor())
             .await?;
+        let asked = options.amount;
         // Read first, claim after: a wrong amount or a paid order stops here without taking the
         // claim (and an attempt number). The claim re-reads the order, for a change in between.
         match self.central.peek_order(&request.order).await {
             Ok(Some(order)) => check_order(&order, request)?,
             Err(CentralError::Unreachable { detail }) => {
                 refuse_charged_here(request, &here)?;
+                refuse_part_payment(request, asked)?;
                 return self
                     .charge_offline(request, cached, &here, &detail, progress)
                     .await;
@@ -208,6 +210,7 @@ impl Engine {
             // in time may have granted the claim, and the charge stops (nothing was sent).
             Err(CentralError::Unreachable { detail }) => {
                 refuse_charged_here(request, &here)?;
+                refuse_part_payment(request, asked)?;
                 return self
                     .charge_offline(request, cached, &here, &detail, progress)
                     .await;
@@ -797,6 +800,22 @@ fn refuse_charged_here(request: &ChargeRequest, here: &[Attempt]) -> Result<(), 
             attempt: done.id,
         }),
         None => Ok(()),
+    }
+}
+
+/// Offline an order is charged in full only: a part-payment (a deposit) is granted by the
+/// central against the balance it counted, so asking for one while it is unreachable refuses
+/// rather than charging the whole amount.
+fn refuse_part_payment(request: &ChargeRequest, asked: Option<Money>) -> Result<(), EngineError> {
+    match asked {
+        Some(amount) if amount != request.expected_amount => Err(EngineError::NotChargeable {
+            order: request.order.clone(),
+            status: format!(
+                "asked for {amount} of {} (a part-payment is charged online only)",
+                request.expected_amount
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
