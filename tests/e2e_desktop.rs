@@ -21,16 +21,22 @@
 
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/keys.rs"]
+mod keys;
 
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use harness::{
-    admin_token, click_on, open_when_released, screenshot, sign_in, App, Driver, Sandbox,
-    PAGE_READY_MS_MAX, POLL_MS,
+    admin_token, open_when_released, screenshot, sign_in, App, Driver, Sandbox, PAGE_READY_MS_MAX,
+    POLL_MS,
 };
-use serde_json::{json, Value};
+use keys::{
+    active_testid, focus_by_tab, press, wait_for_focus, ARROW_DOWN, BACKSPACE, END, ENTER, ESCAPE,
+    TAB,
+};
+use serde_json::json;
 
 /// The demo operator the embedded default seeds (demo data, not a secret).
 const OPERATOR: &str = "demo-operator";
@@ -238,13 +244,6 @@ fn charge(driver: &Driver, s: &str, (order, amount): (&str, &str)) -> String {
 const FANNI_ORDER: (&str, &str) = ("demo-1006", "73.00 EUR");
 const LARGE_ORDER: (&str, &str) = ("demo-1007", "1500.00 EUR");
 
-/// WebDriver's codes for the keys the desk uses.
-const ENTER: &str = "\u{E007}";
-const TAB: &str = "\u{E004}";
-const ESCAPE: &str = "\u{E00C}";
-const BACKSPACE: &str = "\u{E003}";
-const ARROW_DOWN: &str = "\u{E015}";
-
 /// The operator's desk with the keyboard alone (issue 12, item 8): `/` searches the queue by
 /// customer and by amount, the arrow keys move the selection, Enter opens the charge and Enter
 /// confirms it; a 1,500.00 EUR order needs its last two digits re-typed (a wrong pair keeps the
@@ -404,56 +403,91 @@ fn an_operator_finds_and_charges_orders_with_the_keyboard_alone() {
     wait_for_focus(&driver, s, "queue-search");
     press(&driver, s, &[ESCAPE]);
     driver.wait_for_queue_without(s, &[FANNI_ORDER.0, LARGE_ORDER.0]);
+
+    deposit_then_balance_by_keyboard(&driver, s);
 }
 
-/// Presses keys on whatever has the focus (WebDriver's key actions, as a keyboard would): each
-/// entry is text typed character by character or one of the key codes above.
-fn press(driver: &Driver, s: &str, keys: &[&str]) {
-    let mut actions = Vec::new();
-    for key in keys {
-        for ch in key.chars() {
-            let value = ch.to_string();
-            actions.push(json!({ "type": "keyDown", "value": value }));
-            actions.push(json!({ "type": "keyUp", "value": value }));
-        }
+/// Chen's 890.00 EUR order (`pm_card_mastercard`), paid as a deposit and later its balance.
+const DEPOSIT_ORDER: &str = "demo-1003";
+
+/// A deposit and later the balance with the keyboard alone (issue 12, items 2 and 8): Tab to the
+/// amount, type 200.00 and the reason the different amount needs, Enter; the order stays in the
+/// queue with its balance, and Enter on it again charges the 690.00 EUR balance by default.
+fn deposit_then_balance_by_keyboard(driver: &Driver, s: &str) {
+    // `/` brings the focus to the search from wherever the queue's reloads left it.
+    if active_testid(driver, s).as_deref() != Some("queue-search") {
+        press(driver, s, &["/"]);
     }
-    let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+    wait_for_focus(driver, s, "queue-search");
+    press(driver, s, &["Chen Wei"]);
+    let rows = wait_for_rows(driver, s, 1);
+    assert!(rows[0].contains(DEPOSIT_ORDER), "{rows:?}");
+    press(driver, s, &[ENTER]);
     driver
-        .call(
-            reqwest::Method::POST,
-            &format!("/session/{s}/actions"),
-            Some(body),
-        )
-        .unwrap_or_else(|e| panic!("pressing {keys:?}: {e}"));
-    // Svelte updates the DOM in a microtask; WebKit paints after.
-    sleep(Duration::from_millis(POLL_MS));
-}
+        .wait_for_element(s, "[data-testid='confirm-charge']")
+        .unwrap_or_else(|| panic!("Enter opened no charge: {}", driver.page_text(s)));
+    focus_by_tab(driver, s, "charge-amount-input");
+    press(driver, s, &[END, &BACKSPACE.repeat(10), "200.00"]);
+    driver
+        .wait_for_element(s, "[data-testid='charge-reason-input']")
+        .unwrap_or_else(|| panic!("a deposit asked no reason: {}", driver.page_text(s)));
+    focus_by_tab(driver, s, "charge-reason-input");
+    press(driver, s, &["Deposit agreed on the phone"]);
+    focus_by_tab(driver, s, "confirm-charge");
+    assert_eq!(
+        driver.text_of(s, "[data-testid='confirm-charge']"),
+        "Charge 200.00 EUR"
+    );
+    press(driver, s, &[ENTER]);
+    let outcome = wait_for_outcome(driver, s);
+    assert!(
+        outcome.starts_with("Paid") && outcome.contains("200.00 EUR"),
+        "{outcome}"
+    );
 
-/// The `data-testid` of the focused element, if it has one.
-fn active_testid(driver: &Driver, s: &str) -> Option<String> {
-    let body = json!({
-        "script": "return document.activeElement && document.activeElement.getAttribute('data-testid');",
-        "args": [],
-    });
-    let value: Value = driver
-        .call(
-            reqwest::Method::POST,
-            &format!("/session/{s}/execute/sync"),
-            Some(body),
-        )
-        .unwrap_or_else(|e| panic!("reading the focus: {e}"));
-    value.as_str().map(str::to_string)
-}
-
-/// Tabs (at most a dozen times) until the element with `testid` has the focus.
-fn focus_by_tab(driver: &Driver, s: &str, testid: &str) {
-    for _ in 0..12 {
-        if active_testid(driver, s).as_deref() == Some(testid) {
-            return;
-        }
-        press(driver, s, &[TAB]);
+    // The order stays, partly paid. Once the deposit's result has reached the central (the
+    // status bar's outbox is empty again), Escape closes the dialog and the queue, read again,
+    // shows the balance; the search still finds Chen and keeps the focus.
+    driver
+        .wait_for_text(s, "[data-testid='outbox']", "Outbox empty")
+        .unwrap_or_else(|| panic!("the deposit never synced: {}", driver.page_text(s)));
+    press(driver, s, &[ESCAPE]);
+    wait_gone(driver, s, "[data-testid='charge-dialog']");
+    let balance = format!("tr[data-order-id='{DEPOSIT_ORDER}'] [data-testid='order-balance']");
+    driver
+        .wait_for_text(s, &balance, "690.00")
+        .unwrap_or_else(|| panic!("no balance of 690.00 EUR: {}", driver.page_text(s)));
+    screenshot(driver, s, Some("keyboard-deposit"));
+    // Wherever the focus landed, `/` brings it to the search (which still holds "Chen Wei").
+    if active_testid(driver, s).as_deref() != Some("queue-search") {
+        press(driver, s, &["/"]);
     }
-    panic!("Tab never reached {testid}: {}", driver.page_text(s));
+    wait_for_focus(driver, s, "queue-search");
+    let rows = wait_for_rows(driver, s, 1);
+    assert!(rows[0].contains(DEPOSIT_ORDER), "{rows:?}");
+    press(driver, s, &[ENTER]);
+    driver
+        .wait_for_element(s, "[data-testid='confirm-charge']")
+        .unwrap_or_else(|| panic!("Enter opened no charge: {}", driver.page_text(s)));
+    assert!(driver
+        .find(s, "[data-testid='charge-reason-input']")
+        .is_none());
+    focus_by_tab(driver, s, "confirm-charge");
+    assert_eq!(
+        driver.text_of(s, "[data-testid='confirm-charge']"),
+        "Charge 690.00 EUR"
+    );
+    press(driver, s, &[ENTER]);
+    let outcome = wait_for_outcome(driver, s);
+    assert!(
+        outcome.starts_with("Paid") && outcome.contains("690.00 EUR"),
+        "{outcome}"
+    );
+    press(driver, s, &[ESCAPE]);
+    wait_gone(driver, s, "[data-testid='charge-dialog']");
+    wait_for_focus(driver, s, "queue-search");
+    press(driver, s, &[ESCAPE]);
+    driver.wait_for_queue_without(s, &[DEPOSIT_ORDER]);
 }
 
 /// The order id of the selected queue row.
@@ -500,19 +534,6 @@ fn wait_gone(driver: &Driver, s: &str, css: &str) {
             Instant::now() < deadline,
             "{css} stayed: {}",
             driver.page_text(s)
-        );
-        sleep(Duration::from_millis(POLL_MS));
-    }
-}
-
-/// Waits until the element with `testid` has the focus.
-fn wait_for_focus(driver: &Driver, s: &str, testid: &str) {
-    let deadline = Instant::now() + Duration::from_millis(PAGE_READY_MS_MAX);
-    while active_testid(driver, s).as_deref() != Some(testid) {
-        assert!(
-            Instant::now() < deadline,
-            "{testid} never got the focus (it is on {:?})",
-            active_testid(driver, s)
         );
         sleep(Duration::from_millis(POLL_MS));
     }
@@ -597,8 +618,12 @@ fn an_unknown_outcome_offers_only_check_status_and_retry_the_same_attempt() {
         ["Check status", "Retry the same attempt"]
     );
 
-    // A check while the terminal cannot reach the gateway's records: still unknown.
-    click_on(&driver, s, &format!("{row} [data-testid='check-status']"));
+    // A check while the terminal cannot reach the gateway's records: still unknown. By keyboard,
+    // like everything here: Tab from the search reaches the row's "Check status" (the order is
+    // listed above the queue, not in it), and Enter runs it.
+    wait_for_focus(&driver, s, "queue-search");
+    focus_by_tab(&driver, s, "check-status");
+    press(&driver, s, &[ENTER]);
     let still = driver
         .wait_for_text(
             s,
@@ -611,7 +636,11 @@ fn an_unknown_outcome_offers_only_check_status_and_retry_the_same_attempt() {
 
     // The gateway answers again: the check finds the payment.
     sandbox.clear();
-    click_on(&driver, s, &format!("{row} [data-testid='check-status']"));
+    // The answer re-drew the row: `/` goes back to the search, and Tab to "Check status" again.
+    press(&driver, s, &["/"]);
+    wait_for_focus(&driver, s, "queue-search");
+    focus_by_tab(&driver, s, "check-status");
+    press(&driver, s, &[ENTER]);
     let found = driver
         .wait_for_text(s, "[data-testid='check-settled']", "succeeded")
         .unwrap_or_else(|| panic!("the check found nothing: {}", driver.page_text(s)));

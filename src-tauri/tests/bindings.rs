@@ -17,11 +17,11 @@ use paydesk_core::{
     GatewayIntentId, Money, NewAttempt, OperatorId, OrderId, PaymentMethodId, TerminalId,
     Timestamp,
 };
+use paydesk_desktop::training::{Rehearsal, TrainingView};
 use paydesk_desktop::views::{
     AttemptView, ChargeView, JournalStatus, OrderView, QueueView, ReadyStatus, RecoverySummary,
     Session, StatusView, SyncView, TimelineView,
 };
-use paydesk_desktop::training::{Rehearsal, TrainingView};
 use paydesk_desktop::{ChargeProgress, UiError, UiErrorKind};
 use paydesk_engine::{OfflineRefusal, Progress, RecoveryReport};
 use paydesk_journal::{AttemptFilter, BreakKind, StoredEvent};
@@ -59,7 +59,8 @@ fn generated_files() -> BTreeMap<String, String> {
 
     collect.visit::<RecoveryReport>(); // recover_now
     collect.visit::<SyncView>(); // sync_now
-    // when the customer must act (issue 12, item 6)
+
+    // When the customer must act (issue 12, item 6).
     collect.visit::<paydesk_protocol::customer::CustomerWaitList>(); // customer_waits
     collect.visit::<paydesk_protocol::customer::PaymentLink>(); // send_payment_link
     collect.visit::<paydesk_protocol::customer::ContactRecord>(); // mark_customer_contacted
@@ -500,11 +501,11 @@ fn declined_attempt() -> Attempt {
             id: AttemptId::parse("019a9f2e-3c4d-7abc-8def-0123456789ab").unwrap(),
             order: OrderId::new("demo-1001").unwrap(),
             number: AttemptNumber::new(2).unwrap(),
+            installment: paydesk_core::InstallmentNumber::FIRST,
             claim_token: ClaimToken::new(7).unwrap(),
             amount: eur(12_900),
             customer: Some(CustomerId::new("cus_demo_anna").unwrap()),
             payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
-            installment: paydesk_core::InstallmentNumber::FIRST,
             operator: OperatorId::new("anna").unwrap(),
             terminal: TerminalId::new("desk-1").unwrap(),
             offline: false,
@@ -534,11 +535,11 @@ fn order(status: OrderStatus, claim: Option<ClaimHolder>) -> Order {
         updated_at: at(1_795_336_758_123),
         attempt_seq: 0,
         gateway: paydesk_protocol::GatewayName::Stripe,
+        paid_minor: 0,
         customer_name: "Dóra Nagy".into(),
         // The card as the central read it at the gateway: its JSON checked against its type.
         saved_method: Some(paydesk_protocol::payment_method::SavedMethod {
             kind: paydesk_protocol::payment_method::SavedMethodKind::Card,
-        paid_minor: 0,
             brand: Some("visa".into()),
             last4: Some("0002".into()),
             exp_month: Some(12),
@@ -596,11 +597,11 @@ fn fresh_new_attempt() -> NewAttempt {
         id: AttemptId::parse("019a9f2e-3c4d-7abc-8def-0000000000ff").unwrap(),
         order: OrderId::new("demo-1002").unwrap(),
         number: AttemptNumber::new(1).unwrap(),
+        installment: paydesk_core::InstallmentNumber::FIRST,
         claim_token: ClaimToken::new(1).unwrap(),
         amount: Money::new(1_200, Currency::from_code("JPY").unwrap()).unwrap(),
         customer: None,
         payment_method: PaymentMethodId::new("pm_card_visa").unwrap(),
-        installment: paydesk_core::InstallmentNumber::FIRST,
         operator: OperatorId::new("anna").unwrap(),
         terminal: TerminalId::new("desk-1").unwrap(),
         offline: true,
