@@ -13,8 +13,9 @@
 //! that long before closing it.
 //!
 //! A second test is the operator's desk with the keyboard alone (issue 12): search with `/`, the
-//! arrow keys, Enter to charge, the large-amount re-type and the receipt; its screenshots are
-//! `<file>.search.png`, `<file>.receipt.png` and `<file>.large-amount.png`. A third is "unknown
+//! arrow keys, Enter to charge, the large-amount re-type, the receipt, and a deposit then the
+//! balance; its screenshots are `<file>.search.png`, `<file>.receipt.png`,
+//! `<file>.large-amount.png` and `<file>.keyboard-deposit.png`. A third is "unknown
 //! means check, not charge" with a sandbox fault (`<file>.unknown.png`, `<file>.unknown-checked.png`).
 //! A fourth is the duplicate guard's similar payment and "Charge anyway" (`<file>.similar.png`).
 #![cfg(target_os = "linux")]
