@@ -200,6 +200,8 @@ mod tests {
             .into_iter()
             .filter(|a| a.default_for(Role::Operator))
             .collect();
-        assert_eq!(operator, vec![Action::Charge]);
+        // An operator charges, and may take a deposit or part-payment (with a reason) until a
+        // manager withdraws it: the desk's "Done when" has a new operator taking a deposit.
+        assert_eq!(operator, vec![Action::Charge, Action::ChargeOtherAmount]);
     }
 }
